@@ -1,0 +1,39 @@
+# fs1 — two commands do all the set-up: `make demo` and `make test`.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.fs1-installed
+
+.PHONY: setup demo demo-quick test test-fast lint bench clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+# Installs the package with the CPU torch pin, llama.cpp bindings and dev tools; Chromium for the HTML report test.
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install -q -e '.[llamacpp,dev]'
+	bash scripts/install_system_deps.sh
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup
+	$(BIN)/fs1 run configs/demo.yaml --out runs/demo
+
+demo-quick: setup
+	$(BIN)/fs1 run configs/demo-quick.yaml --out runs/demo-quick
+
+test: setup
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/python -m pytest -q
+
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not slow"
+
+lint: setup
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff format --check src tests benchmarks scripts
+
+clean:
+	rm -rf $(VENV) runs build dist

@@ -1,0 +1,134 @@
+"""The one generation interface every backend implements, batch-first, raw text in and out.
+
+Budget forcing and parallel sampling (``fs1.scaling``) are written once above this interface. What they need:
+open many sequences (``n`` per prompt, the prompt prefilled once where the backend allows), continue them all by up
+to N tokens with stop strings, append forced text, and continue again **without prefilling what was already
+processed** (each backend keeps that state behind its ``Sequence`` handles: KV cache, prefix cache, or a server's
+prompt cache).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class BackendError(RuntimeError):
+    """A backend failed after its retries, or cannot honour a request."""
+
+
+@dataclass
+class SamplingParams:
+    """Sampling parameters with vLLM/OpenAI names. A backend that cannot honour a field raises, never ignores it."""
+
+    n: int = 1
+    temperature: float = 0.0
+    top_p: float = 1.0
+    top_k: int = -1
+    max_tokens: int = 256
+    stop: list[str] = field(default_factory=list)
+    seed: int | None = None
+    repetition_penalty: float = 1.0
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature == 0.0
+
+
+@dataclass
+class Completion:
+    """What one continuation produced. ``text`` excludes the stop string that ended it (named in ``stop``)."""
+
+    text: str
+    tokens: int
+    finish_reason: str  # "stop" (stop string or end-of-sequence) | "length" (hit max_tokens)
+    stop: str | None = None
+    reasoning: str | None = None  # reasoning field of reasoning-model APIs (chat), when present
+    prompt_tokens: int | None = None  # tokens the backend prefilled for this call (accounting)
+
+
+@dataclass
+class Sequence:
+    """A handle on one sequence being generated: its prompt, everything appended so far, and backend state."""
+
+    prompt: str
+    prompt_index: int
+    sample: int
+    seed: int | None = None
+    text: str = ""  # generated and forced text after the prompt
+    state: Any = None  # backend-private (token ids, KV cache, ...)
+
+
+@dataclass
+class BackendStats:
+    """Counters for benchmarks: tokens prefilled (processed as prompt) and tokens generated."""
+
+    prefilled_tokens: int = 0
+    generated_tokens: int = 0
+    calls: int = 0
+
+
+class Backend(ABC):
+    """A generation backend. Subclasses implement ``open``, ``continue_`` and the tokenizer helpers."""
+
+    name: str = "base"
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+        self.stats = BackendStats()
+
+    # --- tokenizer-side helpers ---
+    @abstractmethod
+    def chat_prompt(self, user: str, system: str | None = None) -> str:
+        """Render one user turn with the model's chat template, the assistant turn opened (raw prompt text)."""
+
+    @abstractmethod
+    def count_tokens(self, text: str) -> int:
+        """Number of tokens of ``text`` under the model's tokenizer (no special tokens added)."""
+
+    # --- sequence-level interface (budget forcing, parallel sampling) ---
+    @abstractmethod
+    def open(self, prompts: list[str], n: int = 1, seeds: list[int | None] | None = None) -> list[Sequence]:
+        """Start ``n`` sequences per prompt (flat list, prompt-major); ``seeds`` has one entry per sequence."""
+
+    @abstractmethod
+    def continue_(self, seqs: list[Sequence], params: SamplingParams) -> list[Completion]:
+        """Continue every sequence by up to ``params.max_tokens`` tokens, stopping at ``params.stop``.
+
+        Appends the generated text (without the stop string) to ``seq.text``; ``params.n`` must be 1 here.
+        """
+
+    def append(self, seqs: list[Sequence], texts: list[str]) -> None:
+        """Append forced text to each sequence; the next ``continue_`` processes only the new tokens."""
+        for seq, text in zip(seqs, texts, strict=True):
+            seq.text += text
+
+    def close(self, seqs: list[Sequence]) -> None:
+        """Release backend state held for these sequences."""
+        for seq in seqs:
+            seq.state = None
+
+    # --- convenience built on the above ---
+    def generate(self, prompts: list[str], params: SamplingParams) -> list[list[Completion]]:
+        """Complete each raw prompt ``params.n`` times; returns one list of ``n`` completions per prompt."""
+        seeds = None
+        if params.seed is not None:
+            seeds = [params.seed + i for i in range(len(prompts) * params.n)]
+        seqs = self.open(prompts, n=params.n, seeds=seeds)
+        one = SamplingParams(**{**params.__dict__, "n": 1})
+        outs = self.continue_(seqs, one)
+        self.close(seqs)
+        grouped: list[list[Completion]] = [[] for _ in prompts]
+        for seq, out in zip(seqs, outs, strict=True):
+            grouped[seq.prompt_index].append(out)
+        return grouped
+
+    def chat(self, conversations: list[list[dict[str, str]]], params: SamplingParams) -> list[list[Completion]]:
+        """Answer chat conversations (system/user messages); local backends render them with the chat template."""
+        prompts = []
+        for messages in conversations:
+            system = next((m["content"] for m in messages if m["role"] == "system"), None)
+            user = "\n".join(m["content"] for m in messages if m["role"] == "user")
+            prompts.append(self.chat_prompt(user, system=system))
+        return self.generate(prompts, params)

@@ -1,0 +1,1 @@
+"""`fs1 build_sft` (not yet built)."""

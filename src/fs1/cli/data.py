@@ -1,0 +1,1 @@
+"""`fs1 data` (not yet built)."""

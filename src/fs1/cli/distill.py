@@ -1,0 +1,1 @@
+"""`fs1 distill` (not yet built)."""

@@ -1,0 +1,1 @@
+"""`fs1 generate` (not yet built)."""

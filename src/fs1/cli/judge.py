@@ -1,0 +1,1 @@
+"""`fs1 judge` (not yet built)."""

@@ -1,0 +1,25 @@
+"""Entry point of the ``fs1`` program: imports every command module so its commands register on ``app``.
+
+Command modules import only Typer at top level; heavy libraries load inside the commands, so ``fs1 --help`` is fast.
+"""
+
+from __future__ import annotations
+
+from fs1.cli import (  # noqa: F401  (imported for their registration side effect)
+    build_sft,
+    data,
+    distill,
+    generate,
+    judge,
+    paths,
+    report,
+    run,
+    score,
+    train,
+)
+from fs1.cli.app import app
+
+__all__ = ["app"]
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,1 @@
+"""`fs1 paths` (not yet built)."""

@@ -1,0 +1,1 @@
+"""`fs1 report` (not yet built)."""

@@ -1,0 +1,1 @@
+"""`fs1 run` (not yet built)."""

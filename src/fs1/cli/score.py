@@ -1,0 +1,1 @@
+"""`fs1 score` (not yet built)."""

@@ -1,0 +1,1 @@
+"""`fs1 train` (not yet built)."""

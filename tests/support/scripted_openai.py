@@ -1,0 +1,182 @@
+"""A small scripted OpenAI-compatible server on 127.0.0.1 for tests that need exact replies or injected faults.
+
+It speaks the real HTTP protocol (``/v1/models``, ``/v1/completions``, ``/v1/chat/completions``, SSE streaming),
+so the real ``openai`` client and httpx code paths run against it. Replies come from a ``responder`` function;
+faults (429 with ``Retry-After``, 500, a stalled reply) are queued and served before the next normal reply.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Reply:
+    """A scripted reply: ``text`` (completion or chat content), optional ``reasoning`` field, token counts."""
+
+    text: str
+    reasoning: str | None = None
+    reasoning_key: str = "reasoning"  # or "reasoning_content" (older servers)
+    finish_reason: str = "stop"
+    prompt_tokens: int = 10
+    completion_tokens: int | None = None
+
+
+@dataclass
+class Fault:
+    """An injected fault: ``status`` 429/500/... with optional ``retry_after`` header, or ``delay`` seconds stall."""
+
+    status: int = 500
+    retry_after: str | None = None
+    delay: float = 0.0
+    body: str = '{"error": {"message": "injected fault"}}'
+
+
+Responder = Callable[[str, dict[str, Any]], Reply]
+
+
+def echo_responder(endpoint: str, body: dict[str, Any]) -> Reply:
+    """Default: answer with a boxed echo of the last user message or prompt tail."""
+    if endpoint == "chat":
+        last = body["messages"][-1]["content"]
+    else:
+        last = body.get("prompt", "")
+    return Reply(text=f"echo \\boxed{{{str(last)[-20:]}}}")
+
+
+@dataclass
+class ScriptedOpenAIServer:
+    """Start with ``with ScriptedOpenAIServer(responder) as srv: srv.base_url``; inspect ``srv.requests``."""
+
+    responder: Responder = echo_responder
+    model: str = "scripted-model"
+    completions: bool = True  # set False to emulate a chat-only server (404 on /v1/completions)
+    faults: deque[Fault] = field(default_factory=deque)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:  # keep test output quiet
+                pass
+
+            def _send(self, status: int, payload: str, headers: dict[str, str] | None = None) -> None:
+                data = payload.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:
+                if self.path.rstrip("/").endswith("/models"):
+                    self._send(200, json.dumps({"object": "list", "data": [{"id": server.model, "object": "model"}]}))
+                else:
+                    self._send(404, '{"error": {"message": "not found"}}')
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length) or b"{}")
+                endpoint = "chat" if self.path.endswith("/chat/completions") else "completions"
+                with server._lock:
+                    server.requests.append(
+                        {"endpoint": endpoint, "body": body, "headers": dict(self.headers.items())}
+                    )
+                    fault = server.faults.popleft() if server.faults else None
+                if endpoint == "completions" and not server.completions:
+                    self._send(404, '{"error": {"message": "completions endpoint not supported"}}')
+                    return
+                if fault is not None:
+                    if fault.delay:
+                        time.sleep(fault.delay)
+                    headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else None
+                    self._send(fault.status, fault.body, headers)
+                    return
+                n = int(body.get("n") or 1)
+                replies = [server.responder(endpoint, body) for _ in range(n)]
+                if body.get("stream"):
+                    self._stream(endpoint, replies[0])
+                else:
+                    self._send(200, json.dumps(server._payload(endpoint, replies)))
+
+            def _stream(self, endpoint: str, reply: Reply) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                chunks: list[dict[str, Any]] = []
+                if reply.reasoning:
+                    for piece in _pieces(reply.reasoning):
+                        chunks.append({reply.reasoning_key: piece})
+                for piece in _pieces(reply.text):
+                    chunks.append({"content": piece})
+                for i, delta in enumerate(chunks):
+                    last = i == len(chunks) - 1
+                    if endpoint == "chat":
+                        choice = {"index": 0, "delta": delta, "finish_reason": reply.finish_reason if last else None}
+                        obj = "chat.completion.chunk"
+                    else:
+                        choice = {"index": 0, "text": delta.get("content", ""),
+                                  "finish_reason": reply.finish_reason if last else None}
+                        obj = "text_completion"
+                    event = {"id": "x", "object": obj, "created": 0, "model": server.model, "choices": [choice]}
+                    if last:
+                        event["usage"] = server._usage([reply])
+                    self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
+                    self.wfile.flush()
+                self.wfile.write(b"data: [DONE]\n\n")
+                self.wfile.flush()
+                self.close_connection = True
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    def _usage(self, replies: list[Reply]) -> dict[str, int]:
+        out = sum(r.completion_tokens if r.completion_tokens is not None else len(r.text.split()) for r in replies)
+        return {"prompt_tokens": replies[0].prompt_tokens, "completion_tokens": out,
+                "total_tokens": replies[0].prompt_tokens + out}
+
+    def _payload(self, endpoint: str, replies: list[Reply]) -> dict[str, Any]:
+        choices = []
+        for i, r in enumerate(replies):
+            if endpoint == "chat":
+                message: dict[str, Any] = {"role": "assistant", "content": r.text}
+                if r.reasoning is not None:
+                    message[r.reasoning_key] = r.reasoning
+                choices.append({"index": i, "message": message, "finish_reason": r.finish_reason})
+            else:
+                choices.append({"index": i, "text": r.text, "finish_reason": r.finish_reason, "logprobs": None})
+        obj = "chat.completion" if endpoint == "chat" else "text_completion"
+        return {"id": "x", "object": obj, "created": 0, "model": self.model, "choices": choices,
+                "usage": self._usage(replies)}
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    def __enter__(self) -> ScriptedOpenAIServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
+def _pieces(text: str, size: int = 7) -> list[str]:
+    return [text[i : i + size] for i in range(0, len(text), size)] or [""]
