@@ -1,0 +1,232 @@
+"""Render the self-contained ``report.html``: tables in the paper's shape, plots, slices, trace stats, viewer.
+
+Every number cell carries ``data-value`` (the exact fraction from ``summary.json``) and shows it as a percentage
+with one decimal, so a browser test can compare the page with the summaries.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from html import escape
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from fs1.io import atomic_open
+from fs1.report import plots
+from fs1.report.collect import ReportData, RunView, collect
+
+SELECTION_METRIC = "kgsel@k"
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.1f}"
+
+
+def _cell(value: float | None, **attrs: Any) -> str:
+    data = "".join(f' data-{k}="{escape(str(v))}"' for k, v in attrs.items())
+    raw = "" if value is None else f' data-value="{value!r}"'
+    return f"<td{data}{raw}>{_pct(value)}</td>"
+
+
+def _max_k(section: dict[str, Any]) -> str | None:
+    ks = [int(k) for k in section.get("pass@k", {})]
+    return str(max(ks)) if ks else None
+
+
+def main_table(data: ReportData) -> str:
+    """Rows model × setting; columns datasets (+ overall); pass@1 and pass@k (largest k) per column."""
+    head = "".join(f'<th colspan="2">{escape(s)}</th>' for s in [*data.sources, "Overall"])
+    sub = "".join("<th>pass@1</th><th>pass@k</th>" for _ in [*data.sources, "Overall"])
+    rows = []
+    for run in data.runs:
+        cells = []
+        for source in [*data.sources, "Overall"]:
+            sec = run.summary.get("overall") if source == "Overall" else run.summary.get("by_source", {}).get(source)
+            sec = sec or {}
+            kmax = _max_k(sec)
+            p1 = sec.get("pass@k", {}).get("1")
+            pk = sec.get("pass@k", {}).get(kmax) if kmax else None
+            cells.append(_cell(p1, run=run.name, source=source, metric="pass@1"))
+            cells.append(_cell(pk, run=run.name, source=source, metric=f"pass@{kmax}"))
+        rows.append(
+            f'<tr><td class="label">{escape(run.model)}</td><td class="label">{escape(run.setting)}</td>{"".join(cells)}</tr>'
+        )
+    return (
+        '<table id="main-table"><thead><tr><th class="label" rowspan="2">model</th>'
+        f'<th class="label" rowspan="2">setting</th>{head}</tr><tr>{sub}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def selection_by_run(data: ReportData) -> dict[str, dict[str, float]]:
+    """KG-verified selection accuracy per run and k (overall), from the results table."""
+    out: dict[str, dict[str, float]] = {}
+    for row in data.results:
+        if row.get("metric") == SELECTION_METRIC and row.get("source") == "overall" and row.get("budget") is None:
+            out.setdefault(row["run"], {})[str(row["k"])] = row["value"]
+    return out
+
+
+def selection_table(data: ReportData, selection: dict[str, dict[str, float]]) -> str:
+    """pass@k (oracle upper bound) next to maj@k and KG-verified selection at the largest k."""
+    rows = []
+    for run in data.runs:
+        overall = run.summary.get("overall", {})
+        kmax = _max_k(overall)
+        if kmax is None:
+            continue
+        pk = overall.get("pass@k", {}).get(kmax)
+        mk = overall.get("maj@k", {}).get(kmax)
+        sk = selection.get(run.name, {}).get(kmax)
+        recovered = None if not pk or sk is None else sk / pk
+        rows.append(
+            f'<tr><td class="label">{escape(run.name)}</td><td>{kmax}</td>'
+            + _cell(overall.get("pass@k", {}).get("1"), run=run.name, metric="pass@1")
+            + _cell(pk, run=run.name, metric="pass@k")
+            + _cell(mk, run=run.name, metric="maj@k")
+            + _cell(sk, run=run.name, metric=SELECTION_METRIC)
+            + _cell(recovered, run=run.name, metric="recovered")
+            + "</tr>"
+        )
+    return (
+        '<table id="selection-table"><thead><tr><th class="label">run</th><th>k</th><th>pass@1</th><th>pass@k</th>'
+        "<th>maj@k</th><th>KG-select@k</th><th>share of pass@k recovered</th></tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def slice_table(data: ReportData, key: str, table_id: str) -> str:
+    """pass@1 per slice value (hops or answer type), one row per run."""
+    values = sorted({v for run in data.runs for v in run.summary.get(key, {})}, key=str)
+    if not values:
+        return "<p class='note'>No slice information in this benchmark.</p>"
+    head = "".join(f"<th>{escape(str(v))}</th>" for v in values)
+    rows = []
+    for run in data.runs:
+        sec = run.summary.get(key, {})
+        cells = "".join(
+            _cell((sec.get(v) or {}).get("pass@k", {}).get("1"), run=run.name, slice=v, metric="pass@1") for v in values
+        )
+        counts = "/".join(str((sec.get(v) or {}).get("n_questions", 0)) for v in values)
+        rows.append(f'<tr><td class="label">{escape(run.name)}</td>{cells}<td>{counts}</td></tr>')
+    return (
+        f'<table id="{table_id}"><thead><tr><th class="label">run</th>{head}<th>questions</th></tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def budget_table(runs: list[RunView]) -> str:
+    rows = []
+    for run in runs:
+        for budget, sec in sorted((run.summary.get("by_budget") or {}).items(), key=lambda kv: int(kv[0])):
+            overall = sec.get("overall", {})
+            rows.append(
+                f'<tr><td class="label">{escape(run.name)}</td><td>{escape(str(budget))}</td>'
+                + _cell(overall.get("accuracy"), run=run.name, budget=budget, metric="accuracy")
+                + _cell(overall.get("pass@k", {}).get(_max_k(overall) or "1"), run=run.name, budget=budget,
+                        metric="pass@k")
+                + "</tr>"
+            )
+    if not rows:
+        return "<p class='note'>No budget-forced runs in this experiment.</p>"
+    return (
+        '<table id="budget-table"><thead><tr><th class="label">run</th><th>budget</th><th>accuracy</th>'
+        f"<th>pass@k</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def trace_stats_table(data: ReportData) -> str:
+    rows = []
+    for run in data.runs:
+        mine = [t for t in data.traces if t["run"] == run.name]
+        think = [t["think_tokens"] for t in mine if t.get("think_tokens") is not None]
+        waits = [t["waits"] for t in mine]
+        no_answer = run.summary.get("overall", {}).get("no_answer_rate")
+        rows.append(
+            f'<tr><td class="label">{escape(run.name)}</td><td>{len(mine)}</td>'
+            f"<td>{statistics.mean(think):.0f}</td><td>{statistics.median(think):.0f}</td>"
+            if think
+            else f'<tr><td class="label">{escape(run.name)}</td><td>{len(mine)}</td><td>–</td><td>–</td>'
+        )
+        rows[-1] += f"<td>{(statistics.mean(waits) if waits else 0):.2f}</td>{_cell(no_answer, run=run.name)}</tr>"
+    return (
+        '<table id="trace-stats"><thead><tr><th class="label">run</th><th>predictions</th><th>mean thinking tokens</th>'
+        "<th>median</th><th>mean Waits</th><th>no answer (%)</th></tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def _options(values: list[str]) -> str:
+    return '<option value="">all</option>' + "".join(f'<option value="{escape(v)}">{escape(v)}</option>' for v in values)
+
+
+def viewer(data: ReportData) -> str:
+    payload = json.dumps(data.traces, ensure_ascii=False).replace("</", "<\\/")
+    runs = [r.name for r in data.runs]
+    return (
+        '<div id="viewer-controls">'
+        f'<label>run <select id="f-run">{_options(runs)}</select></label>'
+        f'<label>dataset <select id="f-source">{_options(data.sources)}</select></label>'
+        '<label>verdict <select id="f-verdict"><option value="">all</option><option value="correct">correct</option>'
+        '<option value="wrong">wrong</option></select></label>'
+        '<label>search <input id="f-text" type="search" placeholder="question, answer, id"></label>'
+        '<span id="viewer-count"></span></div>'
+        '<table id="viewer-table"><thead><tr><th>run</th><th>dataset</th><th>question / gold</th><th>answer</th>'
+        "<th>verdict</th><th>trace</th></tr></thead><tbody></tbody></table>"
+        f'<script id="trace-data" type="application/json">{payload}</script>'
+    )
+
+
+def _asset(name: str) -> str:
+    return resources.files("fs1.report").joinpath("assets", name).read_text(encoding="utf-8")
+
+
+def _img(uri: str | None, alt: str) -> str:
+    return f'<img class="plot" alt="{escape(alt)}" src="{uri}">' if uri else f"<p class='note'>No data for: {alt}.</p>"
+
+
+def render(data: ReportData) -> str:
+    """The whole HTML page as a string."""
+    selection = selection_by_run(data)
+    notes = (
+        "pass@k is an upper bound (an oracle picks the right sample); maj@k and KG-verified selection are "
+        "deployable selectors. Numbers are percentages; each cell's exact value is in its data-value attribute."
+    )
+    sections = [
+        f"<h1>{escape(data.title)}</h1>",
+        f"<p class='note'>Run directory: {escape(str(data.rundir))}. {notes}</p>",
+        "<h2>Main results</h2>",
+        main_table(data),
+        "<h2>pass@k and selection</h2>",
+        selection_table(data, selection),
+        _img(plots.passk_curves(data.runs, selection), "pass@k curves"),
+        "<h2>Budget forcing</h2>",
+        budget_table(data.runs),
+        _img(plots.budget_curves(data.runs), "budget curves"),
+        "<h2>Slices</h2><h3>By KG hops</h3>",
+        slice_table(data, "by_hops", "hops-table"),
+        "<h3>By answer type</h3>",
+        slice_table(data, "by_answer_type", "answer-type-table"),
+        "<h2>Trace statistics</h2>",
+        trace_stats_table(data),
+        _img(plots.thinking_lengths(data.traces), "thinking length histogram"),
+        "<h2>Trace viewer</h2>",
+        viewer(data),
+    ]
+    return (
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{escape(data.title)}</title><style>{_asset('report.css')}</style></head><body>"
+        + "\n".join(sections)
+        + f"<script>{_asset('viewer.js')}</script></body></html>"
+    )
+
+
+def write_report(rundir: str | Path, out: str | Path | None = None, title: str | None = None) -> Path:
+    """Write ``rundir/report.html`` (or ``out``) atomically and return its path."""
+    data = collect(rundir, title=title)
+    path = Path(out) if out else Path(rundir) / "report.html"
+    with atomic_open(path) as fh:
+        fh.write(render(data))
+    return path
