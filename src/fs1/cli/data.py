@@ -1,1 +1,108 @@
-"""`fs1 data` (not yet built)."""
+"""`fs1 data`: convert a dataset's published file into the fs1 benchmark format, write the bundled sample,
+and summarise a benchmark. Thin commands over :mod:`fs1.data`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from fs1.cli.app import app, console, user_errors
+
+data_app = typer.Typer(
+    help="Benchmark data: convert published dataset files to the fs1 format, write the bundled sample.",
+    no_args_is_help=True,
+)
+app.add_typer(data_app, name="data")
+
+FORMAT_HELP = (
+    "Input format: fs1, mintaka, simpleqa, cwq, webqsp, grailqa, exaqt, or auto (told from the file's "
+    "contents, then its name)."
+)
+SOURCE_HELP = (
+    "Keep only this source_of_data (repeatable; full name or cwq/exaqt/grailqa/simpleqa/mintaka/webqsp)."
+)
+
+
+@data_app.command("convert")
+def convert_command(
+    input: Path = typer.Argument(..., help="A dataset file in its published format (JSON, CSV or JSONL)."),
+    fmt: str = typer.Option("auto", "--format", "-f", help=FORMAT_HELP),
+    out: Path = typer.Option(
+        ..., "--out", "-o", help="Output JSONL in the fs1 benchmark format (atomic write)."
+    ),
+) -> None:
+    """Convert a published dataset file into fs1 benchmark JSONL.
+
+    Output rows: ID, question, main_answers, answer_aliases, source_of_data, question/answer entities, hops,
+    answer_type and the dataset's own metadata in meta. Records without any gold answer are skipped and counted.
+    """
+    with user_errors():
+        from fs1.data import detect_format, read_dataset
+        from fs1.io import write_jsonl_atomic
+
+        chosen = detect_format(input) if fmt == "auto" else fmt
+        loaded = read_dataset(input, chosen)
+        written = write_jsonl_atomic(out, loaded.questions)
+    skipped = f", skipped {len(loaded.skipped)} without a gold answer" if loaded.skipped else ""
+    console.print(f"{chosen}: wrote {written} questions to {out}{skipped}")
+
+
+@data_app.command("sample")
+def sample_command(
+    out: Path = typer.Option(..., "--out", "-o", help="Where to write the bundled sample benchmark (JSONL)."),
+    source: list[str] | None = typer.Option(None, "--source", "-s", help=SOURCE_HELP),
+    limit: int | None = typer.Option(None, "--limit", "-n", min=0, help="Keep at most this many questions."),
+) -> None:
+    """Write the bundled sample benchmark (about 60 questions) as JSONL.
+
+    Ten true-fact questions in the style of each of the six fs1 datasets, with Wikidata question/answer
+    entities and hop counts that match the bundled mini-KG.
+    """
+    with user_errors():
+        from fs1.data import load_benchmark
+        from fs1.io import write_jsonl_atomic
+
+        written = write_jsonl_atomic(out, load_benchmark("sample", limit=limit, sources=source))
+    console.print(f"sample: wrote {written} questions to {out}")
+
+
+@data_app.command("stats")
+def stats_command(
+    spec: str = typer.Argument(
+        "sample", help="'sample', a fs1-format .jsonl/.json/.parquet file, or a hub id owner/name[:split]."
+    ),
+    source: list[str] | None = typer.Option(None, "--source", "-s", help=SOURCE_HELP),
+) -> None:
+    """Count a benchmark's questions by source, hops and answer type."""
+    from collections import Counter
+
+    from rich.table import Table
+
+    with user_errors():
+        from fs1.data import load_benchmark
+
+        questions = load_benchmark(spec, sources=source)
+    table = Table(title=f"{spec}: {len(questions)} questions")
+    for column in ("source", "questions", "hops 1/2/3/unset", "answer types"):
+        table.add_column(column)
+    for name in sorted({q.source_of_data for q in questions}):
+        group = [q for q in questions if q.source_of_data == name]
+        hops = Counter(q.hops if q.hops in (1, 2, 3) else "unset" for q in group)
+        types = Counter(q.answer_type or "unset" for q in group)
+        table.add_row(
+            name,
+            str(len(group)),
+            "/".join(str(hops.get(h, 0)) for h in (1, 2, 3, "unset")),
+            ", ".join(f"{t} {n}" for t, n in types.most_common()),
+        )
+    typer.echo(_render(table))
+
+
+def _render(table: object) -> str:
+    from rich.console import Console
+
+    capture = Console(width=120)
+    with capture.capture() as cap:
+        capture.print(table)
+    return cap.get()

@@ -1,0 +1,112 @@
+"""GrailQA (Gu et al., 2021) in its published JSON format (``grailqa_v1.0_{train,dev}.json``) → Question records.
+
+A GrailQA file is a JSON array of records::
+
+    {"qid", "question", "answer": [{"answer_type": "Entity" | "Value", "answer_argument", "entity_name"?}],
+     "function", "num_node", "num_edge", "level" (dev only), "domains", "s_expression", "sparql_query",
+     "graph_query": {"nodes": [{"nid", "node_type", "id", "class", "friendly_name", "question_node"}], "edges"}}
+
+Field mapping:
+
+- ``ID`` ← ``qid``; ``question`` ← ``question``; ``hops`` ← ``num_edge`` (edges of the logical form on Freebase).
+- ``main_answers`` ← ``entity_name`` of Entity answers, ``answer_argument`` of Value answers;
+  ``answer_entities`` ← Entity answers' MIDs; ``question_entities`` ← ``graph_query`` nodes of type ``entity``.
+- ``answer_type``: ``count`` questions and int/float answer classes → number, ``type.datetime`` → date,
+  ``people.person`` → person, ``location.*`` → place (a heuristic over the question node's class).
+- ``meta`` ← ``level``, ``num_edge``, ``num_node``, ``function``, ``domains``, ``s_expression``, ``answer_class``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fs1.data.common import (
+    GRAILQA,
+    Loaded,
+    as_text_list,
+    expect_dict,
+    expect_list,
+    finish,
+    make_question,
+    read_json_document,
+    require,
+)
+from fs1.io import InputError
+
+CLASS_SLICE = {
+    "type.datetime": "date",
+    "type.int": "number",
+    "type.float": "number",
+    "people.person": "person",
+}
+
+
+def _graph_nodes(item: dict[str, Any]) -> list[dict[str, Any]]:
+    graph = item.get("graph_query") or {}
+    nodes = graph.get("nodes") if isinstance(graph, dict) else None
+    return [n for n in nodes or [] if isinstance(n, dict)]
+
+
+def _answer_slice(function: str, answer_class: str | None) -> str | None:
+    if function == "count":
+        return "number"
+    if answer_class is None:
+        return None
+    if answer_class.startswith("location."):
+        return "place"
+    return CLASS_SLICE.get(answer_class)
+
+
+def question_from_record(item: dict[str, Any], where: str) -> dict[str, Any] | None:
+    """One GrailQA record as a Question row, or ``None`` when it has no answer (e.g. the public test split)."""
+    answers = item.get("answer") or []
+    if not isinstance(answers, list):
+        raise InputError(f"{where}: field answer must be a list")
+    answers = [expect_dict(a, f"{where}: answer[{i}]") for i, a in enumerate(answers)]
+    entity = [a for a in answers if a.get("answer_type") == "Entity"]
+    main = as_text_list(
+        [a.get("entity_name") for a in entity]
+        + [a.get("answer_argument") for a in answers if a not in entity]
+    )
+    if not main:
+        return None
+    nodes = _graph_nodes(item)
+    question_node = next((n for n in nodes if n.get("question_node") == 1), {})
+    answer_class = question_node.get("class")
+    function = str(item.get("function") or "none")
+    num_edge = item.get("num_edge")
+    return {
+        "ID": str(require(item, "qid", where)),
+        "question": require(item, "question", where),
+        "main_answers": main,
+        "source_of_data": GRAILQA,
+        "question_entities": as_text_list([n.get("id") for n in nodes if n.get("node_type") == "entity"]),
+        "answer_entities": as_text_list([a.get("answer_argument") for a in entity]),
+        "hops": num_edge,
+        "answer_type": _answer_slice(function, answer_class),
+        "meta": {
+            "level": item.get("level"),
+            "num_edge": num_edge,
+            "num_node": item.get("num_node"),
+            "function": function,
+            "domains": item.get("domains", []),
+            "s_expression": item.get("s_expression"),
+            "answer_class": answer_class,
+        },
+    }
+
+
+def load_grailqa(path: Path) -> Loaded:
+    """Read a GrailQA JSON file."""
+    records = expect_list(read_json_document(path), path, "GrailQA records")
+    questions, skipped = [], []
+    for index, raw in enumerate(records):
+        item = expect_dict(raw, f"{path}: record {index}")
+        where = f"{path}: record {index}" + (f" (qid {item['qid']})" if "qid" in item else "")
+        row = question_from_record(item, where)
+        if row is None:
+            skipped.append(str(item.get("qid", index)))
+            continue
+        questions.append(make_question(row, where))
+    return finish(questions, skipped, path)
