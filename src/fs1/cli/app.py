@@ -21,12 +21,13 @@ console = Console(stderr=True, soft_wrap=True)  # never wrap paths in messages
 @contextmanager
 def user_errors() -> Iterator[None]:
     """Turn expected user-facing errors into a one-line message and exit code 2 (no stack trace)."""
+    from fs1.backends.base import BackendError
     from fs1.io import InputError
     from fs1.records import RecordError
 
     try:
         yield
-    except (InputError, RecordError, FileNotFoundError, ValueError) as exc:
+    except (InputError, RecordError, BackendError, FileNotFoundError, ValueError) as exc:
         console.print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(2) from None
 

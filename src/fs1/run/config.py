@@ -25,7 +25,9 @@ class ModelSpec(_Strict):
     """A model and the backend that runs it."""
 
     name: str = Field(..., description="Short label used in run names and the report.")
-    model: str = Field(..., description="Model id: `smollm2-135m`, a local checkpoint, a hub id, or a server model.")
+    model: str = Field(
+        ..., description="Model id: `smollm2-135m`, a local checkpoint, a hub id, or a server model."
+    )
     backend: BackendName = Field("transformers", description="Generation backend.")
     base_url: str | None = Field(None, description="Server URL for the `openai` backend.")
     tokenizer: str | None = Field(None, description="Tokenizer for raw-text prompts on the `openai` backend.")
@@ -45,7 +47,9 @@ class TeacherSpec(ModelSpec):
     samples: int = Field(1, ge=1, description="Traces per question.")
     max_tokens: int = Field(1024, gt=0, description="Cap on the teacher's reply tokens.")
     temperature: float = Field(0.6, ge=0, description="Teacher sampling temperature.")
-    no_path: Literal["rt", "skip"] = Field("rt", description="fs1 mode, question without KG path: rt prompt or skip.")
+    no_path: Literal["rt", "skip"] = Field(
+        "rt", description="fs1 mode, question without KG path: rt prompt or skip."
+    )
     concurrency: int = Field(4, ge=1, description="Parallel requests to a remote teacher.")
 
 
@@ -55,11 +59,17 @@ class TrainSpec(_Strict):
     epochs: float = Field(5, gt=0, description="Training epochs.")
     lr: float = Field(1e-5, gt=0, description="Learning rate.")
     max_length: int = Field(8192, gt=0, description="Max tokens per example.")
-    max_steps: int | None = Field(None, description="Stop after this many optimiser steps (overrides epochs).")
+    max_steps: int | None = Field(
+        None, description="Stop after this many optimiser steps (overrides epochs)."
+    )
     batch_size: int = Field(1, ge=1, description="Per-device batch size.")
-    grad_accum: int = Field(16, ge=1, description="Gradient accumulation steps (effective batch = batch × accum).")
+    grad_accum: int = Field(
+        16, ge=1, description="Gradient accumulation steps (effective batch = batch × accum)."
+    )
     lora: bool = Field(False, description="Train LoRA adapters (merged into the saved model).")
-    require_correct: bool = Field(True, description="Train only on label==1, valid==1 traces (the paper's filter).")
+    require_correct: bool = Field(
+        True, description="Train only on label==1, valid==1 traces (the paper's filter)."
+    )
 
 
 class GenerationSpec(_Strict):
@@ -67,7 +77,9 @@ class GenerationSpec(_Strict):
 
     n: int = Field(16, ge=1, description="Samples per question (pass@k for k ≤ n).")
     max_tokens: int = Field(8000, gt=0, description="Cap on new tokens for instruct/cot settings.")
-    budgets: list[int] = Field(default_factory=list, description="Thinking budgets for rt/fs1 models (budget forcing).")
+    budgets: list[int] = Field(
+        default_factory=list, description="Thinking budgets for rt/fs1 models (budget forcing)."
+    )
     min_think_tokens: int | None = Field(None, description="Append ' Wait,' until this many thinking tokens.")
     greedy_budgets: bool = Field(False, description="Decode budget-forced runs greedily (the s1 protocol).")
     seed: int = Field(0, description="Base seed; sample i of a question uses seed + i.")
@@ -86,16 +98,24 @@ class Experiment(_Strict):
 
     name: str = "experiment"
     benchmark: str = Field("sample", description="`sample`, a local fs1-format file, or a hub dataset id.")
-    limit: int | None = Field(None, ge=1, description="Use only the first N questions (per source when per_source).")
+    limit: int | None = Field(
+        None, ge=1, description="Use only the first N questions (per source when per_source)."
+    )
     per_source: bool = Field(True, description="Apply `limit` per dataset so every source is represented.")
     kg: str = Field("bundled", description="`bundled`, `local:FILE` or `sparql:URL`.")
     max_hops: int = Field(3, ge=1, le=4, description="Longest KG path searched.")
-    teacher: TeacherSpec = Field(default_factory=lambda: TeacherSpec(model="smollm2-135m", backend="llamacpp"))
-    students: list[ModelSpec] = Field(..., min_length=1, description="Models evaluated (and fine-tuned for rt/fs1).")
+    teacher: TeacherSpec = Field(
+        default_factory=lambda: TeacherSpec(model="smollm2-135m", backend="llamacpp")
+    )
+    students: list[ModelSpec] = Field(
+        ..., min_length=1, description="Models evaluated (and fine-tuned for rt/fs1)."
+    )
     settings: list[Setting] = Field(default_factory=lambda: ["instruct", "cot", "rt", "fs1"])
     train: TrainSpec = Field(default_factory=TrainSpec)
     generation: GenerationSpec = Field(default_factory=GenerationSpec)
-    ks: list[int] = Field(default_factory=lambda: [1, 2, 4, 8, 16], description="k values for pass@k / maj@k.")
+    ks: list[int] = Field(
+        default_factory=lambda: [1, 2, 4, 8, 16], description="k values for pass@k / maj@k."
+    )
     judge: JudgeSpec | None = None
 
 

@@ -1,0 +1,52 @@
+"""The generate stage of a run: load the backend, map the run's setting onto ``fs1.generate``, show progress."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fs1.records import Question
+from fs1.run.config import GenerationSpec
+
+# rt- and fs1-tuned students answer in the s1 think/answer format.
+SETTING_FOR_GENERATION = {"instruct": "instruct", "cot": "cot", "rt": "reasoning", "fs1": "reasoning"}
+
+
+def generate_run(
+    questions: list[Question],
+    label: str,
+    model: str,
+    backend_name: str,
+    setting: str,
+    spec: GenerationSpec,
+    budgets: list[int],
+    out: Path,
+    **backend_options: Any,
+) -> None:
+    """Generate ``spec.n`` samples per question (× budgets) into ``out``, resuming what is already there."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from fs1.backends import load_backend
+    from fs1.generate import GenerateConfig, generate_predictions
+
+    options = {k: v for k, v in backend_options.items() if v is not None}
+    gen_setting = SETTING_FOR_GENERATION[setting]
+    config = GenerateConfig(
+        model=label,
+        setting=gen_setting,
+        n=spec.n,
+        budgets=budgets or None,
+        min_think_tokens=spec.min_think_tokens if gen_setting == "reasoning" else None,
+        max_tokens=spec.max_tokens,
+        temperature=0.0 if (budgets and spec.greedy_budgets) else None,
+        seed=spec.seed,
+    )
+    backend = load_backend(backend_name, model, **options)
+    columns = (TextColumn(f"generate {label}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, transient=False) as bar:
+        task = bar.add_task("generate", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        generate_predictions(questions, backend, config, out, resume=True, progress=progress)

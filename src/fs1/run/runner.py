@@ -1,0 +1,106 @@
+"""``fs1 run``: drive one experiment file through every stage, running only what is missing or changed."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from fs1.io import read_jsonl_rows
+from fs1.run.config import load_experiment
+from fs1.run.pipeline import TRAINED_SETTINGS, Log, Pipeline
+from fs1.run.results import SELECTION_METRIC, kg_selection, summary_rows, write_results
+
+
+def run_experiment(experiment_file: str | Path, rundir: str | Path, log: Log = print) -> Pipeline:
+    """Run (or resume) the experiment into ``rundir``; returns the pipeline with each stage's outcome."""
+    experiment_file = Path(experiment_file)
+    exp = load_experiment(experiment_file)
+    rundir = Path(rundir)
+    rundir.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(experiment_file, rundir / "experiment.yaml")
+    pipe = Pipeline(exp, rundir, experiment_file, log)
+
+    pipe.run_benchmark()
+    modes = [s for s in TRAINED_SETTINGS if s in exp.settings]
+    if "fs1" in modes:
+        pipe.run_paths()
+    for mode in modes:
+        pipe.run_distill(mode)
+    for student in exp.students:
+        for mode in modes:
+            pipe.run_sft(student, mode)
+            pipe.run_train(student, mode)
+    runs: list[str] = []
+    summaries: dict[str, dict[str, Any]] = {}
+    for student in exp.students:
+        for setting in exp.settings:
+            run = pipe.run_generate(student, setting)
+            runs.append(run)
+            summaries[run] = pipe.run_score(run)
+            if exp.judge is not None:
+                from fs1.run.judging import judge_run
+
+                judge_run(pipe, run)
+    pipe.clean_stale_runs(runs)
+    write_results_table(pipe, runs, summaries)
+    from fs1.report import write_report
+
+    write_report(rundir, title=f"fs1 report — {exp.name}")
+    return pipe
+
+
+def write_results_table(pipe: Pipeline, runs: list[str], summaries: dict[str, dict[str, Any]]) -> Path:
+    """``results.parquet``: every summary number, plus KG-verified selection where the KG knows the entities."""
+    from fs1.kg import open_kg, supports
+
+    questions = {q.ID: q for q in pipe.questions()}
+    kg = open_kg(pipe.kg_spec(), cache_dir=pipe.rundir / "cache" / "kg")
+    cache: dict[tuple[str, str], bool] = {}
+
+    def supported(question: Any, answer: str) -> bool:
+        key = (question.ID, answer)
+        if key not in cache:
+            try:
+                cache[key] = bool(question.question_entities) and supports(
+                    kg, question.question_entities, answer
+                )
+            except Exception:  # an unreachable endpoint or unmapped id only means "no KG support"
+                cache[key] = False
+        return cache[key]
+
+    rows: list[dict[str, Any]] = []
+    for run in runs:
+        model, setting = run.split("__", 1)
+        rows += summary_rows(run, model, setting, summaries[run])
+        scores = [row for _, row in read_jsonl_rows(pipe.rundir / "score" / run / "scores.jsonl")]
+        selection = kg_selection(scores, questions, pipe.exp.ks, supported)
+        rows += [
+            {
+                "run": run,
+                "model": model,
+                "setting": setting,
+                "source": source,
+                "budget": None,
+                "k": k,
+                "metric": SELECTION_METRIC,
+                "value": value,
+            }
+            for source, by_k in selection.items()
+            for k, value in by_k.items()
+        ]
+    return write_results(rows, pipe.rundir / "results.parquet")
+
+
+def headline(rundir: Path) -> list[tuple[str, str, float | None, float | None, int | None]]:
+    """(model, setting, pass@1, pass@kmax, kmax) per run, for the closing table."""
+    import json
+
+    out = []
+    for summary_path in sorted((rundir / "score").glob("*/summary.json")):
+        overall = json.loads(summary_path.read_text()).get("overall", {})
+        passk = overall.get("pass@k", {})
+        kmax = max((int(k) for k in passk), default=None)
+        model, setting = summary_path.parent.name.split("__", 1)
+        out.append((model, setting, passk.get("1"), passk.get(str(kmax)) if kmax else None, kmax))
+    return out
