@@ -27,6 +27,8 @@ class Reply:
     finish_reason: str = "stop"
     prompt_tokens: int = 10
     completion_tokens: int | None = None
+    cached_tokens: int | None = None  # reported as usage.prompt_tokens_details.cached_tokens (vLLM, OpenAI)
+    stop_reason: str | None = None  # the stop string that ended the reply, as vLLM reports it
 
 
 @dataclass
@@ -44,10 +46,7 @@ Responder = Callable[[str, dict[str, Any]], Reply]
 
 def echo_responder(endpoint: str, body: dict[str, Any]) -> Reply:
     """Default: answer with a boxed echo of the last user message or prompt tail."""
-    if endpoint == "chat":
-        last = body["messages"][-1]["content"]
-    else:
-        last = body.get("prompt", "")
+    last = body["messages"][-1]["content"] if endpoint == "chat" else body.get("prompt", "")
     return Reply(text=f"echo \\boxed{{{str(last)[-20:]}}}")
 
 
@@ -60,6 +59,10 @@ class ScriptedOpenAIServer:
     completions: bool = True  # set False to emulate a chat-only server (404 on /v1/completions)
     faults: deque[Fault] = field(default_factory=deque)
     requests: list[dict[str, Any]] = field(default_factory=list)
+    owned_by: str | None = None  # /v1/models "owned_by" (e.g. "vllm", "llamacpp") for server-kind detection
+    honour_n: bool = True  # False: return one choice whatever "n" asks (as llama-cpp-python does)
+    # Extra POST routes by exact path (e.g. "/tokenize", "/apply-template"): body → (status, JSON reply).
+    routes: dict[str, Callable[[dict[str, Any]], tuple[int, dict[str, Any]]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -83,13 +86,25 @@ class ScriptedOpenAIServer:
 
             def do_GET(self) -> None:
                 if self.path.rstrip("/").endswith("/models"):
-                    self._send(200, json.dumps({"object": "list", "data": [{"id": server.model, "object": "model"}]}))
+                    entry: dict[str, Any] = {"id": server.model, "object": "model"}
+                    if server.owned_by is not None:
+                        entry["owned_by"] = server.owned_by
+                    self._send(200, json.dumps({"object": "list", "data": [entry]}))
                 else:
                     self._send(404, '{"error": {"message": "not found"}}')
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
+                if self.path in server.routes:
+                    with server._lock:
+                        server.requests.append({"endpoint": self.path, "body": body, "headers": dict(self.headers.items())})
+                    status, reply = server.routes[self.path](body)
+                    self._send(status, json.dumps(reply))
+                    return
+                if not self.path.rstrip("/").endswith("/completions"):
+                    self._send(404, '{"error": {"message": "not found"}}')
+                    return
                 endpoint = "chat" if self.path.endswith("/chat/completions") else "completions"
                 with server._lock:
                     server.requests.append(
@@ -105,7 +120,7 @@ class ScriptedOpenAIServer:
                     headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else None
                     self._send(fault.status, fault.body, headers)
                     return
-                n = int(body.get("n") or 1)
+                n = int(body.get("n") or 1) if server.honour_n else 1
                 replies = [server.responder(endpoint, body) for _ in range(n)]
                 if body.get("stream"):
                     self._stream(endpoint, replies[0])
@@ -145,10 +160,13 @@ class ScriptedOpenAIServer:
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
-    def _usage(self, replies: list[Reply]) -> dict[str, int]:
+    def _usage(self, replies: list[Reply]) -> dict[str, Any]:
         out = sum(r.completion_tokens if r.completion_tokens is not None else len(r.text.split()) for r in replies)
-        return {"prompt_tokens": replies[0].prompt_tokens, "completion_tokens": out,
-                "total_tokens": replies[0].prompt_tokens + out}
+        usage: dict[str, Any] = {"prompt_tokens": replies[0].prompt_tokens, "completion_tokens": out,
+                                 "total_tokens": replies[0].prompt_tokens + out}
+        if replies[0].cached_tokens is not None:
+            usage["prompt_tokens_details"] = {"cached_tokens": replies[0].cached_tokens}
+        return usage
 
     def _payload(self, endpoint: str, replies: list[Reply]) -> dict[str, Any]:
         choices = []
@@ -160,6 +178,8 @@ class ScriptedOpenAIServer:
                 choices.append({"index": i, "message": message, "finish_reason": r.finish_reason})
             else:
                 choices.append({"index": i, "text": r.text, "finish_reason": r.finish_reason, "logprobs": None})
+            if r.stop_reason is not None:
+                choices[-1]["stop_reason"] = r.stop_reason
         obj = "chat.completion" if endpoint == "chat" else "text_completion"
         return {"id": "x", "object": obj, "created": 0, "model": self.model, "choices": choices,
                 "usage": self._usage(replies)}

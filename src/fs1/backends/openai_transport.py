@@ -1,0 +1,287 @@
+"""HTTP transport for OpenAI-compatible servers: JSON and SSE requests, bounded retries, key hygiene.
+
+Owns how a request reaches a server and what happens when it fails: 429 waits for ``Retry-After`` (seconds, an HTTP
+date, or OpenAI's ``retry-after-ms``), 5xx / timeouts / dropped connections back off exponentially, everything else
+fails at once. After the last attempt a ``RemoteError`` names the URL and HTTP status, never the API key (the key
+is scrubbed from any server text we quote, in case a server echoes request headers).
+
+Why httpx and not the ``openai`` client: fs1 needs routes outside the OpenAI API (vLLM ``/tokenize``, llama.cpp
+``/apply-template``, llama-cpp-python ``/extras/tokenize``) at the server root, and vendor fields of the replies
+(vLLM ``stop_reason``, llama.cpp ``timings.cache_n``, ``reasoning`` / ``reasoning_content``) as raw JSON; one httpx
+client does all of it with one retry policy, whereas the ``openai`` 3.x client brings its own HTTP stack (httpx2)
+and would still leave the extra routes to httpx.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import tenacity
+
+from fs1.backends.base import BackendError
+
+log = logging.getLogger(__name__)
+
+# Status codes where a later attempt may succeed (rate limits, overload, gateway trouble).
+RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
+# Status codes that mean "this route does not exist here" when probing optional endpoints.
+ABSENT_STATUS = frozenset({404, 405, 501})
+SSE_DATA_PREFIX = "data:"
+SSE_DONE = "[DONE]"
+KEY_MASK = "***"
+SERVER_TEXT_LIMIT = 300  # characters of a server's error body quoted in messages
+
+
+class RemoteError(BackendError):
+    """A request to an OpenAI-compatible server failed for good; ``url`` and ``status`` say where and how."""
+
+    def __init__(self, message: str, *, url: str, status: int | None) -> None:
+        super().__init__(message)
+        self.url = url
+        self.status = status
+
+
+class HTTPFailure(Exception):
+    """One failed attempt with an HTTP status (internal: retried or turned into ``RemoteError``)."""
+
+    def __init__(self, status: int, url: str, headers: httpx.Headers, text: str) -> None:
+        super().__init__(f"HTTP {status} from {url}")
+        self.status = status
+        self.url = url
+        self.headers = headers
+        self.text = text
+
+
+def retry_after_seconds(headers: httpx.Headers | dict[str, str], now: datetime | None = None) -> float | None:
+    """Seconds a server asked us to wait: ``retry-after-ms``, or ``Retry-After`` as seconds or an HTTP date."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    if "retry-after-ms" in lowered:
+        try:
+            return max(0.0, float(lowered["retry-after-ms"]) / 1000.0)
+        except ValueError:
+            pass
+    value = lowered.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Transport errors and timeouts, and the retryable HTTP statuses, are worth another attempt."""
+    if isinstance(exc, HTTPFailure):
+        return exc.status in RETRYABLE_STATUS or exc.status >= 500
+    return isinstance(exc, httpx.TransportError)
+
+
+class Transport:
+    """A pooled httpx client bound to one server, with the retry policy; the key lives only in request headers."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None,
+        *,
+        timeout: float = 600.0,
+        max_retries: int = 5,
+        backoff_base: float = 0.5,
+        max_backoff: float = 30.0,
+        max_retry_after: float = 600.0,
+        jitter: float = 0.1,
+        pool_size: int = 8,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.root_url = self.base_url.removesuffix("/v1")
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.backoff_base, self.max_backoff, self.max_retry_after, self.jitter = (
+            backoff_base, max_backoff, max_retry_after, jitter,
+        )  # fmt: skip
+        self.sleep = sleep
+        self.retries = 0  # attempts repeated, for stats
+        self._key = api_key or ""
+        self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._client = httpx.Client(
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            limits=httpx.Limits(max_connections=pool_size + 2, max_keepalive_connections=pool_size),
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"Transport(base_url={self.base_url!r}, timeout={self.timeout}, max_retries={self.max_retries})"
+        )
+
+    def close(self) -> None:
+        """Close pooled connections."""
+        self._client.close()
+
+    def scrub(self, text: str) -> str:
+        """``text`` with the API key masked (servers may echo request headers in error bodies)."""
+        return text.replace(self._key, KEY_MASK) if self._key else text
+
+    def url(self, path: str, *, root: bool = False) -> str:
+        """Absolute URL of ``path`` under the OpenAI base (``…/v1``) or, with ``root``, under the server root."""
+        return f"{self.root_url if root else self.base_url}/{path.lstrip('/')}"
+
+    # --- requests ---
+    def get_json(self, path: str) -> dict[str, Any]:
+        """GET ``path`` under the base URL, with retries."""
+        url = self.url(path)
+        return self._with_retries(
+            url, lambda: self._json(self._checked(self._client.get(url, headers=self._headers)))
+        )
+
+    def post_json(
+        self, path: str, body: dict[str, Any], *, root: bool = False, retries: int | None = None
+    ) -> dict[str, Any]:
+        """POST a JSON body and return the JSON reply, with retries (``retries`` overrides ``max_retries``)."""
+        url = self.url(path, root=root)
+
+        def attempt() -> dict[str, Any]:
+            return self._json(self._checked(self._client.post(url, json=body, headers=self._headers)))
+
+        return self._with_retries(url, attempt, self.max_retries if retries is None else retries)
+
+    def post_stream(self, path: str, body: dict[str, Any]) -> list[dict[str, Any]]:
+        """POST with ``stream: true`` and return every SSE event; a stall past the timeout is retried whole."""
+        url = self.url(path)
+        return self._with_retries(url, lambda: list(self._stream_events(url, {**body, "stream": True})))
+
+    def probe_json(
+        self, path: str, body: dict[str, Any], *, root: bool = True, discovering: bool = False
+    ) -> dict[str, Any] | None:
+        """POST to an optional route; ``None`` when the server does not have it (404/405/501, a 400/422 body).
+
+        ``discovering``: one attempt, and any HTTP error means "not here" (a server may answer a route meant for
+        another server kind with a 500); once a route is known, calls retry and raise as usual.
+        """
+        try:
+            return self.post_json(path, body, root=root, retries=0 if discovering else None)
+        except RemoteError as exc:
+            if (
+                exc.status in ABSENT_STATUS
+                or exc.status in (400, 422)
+                or (discovering and exc.status is not None)
+            ):
+                return None
+            raise
+
+    def _stream_events(self, url: str, body: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        with self._client.stream("POST", url, json=body, headers=self._headers) as resp:
+            if resp.status_code >= 400:
+                resp.read()
+                self._checked(resp)
+            for line in resp.iter_lines():
+                if not line.startswith(SSE_DATA_PREFIX):
+                    continue
+                data = line[len(SSE_DATA_PREFIX) :].strip()
+                if data == SSE_DONE:
+                    return
+                if data:
+                    try:
+                        yield json.loads(data)
+                    except ValueError:
+                        raise RemoteError(
+                            f"{url} streamed an event that is not JSON", url=url, status=None
+                        ) from None
+
+    def _json(self, resp: httpx.Response) -> dict[str, Any]:
+        try:
+            body = resp.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            url = str(resp.request.url)
+            raise RemoteError(
+                f"{url} answered with something that is not a JSON object", url=url, status=resp.status_code
+            )
+        return body
+
+    def _checked(self, resp: httpx.Response) -> httpx.Response:
+        if resp.status_code >= 400:
+            raise HTTPFailure(resp.status_code, str(resp.request.url), resp.headers, resp.text)
+        return resp
+
+    # --- retry policy ---
+    def _wait_seconds(self, state: tenacity.RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, HTTPFailure):
+            asked = retry_after_seconds(exc.headers)
+            if asked is not None:
+                return min(asked, self.max_retry_after)
+        backoff = min(self.max_backoff, self.backoff_base * 2 ** (state.attempt_number - 1))
+        return backoff * (1.0 + self.jitter * random.random())
+
+    def _before_sleep(self, state: tenacity.RetryCallState) -> None:
+        self.retries += 1
+        exc = state.outcome.exception() if state.outcome else None
+        wait = state.next_action.sleep if state.next_action else 0.0
+        log.warning(
+            "retrying after %s (attempt %d of %d, waiting %.2fs)",
+            self._describe(exc), state.attempt_number, self.max_retries + 1, wait,
+        )  # fmt: skip
+
+    def _describe(self, exc: BaseException | None) -> str:
+        if isinstance(exc, HTTPFailure):
+            return f"HTTP {exc.status} from {exc.url}"
+        if isinstance(exc, httpx.TimeoutException):
+            return f"a timeout ({self.timeout:g}s) on {exc.request.url}"
+        if isinstance(exc, httpx.TransportError):
+            return f"{type(exc).__name__} on {exc.request.url}"
+        return repr(exc)
+
+    def _with_retries(self, url: str, attempt: Callable[[], Any], retries: int | None = None) -> Any:
+        retries = self.max_retries if retries is None else retries
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(retries + 1),
+            wait=self._wait_seconds,
+            retry=tenacity.retry_if_exception(is_retryable),
+            sleep=self.sleep,
+            before_sleep=self._before_sleep,
+            reraise=True,
+        )
+        try:
+            return retrying(attempt)
+        except HTTPFailure as exc:
+            attempts = self._attempts(exc, retries)
+            server_text = self.scrub(exc.text.strip())[:SERVER_TEXT_LIMIT]
+            raise RemoteError(
+                f"{exc.url} answered HTTP {exc.status}{attempts}: {server_text}",
+                url=exc.url,
+                status=exc.status,
+            ) from None
+        except httpx.TimeoutException:
+            raise RemoteError(
+                f"{url} timed out after {self.timeout:g}s{self._attempts(None, retries)}",
+                url=url,
+                status=None,
+            ) from None
+        except httpx.TransportError as exc:
+            raise RemoteError(
+                f"cannot reach {url} ({type(exc).__name__}){self._attempts(None, retries)}",
+                url=url,
+                status=None,
+            ) from None
+
+    def _attempts(self, exc: HTTPFailure | None, retries: int) -> str:
+        if retries == 0 or (exc is not None and not is_retryable(exc)):
+            return ""
+        return f" (after {retries + 1} attempts)"
