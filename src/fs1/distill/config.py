@@ -1,0 +1,106 @@
+"""Configuration and summary of a distillation run: which traces to make (``DistillConfig``) and what a run did
+(``DistillSummary``)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from fs1.backends import SamplingParams
+from fs1.backends.embedded import EMBEDDED_NAME, is_embedded
+from fs1.distill.accounting import Usage
+
+WEAK_TEACHER_NOTE = (
+    f"{EMBEDDED_NAME} is a 135M-parameter offline stand-in teacher: its traces are weak and mostly wrong, good for "
+    "exercising the pipeline only. Use a reasoning teacher (DeepSeek-R1, QwQ-32B) through --base-url for real data."
+)
+REMOTE_BACKENDS = ("openai",)
+
+
+class DistillConfig(BaseModel):
+    """Everything that decides which traces a distillation run makes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Literal["rt", "fs1"] = Field("rt", description="rt: plain question; fs1: question + KG paths.")
+    teacher: str = Field(
+        EMBEDDED_NAME, description="Teacher model name (server model id, hub id, path, short name)."
+    )
+    backend: str = Field(
+        "auto", description="openai | transformers | llamacpp | vllm | auto (openai with a URL)."
+    )
+    base_url: str | None = Field(
+        None, description="OpenAI-compatible server URL (…/v1); the key comes from the env."
+    )
+    samples: int = Field(1, ge=1, description="Traces per question.")
+    no_path: Literal["rt", "skip"] = Field(
+        "rt", description="fs1 mode, question without path: rt prompt or skip."
+    )
+    concurrency: int = Field(
+        4, ge=1, description="Requests in flight at once (remote teachers; local runs use 1)."
+    )
+    batch_size: int = Field(1, ge=1, description="Units per backend call (batching for local/vLLM teachers).")
+    temperature: float = Field(0.6, ge=0, description="Teacher sampling temperature (DeepSeek-R1's advice).")
+    top_p: float = Field(0.95, gt=0, le=1, description="Nucleus sampling mass.")
+    top_k: int = Field(-1, description="Top-k cut; -1 = off (hosted APIs do not take it).")
+    max_tokens: int = Field(8192, gt=0, description="Cap on teacher tokens (reasoning + answer) per trace.")
+    repetition_penalty: float = Field(1.0, gt=0, description="1 = off (hosted APIs do not take it).")
+    seed: int | None = Field(
+        None,
+        description="Base seed; unit i of the plan gets seed + i (a batch: first unit's seed + position).",
+    )
+    system_prompt: str | None = Field(None, description="Optional system message (the paper sends none).")
+    on_error: Literal["record", "abort"] = Field(
+        "record", description="A unit failing after retries: record/abort."
+    )
+    price_in: float | None = Field(None, ge=0, description="Price per 1M prompt tokens, for the cost total.")
+    price_out: float | None = Field(
+        None, ge=0, description="Price per 1M completion tokens, for the cost total."
+    )
+    max_failures_in_a_row: int = Field(
+        20, ge=0, description="Stop when this many units fail in a row (server down, bad config); 0 = never."
+    )
+    stream: bool = Field(False, description="openai backend: stream replies (long reasoning, idle proxies).")
+    api_key_env: str | None = Field(None, description="openai backend: env variable holding the API key.")
+
+    def backend_name(self) -> str:
+        """The backend ``auto`` stands for: openai with a URL, llama.cpp for the embedded GGUF, else transformers."""
+        if self.backend != "auto":
+            return self.backend
+        if self.base_url:
+            return "openai"
+        return "llamacpp" if is_embedded(self.teacher) else "transformers"
+
+    def sampling(self, seed: int | None) -> SamplingParams:
+        return SamplingParams(
+            n=1, temperature=self.temperature, top_p=self.top_p, top_k=self.top_k, max_tokens=self.max_tokens,
+            seed=seed, repetition_penalty=self.repetition_penalty,
+        )  # fmt: skip
+
+
+@dataclass
+class DistillSummary:
+    """What one run did, plus the label rates of the whole output file."""
+
+    teacher: str
+    mode: str
+    backend: str
+    planned: int = 0
+    already_done: int = 0
+    written: int = 0
+    failed: int = 0
+    skipped_no_path: int = 0
+    flagged_no_path: int = 0
+    usage: Usage = field(default_factory=Usage)
+    cost: float | None = None
+    wall_s: float = 0.0
+    file_traces: int = 0
+    file_valid: int = 0
+    file_correct: int = 0
+    note: str | None = None
+    errors_path: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
