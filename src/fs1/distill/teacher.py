@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from fs1.backends.base import Completion
 from fs1.prompts import THINK_CLOSE_TAG, THINK_OPEN_TAG, teacher_prompt_fs1, teacher_prompt_rt
 from fs1.records import PathRecord, Question, RecordError, Triple
-from fs1.scoring.extract import BOX_COMMANDS, last_boxed
+from fs1.scoring.extract import BOX_COMMANDS, extract_answer, last_boxed
 
 MODES = ("rt", "fs1")
 # What to do with a question that has no KG path in fs1 mode.
@@ -139,7 +139,12 @@ def parse_reply(completion: Completion) -> ParsedReply:
         reply = _checked(ParsedReply(text.strip(), "", answer, SOURCE_REPLY, flags), text)
         # The attempt is the final answer, boxed again; a box the reply never closed holds no usable answer.
         closed = FLAG_UNCLOSED_BOX not in reply.flags
-        reply.attempt = f"{BOX_COMMANDS[0]}{{{answer}}}" if answer and closed else ""
+        if answer and closed:
+            reply.attempt = f"{BOX_COMMANDS[0]}{{{answer}}}"
+        else:
+            # A weak teacher that never boxes: keep its answer line as the attempt (the trace stays invalid, so the
+            # paper's filter drops it) so that demo runs with `require_correct: false` have something to train on.
+            reply.attempt = (extract_answer(text) or "") if answer is None else ""
         return reply
     answer = last_boxed(attempt)
     return _checked(ParsedReply(reasoning.strip(), attempt.strip(), answer, source, flags), attempt)
