@@ -142,7 +142,7 @@ def parse_reply(completion: Completion) -> ParsedReply:
         if answer and closed:
             reply.attempt = f"{BOX_COMMANDS[0]}{{{answer}}}"
         else:
-            # A weak teacher that never boxes: keep its answer line as the attempt (the trace stays invalid, so the
+            # A weak teacher that never boxes: keep its answer text as the attempt (the trace stays invalid, so the
             # paper's filter drops it) so that demo runs with `require_correct: false` have something to train on.
             reply.attempt = (extract_answer(text) or "") if answer is None else ""
         return reply
