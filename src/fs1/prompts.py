@@ -29,6 +29,9 @@ ANSWER_MAX_TOKENS = 256
 
 # Text after which an answer may be read when no box is present (scoring; protocol §4).
 ANSWER_MARKERS = (ANSWER_MARKER, "Answer:", "</think>")
+# XML-style think tags of reasoning models (DeepSeek-R1, QwQ): the answer is read only after the close tag.
+THINK_OPEN_TAG = "<think>"
+THINK_CLOSE_TAG = "</think>"
 
 SETTINGS = ("instruct", "cot", "reasoning")
 
@@ -56,3 +59,36 @@ def teacher_prompt_fs1(question: str, verbalised_paths: str) -> str:
 def s1_assistant_text(reasoning_trace: str, model_attempt: str) -> str:
     """The assistant turn of an SFT example in the s1 format (protocol §2)."""
     return f"{THINK_START}{reasoning_trace.strip()}{FORCED_ANSWER}{ANSWER_PREFIX}{model_attempt.strip()}"
+
+
+# --- LLM-as-a-judge prompts (issue 6; protocol §4) ---------------------------------------------------------------
+# fs1: the paper's containment judge — gold answer list as JSON, predicted answer as JSON, answer 0 or 1.
+JUDGE_FS1_SYSTEM = "You are a careful grader of answers to factual questions. Reply with a single digit."
+JUDGE_FS1_USER = (
+    "Gold answer list (JSON): {gold}\n"
+    "Predicted answer (JSON): {prediction}\n"
+    "Is the gold answer entity or value contained in the predicted answer? Answer 0 or 1."
+)
+JUDGE_FS1_CORRECT = "1"
+JUDGE_FS1_INCORRECT = "0"
+
+# simpleqa: a SimpleQA-style grader with three grades; NOT_ATTEMPTED is kept apart from INCORRECT.
+JUDGE_SIMPLEQA_SYSTEM = "You are a careful grader of answers to factual questions. Reply with a single letter."
+JUDGE_SIMPLEQA_USER = (
+    "Grade the predicted answer to the question against the gold target.\n"
+    "Question: {question}\n"
+    "Gold target (any one of these is right, JSON): {gold}\n"
+    "Predicted answer (JSON): {prediction}\n\n"
+    "A) CORRECT: the predicted answer names the gold target (or an unmistakable equivalent, such as another name "
+    "for the same entity or the same value written differently) and does not contradict it.\n"
+    "B) INCORRECT: the predicted answer gives a different answer, contradicts the gold target, or hedges between "
+    "candidates of which some are wrong.\n"
+    "C) NOT_ATTEMPTED: the predicted answer gives no answer, e.g. it refuses or says it does not know.\n\n"
+    "Reply with one letter only: A, B or C."
+)
+# Replies the SimpleQA-style grader may give (a letter or the grade's name), upper-cased.
+JUDGE_SIMPLEQA_CORRECT = ("A", "CORRECT")
+JUDGE_SIMPLEQA_INCORRECT = ("B", "INCORRECT")
+JUDGE_SIMPLEQA_NOT_ATTEMPTED = ("C", "NOT_ATTEMPTED", "NOT ATTEMPTED")
+# The paper caps the judge's reply at 5 tokens.
+JUDGE_MAX_TOKENS = 5

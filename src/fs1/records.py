@@ -30,11 +30,12 @@ class Record:
             raise RecordError(f"expected a JSON object, got {type(row).__name__}")
         names = {f.name for f in dataclasses.fields(cls)}
         required = [
-            f.name
+            f
             for f in dataclasses.fields(cls)
             if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
         ]
-        missing = [n for n in required if n not in row or row[n] is None]
+        # A required field may be null only where its type allows it (``Score.extracted``: no answer).
+        missing = [f.name for f in required if f.name not in row or (row[f.name] is None and "None" not in str(f.type))]
         if missing:
             raise RecordError(f"missing field(s) {', '.join(missing)}")
         known = {k: v for k, v in row.items() if k in names}

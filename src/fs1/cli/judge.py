@@ -1,1 +1,256 @@
-"""`fs1 judge` (not yet built)."""
+"""`fs1 judge` (LLM-as-a-judge over scored predictions, rule-first cascade) and `fs1 judge-agreement`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from fs1.cli.app import app, console, parse_int_list, user_errors
+
+DEFAULT_KS_TEXT = "1,2,4,8,16"
+
+JUDGE_BACKEND = typer.Option(
+    "openai",
+    "--backend",
+    help="Judge backend: openai (any OpenAI-compatible server), transformers or llamacpp.",
+)
+BASE_URL = typer.Option(
+    None,
+    "--base-url",
+    help="OpenAI-compatible base URL ending in /v1 (openai backend; default $OPENAI_BASE_URL).",
+)
+API_KEY_ENV = typer.Option(
+    None,
+    "--api-key-env",
+    help="Environment variable holding the API key (openai backend; default OPENAI_API_KEY).",
+)
+CONCURRENCY = typer.Option(None, "--concurrency", help="Judge requests in flight at once (openai backend).")
+MAX_RETRIES = typer.Option(
+    None,
+    "--max-retries",
+    help="Retries of a failed judge request: 429, 5xx, timeouts (openai backend; default 5).",
+)
+PROMPT = typer.Option(
+    "fs1",
+    "--prompt",
+    help="fs1: the paper's containment judge (0/1); simpleqa: CORRECT/INCORRECT/NOT_ATTEMPTED.",
+)
+MAX_TOKENS = typer.Option(5, "--max-tokens", help="Cap on the judge's reply (the paper uses 5).")
+BATCH_SIZE = typer.Option(
+    32, "--batch-size", help="Judge requests per batch (each batch is cached when done)."
+)
+RULES = typer.Option(
+    None,
+    "--rules",
+    help="Comma-separated cascade rules, in order (default: the measured set; see `fs1 judge-agreement`).",
+)
+
+
+@app.command("judge")
+def judge(
+    scores: Path = typer.Argument(
+        ..., help="A `fs1 score` output directory (its scores.jsonl) or a predictions JSONL file."
+    ),
+    benchmark: str = typer.Option(
+        ..., "--benchmark", "-b", help="Benchmark: 'sample' (bundled) or a file in the fs1 format."
+    ),
+    model: str = typer.Option(
+        ..., "--judge", help="Judge model (served name, hub id, path or smollm2-135m)."
+    ),
+    out: Path = typer.Option(
+        ..., "--out", "-o", help="Output directory for judged.jsonl and judged_summary.json."
+    ),
+    mode: str = typer.Option(
+        "cascade",
+        "--mode",
+        help="cascade: rules decide what they decide surely, the judge the rest; all: judge all.",
+    ),
+    backend: str = JUDGE_BACKEND,
+    base_url: str | None = BASE_URL,
+    api_key_env: str | None = API_KEY_ENV,
+    concurrency: int | None = CONCURRENCY,
+    max_retries: int | None = MAX_RETRIES,
+    prompt: str = PROMPT,
+    max_tokens: int = MAX_TOKENS,
+    batch_size: int = BATCH_SIZE,
+    rules: str | None = RULES,
+    cache: Path | None = typer.Option(
+        None, "--cache", help="Verdict cache (JSONL), shareable between runs; default OUT/judge_cache.jsonl."
+    ),
+    k: str = typer.Option(DEFAULT_KS_TEXT, "--k", help="Comma-separated k for pass@k and maj@k (k <= n)."),
+) -> None:
+    """Judge every prediction with an LLM (the paper's containment judge or a SimpleQA-style grader).
+
+    Identical normalised answers among a question's samples are judged once, verdicts are cached on disk (a
+    re-run, or a run after a crash, asks only what is not cached), and in cascade mode measured rules decide
+    sure cases without a call. Writes OUT/judged.jsonl (verdict per prediction, with where it came from) and
+    OUT/judged_summary.json (the `fs1 score` summary over judge verdicts, plus SimpleQA attempted / accuracy
+    given attempted / F1 per k and budget, judge calls, rule decisions, tokens and error verdicts)."""
+    from fs1.scoring.judge import load_judge
+    from fs1.scoring.judge_cache import CACHE_FILE
+    from fs1.scoring.judge_rules import get_rules
+    from fs1.scoring.judge_stage import JUDGED_FILE, JUDGED_SUMMARY_FILE, MODES, judge_file
+    from fs1.scoring.score import load_questions
+
+    ks = parse_int_list(k)
+    with user_errors(), _backend_errors():
+        if mode not in MODES:
+            raise ValueError(f"--mode must be one of {', '.join(MODES)}, got {mode!r}")
+        rule_list = get_rules(_names(rules))
+        questions = load_questions(benchmark)
+        the_judge = load_judge(
+            model, backend=backend, prompt=prompt, cache_path=cache or out / CACHE_FILE, base_url=base_url,
+            api_key_env=api_key_env, concurrency=concurrency, max_retries=max_retries, max_tokens=max_tokens,
+            batch_size=batch_size,
+        )  # fmt: skip
+        info = {"model": model, "backend": backend, "prompt": prompt, "max_tokens": max_tokens}
+        try:
+            with _progress() as advance:
+                summary = judge_file(
+                    scores, questions, out, the_judge, mode=mode, rules=rule_list, ks=ks, judge_info=info,
+                    progress=advance,
+                )  # fmt: skip
+        finally:
+            if the_judge.cache is not None:
+                the_judge.cache.close()
+    _print_judged(summary)
+    console.print(f"wrote {out / JUDGED_FILE} and {out / JUDGED_SUMMARY_FILE}")
+
+
+@app.command("judge-agreement")
+def judge_agreement(
+    labelled: Path = typer.Argument(
+        ..., help="Labelled JSONL: benchmark question fields, prediction, label, attempted."
+    ),
+    model: str | None = typer.Option(
+        None, "--judge", help="Judge model; without it only the rules are measured."
+    ),
+    backend: str = JUDGE_BACKEND,
+    base_url: str | None = BASE_URL,
+    api_key_env: str | None = API_KEY_ENV,
+    concurrency: int | None = CONCURRENCY,
+    max_retries: int | None = MAX_RETRIES,
+    prompt: str = PROMPT,
+    max_tokens: int = MAX_TOKENS,
+    batch_size: int = BATCH_SIZE,
+    rules: str | None = RULES,
+    cache: Path | None = typer.Option(None, "--cache", help="Verdict cache (JSONL) for the judge's replies."),
+    limit: int | None = typer.Option(None, "--limit", help="Use only the first N labelled cases."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Write the full report here (JSON)."),
+) -> None:
+    """Measure the cascade against human labels: each candidate rule's precision, the judge calls the cascade
+    saves against judging all answers, the confusion of its rule decisions, and (with --judge) the judge's
+    agreement."""
+    from fs1.io import write_json_atomic
+    from fs1.scoring.judge import load_judge
+    from fs1.scoring.judge_agreement import agreement_report, load_labelled
+    from fs1.scoring.judge_rules import get_rules
+
+    with user_errors(), _backend_errors():
+        cases = load_labelled(labelled)[:limit]
+        rule_list = get_rules(_names(rules))
+        the_judge = None
+        if model is not None:
+            the_judge = load_judge(
+                model, backend=backend, prompt=prompt, cache_path=cache, base_url=base_url,
+                api_key_env=api_key_env, concurrency=concurrency, max_retries=max_retries,
+                max_tokens=max_tokens, batch_size=batch_size,
+            )  # fmt: skip
+        with _progress() as advance:
+            report = agreement_report(cases, the_judge, rules=rule_list, progress=advance)
+        if out is not None:
+            write_json_atomic(out, report)
+    print_agreement(report)
+
+
+def _names(rules: str | None) -> list[str] | None:
+    return None if rules is None else [name.strip() for name in rules.split(",") if name.strip()]
+
+
+@contextmanager
+def _progress() -> Iterator[Callable[[int], None]]:
+    """A Rich progress bar over judge requests; yields the callback that advances it."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("judging"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task("judge", total=None)
+        yield lambda n: bar.update(task, advance=n)
+
+
+@contextmanager
+def _backend_errors() -> Iterator[None]:
+    """A judge backend that fails (after its retries) or cannot load: one line and exit 1, no stack trace."""
+    from fs1.backends.base import BackendError
+
+    try:
+        yield
+    except BackendError as exc:
+        console.print(f"[bold red]error:[/] the judge failed: {exc}")
+        console.print("verdicts received so far are in the cache; run the same command again to go on")
+        raise typer.Exit(1) from None
+
+
+def _print_judged(summary: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    ks = [str(k) for k in summary["ks"]]
+    table = Table(
+        title=f"fs1 judge ({summary['judge']['prompt']} prompt, n = {summary['n']} samples per question)"
+    )
+    columns = ["slice", "questions", "accuracy", "attempted", "acc|att", "F1", *[f"pass@{k}" for k in ks]]
+    for column in columns:
+        table.add_column(column, justify="left" if column == "slice" else "right")
+    slices = [("overall", summary["overall"])] + [(f"  {src}", s) for src, s in summary["by_source"].items()]
+    for name, s in slices:
+        table.add_row(
+            name, str(s["n_questions"]), f"{s['accuracy']:.3f}", f"{s['attempted']:.3f}",
+            f"{s['accuracy_given_attempted']:.3f}", f"{s['simpleqa_f1']:.3f}",
+            *[f"{s['pass@k'][k]:.3f}" for k in ks],
+        )  # fmt: skip
+    console.print(table)
+    tokens = summary["tokens"]
+    console.print(
+        f"judge calls {summary['judge_calls']}, cache hits {summary['cache_hits']}, decided by rule "
+        f"{summary['decided_by_rule']}, no answer {summary['no_answer']}, shared by identical answers "
+        f"{summary['deduplicated']}; tokens {tokens['prompt']} in / {tokens['completion']} out"
+    )
+    if summary["errors"]:
+        console.print(
+            f"[yellow]warning:[/] {summary['errors']} prediction(s) got an unparseable judge reply "
+            "(error verdicts, counted as not correct); run again to re-ask them"
+        )
+
+
+def print_agreement(report: dict[str, Any]) -> None:
+    """Print an agreement report: the candidate rules, the cascade's savings, the judge's agreement."""
+    from rich.table import Table
+
+    table = Table(title=f"rules vs human labels ({report['answered']} answered of {report['n_cases']} cases)")
+    for column in ("rule", "verdict", "fired", "agree", "precision", "wilson low", "keep"):
+        table.add_column(column, justify="left" if column in ("rule", "verdict") else "right")
+    for r in report["candidates"]:
+        table.add_row(
+            r["rule"], r["verdict"], str(r["fired"]), str(r["agree"]), f"{r['precision']:.3f}",
+            f"{r['wilson_low']:.3f}", "yes" if r["keep"] else "no",
+        )  # fmt: skip
+    console.print(table)
+    c = report["cascade"]
+    console.print(
+        f"cascade ({', '.join(c['rules'])}): decided {c['decided']} of {report['answered']} "
+        f"({c['decided_rate']:.1%}), agreement {c['agreement']:.2%}; judge calls "
+        f"{report['cascade_calls']} vs {report['judge_all_calls']} judging all: "
+        f"{report['calls_saved']:.1%} fewer"
+    )
+    console.print(f"rule decisions vs labels: {c['confusion']}")
+    if "judge" in report:
+        j = report["judge"]
+        console.print(
+            f"judge {j['model']} ({j['prompt']}): agreement {j['agreement_on_answered']:.2%} "
+            f"on {j['judged']} answered cases, {j['errors']} error verdicts; "
+            f"judge-all {j['judge_all_agreement']:.2%}, cascade {j['cascade_agreement']:.2%} over all cases"
+        )

@@ -1,0 +1,340 @@
+"""The judging stage (``fs1 judge``): scored or raw predictions -> a verdict each -> the judged summary.
+
+Cost control, in order: (1) a prediction with no extracted answer is ``not_attempted`` without a call (there
+is nothing to show a judge); (2) identical normalised answers among a question's samples are decided once; (3)
+in ``cascade`` mode the rules of ``judge_rules`` decide what they decide surely; (4) the judge's verdict cache
+answers what was asked before (same judge model, prompt, gold list and answer); (5) only the rest is sent to
+the judge. ``all`` mode skips step 3 (the paper's setting: the judge sees every answer).
+
+Each judged row says where its verdict came from (``decided_by``: ``no_answer``, ``rule:<name>``, ``judge`` or
+``cache``). Verdicts feed per-sample correctness into ``fs1.scoring.summary.summarise``, so judged pass@k and
+maj@k exist for every k <= n, per budget too. Next to accuracy each summary slice reports the SimpleQA
+metrics: ``attempted`` (share of samples not judged NOT_ATTEMPTED), ``accuracy_given_attempted`` (accuracy /
+attempted) and ``simpleqa_f1`` (their harmonic mean with accuracy), and per k the same over k samples
+(``attempted@k`` is the unbiased chance that one of k samples is attempted; ``accuracy_given_attempted@k`` =
+pass@k / attempted@k). An ``error`` verdict (an unparseable judge reply) counts as not correct and as
+attempted; the summary's ``errors`` says how many there were, and a re-run asks the judge again for them (they
+are not cached).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fs1.io import InputError, read_jsonl_rows, write_json_atomic, write_jsonl_atomic
+from fs1.records import Prediction, Question, RecordError, Score
+from fs1.scoring.judge import (
+    RULE_PREFIX,
+    SOURCE_NO_ANSWER,
+    VERDICT_CORRECT,
+    VERDICT_ERROR,
+    VERDICT_NOT_ATTEMPTED,
+    Judge,
+    JudgeRequest,
+)
+from fs1.scoring.judge_rules import CASCADE_RULES, Rule, decide
+from fs1.scoring.normalize import normalize_answer
+from fs1.scoring.score import SCORES_FILE, score_prediction
+from fs1.scoring.summary import DuplicateSampleError, summarise
+
+JUDGED_FILE = "judged.jsonl"
+JUDGED_SUMMARY_FILE = "judged_summary.json"
+MODE_ALL, MODE_CASCADE = "all", "cascade"
+MODES = (MODE_ALL, MODE_CASCADE)
+
+
+@dataclass
+class JudgedRow:
+    """The verdict on one prediction; ``correct`` / ``attempted`` are what the metrics read."""
+
+    id: str
+    sample: int
+    budget: int | None
+    extracted: str | None
+    verdict: str
+    correct: bool
+    attempted: bool
+    decided_by: str
+    judge_reply: str | None = None
+    exact: bool = False
+    f1: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class JudgeRunStats:
+    """What a judging run did: predictions, distinct answers, decisions without a call, requests, errors."""
+
+    predictions: int = 0
+    unique_answers: int = 0
+    no_answer: int = 0
+    rules: Counter[str] = field(default_factory=Counter)
+    judge_requests: int = 0
+    errors: int = 0
+    verdicts: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass
+class _Group:
+    """Samples of one question that share a normalised answer (decided once)."""
+
+    question: Question
+    answer: str | None
+    members: list[int] = field(default_factory=list)
+    verdict: str = ""
+    decided_by: str = ""
+    reply: str | None = None
+
+
+def judge_scores(
+    scores: Sequence[Score],
+    questions: Mapping[str, Question],
+    judge: Judge | None,
+    *,
+    mode: str = MODE_CASCADE,
+    rules: Sequence[Rule] = CASCADE_RULES,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[list[JudgedRow], JudgeRunStats]:
+    """Judge scored predictions (their ``extracted`` answers); rows come back in input order.
+
+    ``judge`` may be ``None`` only if nothing is left for it; ``progress`` gets the count of judge requests
+    done.
+    """
+    if mode not in MODES:
+        raise ValueError(f"unknown judge mode {mode!r}; choose one of {', '.join(MODES)}")
+    stats = JudgeRunStats(predictions=len(scores))
+    groups = _group(scores, questions)
+    pending: list[_Group] = []
+    for group in groups.values():
+        if group.answer is None:
+            group.verdict, group.decided_by = VERDICT_NOT_ATTEMPTED, SOURCE_NO_ANSWER
+            continue
+        rule = decide(group.answer, group.question.gold, rules) if mode == MODE_CASCADE else None
+        if rule is not None:
+            group.verdict, group.decided_by = rule.verdict, RULE_PREFIX + rule.name
+        else:
+            pending.append(group)
+    if pending and judge is None:
+        raise ValueError(f"{len(pending)} answer(s) need an LLM judge but no judge model was given")
+    if pending and judge is not None:
+        requests = [
+            JudgeRequest(g.question.question, tuple(g.question.gold), g.answer or "") for g in pending
+        ]
+        for group, outcome in zip(pending, judge.judge(requests, progress), strict=True):
+            group.verdict, group.decided_by, group.reply = outcome.verdict, outcome.source, outcome.reply
+    stats.unique_answers, stats.judge_requests = len(groups), len(pending)
+    rows: list[JudgedRow | None] = [None] * len(scores)
+    for group in groups.values():
+        for index in group.members:
+            rows[index] = _row(scores[index], group)
+            _count(stats, group)
+    return [row for row in rows if row is not None], stats
+
+
+def _group(scores: Sequence[Score], questions: Mapping[str, Question]) -> dict[tuple[str, str], _Group]:
+    """Samples grouped by (question, normalised answer), lowest sample first: a stable representative."""
+    groups: dict[tuple[str, str], _Group] = {}
+    order = sorted(range(len(scores)), key=lambda i: (scores[i].id, scores[i].sample))
+    for index in order:
+        score = scores[index]
+        question = questions.get(score.id)
+        if question is None:
+            raise ValueError(f"verdict for unknown question ID {score.id!r}")
+        norm = normalize_answer(score.extracted) if score.extracted is not None else ""
+        group = groups.setdefault((score.id, norm), _Group(question, score.extracted if norm else None))
+        group.members.append(index)
+    return groups
+
+
+def _row(score: Score, group: _Group) -> JudgedRow:
+    budget = score.meta.get("budget") if score.meta else None
+    return JudgedRow(
+        id=score.id,
+        sample=score.sample,
+        budget=budget,
+        extracted=score.extracted,
+        verdict=group.verdict,
+        correct=group.verdict == VERDICT_CORRECT,
+        attempted=group.verdict != VERDICT_NOT_ATTEMPTED,
+        decided_by=group.decided_by,
+        judge_reply=group.reply,
+        exact=score.exact,
+        f1=score.f1,
+    )
+
+
+def _count(stats: JudgeRunStats, group: _Group) -> None:
+    stats.verdicts[group.verdict] += 1
+    if group.decided_by == SOURCE_NO_ANSWER:
+        stats.no_answer += 1
+    elif group.decided_by.startswith(RULE_PREFIX):
+        stats.rules[group.decided_by.removeprefix(RULE_PREFIX)] += 1
+    if group.verdict == VERDICT_ERROR:
+        stats.errors += 1
+
+
+# --- summary ------------------------------------------------------------------------------------------------
+
+
+def judged_summary(
+    rows: Sequence[JudgedRow],
+    questions: Mapping[str, Question],
+    ks: Sequence[int] | None,
+    stats: JudgeRunStats,
+    judge_info: Mapping[str, Any],
+    judge: Judge | None = None,
+) -> dict[str, Any]:
+    """``fs1 score``'s summary over judge verdicts, with SimpleQA metrics per slice and the run's costs."""
+    base = [_metric_row(r, r.correct) for r in rows]
+    attempted = [_metric_row(r, r.attempted) for r in rows]
+    summary = summarise(base, questions, ks)
+    _add_simpleqa(summary, summarise(attempted, questions, ks))
+    counters = judge.counters if judge is not None else None
+    summary.update(
+        {
+            "judge": dict(judge_info),
+            "judge_calls": counters.calls if counters else 0,
+            "cache_hits": counters.cache_hits if counters else 0,
+            "decided_by_rule": sum(stats.rules.values()),
+            "rules": dict(stats.rules),
+            "no_answer": stats.no_answer,
+            "unique_answers": stats.unique_answers,
+            "deduplicated": stats.predictions - stats.unique_answers,
+            "tokens": {
+                "prompt": counters.prompt_tokens if counters else 0,
+                "completion": counters.completion_tokens if counters else 0,
+            },
+            "errors": stats.errors,
+            "error_rate": round(stats.errors / stats.predictions, 6) if stats.predictions else 0.0,
+            "error_examples": list(counters.error_replies) if counters else [],
+            "verdicts": {v: stats.verdicts[v] for v in sorted(stats.verdicts)},
+        }
+    )
+    return summary
+
+
+def _metric_row(row: JudgedRow, flag: bool) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "sample": row.sample,
+        "budget": row.budget,
+        "correct": flag,
+        "extracted": row.extracted,
+        "exact": row.exact,
+        "f1": row.f1,
+    }
+
+
+def _ratio(numerator: float, denominator: float) -> float:
+    return round(numerator / denominator, 6) if denominator else 0.0
+
+
+def _harmonic(a: float, b: float) -> float:
+    return round(2 * a * b / (a + b), 6) if a + b else 0.0
+
+
+def _add_simpleqa(node: Any, attempted: Any) -> None:
+    """Walk two summaries of the same shape and add the SimpleQA metrics to every slice ``S`` of the first."""
+    if not isinstance(node, dict):
+        return
+    if "pass@k" in node and "accuracy" in node:
+        accuracy, rate = node["accuracy"], attempted["accuracy"]
+        node["attempted"] = rate
+        node["accuracy_given_attempted"] = _ratio(accuracy, rate)
+        node["simpleqa_f1"] = _harmonic(accuracy, node["accuracy_given_attempted"])
+        at_k = attempted["pass@k"]
+        given = {k: _ratio(p, at_k[k]) for k, p in node["pass@k"].items()}
+        node["attempted@k"] = dict(at_k)
+        node["accuracy_given_attempted@k"] = given
+        node["simpleqa_f1@k"] = {k: _harmonic(p, given[k]) for k, p in node["pass@k"].items()}
+        return
+    for key, value in node.items():
+        if isinstance(value, dict) and key in attempted:
+            _add_simpleqa(value, attempted[key])
+
+
+# --- files --------------------------------------------------------------------------------------------------
+
+
+def load_scored(path: str | Path, questions: Mapping[str, Question]) -> tuple[list[Score], list[int], Path]:
+    """Scores to judge, with the input line of each: a ``fs1 score`` directory (its ``scores.jsonl``) or a
+    predictions JSONL file (answers extracted here). Bad rows and unknown question IDs raise ``InputError``
+    naming file:line."""
+    path = Path(path)
+    source = path / SCORES_FILE if path.is_dir() else path
+    scores: list[Score] = []
+    lines: list[int] = []
+    seen: set[tuple[str, Any, int]] = set()
+    for lineno, row in read_jsonl_rows(source):
+        try:
+            if path.is_dir():
+                score = _score_row(row)
+            else:
+                prediction = Prediction.from_dict(row)
+                question = questions.get(prediction.id)
+                if question is None:
+                    raise InputError(f"{source}:{lineno}: unknown question ID {prediction.id!r}")
+                score = score_prediction(prediction, question)
+        except (RecordError, TypeError) as exc:
+            raise InputError(f"{source}:{lineno}: {exc}") from None
+        if score.id not in questions:
+            raise InputError(f"{source}:{lineno}: unknown question ID {score.id!r}")
+        unit = (score.id, score.meta.get("budget"), score.sample)
+        if unit in seen:  # caught before any judge call is paid for
+            raise InputError(f"{source}:{lineno}: duplicate sample {score.sample} for question {score.id!r}")
+        seen.add(unit)
+        scores.append(score)
+        lines.append(lineno)
+    if not scores:
+        raise InputError(f"{source}: no predictions")
+    return scores, lines, source
+
+
+def _score_row(row: dict[str, Any]) -> Score:
+    """A ``scores.jsonl`` row as a Score; ``extracted: null`` (no answer) is valid here although
+    ``Record.from_dict`` reads a null required field as missing."""
+    if "extracted" not in row:
+        raise RecordError("missing field(s) extracted")
+    score = Score.from_dict({**row, "extracted": row["extracted"] if row["extracted"] is not None else ""})
+    score.extracted = row["extracted"]
+    return score
+
+
+def judge_file(
+    input_path: str | Path,
+    questions: Mapping[str, Question],
+    out_dir: str | Path,
+    judge: Judge | None,
+    *,
+    mode: str = MODE_CASCADE,
+    rules: Sequence[Rule] = CASCADE_RULES,
+    ks: Sequence[int] | None = None,
+    judge_info: Mapping[str, Any] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Judge a scores directory or predictions file into ``out_dir/judged.jsonl`` + ``judged_summary.json``.
+
+    Both files are written atomically at the end; the judge's cache is the incremental, kill-safe record, so a
+    re-run after a crash (or any re-run) asks only what the cache does not hold.
+    """
+    scores, lines, source = load_scored(input_path, questions)
+    rows, stats = judge_scores(scores, questions, judge, mode=mode, rules=rules, progress=progress)
+    info = {
+        "mode": mode,
+        "rules": [r.name for r in rules] if mode == MODE_CASCADE else [],
+        **(judge_info or {}),
+    }
+    try:
+        summary = judged_summary(rows, questions, ks, stats, info, judge)
+    except DuplicateSampleError as exc:
+        raise InputError(f"{source}:{lines[exc.position]}: {exc}") from None
+    out_dir = Path(out_dir)
+    write_jsonl_atomic(out_dir / JUDGED_FILE, (r.to_dict() for r in rows))
+    write_json_atomic(out_dir / JUDGED_SUMMARY_FILE, summary)
+    return summary

@@ -1,0 +1,159 @@
+"""Unit tests of the judge's parts: strict verdict parsing, cascade rules, the crash-safe verdict cache."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from fs1.io import InputError
+from fs1.scoring.judge import (
+    VERDICT_CORRECT,
+    VERDICT_ERROR,
+    VERDICT_INCORRECT,
+    VERDICT_NOT_ATTEMPTED,
+    get_prompt,
+)
+from fs1.scoring.judge_cache import CachedVerdict, VerdictCache
+from fs1.scoring.judge_rules import CASCADE_RULES, KEEP_PRECISION, decide, get_rules
+
+FS1 = get_prompt("fs1")
+SIMPLEQA = get_prompt("simpleqa")
+
+
+@pytest.mark.parametrize(
+    ("reply", "verdict"),
+    [
+        ("1", VERDICT_CORRECT),
+        ("0", VERDICT_INCORRECT),
+        (" 1\n", VERDICT_CORRECT),
+        ("1.", VERDICT_CORRECT),
+        ('"0"', VERDICT_INCORRECT),
+        ("**1**", VERDICT_CORRECT),
+        ("", VERDICT_ERROR),
+        ("10", VERDICT_ERROR),
+        ("1 0", VERDICT_ERROR),
+        ("Yes", VERDICT_ERROR),
+        ("1\nThe gold answer is contained", VERDICT_ERROR),
+        ("The answer is 1", VERDICT_ERROR),
+        ("2", VERDICT_ERROR),
+        ("A", VERDICT_ERROR),
+    ],
+)
+def test_fs1_parsing_is_strict(reply: str, verdict: str) -> None:
+    assert FS1.parse(reply) == verdict
+
+
+@pytest.mark.parametrize(
+    ("reply", "verdict"),
+    [
+        ("A", VERDICT_CORRECT),
+        ("b", VERDICT_INCORRECT),
+        ("C.", VERDICT_NOT_ATTEMPTED),
+        ("CORRECT", VERDICT_CORRECT),
+        ("NOT_ATTEMPTED", VERDICT_NOT_ATTEMPTED),
+        ("not attempted", VERDICT_NOT_ATTEMPTED),
+        ("INCORRECT", VERDICT_INCORRECT),
+        ("D", VERDICT_ERROR),
+        ("A or B", VERDICT_ERROR),
+        ("1", VERDICT_ERROR),
+        ("A) CORRECT", VERDICT_ERROR),
+        ("", VERDICT_ERROR),
+    ],
+)
+def test_simpleqa_parsing_is_strict(reply: str, verdict: str) -> None:
+    assert SIMPLEQA.parse(reply) == verdict
+
+
+def test_fs1_prompt_carries_gold_list_and_prediction_as_json() -> None:
+    messages = FS1.messages("Who?", ["Mark Twain", 'Samuel "Sam" Clemens'], "Twain")
+    user = messages[-1]["content"]
+    assert json.dumps(["Mark Twain", 'Samuel "Sam" Clemens']) in user
+    assert json.dumps("Twain") in user
+    assert "contained in the predicted answer" in user and "0 or 1" in user
+    assert "Who?" not in user  # the paper's judge sees gold and prediction only
+    assert "Who?" in SIMPLEQA.messages("Who?", ["x"], "y")[-1]["content"]
+
+
+def test_unknown_prompt_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="unknown judge prompt 'gpt'"):
+        get_prompt("gpt")
+
+
+@pytest.mark.parametrize(
+    ("answer", "gold", "rule", "verdict"),
+    [
+        ("The Danube", ["Danube River", "Danube"], "exact", VERDICT_CORRECT),
+        ("São Paulo", ["Sao Paulo"], "exact", VERDICT_CORRECT),
+        ("FeS_2", ["FeS2"], "compact_exact", VERDICT_CORRECT),
+        ("I don't know", ["Umberto Eco"], "refusal", VERDICT_NOT_ATTEMPTED),
+        ("Unknown", ["Paris"], "refusal", VERDICT_NOT_ATTEMPTED),
+        ("No", ["Yes"], "yes_no_mismatch", VERDICT_INCORRECT),
+        ("1996", ["1997-05-02", "2 May 1997"], "value_mismatch", VERDICT_INCORRECT),
+        ("1997", ["1997-05-02"], "value_mismatch", VERDICT_INCORRECT),  # less specific than the gold date
+        ("about 1,637 meters", ["1,642"], "value_mismatch", VERDICT_INCORRECT),
+        ("Ronald Reagan", ["George H. W. Bush", "George Bush"], "no_overlap", VERDICT_INCORRECT),
+    ],
+)
+def test_cascade_rules_decide_sure_cases(answer: str, gold: list[str], rule: str, verdict: str) -> None:
+    decided = decide(answer, gold)
+    assert decided is not None and decided.name == rule and decided.verdict == verdict
+
+
+@pytest.mark.parametrize(
+    ("answer", "gold"),
+    [
+        ("Columbia", ["Colombia"]),  # a misspelling of the gold
+        ("Mexican", ["Mexico"]),  # demonym
+        ("Buddhist", ["Buddhism"]),  # word form
+        ("26/12/1991", ["1991-12-26"]),  # the same date, numbers reordered
+        ("a dozen", ["12"]),  # a word answer to a number
+        ("LBJ", ["Lyndon Baines Johnson"]),  # acronym
+        ("Paris, France", ["Paris"]),  # containment is for the judge by default (not kept: measured 98%)
+        ("It was not won by the Steelers", ["Pittsburgh Steelers"]),
+        ("George W. Bush", ["George H. W. Bush"]),  # shares words: for the judge
+        ("A long reply sharing no word with the gold at all", ["Paris"]),  # too long to be sure
+    ],
+)
+def test_cascade_rules_abstain_on_unsure_cases(answer: str, gold: list[str]) -> None:
+    assert decide(answer, gold) is None
+
+
+def test_a_hedged_guess_is_an_attempt_not_a_refusal() -> None:
+    assert decide("I'm not sure, probably Paris", ["Lyon"]).name == "no_overlap"  # a wrong guess: incorrect
+    assert decide("I'm not sure, maybe Lyon", ["Lyon"]) is None  # contains the gold: for the judge
+
+
+def test_contains_clean_is_a_candidate_that_users_can_opt_into() -> None:
+    rules = get_rules(["contains_clean"])
+    assert decide("Paris, France", ["Paris"], rules).name == "contains_clean"
+    assert decide("Not Paris but Lyon", ["Paris"], rules) is None  # reversal cue
+    assert decide("Paris or Lyon", ["Paris"], rules) is None  # hedge
+    assert [r.name for r in get_rules()] == [r.name for r in CASCADE_RULES]
+    with pytest.raises(ValueError, match="unknown rule"):
+        get_rules(["exact", "vibes"])
+    assert KEEP_PRECISION >= 0.99
+
+
+def test_cache_round_trip_survives_a_torn_last_line(tmp_path) -> None:
+    path = tmp_path / "cache.jsonl"
+    with VerdictCache(path) as cache:
+        cache.put(CachedVerdict("k1", VERDICT_CORRECT, "1", "m", "fs1"), prompt_tokens=9, completion_tokens=1)
+        cache.put(CachedVerdict("k2", VERDICT_INCORRECT, "0", "m", "fs1"))
+    with path.open("a", encoding="utf-8") as fh:  # a crash in the middle of the next append
+        fh.write('{"key": "k3", "verdict": "corr')
+    reopened = VerdictCache(path)
+    assert len(reopened) == 2 and reopened.get("k1").verdict == VERDICT_CORRECT and "k3" not in reopened
+    reopened.put(CachedVerdict("k3", VERDICT_INCORRECT, "0", "m", "fs1"))
+    reopened.close()
+    assert len(VerdictCache(path)) == 3
+    assert all(json.loads(line)["key"] for line in path.read_text().splitlines())
+
+
+def test_cache_with_a_bad_line_names_file_and_line(tmp_path) -> None:
+    path = tmp_path / "cache.jsonl"
+    path.write_text(
+        '{"key": "k1", "verdict": "correct", "reply": "1", "model": "m", "prompt": "fs1"}\n{"key": "k2"}\n'
+    )
+    with pytest.raises(InputError, match=r"cache.jsonl:2: .*'verdict'"):
+        VerdictCache(path)
