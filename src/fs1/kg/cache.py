@@ -1,0 +1,60 @@
+"""On-disk cache of answered SPARQL queries (SQLite), so reruns and resumed runs do not ask a remote endpoint twice.
+
+Keyed by a hash of endpoint URL and query text; only successful answers are stored. SQLite gives atomic,
+crash-safe writes and lets several processes share one cache file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+from pathlib import Path
+
+from fs1.kg.base import Row
+
+
+class QueryCache:
+    """A persistent map from (endpoint, query) to result rows."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(self.path), check_same_thread=False, timeout=30)
+        with self._lock:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, rows TEXT NOT NULL)")
+            self._db.commit()
+
+    @staticmethod
+    def key(endpoint: str, query: str) -> str:
+        """The cache key of one query sent to one endpoint."""
+        return hashlib.sha256(f"{endpoint}\0{query}".encode()).hexdigest()
+
+    def get(self, endpoint: str, query: str) -> list[Row] | None:
+        """Cached rows, or ``None`` when the query was never answered."""
+        with self._lock:
+            found = self._db.execute(
+                "SELECT rows FROM answers WHERE key = ?", (self.key(endpoint, query),)
+            ).fetchone()
+        return None if found is None else json.loads(found[0])
+
+    def put(self, endpoint: str, query: str, rows: list[Row]) -> None:
+        """Store the rows of an answered query."""
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO answers (key, rows) VALUES (?, ?)",
+                (self.key(endpoint, query), json.dumps(rows, ensure_ascii=False)),
+            )
+            self._db.commit()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM answers").fetchone()[0])
+
+    def close(self) -> None:
+        """Close the database connection."""
+        with self._lock:
+            self._db.close()

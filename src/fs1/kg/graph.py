@@ -1,0 +1,249 @@
+"""Cached graph primitives over a ``KG``: capped adjacency, edges between node pairs, labels and MID→QID.
+
+Everything path search needs from a KG goes through ``GraphAccess``, which batches the SPARQL of ``fs1.kg.queries``,
+checks every returned term again (item IRIs, ``wdt:`` predicates, deny-list) and caches answers across questions:
+the graph does not change during a run, and hubs recur in almost every question. A node's adjacency is fetched with
+``LIMIT cap + 1``, so a big node is never listed in full; whether a node is a hub is settled by a ``COUNT`` over at
+most ``degree_limit + 1`` edges, done inside the engine (about three times cheaper than listing them).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from fs1.kg import queries
+from fs1.kg.base import KG
+from fs1.kg.ids import normalise_mid, pid_from_wdt_iri, qid_from_iri, term_id
+from fs1.kg.settings import SearchSettings
+
+
+@dataclass(frozen=True, order=True)
+class Edge:
+    """One stated claim ``s --p--> o`` between two items (bare ids)."""
+
+    s: str
+    p: str
+    o: str
+
+    def other(self, node: str) -> str:
+        """The end of the edge that is not ``node``."""
+        return self.o if self.s == node else self.s
+
+
+@dataclass(frozen=True)
+class Adjacency:
+    """The allowed edges at a node; ``complete`` is False when it has more than ``limit`` (edges then omitted)."""
+
+    edges: tuple[Edge, ...]
+    complete: bool
+    limit: int
+    by_neighbour: dict[str, tuple[Edge, ...]] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def degree(self) -> int:
+        """Number of allowed edges (meaningful only when complete)."""
+        return len(self.edges)
+
+    @classmethod
+    def of(cls, node: str, edges: Iterable[Edge], limit: int) -> Adjacency:
+        """A complete adjacency of ``node`` with its neighbour index."""
+        ordered = tuple(sorted(set(edges)))
+        index: dict[str, list[Edge]] = {}
+        for edge in ordered:
+            index.setdefault(edge.other(node), []).append(edge)
+        return cls(ordered, True, limit, {k: tuple(v) for k, v in index.items()})
+
+
+def _chunks(items: list, size: int) -> Iterable[list]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+class GraphAccess:
+    """Batched, cached access to the allowed item–item edges of a KG."""
+
+    def __init__(self, kg: KG, settings: SearchSettings, *, max_cached_edges: int = 2_000_000) -> None:
+        self.kg = kg
+        self.settings = settings
+        self._deny = frozenset(settings.deny)
+        self._adjacency: OrderedDict[str, Adjacency] = OrderedDict()
+        self._cached_edges = 0
+        self._max_cached_edges = max_cached_edges
+        self._pairs: dict[tuple[str, str], tuple[Edge, ...]] = {}
+        self._hub: dict[str, bool] = {}
+        self._labels: dict[str, str | None] = {}
+        self._mids: dict[str, list[str]] = {}
+        self.queries = 0
+        # Relative cost of fetching one adjacency vs. checking one node pair: remote endpoints pack many pairs into
+        # one request, the embedded store pays per pair lookup.
+        self.pairs_per_fetch = getattr(kg, "pairs_per_fetch", 64)
+
+    # -- adjacency ---------------------------------------------------------------------------------------------
+    def cached(self, node: str) -> Adjacency | None:
+        """The cached adjacency of ``node``, if any."""
+        return self._adjacency.get(node)
+
+    def known_complete(self, node: str, limit: int) -> Adjacency | None:
+        """The cached adjacency if it is complete and within ``limit`` edges."""
+        adj = self._adjacency.get(node)
+        return adj if adj is not None and adj.complete and adj.degree <= limit else None
+
+    def is_hub(self, node: str) -> bool | None:
+        """True/False once known (more than ``degree_limit`` allowed edges), ``None`` while unknown."""
+        if node in self._hub:
+            return self._hub[node]
+        adj = self._adjacency.get(node)
+        if adj is None or (not adj.complete and adj.limit < self.settings.degree_limit):
+            return None
+        return not adj.complete or adj.degree > self.settings.degree_limit
+
+    def hubs(self, nodes: Iterable[str]) -> set[str]:
+        """The hubs among ``nodes``; unknown ones are counted (``LIMIT degree_limit + 1``) rather than listed."""
+        limit = self.settings.degree_limit
+        unknown = [n for n in dict.fromkeys(nodes) if self.is_hub(n) is None]
+        texts = [queries.degree_query(n, self.settings.deny, limit + 1) for n in unknown]
+        self.queries += len(texts)
+        for node, rows in zip(unknown, self.kg.select_many(texts), strict=True):
+            self._hub[node] = int(rows[0]["c"]) > limit if rows and "c" in rows[0] else True
+        if len(self._hub) > self._max_cached_edges:
+            self._hub.clear()
+        return {n for n in nodes if self.is_hub(n)}
+
+    def adjacency(self, nodes: Iterable[str], limit: int) -> dict[str, Adjacency]:
+        """Adjacency of each node, fetched with ``LIMIT limit + 1`` when not cached well enough."""
+        out: dict[str, Adjacency] = {}
+        missing = []
+        for node in dict.fromkeys(nodes):
+            adj = self._adjacency.get(node)
+            if adj is not None and (adj.complete or adj.limit >= limit):
+                self._adjacency.move_to_end(node)
+                out[node] = adj
+            else:
+                missing.append(node)
+        texts = [queries.adjacency_query(n, self.settings.deny, limit + 1) for n in missing]
+        self.queries += len(texts)
+        for node, rows in zip(missing, self.kg.select_many(texts), strict=True):
+            out[node] = self._remember(node, self._adjacency_from_rows(node, rows, limit))
+        return out
+
+    def _adjacency_from_rows(self, node: str, rows: list[dict[str, str]], limit: int) -> Adjacency:
+        if len(rows) > limit:
+            return Adjacency((), False, limit)
+        edges = []
+        for row in rows:
+            pid, other = pid_from_wdt_iri(row.get("p", "")), qid_from_iri(row.get("n", ""))
+            if pid is None or other is None or pid in self._deny or other == node:
+                continue
+            edges.append(Edge(node, pid, other) if row.get("dir") == queries.OUT else Edge(other, pid, node))
+        return Adjacency.of(node, edges, limit)
+
+    def _remember(self, node: str, adj: Adjacency) -> Adjacency:
+        old = self._adjacency.pop(node, None)
+        if old is not None:
+            self._cached_edges -= old.degree
+        self._adjacency[node] = adj
+        self._cached_edges += adj.degree
+        while self._cached_edges > self._max_cached_edges and len(self._adjacency) > 1:
+            _, dropped = self._adjacency.popitem(last=False)
+            self._cached_edges -= dropped.degree
+        return adj
+
+    # -- edges between given pairs ---------------------------------------------------------------------------
+    def pair_edges(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], tuple[Edge, ...]]:
+        """Allowed edges between each pair's nodes (either direction); key = the sorted pair."""
+        out: dict[tuple[str, str], tuple[Edge, ...]] = {}
+        ask: list[tuple[str, str]] = []
+        for a, b in pairs:
+            key = (a, b) if a <= b else (b, a)
+            if key in out or a == b:
+                continue
+            known = self._pair_from_cache(key)
+            if known is None:
+                ask.append(key)
+            else:
+                out[key] = known
+        ask = list(dict.fromkeys(ask))
+        found: dict[tuple[str, str], set[Edge]] = {key: set() for key in ask}
+        texts = [
+            queries.pair_edges_query(chunk, self.settings.deny)
+            for chunk in _chunks(ask, self.settings.pair_batch)
+        ]
+        self.queries += len(texts)
+        for rows in self.kg.select_many(texts):
+            for row in rows:
+                edge = self._edge_from_row(row)
+                if edge is not None:
+                    key = (edge.s, edge.o) if edge.s <= edge.o else (edge.o, edge.s)
+                    if key in found:
+                        found[key].add(edge)
+        for key, edges in found.items():
+            out[key] = self._pairs[key] = tuple(sorted(edges))
+        if len(self._pairs) > 4 * self._max_cached_edges // 10:
+            self._pairs.clear()
+        return out
+
+    def _pair_from_cache(self, key: tuple[str, str]) -> tuple[Edge, ...] | None:
+        if key in self._pairs:
+            return self._pairs[key]
+        for node, other in (key, key[::-1]):
+            adj = self._adjacency.get(node)
+            if adj is not None and adj.complete:
+                return adj.by_neighbour.get(other, ())
+        return None
+
+    def _edge_from_row(self, row: dict[str, str]) -> Edge | None:
+        s, o = qid_from_iri(row.get("s", "")), qid_from_iri(row.get("o", ""))
+        pid = pid_from_wdt_iri(row.get("p", ""))
+        if s is None or o is None or pid is None or pid in self._deny or s == o:
+            return None
+        return Edge(s, pid, o)
+
+    # -- labels and ids -----------------------------------------------------------------------------------------
+    def labels(self, ids: Iterable[str]) -> dict[str, str | None]:
+        """Labels (in the configured language) of item and property ids; ``None`` where the KG has none."""
+        wanted = list(dict.fromkeys(ids))
+        if len(self._labels) + len(wanted) > self._max_cached_edges:
+            self._labels.clear()  # labels are cheap to ask again; memory is not
+        missing = [i for i in wanted if i not in self._labels]
+        items = [i for i in missing if i.startswith("Q")]
+        props = [i for i in missing if i.startswith("P")]
+        lang, size = self.settings.language, self.settings.label_batch
+        texts = [queries.labels_query(c, lang) for c in _chunks(items, size)]
+        texts += [queries.property_labels_query(c, lang) for c in _chunks(props, size)]
+        self.queries += len(texts)
+        for i in missing:
+            self._labels[i] = None
+        for rows in self.kg.select_many(texts):
+            for row in rows:
+                ident = term_id(row.get("n") or row.get("p") or "")
+                if ident is not None and row.get("l") and self._labels.get(ident) is None:
+                    self._labels[ident] = row["l"]
+        # A property without a wikibase:directClaim link: fall back to the label of its entity wd:P….
+        unlabelled = [p for p in props if self._labels[p] is None]
+        if unlabelled:
+            for rows in self.kg.select_many(
+                [queries.labels_query(c, lang) for c in _chunks(unlabelled, size)]
+            ):
+                for row in rows:
+                    ident = term_id(row.get("n", ""))
+                    if ident is not None and row.get("l"):
+                        self._labels[ident] = row["l"]
+        return {i: self._labels[i] for i in wanted}
+
+    def mids_to_qids(self, mids: Iterable[str]) -> dict[str, list[str]]:
+        """Items carrying each Freebase MID as P646 (``/m/…`` form); an empty list when unmapped."""
+        wanted = list(dict.fromkeys(normalise_mid(m) for m in mids))
+        missing = [m for m in wanted if m not in self._mids]
+        found: dict[str, set[str]] = {m: set() for m in missing}
+        texts = [queries.mid_query(c) for c in _chunks(missing, self.settings.label_batch)]
+        self.queries += len(texts)
+        for rows in self.kg.select_many(texts):
+            for row in rows:
+                item = qid_from_iri(row.get("item", ""))
+                if item is not None and row.get("mid") in found:
+                    found[row["mid"]].add(item)
+        for mid, items in found.items():
+            self._mids[mid] = sorted(items, key=lambda q: int(q[1:]))
+        return {m: self._mids[m] for m in wanted}

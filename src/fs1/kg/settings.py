@@ -1,0 +1,77 @@
+"""Path-search settings (hop limit, caps, hub guards, predicate deny-list) and their documented defaults.
+
+The default deny-list removes predicates that connect almost anything to almost anything and carry no fact a
+teacher could reason with:
+
+- ``P31`` instance of, ``P279`` subclass of: class membership; their objects ("human", "city") are the largest hubs.
+- ``P910`` topic's main category, ``P301`` category's main topic, ``P971`` category combines topics,
+  ``P4224`` category contains, ``P1424`` topic's main template, ``P1151`` topic's main Wikimedia portal,
+  ``P360`` is a list of, ``P2354`` has list: links into Wikimedia categories, templates, portals and lists.
+- ``P1343`` described by source: links to encyclopaedias and dictionaries (hubs of millions of items).
+- ``P5008`` on focus list of Wikimedia project, ``P6104`` maintained by WikiProject: editorial bookkeeping.
+- ``P1889`` different from: a disambiguation hint, not a fact.
+
+Item-valued ``wdt:`` claims only are ever followed, so literals and external ids (``P646`` Freebase ID …) never
+appear on a path whatever the deny-list says.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from fs1.kg.ids import normalise_pid
+
+DEFAULT_DENY: tuple[str, ...] = (
+    "P31",
+    "P279",
+    "P910",
+    "P301",
+    "P971",
+    "P4224",
+    "P1424",
+    "P1151",
+    "P360",
+    "P2354",
+    "P1343",
+    "P5008",
+    "P6104",
+    "P1889",
+)
+
+
+class SearchSettings(BaseModel):
+    """How paths between question and answer entities are searched."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_hops: int = Field(3, ge=1, le=6, description="Longest path searched (1 hop, else 2, … up to this).")
+    max_paths: int = Field(
+        32, ge=1, description="Cap on the shortest paths kept per (question, answer) pair."
+    )
+    degree_limit: int = Field(
+        2000,
+        ge=1,
+        description="Intermediate nodes with more allowed edges than this are hubs and never on a path.",
+    )
+    endpoint_limit: int = Field(
+        20000,
+        ge=1,
+        description="Most edges fetched for a question/answer entity; a bigger one is reached by lookups instead.",
+    )
+    deny: tuple[str, ...] = Field(
+        DEFAULT_DENY, description="Predicates (PIDs) never followed; see module doc."
+    )
+    joint: bool = Field(
+        True, description="Also search joint paths linking all question entities to the answer."
+    )
+    max_joint_paths: int = Field(16, ge=0, description="Cap on joint paths kept per answer entity.")
+    pair_batch: int = Field(400, ge=1, description="Node pairs per VALUES block in edge-lookup queries.")
+    label_batch: int = Field(400, ge=1, description="Ids per VALUES block in label queries.")
+    language: str = Field("en", pattern=r"^[a-z]{2,3}(-[a-z0-9]{2,8})?$", description="Label language tag.")
+
+    @field_validator("deny", mode="before")
+    @classmethod
+    def _normalise_deny(cls, value: object) -> tuple[str, ...]:
+        if isinstance(value, str):
+            value = [v for v in value.split(",") if v.strip()]
+        return tuple(dict.fromkeys(normalise_pid(str(v).strip()) for v in value))  # type: ignore[union-attr]
