@@ -1,1 +1,96 @@
-"""`fs1 score` (not yet built)."""
+"""`fs1 score`: rule-based scoring of predictions against a benchmark (scores.jsonl + summary.json)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from fs1.cli.app import app, console, parse_int_list, user_errors
+
+DEFAULT_KS_TEXT = "1,2,4,8,16"
+
+
+@app.command("score")
+def score(
+    predictions: Path = typer.Argument(
+        ..., help="Predictions JSONL (one Prediction per line, from `fs1 generate`)."
+    ),
+    benchmark: str = typer.Option(
+        ...,
+        "--benchmark",
+        "-b",
+        help="Benchmark: 'sample' (bundled), a fs1-format JSONL/JSON/Parquet file, or a hub dataset id.",
+    ),
+    out: Path = typer.Option(..., "--out", "-o", help="Output directory for scores.jsonl and summary.json."),
+    k: str = typer.Option(
+        DEFAULT_KS_TEXT,
+        "--k",
+        help="Comma-separated k for pass@k and maj@k; k above the samples per question are left out.",
+    ),
+    workers: int = typer.Option(
+        1,
+        "--workers",
+        min=1,
+        help="Processes to score with (same outputs); more than 1 helps only when cores are idle.",
+    ),
+) -> None:
+    """Score predictions by rule: extract each final answer (last \\boxed{}, else the answer marker; never the
+    thinking), normalise it, and count it correct when a gold answer or alias is contained in it on token
+    boundaries. Writes OUT/scores.jsonl (one Score per prediction) and OUT/summary.json (accuracy, exact, F1,
+    no-answer rate, unbiased pass@k, maj@k = majority vote over the first k samples; overall and by source, hops,
+    answer type and budget)."""
+    from fs1.scoring.score import SCORES_FILE, SUMMARY_FILE, load_questions
+
+    ks = parse_int_list(k)
+    with user_errors():
+        if ks is not None and any(value < 1 for value in ks):
+            raise ValueError(f"--k values must be >= 1, got {k!r}")
+        summary = _score_with_progress(predictions, load_questions(benchmark), out, ks, workers)
+    dropped = sorted(set(ks or []) - set(summary["ks"]))
+    if dropped:
+        console.print(
+            f"[yellow]note:[/] k = {dropped} left out: above the {summary['n']} samples per question"
+        )
+    _print_summary(summary)
+    console.print(f"wrote {out / SCORES_FILE} and {out / SUMMARY_FILE}")
+
+
+def _score_with_progress(
+    predictions: Path, questions: dict, out: Path, ks: list[int] | None, workers: int
+) -> dict:
+    """``score_file`` under a progress line (predictions scored, time elapsed)."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from fs1.scoring.score import score_file
+
+    columns = (SpinnerColumn(), TextColumn("scoring {task.completed:,} predictions"), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task("score", total=None)
+        return score_file(
+            predictions, questions, out, ks, progress=lambda n: bar.update(task, completed=n), workers=workers
+        )
+
+
+def _print_summary(summary: dict) -> None:
+    """Overall and per-source figures at k = 1 and the largest k (everything else is in summary.json)."""
+    from rich.table import Table
+
+    ks = [str(k) for k in summary["ks"]]
+    shown = list(dict.fromkeys([ks[0], ks[-1]])) if ks else []
+    table = Table(title=f"fs1 score (n = {summary['n']} samples per question)")
+    columns = ["slice", "questions", "accuracy", "no answer"]
+    columns += [f"pass@{k}" for k in shown] + [f"maj@{k}" for k in shown]
+    for column in columns:
+        table.add_column(column, justify="left" if column == "slice" else "right", no_wrap=True)
+    rows = [("overall", summary["overall"])] + [(f"  {src}", s) for src, s in summary["by_source"].items()]
+    for name, stats in rows:
+        table.add_row(
+            name,
+            str(stats["n_questions"]),
+            f"{stats['accuracy']:.3f}",
+            f"{stats['no_answer_rate']:.3f}",
+            *[f"{stats['pass@k'][k]:.3f}" for k in shown],
+            *[f"{stats['maj@k'][k]:.3f}" for k in shown],
+        )
+    console.print(table)

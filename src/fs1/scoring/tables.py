@@ -103,7 +103,10 @@ SPECIAL_LETTERS = {
     "\u00a0": " ",
 }
 
-ARTICLES = ("a", "an", "the")
+# Articles dropped in any case; "a" is dropped only in lower case before another word or as a capitalised first word
+# ("A Tale of Two Cities"), because a capital "A" after a word, or a final "a", is a letter ("Vitamin A", "Plan A").
+ARTICLES_ANY_CASE = ("the", "an")
+ARTICLE_A = "a"
 
 # Cardinal number words -> value. "hundred" and larger are multipliers (see SCALE_WORDS).
 UNIT_WORDS = {
@@ -145,29 +148,29 @@ SCALE_WORDS = {
     "billion": 1_000_000_000,
     "trillion": 1_000_000_000_000,
 }
-# Ordinal words -> the digit form used by numerals ("fourth" -> "4th").
+# Ordinal words -> value; written as numerals with their suffix ("fourth" -> "4th", "twenty-first" -> "21st").
 ORDINAL_WORDS = {
-    "first": "1st",
-    "second": "2nd",
-    "third": "3rd",
-    "fourth": "4th",
-    "fifth": "5th",
-    "sixth": "6th",
-    "seventh": "7th",
-    "eighth": "8th",
-    "ninth": "9th",
-    "tenth": "10th",
-    "eleventh": "11th",
-    "twelfth": "12th",
-    "thirteenth": "13th",
-    "fourteenth": "14th",
-    "fifteenth": "15th",
-    "sixteenth": "16th",
-    "seventeenth": "17th",
-    "eighteenth": "18th",
-    "nineteenth": "19th",
-    "twentieth": "20th",
-    "thirtieth": "30th",
+    "first": 1,
+    "second": 2,
+    "third": 3,
+    "fourth": 4,
+    "fifth": 5,
+    "sixth": 6,
+    "seventh": 7,
+    "eighth": 8,
+    "ninth": 9,
+    "tenth": 10,
+    "eleventh": 11,
+    "twelfth": 12,
+    "thirteenth": 13,
+    "fourteenth": 14,
+    "fifteenth": 15,
+    "sixteenth": 16,
+    "seventeenth": 17,
+    "eighteenth": 18,
+    "nineteenth": 19,
+    "twentieth": 20,
+    "thirtieth": 30,
 }
 
 # Month names and abbreviations -> month number.
@@ -203,6 +206,9 @@ YES_WORDS = ("yes", "true", "correct", "yep", "yeah")
 NO_WORDS = ("no", "false", "incorrect", "nope")
 YES, NO = "yes", "no"
 
-# Written forms of "percent".
-PERCENT_WORDS = ("per cent", "pct")
+# Abbreviations common in place and person names, written out (whole tokens, after punctuation is removed).
+ABBREVIATIONS = {"st": "saint", "mt": "mount"}
+
+# "%" and "per cent" are written as this word; "&" as "and".
 PERCENT = "percent"
+AMPERSAND, AND = "&", "and"

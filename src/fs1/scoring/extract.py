@@ -1,0 +1,278 @@
+r"""Answer extraction: the final answer of a model reply, never read out of its thinking.
+
+The rules, in order:
+
+1. **Answer part.** If the reply closes a think block (``</think>`` or ``<|im_start|>answer``), the answer part is the
+   text after the *last* closing marker, up to an end-of-turn token or a think block re-opened after it. Else, if the
+   reply opens a think block (``<think>``, ``<|im_start|>think``) that never closes, the thinking was cut off: no
+   answer (``None``), whatever boxes the thinking holds. Else the whole reply is the answer part (a plain reply).
+2. **Box.** The last non-empty ``\boxed{...}`` (or ``\fbox{...}``) of the answer part, nested braces balanced
+   (``\boxed{\text{Tokyo}}`` -> ``Tokyo``). Boxes right before it on the same line joined only by commas, ``and``,
+   ``&`` or ``;`` form a list answer and are kept, joined by ``", "``. A last box left open (reply cut inside it) gives
+   its text to the end. Empty boxes (``\boxed{}``, often the echoed instruction) are skipped.
+3. **Marker.** Text after the last ``Answer:`` / ``answer is`` / ``Final Answer`` marker of the answer part, to the end
+   of its line (the next non-empty line when the marker ends its line, as in a ``**Final Answer**`` heading).
+4. **Plain.** A short answer part (at most 3 non-empty lines and 300 characters: an answer and its elaboration, as
+   instruct models reply) is the answer, whole; a longer one gives its last non-empty line, because a reply that
+   reasons before answering ends with its conclusion. A plain reply cut off by the token limit (``truncated=True``)
+   has no answer: its text is an unfinished thought.
+
+The extracted text is cleaned of LaTeX (``\text{}``, ``\textbf{}``, ``\mathrm{}`` ... wrappers, ``\frac{a}{b}`` -> a/b,
+escapes, math delimiters), Markdown emphasis, surrounding quotes and a final full stop. Scanning starts from the end of
+the reply (``rfind``), so the cost does not grow with the length of the thinking.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from fs1.prompts import ANSWER_MARKER, THINK_CLOSE_TAG, THINK_MARKER, THINK_OPEN_TAG
+from fs1.scoring.tables import (
+    END_OF_TURN_TOKENS,
+    LATEX_FRACTIONS,
+    LATEX_REPLACEMENTS,
+    LATEX_TEXT_WRAPPERS,
+)
+
+THINK_CLOSERS = (THINK_CLOSE_TAG, ANSWER_MARKER)
+THINK_OPENERS = (THINK_OPEN_TAG, THINK_MARKER)
+BOX_COMMANDS = ("\\boxed", "\\fbox")
+
+# How an answer was found (``Score.meta["via"]``).
+VIA_BOX, VIA_MARKER, VIA_LINE, VIA_NONE = "boxed", "marker", "line", "none"
+_CACHED_PART_LENGTH = 512
+# A plain answer part this short is read whole (an answer and its elaboration); a longer one by its last line.
+_SHORT_REPLY_LINES = 3
+_SHORT_REPLY_CHARS = 300
+
+_LEADING_SPECIAL = re.compile(
+    r"^(?:\s*(?:" + "|".join(map(re.escape, END_OF_TURN_TOKENS)) + r")(?:assistant\b)?)+"
+)
+_BRACE = re.compile(r"\\[{}]|[{}]")
+# Text allowed between two boxes of one list answer: "\boxed{A}, \boxed{B} and \boxed{C}".
+_LIST_GAP = re.compile(r"[ \t,;&$]*(?:and[ \t$]*)?", re.IGNORECASE)
+# Matched at a word "answer": "Answer:", "**Answer:**", "**Final Answer**: ", "the answer is", "The answers are:", or
+# a "Final Answer" heading line.
+_MARKER = re.compile(
+    r"answers?\b(?:\**[ \t]*:|\s+(?:is|are|was|were|would\s+be)\b[ \t]*:?|\**[ \t]*$)",
+    re.IGNORECASE | re.MULTILINE,
+)
+_WRAPPER = re.compile(r"\\(?:" + "|".join(LATEX_TEXT_WRAPPERS) + r")\s*\{([^{}]*)\}")
+_FRACTION = re.compile(r"\\(?:" + "|".join(LATEX_FRACTIONS) + r")\s*\{([^{}]*)\}\s*\{([^{}]*)\}")
+_FRACTION_DIGITS = re.compile(r"\\(?:" + "|".join(LATEX_FRACTIONS) + r")(\d)(\d)")
+_COMMAND = re.compile(r"\\([A-Za-z]+)")
+_MATH_DELIMITERS = re.compile(r"\\[()\[\]]")
+_EMPHASIS = re.compile(r"\*\*|__|`")
+_BULLET = re.compile(r"^(?:[-*•]|\d+[.)])\s+")
+_BULLET_STARTS = frozenset("-*•0123456789")
+# A final full stop that belongs to an initial or abbreviation ("D.C.", "U.S.") is kept.
+_FINAL_INITIAL = re.compile(r"(?:^|[\s.])[A-Za-z]\.$")
+_QUOTES = "\"'“”‘’"
+
+
+@dataclass(frozen=True)
+class Extraction:
+    """An extracted answer (``None``: no answer) and how it was found (``boxed``, ``marker``, ``line``, ``none``)."""
+
+    answer: str | None
+    via: str
+
+
+NO_ANSWER = Extraction(None, VIA_NONE)
+
+
+def extract(text: str, *, truncated: bool = False) -> Extraction:
+    """Extract the final answer of ``text`` with the rules of this module; ``truncated``: the reply hit the token cap."""
+    part, closed = answer_part(text)
+    if part is None:
+        return NO_ANSWER
+    allow_line = closed or not truncated
+    # Answer parts repeat across samples ("Answer: Tokyo"); long ones (whole plain replies) are rarely repeated.
+    if len(part) <= _CACHED_PART_LENGTH:
+        return _extract_from_part(part, allow_line)
+    return _extract_from_part.__wrapped__(part, allow_line)
+
+
+@lru_cache(maxsize=1 << 16)
+def _extract_from_part(part: str, allow_line: bool) -> Extraction:
+    boxed = last_boxed(part)
+    if boxed is not None:
+        return Extraction(boxed, VIA_BOX)
+    marked = _after_marker(part)
+    if marked is not None:
+        return Extraction(marked, VIA_MARKER)
+    if not allow_line:
+        return NO_ANSWER
+    lines = [line for line in part.splitlines() if line.strip()]
+    if not lines:
+        return NO_ANSWER
+    short = len(lines) <= _SHORT_REPLY_LINES and len(part) <= _SHORT_REPLY_CHARS
+    answer = clean_answer(" ".join(lines) if short else lines[-1])
+    return Extraction(answer, VIA_LINE) if answer else NO_ANSWER
+
+
+def extract_answer(text: str, *, truncated: bool = False) -> str | None:
+    """The final answer of a model reply, or ``None`` when it has none (see the module docstring for the rules)."""
+    return extract(text, truncated=truncated).answer
+
+
+def answer_part(text: str) -> tuple[str | None, bool]:
+    """The part of ``text`` an answer may be read from, and whether a think block was closed before it.
+
+    ``(None, False)``: the reply opened a think block and was cut off before closing it.
+    """
+    end = -1
+    for closer in THINK_CLOSERS:
+        at = text.rfind(closer)
+        if at >= 0:
+            end = max(end, at + len(closer))
+    if end < 0:
+        if any(opener in text for opener in THINK_OPENERS):
+            return None, False
+        return _cut_at_end_of_turn(text), False
+    part = text[end:]
+    for opener in THINK_OPENERS:
+        at = part.find(opener)
+        if at >= 0:
+            part = part[:at]
+    return _cut_at_end_of_turn(part), True
+
+
+def _cut_at_end_of_turn(part: str) -> str:
+    # A model may run past its end-of-turn token into an imagined next turn; the answer ends at the first one
+    # after some content (special tokens before any content, such as a role header, are dropped).
+    if "<" not in part:
+        return part
+    part = _LEADING_SPECIAL.sub("", part)
+    for token in END_OF_TURN_TOKENS:
+        at = part.find(token)
+        if at >= 0:
+            part = part[:at]
+    return part
+
+
+def last_boxed(part: str) -> str | None:
+    """The cleaned content of the last non-empty box in ``part`` (with the boxes of a list answer), else ``None``."""
+    found = _find_box(part, len(part))
+    if found is None:
+        return None
+    start, end, content = found
+    items = [content]
+    while True:
+        before = _find_box(part, start)
+        if before is None or not _LIST_GAP.fullmatch(part, before[1], start):
+            break
+        start = before[0]
+        items.append(before[2])
+    return ", ".join(reversed(items))
+
+
+def _find_box(part: str, search_end: int) -> tuple[int, int, str] | None:
+    """``(start, end, cleaned content)`` of the last non-empty box starting before ``search_end``."""
+    while search_end > 0:
+        start, name_end = -1, -1
+        for command in BOX_COMMANDS:
+            at = part.rfind(command, 0, search_end)
+            if at > start:
+                start, name_end = at, at + len(command)
+        if start < 0:
+            return None
+        brace = name_end
+        while brace < len(part) and part[brace] in " \t":
+            brace += 1
+        if brace < len(part) and part[brace] == "{":
+            raw, end = _balanced(part, brace)
+            content = clean_answer(raw)
+            if content:
+                return start, end, content
+        search_end = start
+    return None
+
+
+def _balanced(text: str, open_at: int) -> tuple[str, int]:
+    """The text inside the brace group opening at ``open_at`` and the index after it (to the end if unclosed)."""
+    depth = 0
+    for match in _BRACE.finditer(text, open_at):
+        token = match.group()
+        if len(token) == 2:  # an escaped brace is content, not structure
+            continue
+        depth += 1 if token == "{" else -1
+        if depth == 0:
+            return text[open_at + 1 : match.start()], match.end()
+    return text[open_at + 1 :], len(text)
+
+
+def _after_marker(part: str) -> str | None:
+    """The answer after the last marker: the rest of its line, or the next non-empty line after a heading."""
+    end = _last_marker_end(part)
+    if end < 0:
+        return None
+    for line in part[end:].split("\n"):
+        cleaned = clean_answer(line)
+        if cleaned:
+            return cleaned
+    return None
+
+
+def _last_marker_end(part: str) -> int:
+    """Where the text after the last answer marker starts (-1: no marker), scanning back from the end."""
+    search_end = len(part)
+    while True:
+        # "nswer" in both cases, then the "a"/"A" before it: lower() could shift indices of some characters.
+        found = max(part.rfind("nswer", 0, search_end), part.rfind("NSWER", 0, search_end))
+        if found < 1:
+            return -1
+        start = found - 1
+        if part[start] in "aA" and (start == 0 or not (part[start - 1].isalnum() or part[start - 1] == "_")):
+            marker = _MARKER.match(part, start)
+            if marker:
+                return marker.end()
+        search_end = found + len("nswer") - 1
+
+
+def clean_answer(raw: str) -> str | None:
+    """Strip LaTeX, Markdown, quotes and a final full stop from an answer string; ``None`` if nothing is left."""
+    text = raw
+    if "\\" in text:
+        text = strip_latex(text)
+    text = text.replace("{", "").replace("}", "")
+    if "*" in text or "_" in text or "`" in text:
+        text = _EMPHASIS.sub("", text)
+    text = " ".join(text.split())
+    if text[:1] in _BULLET_STARTS:
+        text = _BULLET.sub("", text)
+    text = text.strip(" :;,")
+    if len(text) > 1 and text[0] == "$" and text[-1] == "$":
+        text = text.strip("$ ")
+    if len(text) > 1 and text[0] in _QUOTES and text[-1] in _QUOTES:
+        text = text[1:-1].strip()
+    if text.endswith(".") and not text.endswith("..") and not _FINAL_INITIAL.search(text):
+        text = text[:-1].rstrip()
+    return text or None
+
+
+def strip_latex(text: str) -> str:
+    """Plain text for LaTeX: wrappers unwrapped, fractions as a/b, escapes and commands replaced."""
+    text = _MATH_DELIMITERS.sub(" ", text)
+    # (functions, not r"\1" templates: re parses a template again on every call)
+    for _ in range(8):  # unwrap nested wrappers from the inside out
+        unwrapped = _WRAPPER.sub(_first_group, text)
+        if unwrapped == text:
+            break
+        text = unwrapped
+    text = _FRACTION.sub(_fraction, text)
+    text = _FRACTION_DIGITS.sub(_fraction, text)
+    for latex, plain in LATEX_REPLACEMENTS:
+        if latex in text:
+            text = text.replace(latex, plain)
+    return _COMMAND.sub(_first_group, text)
+
+
+def _first_group(match: re.Match[str]) -> str:
+    return match.group(1)
+
+
+def _fraction(match: re.Match[str]) -> str:
+    return f"{match.group(1)}/{match.group(2)}"

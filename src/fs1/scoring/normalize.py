@@ -1,0 +1,248 @@
+"""Answer normalisation: one canonical token string per answer, so that equal answers compare equal.
+
+``normalize_answer`` applies, in order:
+
+1. LaTeX (in a gold answer) is stripped as in extraction: ``\\frac{1}{2}`` -> 1/2.
+2. Unicode: accents dropped (São Paulo = Sao Paulo), letters without decomposition mapped (ø -> o, ß -> ss), curly
+   quotes and dashes made plain.
+3. Booleans: a whole answer or a leading word "True"/"Correct"/"False"/"Incorrect" (followed by punctuation or the
+   end) becomes yes/no.
+4. Articles: "the"/"an" dropped in any case; "a" dropped in lower case before another word, or as a capitalised first
+   word, because a capital "A" after a word, or a final "a", is a letter ("Vitamin A", "Plan A"). An answer made only
+   of articles keeps them.
+5. Lower case (``casefold``).
+6. Numbers: thousands separators dropped (1,000 = 1000), "1.5 million" = 1500000, number words to digits
+   (twelve = 12, twenty-one = 21, one hundred and five = 105), ordinals to numerals (fourth = 4th), trailing decimal
+   zeros dropped (1.50 = 1.5, 2.0 = 2), "%" and "per cent" written "percent", "&" written "and".
+7. Dates: "4 July 1776" = "July 4, 1776" = "1776-07-04" -> "1776 07 04"; "July 1776" -> "1776 07"; "4 July" /
+   "July 4" -> "07 04". Year-first, so a year or month-and-year gold is contained in a full date. Numeric day/month
+   dates (04/07/1776) are left alone: their order is ambiguous.
+8. Punctuation and symbols become spaces (apostrophes vanish: Macy's = Macys; a decimal point between digits stays).
+9. Abbreviations written out (St. Petersburg = Saint Petersburg, Mt. Everest = Mount Everest); runs of single
+   letters join (U.S.A. = U S A = USA; B.B. King = BB King); white space collapses.
+
+The mapping tables live in ``fs1.scoring.tables``. Results are cached: model answers repeat across samples.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+
+from fs1.scoring.extract import strip_latex
+from fs1.scoring.tables import (
+    ABBREVIATIONS,
+    AMPERSAND,
+    AND,
+    ARTICLE_A,
+    ARTICLES_ANY_CASE,
+    MONTHS,
+    NO,
+    NO_WORDS,
+    ORDINAL_WORDS,
+    PERCENT,
+    SCALE_WORDS,
+    SPECIAL_LETTERS,
+    TENS_WORDS,
+    UNIT_WORDS,
+    YES,
+    YES_WORDS,
+)
+
+_SPECIAL = str.maketrans(SPECIAL_LETTERS)
+_BOOL_WORDS = {**dict.fromkeys(YES_WORDS, YES), **dict.fromkeys(NO_WORDS, NO)}
+_LEADING_BOOL = re.compile(r"^\s*(" + "|".join(_BOOL_WORDS) + r")\b(?=\s*(?:[,.!;:]|$))", re.IGNORECASE)
+_ARTICLES = re.compile(r"\b(?:" + "|".join(ARTICLES_ANY_CASE) + r")\b", re.IGNORECASE)
+_ARTICLE_A_LOWER = re.compile(rf"\b{ARTICLE_A}\b(?=\s+\w)")
+_ARTICLE_A_FIRST = re.compile(rf"^\s*{ARTICLE_A.upper()}\s+(?=\w)")
+
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
+_SCALED_NUMBER = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*(" + "|".join(SCALE_WORDS) + r")\b")
+_NUMBER_WORDS = {**UNIT_WORDS, **TENS_WORDS, **SCALE_WORDS}
+_WORD_ALT = "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True))
+_NUMBER_RUN = re.compile(rf"\b(?:{_WORD_ALT})(?:(?:\s+|-)(?:and\s+)?(?:{_WORD_ALT}))*\b")
+_TENS_ALT = "|".join(TENS_WORDS)
+_ORDINAL = re.compile(rf"\b(?:({_TENS_ALT})[\s-]+)?(" + "|".join(ORDINAL_WORDS) + r")\b")
+_DECIMAL = re.compile(r"(?<![\d.])(\d+)\.(\d+)(?!\.?\d)")
+_PERCENT = re.compile(r"\s*%|\bper\s+cent\b")
+
+_MONTH_ALT = "|".join(sorted(MONTHS, key=len, reverse=True))
+_DAY = r"(?<![\w.])(\d{1,2})(?:st|nd|rd|th)?"
+# (pattern, group indices of (year, month, day); 0 = absent)
+_ISO_DATES = ((re.compile(r"\b(\d{4})-(\d{1,2})-(\d{1,2})(?:t[\d:.]+z?)?\b"), (1, 2, 3)),)
+_NAMED_DATES = (  # on text without punctuation
+    (re.compile(rf"{_DAY}\s+(?:of\s+)?({_MONTH_ALT})\s+(\d{{1,4}})\b"), (3, 2, 1)),
+    (re.compile(rf"\b({_MONTH_ALT})\s+{_DAY}\s+(\d{{1,4}})\b"), (3, 1, 2)),
+    (re.compile(rf"\b({_MONTH_ALT})\s+(\d{{3,4}})\b"), (2, 1, 0)),
+    (re.compile(rf"{_DAY}\s+(?:of\s+)?({_MONTH_ALT})\b"), (0, 2, 1)),
+    (re.compile(rf"\b({_MONTH_ALT})\s+{_DAY}\b"), (0, 1, 2)),
+)
+_HAS_DIGIT = re.compile(r"\d")
+_DECIMAL_POINT = re.compile(r"(?<=\d)\.(?=\d)")
+_POINT_PLACEHOLDER = "\x00"
+_APOSTROPHES = "'"
+_ASCII_PUNCTUATION = str.maketrans(
+    {c: ("" if c in _APOSTROPHES else " ") for c in "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"}
+)
+
+
+@lru_cache(maxsize=1 << 18)
+def normalize_answer(text: str) -> str:
+    """The canonical form of an answer string (rules in the module docstring); ``""`` if nothing is left."""
+    if "\\" in text:  # a gold answer written in LaTeX
+        text = strip_latex(text)
+    text = _fold_unicode(text)
+    text = _LEADING_BOOL.sub(lambda m: _BOOL_WORDS[m.group(1).lower()], text)
+    text = _drop_articles(text).casefold()
+    text = _normalize_numbers(text)
+    has_digit = _HAS_DIGIT.search(text) is not None
+    if has_digit:
+        text = _normalize_dates(text, _ISO_DATES)  # before punctuation goes: it needs the dashes
+    text = _strip_punctuation(text)
+    if has_digit:
+        # after punctuation goes, so that "July 4, 1776" and "4 July, 1776" read alike; repeated until nothing changes
+        # (a rewritten date can meet a month name before it), so that a normal form stays as it is
+        for _ in range(4):
+            dated = _normalize_dates(text, _NAMED_DATES)
+            if dated == text:
+                break
+            text = dated
+    tokens = [ABBREVIATIONS.get(token, token) for token in text.split()]
+    tokens = _join_single_letters(tokens)
+    joined = " ".join(tokens)
+    return _BOOL_WORDS.get(joined, joined)
+
+
+def _fold_unicode(text: str) -> str:
+    if text.isascii():
+        return text
+    text = unicodedata.normalize("NFKD", text.translate(_SPECIAL))
+    return "".join(ch for ch in text if not unicodedata.combining(ch))
+
+
+def _drop_articles(text: str) -> str:
+    dropped = _ARTICLE_A_FIRST.sub("", _ARTICLE_A_LOWER.sub(" ", _ARTICLES.sub(" ", text)))
+    return dropped if dropped.strip(" .,;:!?'\"-") else text
+
+
+def _normalize_numbers(text: str) -> str:
+    # The guards skip patterns that cannot apply: this runs once per distinct answer, millions of times per run.
+    if "%" in text or "cent" in text:
+        text = _PERCENT.sub(" " + PERCENT, text)
+    if AMPERSAND in text:
+        text = text.replace(AMPERSAND, f" {AND} ")
+    has_digit = _HAS_DIGIT.search(text) is not None
+    if has_digit and "," in text:
+        text = _THOUSANDS.sub("", text)
+    if has_digit:
+        text = _SCALED_NUMBER.sub(_scaled_number, text)
+    text = _ORDINAL.sub(_ordinal, text)
+    text = _NUMBER_RUN.sub(lambda m: _words_to_numbers(m.group()), text)
+    return _DECIMAL.sub(_trim_decimal, text) if "." in text else text
+
+
+def _scaled_number(match: re.Match[str]) -> str:
+    try:
+        value = Decimal(match.group(1)) * SCALE_WORDS[match.group(2)]
+    except InvalidOperation:
+        return match.group()
+    return format(value.normalize(), "f")
+
+
+def _trim_decimal(match: re.Match[str]) -> str:
+    fraction = match.group(2).rstrip("0")
+    return f"{match.group(1)}.{fraction}" if fraction else match.group(1)
+
+
+def _ordinal(match: re.Match[str]) -> str:
+    value = ORDINAL_WORDS[match.group(2)] + (TENS_WORDS[match.group(1)] if match.group(1) else 0)
+    suffix = "th" if 10 <= value % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(value % 10, "th")
+    return f"{value}{suffix}"
+
+
+def _words_to_numbers(run: str) -> str:
+    """Digits for a run of number words; words that do not continue a number start a new one."""
+    numbers: list[str] = []
+    total = current = 0
+    last = ""  # kind of the previous word: "", "unit", "tens", "scale", "and"
+    for word in re.split(r"[\s-]+", run):
+        if word == "and":
+            if last != "scale":
+                if last:
+                    numbers.append(str(total + current))
+                numbers.append(word)
+                total = current = 0
+                last = ""
+            else:
+                last = "and"
+            continue
+        value = _NUMBER_WORDS[word]
+        kind = "scale" if word in SCALE_WORDS else "tens" if word in TENS_WORDS else "unit"
+        continues = (
+            not last
+            or (kind == "scale" and last in ("unit", "tens", "scale"))
+            or (kind != "scale" and last in ("scale", "and"))
+            or (kind == "unit" and last == "tens" and value < 10)
+        )
+        if not continues:
+            numbers.append(str(total + current))
+            total = current = 0
+        if kind != "scale":
+            current += value
+        elif value == 100:
+            current = (current or 1) * 100
+        else:
+            total += (current or 1) * value
+            current = 0
+        last = kind
+    if last and last != "and":
+        numbers.append(str(total + current))
+    return " ".join(numbers)
+
+
+def _normalize_dates(text: str, patterns: tuple[tuple[re.Pattern[str], tuple[int, int, int]], ...]) -> str:
+    for pattern, order in patterns:
+        text = pattern.sub(lambda m, order=order: _iso_date(m, order), text)
+    return text
+
+
+def _iso_date(match: re.Match[str], order: tuple[int, int, int]) -> str:
+    year_at, month_at, day_at = order
+    month_text = match.group(month_at)
+    month = MONTHS.get(month_text) or int(month_text)
+    day = int(match.group(day_at)) if day_at else None
+    if not 1 <= month <= 12 or (day is not None and not 1 <= day <= 31):
+        return match.group()
+    parts = [match.group(year_at)] if year_at else []
+    parts.append(f"{month:02d}")
+    if day is not None:
+        parts.append(f"{day:02d}")
+    return " ".join(parts)
+
+
+def _strip_punctuation(text: str) -> str:
+    text = _DECIMAL_POINT.sub(_POINT_PLACEHOLDER, text)
+    if text.isascii():
+        text = text.translate(_ASCII_PUNCTUATION)
+    else:
+        text = "".join(
+            "" if ch in _APOSTROPHES else " " if unicodedata.category(ch)[0] in "PS" else ch for ch in text
+        )
+    return text.replace(_POINT_PLACEHOLDER, ".")
+
+
+def _join_single_letters(tokens: list[str]) -> list[str]:
+    out: list[str] = []
+    run: list[str] = []
+    for token in [*tokens, ""]:
+        if len(token) == 1 and token.isalpha():
+            run.append(token)
+            continue
+        if run:
+            out.extend(["".join(run)] if len(run) > 1 else run)
+            run = []
+        if token:
+            out.append(token)
+    return out
