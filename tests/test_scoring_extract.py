@@ -129,7 +129,19 @@ def test_plain_replies(text: str, expected: str) -> None:
     assert found.via == "line"
 
 
-@pytest.mark.parametrize("text", ["", "   \n ", "\\boxed{}", "<|im_end|>", "**", "<think></think>"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "   \n ",
+        "\\boxed{}",
+        "<|im_end|>",
+        "**",
+        "<think></think>",
+        "Answer: \\boxed{}",
+        "The answer is \\boxed{ }.",
+    ],
+)
 def test_nothing_to_extract_is_no_answer(text: str) -> None:
     assert extract(text).answer is None
     assert extract(text).via == "none"

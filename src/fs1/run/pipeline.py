@@ -131,7 +131,12 @@ class Pipeline:
                 seed=0,
             )
             summary = run_distillation(self.questions(), dc, d / "traces.jsonl", paths=paths, resume=True)
-            self.log(f"  {mode} traces: {summary.to_dict() if hasattr(summary, 'to_dict') else summary}")
+            s = summary.to_dict()
+            self.log(
+                f"  {mode} traces: {s['file_traces']} in file ({s['file_correct']} correct, {s['file_valid']} "
+                f"well-formed), {s['written']} written now in {s['wall_s']:.0f} s"
+                + (f"; note: {s['note']}" if s.get("note") else "")
+            )
 
         self.stage(f"distill/{mode}", config, work)
 

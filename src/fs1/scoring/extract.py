@@ -100,6 +100,8 @@ def _extract_from_part(part: str, allow_line: bool) -> Extraction:
     boxed = last_boxed(part)
     if boxed is not None:
         return Extraction(boxed, VIA_BOX)
+    if _boxes_nothing(part):
+        return NO_ANSWER
     marked = _after_marker(part)
     if marked is not None:
         return Extraction(marked, VIA_MARKER)
@@ -138,6 +140,18 @@ def answer_part(text: str) -> tuple[str | None, bool]:
         if at >= 0:
             part = part[:at]
     return _cut_at_end_of_turn(part), True
+
+
+_EMPTY_BOX = re.compile(r"\\(?:boxed|fbox)\s*\{\s*\}")
+_ANSWER_LEAD = re.compile(r"^\W*(?:so\s+)?(?:the\s+)?(?:final\s+)?answer(?:\s+is)?\W*$", re.IGNORECASE)
+
+
+def _boxes_nothing(part: str) -> bool:
+    """The last line is an answer lead with an empty box (``Answer: \\boxed{}``): the answer is empty."""
+    lines = [line for line in part.splitlines() if line.strip()]
+    if not lines or not _EMPTY_BOX.search(lines[-1]):
+        return False
+    return bool(_ANSWER_LEAD.match(_EMPTY_BOX.sub("", lines[-1]).strip()))
 
 
 def _cut_at_end_of_turn(part: str) -> str:
