@@ -22,7 +22,9 @@ def run_command(
     with user_errors():
         from rich.table import Table
 
-        from fs1.run.runner import headline, run_experiment
+        from fs1.run.runner import headline, quiet_library_logs, run_experiment
+
+        quiet_library_logs()
 
         run_experiment(experiment, out, log=console.print)
         table = Table(title="Headline (overall)")

@@ -38,6 +38,7 @@ def generate_run(
         budgets=budgets or None,
         min_think_tokens=spec.min_think_tokens if gen_setting == "reasoning" else None,
         max_tokens=spec.max_tokens,
+        answer_max_tokens=spec.answer_max_tokens,
         temperature=0.0 if (budgets and spec.greedy_budgets) else None,
         seed=spec.seed,
     )

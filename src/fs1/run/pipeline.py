@@ -126,6 +126,7 @@ class Pipeline:
                 samples=t.samples,
                 no_path=t.no_path,
                 concurrency=t.concurrency,
+                batch_size=t.batch_size,
                 max_tokens=t.max_tokens,
                 temperature=t.temperature,
                 seed=0,

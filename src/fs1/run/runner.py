@@ -50,6 +50,15 @@ def run_experiment(experiment_file: str | Path, rundir: str | Path, log: Log = p
     return pipe
 
 
+def quiet_library_logs() -> None:
+    """Keep the run's own progress readable: no per-step bars from datasets, no transformers info chatter."""
+    import datasets
+    import transformers
+
+    datasets.disable_progress_bars()
+    transformers.logging.set_verbosity_error()
+
+
 def write_results_table(pipe: Pipeline, runs: list[str], summaries: dict[str, dict[str, Any]]) -> Path:
     """``results.parquet``: every summary number, plus KG-verified selection where the KG knows the entities."""
     from fs1.kg import open_kg, supports
