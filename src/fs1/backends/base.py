@@ -9,6 +9,7 @@ prompt cache).
 
 from __future__ import annotations
 
+import copy
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
@@ -58,6 +59,9 @@ class Sequence:
     seed: int | None = None
     text: str = ""  # generated and forced text after the prompt
     state: Any = None  # backend-private (token ids, KV cache, ...)
+    # Per-sequence cap on new tokens for the next ``continue_`` (the smaller of it and ``params.max_tokens`` applies).
+    # Only set on backends whose ``supports_sequence_limits`` is True; ``fs1.scaling`` groups sequences otherwise.
+    max_tokens: int | None = None
 
 
 @dataclass
@@ -73,6 +77,9 @@ class Backend(ABC):
     """A generation backend. Subclasses implement ``open``, ``continue_`` and the tokenizer helpers."""
 
     name: str = "base"
+    # True when ``continue_`` honours ``Sequence.max_tokens`` (budget forcing then batches sequences whose remaining
+    # budgets differ into one call instead of one call per distinct budget).
+    supports_sequence_limits: bool = False
 
     def __init__(self, model: str) -> None:
         self.model = model
@@ -103,6 +110,17 @@ class Backend(ABC):
         """Append forced text to each sequence; the next ``continue_`` processes only the new tokens."""
         for seq, text in zip(seqs, texts, strict=True):
             seq.text += text
+
+    def fork(self, seqs: list[Sequence]) -> list[Sequence]:
+        """Copy sequences so that each copy can be continued independently of its original (budget sweeps).
+
+        The default deep-copies the backend state, right for plain-data states; backends holding caches override it
+        to share what was already processed.
+        """
+        return [
+            Sequence(s.prompt, s.prompt_index, s.sample, s.seed, s.text, copy.deepcopy(s.state), s.max_tokens)
+            for s in seqs
+        ]
 
     def close(self, seqs: list[Sequence]) -> None:
         """Release backend state held for these sequences."""

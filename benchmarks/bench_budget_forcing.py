@@ -1,0 +1,101 @@
+"""P1: batched budget forcing (fs1.scaling) vs the reference algorithm, same model, greedy, same budgets.
+
+Runs the reference (one question at a time, whole history re-prefilled each round, each budget from scratch) and
+fs1's batched version (all questions together, caches kept, a sweep continuing from the shorter budget), then the
+batched version again with ``continue_sweep=False`` to measure what the sweep continuation saves. Prints the share
+of outputs identical token for token, wall-time and prefilled-token ratios (``BackendStats.prefilled_tokens``).
+
+    .venv/bin/python benchmarks/bench_budget_forcing.py                              # transformers, 16 questions
+    .venv/bin/python benchmarks/bench_budget_forcing.py --backend llamacpp --budgets 128,256 --min-think 192
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT))
+
+from fs1.backends import load_backend  # noqa: E402
+from fs1.backends.base import Backend, SamplingParams  # noqa: E402
+from fs1.data import load_benchmark  # noqa: E402
+from fs1.generate import build_prompt  # noqa: E402
+from fs1.scaling.budget import BudgetConfig, budget_forcing  # noqa: E402
+from reference_budget_forcing import reference_budget_forcing  # noqa: E402
+
+
+def _parse() -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--backend", default="transformers", choices=["transformers", "llamacpp"])
+    ap.add_argument("--model", default="smollm2-135m")
+    ap.add_argument("--questions", type=int, default=16)
+    ap.add_argument("--budgets", default="64,128", help="comma-separated thinking budgets (a sweep)")
+    ap.add_argument("--min-think", type=int, default=96, help="min thinking tokens (Wait insertion); 0 = off")
+    ap.add_argument("--answer-max-tokens", type=int, default=64)
+    ap.add_argument("--repetition-penalty", type=float, default=1.05)
+    ap.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
+    return ap.parse_args()
+
+
+def _timed(backend: Backend, fn):  # noqa: ANN001, ANN202
+    backend.stats.prefilled_tokens = backend.stats.generated_tokens = 0
+    start = time.perf_counter()
+    result = fn()
+    return result, time.perf_counter() - start, backend.stats.prefilled_tokens, backend.stats.generated_tokens
+
+
+def _token_identical(backend: Backend, a: str, b: str) -> bool:
+    return a == b and backend.count_tokens(a) == backend.count_tokens(b)
+
+
+def main() -> None:
+    args = _parse()
+    budgets = sorted(int(b) for b in args.budgets.split(","))
+    min_think = args.min_think or None
+    backend = load_backend(args.backend, args.model, threads=args.threads)
+    questions = load_benchmark("sample", limit=args.questions)
+    prompts = [build_prompt(backend, q, "reasoning") for q in questions]
+    params = SamplingParams(temperature=0.0, repetition_penalty=args.repetition_penalty)
+    cfg = dict(min_think_tokens=min_think, answer_max_tokens=args.answer_max_tokens)
+
+    def reference() -> dict:
+        return {
+            (i, b): reference_budget_forcing(backend, p, b, params, **cfg)["text"]
+            for b in budgets
+            for i, p in enumerate(prompts)
+        }
+
+    def batched(continue_sweep: bool) -> dict:
+        run = budget_forcing(
+            backend, prompts, 1, params, BudgetConfig(budgets, continue_sweep=continue_sweep, **cfg)
+        )
+        return {(o.prompt_index, o.budget): o.text for o in run}
+
+    list(budget_forcing(backend, prompts[:1], 1, params, BudgetConfig([8], answer_max_tokens=2)))  # warm-up
+    ref, ref_s, ref_pre, ref_gen = _timed(backend, reference)
+    bat, bat_s, bat_pre, bat_gen = _timed(backend, lambda: batched(True))
+    scr, scr_s, scr_pre, scr_gen = _timed(backend, lambda: batched(False))
+    same = sum(_token_identical(backend, ref[k], bat[k]) for k in ref)
+    same_scratch = sum(bat[k] == scr[k] for k in bat)
+    print(f"backend={args.backend} model={args.model} threads={args.threads} questions={len(prompts)}")
+    print(f"budgets={budgets} min_think={min_think} answer_max_tokens={args.answer_max_tokens} greedy")
+    print(f"reference : {ref_s:8.1f} s  prefilled {ref_pre:7d}  generated {ref_gen:6d}")
+    print(f"batched   : {bat_s:8.1f} s  prefilled {bat_pre:7d}  generated {bat_gen:6d}  (sweep continues)")
+    print(
+        f"scratch   : {scr_s:8.1f} s  prefilled {scr_pre:7d}  generated {scr_gen:6d}  (each budget from scratch)"
+    )
+    print(
+        f"P1 ({args.backend}, SmolLM2-135M, {len(prompts)} questions, greedy, budgets {args.budgets}, "
+        f"min-think {min_think}): identical {same}/{len(ref)} = {100 * same / len(ref):.0f}%; "
+        f"wall {ref_s / bat_s:.1f}x less; prefilled tokens {ref_pre / max(bat_pre, 1):.1f}x fewer; "
+        f"sweep continuation vs scratch: {scr_s / bat_s:.2f}x wall, {scr_pre / max(bat_pre, 1):.2f}x prefill, "
+        f"{scr_gen / max(bat_gen, 1):.2f}x generated, identical {same_scratch}/{len(bat)}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,385 @@
+"""The llama.cpp backend: GGUF models through llama-cpp-python's low-level API, many sequences in one batch.
+
+llama-cpp-python's high-level ``Llama`` decodes one sequence at a time; here one context holds ``slots`` sequences
+(``n_seq_max``, each its own KV stream) and every decode step sends one token per live sequence in a single
+``llama_batch``. A sequence keeps its KV cells between calls, so forced text costs only its own tokens. When more
+sequences are open than there are slots, idle ones are parked as saved sequence state (``llama_state_seq_get_data``)
+and restored on demand; a prompt's n samples and forks start from one saved copy of the shared prefix.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import logging
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from fs1.backends.base import Backend, BackendError, Completion, SamplingParams, Sequence
+from fs1.backends.decoding import ByteDetok, StopScanner, check_params, make_generator, sample_next
+from fs1.backends.embedded import resolve_for_llamacpp
+
+DEFAULT_SLOTS = 16
+DEFAULT_CTX_PER_SEQUENCE = 4096
+BATCH_TOKENS = 2048
+_PIECE_BYTES = 256
+
+
+@dataclass
+class _SeqState:
+    ids: list[int]
+    n_past: int  # ids[:n_past] are in the KV cache (resident) or in ``parked``
+    generator: torch.Generator
+    slot: int | None = None
+    parked: bytes | None = None
+    fresh_last: bool = False
+    last_used: int = 0
+
+
+def _import_llama_cpp():  # noqa: ANN202
+    import llama_cpp
+
+    # Keep llama.cpp's own progress chatter off the console; errors still print.
+    logging.getLogger("llama-cpp-python").setLevel(logging.ERROR)
+    return llama_cpp
+
+
+class LlamaCppBackend(Backend):
+    """Local generation with llama.cpp; ``model`` is a GGUF path or ``smollm2-135m``."""
+
+    name = "llamacpp"
+    supports_sequence_limits = True
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        threads: int | None = None,
+        slots: int = DEFAULT_SLOTS,
+        ctx_per_sequence: int = DEFAULT_CTX_PER_SEQUENCE,
+        batch_tokens: int = BATCH_TOKENS,
+    ) -> None:
+        super().__init__(model)
+        self._ll = ll = _import_llama_cpp()
+        path = resolve_for_llamacpp(model)
+        if not os.path.isfile(path):
+            raise BackendError(f"llamacpp backend needs a GGUF file; {path!r} does not exist")
+        ll.llama_backend_init()
+        self._model = ll.llama_model_load_from_file(path.encode(), ll.llama_model_default_params())
+        if not self._model:
+            raise BackendError(f"llama.cpp could not load {path!r}")
+        self._vocab = ll.llama_model_get_vocab(self._model)
+        self.n_vocab = ll.llama_vocab_n_tokens(self._vocab)
+        threads = threads or len(os.sched_getaffinity(0))
+        params = ll.llama_context_default_params()
+        params.n_seq_max, params.n_ctx = slots, slots * ctx_per_sequence
+        params.n_batch, params.n_ubatch = batch_tokens, min(512, batch_tokens)
+        params.n_threads = params.n_threads_batch = threads
+        params.kv_unified = False  # one KV stream per slot: attention only over a sequence's own cells
+        params.no_perf = True
+        self._ctx = ll.llama_init_from_model(self._model, params)
+        if not self._ctx:
+            raise BackendError(f"llama.cpp could not create a context ({slots} x {ctx_per_sequence} tokens)")
+        self._mem = ll.llama_get_memory(self._ctx)
+        self.slots, self.ctx_per_sequence, self.batch_tokens = slots, ctx_per_sequence, batch_tokens
+        self._owners: list[_SeqState | None] = [None] * slots
+        self._batch = ll.llama_batch_init(batch_tokens, 0, 1)
+        self._clock = 0
+        self._piece_buf = ctypes.create_string_buffer(_PIECE_BYTES)
+        self._template = self._chat_template()
+        self.eos_ids = frozenset(t for t in range(self.n_vocab) if ll.llama_vocab_is_eog(self._vocab, t))
+
+    def shutdown(self) -> None:
+        """Free the llama.cpp batch, context and model (also done when the backend is garbage-collected)."""
+        ll = getattr(self, "_ll", None)
+        for attr, free in (
+            ("_batch", "llama_batch_free"),
+            ("_ctx", "llama_free"),
+            ("_model", "llama_model_free"),
+        ):
+            handle = getattr(self, attr, None)
+            if ll is not None and handle is not None and handle is not False:
+                getattr(ll, free)(handle)
+            setattr(self, attr, None)
+
+    def __del__(self) -> None:
+        # At interpreter shutdown the library may already be gone.
+        with contextlib.suppress(TypeError, AttributeError):
+            self.shutdown()
+
+    # --- tokenizer-side helpers ---
+    def _chat_template(self):  # noqa: ANN202
+        raw = self._ll.llama_model_chat_template(self._model, None)
+        if not raw:
+            return None
+        from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+        env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+        return env.from_string(raw.decode("utf-8"))
+
+    def chat_prompt(self, user: str, system: str | None = None) -> str:
+        if self._template is None:
+            raise BackendError(f"model {self.model!r} has no chat template in its GGUF")
+        messages = ([{"role": "system", "content": system}] if system else []) + [
+            {"role": "user", "content": user}
+        ]
+        bos = self._piece(self._ll.llama_vocab_bos(self._vocab)).decode("utf-8", "replace")
+        eos = self._piece(self._ll.llama_vocab_eos(self._vocab)).decode("utf-8", "replace")
+        return self._template.render(
+            messages=messages, add_generation_prompt=True, bos_token=bos, eos_token=eos
+        )
+
+    def _tokenize(self, text: str, *, add_special: bool = False) -> list[int]:
+        if not text:
+            return []
+        data = text.encode("utf-8")
+        size = len(data) + 8
+        buf = (self._ll.llama_token * size)()
+        n = self._ll.llama_tokenize(self._vocab, data, len(data), buf, size, add_special, True)
+        if n < 0:  # pragma: no cover - more tokens than bytes + 8 cannot happen for byte-level vocabularies
+            raise BackendError("tokenisation overflow")
+        return list(buf[:n])
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._tokenize(text))
+
+    def _piece(self, token: int) -> bytes:
+        n = self._ll.llama_token_to_piece(self._vocab, token, self._piece_buf, _PIECE_BYTES, 0, True)
+        return self._piece_buf.raw[:n]
+
+    def _encode_prompt(self, prompt: str) -> list[int]:
+        bos = self._piece(self._ll.llama_vocab_bos(self._vocab)).decode("utf-8", "replace")
+        add = bool(self._ll.llama_vocab_get_add_bos(self._vocab)) and not prompt.startswith(bos)
+        ids = self._tokenize(prompt, add_special=add)
+        if not ids:
+            raise BackendError("cannot generate from an empty prompt")
+        if len(ids) >= self.ctx_per_sequence:
+            raise BackendError(
+                f"prompt of {len(ids)} tokens exceeds the {self.ctx_per_sequence}-token context"
+            )
+        return ids
+
+    # --- slots and parking ---
+    def _save(self, slot: int) -> bytes:
+        size = self._ll.llama_state_seq_get_size(self._ctx, slot)
+        buf = (ctypes.c_uint8 * size)()
+        written = self._ll.llama_state_seq_get_data(self._ctx, buf, size, slot)
+        return bytes(buf[:written])
+
+    def _restore(self, data: bytes, slot: int) -> None:
+        buf = (ctypes.c_uint8 * len(data)).from_buffer_copy(data)
+        if self._ll.llama_state_seq_set_data(self._ctx, buf, len(data), slot) == 0:
+            raise BackendError("llama.cpp could not restore a parked sequence")
+
+    def _release(self, slot: int) -> None:
+        self._ll.llama_memory_seq_rm(self._mem, slot, -1, -1)
+        self._owners[slot] = None
+
+    def _park(self, st: _SeqState) -> None:
+        if st.slot is None:
+            return
+        st.parked = self._save(st.slot) if st.n_past else None
+        self._release(st.slot)
+        st.slot = None
+
+    def _make_resident(self, states: list[_SeqState]) -> None:
+        """Give every state a slot (they must fit), parking least recently used other sequences."""
+        self._clock += 1
+        wanted = {id(st) for st in states}
+        for st in states:
+            st.last_used = self._clock
+            if st.slot is not None:
+                continue
+            free = [i for i, owner in enumerate(self._owners) if owner is None]
+            if not free:
+                victims = [o for o in self._owners if o is not None and id(o) not in wanted]
+                victim = min(victims, key=lambda o: o.last_used)
+                slot = victim.slot
+                self._park(victim)
+            else:
+                slot = free[0]
+            if st.parked is not None:
+                self._restore(st.parked, slot)
+                st.parked = None
+            st.slot = slot
+            self._owners[slot] = st
+
+    # --- batched decoding ---
+    def _feed(self, rows: list[tuple[int, int, list[int]]]) -> list[np.ndarray | None]:
+        """Feed ``(slot, first_position, tokens)`` rows in as few decode calls as fit; each row's last logits."""
+        ll, batch = self._ll, self._batch
+        logits: list[np.ndarray | None] = [None] * len(rows)
+        queue = [(r, slot, pos, toks) for r, (slot, pos, toks) in enumerate(rows) if toks]
+        while queue:
+            count, finished, rest = 0, [], []
+            for r, slot, pos, toks in queue:
+                room = self.batch_tokens - count
+                if room <= 0:
+                    rest.append((r, slot, pos, toks))
+                    continue
+                take, left = toks[:room], toks[room:]
+                for j, tok in enumerate(take):
+                    batch.token[count] = tok
+                    batch.pos[count] = pos + j
+                    batch.n_seq_id[count] = 1
+                    batch.seq_id[count][0] = slot
+                    batch.logits[count] = not left and j == len(take) - 1
+                    count += 1
+                if left:
+                    rest.append((r, slot, pos + len(take), left))
+                else:
+                    finished.append((r, count - 1))
+            batch.n_tokens = count
+            status = ll.llama_decode(self._ctx, batch)
+            if status != 0:
+                raise BackendError(
+                    f"llama_decode failed (status {status}); is the {self.ctx_per_sequence}-token context full?"
+                )
+            # Logits of a decode call are only valid until the next one: read them now.
+            for r, index in finished:
+                ptr = ll.llama_get_logits_ith(self._ctx, index)
+                logits[r] = np.ctypeslib.as_array(ptr, shape=(self.n_vocab,)).copy()
+            queue = rest
+        return logits
+
+    # --- sequence-level interface ---
+    def open(self, prompts: list[str], n: int = 1, seeds: list[int | None] | None = None) -> list[Sequence]:
+        if n < 1:
+            raise BackendError(f"n must be >= 1, got {n}")
+        if seeds is not None and len(seeds) != len(prompts) * n:
+            raise BackendError(f"expected {len(prompts) * n} seeds, got {len(seeds)}")
+        distinct = list(dict.fromkeys(prompts))
+        encoded = {p: self._encode_prompt(p) for p in distinct}
+        # Each distinct prompt is prefilled once (all but its last token) and saved; its samples restore that copy.
+        prefix: dict[str, bytes | None] = {}
+        for start in range(0, len(distinct), self.slots):
+            chunk = distinct[start : start + self.slots]
+            holders = [_SeqState(encoded[p], 0, make_generator(0)) for p in chunk]
+            self._make_resident(holders)
+            self._feed([(h.slot, 0, h.ids[:-1]) for h in holders])
+            for prompt, holder in zip(chunk, holders, strict=True):
+                self.stats.prefilled_tokens += len(holder.ids) - 1
+                prefix[prompt] = self._save(holder.slot) if len(holder.ids) > 1 else None
+                self._release(holder.slot)
+        seqs = []
+        for index, prompt in enumerate(prompts):
+            for sample in range(n):
+                seed = seeds[index * n + sample] if seeds is not None else None
+                ids = encoded[prompt]
+                state = _SeqState(list(ids), len(ids) - 1, make_generator(seed), parked=prefix[prompt])
+                seqs.append(Sequence(prompt, index, sample, seed, state=state))
+        return seqs
+
+    @staticmethod
+    def _state(seq: Sequence) -> _SeqState:
+        if not isinstance(seq.state, _SeqState):
+            raise BackendError("sequence is closed or was opened by another backend")
+        return seq.state
+
+    def append(self, seqs: list[Sequence], texts: list[str]) -> None:
+        for seq, text in zip(seqs, texts, strict=True):
+            self._state(seq).ids.extend(self._tokenize(text))
+            seq.text += text
+
+    def fork(self, seqs: list[Sequence]) -> list[Sequence]:
+        out = []
+        for seq in seqs:
+            st = self._state(seq)
+            generator = torch.Generator()
+            generator.set_state(st.generator.get_state())
+            saved = self._save(st.slot) if st.slot is not None and st.n_past else st.parked
+            state = _SeqState(list(st.ids), st.n_past, generator, parked=saved, fresh_last=st.fresh_last)
+            out.append(
+                Sequence(seq.prompt, seq.prompt_index, seq.sample, seq.seed, seq.text, state, seq.max_tokens)
+            )
+        return out
+
+    def close(self, seqs: list[Sequence]) -> None:
+        for seq in seqs:
+            st = seq.state
+            if isinstance(st, _SeqState) and st.slot is not None:
+                self._release(st.slot)
+            seq.state = None
+
+    def continue_(self, seqs: list[Sequence], params: SamplingParams) -> list[Completion]:
+        check_params(params)
+        out: list[Completion] = []
+        for start in range(0, len(seqs), self.slots):
+            out.extend(self._continue_chunk(seqs[start : start + self.slots], params))
+        self.stats.calls += 1
+        return out
+
+    def _continue_chunk(self, seqs: list[Sequence], params: SamplingParams) -> list[Completion]:
+        states = [self._state(s) for s in seqs]
+        self._make_resident(states)
+        limits = [
+            params.max_tokens if s.max_tokens is None else min(s.max_tokens, params.max_tokens) for s in seqs
+        ]
+        scanners = [
+            StopScanner(ByteDetok(self._piece), list(params.stop), limit, self.eos_ids) for limit in limits
+        ]
+        pending = [st.ids[st.n_past :] for st in states]
+        self.stats.prefilled_tokens += sum(
+            len(p) - int(st.fresh_last) for p, st in zip(pending, states, strict=True)
+        )
+        fed = [st.n_past + len(p) for st, p in zip(states, pending, strict=True)]
+        rows = self._feed([(st.slot, st.n_past, p) for st, p in zip(states, pending, strict=True)])
+        seen = self._seen(states) if params.repetition_penalty != 1.0 else None
+        live = [i for i, sc in enumerate(scanners) if not sc.done]
+        while live:
+            logits = torch.from_numpy(np.stack([rows[i] for i in live]))
+            tokens = sample_next(
+                logits, params, None if seen is None else seen[live], [states[i].generator for i in live]
+            )
+            for i, tok in zip(live, tokens, strict=True):
+                scanners[i].push(tok)
+                if seen is not None:
+                    seen[i, tok] = True
+            feed = [(i, tok) for i, tok in zip(live, tokens, strict=True) if not scanners[i].done]
+            self.stats.generated_tokens += len(live)
+            if not feed:
+                break
+            fresh = self._feed([(states[i].slot, fed[i], [tok]) for i, tok in feed])
+            for (i, _), row in zip(feed, fresh, strict=True):
+                rows[i] = row
+                fed[i] += 1
+            live = [i for i, _ in feed]
+        return [
+            self._finish(seq, st, sc, n) for seq, st, sc, n in zip(seqs, states, scanners, fed, strict=True)
+        ]
+
+    def _seen(self, states: list[_SeqState]) -> torch.Tensor:
+        seen = torch.zeros(len(states), self.n_vocab, dtype=torch.bool)
+        for row, st in enumerate(states):
+            seen[row, torch.tensor(st.ids, dtype=torch.long)] = True
+        return seen
+
+    def _finish(self, seq: Sequence, st: _SeqState, scanner: StopScanner, fed: int) -> Completion:
+        """Keep the tokens behind the returned text (after stop-string rollback); drop KV cells beyond them."""
+        kept, fragment, text = scanner.result()
+        extra = self._tokenize(fragment)
+        st.ids.extend(kept)
+        st.ids.extend(extra)
+        st.n_past = min(fed, len(st.ids) - 1)
+        if st.n_past < fed:
+            self._ll.llama_memory_seq_rm(self._mem, st.slot, st.n_past, -1)
+        st.fresh_last = bool(kept) and not fragment and kept == scanner.tokens and st.n_past == fed
+        seq.text += text
+        return Completion(
+            text=text,
+            tokens=len(kept) + len(extra),
+            finish_reason=scanner.finish or "length",
+            stop=scanner.stop,
+        )
+
+    def describe(self) -> dict[str, object]:
+        """Facts for logs and benchmark reports."""
+        return {
+            "backend": self.name,
+            "model": self.model,
+            "slots": self.slots,
+            "ctx_per_sequence": self.ctx_per_sequence,
+        }

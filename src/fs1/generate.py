@@ -1,0 +1,207 @@
+"""Questions → prompts → test-time scaling → Prediction records (the `fs1 generate` stage), resumable.
+
+Prompts follow the protocol (§3, §5): the model's chat template over the question + the boxed-answer instruction
+(``cot`` adds "Think step-by-step."); ``reasoning`` opens the assistant turn with the s1 think marker and runs budget
+forcing (capped by ``max_tokens`` when no budget is given). Each (question, sample) gets a seed derived from the run
+seed, the question ID and the sample index, so a resumed run draws exactly what the first run would have.
+Records are appended one by one (``JsonlAppender``); ``resume`` skips completed ``(id, sample, budget)`` keys.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from fs1.backends.base import Backend, SamplingParams
+from fs1.config import default_sampling
+from fs1.io import InputError, JsonlAppender, completed_keys
+from fs1.prompts import ANSWER_MAX_TOKENS, SETTINGS, THINK_START, eval_user_prompt
+from fs1.records import Prediction, Question
+from fs1.scaling.budget import BudgetConfig, budget_forcing
+from fs1.scaling.parallel import ScaledOutput, parallel_sample
+
+Key = tuple[str, int, int | None]
+
+
+class GenerateConfig(BaseModel):
+    """What to generate: setting, samples, budgets and sampling (``None`` = the paper's default for the setting)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field("smollm2-135m", description="Model name recorded in each prediction.")
+    setting: str = Field("instruct", description="instruct | cot | reasoning (s1 think/answer markers).")
+    n: int = Field(1, ge=1, description="Samples per question (parallel sampling).")
+    budgets: list[int] | None = Field(
+        None, description="Thinking budgets (tokens); several = a sweep in one run."
+    )
+    min_think_tokens: int | None = Field(
+        None, ge=0, description="Cut early ends of thinking until this many."
+    )
+    temperature: float | None = Field(None, ge=0, description="Softmax temperature; 0 = greedy.")
+    top_p: float | None = Field(None, gt=0, le=1, description="Nucleus sampling mass.")
+    top_k: int | None = Field(None, description="Top-k cut; -1 = off.")
+    repetition_penalty: float | None = Field(None, gt=0, description="Repetition penalty (1 = off).")
+    max_tokens: int | None = Field(
+        None, gt=0, description="Cap on new tokens (instruct/cot; thinking w/o budget)."
+    )
+    answer_max_tokens: int = Field(ANSWER_MAX_TOKENS, gt=0, description="Cap on the forced answer (greedy).")
+    seed: int = Field(
+        0, description="Run seed; per-sample seeds derive from it, the question ID and the sample."
+    )
+    batch_sequences: int = Field(64, ge=1, description="Sequences (question × sample) decoded together.")
+    continue_sweep: bool = Field(True, description="Continue longer budgets from shorter ones' state.")
+    system: str | None = Field(None, description="System prompt (None = the chat template's default).")
+
+    @model_validator(mode="after")
+    def _check(self) -> GenerateConfig:
+        if self.setting not in SETTINGS:
+            raise ValueError(f"unknown setting {self.setting!r}; expected one of {', '.join(SETTINGS)}")
+        forcing = self.budgets is not None or self.min_think_tokens is not None
+        if forcing and self.setting != "reasoning":
+            raise ValueError(
+                "budget forcing (--max-think-tokens/--budgets/--min-think-tokens) needs --setting reasoning"
+            )
+        if self.budgets is not None and (not self.budgets or min(self.budgets) <= 0):
+            raise ValueError(f"budgets must be positive token counts, got {self.budgets}")
+        return self
+
+    def sampling(self) -> SamplingParams:
+        """The paper's defaults for the setting (greedy for single-sample budget forcing), then the overrides."""
+        base = default_sampling(self.setting, greedy=self.budgets is not None and self.n == 1)
+        chosen = {
+            "temperature": base.temperature if self.temperature is None else self.temperature,
+            "top_p": base.top_p if self.top_p is None else self.top_p,
+            "top_k": base.top_k if self.top_k is None else self.top_k,
+            "repetition_penalty": base.repetition_penalty
+            if self.repetition_penalty is None
+            else self.repetition_penalty,
+            "max_tokens": base.max_tokens if self.max_tokens is None else self.max_tokens,
+        }
+        return SamplingParams(n=1, **chosen)
+
+
+@dataclass
+class GenerateSummary:
+    """What a run did: predictions written now, skipped as already complete, sequences generated."""
+
+    written: int
+    skipped: int
+    sequences: int
+
+
+def sample_seed(run_seed: int, question_id: str, sample: int) -> int:
+    """A stable 31-bit seed for one (question, sample) of a run."""
+    digest = hashlib.sha256(f"{run_seed}\x1f{question_id}\x1f{sample}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFF_FFFF
+
+
+def build_prompt(backend: Backend, question: Question, setting: str, system: str | None = None) -> str:
+    """The raw prompt for one question under ``setting`` (chat template applied by the backend)."""
+    prompt = backend.chat_prompt(eval_user_prompt(question.question, setting), system=system)
+    return prompt + THINK_START if setting == "reasoning" else prompt
+
+
+def prediction_key(row: dict) -> Key:
+    """Resume key of a prediction row."""
+    return (str(row["id"]), int(row["sample"]), row.get("budget"))
+
+
+def _planned_budgets(config: GenerateConfig) -> list[int | None]:
+    return sorted(set(config.budgets)) if config.budgets else [None]
+
+
+def _scale(
+    backend: Backend,
+    prompts: list[str],
+    seeds: list[int | None],
+    config: GenerateConfig,
+    params: SamplingParams,
+) -> Iterator[ScaledOutput]:
+    if config.setting != "reasoning":
+        return parallel_sample(backend, prompts, 1, params, seeds)
+    budgets = config.budgets or [params.max_tokens]
+    cfg = BudgetConfig(
+        budgets=budgets,
+        min_think_tokens=config.min_think_tokens,
+        answer_max_tokens=config.answer_max_tokens,
+        continue_sweep=config.continue_sweep,
+    )
+    return budget_forcing(backend, prompts, 1, params, cfg, seeds, record_budget=config.budgets is not None)
+
+
+def _check_questions(questions: list[Question]) -> None:
+    seen: set[str] = set()
+    for q in questions:
+        if q.ID in seen:
+            raise InputError(f"duplicate question ID {q.ID!r} in the benchmark")
+        seen.add(q.ID)
+
+
+def generate_predictions(
+    questions: list[Question],
+    backend: Backend,
+    config: GenerateConfig,
+    out_path: str | Path,
+    resume: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> GenerateSummary:
+    """Generate ``config.n`` samples (× budgets) per question and append them to ``out_path`` as Predictions.
+
+    Without ``resume`` an existing non-empty output is an error (appending would duplicate records). ``progress`` is
+    called with ``(finished, total)`` counts of the (question, sample) sequences this run generates.
+    """
+    out_path = Path(out_path)
+    _check_questions(questions)
+    if not resume and out_path.exists() and out_path.stat().st_size > 0:
+        raise InputError(f"{out_path}: already exists; pass --resume to continue it or choose another --out")
+    done = completed_keys(out_path, prediction_key) if resume else set()
+    budgets = _planned_budgets(config)
+    todo = [
+        (q, s) for q in questions for s in range(config.n) if any((q.ID, s, b) not in done for b in budgets)
+    ]
+    skipped = len(questions) * config.n * len(budgets) - sum(
+        1 for q, s in todo for b in budgets if (q.ID, s, b) not in done
+    )
+    params = config.sampling()
+    written = finished = 0
+    if progress is not None:
+        progress(0, len(todo))
+    with JsonlAppender(out_path) as sink:
+        for start in range(0, len(todo), config.batch_sequences):
+            batch = todo[start : start + config.batch_sequences]
+            prompts = [build_prompt(backend, q, config.setting, config.system) for q, _ in batch]
+            seeds: list[int | None] = [sample_seed(config.seed, q.ID, s) for q, s in batch]
+            for out in _scale(backend, prompts, seeds, config, params):
+                question, sample = batch[out.prompt_index]
+                if (question.ID, sample, out.budget) in done:
+                    continue
+                sink.write(_prediction(question, sample, out, config, backend))
+                done.add((question.ID, sample, out.budget))
+                written += 1
+            finished += len(batch)
+            if progress is not None:
+                progress(finished, len(todo))
+    return GenerateSummary(written=written, skipped=skipped, sequences=len(todo))
+
+
+def _prediction(
+    question: Question, sample: int, out: ScaledOutput, config: GenerateConfig, backend: Backend
+) -> Prediction:
+    return Prediction(
+        id=question.ID,
+        sample=sample,
+        text=out.text,
+        model=config.model,
+        setting=config.setting,
+        budget=out.budget,
+        seed=out.seed,
+        think_tokens=out.think_tokens,
+        answer_tokens=out.answer_tokens,
+        waits=out.waits,
+        finish_reason=out.finish_reason,
+        meta={"backend": backend.name, **out.meta},
+    )
