@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -110,3 +110,20 @@ def check_unique_ids(questions: Iterable[Question], path: Path | str) -> None:
         if q.ID in seen:
             raise InputError(f"{path}: duplicate question ID {q.ID!r}")
         seen.add(q.ID)
+
+
+def load_json_records(
+    path: Path, what: str, id_key: str, to_row: Callable[[dict[str, Any], str], dict[str, Any] | None]
+) -> Loaded:
+    """The loop shared by JSON-list formats: each record → ``to_row`` → Question; ``None`` rows are skipped."""
+    records = expect_list(read_json_document(path), path, what)
+    questions, skipped = [], []
+    for index, raw in enumerate(records):
+        item = expect_dict(raw, f"{path}: record {index}")
+        where = f"{path}: record {index}" + (f" ({id_key} {item[id_key]})" if id_key in item else "")
+        row = to_row(item, where)
+        if row is None:
+            skipped.append(str(item.get(id_key, index)))
+            continue
+        questions.append(make_question(row, where))
+    return finish(questions, skipped, path)

@@ -30,10 +30,7 @@ from fs1.data.common import (
     Loaded,
     as_text_list,
     expect_dict,
-    expect_list,
-    finish,
-    make_question,
-    read_json_document,
+    load_json_records,
     require,
     without,
 )
@@ -87,14 +84,4 @@ def question_from_record(item: dict[str, Any], where: str) -> dict[str, Any] | N
 
 def load_cwq(path: Path) -> Loaded:
     """Read a ComplexWebQuestions JSON file."""
-    records = expect_list(read_json_document(path), path, "ComplexWebQuestions records")
-    questions, skipped = [], []
-    for index, raw in enumerate(records):
-        item = expect_dict(raw, f"{path}: record {index}")
-        where = f"{path}: record {index}" + (f" (ID {item['ID']})" if "ID" in item else "")
-        row = question_from_record(item, where)
-        if row is None:
-            skipped.append(str(item.get("ID", index)))
-            continue
-        questions.append(make_question(row, where))
-    return finish(questions, skipped, path)
+    return load_json_records(path, "ComplexWebQuestions records", "ID", question_from_record)

@@ -26,10 +26,7 @@ from fs1.data.common import (
     Loaded,
     as_text_list,
     expect_dict,
-    expect_list,
-    finish,
-    make_question,
-    read_json_document,
+    load_json_records,
     require,
 )
 from fs1.io import InputError
@@ -99,14 +96,4 @@ def question_from_record(item: dict[str, Any], where: str) -> dict[str, Any] | N
 
 def load_grailqa(path: Path) -> Loaded:
     """Read a GrailQA JSON file."""
-    records = expect_list(read_json_document(path), path, "GrailQA records")
-    questions, skipped = [], []
-    for index, raw in enumerate(records):
-        item = expect_dict(raw, f"{path}: record {index}")
-        where = f"{path}: record {index}" + (f" (qid {item['qid']})" if "qid" in item else "")
-        row = question_from_record(item, where)
-        if row is None:
-            skipped.append(str(item.get("qid", index)))
-            continue
-        questions.append(make_question(row, where))
-    return finish(questions, skipped, path)
+    return load_json_records(path, "GrailQA records", "qid", question_from_record)
