@@ -31,7 +31,9 @@ def load_backend(name: str, model: str, **kwargs: Any) -> Backend:
     except ImportError as exc:
         extra = EXTRAS.get(name)
         hint = f" (install it with: pip install '{extra}')" if extra else ""
-        raise BackendError(f"backend {name!r} needs a library that is not installed: {exc.name}{hint}") from exc
+        raise BackendError(
+            f"backend {name!r} needs a library that is not installed: {exc.name}{hint}"
+        ) from exc
     cls = getattr(module, cls_name)
     return cls(model, **kwargs)
 

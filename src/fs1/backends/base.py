@@ -19,6 +19,24 @@ class BackendError(RuntimeError):
     """A backend failed after its retries, or cannot honour a request."""
 
 
+def check_open_args(prompts: list[str], n: int, seeds: list[int | None] | None) -> None:
+    """``open``'s contract, checked the same way by every backend: n ≥ 1 and one seed per sequence."""
+    if n < 1:
+        raise BackendError(f"n must be >= 1, got {n}")
+    if seeds is not None and len(seeds) != len(prompts) * n:
+        raise BackendError(f"expected {len(prompts) * n} seeds (one per sequence), got {len(seeds)}")
+
+
+def render_chat(tokenizer: Any, model: str, user: str, system: str | None = None) -> str:
+    """One user turn under a Hugging Face tokenizer's chat template, the assistant turn opened."""
+    if not getattr(tokenizer, "chat_template", None):
+        raise BackendError(f"model {model!r} has no chat template")
+    messages = ([{"role": "system", "content": system}] if system else []) + [
+        {"role": "user", "content": user}
+    ]
+    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+
 @dataclass
 class SamplingParams:
     """Sampling parameters with vLLM/OpenAI names. A backend that cannot honour a field raises, never ignores it."""
@@ -142,7 +160,9 @@ class Backend(ABC):
             grouped[seq.prompt_index].append(out)
         return grouped
 
-    def chat(self, conversations: list[list[dict[str, str]]], params: SamplingParams) -> list[list[Completion]]:
+    def chat(
+        self, conversations: list[list[dict[str, str]]], params: SamplingParams
+    ) -> list[list[Completion]]:
         """Answer chat conversations (system/user messages); local backends render them with the chat template."""
         prompts = []
         for messages in conversations:

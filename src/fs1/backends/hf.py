@@ -14,7 +14,15 @@ from typing import Any
 
 import torch
 
-from fs1.backends.base import Backend, BackendError, Completion, SamplingParams, Sequence
+from fs1.backends.base import (
+    Backend,
+    BackendError,
+    Completion,
+    SamplingParams,
+    Sequence,
+    check_open_args,
+    render_chat,
+)
 from fs1.backends.decoding import StopScanner, TokenizerDetok, check_params, make_generator, sample_next
 from fs1.backends.embedded import resolve_for_transformers
 from fs1.backends.hf_kv import KVBatch
@@ -102,12 +110,7 @@ class TransformersBackend(Backend):
 
     # --- tokenizer-side helpers ---
     def chat_prompt(self, user: str, system: str | None = None) -> str:
-        if not self.tokenizer.chat_template:
-            raise BackendError(f"model {self.model!r} has no chat template")
-        messages = ([{"role": "system", "content": system}] if system else []) + [
-            {"role": "user", "content": user}
-        ]
-        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        return render_chat(self.tokenizer, self.model, user, system)
 
     def count_tokens(self, text: str) -> int:
         return len(self._encode(text))
@@ -176,10 +179,7 @@ class TransformersBackend(Backend):
 
     # --- sequence-level interface ---
     def open(self, prompts: list[str], n: int = 1, seeds: list[int | None] | None = None) -> list[Sequence]:
-        if n < 1:
-            raise BackendError(f"n must be >= 1, got {n}")
-        if seeds is not None and len(seeds) != len(prompts) * n:
-            raise BackendError(f"expected {len(prompts) * n} seeds, got {len(seeds)}")
+        check_open_args(prompts, n, seeds)
         distinct = list(dict.fromkeys(prompts))
         encoded = {p: self._encode_prompt(p) for p in distinct}
         # Each distinct prompt is prefilled once (all but its last token); its samples share that cache.

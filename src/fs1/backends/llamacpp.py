@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from fs1.backends.base import Backend, BackendError, Completion, SamplingParams, Sequence
+from fs1.backends.base import Backend, BackendError, Completion, SamplingParams, Sequence, check_open_args
 from fs1.backends.decoding import ByteDetok, StopScanner, check_params, make_generator, sample_next
 from fs1.backends.embedded import resolve_for_llamacpp
 
@@ -247,10 +247,7 @@ class LlamaCppBackend(Backend):
 
     # --- sequence-level interface ---
     def open(self, prompts: list[str], n: int = 1, seeds: list[int | None] | None = None) -> list[Sequence]:
-        if n < 1:
-            raise BackendError(f"n must be >= 1, got {n}")
-        if seeds is not None and len(seeds) != len(prompts) * n:
-            raise BackendError(f"expected {len(prompts) * n} seeds, got {len(seeds)}")
+        check_open_args(prompts, n, seeds)
         distinct = list(dict.fromkeys(prompts))
         encoded = {p: self._encode_prompt(p) for p in distinct}
         # Each distinct prompt is prefilled once (all but its last token) and saved; its samples restore that copy.

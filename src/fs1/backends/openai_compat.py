@@ -26,7 +26,15 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from fs1.backends.base import Backend, BackendError, BackendStats, Completion, SamplingParams, Sequence
+from fs1.backends.base import (
+    Backend,
+    BackendError,
+    BackendStats,
+    Completion,
+    SamplingParams,
+    Sequence,
+    check_open_args,
+)
 from fs1.backends.openai_protocol import (
     DIALECTS,
     Dialect,
@@ -222,8 +230,7 @@ class OpenAIBackend(Backend):
     # --- sequence interface ---
     def open(self, prompts: list[str], n: int = 1, seeds: list[int | None] | None = None) -> list[Sequence]:
         """One handle per sample; nothing is sent until ``continue_`` (the server keeps the prefix cache)."""
-        if seeds is not None and len(seeds) != len(prompts) * n:
-            raise ValueError(f"seeds has {len(seeds)} entries, expected {len(prompts) * n}")
+        check_open_args(prompts, n, seeds)
         return [
             Sequence(prompt=p, prompt_index=i, sample=j, seed=None if seeds is None else seeds[i * n + j])
             for i, p in enumerate(prompts)

@@ -15,7 +15,15 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from fs1.backends.base import Backend, BackendError, Completion, SamplingParams, Sequence
+from fs1.backends.base import (
+    Backend,
+    BackendError,
+    Completion,
+    SamplingParams,
+    Sequence,
+    check_open_args,
+    render_chat,
+)
 from fs1.backends.embedded import resolve_for_transformers
 
 INSTALL_HINT = "pip install 'fs1[vllm]' (vLLM needs a CUDA GPU)"
@@ -78,12 +86,7 @@ class VLLMBackend(Backend):
     # --- tokenizer-side helpers ---
     def chat_prompt(self, user: str, system: str | None = None) -> str:
         """The model's chat template around one user turn, assistant turn opened."""
-        if not getattr(self.tokenizer, "chat_template", None):
-            raise BackendError(f"model {self.model!r} has no chat template")
-        messages = ([{"role": "system", "content": system}] if system else []) + [
-            {"role": "user", "content": user}
-        ]
-        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        return render_chat(self.tokenizer, self.model, user, system)
 
     def count_tokens(self, text: str) -> int:
         return len(self._encode(text))
@@ -123,8 +126,7 @@ class VLLMBackend(Backend):
     # --- sequence interface ---
     def open(self, prompts: list[str], n: int = 1, seeds: list[int | None] | None = None) -> list[Sequence]:
         """Tokenise each prompt once; its ``n`` samples start from the same ids (and the same cached blocks)."""
-        if seeds is not None and len(seeds) != len(prompts) * n:
-            raise ValueError(f"seeds has {len(seeds)} entries, expected {len(prompts) * n}")
+        check_open_args(prompts, n, seeds)
         seqs = []
         for i, prompt in enumerate(prompts):
             ids = self._encode_prompt(prompt)
