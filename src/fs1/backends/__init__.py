@@ -29,6 +29,8 @@ def load_backend(name: str, model: str, **kwargs: Any) -> Backend:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
+        if (exc.name or "").startswith("fs1"):
+            raise  # our own import bug, not a missing optional library
         extra = EXTRAS.get(name)
         hint = f" (install it with: pip install '{extra}')" if extra else ""
         raise BackendError(
