@@ -11,8 +11,12 @@ from fs1.cli.app import app, console, user_errors
 
 @app.command("run")
 def run_command(
-    experiment: Path = typer.Argument(..., help="Experiment YAML (see configs/demo.yaml, configs/paper.yaml)."),
-    out: Path = typer.Option(..., "--out", help="Run directory; a second run resumes and redoes only what changed."),
+    experiment: Path = typer.Argument(
+        ..., help="Experiment YAML (see configs/demo.yaml, configs/paper.yaml)."
+    ),
+    out: Path = typer.Option(
+        ..., "--out", help="Run directory; a second run resumes and redoes only what changed."
+    ),
 ) -> None:
     """Run an experiment: paths → distill → SFT sets → train → generate → score (→ judge) → report.
 
@@ -26,11 +30,11 @@ def run_command(
 
         quiet_library_logs()
 
-        run_experiment(experiment, out, log=console.print)
+        pipe = run_experiment(experiment, out, log=console.print)
         table = Table(title="Headline (overall)")
         for column in ("model", "setting", "pass@1", "pass@k", "k"):
             table.add_column(column, justify="left" if column in ("model", "setting") else "right")
-        for model, setting, p1, pk, k in headline(out):
+        for model, setting, p1, pk, k in headline(out, pipe.runs):
             table.add_row(model, setting, _pct(p1), _pct(pk), str(k or "–"))
         console.print(table)
         console.print(f"report: {out / 'report.html'}")

@@ -51,7 +51,9 @@ class TeacherSpec(ModelSpec):
         "rt", description="fs1 mode, question without KG path: rt prompt or skip."
     )
     concurrency: int = Field(4, ge=1, description="Parallel requests to a remote teacher.")
-    batch_size: int = Field(8, ge=1, description="Questions decoded together by a local teacher (batched decoding).")
+    batch_size: int = Field(
+        8, ge=1, description="Questions decoded together by a local teacher (batched decoding)."
+    )
 
 
 class TrainSpec(_Strict):
@@ -82,7 +84,9 @@ class GenerationSpec(_Strict):
         default_factory=list, description="Thinking budgets for rt/fs1 models (budget forcing)."
     )
     min_think_tokens: int | None = Field(None, description="Append ' Wait,' until this many thinking tokens.")
-    answer_max_tokens: int = Field(256, gt=0, description="Cap on the forced answer after the budget (paper: 256).")
+    answer_max_tokens: int = Field(
+        256, gt=0, description="Cap on the forced answer after the budget (paper: 256)."
+    )
     greedy_budgets: bool = Field(False, description="Decode budget-forced runs greedily (the s1 protocol).")
     seed: int = Field(0, description="Base seed; sample i of a question uses seed + i.")
 

@@ -35,6 +35,7 @@ class Pipeline:
     log: Log = print
     fingerprints: dict[str, str] = field(default_factory=dict)
     results: list[StageResult] = field(default_factory=list)
+    runs: list[str] = field(default_factory=list)  # model × setting runs, in experiment order
 
     def stage(self, name: str, config: dict[str, Any], work: Callable[[Path], None]) -> Path:
         result = run_stage(self.rundir, name, config, work, self.log)

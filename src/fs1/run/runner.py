@@ -43,6 +43,7 @@ def run_experiment(experiment_file: str | Path, rundir: str | Path, log: Log = p
 
                 judge_run(pipe, run)
     pipe.clean_stale_runs(runs)
+    pipe.runs = runs
     write_results_table(pipe, runs, summaries)
     from fs1.report import write_report
 
@@ -101,12 +102,17 @@ def write_results_table(pipe: Pipeline, runs: list[str], summaries: dict[str, di
     return write_results(rows, pipe.rundir / "results.parquet")
 
 
-def headline(rundir: Path) -> list[tuple[str, str, float | None, float | None, int | None]]:
-    """(model, setting, pass@1, pass@kmax, kmax) per run, for the closing table."""
+def headline(
+    rundir: Path, runs: list[str] | None = None
+) -> list[tuple[str, str, float | None, float | None, int | None]]:
+    """(model, setting, pass@1, pass@kmax, kmax) per run (in ``runs`` order when given), for the closing table."""
     import json
 
+    paths = sorted((rundir / "score").glob("*/summary.json"))
+    if runs is not None:
+        paths = [rundir / "score" / run / "summary.json" for run in runs]
     out = []
-    for summary_path in sorted((rundir / "score").glob("*/summary.json")):
+    for summary_path in paths:
         overall = json.loads(summary_path.read_text()).get("overall", {})
         passk = overall.get("pass@k", {})
         kmax = max((int(k) for k in passk), default=None)
