@@ -14,6 +14,7 @@ from typing import Any
 
 from fs1.io import InputError, read_jsonl_rows
 
+SETTING_ORDER = {"instruct": 0, "cot": 1, "rt": 2, "fs1": 3}
 VIEWER_TEXT_LIMIT = 6000  # characters of each trace kept in the viewer, so the page stays light
 
 
@@ -73,7 +74,8 @@ def load_runs(rundir: Path) -> list[RunView]:
         )
     if not runs:
         raise InputError(f"{score_root}: no scored runs (expected score/<run>/summary.json)")
-    return runs
+    # The paper's order of settings within each model: instruct, cot, rt, fs1 (others after them).
+    return sorted(runs, key=lambda r: (r.model, SETTING_ORDER.get(r.setting, len(SETTING_ORDER)), r.setting))
 
 
 def load_traces(rundir: Path, runs: list[RunView]) -> list[dict[str, Any]]:

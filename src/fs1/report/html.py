@@ -198,7 +198,7 @@ def render(data: ReportData) -> str:
         f"<h1>{escape(data.title)}</h1>",
         f"<p class='note'>Run directory: {escape(str(data.rundir))}. {notes}</p>",
         "<h2>Main results</h2>",
-        main_table(data),
+        f'<div class="wide">{main_table(data)}</div>',
         "<h2>pass@k and selection</h2>",
         selection_table(data, selection),
         _img(plots.passk_curves(data.runs, selection), "pass@k curves"),
