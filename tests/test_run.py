@@ -141,6 +141,12 @@ def test_whole_loop_then_resume_then_rerun_only_what_changed(tmp_path: Path, tin
     assert after["train/tiny-fs1"] == before["train/tiny-fs1"]
     assert len((rundir / "generate" / "tiny__fs1" / "predictions.jsonl").read_text().splitlines()) == 6 * 3
 
+    spec = yaml.safe_load(exp.read_text())
+    spec["generation"]["min_think_tokens"] = 4  # a budget-forcing field: the instruct run does not depend on it
+    exp.write_text(yaml.safe_dump(spec))
+    fourth = run_experiment(exp, rundir, log=lambda _: None)
+    assert {r.name for r in fourth.results if r.status != "skipped"} == {"generate/tiny__fs1", "score/tiny__fs1"}
+
 
 @pytest.mark.slow
 def test_kill_during_generation_then_rerun_loses_and_doubles_nothing(

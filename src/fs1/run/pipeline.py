@@ -22,6 +22,8 @@ from fs1.run.config import Experiment, ModelSpec, resolve_input
 from fs1.run.stage import StageResult, run_stage
 
 TRAINED_SETTINGS = ("rt", "fs1")
+# What an instruct/cot run depends on: budget-forcing fields change only the rt/fs1 runs.
+UNFORCED_FIELDS = {"n", "max_tokens", "seed"}
 Log = Callable[[str], None]
 
 
@@ -224,7 +226,7 @@ class Pipeline:
             "benchmark": self.fingerprints["benchmark"],
             "student": student.model_dump(),
             "setting": setting,
-            "generation": g.model_dump(),
+            "generation": g.model_dump(include=None if setting in TRAINED_SETTINGS else UNFORCED_FIELDS),
             "budgets": budgets,
         }
         if setting in TRAINED_SETTINGS:
