@@ -142,10 +142,15 @@ def test_whole_loop_then_resume_then_rerun_only_what_changed(tmp_path: Path, tin
     assert len((rundir / "generate" / "tiny__fs1" / "predictions.jsonl").read_text().splitlines()) == 6 * 3
 
     spec = yaml.safe_load(exp.read_text())
-    spec["generation"]["min_think_tokens"] = 4  # a budget-forcing field: the instruct run does not depend on it
+    spec["generation"]["min_think_tokens"] = (
+        4  # a budget-forcing field: the instruct run does not depend on it
+    )
     exp.write_text(yaml.safe_dump(spec))
     fourth = run_experiment(exp, rundir, log=lambda _: None)
-    assert {r.name for r in fourth.results if r.status != "skipped"} == {"generate/tiny__fs1", "score/tiny__fs1"}
+    assert {r.name for r in fourth.results if r.status != "skipped"} == {
+        "generate/tiny__fs1",
+        "score/tiny__fs1",
+    }
 
 
 @pytest.mark.slow
@@ -176,3 +181,48 @@ def test_kill_during_generation_then_rerun_loses_and_doubles_nothing(
         ]
         keys = [(r["id"], r["sample"], r.get("budget")) for r in rows]
         assert len(keys) == len(set(keys)) == 6 * 2
+
+
+@pytest.mark.slow
+def test_judge_stage_runs_against_a_real_openai_compatible_server(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    from tests.support.scripted_openai import Reply, ScriptedOpenAIServer
+
+    def reply(endpoint: str, body: dict) -> Reply:
+        # The student (completions endpoint) always answers Paris; the judge (chat endpoint) always says 1.
+        return Reply(text="1") if endpoint == "chat" else Reply(text="It is \\boxed{Paris}.")
+
+    with ScriptedOpenAIServer(reply) as server:
+        spec = yaml.safe_load(_tiny_experiment(tmp_path, tiny_model_dir).read_text())
+        spec["settings"] = ["instruct"]
+        spec["students"] = [
+            {
+                "name": "served",
+                "model": server.model,
+                "backend": "openai",
+                "base_url": server.base_url,
+                "tokenizer": str(tiny_model_dir),
+            }
+        ]
+        spec["judge"] = {
+            "model": server.model,
+            "backend": "openai",
+            "base_url": server.base_url,
+            "mode": "all",
+        }
+        exp = tmp_path / "judged.yaml"
+        exp.write_text(yaml.safe_dump(spec))
+        rundir = tmp_path / "run"
+        run_experiment(exp, rundir, log=lambda _: None)
+        judge_calls = [r for r in server.requests if r["endpoint"] == "chat"]
+        assert len(judge_calls) == 6  # two identical answers per question are judged once
+        judged = json.loads((rundir / "judge" / "served__instruct" / "judged_summary.json").read_text())
+        scored = json.loads((rundir / "score" / "served__instruct" / "summary.json").read_text())
+        assert judged["judge_calls"] == 6
+        assert judged["overall"]["accuracy"] == 1.0  # the judge's verdicts, not the rules', feed the summary
+        assert scored["overall"]["accuracy"] < 1.0
+        assert 'id="judge-table"' in (rundir / "report.html").read_text()
+        before = len(server.requests)
+        run_experiment(exp, rundir, log=lambda _: None)
+        assert len(server.requests) == before  # everything up to date: no generation or judge calls

@@ -43,7 +43,11 @@ def main_table(data: ReportData) -> str:
     for run in data.runs:
         cells = []
         for source in [*data.sources, "Overall"]:
-            sec = run.summary.get("overall") if source == "Overall" else run.summary.get("by_source", {}).get(source)
+            sec = (
+                run.summary.get("overall")
+                if source == "Overall"
+                else run.summary.get("by_source", {}).get(source)
+            )
             sec = sec or {}
             kmax = _max_k(sec)
             p1 = sec.get("pass@k", {}).get("1")
@@ -64,7 +68,11 @@ def selection_by_run(data: ReportData) -> dict[str, dict[str, float]]:
     """KG-verified selection accuracy per run and k (overall), from the results table."""
     out: dict[str, dict[str, float]] = {}
     for row in data.results:
-        if row.get("metric") == SELECTION_METRIC and row.get("source") == "overall" and row.get("budget") is None:
+        if (
+            row.get("metric") == SELECTION_METRIC
+            and row.get("source") == "overall"
+            and row.get("budget") is None
+        ):
             out.setdefault(row["run"], {})[str(row["k"])] = row["value"]
     return out
 
@@ -107,7 +115,8 @@ def slice_table(data: ReportData, key: str, table_id: str) -> str:
     for run in data.runs:
         sec = run.summary.get(key, {})
         cells = "".join(
-            _cell((sec.get(v) or {}).get("pass@k", {}).get("1"), run=run.name, slice=v, metric="pass@1") for v in values
+            _cell((sec.get(v) or {}).get("pass@k", {}).get("1"), run=run.name, slice=v, metric="pass@1")
+            for v in values
         )
         counts = "/".join(str((sec.get(v) or {}).get("n_questions", 0)) for v in values)
         rows.append(f'<tr><td class="label">{escape(run.name)}</td>{cells}<td>{counts}</td></tr>')
@@ -125,8 +134,12 @@ def budget_table(runs: list[RunView]) -> str:
             rows.append(
                 f'<tr><td class="label">{escape(run.name)}</td><td>{escape(str(budget))}</td>'
                 + _cell(overall.get("accuracy"), run=run.name, budget=budget, metric="accuracy")
-                + _cell(overall.get("pass@k", {}).get(_max_k(overall) or "1"), run=run.name, budget=budget,
-                        metric="pass@k")
+                + _cell(
+                    overall.get("pass@k", {}).get(_max_k(overall) or "1"),
+                    run=run.name,
+                    budget=budget,
+                    metric="pass@k",
+                )
                 + "</tr>"
             )
     if not rows:
@@ -150,7 +163,9 @@ def trace_stats_table(data: ReportData) -> str:
             if think
             else f'<tr><td class="label">{escape(run.name)}</td><td>{len(mine)}</td><td>–</td><td>–</td>'
         )
-        rows[-1] += f"<td>{(statistics.mean(waits) if waits else 0):.2f}</td>{_cell(no_answer, run=run.name)}</tr>"
+        rows[-1] += (
+            f"<td>{(statistics.mean(waits) if waits else 0):.2f}</td>{_cell(no_answer, run=run.name)}</tr>"
+        )
     return (
         '<table id="trace-stats"><thead><tr><th class="label">run</th><th>predictions</th><th>mean thinking tokens</th>'
         "<th>median</th><th>mean Waits</th><th>no answer (%)</th></tr></thead>"
@@ -158,8 +173,35 @@ def trace_stats_table(data: ReportData) -> str:
     )
 
 
+def judge_table(runs: list[RunView]) -> str:
+    """Rule scoring next to the LLM judge's verdicts, with what the judge cost."""
+    rows = []
+    for run in runs:
+        if not run.judged:
+            continue
+        rule, judged = run.summary.get("overall", {}), run.judged.get("overall", {})
+        kmax = _max_k(judged) or "1"
+        rows.append(
+            f'<tr><td class="label">{escape(run.name)}</td>'
+            + _cell(rule.get("accuracy"), run=run.name, metric="rule-accuracy")
+            + _cell(judged.get("accuracy"), run=run.name, metric="judge-accuracy")
+            + _cell(judged.get("pass@k", {}).get(kmax), run=run.name, metric=f"judge-pass@{kmax}")
+            + f"<td>{run.judged.get('judge_calls', 0)}</td><td>{run.judged.get('decided_by_rule', 0)}</td>"
+            + f"<td>{run.judged.get('errors', 0)}</td></tr>"
+        )
+    if not rows:
+        return "<p class='note'>No LLM judge in this experiment (rule scoring only).</p>"
+    return (
+        '<table id="judge-table"><thead><tr><th class="label">run</th><th>rule accuracy</th><th>judge accuracy</th>'
+        "<th>judge pass@k</th><th>judge calls</th><th>decided by rule</th><th>error verdicts</th></tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
 def _options(values: list[str]) -> str:
-    return '<option value="">all</option>' + "".join(f'<option value="{escape(v)}">{escape(v)}</option>' for v in values)
+    return '<option value="">all</option>' + "".join(
+        f'<option value="{escape(v)}">{escape(v)}</option>' for v in values
+    )
 
 
 def viewer(data: ReportData) -> str:
@@ -184,7 +226,11 @@ def _asset(name: str) -> str:
 
 
 def _img(uri: str | None, alt: str) -> str:
-    return f'<img class="plot" alt="{escape(alt)}" src="{uri}">' if uri else f"<p class='note'>No data for: {alt}.</p>"
+    return (
+        f'<img class="plot" alt="{escape(alt)}" src="{uri}">'
+        if uri
+        else f"<p class='note'>No data for: {alt}.</p>"
+    )
 
 
 def render(data: ReportData) -> str:
@@ -209,6 +255,8 @@ def render(data: ReportData) -> str:
         slice_table(data, "by_hops", "hops-table"),
         "<h3>By answer type</h3>",
         slice_table(data, "by_answer_type", "answer-type-table"),
+        "<h2>LLM judge</h2>",
+        judge_table(data.runs),
         "<h2>Trace statistics</h2>",
         trace_stats_table(data),
         _img(plots.thinking_lengths(data.traces), "thinking length histogram"),

@@ -1,0 +1,44 @@
+"""The judge stage of a run: an LLM judge over ``score/<run>/`` into ``judge/<run>/`` (rule-first cascade).
+
+One verdict cache per run directory (``cache/judge_verdicts.jsonl``) serves every run, so an answer repeated across
+runs is judged once, and a killed judge stage resumes from the cache.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fs1.run.pipeline import Pipeline
+
+
+def judge_run(pipe: Pipeline, run: str) -> Path:
+    """Judge the scored predictions of ``run`` with the experiment's judge; returns the stage directory."""
+    spec = pipe.exp.judge
+    if spec is None:
+        raise ValueError("the experiment has no judge")
+    config = {"score": pipe.fingerprints[f"score/{run}"], "judge": spec.model_dump(), "ks": pipe.exp.ks}
+
+    def work(d: Path) -> None:
+        from fs1.scoring.judge import load_judge
+        from fs1.scoring.judge_stage import judge_file
+
+        options = {"base_url": spec.base_url} if spec.backend == "openai" else {}
+        judge = load_judge(
+            spec.model,
+            backend=spec.backend,
+            prompt=spec.prompt,
+            cache_path=pipe.rundir / "cache" / "judge_verdicts.jsonl",
+            **options,
+        )
+        questions = {q.ID: q for q in pipe.questions()}
+        judge_file(
+            pipe.rundir / "score" / run,
+            questions,
+            d,
+            judge,
+            mode=spec.mode,
+            ks=pipe.exp.ks,
+            judge_info={"model": spec.model, "prompt": spec.prompt, "backend": spec.backend},
+        )
+
+    return pipe.stage(f"judge/{run}", config, work)
