@@ -104,6 +104,10 @@ class Experiment(_Strict):
 
     name: str = "experiment"
     benchmark: str = Field("sample", description="`sample`, a local fs1-format file, or a hub dataset id.")
+    train_benchmark: str | None = Field(
+        None,
+        description="Questions the teacher answers for rt/fs1 traces (paper: CWQ dev); None = `benchmark`.",
+    )
     limit: int | None = Field(
         None, ge=1, description="Use only the first N questions (per source when per_source)."
     )
@@ -183,10 +187,13 @@ def resolve_input(name: str, experiment_file: Path) -> Path | None:
 
 def _check_files(exp: Experiment, path: Path) -> None:
     """Missing input files are config errors, reported before anything runs."""
-    bench = exp.benchmark
-    looks_like_file = bench.endswith((".jsonl", ".json", ".parquet")) or "/" not in bench
-    if bench != "sample" and looks_like_file and resolve_input(bench, path) is None:
-        raise InputError(f"{path}: benchmark: file not found: {bench}")
+    for key in ("benchmark", "train_benchmark"):
+        bench = getattr(exp, key)
+        if bench is None:
+            continue
+        looks_like_file = bench.endswith((".jsonl", ".json", ".parquet")) or "/" not in bench
+        if bench != "sample" and looks_like_file and resolve_input(bench, path) is None:
+            raise InputError(f"{path}: {key}: file not found: {bench}")
     if exp.kg.startswith("local:"):
         target = exp.kg.removeprefix("local:")
         if resolve_input(target, path) is None:

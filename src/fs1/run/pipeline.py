@@ -46,8 +46,7 @@ class Pipeline:
         return result.directory
 
     # --- inputs ---
-    def benchmark_spec(self) -> str:
-        bench = self.exp.benchmark
+    def benchmark_spec(self, bench: str) -> str:
         local = resolve_input(bench, self.experiment_file) if bench != "sample" else None
         return str(local) if local else bench
 
@@ -60,12 +59,17 @@ class Pipeline:
         return self.exp.kg
 
     def questions(self) -> list[Question]:
+        """The evaluation questions of this run."""
         return read_records(self.rundir / "benchmark" / "questions.jsonl", Question)
 
-    def select_questions(self) -> list[Question]:
+    def train_questions(self) -> list[Question]:
+        """The questions the teacher answers (``train_benchmark``; the evaluation questions when none is given)."""
+        return read_records(self.rundir / "benchmark" / "train_questions.jsonl", Question)
+
+    def select_questions(self, bench: str) -> list[Question]:
         from fs1.data import load_benchmark
 
-        questions = load_benchmark(self.benchmark_spec())
+        questions = load_benchmark(self.benchmark_spec(bench))
         if self.exp.limit is None:
             return questions
         if not self.exp.per_source:
@@ -80,13 +84,20 @@ class Pipeline:
 
     # --- stages ---
     def run_benchmark(self) -> None:
-        questions = self.select_questions()
-        content = [q.to_dict() for q in questions]
-        self.stage(
-            "benchmark",
-            {"questions": content},
-            lambda d: write_jsonl_atomic(d / "questions.jsonl", questions),
-        )
+        questions = self.select_questions(self.exp.benchmark)
+        train = self.select_questions(self.exp.train_benchmark) if self.exp.train_benchmark else questions
+        if not self.exp.train_benchmark and any(s in TRAINED_SETTINGS for s in self.exp.settings):
+            self.log(
+                "[yellow]note:[/] no train_benchmark: the teacher answers the evaluation questions themselves "
+                "(fine for a demo; build-sft's leakage check will flag every one)"
+            )
+        content = {"questions": [q.to_dict() for q in questions], "train": [q.to_dict() for q in train]}
+
+        def work(d: Path) -> None:
+            write_jsonl_atomic(d / "questions.jsonl", questions)
+            write_jsonl_atomic(d / "train_questions.jsonl", train)
+
+        self.stage("benchmark", content, work)
 
     def run_paths(self) -> None:
         config = {
@@ -100,7 +111,7 @@ class Pipeline:
 
             out = d / "paths.jsonl"
             done = completed_keys(out, lambda row: str(row["ID"]))
-            todo = [q for q in self.questions() if q.ID not in done]
+            todo = [q for q in self.train_questions() if q.ID not in done]
             kg = open_kg(self.kg_spec(), cache_dir=self.rundir / "cache" / "kg")
             with JsonlAppender(out) as sink:
                 for record in find_paths(kg, todo, max_hops=self.exp.max_hops):
@@ -134,7 +145,9 @@ class Pipeline:
                 temperature=t.temperature,
                 seed=0,
             )
-            summary = run_distillation(self.questions(), dc, d / "traces.jsonl", paths=paths, resume=True)
+            summary = run_distillation(
+                self.train_questions(), dc, d / "traces.jsonl", paths=paths, resume=True
+            )
             s = summary.to_dict()
             self.log(
                 f"  {mode} traces: {s['file_traces']} in file ({s['file_correct']} correct, {s['file_valid']} "
