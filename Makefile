@@ -16,7 +16,7 @@ $(BIN)/python:
 # Installs the package with the CPU torch pin, llama.cpp bindings and dev tools; Chromium for the HTML report test.
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install -q $(TORCH_SPEC)
-	$(BIN)/python -m pip install -q -e '.[llamacpp,dev]'
+	$(BIN)/python -m pip install -q -e '.[llamacpp,dev,embed]'
 	bash scripts/install_system_deps.sh
 	touch $(STAMP)
 
