@@ -30,6 +30,7 @@ demo-quick: setup
 
 test: setup
 	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff format --check --quiet src tests benchmarks scripts
 	$(BIN)/python -m pytest -q
 
 test-fast: setup

@@ -36,7 +36,10 @@ def _write(tmp_path: Path, text: str) -> Path:
         ("settings: [cot]\n", r"students: Field required"),
         ("students: [{name: a, model: m}]\nbenchmark: nowhere.jsonl\n", r"benchmark: file not found"),
         ("students: [{name: a, model: m}]\nkg: local:missing.nt\n", r"kg: file not found"),
-        ("students: [{name: a, model: m}]\ntrain_benchmark: cwq_dev.jsonl\n", r"train_benchmark: file not found"),
+        (
+            "students: [{name: a, model: m}]\ntrain_benchmark: cwq_dev.jsonl\n",
+            r"train_benchmark: file not found",
+        ),
         ("students: [{name: a, model: m}]\ngeneration: {n: 2}\nks: [1, 4]\n", r"ks: \[4\] outside 1\.\.n"),
         ("students: [{name: a, model: m}, {name: a, model: n}]\n", r"names must be unique"),
         ("students: [{name: a, model: m}\n", r"invalid YAML"),
@@ -104,7 +107,9 @@ def test_whole_loop_then_resume_then_rerun_only_what_changed(tmp_path: Path, tin
     } <= ran
     questions = (rundir / "benchmark" / "questions.jsonl").read_text().splitlines()
     assert len(questions) == 6  # one per dataset
-    assert (rundir / "benchmark" / "train_questions.jsonl").read_text().splitlines() == questions  # no train set
+    assert (
+        rundir / "benchmark" / "train_questions.jsonl"
+    ).read_text().splitlines() == questions  # no train set
     preds = (rundir / "generate" / "tiny__fs1" / "predictions.jsonl").read_text().splitlines()
     assert len(preds) == 6 * 2  # n = 2, one budget
     assert all(json.loads(p)["budget"] == 6 for p in preds)

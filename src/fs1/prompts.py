@@ -73,7 +73,9 @@ JUDGE_FS1_CORRECT = "1"
 JUDGE_FS1_INCORRECT = "0"
 
 # simpleqa: a SimpleQA-style grader with three grades; NOT_ATTEMPTED is kept apart from INCORRECT.
-JUDGE_SIMPLEQA_SYSTEM = "You are a careful grader of answers to factual questions. Reply with a single letter."
+JUDGE_SIMPLEQA_SYSTEM = (
+    "You are a careful grader of answers to factual questions. Reply with a single letter."
+)
 JUDGE_SIMPLEQA_USER = (
     "Grade the predicted answer to the question against the gold target.\n"
     "Question: {question}\n"

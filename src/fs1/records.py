@@ -35,7 +35,11 @@ class Record:
             if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
         ]
         # A required field may be null only where its type allows it (``Score.extracted``: no answer).
-        missing = [f.name for f in required if f.name not in row or (row[f.name] is None and "None" not in str(f.type))]
+        missing = [
+            f.name
+            for f in required
+            if f.name not in row or (row[f.name] is None and "None" not in str(f.type))
+        ]
         if missing:
             raise RecordError(f"missing field(s) {', '.join(missing)}")
         known = {k: v for k, v in row.items() if k in names}

@@ -98,7 +98,9 @@ class ScriptedOpenAIServer:
                 body = json.loads(self.rfile.read(length) or b"{}")
                 if self.path in server.routes:
                     with server._lock:
-                        server.requests.append({"endpoint": self.path, "body": body, "headers": dict(self.headers.items())})
+                        server.requests.append(
+                            {"endpoint": self.path, "body": body, "headers": dict(self.headers.items())}
+                        )
                     status, reply = server.routes[self.path](body)
                     self._send(status, json.dumps(reply))
                     return
@@ -141,13 +143,26 @@ class ScriptedOpenAIServer:
                 for i, delta in enumerate(chunks):
                     last = i == len(chunks) - 1
                     if endpoint == "chat":
-                        choice = {"index": 0, "delta": delta, "finish_reason": reply.finish_reason if last else None}
+                        choice = {
+                            "index": 0,
+                            "delta": delta,
+                            "finish_reason": reply.finish_reason if last else None,
+                        }
                         obj = "chat.completion.chunk"
                     else:
-                        choice = {"index": 0, "text": delta.get("content", ""),
-                                  "finish_reason": reply.finish_reason if last else None}
+                        choice = {
+                            "index": 0,
+                            "text": delta.get("content", ""),
+                            "finish_reason": reply.finish_reason if last else None,
+                        }
                         obj = "text_completion"
-                    event = {"id": "x", "object": obj, "created": 0, "model": server.model, "choices": [choice]}
+                    event = {
+                        "id": "x",
+                        "object": obj,
+                        "created": 0,
+                        "model": server.model,
+                        "choices": [choice],
+                    }
                     if last:
                         event["usage"] = server._usage([reply])
                     self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
@@ -161,9 +176,14 @@ class ScriptedOpenAIServer:
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
     def _usage(self, replies: list[Reply]) -> dict[str, Any]:
-        out = sum(r.completion_tokens if r.completion_tokens is not None else len(r.text.split()) for r in replies)
-        usage: dict[str, Any] = {"prompt_tokens": replies[0].prompt_tokens, "completion_tokens": out,
-                                 "total_tokens": replies[0].prompt_tokens + out}
+        out = sum(
+            r.completion_tokens if r.completion_tokens is not None else len(r.text.split()) for r in replies
+        )
+        usage: dict[str, Any] = {
+            "prompt_tokens": replies[0].prompt_tokens,
+            "completion_tokens": out,
+            "total_tokens": replies[0].prompt_tokens + out,
+        }
         if replies[0].cached_tokens is not None:
             usage["prompt_tokens_details"] = {"cached_tokens": replies[0].cached_tokens}
         return usage
@@ -177,12 +197,20 @@ class ScriptedOpenAIServer:
                     message[r.reasoning_key] = r.reasoning
                 choices.append({"index": i, "message": message, "finish_reason": r.finish_reason})
             else:
-                choices.append({"index": i, "text": r.text, "finish_reason": r.finish_reason, "logprobs": None})
+                choices.append(
+                    {"index": i, "text": r.text, "finish_reason": r.finish_reason, "logprobs": None}
+                )
             if r.stop_reason is not None:
                 choices[-1]["stop_reason"] = r.stop_reason
         obj = "chat.completion" if endpoint == "chat" else "text_completion"
-        return {"id": "x", "object": obj, "created": 0, "model": self.model, "choices": choices,
-                "usage": self._usage(replies)}
+        return {
+            "id": "x",
+            "object": obj,
+            "created": 0,
+            "model": self.model,
+            "choices": choices,
+            "usage": self._usage(replies),
+        }
 
     @property
     def base_url(self) -> str:

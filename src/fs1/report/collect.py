@@ -56,7 +56,9 @@ def load_runs(rundir: Path) -> list[RunView]:
     runs = []
     score_root = rundir / "score"
     if not score_root.is_dir():
-        raise InputError(f"{rundir}: no score/ directory — is this an fs1 run directory? (run `fs1 run` first)")
+        raise InputError(
+            f"{rundir}: no score/ directory — is this an fs1 run directory? (run `fs1 run` first)"
+        )
     for summary_path in sorted(score_root.glob("*/summary.json")):
         name = summary_path.parent.name
         meta_path = rundir / "generate" / name / "run.json"
@@ -85,7 +87,8 @@ def load_traces(rundir: Path, runs: list[RunView]) -> list[dict[str, Any]]:
     traces = []
     for run in runs:
         scores = {
-            (str(r["id"]), r["sample"], r.get("budget")): r for r in _rows(rundir / "score" / run.name / "scores.jsonl")
+            (str(r["id"]), r["sample"], r.get("budget")): r
+            for r in _rows(rundir / "score" / run.name / "scores.jsonl")
         }
         for pred in _rows(rundir / "generate" / run.name / "predictions.jsonl"):
             qid = str(pred["id"])
