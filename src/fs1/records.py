@@ -7,6 +7,7 @@ This module imports nothing from fs1.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
@@ -15,6 +16,18 @@ T = TypeVar("T", bound="Record")
 
 class RecordError(ValueError):
     """A row that does not make a valid record (missing field, wrong type)."""
+
+
+@functools.cache
+def _field_info(cls: type) -> tuple[frozenset[str], tuple[tuple[str, bool], ...]]:
+    """Field names and the required fields with whether each may be null; computed once per record class."""
+    fields = dataclasses.fields(cls)
+    required = tuple(
+        (f.name, "None" in str(f.type))
+        for f in fields
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    )
+    return frozenset(f.name for f in fields), required
 
 
 @dataclass
@@ -28,17 +41,10 @@ class Record:
         """Build a record from a JSON row; unknown keys go to ``meta`` when the record has one, else error."""
         if not isinstance(row, dict):
             raise RecordError(f"expected a JSON object, got {type(row).__name__}")
-        names = {f.name for f in dataclasses.fields(cls)}
-        required = [
-            f
-            for f in dataclasses.fields(cls)
-            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-        ]
+        names, required = _field_info(cls)
         # A required field may be null only where its type allows it (``Score.extracted``: no answer).
         missing = [
-            f.name
-            for f in required
-            if f.name not in row or (row[f.name] is None and "None" not in str(f.type))
+            name for name, nullable in required if name not in row or (row[name] is None and not nullable)
         ]
         if missing:
             raise RecordError(f"missing field(s) {', '.join(missing)}")

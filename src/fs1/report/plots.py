@@ -21,6 +21,20 @@ def _data_uri(fig: Any) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
+def _finish(fig: Any, ax: Any, drawn: bool, xlabel: str, title: str) -> str | None:
+    """Shared look of the accuracy curves (log2 x axis, percent y axis); ``None`` when nothing was drawn."""
+    if not drawn:
+        plt.close(fig)
+        return None
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("accuracy (%)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="best")
+    return _data_uri(fig)
+
+
 def _curve(metrics: dict[str, float]) -> tuple[list[int], list[float]]:
     ks = sorted(int(k) for k in metrics)
     return ks, [100 * metrics[str(k)] for k in ks]
@@ -43,16 +57,9 @@ def passk_curves(runs: list[RunView], selection: dict[str, dict[str, float]]) ->
         if selection.get(run.name):
             ks, ys = _curve(selection[run.name])
             ax.plot(ks, ys, ":", color=colour, label=f"{run.name} KG-select@k")
-    if not drawn:
-        plt.close(fig)
-        return None
-    ax.set_xscale("log", base=2)
-    ax.set_xlabel("k (samples)")
-    ax.set_ylabel("accuracy (%)")
-    ax.set_title("Parallel scaling: pass@k (upper bound) vs deployable selection")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="best")
-    return _data_uri(fig)
+    return _finish(
+        fig, ax, drawn, "k (samples)", "Parallel scaling: pass@k (upper bound) vs deployable selection"
+    )
 
 
 def budget_curves(runs: list[RunView]) -> str | None:
@@ -61,22 +68,13 @@ def budget_curves(runs: list[RunView]) -> str | None:
     drawn = False
     for i, run in enumerate(runs):
         by_budget = run.summary.get("by_budget") or {}
-        if len(by_budget) < 1:
+        if not by_budget:
             continue
         budgets = sorted(by_budget, key=lambda b: int(b))
         ys = [100 * by_budget[b]["overall"]["accuracy"] for b in budgets]
         ax.plot([int(b) for b in budgets], ys, "-o", color=f"C{i % 10}", label=run.name)
         drawn = True
-    if not drawn:
-        plt.close(fig)
-        return None
-    ax.set_xscale("log", base=2)
-    ax.set_xlabel("thinking budget (tokens)")
-    ax.set_ylabel("accuracy (%)")
-    ax.set_title("Budget forcing: accuracy vs thinking budget")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    return _data_uri(fig)
+    return _finish(fig, ax, drawn, "thinking budget (tokens)", "Budget forcing: accuracy vs thinking budget")
 
 
 def thinking_lengths(traces: list[dict[str, Any]]) -> str | None:
