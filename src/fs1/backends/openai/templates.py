@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from fs1.backends.openai_transport import Transport
+from fs1.backends.openai.transport import Transport
 
 ROLE_LINE = "{role}: {content}"  # plain rendering for chat-only servers (never sent to a model as a template)
 
