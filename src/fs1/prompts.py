@@ -5,6 +5,8 @@ No other module spells these strings; import them from here.
 
 from __future__ import annotations
 
+from fs1.errors import ConfigError
+
 # --- Evaluation prompt (protocol §3) ---
 BOXED_INSTRUCTION = " Put your final answer in \\boxed{}."
 COT_INSTRUCTION = " Think step-by-step."
@@ -39,7 +41,7 @@ SETTINGS = ("instruct", "cot", "reasoning")
 def eval_user_prompt(question: str, setting: str = "instruct") -> str:
     """The user turn for evaluation: question + boxed instruction (+ step-by-step for ``cot``)."""
     if setting not in SETTINGS:
-        raise ValueError(f"unknown setting {setting!r}; expected one of {', '.join(SETTINGS)}")
+        raise ConfigError(f"unknown setting {setting!r}; expected one of {', '.join(SETTINGS)}")
     text = question.strip() + BOXED_INSTRUCTION
     if setting == "cot":
         text += COT_INSTRUCTION

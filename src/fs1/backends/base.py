@@ -14,9 +14,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
-
-class BackendError(RuntimeError):
-    """A backend failed after its retries, or cannot honour a request."""
+from fs1.errors import BackendError
 
 
 def check_open_args(prompts: list[str], n: int, seeds: list[int | None] | None) -> None:

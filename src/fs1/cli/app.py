@@ -20,16 +20,27 @@ console = Console(stderr=True, soft_wrap=True)  # never wrap paths in messages
 
 @contextmanager
 def user_errors() -> Iterator[None]:
-    """Turn expected user-facing errors into a one-line message and exit code 2 (no stack trace)."""
-    from fs1.backends.base import BackendError
-    from fs1.io import InputError
-    from fs1.records import RecordError
+    """Print a problem the user can fix (``Fs1Error``, a missing file, an invalid setting) as one line, exit code 2.
+
+    Any other exception is a bug and keeps its traceback.
+    """
+    from fs1.errors import Fs1Error, validation_message
 
     try:
         yield
-    except (InputError, RecordError, BackendError, FileNotFoundError, ValueError) as exc:
-        console.print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(2) from None
+    except (Fs1Error, FileNotFoundError) as exc:
+        _fail(str(exc))
+    except ValueError as exc:
+        from pydantic import ValidationError
+
+        if not isinstance(exc, ValidationError):
+            raise
+        _fail(validation_message(exc))
+
+
+def _fail(message: str) -> None:
+    console.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(2) from None
 
 
 def parse_int_list(text: str | None) -> list[int] | None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -72,7 +70,7 @@ def distill(
     from fs1.distill.inputs import load_paths, load_questions
     from fs1.distill.runner import DistillConfig, run_distillation
 
-    with user_errors(), _one_line_config_errors():
+    with user_errors():
         config = DistillConfig(
             mode=mode, teacher=teacher, backend=backend, base_url=base_url, samples=samples, no_path=no_path,
             concurrency=concurrency, batch_size=batch_size, temperature=temperature, top_p=top_p, top_k=top_k,
@@ -98,18 +96,6 @@ def distill(
     _print_summary(summary, out)
     if summary.failed:
         raise typer.Exit(1)
-
-
-@contextmanager
-def _one_line_config_errors() -> Iterator[None]:
-    """Turn a pydantic validation error of the run config into one ``--option: reason`` line."""
-    from pydantic import ValidationError
-
-    try:
-        yield
-    except ValidationError as exc:
-        reasons = [f"--{str(e['loc'][0]).replace('_', '-')}: {e['msg']}" for e in exc.errors() if e["loc"]]
-        raise ValueError("; ".join(reasons) or str(exc)) from None
 
 
 def _print_summary(summary: object, out: Path) -> None:

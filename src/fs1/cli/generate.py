@@ -10,6 +10,7 @@ from pathlib import Path
 import typer
 
 from fs1.cli.app import app, console, parse_int_list, user_errors
+from fs1.errors import ConfigError
 
 
 @app.command("generate")
@@ -87,7 +88,7 @@ def generate(
     budget_list = parse_int_list(budgets)
     with user_errors():
         if budget_list is not None and max_think_tokens is not None:
-            raise ValueError("give either --max-think-tokens or --budgets, not both")
+            raise ConfigError("give either --max-think-tokens or --budgets, not both")
         if max_think_tokens is not None:
             budget_list = [max_think_tokens]
         config = GenerateConfig(
@@ -108,11 +109,11 @@ def _backend_options(backend: str, base_url: str | None, threads: int | None, dt
     local = ("transformers", "llamacpp")
     if threads is not None:
         if backend not in local:
-            raise ValueError(f"--threads applies to the transformers and llamacpp backends, not {backend!r}")
+            raise ConfigError(f"--threads applies to the transformers and llamacpp backends, not {backend!r}")
         options["threads"] = threads
     if dtype is not None:
         if backend != "transformers":
-            raise ValueError(f"--dtype applies to the transformers backend, not {backend!r}")
+            raise ConfigError(f"--dtype applies to the transformers backend, not {backend!r}")
         options["dtype"] = dtype
     return options
 
@@ -130,4 +131,4 @@ def _run(benchmark: str, limit: int | None, backend: str, options: dict, config,
         )
     except BackendError as exc:
         # Transport failures after retries, unusable models: one line, no stack trace, records so far kept.
-        raise ValueError(f"backend {backend!r}: {exc}") from None
+        raise BackendError(f"backend {backend!r}: {exc}") from None

@@ -10,6 +10,7 @@ from typing import Any
 import typer
 
 from fs1.cli.app import app, console, parse_int_list, user_errors
+from fs1.errors import ConfigError
 
 DEFAULT_KS_TEXT = "1,2,4,8,16"
 
@@ -99,7 +100,7 @@ def judge(
     ks = parse_int_list(k)
     with user_errors(), _backend_errors():
         if mode not in MODES:
-            raise ValueError(f"--mode must be one of {', '.join(MODES)}, got {mode!r}")
+            raise ConfigError(f"--mode must be one of {', '.join(MODES)}, got {mode!r}")
         rule_list = get_rules(_names(rules))
         questions = load_questions(benchmark)
         the_judge = load_judge(

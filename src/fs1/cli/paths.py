@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from fs1.cli.app import app, console, user_errors
+from fs1.errors import ConfigError
 
 if TYPE_CHECKING:
     from fs1.kg import KG, SearchSettings
@@ -88,7 +89,7 @@ def paths(
         for question in questions:
             validate_question_ids(question)
         if out.exists() and not resume:
-            raise ValueError(f"{out} exists: pass --resume to continue it, or remove it")
+            raise ConfigError(f"{out} exists: pass --resume to continue it, or remove it")
         if retry_errors and out.exists():
             kept = [row for _, row in read_jsonl_rows(out) if row.get("status") != ERROR]
             write_jsonl_atomic(out, kept)
@@ -118,7 +119,7 @@ def _open(spec: str | None, cache_dir: Path | None, endpoint: dict[str, object])
             return open_kg(spec, cache_dir=cache_dir, **endpoint)
         return open_kg(spec, cache_dir=cache_dir)
     except KGError as exc:
-        raise ValueError(str(exc)) from None
+        raise ConfigError(str(exc)) from None
 
 
 def _run(graph: KG, settings: SearchSettings, questions: list[Question], out: Path) -> dict[str, int]:

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from fs1.cli.app import app, console, parse_int_list, user_errors
+from fs1.errors import ConfigError
 
 DEFAULT_KS_TEXT = "1,2,4,8,16"
 
@@ -45,7 +46,7 @@ def score(
     ks = parse_int_list(k)
     with user_errors():
         if ks is not None and any(value < 1 for value in ks):
-            raise ValueError(f"--k values must be >= 1, got {k!r}")
+            raise ConfigError(f"--k values must be >= 1, got {k!r}")
         summary = _score_with_progress(predictions, load_questions(benchmark), out, ks, workers)
     dropped = sorted(set(ks or []) - set(summary["ks"]))
     if dropped:

@@ -26,6 +26,7 @@ from fs1.backends.embedded import is_embedded
 from fs1.distill.config import REMOTE_BACKENDS, WEAK_TEACHER_NOTE, DistillConfig, DistillSummary
 from fs1.distill.labelling import label_trace
 from fs1.distill.teacher import TeacherPrompt, build_prompt, parse_reply
+from fs1.errors import ConfigError
 from fs1.io import InputError, JsonlAppender, completed_keys, read_jsonl_rows, write_json_atomic
 from fs1.records import PathRecord, Question, Trace
 
@@ -54,7 +55,7 @@ def open_teacher(config: DistillConfig) -> Backend:
         if config.api_key_env:
             kwargs["api_key_env"] = config.api_key_env
     elif config.base_url or config.stream or config.api_key_env:
-        raise ValueError(f"--base-url, --stream and --api-key-env need the openai backend, not {name!r}")
+        raise ConfigError(f"--base-url, --stream and --api-key-env need the openai backend, not {name!r}")
     return load_backend(name, config.teacher, **kwargs)
 
 
@@ -231,11 +232,11 @@ def _check_inputs(
     questions: list[Question], config: DistillConfig, paths: dict[str, PathRecord] | None
 ) -> None:
     if config.mode == "fs1" and paths is None:
-        raise ValueError("fs1 mode needs KG paths (--paths PATHS.jsonl, written by `fs1 paths`)")
+        raise ConfigError("fs1 mode needs KG paths (--paths PATHS.jsonl, written by `fs1 paths`)")
     seen: set[str] = set()
     for question in questions:
         if question.ID in seen:
-            raise ValueError(f"question ID {question.ID!r} appears twice; resume needs unique IDs")
+            raise InputError(f"question ID {question.ID!r} appears twice; resume needs unique IDs")
         seen.add(question.ID)
 
 

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from fs1.backends.base import Backend, SamplingParams
 from fs1.config import default_sampling
+from fs1.errors import ConfigError
 from fs1.generate.budget import BudgetConfig, budget_forcing
 from fs1.generate.parallel import ScaledOutput, parallel_sample
 from fs1.io import InputError, JsonlAppender, completed_keys
@@ -59,14 +60,14 @@ class GenerateConfig(BaseModel):
     @model_validator(mode="after")
     def _check(self) -> GenerateConfig:
         if self.setting not in SETTINGS:
-            raise ValueError(f"unknown setting {self.setting!r}; expected one of {', '.join(SETTINGS)}")
+            raise ConfigError(f"unknown setting {self.setting!r}; expected one of {', '.join(SETTINGS)}")
         forcing = self.budgets is not None or self.min_think_tokens is not None
         if forcing and self.setting != "reasoning":
-            raise ValueError(
+            raise ConfigError(
                 "budget forcing (--max-think-tokens/--budgets/--min-think-tokens) needs --setting reasoning"
             )
         if self.budgets is not None and (not self.budgets or min(self.budgets) <= 0):
-            raise ValueError(f"budgets must be positive token counts, got {self.budgets}")
+            raise ConfigError(f"budgets must be positive token counts, got {self.budgets}")
         return self
 
     def sampling(self) -> SamplingParams:

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from fs1 import prompts
 from fs1.backends.base import Backend, SamplingParams
+from fs1.errors import ConfigError
 from fs1.judge.cache import CachedVerdict, VerdictCache
 
 VERDICT_CORRECT = "correct"
@@ -100,7 +101,7 @@ PROMPTS: dict[str, JudgePrompt] = {
 def get_prompt(name: str) -> JudgePrompt:
     """The judge prompt called ``name`` (``fs1`` or ``simpleqa``); ``ValueError`` for any other name."""
     if name not in PROMPTS:
-        raise ValueError(f"unknown judge prompt {name!r}; choose one of {', '.join(PROMPTS)}")
+        raise ConfigError(f"unknown judge prompt {name!r}; choose one of {', '.join(PROMPTS)}")
     return PROMPTS[name]
 
 
@@ -147,7 +148,7 @@ class Judge:
         batch_size: int = DEFAULT_BATCH_SIZE,
     ) -> None:
         if max_tokens < 1 or batch_size < 1:
-            raise ValueError("max_tokens and batch_size must be at least 1")
+            raise ConfigError("max_tokens and batch_size must be at least 1")
         self.backend = backend
         self.prompt = prompt
         self.cache = cache
@@ -245,7 +246,7 @@ def load_judge(
     }
     options = {name: value for name, value in remote.items() if value is not None}
     if options and backend != "openai":
-        raise ValueError(f"{', '.join(options)} apply to the openai backend only (got backend {backend!r})")
+        raise ConfigError(f"{', '.join(options)} apply to the openai backend only (got backend {backend!r})")
     cache = VerdictCache(cache_path) if cache_path is not None else None
     return Judge(load_backend(backend, model, **options), judge_prompt, cache, max_tokens=max_tokens,
                  batch_size=batch_size)  # fmt: skip

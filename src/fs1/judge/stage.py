@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fs1.errors import ConfigError
 from fs1.io import InputError, read_jsonl_rows, write_json_atomic, write_jsonl_atomic
 from fs1.judge.judge import (
     RULE_PREFIX,
@@ -108,7 +109,7 @@ def judge_scores(
     done.
     """
     if mode not in MODES:
-        raise ValueError(f"unknown judge mode {mode!r}; choose one of {', '.join(MODES)}")
+        raise ConfigError(f"unknown judge mode {mode!r}; choose one of {', '.join(MODES)}")
     stats = JudgeRunStats(predictions=len(scores))
     groups = _group(scores, questions)
     pending: list[_Group] = []
@@ -122,7 +123,7 @@ def judge_scores(
         else:
             pending.append(group)
     if pending and judge is None:
-        raise ValueError(f"{len(pending)} answer(s) need an LLM judge but no judge model was given")
+        raise ConfigError(f"{len(pending)} answer(s) need an LLM judge but no judge model was given")
     if pending and judge is not None:
         requests = [
             JudgeRequest(g.question.question, tuple(g.question.gold), g.answer or "") for g in pending
@@ -146,7 +147,7 @@ def _group(scores: Sequence[Score], questions: Mapping[str, Question]) -> dict[t
         score = scores[index]
         question = questions.get(score.id)
         if question is None:
-            raise ValueError(f"verdict for unknown question ID {score.id!r}")
+            raise InputError(f"verdict for unknown question ID {score.id!r}")
         norm = normalize_answer(score.extracted) if score.extracted is not None else ""
         group = groups.setdefault((score.id, norm), _Group(question, score.extracted if norm else None))
         group.members.append(index)

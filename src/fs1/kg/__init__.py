@@ -15,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from fs1.errors import ConfigError
 from fs1.kg.base import KG, KGError, QueryTimeout
 from fs1.kg.endpoint import WDQS_URL, EndpointSettings
 from fs1.kg.finder import PathFinder, find_paths, supports, validate_question_ids
@@ -60,4 +61,4 @@ def open_kg(spec: str | None = None, *, cache_dir: Path | None = None, **endpoin
 
         url = spec[len(SPARQL) :] or WDQS_URL
         return SparqlKG(EndpointSettings(url=url, cache_dir=cache_dir, **endpoint_options))
-    raise ValueError(f"unknown KG {spec!r}: expected local:FILE, local:DIR or sparql:URL")
+    raise ConfigError(f"unknown KG {spec!r}: expected local:FILE, local:DIR or sparql:URL")

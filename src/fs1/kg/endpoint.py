@@ -23,6 +23,7 @@ from urllib.parse import urlencode, urlsplit
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
+from fs1.errors import ConfigError
 from fs1.kg.base import KG, KGError, QueryTimeout, Row
 from fs1.kg.cache import QueryCache
 
@@ -125,7 +126,7 @@ class SparqlKG(KG):
     def __init__(self, settings: EndpointSettings | None = None) -> None:
         settings = settings or EndpointSettings()
         if not settings.url.startswith(("http://", "https://")):
-            raise ValueError(f"SPARQL endpoint must be an http(s) URL, got {settings.url!r}")
+            raise ConfigError(f"SPARQL endpoint must be an http(s) URL, got {settings.url!r}")
         is_wdqs = endpoint_host(settings.url) == endpoint_host(WDQS_URL)
         self.settings = settings.model_copy(
             update={

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from fs1.errors import ConfigError
 from fs1.run.pipeline import Pipeline
 
 
@@ -15,7 +16,7 @@ def judge_run(pipe: Pipeline, run: str) -> Path:
     """Judge the scored predictions of ``run`` with the experiment's judge; returns the stage directory."""
     spec = pipe.exp.judge
     if spec is None:
-        raise ValueError("the experiment has no judge")
+        raise ConfigError("the experiment has no judge")
     config = {"score": pipe.fingerprints[f"score/{run}"], "judge": spec.model_dump(), "ks": pipe.exp.ks}
 
     def work(d: Path) -> None:

@@ -35,7 +35,7 @@ def score_predictions(
     for prediction in predictions:
         question = questions.get(prediction.id)
         if question is None:
-            raise ValueError(f"prediction for unknown question ID {prediction.id!r}")
+            raise InputError(f"prediction for unknown question ID {prediction.id!r}")
         score = score_prediction(prediction, question, _gold_of(golds, question))
         scores.append(score)
         columns.add(

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from fs1.errors import ConfigError, InputError
 from fs1.records import Question, Score
 from fs1.scoring.match import match_answer
 from fs1.scoring.metrics import maj_at_k_array, pass_at_k_array
@@ -37,7 +38,7 @@ DEFAULT_KS = (1, 2, 4, 8, 16)
 NO_BUDGET_KEY = "none"
 
 
-class DuplicateSampleError(ValueError):
+class DuplicateSampleError(InputError):
     """Two verdicts for one (question, budget, sample); ``position`` is the 0-based index of the second one."""
 
     def __init__(self, message: str, position: int) -> None:
@@ -111,7 +112,7 @@ def summarise(
         data = row.to_dict() if isinstance(row, Score) else row
         qid = str(data["id"])
         if qid not in questions:
-            raise ValueError(f"verdict for unknown question ID {qid!r}")
+            raise InputError(f"verdict for unknown question ID {qid!r}")
         budget = data.get("budget", (data.get("meta") or {}).get("budget"))
         extracted = data.get("extracted")
         exact, f1 = data.get("exact"), data.get("f1")
@@ -126,9 +127,9 @@ def aggregate(columns: VerdictColumns, questions: Mapping[str, Question], ks: Se
     """The summary of gathered verdicts; ``DuplicateSampleError`` names the position of a repeated sample."""
     requested = sorted(set(DEFAULT_KS if ks is None else ks))
     if any(k < 1 for k in requested):
-        raise ValueError(f"k must be >= 1, got {requested}")
+        raise ConfigError(f"k must be >= 1, got {requested}")
     if not len(columns):
-        raise ValueError("no predictions to summarise")
+        raise InputError("no predictions to summarise")
     per_unit = _per_unit_values(columns, requested)
     keys = list(columns.unit_keys)
     meta = [questions[qid] for qid, _ in keys]

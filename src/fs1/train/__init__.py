@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fs1.errors import ConfigError
 from fs1.train.config import TrainConfig
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ def accelerate_config(name: str) -> Path:
     path = ACCELERATE_CONFIGS / f"{name}.yaml"
     if not path.exists():
         known = ", ".join(sorted(p.stem for p in ACCELERATE_CONFIGS.glob("*.yaml")))
-        raise ValueError(f"no accelerate config {name!r}; shipped: {known}")
+        raise ConfigError(f"no accelerate config {name!r}; shipped: {known}")
     return path
 
 

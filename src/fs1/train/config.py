@@ -12,6 +12,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from fs1.errors import ConfigError
+
 SCHEDULERS = ("cosine", "linear", "constant", "constant_with_warmup")
 # PEFT's shorthand for "every linear layer except the output head".
 LORA_ALL_LINEAR = "all-linear"
@@ -93,21 +95,21 @@ class TrainConfig:
         )
         for name in positive:
             if int(getattr(self, name)) <= 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+                raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
         if self.epochs <= 0 and self.max_steps <= 0:
-            raise ValueError("epochs must be positive (or set max_steps)")
+            raise ConfigError("epochs must be positive (or set max_steps)")
         if self.learning_rate <= 0:
-            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
+            raise ConfigError(f"learning_rate must be positive, got {self.learning_rate}")
         if not 0 <= self.warmup_ratio < 1:
-            raise ValueError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
+            raise ConfigError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
         if self.lr_scheduler not in SCHEDULERS:
-            raise ValueError(
+            raise ConfigError(
                 f"lr_scheduler must be one of {', '.join(SCHEDULERS)}, got {self.lr_scheduler!r}"
             )
         if self.merge_lora and not self.lora:
-            raise ValueError("merge_lora needs lora")
+            raise ConfigError("merge_lora needs lora")
         if self.packing and self.padding_free:
-            raise ValueError("choose packing or padding_free, not both (packing is already padding-free)")
+            raise ConfigError("choose packing or padding_free, not both (packing is already padding-free)")
         self.gradient_accumulation_steps()  # validates the batch arithmetic early
 
     def resolved_world_size(self) -> int:
@@ -119,7 +121,7 @@ class TrainConfig:
         per_step = self.per_device_batch * self.resolved_world_size()
         steps = math.ceil(self.effective_batch / per_step)
         if steps * per_step != self.effective_batch:
-            raise ValueError(
+            raise ConfigError(
                 f"effective_batch {self.effective_batch} is not a multiple of per_device_batch "
                 f"{self.per_device_batch} x {self.resolved_world_size()} device(s)"
             )
