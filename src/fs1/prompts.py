@@ -6,6 +6,7 @@ No other module spells these strings; import them from here.
 from __future__ import annotations
 
 from fs1.errors import ConfigError
+from fs1.vocab import PROMPT_SETTINGS
 
 # --- Evaluation prompt (protocol §3) ---
 BOXED_INSTRUCTION = " Put your final answer in \\boxed{}."
@@ -35,7 +36,7 @@ ANSWER_MARKERS = (ANSWER_MARKER, "Answer:", "</think>")
 THINK_OPEN_TAG = "<think>"
 THINK_CLOSE_TAG = "</think>"
 
-SETTINGS = ("instruct", "cot", "reasoning")
+SETTINGS = PROMPT_SETTINGS
 
 
 def eval_user_prompt(question: str, setting: str = "instruct") -> str:

@@ -11,8 +11,9 @@ import typer
 
 from fs1.cli.app import app, console, parse_int_list, user_errors
 from fs1.errors import ConfigError
+from fs1.vocab import DEFAULT_KS
 
-DEFAULT_KS_TEXT = "1,2,4,8,16"
+DEFAULT_KS_TEXT = ",".join(map(str, DEFAULT_KS))
 
 JUDGE_BACKEND = typer.Option(
     "openai",

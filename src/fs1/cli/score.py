@@ -8,8 +8,9 @@ import typer
 
 from fs1.cli.app import app, console, parse_int_list, user_errors
 from fs1.errors import ConfigError
+from fs1.vocab import DEFAULT_KS
 
-DEFAULT_KS_TEXT = "1,2,4,8,16"
+DEFAULT_KS_TEXT = ",".join(map(str, DEFAULT_KS))
 
 
 @app.command("score")

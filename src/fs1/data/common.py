@@ -16,17 +16,12 @@ from typing import Any
 
 from fs1.io import InputError
 from fs1.records import Question, RecordError
+from fs1.vocab import SOURCES
 
 log = logging.getLogger("fs1.data")
 
 # Exact `source_of_data` values of the published fs1 benchmark.
-CWQ = "ComplexWebQuestions"
-EXAQT = "ExaQT"
-GRAILQA = "GrailQA"
-SIMPLEQA = "SimpleQA"
-MINTAKA = "Mintaka"
-WEBQSP = "WebQSP"
-SOURCES = (CWQ, EXAQT, GRAILQA, SIMPLEQA, MINTAKA, WEBQSP)
+CWQ, EXAQT, GRAILQA, SIMPLEQA, MINTAKA, WEBQSP = SOURCES
 
 
 @dataclass

@@ -23,8 +23,9 @@ from fs1.errors import ConfigError
 from fs1.prompts import THINK_CLOSE_TAG, THINK_OPEN_TAG, teacher_prompt_fs1, teacher_prompt_rt
 from fs1.records import PathRecord, Question, RecordError, Triple
 from fs1.scoring.extract import BOX_COMMANDS, extract_answer, last_boxed
+from fs1.vocab import TRACE_MODES
 
-MODES = ("rt", "fs1")
+MODES = TRACE_MODES
 # What to do with a question that has no KG path in fs1 mode.
 NO_PATH_POLICIES = ("rt", "skip")
 PATH_FOUND = "found"

@@ -24,6 +24,7 @@ from fs1.generate.parallel import ScaledOutput, parallel_sample
 from fs1.io import InputError, JsonlAppender, completed_keys
 from fs1.prompts import ANSWER_MAX_TOKENS, SETTINGS, THINK_START, eval_user_prompt
 from fs1.records import Prediction, Question
+from fs1.vocab import EMBEDDED_NAME
 
 Key = tuple[str, int, int | None]
 
@@ -33,7 +34,7 @@ class GenerateConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    model: str = Field("smollm2-135m", description="Model name recorded in each prediction.")
+    model: str = Field(EMBEDDED_NAME, description="Model name recorded in each prediction.")
     setting: str = Field("instruct", description="instruct | cot | reasoning (s1 think/answer markers).")
     n: int = Field(1, ge=1, description="Samples per question (parallel sampling).")
     budgets: list[int] | None = Field(

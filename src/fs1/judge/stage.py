@@ -42,9 +42,9 @@ from fs1.scoring.normalize import normalize_answer
 from fs1.scoring.prediction import score_prediction
 from fs1.scoring.score import SCORES_FILE
 from fs1.scoring.summary import DuplicateSampleError, summarise
+from fs1.summary_types import JUDGED_SUMMARY_FILE, PASS_AT_K, JudgedSummary
 
 JUDGED_FILE = "judged.jsonl"
-JUDGED_SUMMARY_FILE = "judged_summary.json"
 MODE_ALL, MODE_CASCADE = "all", "cascade"
 MODES = (MODE_ALL, MODE_CASCADE)
 
@@ -191,7 +191,7 @@ def judged_summary(
     stats: JudgeRunStats,
     judge_info: Mapping[str, Any],
     judge: Judge | None = None,
-) -> dict[str, Any]:
+) -> JudgedSummary:
     """``fs1 score``'s summary over judge verdicts, with SimpleQA metrics per slice and the run's costs."""
     base = [_metric_row(r, r.correct) for r in rows]
     attempted = [_metric_row(r, r.attempted) for r in rows]
@@ -218,7 +218,7 @@ def judged_summary(
             "verdicts": {v: stats.verdicts[v] for v in sorted(stats.verdicts)},
         }
     )
-    return summary
+    return summary  # type: ignore[return-value]  # _add_simpleqa and update() made it one
 
 
 def _metric_row(row: JudgedRow, flag: bool) -> dict[str, Any]:
@@ -245,16 +245,16 @@ def _add_simpleqa(node: Any, attempted: Any) -> None:
     """Walk two summaries of the same shape and add the SimpleQA metrics to every slice ``S`` of the first."""
     if not isinstance(node, dict):
         return
-    if "pass@k" in node and "accuracy" in node:
+    if PASS_AT_K in node and "accuracy" in node:
         accuracy, rate = node["accuracy"], attempted["accuracy"]
         node["attempted"] = rate
         node["accuracy_given_attempted"] = _ratio(accuracy, rate)
         node["simpleqa_f1"] = _harmonic(accuracy, node["accuracy_given_attempted"])
-        at_k = attempted["pass@k"]
-        given = {k: _ratio(p, at_k[k]) for k, p in node["pass@k"].items()}
+        at_k = attempted[PASS_AT_K]
+        given = {k: _ratio(p, at_k[k]) for k, p in node[PASS_AT_K].items()}
         node["attempted@k"] = dict(at_k)
         node["accuracy_given_attempted@k"] = given
-        node["simpleqa_f1@k"] = {k: _harmonic(p, given[k]) for k, p in node["pass@k"].items()}
+        node["simpleqa_f1@k"] = {k: _harmonic(p, given[k]) for k, p in node[PASS_AT_K].items()}
         return
     for key, value in node.items():
         if isinstance(value, dict) and key in attempted:

@@ -16,8 +16,9 @@ from typing import Any
 from fs1.io import atomic_open
 from fs1.report import plots
 from fs1.report.collect import ReportData, RunView, collect
+from fs1.summary_types import KGSEL_AT_K, MAJ_AT_K, PASS_AT_K
 
-SELECTION_METRIC = "kgsel@k"
+SELECTION_METRIC = KGSEL_AT_K
 
 
 def _pct(value: float | None) -> str:
@@ -31,7 +32,7 @@ def _cell(value: float | None, **attrs: Any) -> str:
 
 
 def _max_k(section: dict[str, Any]) -> str | None:
-    ks = [int(k) for k in section.get("pass@k", {})]
+    ks = [int(k) for k in section.get(PASS_AT_K, {})]
     return str(max(ks)) if ks else None
 
 
@@ -50,8 +51,8 @@ def main_table(data: ReportData) -> str:
             )
             sec = sec or {}
             kmax = _max_k(sec)
-            p1 = sec.get("pass@k", {}).get("1")
-            pk = sec.get("pass@k", {}).get(kmax) if kmax else None
+            p1 = sec.get(PASS_AT_K, {}).get("1")
+            pk = sec.get(PASS_AT_K, {}).get(kmax) if kmax else None
             cells.append(_cell(p1, run=run.name, source=source, metric="pass@1"))
             cells.append(_cell(pk, run=run.name, source=source, metric=f"pass@{kmax}"))
         rows.append(
@@ -85,13 +86,13 @@ def selection_table(data: ReportData, selection: dict[str, dict[str, float]]) ->
         kmax = _max_k(overall)
         if kmax is None:
             continue
-        pk = overall.get("pass@k", {}).get(kmax)
-        mk = overall.get("maj@k", {}).get(kmax)
+        pk = overall.get(PASS_AT_K, {}).get(kmax)
+        mk = overall.get(MAJ_AT_K, {}).get(kmax)
         sk = selection.get(run.name, {}).get(kmax)
         recovered = None if not pk or sk is None else sk / pk
         rows.append(
             f'<tr><td class="label">{escape(run.name)}</td><td>{kmax}</td>'
-            + _cell(overall.get("pass@k", {}).get("1"), run=run.name, metric="pass@1")
+            + _cell(overall.get(PASS_AT_K, {}).get("1"), run=run.name, metric="pass@1")
             + _cell(pk, run=run.name, metric="pass@k")
             + _cell(mk, run=run.name, metric="maj@k")
             + _cell(sk, run=run.name, metric=SELECTION_METRIC)
@@ -115,7 +116,7 @@ def slice_table(data: ReportData, key: str, table_id: str) -> str:
     for run in data.runs:
         sec = run.summary.get(key, {})
         cells = "".join(
-            _cell((sec.get(v) or {}).get("pass@k", {}).get("1"), run=run.name, slice=v, metric="pass@1")
+            _cell((sec.get(v) or {}).get(PASS_AT_K, {}).get("1"), run=run.name, slice=v, metric="pass@1")
             for v in values
         )
         counts = "/".join(str((sec.get(v) or {}).get("n_questions", 0)) for v in values)
@@ -135,7 +136,7 @@ def budget_table(runs: list[RunView]) -> str:
                 f'<tr><td class="label">{escape(run.name)}</td><td>{escape(str(budget))}</td>'
                 + _cell(overall.get("accuracy"), run=run.name, budget=budget, metric="accuracy")
                 + _cell(
-                    overall.get("pass@k", {}).get(_max_k(overall) or "1"),
+                    overall.get(PASS_AT_K, {}).get(_max_k(overall) or "1"),
                     run=run.name,
                     budget=budget,
                     metric="pass@k",
@@ -185,7 +186,7 @@ def judge_table(runs: list[RunView]) -> str:
             f'<tr><td class="label">{escape(run.name)}</td>'
             + _cell(rule.get("accuracy"), run=run.name, metric="rule-accuracy")
             + _cell(judged.get("accuracy"), run=run.name, metric="judge-accuracy")
-            + _cell(judged.get("pass@k", {}).get(kmax), run=run.name, metric=f"judge-pass@{kmax}")
+            + _cell(judged.get(PASS_AT_K, {}).get(kmax), run=run.name, metric=f"judge-pass@{kmax}")
             + f"<td>{run.judged.get('judge_calls', 0)}</td><td>{run.judged.get('decided_by_rule', 0)}</td>"
             + f"<td>{run.judged.get('errors', 0)}</td></tr>"
         )

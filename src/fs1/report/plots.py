@@ -12,6 +12,7 @@ matplotlib.use("Agg")  # no display on servers and CI
 import matplotlib.pyplot as plt  # noqa: E402
 
 from fs1.report.collect import RunView  # noqa: E402
+from fs1.summary_types import MAJ_AT_K, PASS_AT_K  # noqa: E402
 
 
 def _data_uri(fig: Any) -> str:
@@ -47,12 +48,12 @@ def passk_curves(runs: list[RunView], selection: dict[str, dict[str, float]]) ->
     for i, run in enumerate(runs):
         overall = run.summary.get("overall", {})
         colour = f"C{i % 10}"
-        if overall.get("pass@k"):
-            ks, ys = _curve(overall["pass@k"])
+        if overall.get(PASS_AT_K):
+            ks, ys = _curve(overall[PASS_AT_K])
             ax.plot(ks, ys, "-o", color=colour, label=f"{run.name} pass@k")
             drawn = True
-        if overall.get("maj@k"):
-            ks, ys = _curve(overall["maj@k"])
+        if overall.get(MAJ_AT_K):
+            ks, ys = _curve(overall[MAJ_AT_K])
             ax.plot(ks, ys, "--", color=colour, label=f"{run.name} maj@k")
         if selection.get(run.name):
             ks, ys = _curve(selection[run.name])

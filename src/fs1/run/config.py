@@ -12,9 +12,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from fs1.io import InputError
+from fs1.vocab import DEFAULT_KS, EMBEDDED_NAME, RUN_SETTINGS, BackendName, RunSetting
 
-Setting = Literal["instruct", "cot", "rt", "fs1"]
-BackendName = Literal["transformers", "llamacpp", "vllm", "openai"]
+Setting = RunSetting
 
 
 class _Strict(BaseModel):
@@ -114,17 +114,15 @@ class Experiment(_Strict):
     per_source: bool = Field(True, description="Apply `limit` per dataset so every source is represented.")
     kg: str = Field("bundled", description="`bundled`, `local:FILE` or `sparql:URL`.")
     max_hops: int = Field(3, ge=1, le=4, description="Longest KG path searched.")
-    teacher: TeacherSpec = Field(
-        default_factory=lambda: TeacherSpec(model="smollm2-135m", backend="llamacpp")
-    )
+    teacher: TeacherSpec = Field(default_factory=lambda: TeacherSpec(model=EMBEDDED_NAME, backend="llamacpp"))
     students: list[ModelSpec] = Field(
         ..., min_length=1, description="Models evaluated (and fine-tuned for rt/fs1)."
     )
-    settings: list[Setting] = Field(default_factory=lambda: ["instruct", "cot", "rt", "fs1"])
+    settings: list[Setting] = Field(default_factory=lambda: list(RUN_SETTINGS))
     train: TrainSpec = Field(default_factory=TrainSpec)
     generation: GenerationSpec = Field(default_factory=GenerationSpec)
     ks: list[int] = Field(
-        default_factory=lambda: [1, 2, 4, 8, 16], description="k values for pass@k / maj@k."
+        default_factory=lambda: list(DEFAULT_KS), description="k values for pass@k / maj@k."
     )
     judge: JudgeSpec | None = None
 

@@ -20,8 +20,11 @@ from fs1.io import JsonlAppender, completed_keys, read_records, write_json_atomi
 from fs1.records import PathRecord, Question
 from fs1.run.config import Experiment, ModelSpec, resolve_input
 from fs1.run.stage import StageResult, run_stage
+from fs1.summary_types import SUMMARY_FILE
+from fs1.vocab import TRACE_MODES
 
-TRAINED_SETTINGS = ("rt", "fs1")
+# Settings whose student is first fine-tuned on traces of the same name.
+TRAINED_SETTINGS = TRACE_MODES
 # What an instruct/cot run depends on: budget-forcing fields change only the rt/fs1 runs.
 UNFORCED_FIELDS = {"n", "max_tokens", "seed"}
 Log = Callable[[str], None]
@@ -283,7 +286,7 @@ class Pipeline:
             score_file(self.rundir / "generate" / run / "predictions.jsonl", by_id, d, ks=self.exp.ks)
 
         d = self.stage(f"score/{run}", config, work)
-        return json.loads((d / "summary.json").read_text())
+        return json.loads((d / SUMMARY_FILE).read_text())
 
     def clean_stale_runs(self, runs: list[str]) -> None:
         """Drop generate/score dirs of runs no longer in the experiment, so the report shows only current runs."""

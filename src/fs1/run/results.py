@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from fs1.records import Question
+from fs1.summary_types import CURVE_METRICS, KGSEL_AT_K, MEAN_METRICS, Summary
 
-SELECTION_METRIC = "kgsel@k"
+SELECTION_METRIC = KGSEL_AT_K
 COLUMNS = ("run", "model", "setting", "source", "budget", "k", "metric", "value")
 
 
@@ -25,7 +26,7 @@ def _section_rows(
     base: dict[str, Any], section: Mapping[str, Any], source: str, budget: int | None
 ) -> list[dict]:
     rows = []
-    for metric in ("accuracy", "exact", "f1", "no_answer_rate"):
+    for metric in MEAN_METRICS:
         if metric in section:
             rows.append(
                 {
@@ -37,7 +38,7 @@ def _section_rows(
                     "value": float(section[metric]),
                 }
             )
-    for metric in ("pass@k", "maj@k"):
+    for metric in CURVE_METRICS:
         for k, value in (section.get(metric) or {}).items():
             rows.append(
                 {
@@ -52,7 +53,7 @@ def _section_rows(
     return rows
 
 
-def summary_rows(run: str, model: str, setting: str, summary: Mapping[str, Any]) -> list[dict[str, Any]]:
+def summary_rows(run: str, model: str, setting: str, summary: Summary) -> list[dict[str, Any]]:
     """Flatten one ``summary.json`` into table rows (overall and per source; per budget where present)."""
     base = {"run": run, "model": model, "setting": setting}
     rows = _section_rows(base, summary.get("overall", {}), "overall", None)

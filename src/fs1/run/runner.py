@@ -10,6 +10,7 @@ from fs1.io import read_jsonl_rows
 from fs1.run.config import load_experiment
 from fs1.run.pipeline import TRAINED_SETTINGS, Log, Pipeline
 from fs1.run.results import SELECTION_METRIC, kg_selection, summary_rows, write_results
+from fs1.summary_types import PASS_AT_K, SUMMARY_FILE
 
 
 def run_experiment(experiment_file: str | Path, rundir: str | Path, log: Log = print) -> Pipeline:
@@ -108,13 +109,13 @@ def headline(
     """(model, setting, pass@1, pass@kmax, kmax) per run (in ``runs`` order when given), for the closing table."""
     import json
 
-    paths = sorted((rundir / "score").glob("*/summary.json"))
+    paths = sorted((rundir / "score").glob(f"*/{SUMMARY_FILE}"))
     if runs is not None:
-        paths = [rundir / "score" / run / "summary.json" for run in runs]
+        paths = [rundir / "score" / run / SUMMARY_FILE for run in runs]
     out = []
     for summary_path in paths:
         overall = json.loads(summary_path.read_text()).get("overall", {})
-        passk = overall.get("pass@k", {})
+        passk = overall.get(PASS_AT_K, {})
         kmax = max((int(k) for k in passk), default=None)
         model, setting = summary_path.parent.name.split("__", 1)
         out.append((model, setting, passk.get("1"), passk.get(str(kmax)) if kmax else None, kmax))

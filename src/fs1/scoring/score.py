@@ -20,9 +20,9 @@ from fs1.scoring.match import _gold_forms, _match_cached, match_normalized
 from fs1.scoring.normalize import normalize_answer
 from fs1.scoring.prediction import score_prediction
 from fs1.scoring.summary import DuplicateSampleError, VerdictColumns, aggregate
+from fs1.summary_types import SUMMARY_FILE
 
 SCORES_FILE = "scores.jsonl"
-SUMMARY_FILE = "summary.json"
 
 
 def score_predictions(

@@ -33,9 +33,8 @@ from fs1.records import Question, Score
 from fs1.scoring.match import match_answer
 from fs1.scoring.metrics import maj_at_k_array, pass_at_k_array
 from fs1.scoring.normalize import normalize_answer
-
-DEFAULT_KS = (1, 2, 4, 8, 16)
-NO_BUDGET_KEY = "none"
+from fs1.summary_types import NO_BUDGET_KEY, Summary
+from fs1.vocab import DEFAULT_KS
 
 
 class DuplicateSampleError(InputError):
@@ -123,7 +122,9 @@ def summarise(
     return aggregate(columns, questions, ks)
 
 
-def aggregate(columns: VerdictColumns, questions: Mapping[str, Question], ks: Sequence[int] | None) -> dict:
+def aggregate(
+    columns: VerdictColumns, questions: Mapping[str, Question], ks: Sequence[int] | None
+) -> Summary:
     """The summary of gathered verdicts; ``DuplicateSampleError`` names the position of a repeated sample."""
     requested = sorted(set(DEFAULT_KS if ks is None else ks))
     if any(k < 1 for k in requested):
@@ -134,7 +135,7 @@ def aggregate(columns: VerdictColumns, questions: Mapping[str, Question], ks: Se
     keys = list(columns.unit_keys)
     meta = [questions[qid] for qid, _ in keys]
     budgets = [budget for _, budget in keys]
-    summary: dict[str, Any] = {"n": per_unit["min_n"], "ks": per_unit["ks"]}
+    summary: Summary = {"n": per_unit["min_n"], "ks": per_unit["ks"]}  # type: ignore[typeddict-item]
     summary.update(_sections(per_unit, meta, np.ones(len(keys), dtype=bool)))
     distinct = sorted(set(budgets), key=lambda b: (b is None, b or 0))
     if len(distinct) > 1:
