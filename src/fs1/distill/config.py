@@ -6,11 +6,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from fs1.backends import SamplingParams
 from fs1.backends.embedded import EMBEDDED_NAME, is_embedded
 from fs1.distill.accounting import Usage
+from fs1.vocab import TraceMode
 
 WEAK_TEACHER_NOTE = (
     f"{EMBEDDED_NAME} is a 135M-parameter offline stand-in teacher: its traces are weak and mostly wrong, good for "
@@ -24,9 +25,11 @@ class DistillConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    mode: Literal["rt", "fs1"] = Field("rt", description="rt: plain question; fs1: question + KG paths.")
-    teacher: str = Field(
-        EMBEDDED_NAME, description="Teacher model name (server model id, hub id, path, short name)."
+    mode: TraceMode = Field("rt", description="rt: plain question; fs1: question + KG paths.")
+    model: str = Field(
+        EMBEDDED_NAME,
+        validation_alias=AliasChoices("model", "teacher"),
+        description="Teacher model (server model id, hub id, path, short name).",
     )
     backend: str = Field(
         "auto", description="openai | transformers | llamacpp | vllm | auto (openai with a URL)."
@@ -64,6 +67,11 @@ class DistillConfig(BaseModel):
     )
     stream: bool = Field(False, description="openai backend: stream replies (long reasoning, idle proxies).")
     api_key_env: str | None = Field(None, description="openai backend: env variable holding the API key.")
+
+    @property
+    def teacher(self) -> str:
+        """The teacher model (``model``; the name ``fs1 distill --teacher`` and earlier versions use)."""
+        return self.model
 
     def backend_name(self) -> str:
         """The backend ``auto`` stands for: openai with a URL, llama.cpp for the embedded GGUF, else transformers."""

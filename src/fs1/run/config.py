@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from fs1.distill.config import DistillConfig
 from fs1.io import InputError
 from fs1.vocab import DEFAULT_KS, EMBEDDED_NAME, RUN_SETTINGS, BackendName, RunSetting
 
@@ -40,20 +41,21 @@ class ModelSpec(_Strict):
         return v
 
 
-class TeacherSpec(ModelSpec):
-    """The teacher that writes rt and fs1 traces."""
+class TeacherSpec(DistillConfig):
+    """The teacher that writes rt and fs1 traces: the ``fs1 distill`` schema (same fields, same defaults), plus a
+    label. The mode is not a key here: the run distils rt and fs1 traces as its settings ask."""
 
-    name: str = "teacher"
-    samples: int = Field(1, ge=1, description="Traces per question.")
-    max_tokens: int = Field(1024, gt=0, description="Cap on the teacher's reply tokens.")
-    temperature: float = Field(0.6, ge=0, description="Teacher sampling temperature.")
-    no_path: Literal["rt", "skip"] = Field(
-        "rt", description="fs1 mode, question without KG path: rt prompt or skip."
-    )
-    concurrency: int = Field(4, ge=1, description="Parallel requests to a remote teacher.")
-    batch_size: int = Field(
-        8, ge=1, description="Questions decoded together by a local teacher (batched decoding)."
-    )
+    name: str = Field("teacher", description="Short label used in the run log.")
+    tokenizer: str | None = Field(None, description="Tokenizer for raw-text prompts on the `openai` backend.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_mode(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "mode" in data:
+            raise ValueError("the teacher's mode follows the run's settings (rt, fs1); remove `mode`")
+        return data
+
+    _safe_name = field_validator("name")(ModelSpec._safe_name.__func__)  # type: ignore[attr-defined]
 
 
 class TrainSpec(_Strict):

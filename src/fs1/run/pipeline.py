@@ -135,19 +135,8 @@ class Pipeline:
             if mode == "fs1":
                 records = read_records(self.rundir / "paths" / "paths.jsonl", PathRecord)
                 paths = {r.ID: r for r in records}
-            dc = DistillConfig(
-                mode=mode,
-                teacher=t.model,
-                backend=t.backend,
-                base_url=t.base_url,
-                samples=t.samples,
-                no_path=t.no_path,
-                concurrency=t.concurrency,
-                batch_size=t.batch_size,
-                max_tokens=t.max_tokens,
-                temperature=t.temperature,
-                seed=0,
-            )
+            settings = t.model_dump(exclude={"name", "tokenizer", "mode"})
+            dc = DistillConfig(**settings | {"mode": mode, "seed": 0 if t.seed is None else t.seed})
             summary = run_distillation(
                 self.train_questions(), dc, d / "traces.jsonl", paths=paths, resume=True
             )
