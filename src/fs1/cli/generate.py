@@ -9,12 +9,16 @@ from pathlib import Path
 
 import typer
 
-from fs1.cli.app import app, console, parse_int_list, user_errors
+from fs1.cli.app import app, console, user_errors
+from fs1.cli.schema import schema_options
 from fs1.errors import ConfigError
+from fs1.generate.predictions import GenerateConfig
 
 
 @app.command("generate")
+@schema_options(GenerateConfig, aliases={"model": ("-m",)}, exclude=("continue_sweep", "system"))
 def generate(
+    config: GenerateConfig,
     benchmark: str = typer.Option(
         ...,
         "--benchmark",
@@ -22,47 +26,17 @@ def generate(
         help="'sample' (bundled), an fs1-format JSONL/JSON/Parquet file, or a hub id.",
     ),
     out: Path = typer.Option(..., "--out", "-o", help="Predictions JSONL, appended record by record."),
-    model: str = typer.Option(
-        "smollm2-135m", "--model", "-m", help="Checkpoint dir, hub id, GGUF, or smollm2-135m."
-    ),
     backend: str = typer.Option("transformers", "--backend", help="transformers | llamacpp | vllm | openai."),
     base_url: str | None = typer.Option(
         None, "--base-url", help="Server URL for --backend openai (key: env only)."
     ),
-    setting: str = typer.Option(
-        "instruct", "--setting", help="instruct | cot | reasoning (s1 think/answer)."
-    ),
-    n: int = typer.Option(1, "--n", min=1, help="Samples per question (parallel sampling; pass@k needs 16)."),
     max_think_tokens: int | None = typer.Option(
         None,
         "--max-think-tokens",
         min=1,
         help="Budget forcing: force the answer after this many thinking tokens.",
     ),
-    min_think_tokens: int | None = typer.Option(
-        None,
-        "--min-think-tokens",
-        min=0,
-        help="Budget forcing: cut early ends of thinking and append ' Wait,'.",
-    ),
-    budgets: str | None = typer.Option(
-        None, "--budgets", help="Comma-separated thinking budgets swept in one run, e.g. 256,512,1024."
-    ),
     limit: int | None = typer.Option(None, "--limit", min=0, help="Only the first N questions."),
-    temperature: float | None = typer.Option(
-        None, "--temperature", min=0, help="Default: the paper's per setting."
-    ),
-    top_p: float | None = typer.Option(None, "--top-p", help="Default: 0.8 instruct/cot, 0.95 reasoning."),
-    top_k: int | None = typer.Option(
-        None, "--top-k", help="Default: 20 instruct/cot, 40 reasoning; -1 = off."
-    ),
-    repetition_penalty: float | None = typer.Option(None, "--repetition-penalty", help="Default: 1.05."),
-    max_tokens: int | None = typer.Option(
-        None, "--max-tokens", min=1, help="Cap on new tokens (default 8000)."
-    ),
-    answer_max_tokens: int = typer.Option(
-        256, "--answer-max-tokens", min=1, help="Budget forcing: cap on the greedy answer after thinking."
-    ),
     threads: int | None = typer.Option(
         None, "--threads", min=1, help="CPU threads (transformers, llamacpp)."
     ),
@@ -71,8 +45,6 @@ def generate(
         "--dtype",
         help="transformers weights: float32 (CPU default), bfloat16 (faster on AVX512-BF16 CPUs).",
     ),
-    seed: int = typer.Option(0, "--seed", help="Run seed; per-sample seeds derive from it and are recorded."),
-    batch: int = typer.Option(64, "--batch", min=1, help="Sequences (question × sample) decoded together."),
     resume: bool = typer.Option(
         False, "--resume", help="Skip (id, sample, budget) records already in --out."
     ),
@@ -83,19 +55,11 @@ def generate(
     "Think step-by-step."; reasoning opens the s1 thinking block). Each record carries id, sample, text (thinking,
     markers and answer), think/answer token counts, waits, finish reason, model, setting, budget and seed.
     """
-    from fs1.generate import GenerateConfig
-
-    budget_list = parse_int_list(budgets)
     with user_errors():
-        if budget_list is not None and max_think_tokens is not None:
-            raise ConfigError("give either --max-think-tokens or --budgets, not both")
         if max_think_tokens is not None:
-            budget_list = [max_think_tokens]
-        config = GenerateConfig(
-            model=model, setting=setting, n=n, budgets=budget_list, min_think_tokens=min_think_tokens,
-            temperature=temperature, top_p=top_p, top_k=top_k, repetition_penalty=repetition_penalty,
-            max_tokens=max_tokens, answer_max_tokens=answer_max_tokens, seed=seed, batch_sequences=batch,
-        )  # fmt: skip
+            if config.budgets is not None:
+                raise ConfigError("give either --max-think-tokens or --budgets, not both")
+            config = GenerateConfig.model_validate(config.model_dump() | {"budgets": [max_think_tokens]})
         options = _backend_options(backend, base_url, threads, dtype)
         summary = _run(benchmark, limit, backend, options, config, out, resume)
     console.print(

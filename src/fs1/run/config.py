@@ -12,6 +12,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from fs1.distill.config import DistillConfig
+from fs1.generate.predictions import GenerationSettings
 from fs1.io import InputError
 from fs1.vocab import DEFAULT_KS, EMBEDDED_NAME, RUN_SETTINGS, BackendName, RunSetting
 
@@ -77,20 +78,12 @@ class TrainSpec(_Strict):
     )
 
 
-class GenerationSpec(_Strict):
-    """Evaluation generation: parallel samples and budget forcing."""
+class GenerationSpec(GenerationSettings):
+    """Evaluation generation: the ``fs1 generate`` settings (same fields, same defaults) for every model of the run,
+    except ``n``, which is the paper's 16 here. ``budgets`` and ``min_think_tokens`` apply to the rt/fs1 students."""
 
-    n: int = Field(16, ge=1, description="Samples per question (pass@k for k ≤ n).")
-    max_tokens: int = Field(8000, gt=0, description="Cap on new tokens for instruct/cot settings.")
-    budgets: list[int] = Field(
-        default_factory=list, description="Thinking budgets for rt/fs1 models (budget forcing)."
-    )
-    min_think_tokens: int | None = Field(None, description="Append ' Wait,' until this many thinking tokens.")
-    answer_max_tokens: int = Field(
-        256, gt=0, description="Cap on the forced answer after the budget (paper: 256)."
-    )
+    n: int = Field(16, ge=1, description="Samples per question (pass@k for k ≤ n; the paper: 16).")
     greedy_budgets: bool = Field(False, description="Decode budget-forced runs greedily (the s1 protocol).")
-    seed: int = Field(0, description="Base seed; sample i of a question uses seed + i.")
 
 
 class JudgeSpec(ModelSpec):

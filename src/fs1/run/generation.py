@@ -29,16 +29,16 @@ def generate_run(
 
     options = {k: v for k, v in backend_options.items() if v is not None}
     gen_setting = SETTING_FOR_GENERATION[setting]
+    settings = spec.model_dump(exclude={"greedy_budgets"})
     config = GenerateConfig(
-        model=label,
-        setting=gen_setting,
-        n=spec.n,
-        budgets=budgets or None,
-        min_think_tokens=spec.min_think_tokens if gen_setting == "reasoning" else None,
-        max_tokens=spec.max_tokens,
-        answer_max_tokens=spec.answer_max_tokens,
-        temperature=0.0 if (budgets and spec.greedy_budgets) else None,
-        seed=spec.seed,
+        **settings
+        | {
+            "model": label,
+            "setting": gen_setting,
+            "budgets": budgets or None,
+            "min_think_tokens": spec.min_think_tokens if gen_setting == "reasoning" else None,
+            "temperature": 0.0 if (budgets and spec.greedy_budgets) else spec.temperature,
+        }
     )
     generate_with_progress(
         questions, backend_name, model, config, out, resume=True, description=f"generate {label}", **options

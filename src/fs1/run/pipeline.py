@@ -25,8 +25,8 @@ from fs1.vocab import TRACE_MODES
 
 # Settings whose student is first fine-tuned on traces of the same name.
 TRAINED_SETTINGS = TRACE_MODES
-# What an instruct/cot run depends on: budget-forcing fields change only the rt/fs1 runs.
-UNFORCED_FIELDS = {"n", "max_tokens", "seed"}
+# Budget-forcing fields change only the rt/fs1 runs; an instruct/cot run depends on the rest.
+FORCING_FIELDS = {"budgets", "min_think_tokens", "answer_max_tokens", "greedy_budgets", "continue_sweep"}
 Log = Callable[[str], None]
 
 
@@ -226,12 +226,12 @@ class Pipeline:
         run = f"{student.name}__{setting}"
         g = self.exp.generation
         model, backend = self.model_for(student, setting)
-        budgets = list(g.budgets) if setting in TRAINED_SETTINGS else []
+        budgets = list(g.budgets or []) if setting in TRAINED_SETTINGS else []
         config = {
             "benchmark": self.fingerprints["benchmark"],
             "student": student.model_dump(),
             "setting": setting,
-            "generation": g.model_dump(include=None if setting in TRAINED_SETTINGS else UNFORCED_FIELDS),
+            "generation": g.model_dump(exclude=None if setting in TRAINED_SETTINGS else FORCING_FIELDS),
             "budgets": budgets,
         }
         if setting in TRAINED_SETTINGS:
