@@ -93,9 +93,14 @@ def _parameter(name: str, info: Any, extra: tuple[str, ...], panel: str | None) 
     # Bounds stay with the schema, which checks them and names the option in a one-line message.
     kwargs: dict[str, Any] = {"help": _help(info), "rich_help_panel": panel}
     extra = (*_alias_options(name, info), *extra)
+    long_aliases = [alias for alias in extra if alias.startswith("--")]
+    if long_aliases:  # the option column of --help is narrow; the help text names them in full
+        kwargs["help"] += f" Also: {', '.join(long_aliases)}."
     names: list[str] = [option_name(name), *extra]
     if annotation is bool:
-        names = [f"{option_name(name)}/--no-{name.replace('_', '-')}", *extra]
+        # A switch that is off by default is a plain flag; one that is on (or decided later, None) can be negated.
+        if default is not False:
+            names = [f"{option_name(name)}/--no-{name.replace('_', '-')}", *extra]
         cli_type: Any = bool
     elif typing.get_origin(annotation) is list:
         cli_type, default = str, None if default is None else ",".join(str(v) for v in default)

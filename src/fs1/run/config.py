@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from fs1.distill.config import DistillConfig
 from fs1.generate.predictions import GenerationSettings
 from fs1.io import InputError
+from fs1.train.config import SftConfig
 from fs1.vocab import DEFAULT_KS, EMBEDDED_NAME, RUN_SETTINGS, BackendName, RunSetting
 
 Setting = RunSetting
@@ -59,23 +60,21 @@ class TeacherSpec(DistillConfig):
     _safe_name = field_validator("name")(ModelSpec._safe_name.__func__)  # type: ignore[attr-defined]
 
 
-class TrainSpec(_Strict):
-    """Fine-tuning of the students on rt and fs1 traces (paper defaults; the demo shrinks them)."""
+class TrainSpec(SftConfig):
+    """Fine-tuning of the students on rt and fs1 traces: the ``fs1 train`` recipe (same fields, same defaults; the
+    run sets data, model and output). ``grad_accum`` of earlier experiment files is read as
+    ``effective_batch = per_device_train_batch_size × grad_accum``."""
 
-    epochs: float = Field(5, gt=0, description="Training epochs.")
-    lr: float = Field(1e-5, gt=0, description="Learning rate.")
-    max_length: int = Field(8192, gt=0, description="Max tokens per example.")
-    max_steps: int | None = Field(
-        None, description="Stop after this many optimiser steps (overrides epochs)."
-    )
-    batch_size: int = Field(1, ge=1, description="Per-device batch size.")
-    grad_accum: int = Field(
-        16, ge=1, description="Gradient accumulation steps (effective batch = batch × accum)."
-    )
-    lora: bool = Field(False, description="Train LoRA adapters (merged into the saved model).")
-    require_correct: bool = Field(
-        True, description="Train only on label==1, valid==1 traces (the paper's filter)."
-    )
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_grad_accum(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "grad_accum" in data:
+            data = dict(data)
+            per_device = next(
+                (data[k] for k in ("per_device_train_batch_size", "batch_size") if k in data), 1
+            )
+            data["effective_batch"] = int(per_device) * int(data.pop("grad_accum"))
+        return data
 
 
 class GenerationSpec(GenerationSettings):

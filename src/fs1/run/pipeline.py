@@ -188,27 +188,20 @@ class Pipeline:
             from fs1.train import TrainConfig, train
 
             data = self.rundir / "sft" / f"{student.name}-{mode}" / "dataset"
-            if not tr.require_correct:
+            if not tr.filter_check:
                 data = answered_traces(data / "full", d / "answered.parquet")
             checkpoints = d / "model" / "checkpoints"
             resume = "latest" if any(checkpoints.glob("checkpoint-*")) else None
-            cfg = TrainConfig(
-                data=str(data),
-                model=student.model,
-                out=str(d / "model"),
-                epochs=tr.epochs,
-                learning_rate=tr.lr,
-                max_length=tr.max_length,
-                max_steps=tr.max_steps or -1,
-                per_device_batch=tr.batch_size,
-                effective_batch=tr.batch_size * tr.grad_accum,
-                lora=tr.lora,
-                merge_lora=tr.lora,
-                filter_check=tr.require_correct,
-                resume_from_checkpoint=resume,
-                overwrite=True,
-                save_steps=max(1, tr.max_steps or 500),
-            )
+            run_owned = {
+                "data": str(data),
+                "model": student.model,
+                "out": str(d / "model"),
+                "merge_lora": tr.merge_lora or tr.use_peft,  # the run evaluates plain checkpoints
+                "resume_from_checkpoint": resume,
+                "overwrite": True,
+                "save_steps": tr.max_steps if tr.max_steps > 0 else tr.save_steps,
+            }
+            cfg = TrainConfig(**tr.model_dump() | run_owned)
             result = train(cfg)
             self.log(f"  trained {student.name}-{mode}: {result.global_step} steps, loss {result.train_loss}")
 
