@@ -1,4 +1,4 @@
-"""Every prompt text and marker of the fs1 protocol (paper-protocol §1, §2, §3, §5), as named constants.
+"""Every prompt text and marker of the fs1 protocol (docs/protocol.md §1, §2, §3, §5), as named constants.
 
 No other module spells these strings; import them from here.
 """
@@ -8,18 +8,18 @@ from __future__ import annotations
 from fs1.errors import ConfigError
 from fs1.vocab import PROMPT_SETTINGS
 
-# --- Evaluation prompt (protocol §3) ---
+# --- Evaluation prompt (docs/protocol.md §3) ---
 BOXED_INSTRUCTION = " Put your final answer in \\boxed{}."
 COT_INSTRUCTION = " Think step-by-step."
 
-# --- Teacher prompts (protocol §1) ---
+# --- Teacher prompts (docs/protocol.md §1) ---
 TEACHER_BOXED_INSTRUCTION = "Put your final answer within \\boxed{}."
 LINEARISED_GRAPH_SENTENCE = (
     "While answering the question, make use of the following linearised graph as an inspiration in your "
     "reasoning, not as the only answer:"
 )
 
-# --- s1 think/answer markers and budget forcing (protocol §2, §5) ---
+# --- s1 think/answer markers and budget forcing (docs/protocol.md §2, §5) ---
 THINK_MARKER = "<|im_start|>think"
 ANSWER_MARKER = "<|im_start|>answer"
 THINK_START = THINK_MARKER + "\n"
@@ -30,7 +30,7 @@ WAIT = " Wait,"
 BUDGET_MARGIN_TOKENS = 32
 ANSWER_MAX_TOKENS = 256
 
-# Text after which an answer may be read when no box is present (scoring; protocol §4).
+# Text after which an answer may be read when no box is present (scoring; docs/protocol.md §4).
 ANSWER_MARKERS = (ANSWER_MARKER, "Answer:", "</think>")
 # XML-style think tags of reasoning models (DeepSeek-R1, QwQ): the answer is read only after the close tag.
 THINK_OPEN_TAG = "<think>"
@@ -60,11 +60,11 @@ def teacher_prompt_fs1(question: str, verbalised_paths: str) -> str:
 
 
 def s1_assistant_text(reasoning_trace: str, model_attempt: str) -> str:
-    """The assistant turn of an SFT example in the s1 format (protocol §2)."""
+    """The assistant turn of an SFT example in the s1 format (docs/protocol.md §2)."""
     return f"{THINK_START}{reasoning_trace.strip()}{FORCED_ANSWER}{ANSWER_PREFIX}{model_attempt.strip()}"
 
 
-# --- LLM-as-a-judge prompts (issue 6; protocol §4) ---------------------------------------------------------------
+# --- LLM-as-a-judge prompts (issue 6; docs/protocol.md §4) ---------------------------------------------------------------
 # fs1: the paper's containment judge — gold answer list as JSON, predicted answer as JSON, answer 0 or 1.
 JUDGE_FS1_SYSTEM = "You are a careful grader of answers to factual questions. Reply with a single digit."
 JUDGE_FS1_USER = (

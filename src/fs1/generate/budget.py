@@ -1,4 +1,4 @@
-"""s1 budget forcing (protocol §5), batched across questions and samples, with budget sweeps that continue.
+"""s1 budget forcing (docs/protocol.md §5), batched across questions and samples, with budget sweeps that continue.
 
 Every sequence starts inside an opened thinking block. Each round continues **all** unfinished sequences together,
 each capped by what is left of its budget; backends keep what they processed (KV / prefix cache), so a round feeds

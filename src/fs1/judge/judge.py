@@ -2,7 +2,7 @@
 
 Two prompts (texts in ``fs1.prompts``):
 
-- ``fs1``: the paper's containment judge (protocol §4): the gold answer list and the predicted answer as JSON,
+- ``fs1``: the paper's containment judge (docs/protocol.md §4): the gold answer list and the predicted answer as JSON,
   and "is the gold answer entity or value contained in the predicted answer? answer 0 or 1" (5 output tokens,
   greedy).
 - ``simpleqa``: a SimpleQA-style grader with three grades, CORRECT / INCORRECT / NOT_ATTEMPTED (also sees the

@@ -1,6 +1,6 @@
 """The remote backend: a SPARQL 1.1 Protocol client (WDQS, QLever, ``oxigraph serve``) built on httpx.
 
-Policy it follows (wikidata-notes §1): a descriptive User-Agent (``FS1_USER_AGENT`` or the ``user_agent`` setting);
+Policy it follows (docs/protocol.md §A.1): a descriptive User-Agent (``FS1_USER_AGENT`` or the ``user_agent`` setting);
 GET, or form-encoded POST for long queries; JSON results; bounded concurrency and a request-rate limit; on 429/503
 it waits exactly what ``Retry-After`` says (seconds or an HTTP date) and pauses every worker, since ignoring a 429
 gets a client banned; other 5xx and transport errors are retried with exponential back-off a bounded number of

@@ -1,4 +1,4 @@
-"""Fine-tuning stage: SFT of a student model on reasoning traces with TRL (protocol §2).
+"""Fine-tuning stage: SFT of a student model on reasoning traces with TRL (docs/protocol.md §2).
 
 ``TrainConfig`` (config.py) holds the recipe; ``train(config)`` (trainer.py) runs it; data.py loads, filters and
 splits the SFT data; chat.py splits examples at the assistant turn; output.py writes the model directory.

@@ -1,5 +1,5 @@
 """The fine-tuning schema: ``SftConfig`` (the s1/fs1 recipe's hyper-parameters, with TRL's names, as defaults; see
-docs/protocol.md, "Fine-tuning") and ``TrainConfig`` (one ``fs1 train`` run: the recipe plus data, model and output).
+docs/protocol.md §2) and ``TrainConfig`` (one ``fs1 train`` run: the recipe plus data, model and output).
 
 ``fs1 train``'s options and an experiment file's ``train`` section are these fields. Where a field is TRL's
 (``SFTConfig``, ``TrainingArguments``, ``ModelConfig``) it has TRL's name and is passed through; the names of earlier
@@ -30,7 +30,7 @@ def _aka(name: str, *old: str) -> AliasChoices:
 
 
 class SftConfig(BaseModel):
-    """The fine-tuning recipe; defaults are the paper's (docs/protocol.md, "Fine-tuning")."""
+    """The fine-tuning recipe; defaults are the paper's (docs/protocol.md §2)."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
