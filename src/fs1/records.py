@@ -131,6 +131,9 @@ class Prediction(Record):
     answer_tokens: int | None = None
     waits: int | None = None
     finish_reason: str | None = None
+    # How the prompt reached the model: "raw" (chat template applied by fs1, raw text completed) or "chat" (a server's
+    # chat endpoint applied its own template); None in files written before routes were recorded.
+    route: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:

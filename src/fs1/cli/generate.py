@@ -28,6 +28,9 @@ def generate(
     base_url: str | None = typer.Option(
         None, "--base-url", help="Server URL for --backend openai (key: env only)."
     ),
+    tokenizer: str | None = typer.Option(
+        None, "--tokenizer", help="--backend openai: the model's tokenizer (path, hub id, smollm2-135m)."
+    ),
     setting: str = typer.Option(
         "instruct", "--setting", help="instruct | cot | reasoning (s1 think/answer)."
     ),
@@ -96,6 +99,10 @@ def generate(
             max_tokens=max_tokens, answer_max_tokens=answer_max_tokens, seed=seed, batch_sequences=batch,
         )  # fmt: skip
         options = _backend_options(backend, base_url, threads, dtype)
+        if tokenizer is not None:
+            if backend != "openai":
+                raise ValueError(f"--tokenizer applies to the openai backend, not {backend!r}")
+            options["tokenizer"] = tokenizer
         summary = _run(benchmark, limit, backend, options, config, out, resume)
     console.print(
         f"wrote {summary.written} predictions to {out} ({summary.skipped} already there, "
@@ -124,11 +131,12 @@ def _run(benchmark: str, limit: int | None, backend: str, options: dict, config,
     from fs1.backends import load_backend
     from fs1.backends.base import BackendError
     from fs1.data import load_benchmark
-    from fs1.generate import generate_predictions
+    from fs1.generate import choose_route, generate_predictions
 
     questions = load_benchmark(benchmark, limit=limit)
     try:
         engine = load_backend(backend, config.model, **options)
+        choose_route(engine, config.setting)  # a setting the server cannot serve fails before the progress bar
         columns = (TextColumn("generating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, console=console) as bar:
             task = bar.add_task("generate", total=None)
