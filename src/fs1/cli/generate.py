@@ -136,7 +136,9 @@ def _run(benchmark: str, limit: int | None, backend: str, options: dict, config,
     questions = load_benchmark(benchmark, limit=limit)
     try:
         engine = load_backend(backend, config.model, **options)
-        choose_route(engine, config.setting)  # a setting the server cannot serve fails before the progress bar
+        choose_route(
+            engine, config.setting
+        )  # a setting the server cannot serve fails before the progress bar
         columns = (TextColumn("generating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, console=console) as bar:
             task = bar.add_task("generate", total=None)
