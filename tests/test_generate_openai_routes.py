@@ -139,3 +139,44 @@ def test_resume_refuses_to_mix_routes_and_old_records_load(tmp_path: Path) -> No
         assert sent(srv, "chat") == []
     assert result.exit_code == 2 and "raw route" in result.output and "chat route" in result.output
     assert len(out.read_text().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_props_template_renders_as_the_tokenizer_does() -> None:
+    """The model's real template (with its default system turn) served by /props renders as transformers does."""
+    from fs1.backends.openai_compat import OpenAIBackend
+    from fs1.backends.openai_templates import load_local_tokenizer
+
+    tokenizer = load_local_tokenizer("smollm2-135m")
+    props = {
+        "chat_template": tokenizer.chat_template,
+        "bos_token": tokenizer.bos_token,
+        "eos_token": "<|im_end|>",
+    }
+    with ScriptedOpenAIServer(owned_by="llamacpp", get_routes={"/props": lambda: (200, props)}) as srv:
+        backend = OpenAIBackend(srv.model, base_url=srv.base_url)
+        for system in (None, "Be brief."):
+            user = eval_user_prompt("Who wrote {Hamlet}?", "cot")
+            messages = ([{"role": "system", "content": system}] if system else []) + [
+                {"role": "user", "content": user}
+            ]
+            expected = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+            assert backend.chat_prompt(user, system=system) == expected
+        assert backend.raw_prompt_problem() is None
+
+
+def test_tokenizer_reaches_the_backend_from_distill_judge_and_the_experiment_file() -> None:
+    from fs1.distill.runner import DistillConfig, open_teacher
+    from fs1.run.config import ModelSpec
+    from fs1.scoring.judge import load_judge
+
+    with ScriptedOpenAIServer() as srv:
+        teacher = open_teacher(DistillConfig(teacher=srv.model, base_url=srv.base_url, tokenizer="my/tok"))
+        judge = load_judge(srv.model, base_url=srv.base_url, tokenizer="my/tok")
+    assert teacher.options.tokenizer == judge.backend.options.tokenizer == "my/tok"
+    with pytest.raises(ValueError, match="openai backend"):
+        open_teacher(DistillConfig(teacher="smollm2-135m", backend="llamacpp", tokenizer="my/tok"))
+    with pytest.raises(ValueError, match="tokenizer applies to the openai backend"):
+        ModelSpec(name="s", model="m", backend="transformers", tokenizer="my/tok")
+    for command in ("generate", "distill", "judge"):
+        assert "--tokenizer" in CliRunner().invoke(app, [command, "--help"]).output
