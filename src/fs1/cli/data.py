@@ -57,7 +57,9 @@ def convert_command(
     from fs1.data import conversion_line, warn_ids_only
 
     console.print(f"{conversion_line(input, loaded)} → wrote {out}")
-    warn_ids_only(loaded, warn=lambda text: console.print(f"[yellow]warning:[/] {text}"))
+    warn_ids_only(
+        loaded, warn=lambda text: console.print(f"[yellow]warning:[/] {text}"), kg_given=kg is not None
+    )
 
 
 def _convert(input: Path, fmt: str, out: Path, kg_spec: str | None):  # noqa: ANN202

@@ -45,8 +45,11 @@ log = logging.getLogger("fs1.data")
 FreebaseLabeller = Callable[[list[str]], Mapping[str, list[str]]]
 IDS_ONLY_WARNING = (
     "{n} question(s) have only Freebase ids as gold answers (e.g. {example}); they are kept with the ids in "
-    "answer_entities and marked meta.{mark}, but containment scoring needs labels: convert again with "
-    "--kg (Freebase ids are mapped to Wikidata labels through P646)"
+    "answer_entities and marked meta.{mark}, but containment scoring needs labels: {remedy}"
+)
+REMEDY_KG = "convert again with --kg (Freebase ids are mapped to Wikidata labels through P646)"
+REMEDY_BIGGER_KG = (
+    "the --kg given has no P646 item with a label for them; try a fuller KG (sparql: = Wikidata)"
 )
 
 
@@ -155,11 +158,16 @@ def label_freebase_answers(loaded: Loaded, labeller: FreebaseLabeller) -> int:
     return changed
 
 
-def warn_ids_only(loaded: Loaded, warn: Callable[[str], None] | None = None) -> None:
+def warn_ids_only(
+    loaded: Loaded, warn: Callable[[str], None] | None = None, *, kg_given: bool = False
+) -> None:
     """Warn once when questions' gold answers are only Freebase ids (containment scoring needs labels)."""
     ids = loaded.ids_only
     if ids:
-        (warn or log.warning)(IDS_ONLY_WARNING.format(n=len(ids), example=ids[0], mark=IDS_ONLY))
+        remedy = REMEDY_BIGGER_KG if kg_given else REMEDY_KG
+        (warn or log.warning)(
+            IDS_ONLY_WARNING.format(n=len(ids), example=ids[0], mark=IDS_ONLY, remedy=remedy)
+        )
 
 
 def _canonical_sources(sources: list[str]) -> set[str]:
