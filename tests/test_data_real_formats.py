@@ -320,3 +320,24 @@ def test_empty_benchmark_names_the_problem_not_a_missing_option(tmp_path: Path) 
     assert result.exit_code == 1 and "holds no records" in flat(result.output)
     result = runner.invoke(app, ["score", str(empty), "-b", str(empty), "-o", str(tmp_path / "s")])
     assert result.exit_code == 2 and "the file is empty" in flat(result.output)
+
+
+def test_experiment_benchmark_format_reads_a_dataset_copy(tmp_path: Path) -> None:
+    from fs1.run.config import load_experiment
+    from fs1.run.pipeline import Pipeline
+
+    bench = real("webqsp", "WebQSP.jsonl.dynamic-kgqa")
+    exp_file = tmp_path / "exp.yaml"
+    exp_file.write_text(
+        f"students: [{{name: a, model: m}}]\nbenchmark: {bench}\nbenchmark_format: webqsp\nlimit: 2\n",
+        encoding="utf-8",
+    )
+    pipeline = Pipeline(load_experiment(exp_file), tmp_path / "run", exp_file)
+    assert [q.ID for q in pipeline.select_questions(str(bench))] == ["WebQTest-1198", "WebQTest-1092"]
+    exp_file.write_text(
+        f"students: [{{name: a, model: m}}]\nbenchmark: {bench}\nbenchmark_format: grailqa\n",
+        encoding="utf-8",
+    )
+    pipeline = Pipeline(load_experiment(exp_file), tmp_path / "run", exp_file)
+    with pytest.raises(InputError, match="has no gold answers"):  # read as GrailQA, nothing is an answer
+        pipeline.select_questions(str(bench))

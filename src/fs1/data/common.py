@@ -1,14 +1,14 @@
-"""Helpers shared by the dataset loaders: reading JSON/CSV files with file:line errors, building Question records
-with errors that name the file and record, duplicate-ID checks and answer-list clean-up.
+"""Helpers shared by the dataset loaders: reading JSON / JSON Lines / wrapped files with file:line errors, building
+Question records with errors that name the file and record, duplicate-ID checks, answer-list clean-up and the
+marking of answers that are only Freebase ids.
 
-Every loader returns a :class:`Loaded` (the questions plus the IDs of records skipped for having no gold answer),
-so a caller can report what was dropped instead of losing it silently.
+Every loader returns a :class:`Loaded` (the questions, the IDs of skipped records by reason, and the format variant
+it recognised), so a caller can report what was dropped instead of losing it silently.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -18,8 +18,6 @@ from typing import Any
 
 from fs1.io import InputError, read_jsonl_rows
 from fs1.records import Question, RecordError
-
-log = logging.getLogger("fs1.data")
 
 # Exact `source_of_data` values of the published fs1 benchmark.
 CWQ = "ComplexWebQuestions"
