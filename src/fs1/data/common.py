@@ -81,7 +81,7 @@ def read_json_document(path: Path) -> Any:
         raise InputError(f"{path}: not UTF-8 text") from None
 
 
-def _looks_like_json_lines(path: Path) -> bool:
+def looks_like_json_lines(path: Path) -> bool:
     """A ``.jsonl`` name, or a file whose first two non-blank lines are whole JSON objects (JSON Lines saved as
     ``.json``; a one-line file stays a JSON document)."""
     if path.suffix.lower() == ".jsonl":
@@ -101,7 +101,7 @@ def read_records(path: Path, what: str, wrapper_key: str | None = None) -> Recor
     under that key, e.g. WebQSP's ``{"Version", "Questions": [...]}``."""
     if not path.is_file():
         raise InputError(f"{path}: no such file")
-    if _looks_like_json_lines(path):
+    if looks_like_json_lines(path):
         rows = read_jsonl_rows(path)
         return Records([(f"{path}:{n}", row) for n, row in rows], "JSON Lines")
     doc = read_json_document(path)

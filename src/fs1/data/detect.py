@@ -6,9 +6,9 @@ import csv
 from pathlib import Path
 from typing import Any
 
-from fs1.data.common import read_records
+from fs1.data.common import looks_like_json_lines, read_records
 from fs1.data.simpleqa import LAYOUTS, NOT_SIMPLEQA, is_simplequestions
-from fs1.io import InputError
+from fs1.io import InputError, read_jsonl_rows
 
 FORMATS = ("fs1", "mintaka", "simpleqa", "cwq", "webqsp", "grailqa", "exaqt")
 
@@ -53,6 +53,8 @@ def _first_record(path: Path) -> Any:
         with path.open("r", encoding="utf-8", newline="") as fh:
             header = next(csv.reader(fh), [])
         return {"csv": header}
+    if looks_like_json_lines(path):  # only the first line: fs1 benchmark files can be large
+        return next((row for _, row in read_jsonl_rows(path)), None)
     records = read_records(path, "records", wrapper_key="Questions")
     if records.container == "JSON with wrapper":
         return {"Parses": None}  # WebQSP wraps its questions in an object

@@ -107,7 +107,7 @@ def question_from_record(item: dict[str, Any], where: str) -> dict[str, Any] | N
 
 def variant_of(records: list[dict[str, Any]]) -> str:
     if records and all("answer" not in r for r in records):
-        return "GrailQA, public test split (no answers)"
+        return "GrailQA, public test split"
     first = records[0] if records else {}
     return "GrailQA, Think-on-Graph copy" if "topic_entity" in first else "GrailQA, official release"
 

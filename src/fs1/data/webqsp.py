@@ -92,8 +92,9 @@ def load_webqsp(path: Path) -> Loaded:
     loaded = load_json_records(
         path, "WebQSP questions", "QuestionId", question_from_record, variant_of, wrapper_key="Questions"
     )
-    if loaded.variant.endswith("JSON with wrapper"):
-        loaded.variant = loaded.variant.replace("JSON with wrapper", "official wrapper")
-    elif loaded.variant.startswith("WebQSP") and "wrapper" not in loaded.variant:
+    wrapped = ", JSON with wrapper"
+    if loaded.variant.endswith(wrapped):
+        loaded.variant = loaded.variant.removesuffix(wrapped) + ", official wrapper"
+    else:
         loaded.variant += ", wrapper dropped"
     return loaded
