@@ -341,3 +341,22 @@ def test_experiment_benchmark_format_reads_a_dataset_copy(tmp_path: Path) -> Non
     pipeline = Pipeline(load_experiment(exp_file), tmp_path / "run", exp_file)
     with pytest.raises(InputError, match="has no gold answers"):  # read as GrailQA, nothing is an answer
         pipeline.select_questions(str(bench))
+
+
+def test_generate_and_paths_read_a_dataset_copy_with_format(tmp_path: Path, tiny_model_dir: Path) -> None:
+    bench = real("timequestions", "TimeQuestions_dev")
+    out = tmp_path / "pred.jsonl"
+    args = ["generate", "-b", str(bench), "--format", "exaqt", "--limit", "2", "--model", str(tiny_model_dir)]
+    result = runner.invoke(app, [*args, "--max-tokens", "4", "--threads", "1", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert [json.loads(line)["id"] for line in out.read_text().splitlines()] == ["9709", "9710"]
+    paths_out = tmp_path / "paths.jsonl"
+    webqsp = real("webqsp", "WebQSP.json.ToG-variant")
+    result = runner.invoke(
+        app, ["paths", str(webqsp), "--format", "webqsp", "--limit", "2", "-o", str(paths_out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert [json.loads(line)["ID"] for line in paths_out.read_text().splitlines()] == [
+        "WebQTest-459",
+        "WebQTest-646",
+    ]
