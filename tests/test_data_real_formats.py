@@ -121,21 +121,18 @@ def test_cwq_chatkbqa_copy_keeps_freebase_ids_marked() -> None:
     assert len(loaded.ids_only) == 30  # these 30 records carry ids only
 
 
-def test_cwq_chatkbqa_without_kg_warns_once(tmp_path: Path) -> None:
-    result = runner.invoke(
-        app,
-        [
-            "data",
-            "convert",
-            str(real("cwq", "ComplexWebQuestions_test.answer-mids")),
-            "-o",
-            str(tmp_path / "o"),
-        ],
-    )
+def test_cwq_chatkbqa_without_kg_warns_once_and_again_when_used(tmp_path: Path, caplog) -> None:
+    out = tmp_path / "o.jsonl"
+    source = real("cwq", "ComplexWebQuestions_test.answer-mids")
+    result = runner.invoke(app, ["data", "convert", str(source), "-o", str(out)])
     assert result.exit_code == 0, result.output
     text = flat(result.output)
     assert text.count("containment scoring needs labels") == 1
     assert "30 question(s) have only Freebase ids" in text and "--kg" in text
+    with caplog.at_level("WARNING", logger="fs1.data"):
+        questions = load_benchmark(str(out))  # what generate/score/paths/distill read
+    assert len(questions) == 30 and all(q.meta[IDS_ONLY] for q in questions)
+    assert [r.getMessage().count("containment scoring needs labels") for r in caplog.records] == [1]
 
 
 def test_cwq_chatkbqa_with_kg_maps_ids_to_labels_through_p646(tmp_path: Path, monkeypatch) -> None:

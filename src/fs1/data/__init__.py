@@ -138,24 +138,25 @@ def label_freebase_answers(loaded: Loaded, labeller: FreebaseLabeller) -> int:
     labels = labeller(wanted)
     changed = 0
     for question in loaded.questions:
-        pending = question.meta.get(UNLABELLED, [])
-        found = {i: [x for x in labels.get(i, []) if x] for i in pending}
+        found = {i: [x for x in labels.get(i, []) if x] for i in question.meta.get(UNLABELLED, [])}
         found = {i: names for i, names in found.items() if names}
-        if not found:
-            continue
-        changed += 1
-        main = [] if question.meta.get(IDS_ONLY) else list(question.main_answers)
-        main += [names[0] for names in found.values()]
-        aliases = question.answer_aliases + [n for names in found.values() for n in names[1:]]
-        question.main_answers = list(dict.fromkeys(main))
-        question.answer_aliases = [a for a in dict.fromkeys(aliases) if a not in question.main_answers]
-        left = [i for i in pending if i not in found]  # still in answer_entities, no longer gold text
-        question.meta.pop(IDS_ONLY, None)
-        question.meta[UNLABELLED] = left
-        if not left:
-            question.meta.pop(UNLABELLED)
-        question.meta["answer_labels_from"] = "Wikidata P646"
+        if found:
+            _apply_labels(question, found)
+            changed += 1
     return changed
+
+
+def _apply_labels(question: Question, found: dict[str, list[str]]) -> None:
+    """Labels of some unlabelled answer ids: first label → main answer, others → aliases; ids stay entities."""
+    main = [] if question.meta.get(IDS_ONLY) else list(question.main_answers)  # id placeholders go
+    question.main_answers = list(dict.fromkeys(main + [names[0] for names in found.values()]))
+    aliases = question.answer_aliases + [n for names in found.values() for n in names[1:]]
+    question.answer_aliases = [a for a in dict.fromkeys(aliases) if a not in question.main_answers]
+    left = [i for i in question.meta.pop(UNLABELLED) if i not in found]
+    if left:
+        question.meta[UNLABELLED] = left
+    question.meta.pop(IDS_ONLY, None)
+    question.meta["answer_labels_from"] = "Wikidata P646"
 
 
 def warn_ids_only(
@@ -215,7 +216,10 @@ def load_benchmark(
         raise InputError(f"limit must be non-negative, got {limit}")
     if fmt != "auto" and fmt not in FORMATS:
         raise InputError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)} or auto")
-    questions = _load_spec(str(spec), fmt).questions
+    loaded = _load_spec(str(spec), fmt)
+    if loaded.variant == "fs1 benchmark format":  # a dataset's own file has warned already, when read
+        warn_ids_only(loaded)
+    questions = loaded.questions
     if sources:
         wanted = _canonical_sources(sources)
         questions = [q for q in questions if q.source_of_data in wanted]
