@@ -299,3 +299,58 @@ def test_fs1_jsonl_bad_line_names_file_and_line(tmp_path: Path) -> None:
         InputError, match=r"b\.jsonl:1: not the fs1 benchmark format \(missing ID, main_answers\)"
     ):
         read_dataset(path, "fs1")
+
+
+# ---------------------------------------------------------------- JSON Lines and circulating shapes
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt"),
+    [
+        ("ComplexWebQuestions_dev.json", "cwq"),
+        ("WebQSP.test.json", "webqsp"),
+        ("grailqa_v1.0_dev.json", "grailqa"),
+        ("TimeQuestions_test.json", "exaqt"),
+    ],
+)
+def test_every_json_format_reads_the_same_records_as_json_lines(tmp_path: Path, name: str, fmt: str) -> None:
+    doc = json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+    records = doc["Questions"] if isinstance(doc, dict) else doc
+    for target in (tmp_path / "copy.jsonl", tmp_path / "copy_saved_as.json"):  # JSON Lines under either name
+        target.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+        lines = read_dataset(target)
+        assert lines.questions == read_dataset(FIXTURES / name, fmt).questions
+        assert lines.variant.endswith(("JSON Lines", "JSON Lines, wrapper dropped"))
+
+
+def test_simpleqa_json_rows_and_grailqa_string_ids(tmp_path: Path) -> None:
+    rows = [{"metadata": {"topic": "Art", "answer_type": "Person"}, "problem": "Who?", "answer": "Ann\n"}]
+    loaded = read_dataset(write_json(tmp_path / "simple_qa.json", rows), "simpleqa")
+    assert loaded.questions[0].main_answers == ["Ann"] and loaded.questions[0].answer_type == "person"
+    grail = [
+        {"qid": "dev-7", "question": "q?", "answer": [{"answer_type": "Value", "answer_argument": "3"}]},
+        {"qid": 42, "question": "p?", "answer": [{"answer_type": "Entity", "answer_argument": "m.0abc"}]},
+    ]
+    got = by_id(write_json(tmp_path / "grail.json", grail), "grailqa")
+    assert got["dev-7"].main_answers == ["3"]
+    assert got["42"].main_answers == ["m.0abc"] and got["42"].meta["answers_are_freebase_ids"] is True
+
+
+def test_cwq_answer_as_labels_ids_and_literals(tmp_path: Path) -> None:
+    base = {"question": "q?", "compositionality_type": "conjunction", "sparql": "ns:m.0q ns:x ?x"}
+    records = [
+        {**base, "ID": "a", "answer": ["Paris", "Lyon"]},  # a list of names
+        {**base, "ID": "b", "answer": ["m.05qtj", "1987"]},  # ChatKBQA: ids and bare literals
+        {**base, "ID": "c", "answer": "Paris"},  # ToG: one string
+        {**base, "ID": "d", "answer": []},
+    ]
+    loaded = read_dataset(write_json(tmp_path / "cwq.json", records), "cwq")
+    got = {q.ID: q for q in loaded.questions}
+    assert got["a"].main_answers == ["Paris", "Lyon"] and got["a"].answer_entities == []
+    assert got["b"].main_answers == ["1987"] and got["b"].answer_entities == ["m.05qtj"]
+    assert (
+        got["b"].meta["unlabelled_answer_ids"] == ["m.05qtj"]
+        and "answers_are_freebase_ids" not in got["b"].meta
+    )
+    assert got["c"].main_answers == ["Paris"] and got["c"].question_entities == ["m.0q"]
+    assert loaded.skipped == {"no gold answer": ["d"]}
