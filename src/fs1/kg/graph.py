@@ -17,6 +17,7 @@ question.
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -25,6 +26,8 @@ from fs1.kg import queries
 from fs1.kg.base import KG
 from fs1.kg.ids import normalise_mid, pid_from_wdt_iri, qid_from_iri, term_id
 from fs1.kg.settings import SearchSettings, read_hub_list
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, order=True)
@@ -147,8 +150,7 @@ class GraphAccess:
         self.queries += len(texts)
         for node, rows in zip(unknown, self.kg.select_many_or_costly(texts), strict=True):
             if rows is None:
-                self._hub[node] = True
-                self.costly_hubs += 1
+                self._mark_costly_hub(node, "counting")
             else:
                 self._hub[node] = int(rows[0]["c"]) > limit if rows and "c" in rows[0] else True
         if len(self._hub) > self._max_cached_edges:
@@ -177,12 +179,16 @@ class GraphAccess:
         answers = self.kg.select_many_or_costly(texts) if hub_on_failure else self.kg.select_many(texts)
         for node, rows in zip(missing, answers, strict=True):
             if rows is None:
-                self._hub[node] = True
-                self.costly_hubs += 1
+                self._mark_costly_hub(node, "listing")
                 out[node] = self._remember(node, Adjacency((), False, max(limit, self.settings.degree_limit)))
             else:
                 out[node] = self._remember(node, self._adjacency_from_rows(node, rows, limit))
         return out
+
+    def _mark_costly_hub(self, node: str, doing: str) -> None:
+        self._hub[node] = True
+        self.costly_hubs += 1
+        log.info("%s taken for a hub: the KG gave up %s its edges (timeout or memory)", node, doing)
 
     def _adjacency_from_rows(self, node: str, rows: list[dict[str, str]], limit: int) -> Adjacency:
         if len(rows) > limit:
