@@ -98,3 +98,16 @@ def test_anything_accepted_is_a_plain_qid(raw: str) -> None:
         return
     assert re.fullmatch(r"Q[1-9][0-9]*", qid)
     assert SAFE_QUERY_TEXT.fullmatch(queries.adjacency_query(qid, ("P31",), 5))
+
+
+def test_freebase_g_ids_are_kept_unmapped_never_queried() -> None:
+    """WebQSP/CWQ answers include Freebase ``g.`` ids, which Wikidata's P646 does not carry."""
+    from fs1.kg import PathFinder, open_kg
+
+    assert parse_entity("g.11b6_jxcmc") == ("gid", "g.11b6_jxcmc")
+    for bad in ("g.11b6 .", "g.11B6", "g.", 'g.11b6"'):
+        with pytest.raises(EntityIdError, match="invalid entity id"):
+            parse_entity(bad)
+    with open_kg(None) as kg:
+        qids, unmapped = PathFinder(kg).resolve(["Q90", "g.11b6_jxcmc"])
+    assert qids == ["Q90"] and unmapped == ["g.11b6_jxcmc"]

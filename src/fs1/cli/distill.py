@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from fs1.cli.app import app, console, user_errors
+from fs1.cli.app import BENCHMARK_FORMAT_HELP, app, console, user_errors
 
 _HELP = """Distil teacher reasoning traces (rt: plain question; fs1: question + KG paths) into TRACES.jsonl.
 
@@ -26,6 +26,7 @@ is then 1, and --resume retries it. Totals go to TRACES.summary.json."""
 @app.command("distill", help=_HELP)
 def distill(
     benchmark: str = typer.Option(..., "--benchmark", "-b", help="Questions: 'sample' or a dataset file."),
+    fmt: str = typer.Option("auto", "--format", help=BENCHMARK_FORMAT_HELP),
     out: Path = typer.Option(..., "--out", "-o", help="Output TRACES.jsonl (append-only)."),
     mode: str = typer.Option("rt", "--mode", help="rt | fs1."),
     paths: Path | None = typer.Option(
@@ -79,7 +80,7 @@ def distill(
             max_tokens=max_tokens, seed=seed, on_error=on_error, price_in=price_in, price_out=price_out,
             max_failures_in_a_row=max_failures_in_a_row, stream=stream, api_key_env=api_key_env,
         )  # fmt: skip
-        questions = load_questions(benchmark, limit)
+        questions = load_questions(benchmark, limit, fmt)
         path_index = load_paths(paths) if paths is not None else None
         try:
             summary = run_distillation(

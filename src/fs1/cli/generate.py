@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from fs1.cli.app import app, console, parse_int_list, user_errors
+from fs1.cli.app import BENCHMARK_FORMAT_HELP, app, console, parse_int_list, user_errors
 
 
 @app.command("generate")
@@ -18,8 +18,9 @@ def generate(
         ...,
         "--benchmark",
         "-b",
-        help="'sample' (bundled), an fs1-format JSONL/JSON/Parquet file, or a hub id.",
+        help="'sample' (bundled), an fs1-format JSONL/JSON/Parquet file, a dataset file, or a hub id.",
     ),
+    fmt: str = typer.Option("auto", "--format", help=BENCHMARK_FORMAT_HELP),
     out: Path = typer.Option(..., "--out", "-o", help="Predictions JSONL, appended record by record."),
     model: str = typer.Option(
         "smollm2-135m", "--model", "-m", help="Checkpoint dir, hub id, GGUF, or smollm2-135m."
@@ -96,7 +97,7 @@ def generate(
             max_tokens=max_tokens, answer_max_tokens=answer_max_tokens, seed=seed, batch_sequences=batch,
         )  # fmt: skip
         options = _backend_options(backend, base_url, threads, dtype)
-        summary = _run(benchmark, limit, backend, options, config, out, resume)
+        summary = _run(benchmark, fmt, limit, backend, options, config, out, resume)
     console.print(
         f"wrote {summary.written} predictions to {out} ({summary.skipped} already there, "
         f"{summary.sequences} sequences generated)"
@@ -117,7 +118,9 @@ def _backend_options(backend: str, base_url: str | None, threads: int | None, dt
     return options
 
 
-def _run(benchmark: str, limit: int | None, backend: str, options: dict, config, out: Path, resume: bool):  # noqa: ANN001, ANN202
+def _run(
+    benchmark: str, fmt: str, limit: int | None, backend: str, options: dict, config, out: Path, resume: bool
+):  # noqa: ANN001, ANN202
     """Load questions and backend, generate with a progress bar; backend failures become one-line errors."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -126,7 +129,7 @@ def _run(benchmark: str, limit: int | None, backend: str, options: dict, config,
     from fs1.data import load_benchmark
     from fs1.generate import generate_predictions
 
-    questions = load_benchmark(benchmark, limit=limit)
+    questions = load_benchmark(benchmark, limit=limit, fmt=fmt)
     try:
         engine = load_backend(backend, config.model, **options)
         columns = (TextColumn("generating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from fs1.cli.app import app, console, user_errors
+from fs1.cli.app import BENCHMARK_FORMAT_HELP, app, console, user_errors
 
 if TYPE_CHECKING:
     from fs1.kg import KG, SearchSettings
@@ -20,8 +20,9 @@ if TYPE_CHECKING:
 @app.command("paths")
 def paths(
     bench: str = typer.Argument(
-        ..., help="'sample' (bundled), an fs1-format JSONL/JSON/Parquet file, or a hub id."
+        ..., help="'sample' (bundled), an fs1-format JSONL/JSON/Parquet file, a dataset file, or a hub id."
     ),
+    fmt: str = typer.Option("auto", "--format", help=BENCHMARK_FORMAT_HELP),
     out: Path = typer.Option(..., "--out", "-o", help="PathRecords JSONL, appended record by record."),
     kg: str | None = typer.Option(
         None,
@@ -97,7 +98,7 @@ def paths(
         settings = SearchSettings(
             max_hops=max_hops, max_paths=max_paths, degree_limit=degree_limit, joint=joint, **overrides
         )
-        questions = load_benchmark(bench, limit=limit)
+        questions = load_benchmark(bench, limit=limit, fmt=fmt)
         for question in questions:
             validate_question_ids(question)
         if out.exists() and not resume:

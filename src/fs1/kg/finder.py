@@ -55,7 +55,7 @@ class PathFinder:
         for raw, kind, value in parsed:
             if kind == "qid":
                 qids.append(value)
-            elif mapping[value]:
+            elif kind == "mid" and mapping[value]:
                 qids.extend(mapping[value])
             else:
                 unmapped.append(raw)

@@ -103,7 +103,14 @@ class Experiment(_Strict):
     """One experiment: benchmark × KG × teacher × students × settings × budgets × k."""
 
     name: str = "experiment"
-    benchmark: str = Field("sample", description="`sample`, a local fs1-format file, or a hub dataset id.")
+    benchmark: str = Field(
+        "sample", description="`sample`, a local fs1-format or dataset file, or a hub dataset id."
+    )
+    benchmark_format: str = Field(
+        "auto",
+        description="Format of benchmark/train_benchmark files: auto (told from contents), fs1, or a dataset's "
+        "own (mintaka, simpleqa, cwq, webqsp, grailqa, exaqt), as `fs1 data convert --format`.",
+    )
     train_benchmark: str | None = Field(
         None,
         description="Questions the teacher answers for rt/fs1 traces (paper: CWQ dev); None = `benchmark`.",

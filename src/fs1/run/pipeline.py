@@ -69,7 +69,7 @@ class Pipeline:
     def select_questions(self, bench: str) -> list[Question]:
         from fs1.data import load_benchmark
 
-        questions = load_benchmark(self.benchmark_spec(bench))
+        questions = load_benchmark(self.benchmark_spec(bench), fmt=self.exp.benchmark_format)
         if self.exp.limit is None:
             return questions
         if not self.exp.per_source:
