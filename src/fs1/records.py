@@ -167,6 +167,11 @@ class PathRecord(Record):
     verbalised: str = ""
     error: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    # Which KG answered (``bundled``, ``local:…``, ``sparql:URL``): degrees, hubs and paths differ by engine and
+    # data (QLever serves all of Wikidata, WDQS no longer the scholarly graph). ``kg_date``: the data date the KG
+    # states, where it states one (WDQS's last update, a dump's date).
+    kg: str = ""
+    kg_date: str | None = None
 
 
 @dataclass
