@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from fs1.cli.app import app, console, user_errors
+from fs1.cli.app import BENCHMARK_FORMAT_HELP, app, console, user_errors
 from fs1.cli.schema import schema_options
 from fs1.distill.config import DistillConfig
 
@@ -28,6 +28,7 @@ is then 1, and --resume retries it. Totals go to TRACES.summary.json."""
 def distill(
     config: DistillConfig,
     benchmark: str = typer.Option(..., "--benchmark", "-b", help="Questions: 'sample' or a dataset file."),
+    fmt: str = typer.Option("auto", "--format", help=BENCHMARK_FORMAT_HELP),
     out: Path = typer.Option(..., "--out", "-o", help="Output TRACES.jsonl (append-only)."),
     paths: Path | None = typer.Option(
         None, "--paths", help="KG paths (JSONL of `fs1 paths`); needed for fs1."
@@ -42,7 +43,7 @@ def distill(
     from fs1.distill.runner import run_distillation
 
     with user_errors():
-        questions = load_questions(benchmark, limit)
+        questions = load_questions(benchmark, limit, fmt)
         path_index = load_paths(paths) if paths is not None else None
         try:
             summary = run_distillation(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from fs1.cli.app import app, console, user_errors
+from fs1.cli.app import BENCHMARK_FORMAT_HELP, app, console, user_errors
 from fs1.cli.schema import schema_options
 from fs1.errors import ConfigError
 from fs1.generate.predictions import GenerateConfig
@@ -23,12 +23,16 @@ def generate(
         ...,
         "--benchmark",
         "-b",
-        help="'sample' (bundled), an fs1-format JSONL/JSON/Parquet file, or a hub id.",
+        help="'sample' (bundled), an fs1-format JSONL/JSON/Parquet file, a dataset file, or a hub id.",
     ),
+    fmt: str = typer.Option("auto", "--format", help=BENCHMARK_FORMAT_HELP),
     out: Path = typer.Option(..., "--out", "-o", help="Predictions JSONL, appended record by record."),
     backend: str = typer.Option("transformers", "--backend", help="transformers | llamacpp | vllm | openai."),
     base_url: str | None = typer.Option(
         None, "--base-url", help="Server URL for --backend openai (key: env only)."
+    ),
+    tokenizer: str | None = typer.Option(
+        None, "--tokenizer", help="--backend openai: the model's tokenizer (path, hub id, smollm2-135m)."
     ),
     max_think_tokens: int | None = typer.Option(
         None,
@@ -61,7 +65,11 @@ def generate(
                 raise ConfigError("give either --max-think-tokens or --budgets, not both")
             config = GenerateConfig.model_validate(config.model_dump() | {"budgets": [max_think_tokens]})
         options = _backend_options(backend, base_url, threads, dtype)
-        summary = _run(benchmark, limit, backend, options, config, out, resume)
+        if tokenizer is not None:
+            if backend != "openai":
+                raise ConfigError(f"--tokenizer applies to the openai backend, not {backend!r}")
+            options["tokenizer"] = tokenizer
+        summary = _run(benchmark, fmt, limit, backend, options, config, out, resume)
     console.print(
         f"wrote {summary.written} predictions to {out} ({summary.skipped} already there, "
         f"{summary.sequences} sequences generated)"
@@ -82,13 +90,15 @@ def _backend_options(backend: str, base_url: str | None, threads: int | None, dt
     return options
 
 
-def _run(benchmark: str, limit: int | None, backend: str, options: dict, config, out: Path, resume: bool):  # noqa: ANN001, ANN202
+def _run(
+    benchmark: str, fmt: str, limit: int | None, backend: str, options: dict, config, out: Path, resume: bool
+):  # noqa: ANN001, ANN202
     """Load questions and backend, generate with a progress bar; backend failures become one-line errors."""
     from fs1.backends.base import BackendError
     from fs1.data import load_benchmark
     from fs1.generate.progress import generate_with_progress
 
-    questions = load_benchmark(benchmark, limit=limit)
+    questions = load_benchmark(benchmark, limit=limit, fmt=fmt)
     try:
         return generate_with_progress(
             questions, backend, config.model, config, out, resume=resume, console=console, **options

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fs1.generate.predictions import GenerateConfig, GenerateSummary, generate_predictions
+from fs1.generate.predictions import GenerateConfig, GenerateSummary, choose_route, generate_predictions
 from fs1.records import Question
 
 
@@ -27,6 +27,8 @@ def generate_with_progress(
     from fs1.backends import load_backend
 
     engine = load_backend(backend_name, model, **backend_options)
+    # A setting the server cannot serve fails before the progress bar is drawn.
+    choose_route(engine, config.setting)
     columns = (TextColumn(description), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console) as bar:
         task = bar.add_task("generate", total=None)

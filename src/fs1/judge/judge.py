@@ -229,6 +229,7 @@ def load_judge(
     api_key_env: str | None = None,
     concurrency: int | None = None,
     max_retries: int | None = None,
+    tokenizer: str | None = None,
     max_tokens: int = prompts.JUDGE_MAX_TOKENS,
     batch_size: int = DEFAULT_BATCH_SIZE,
 ) -> Judge:
@@ -243,6 +244,7 @@ def load_judge(
         "api_key_env": api_key_env,
         "concurrency": concurrency,
         "max_retries": max_retries,
+        "tokenizer": tokenizer,
     }
     options = {name: value for name, value in remote.items() if value is not None}
     if options and backend != "openai":

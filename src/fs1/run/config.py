@@ -42,13 +42,19 @@ class ModelSpec(_Strict):
             raise ValueError("must be a non-empty label without '/', '\\' or spaces")
         return v
 
+    @model_validator(mode="after")
+    def _tokenizer_for_servers(self) -> ModelSpec:
+        # Local backends read the model's own tokenizer; only a server may need one named.
+        if self.tokenizer is not None and self.backend != "openai":
+            raise ValueError(f"tokenizer applies to the openai backend, not {self.backend!r}")
+        return self
+
 
 class TeacherSpec(DistillConfig):
     """The teacher that writes rt and fs1 traces: the ``fs1 distill`` schema (same fields, same defaults), plus a
     label. The mode is not a key here: the run distils rt and fs1 traces as its settings ask."""
 
     name: str = Field("teacher", description="Short label used in the run log.")
-    tokenizer: str | None = Field(None, description="Tokenizer for raw-text prompts on the `openai` backend.")
 
     @model_validator(mode="before")
     @classmethod
@@ -97,7 +103,14 @@ class Experiment(_Strict):
     """One experiment: benchmark × KG × teacher × students × settings × budgets × k."""
 
     name: str = "experiment"
-    benchmark: str = Field("sample", description="`sample`, a local fs1-format file, or a hub dataset id.")
+    benchmark: str = Field(
+        "sample", description="`sample`, a local fs1-format or dataset file, or a hub dataset id."
+    )
+    benchmark_format: str = Field(
+        "auto",
+        description="Format of benchmark/train_benchmark files: auto (told from contents), fs1, or a dataset's "
+        "own (mintaka, simpleqa, cwq, webqsp, grailqa, exaqt), as `fs1 data convert --format`.",
+    )
     train_benchmark: str | None = Field(
         None,
         description="Questions the teacher answers for rt/fs1 traces (paper: CWQ dev); None = `benchmark`.",

@@ -72,7 +72,7 @@ class Pipeline:
     def select_questions(self, bench: str) -> list[Question]:
         from fs1.data import load_benchmark
 
-        questions = load_benchmark(self.benchmark_spec(bench))
+        questions = load_benchmark(self.benchmark_spec(bench), fmt=self.exp.benchmark_format)
         if self.exp.limit is None:
             return questions
         if not self.exp.per_source:
@@ -135,7 +135,7 @@ class Pipeline:
             if mode == "fs1":
                 records = read_records(self.rundir / "paths" / "paths.jsonl", PathRecord)
                 paths = {r.ID: r for r in records}
-            settings = t.model_dump(exclude={"name", "tokenizer", "mode"})
+            settings = t.model_dump(exclude={"name", "mode"})
             dc = DistillConfig(**settings | {"mode": mode, "seed": 0 if t.seed is None else t.seed})
             summary = run_distillation(
                 self.train_questions(), dc, d / "traces.jsonl", paths=paths, resume=True
