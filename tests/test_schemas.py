@@ -15,6 +15,7 @@ from fs1.cli.app import app
 from fs1.cli.schema import BOUND, option_name
 from fs1.distill.config import DistillConfig
 from fs1.generate.predictions import GenerateConfig, GenerationSettings
+from fs1.kg.settings import SearchSettings
 from fs1.run.config import Experiment, GenerationSpec, TeacherSpec, TrainSpec
 from fs1.train.config import SftConfig, TrainConfig
 
@@ -23,6 +24,7 @@ SECTIONS: dict[type, tuple[str, type, set[str], dict[str, Any]]] = {
     DistillConfig: ("teacher", TeacherSpec, {"mode"}, {}),  # the run distils both modes its settings need
     GenerateConfig: ("generation", GenerationSpec, {"model", "setting"}, {"n": 16}),  # paper's n for pass@16
     TrainConfig: ("train", TrainSpec, set(TrainConfig.model_fields) - set(SftConfig.model_fields), {}),
+    SearchSettings: ("paths", SearchSettings, set(), {}),
 }
 STUDENTS = [{"name": "s", "model": "m"}]
 
@@ -33,12 +35,12 @@ def _commands() -> dict[str, click.Command]:
 
 
 def _cli_default(value: Any) -> Any:
-    return ",".join(map(str, value)) if isinstance(value, list) else value
+    return ",".join(map(str, value)) if isinstance(value, list | tuple) else value
 
 
 def test_every_stage_schema_is_bound_to_its_command() -> None:
     bound = {b.model for b in BOUND}
-    assert {DistillConfig, GenerateConfig, TrainConfig} <= bound
+    assert {DistillConfig, GenerateConfig, TrainConfig, SearchSettings} <= bound
     assert issubclass(GenerateConfig, GenerationSettings) and issubclass(GenerationSpec, GenerationSettings)
 
 
@@ -81,6 +83,7 @@ def test_old_names_still_read_the_same_field() -> None:
     assert exp.train.learning_rate == 2e-5 and exp.train.num_train_epochs == 1
     assert exp.train.per_device_train_batch_size == 2 and exp.train.effective_batch == 8
     assert DistillConfig(teacher="t").model == "t"
+    assert Experiment.model_validate({"students": STUDENTS, "max_hops": 2}).paths.max_hops == 2
     assert TrainConfig(data="d", out="o", lora=True, merge_lora=True).use_peft
 
 

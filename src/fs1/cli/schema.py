@@ -19,7 +19,7 @@ from typing import Any
 
 import typer
 
-# Field types an option can carry as they are; list[int] travels as comma-separated text.
+# Field types an option can carry as they are; lists and tuples travel as comma-separated text.
 _PLAIN = (bool, int, float, str, Path)
 
 
@@ -102,7 +102,7 @@ def _parameter(name: str, info: Any, extra: tuple[str, ...], panel: str | None) 
         if default is not False:
             names = [f"{option_name(name)}/--no-{name.replace('_', '-')}", *extra]
         cli_type: Any = bool
-    elif typing.get_origin(annotation) is list:
+    elif typing.get_origin(annotation) in (list, tuple):
         cli_type, default = str, None if default is None else ",".join(str(v) for v in default)
     elif annotation in _PLAIN:
         cli_type = annotation
@@ -142,9 +142,10 @@ def _unwrap_optional(annotation: Any) -> tuple[Any, bool]:
 
 
 def _from_cli(value: Any, annotation: Any) -> Any:
-    """Comma-separated text back into the list a ``list[int]`` field takes; other values pass through."""
+    """Comma-separated text back into the list a ``list[int]`` field takes; other values (a tuple of names is
+    split by its schema) pass through."""
     inner, _ = _unwrap_optional(annotation)
-    if typing.get_origin(inner) is list and isinstance(value, str):
+    if typing.get_origin(inner) is list and typing.get_args(inner) == (int,) and isinstance(value, str):
         try:
             return [int(x) for x in value.split(",") if x.strip()]
         except ValueError:

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from fs1.distill.config import DistillConfig
 from fs1.generate.predictions import GenerationSettings
 from fs1.io import InputError
+from fs1.kg.settings import SearchSettings
 from fs1.train.config import SftConfig
 from fs1.vocab import DEFAULT_KS, EMBEDDED_NAME, RUN_SETTINGS, BackendName, RunSetting
 
@@ -120,7 +121,10 @@ class Experiment(_Strict):
     )
     per_source: bool = Field(True, description="Apply `limit` per dataset so every source is represented.")
     kg: str = Field("bundled", description="`bundled`, `local:FILE` or `sparql:URL`.")
-    max_hops: int = Field(3, ge=1, le=4, description="Longest KG path searched.")
+    paths: SearchSettings = Field(
+        default_factory=SearchSettings,
+        description="Path search: the `fs1 paths` settings (max_hops, deny, ...).",
+    )
     teacher: TeacherSpec = Field(default_factory=lambda: TeacherSpec(model=EMBEDDED_NAME, backend="llamacpp"))
     students: list[ModelSpec] = Field(
         ..., min_length=1, description="Models evaluated (and fine-tuned for rt/fs1)."
@@ -132,6 +136,15 @@ class Experiment(_Strict):
         default_factory=lambda: list(DEFAULT_KS), description="k values for pass@k / maj@k."
     )
     judge: JudgeSpec | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_max_hops(cls, data: Any) -> Any:
+        # Earlier experiment files set max_hops at the top level; it is the path search's setting.
+        if isinstance(data, dict) and "max_hops" in data:
+            data = dict(data)
+            data["paths"] = {**(data.get("paths") or {}), "max_hops": data.pop("max_hops")}
+        return data
 
 
 def _line_of(text: str, loc: tuple[Any, ...]) -> int | None:

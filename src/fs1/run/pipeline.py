@@ -106,7 +106,7 @@ class Pipeline:
         config = {
             "benchmark": self.fingerprints["benchmark"],
             "kg": self.exp.kg,
-            "max_hops": self.exp.max_hops,
+            "paths": self.exp.paths.model_dump(mode="json"),
         }
 
         def work(d: Path) -> None:
@@ -117,7 +117,7 @@ class Pipeline:
             todo = [q for q in self.train_questions() if q.ID not in done]
             kg = open_kg(self.kg_spec(), cache_dir=self.rundir / "cache" / "kg")
             with JsonlAppender(out) as sink:
-                for record in find_paths(kg, todo, max_hops=self.exp.max_hops):
+                for record in find_paths(kg, todo, settings=self.exp.paths):
                     sink.write(record)
 
         self.stage("paths", config, work)
