@@ -86,6 +86,11 @@ NO_ANSWER = Extraction(None, VIA_NONE)
 def extract(text: str, *, truncated: bool = False) -> Extraction:
     """Extract the final answer of ``text`` with the rules of this module; ``truncated``: the reply hit the token cap."""
     part, closed = answer_part(text)
+    return extract_from_part(part, closed, truncated=truncated)
+
+
+def extract_from_part(part: str | None, closed: bool, *, truncated: bool = False) -> Extraction:
+    """``extract`` on what ``answer_part`` returned (for callers that keep the answer part, e.g. as a cache key)."""
     if part is None:
         return NO_ANSWER
     allow_line = closed or not truncated
