@@ -27,7 +27,15 @@ from pathlib import Path
 from typing import Any
 
 from fs1.records import Prediction, Question, RecordError, Score, _field_info
-from fs1.scoring.extract import answer_part, extract_from_part
+from fs1.scoring.extract import (
+    VIA_BOX,
+    VIA_LINE,
+    VIA_MARKER,
+    VIA_NONE,
+    Extraction,
+    answer_part,
+    extract_from_part,
+)
 from fs1.scoring.normalize import normalize_answer
 from fs1.scoring.summary import VerdictColumns
 
@@ -39,6 +47,7 @@ except ImportError:  # pragma: no cover - orjson is a dependency
     _fast_loads = None
 
 RANGE_BYTES = 4 << 20
+_string = encode_basestring  # JSON string literal, non-ASCII kept (as ensure_ascii=False)
 # finish_reason of a reply that hit the token cap (OpenAI / vLLM naming).
 FINISH_LENGTH = "length"
 # Remembered verdicts per scorer; cleared when full (files list the samples of a question together).
@@ -66,9 +75,15 @@ class _BadLine(ValueError):
 
 @dataclass(frozen=True)
 class _Verdict:
-    """A scored answer: the ``scores.jsonl`` text after the sample number, and the summary's fields."""
+    """The verdict on one extracted answer to one question, with its ``scores.jsonl`` text in pieces.
 
-    tail: str
+    A line is ``prefix``, the sample number, ``middle``, the via and budget (which do not change the verdict), then
+    ``end``: the same text as ``score_line`` (a test holds them together).
+    """
+
+    prefix: str
+    middle: str
+    end: str
     correct: bool
     exact: bool
     f1: float
@@ -105,32 +120,26 @@ class RangeScorer:
             except _BadLine as exc:
                 result.error, result.error_line = str(exc), lineno
                 break
-            verdict = self._verdict(qid, budget, prediction.text, prediction.finish_reason == FINISH_LENGTH)
-            out.append(f'{{"id": {_string(qid)}, "sample": {prediction.sample}, {verdict.tail}')
+            verdict, via = self._verdict(qid, prediction.text, prediction.finish_reason == FINISH_LENGTH)
+            budget_text = "" if budget is None else f', "budget": {_value(budget)}'
+            out.append(f"{verdict.prefix}{prediction.sample}{verdict.middle}{_VIA_TEXT[via]}{budget_text}{verdict.end}")
             add(qid, budget, prediction.sample, verdict.correct, verdict.exact, verdict.f1, verdict.answer_key)
             lines.append(lineno)
         result.data = "".join(out).encode("utf-8")
         result.columns, result.lines, result.newlines = columns, lines, data.count(b"\n")
         return result
 
-    def _verdict(self, qid: str, budget: Any, text: str, truncated: bool) -> _Verdict:
+    def _verdict(self, qid: str, text: str, truncated: bool) -> tuple[_Verdict, str]:
+        """The verdict on the answer of ``text`` and how the answer was found."""
         part, closed = answer_part(text)
         found = extract_from_part(part, closed, truncated=truncated)
-        # Everything the verdict depends on; the budget's type too, as 1.0 == 1 but is written differently.
-        key = (found.answer, found.via, qid, budget, type(budget))
-        try:
-            verdict = self.verdicts.get(key)
-        except TypeError:  # an unhashable budget (a list): score it without remembering
-            key, verdict = None, None
+        key = (found.answer, qid)
+        verdict = self.verdicts.get(key)
         if verdict is None:
-            score = _score_extraction(qid, budget, found, self._gold(qid))
-            answer_key = normalize_answer(score.extracted) if score.extracted is not None else ""
-            verdict = _Verdict(score_line_tail(score), score.correct, score.exact, score.f1, answer_key)
-            if key is not None:
-                if len(self.verdicts) >= _CACHE_ENTRIES:
-                    self.verdicts.clear()
-                self.verdicts[key] = verdict
-        return verdict
+            if len(self.verdicts) >= _CACHE_ENTRIES:
+                self.verdicts.clear()
+            verdict = self.verdicts[key] = _new_verdict(qid, found, self._gold(qid))
+        return verdict, found.via
 
     def _gold(self, qid: str) -> tuple[str, ...]:
         gold = self.golds.get(qid)
@@ -139,10 +148,27 @@ class RangeScorer:
         return gold
 
 
-def _score_extraction(qid: str, budget: Any, found: Any, gold: tuple[str, ...]) -> Score:
+def _new_verdict(qid: str, found: Extraction, gold: tuple[str, ...]) -> _Verdict:
     from fs1.scoring.score import score_extraction  # score.py imports this module
 
-    return score_extraction(qid, 0, budget, found, gold)
+    score = score_extraction(qid, 0, None, found, gold)
+    gold_text = f', "gold": {_string(score.meta["gold"])}' if "gold" in score.meta else ""
+    return _Verdict(
+        prefix=f'{{"id": {_string(qid)}, "sample": ',
+        middle=(
+            f', "extracted": {_value(score.extracted)}, "correct": {_value(score.correct)}, '
+            f'"match": {_string(score.match)}, "exact": {_value(score.exact)}, "f1": {_value(score.f1)}, '
+            '"meta": {"via": '
+        ),
+        end=gold_text + "}}\n",
+        correct=score.correct,
+        exact=score.exact,
+        f1=score.f1,
+        answer_key=normalize_answer(score.extracted) if score.extracted is not None else "",
+    )
+
+
+_VIA_TEXT = {via: _string(via) for via in (VIA_BOX, VIA_MARKER, VIA_LINE, VIA_NONE)}
 
 
 _PREDICTION_FIELDS, _ = _field_info(Prediction)
@@ -183,20 +209,12 @@ def score_line(score: Score) -> str:
 
     Built by hand: ``json.dumps`` of the row costs more than a quarter of scoring it, at millions of rows.
     """
-    return f'{{"id": {_string(score.id)}, "sample": {score.sample}, {score_line_tail(score)}'
-
-
-def score_line_tail(score: Score) -> str:
-    """The part of ``score_line`` after the sample number, which does not depend on ID and sample."""
     meta = ", ".join(f"{_string(key)}: {_value(value)}" for key, value in score.meta.items())
     return (
-        f'"extracted": {_value(score.extracted)}, "correct": {_value(score.correct)}, '
-        f'"match": {_string(score.match)}, "exact": {_value(score.exact)}, "f1": {_value(score.f1)}, '
-        f'"meta": {{{meta}}}}}\n'
+        f'{{"id": {_string(score.id)}, "sample": {score.sample}, "extracted": {_value(score.extracted)}, '
+        f'"correct": {_value(score.correct)}, "match": {_string(score.match)}, "exact": {_value(score.exact)}, '
+        f'"f1": {_value(score.f1)}, "meta": {{{meta}}}}}\n'
     )
-
-
-_string = encode_basestring  # JSON string literal, non-ASCII kept (as ensure_ascii=False)
 
 
 def _value(value: object) -> str:
