@@ -352,7 +352,9 @@ def run_cli(n_predictions: int, seed: int, keep: Path | None) -> None:
         t0 = time.perf_counter()
         predictions, bench, n = write_files(directory, n_predictions, seed)
         size = predictions.stat().st_size
-        print(f"wrote {n:,} predictions ({size / 1e6:,.0f} MB) in {time.perf_counter() - t0:.1f} s (not counted)")
+        print(
+            f"wrote {n:,} predictions ({size / 1e6:,.0f} MB) in {time.perf_counter() - t0:.1f} s (not counted)"
+        )
         reference = time_reference_loop(predictions, bench)
         print(f"authors' loop: {reference[0]:.1f} s [CPU {reference[1]:.1f} s], accuracy {reference[2]:.3f}")
         tiny = directory / "tiny.jsonl"  # start-up, benchmark loading and summary: a cost paid once per run
@@ -370,7 +372,9 @@ def run_cli(n_predictions: int, seed: int, keep: Path | None) -> None:
             for name in ("scores.jsonl", "summary.json")
         )
         summary = json.loads((directory / "out1" / "summary.json").read_text())
-        print(f"outputs of 1 and 2 workers identical: {same}; fs1 accuracy {summary['overall']['accuracy']:.3f}")
+        print(
+            f"outputs of 1 and 2 workers identical: {same}; fs1 accuracy {summary['overall']['accuracy']:.3f}"
+        )
         best = min(runs[1][0], runs[2][0])
         projected = best if n >= FULL else fixed + (best - fixed) * FULL / n
         print(
@@ -387,7 +391,9 @@ def main() -> None:
     parser.add_argument("--n-predictions", type=int, default=FULL, help="total predictions (16 per question)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--io", action="store_true", help="also time score_file with JSONL I/O on one chunk")
-    parser.add_argument("--cli", action="store_true", help="time the fs1 score command end to end (docstring)")
+    parser.add_argument(
+        "--cli", action="store_true", help="time the fs1 score command end to end (docstring)"
+    )
     parser.add_argument("--keep", type=Path, help="with --cli: write the files here and keep them")
     args = parser.parse_args()
     if args.cli:
