@@ -102,22 +102,26 @@ def test_file_scoring_equals_record_by_record_scoring(
     assert json.loads((tmp_path / "out" / "summary.json").read_text()) == json.loads(json.dumps(summary))
 
 
-def test_rows_only_json_reads_score_the_same(tmp_path: Path) -> None:
-    # orjson rejects NaN, integers beyond 64 bits and lone surrogates; json reads them, and its reading counts.
+def test_rows_json_reads_otherwise_than_orjson_score_as_json_reads_them(tmp_path: Path) -> None:
+    # orjson rejects NaN, 1e400 and lone surrogates and reads integers beyond 64 bits as floats; json's reading counts.
     rows = [
-        '{"id": "q1", "sample": 0, "text": "\\\\boxed{Tokyo}", "x": NaN}',
-        '{"id": "q1", "sample": 1, "text": "Tokyo", "big": 123456789012345678901234567890}',
+        '{"id": "q1", "sample": 0, "text": "\\\\boxed{Tokyo}", "x": NaN, "y": 1e400}',
+        '{"id": "q1", "sample": 1, "text": "Tokyo", "budget": 99999999999999999999}',
         '{"id": "q1", "sample": 2, "text": "Kyoto", "odd": "\\ud800"}',
     ]
     path = tmp_path / "p.jsonl"
     path.write_text("\n".join(rows) + "\n", encoding="utf-8")
     score_file(path, QUESTIONS, tmp_path / "out")
-    scores = [json.loads(line) for line in (tmp_path / "out" / "scores.jsonl").read_text().splitlines()]
-    assert [(s["sample"], s["extracted"], s["correct"]) for s in scores] == [
+    scores = (tmp_path / "out" / "scores.jsonl").read_text().splitlines()
+    assert [(s["sample"], s["extracted"], s["correct"]) for s in map(json.loads, scores)] == [
         (0, "Tokyo", True),
         (1, "Tokyo", True),
         (2, "Kyoto", False),
     ]
+    assert '"budget": 99999999999999999999' in scores[1]
+    path.write_text('{"id": "q1", "sample": -9223372036854775809, "text": "x"}\n', encoding="utf-8")
+    with pytest.raises(InputError, match="p.jsonl:1: .* got -9223372036854775809$"):
+        score_file(path, QUESTIONS, tmp_path / "out2")
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,8 @@ outputs and errors are the same with one process or several. Workers get ranges 
 stays flat however large the file; they use ``spawn``, which is safe next to the progress bar's thread.
 
 Per line, the cost that does not depend on the text's length is kept small: ``orjson`` decodes when it is installed
-(any row it rejects is decoded again by ``json``, whose result or error then counts, so the two agree), and the
+(a row it rejects, or where it read a float, is decoded again by ``json``, whose result or error then counts, so the
+two agree), and the
 verdict and the ``scores.jsonl`` text after the sample number are remembered per (answer part, question, budget):
 the samples of a question often end alike.
 """
@@ -198,9 +199,12 @@ def _prediction(raw: bytes) -> Prediction:
 def _decode(raw: bytes) -> Any:
     if _fast_loads is not None:
         try:
-            return _fast_loads(raw)
-        except ValueError:  # (orjson is stricter: NaN, huge integers, lone surrogates...) json decides
-            pass
+            row = _fast_loads(raw)
+        except ValueError:  # orjson is stricter (NaN, 1e400, invalid UTF-8...): json decides
+            row = None
+        # orjson reads an integer beyond 64 bits as a float, json as an int: a float field has json decide too.
+        if type(row) is dict and float not in map(type, row.values()):
+            return row
     try:
         return json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
