@@ -9,9 +9,8 @@ stays flat however large the file; they use ``spawn``, which is safe next to the
 
 Per line, the cost that does not depend on the text's length is kept small: ``orjson`` decodes when it is installed
 (a row it rejects, or where it read a float, is decoded again by ``json``, whose result or error then counts, so the
-two agree), and the
-verdict and the ``scores.jsonl`` text after the sample number are remembered per (answer part, question, budget):
-the samples of a question often end alike.
+two agree), and the verdict and the pieces of its ``scores.jsonl`` text are remembered per (extracted answer,
+question): the samples of a question often give the same answer.
 """
 
 from __future__ import annotations
@@ -38,6 +37,7 @@ from fs1.scoring.extract import (
     extract_from_part,
 )
 from fs1.scoring.normalize import normalize_answer
+from fs1.scoring.prediction import FINISH_LENGTH, score_extraction
 from fs1.scoring.summary import VerdictColumns
 
 try:  # a faster decoder of the same JSON; without it, json does all the work
@@ -49,8 +49,6 @@ except ImportError:  # pragma: no cover - orjson is a dependency
 
 RANGE_BYTES = 4 << 20
 _string = encode_basestring  # JSON string literal, non-ASCII kept (as ensure_ascii=False)
-# finish_reason of a reply that hit the token cap (OpenAI / vLLM naming).
-FINISH_LENGTH = "length"
 # Remembered verdicts per scorer; cleared when full (files list the samples of a question together).
 _CACHE_ENTRIES = 1 << 12
 
@@ -155,8 +153,6 @@ class RangeScorer:
 
 
 def _new_verdict(qid: str, found: Extraction, gold: tuple[str, ...]) -> _Verdict:
-    from fs1.scoring.score import score_extraction  # score.py imports this module
-
     score = score_extraction(qid, 0, None, found, gold)
     gold_text = f', "gold": {_string(score.meta["gold"])}' if "gold" in score.meta else ""
     return _Verdict(

@@ -14,45 +14,15 @@ from typing import Any
 
 from fs1.io import InputError, atomic_open, write_json_atomic
 from fs1.records import Prediction, Question, Score
-from fs1.scoring.batches import FINISH_LENGTH, default_workers, score_ranges
-from fs1.scoring.extract import Extraction, _extract_from_part, extract
-from fs1.scoring.match import _gold_forms, _match_cached, match_answer, match_normalized
+from fs1.scoring.batches import default_workers, score_ranges
+from fs1.scoring.extract import _extract_from_part
+from fs1.scoring.match import _gold_forms, _match_cached, match_normalized
 from fs1.scoring.normalize import normalize_answer
+from fs1.scoring.prediction import score_prediction
 from fs1.scoring.summary import DuplicateSampleError, VerdictColumns, aggregate
 
 SCORES_FILE = "scores.jsonl"
 SUMMARY_FILE = "summary.json"
-
-
-def score_prediction(prediction: Prediction, question: Question, gold: Sequence[str] | None = None) -> Score:
-    """Extract the answer of one prediction and match it against the question's gold answers.
-
-    ``gold``: ``question.gold`` computed once by a caller that scores many samples of one question.
-    """
-    found = extract(prediction.text, truncated=prediction.finish_reason == FINISH_LENGTH)
-    return score_extraction(
-        prediction.id, prediction.sample, prediction.budget, found, question.gold if gold is None else gold
-    )
-
-
-def score_extraction(qid: str, sample: int, budget: Any, found: Extraction, gold: Sequence[str]) -> Score:
-    """The Score of an extracted answer (``found``) of sample ``sample`` of question ``qid``."""
-    result = match_answer(found.answer, gold)
-    meta: dict[str, Any] = {"via": found.via}
-    if budget is not None:
-        meta["budget"] = budget
-    if result.gold is not None:
-        meta["gold"] = result.gold
-    return Score(
-        id=qid,
-        sample=sample,
-        extracted=found.answer,
-        correct=result.correct,
-        match=result.match,
-        exact=result.exact,
-        f1=round(result.f1, 4),
-        meta=meta,
-    )
 
 
 def score_predictions(
@@ -80,11 +50,12 @@ def score_predictions(
     return scores, aggregate(columns, questions, ks)
 
 
-def load_questions(spec: str | Path) -> dict[str, Question]:
-    """Benchmark questions by ID, through ``fs1.data.load_benchmark`` (``sample``, a fs1-format file, a hub id)."""
+def load_questions(spec: str | Path, fmt: str = "auto") -> dict[str, Question]:
+    """Benchmark questions by ID, through ``fs1.data.load_benchmark`` (``sample``, a fs1-format or dataset file in
+    format ``fmt``, a hub id)."""
     from fs1.data import load_benchmark
 
-    return {question.ID: question for question in load_benchmark(str(spec))}
+    return {question.ID: question for question in load_benchmark(str(spec), fmt=fmt)}
 
 
 def score_file(
