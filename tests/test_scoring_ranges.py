@@ -187,3 +187,18 @@ def test_columns_gathered_in_pieces_aggregate_as_in_one_go() -> None:
         pieces.extend(piece)
     assert pieces == whole
     assert aggregate(pieces, QUESTIONS, [1, 2]) == aggregate(whole, QUESTIONS, [1, 2])
+
+
+def test_the_cycle_collector_is_running_again_after_a_range_good_or_bad() -> None:
+    import gc
+
+    scorer = batches.RangeScorer("p.jsonl", QUESTIONS)
+    good = b'{"id": "q1", "sample": 0, "text": "Tokyo"}\n'
+    assert scorer.score_bytes(good).error is None and gc.isenabled()
+    assert scorer.score_bytes(good + b'{"id": "q1", "sample": 1}\n').error_line == 2 and gc.isenabled()
+    gc.disable()
+    try:  # a caller that paused it finds it paused
+        scorer.score_bytes(good)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
