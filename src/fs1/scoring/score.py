@@ -1,8 +1,9 @@
 """The scoring stage: Predictions + benchmark Questions -> one Score per prediction and the summary.
 
-``score_file`` is what ``fs1 score`` runs: it scores the predictions file in byte ranges of whole lines, in this process
-or in worker processes that each read their own ranges (``batches.py``; texts are not kept in memory), writes ``scores.jsonl`` and ``summary.json`` atomically (on
-any error neither is left half-written), and reports bad input as ``InputError`` naming file and line.
+``score_file`` is what ``fs1 score`` runs: it scores the predictions file in byte ranges of whole lines, in this
+process or in worker processes that each read their own ranges (``batches.py``; texts are not kept in memory), writes
+``scores.jsonl`` and ``summary.json`` atomically (on any error neither is left half-written), and reports bad input as
+``InputError`` naming file and line.
 ``score_predictions`` does the same on records in memory; ``clear_caches`` empties the memo caches.
 """
 
