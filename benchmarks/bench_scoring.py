@@ -361,8 +361,8 @@ def run_cli(n_predictions: int, seed: int, keep: Path | None) -> None:
         tiny = directory / "tiny.jsonl"  # start-up, benchmark loading and summary: a cost paid once per run
         with predictions.open("rb") as fh, tiny.open("wb") as out:
             out.writelines(fh.readline() for _ in range(SAMPLES))
-        fixed = time_cli(tiny, bench, directory / "out_tiny", 1)[0]
-        print(f"fs1 score on {SAMPLES} predictions (fixed cost): {fixed:.1f} s")
+        fixed, fixed_cpu = time_cli(tiny, bench, directory / "out_tiny", 1)
+        print(f"fs1 score on {SAMPLES} predictions (fixed cost): {fixed:.1f} s [CPU {fixed_cpu:.1f} s]")
         runs = {}
         for workers in (1, 2):
             runs[workers] = time_cli(predictions, bench, directory / f"out{workers}", workers)
@@ -377,13 +377,17 @@ def run_cli(n_predictions: int, seed: int, keep: Path | None) -> None:
             f"outputs of 1 and 2 workers identical: {same}; fs1 accuracy {summary['overall']['accuracy']:.3f}"
         )
         best = min(runs[1][0], runs[2][0])
-        projected = best if n >= FULL else fixed + (best - fixed) * FULL / n
+        scale = max(1.0, FULL / n)
+        projected = fixed + max(0.0, best - fixed) * scale
+        # On a shared box wall time measures the other sessions too; CPU time over 2 cores is what idle cores would take.
+        projected_cpu = fixed_cpu + max(0.0, runs[2][1] - fixed_cpu) * scale / 2
         print(
             f"P3 (CLI) | {datetime.date.today()} | 2-core CPU box | fs1 score, file in -> files out, {n:,} "
             f"predictions ({size / 1e6:,.0f} MB): 1 worker {runs[1][0]:.1f} s, 2 workers {runs[2][0]:.1f} s "
             f"(1.7M {'measured' if n >= FULL else 'projected'} {projected:.0f} s) | authors' loop {reference[0]:.1f} s"
-            f" -> fs1 {best / reference[0]:.2f}x its time | goal <= 30 s for 1.7M: "
-            f"{'met' if projected <= 30 else 'NOT met'}"
+            f" [CPU {reference[1]:.1f} s] -> fs1 {best / reference[0]:.2f}x its time [CPU 1 worker "
+            f"{runs[1][1] / reference[1]:.2f}x] | 1.7M from CPU on 2 idle cores {projected_cpu:.0f} s | goal <= 30 s "
+            f"for 1.7M: {'met' if projected <= 30 else 'NOT met'} [from CPU: {'met' if projected_cpu <= 30 else 'NOT met'}]"
         )
 
 
