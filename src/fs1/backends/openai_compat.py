@@ -34,6 +34,8 @@ from fs1.backends.base import (
     SamplingParams,
     Sequence,
     check_open_args,
+    copied,
+    greedy_once,
 )
 from fs1.backends.openai_protocol import (
     DIALECTS,
@@ -256,6 +258,9 @@ class OpenAIBackend(Backend):
 
     def generate(self, prompts: list[str], params: SamplingParams) -> list[list[Completion]]:
         """``n`` samples per prompt: one request with ``n`` where the server honours it (prefill once), else fan out."""
+        params, copies = greedy_once(params)
+        if copies > 1:
+            return copied(self.generate(prompts, params), copies)
         if params.n == 1 or self._server_n is False:
             return super().generate(prompts, params)
         return self._map(lambda p: self._sample(p, "", params, n=params.n, seed=params.seed), prompts)
@@ -264,6 +269,9 @@ class OpenAIBackend(Backend):
         self, conversations: list[list[dict[str, str]]], params: SamplingParams
     ) -> list[list[Completion]]:
         """Answer conversations through the chat endpoint; the reasoning field lands in ``Completion.reasoning``."""
+        params, copies = greedy_once(params)
+        if copies > 1:
+            return copied(self.chat(conversations, params), copies)
         return self._map(
             lambda msgs: self._sample_n(("chat", msgs), params, n=params.n, seed=params.seed), conversations
         )

@@ -22,8 +22,9 @@ from fs1.scoring.summary import DuplicateSampleError, VerdictColumns, aggregate
 
 SCORES_FILE = "scores.jsonl"
 SUMMARY_FILE = "summary.json"
-# finish_reason of a reply that hit the token cap (OpenAI / vLLM naming).
+# finish_reason of a reply cut off by the token cap (OpenAI / vLLM naming) or by a full context (fs1.backends.base).
 FINISH_LENGTH = "length"
+TRUNCATED_REASONS = (FINISH_LENGTH, "context")
 
 
 def score_prediction(prediction: Prediction, question: Question, gold: Sequence[str] | None = None) -> Score:
@@ -31,7 +32,7 @@ def score_prediction(prediction: Prediction, question: Question, gold: Sequence[
 
     ``gold``: ``question.gold`` computed once by a caller that scores many samples of one question.
     """
-    found = extract(prediction.text, truncated=prediction.finish_reason == FINISH_LENGTH)
+    found = extract(prediction.text, truncated=prediction.finish_reason in TRUNCATED_REASONS)
     result = match_answer(found.answer, question.gold if gold is None else gold)
     meta: dict[str, Any] = {"via": found.via}
     if prediction.budget is not None:
