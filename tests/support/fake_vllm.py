@@ -15,7 +15,7 @@ v1 scheduler's stop checks) where fs1 touches it:
   ``max_tokens`` or when prompt + output reach ``max_model_len``; with "stop" at EOS (its id in ``token_ids``, not
   in the text; ``stop_reason`` None) or at a stop string (cut from the text, its tokens kept; ``stop_reason`` the
   string). The text is decoded primed with the prompt's last tokens, as vLLM's incremental detokenizer does.
-  Automatic prefix caching reports cached full blocks in ``num_cached_tokens``.
+  Automatic prefix caching reports cached full blocks (of prompt and generated tokens) in ``num_cached_tokens``.
 - Same seed, same batch composition: same output. Across batch compositions vLLM promises nothing unless
   ``VLLM_BATCH_INVARIANT=1`` was set when the engine started; the stand-in folds the batch size into its sampling
   when it was not, so a test can tell the difference.
@@ -191,9 +191,13 @@ class LLM:
             if tuple(ids[:end]) not in self._blocks:
                 break
             hits = end
+        self._remember(ids)
+        return hits
+
+    def _remember(self, ids: list[int]) -> None:
+        """Register the full blocks of computed tokens (prompt and generated alike, as vLLM v1 does)."""
         for end in range(BLOCK, len(ids) + 1, BLOCK):
             self._blocks.add(tuple(ids[:end]))
-        return hits
 
     def _one(self, i: int, ids: list[int], sp: SamplingParams, batch: int) -> RequestOutput:
         self.requests.append((list(ids), sp))
@@ -205,6 +209,7 @@ class LLM:
             # Without batch invariance the numerics (and so the draws) depend on the batch composition.
             rng = random.Random(f"{seed}:{sample}" if self.batch_invariant else f"{seed}:{sample}:{batch}")
             outputs.append(self._decode_script(sample, ids, context, rng, sp))
+            self._remember(ids + outputs[-1].token_ids[:-1])  # the last sampled token was never an input
         self.outputs.extend(outputs)
         return RequestOutput(str(i), None, list(ids), outputs, num_cached_tokens=cached)
 

@@ -169,7 +169,10 @@ class VLLMBackend(Backend):
         try:
             return self._vllm.SamplingParams(**fields)
         except Exception as exc:  # VLLMValidationError (a ValueError), or TypeError on an unknown field
-            raise BackendError(f"vLLM rejected the sampling parameters: {exc}; change that setting") from exc
+            reason = str(exc).rstrip(".")
+            raise BackendError(
+                f"vLLM rejected the sampling parameters: {reason}; change that setting"
+            ) from exc
 
     # --- sequence interface ---
     def open(self, prompts: list[str], n: int = 1, seeds: list[int | None] | None = None) -> list[Sequence]:
