@@ -203,7 +203,8 @@ def test_llamacpp_server_template_and_tokenize() -> None:
     assert tok_body == {"content": "one two three", "add_special": False}
 
 
-def test_vllm_server_template_and_tokenize() -> None:
+@pytest.mark.parametrize("owned_by", ["vllm", "sglang"])  # SGLang's /tokenize mirrors vLLM's
+def test_vllm_server_template_and_tokenize(owned_by: str) -> None:
     vocab: dict[str, int] = {}
 
     def tokenize(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -219,7 +220,7 @@ def test_vllm_server_template_and_tokenize() -> None:
         return 200, {"prompt": " ".join(words[t] for t in body["tokens"])}
 
     routes = {"/tokenize": tokenize, "/detokenize": detokenize}
-    with ScriptedOpenAIServer(owned_by="vllm", routes=routes) as srv:
+    with ScriptedOpenAIServer(owned_by=owned_by, routes=routes) as srv:
         b = backend(srv)
         assert b.chat_prompt("Who is it?") == "[user]Who is it?[assistant]"
         assert b.count_tokens("a b c d") == 4

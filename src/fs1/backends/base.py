@@ -135,6 +135,11 @@ class Backend(ABC):
     def count_tokens(self, text: str) -> int:
         """Number of tokens of ``text`` under the model's tokenizer (no special tokens added)."""
 
+    def raw_prompt_problem(self) -> str | None:
+        """Why raw prompts (``chat_prompt`` + continuation) cannot be used here, as one line naming the fix; ``None``
+        when they can. Local backends hold the tokenizer and always can; a server may serve no chat template."""
+        return None
+
     # --- sequence-level interface (budget forcing, parallel sampling) ---
     @abstractmethod
     def open(self, prompts: list[str], n: int = 1, seeds: list[int | None] | None = None) -> list[Sequence]:
@@ -177,9 +182,12 @@ class Backend(ABC):
         params, copies = greedy_once(params)
         if copies > 1:
             return copied(self.generate(prompts, params), copies)
-        seeds = None
-        if params.seed is not None:
-            seeds = [params.seed + i for i in range(len(prompts) * params.n)]
+        seeds = None if params.seed is None else [params.seed + i for i in range(len(prompts) * params.n)]
+        return self._complete(prompts, params, seeds)
+
+    def _complete(
+        self, prompts: list[str], params: SamplingParams, seeds: list[int | None] | None
+    ) -> list[list[Completion]]:
         seqs = self.open(prompts, n=params.n, seeds=seeds)
         one = SamplingParams(**{**params.__dict__, "n": 1})
         outs = self.continue_(seqs, one)
@@ -190,12 +198,29 @@ class Backend(ABC):
         return grouped
 
     def chat(
-        self, conversations: list[list[dict[str, str]]], params: SamplingParams
+        self,
+        conversations: list[list[dict[str, str]]],
+        params: SamplingParams,
+        seeds: list[int | None] | None = None,
     ) -> list[list[Completion]]:
-        """Answer chat conversations (system/user messages); local backends render them with the chat template."""
+        """Answer chat conversations (system/user messages); local backends render them with the chat template.
+
+        ``seeds`` (one per conversation) replaces ``params.seed``: sample ``i`` of a conversation seeded ``s`` is
+        drawn with ``s + i``, as a server that takes one choice per request is asked.
+        """
+        params, copies = greedy_once(params)
+        if copies > 1:
+            return copied(self.chat(conversations, params, seeds), copies)
         prompts = []
         for messages in conversations:
             system = next((m["content"] for m in messages if m["role"] == "system"), None)
             user = "\n".join(m["content"] for m in messages if m["role"] == "user")
             prompts.append(self.chat_prompt(user, system=system))
-        return self.generate(prompts, params)
+        if seeds is None:
+            return self.generate(prompts, params)
+        if len(seeds) != len(conversations):
+            raise BackendError(
+                f"expected {len(conversations)} seeds (one per conversation), got {len(seeds)}"
+            )
+        per_sequence = [None if s is None else s + i for s in seeds for i in range(params.n)]
+        return self._complete(prompts, params, per_sequence)

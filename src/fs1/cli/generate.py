@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from fs1.cli.app import app, console, parse_int_list, user_errors
+from fs1.cli.app import BENCHMARK_FORMAT_HELP, app, console, parse_int_list, user_errors
 
 
 @app.command("generate")
@@ -18,8 +18,9 @@ def generate(
         ...,
         "--benchmark",
         "-b",
-        help="'sample' (bundled), an fs1-format JSONL/JSON/Parquet file, or a hub id.",
+        help="'sample' (bundled), an fs1-format JSONL/JSON/Parquet file, a dataset file, or a hub id.",
     ),
+    fmt: str = typer.Option("auto", "--format", help=BENCHMARK_FORMAT_HELP),
     out: Path = typer.Option(..., "--out", "-o", help="Predictions JSONL, appended record by record."),
     model: str = typer.Option(
         "smollm2-135m", "--model", "-m", help="Checkpoint dir, hub id, GGUF, or smollm2-135m."
@@ -27,6 +28,9 @@ def generate(
     backend: str = typer.Option("transformers", "--backend", help="transformers | llamacpp | vllm | openai."),
     base_url: str | None = typer.Option(
         None, "--base-url", help="Server URL for --backend openai (key: env only)."
+    ),
+    tokenizer: str | None = typer.Option(
+        None, "--tokenizer", help="--backend openai: the model's tokenizer (path, hub id, smollm2-135m)."
     ),
     setting: str = typer.Option(
         "instruct", "--setting", help="instruct | cot | reasoning (s1 think/answer)."
@@ -96,7 +100,11 @@ def generate(
             max_tokens=max_tokens, answer_max_tokens=answer_max_tokens, seed=seed, batch_sequences=batch,
         )  # fmt: skip
         options = _backend_options(backend, base_url, threads, dtype)
-        summary = _run(benchmark, limit, backend, options, config, out, resume)
+        if tokenizer is not None:
+            if backend != "openai":
+                raise ValueError(f"--tokenizer applies to the openai backend, not {backend!r}")
+            options["tokenizer"] = tokenizer
+        summary = _run(benchmark, fmt, limit, backend, options, config, out, resume)
     console.print(
         f"wrote {summary.written} predictions to {out} ({summary.skipped} already there, "
         f"{summary.sequences} sequences generated)"
@@ -117,18 +125,22 @@ def _backend_options(backend: str, base_url: str | None, threads: int | None, dt
     return options
 
 
-def _run(benchmark: str, limit: int | None, backend: str, options: dict, config, out: Path, resume: bool):  # noqa: ANN001, ANN202
+def _run(
+    benchmark: str, fmt: str, limit: int | None, backend: str, options: dict, config, out: Path, resume: bool
+):  # noqa: ANN001, ANN202
     """Load questions and backend, generate with a progress bar; backend failures become one-line errors."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from fs1.backends import load_backend
     from fs1.backends.base import BackendError
     from fs1.data import load_benchmark
-    from fs1.generate import generate_predictions
+    from fs1.generate import choose_route, generate_predictions
 
-    questions = load_benchmark(benchmark, limit=limit)
+    questions = load_benchmark(benchmark, limit=limit, fmt=fmt)
     try:
         engine = load_backend(backend, config.model, **options)
+        # A setting the server cannot serve fails before the progress bar is drawn.
+        choose_route(engine, config.setting)
         columns = (TextColumn("generating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, console=console) as bar:
             task = bar.add_task("generate", total=None)

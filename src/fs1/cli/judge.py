@@ -28,6 +28,9 @@ API_KEY_ENV = typer.Option(
     "--api-key-env",
     help="Environment variable holding the API key (openai backend; default OPENAI_API_KEY).",
 )
+TOKENIZER = typer.Option(
+    None, "--tokenizer", help="openai backend: the judge's tokenizer (path, hub id, smollm2-135m) for counts."
+)
 CONCURRENCY = typer.Option(None, "--concurrency", help="Judge requests in flight at once (openai backend).")
 MAX_RETRIES = typer.Option(
     None,
@@ -80,6 +83,7 @@ def judge(
     api_key_env: str | None = API_KEY_ENV,
     concurrency: int | None = CONCURRENCY,
     max_retries: int | None = MAX_RETRIES,
+    tokenizer: str | None = TOKENIZER,
     prompt: str = PROMPT,
     max_tokens: int | None = MAX_TOKENS,
     judge_samples: int | None = JUDGE_SAMPLES,
@@ -112,9 +116,8 @@ def judge(
         questions = load_questions(benchmark)
         the_judge = load_judge(
             model, backend=backend, prompt=prompt, cache_path=cache or out / CACHE_FILE, base_url=base_url,
-            api_key_env=api_key_env, concurrency=concurrency, max_retries=max_retries,
-            sampling=_sampling(max_tokens, judge_samples, judge_seed),
-            batch_size=batch_size,
+            api_key_env=api_key_env, concurrency=concurrency, max_retries=max_retries, tokenizer=tokenizer,
+            sampling=_sampling(max_tokens, judge_samples, judge_seed), batch_size=batch_size,
         )  # fmt: skip
         info = {"model": model, "backend": backend, "prompt": prompt}
         try:

@@ -22,7 +22,7 @@ def judge_run(pipe: Pipeline, run: str) -> Path:
         from fs1.scoring.judge import load_judge
         from fs1.scoring.judge_stage import judge_file
 
-        options = {"base_url": spec.base_url} if spec.backend == "openai" else {}
+        options = {"base_url": spec.base_url, "tokenizer": spec.tokenizer} if spec.backend == "openai" else {}
         judge = load_judge(
             spec.model,
             backend=spec.backend,

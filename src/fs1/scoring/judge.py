@@ -253,7 +253,9 @@ class Judge:
     def _ask(self, batch: list[tuple[str, JudgeRequest]]) -> dict[str, JudgeOutcome]:
         """Ask about one batch (``samples`` replies each); take the majority, count, cache valid verdicts."""
         conversations = [self.prompt.messages(r.question, r.gold, r.prediction) for _, r in batch]
-        replies = self.backend.chat(conversations, self.sampling.params())
+        # Every request gets the judge seed (sample i: seed + i) whatever its place in the batch, so a verdict
+        # depends on the request and the settings only, on every backend, and a resumed run asks the same.
+        replies = self.backend.chat(conversations, self.sampling.params(), [self.sampling.seed] * len(batch))
         outcomes: dict[str, JudgeOutcome] = {}
         for (key, _), completions in zip(batch, replies, strict=True):
             verdicts = [self.prompt.parse(c.text) for c in completions]
@@ -302,6 +304,7 @@ def load_judge(
     api_key_env: str | None = None,
     concurrency: int | None = None,
     max_retries: int | None = None,
+    tokenizer: str | None = None,
     sampling: JudgeSampling | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
 ) -> Judge:
@@ -316,6 +319,7 @@ def load_judge(
         "api_key_env": api_key_env,
         "concurrency": concurrency,
         "max_retries": max_retries,
+        "tokenizer": tokenizer,
     }
     options = {name: value for name, value in remote.items() if value is not None}
     if options and backend != "openai":

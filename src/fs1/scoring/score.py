@@ -76,11 +76,12 @@ def score_predictions(
     return scores, aggregate(columns, questions, ks)
 
 
-def load_questions(spec: str | Path) -> dict[str, Question]:
-    """Benchmark questions by ID, through ``fs1.data.load_benchmark`` (``sample``, a fs1-format file, a hub id)."""
+def load_questions(spec: str | Path, fmt: str = "auto") -> dict[str, Question]:
+    """Benchmark questions by ID, through ``fs1.data.load_benchmark`` (``sample``, a fs1-format or dataset file in
+    format ``fmt``, a hub id)."""
     from fs1.data import load_benchmark
 
-    return {question.ID: question for question in load_benchmark(str(spec))}
+    return {question.ID: question for question in load_benchmark(str(spec), fmt=fmt)}
 
 
 def score_file(
