@@ -211,6 +211,16 @@ def test_a_sequence_that_fills_the_context_finishes_with_reason_context(
     assert again[0].finish_reason == "context" and len(engine(module).requests) == 1  # full: not sent again
 
 
+def test_a_refusal_by_vllm_itself_is_a_backend_error(
+    monkeypatch: pytest.MonkeyPatch, smollm2_tokenizer: Any
+) -> None:
+    module, backend = small_context(monkeypatch, smollm2_tokenizer, 16)
+    backend.max_model_len = None  # an engine whose length could not be read: vLLM's own check is what remains
+    [seq] = backend.open([backend.chat_prompt("Capital of Italy?")])
+    with pytest.raises(BackendError, match="vLLM refused the request: The decoder prompt"):
+        backend.continue_([seq], SamplingParams(max_tokens=4))
+
+
 def test_a_budget_cap_below_the_room_is_still_a_spent_budget(
     monkeypatch: pytest.MonkeyPatch, smollm2_tokenizer: Any
 ) -> None:

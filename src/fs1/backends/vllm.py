@@ -113,6 +113,7 @@ class VLLMBackend(Backend):
         if self.options.batch_invariant:  # read by vLLM when the engine starts
             os.environ[BATCH_INVARIANT_ENV] = "1"
         self._vllm = _import_vllm()
+        self._refusals = _validation_errors()
         engine = self.options.model_dump(exclude={"batch_invariant"})
         for unset in ("tokenizer", "max_model_len"):
             if engine[unset] is None:
@@ -238,7 +239,7 @@ class VLLMBackend(Backend):
     def _generate(self, requests: list[dict[str, Any]], sampling: list[Any]) -> list[Any]:
         try:
             return self.llm.generate(requests, sampling, use_tqdm=False)
-        except ValueError as exc:  # VLLMValidationError: a request vLLM refuses after our own checks
+        except self._refusals as exc:  # a request vLLM refuses after our own checks
             raise BackendError(f"vLLM refused the request: {exc}") from exc
 
     def _state(self, seq: Sequence) -> _Ids:
@@ -293,6 +294,16 @@ class VLLMBackend(Backend):
             if text.startswith(decoded):
                 return token_ids[:keep] + self._encode(text[len(decoded) :])
         return self._encode(text)  # text and ids disagree beyond a stop string: trust the text
+
+
+def _validation_errors() -> tuple[type[Exception], ...]:
+    """What vLLM raises for a request it refuses: ``ValueError`` and ``vllm.exceptions.VLLMValidationError``
+    (a ``ValueError`` in the sources read; caught by name too, in case a version derives it otherwise)."""
+    try:
+        from vllm.exceptions import VLLMValidationError
+    except ImportError:  # a vLLM without vllm.exceptions raises plain ValueError
+        return (ValueError,)
+    return (ValueError, VLLMValidationError)
 
 
 def _max_model_len(llm: Any, configured: int | None) -> int | None:
