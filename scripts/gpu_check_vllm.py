@@ -129,8 +129,8 @@ def check_context(backend: Any, max_model_len: int) -> None:
 
 def check_budget_forcing(backend: Any, prompts: list[str], budgets: list[int]) -> None:
     from fs1.backends import SamplingParams
+    from fs1.generate.budget import BudgetConfig, budget_forcing
     from fs1.prompts import THINK_START
-    from fs1.scaling.budget import BudgetConfig, budget_forcing
 
     cfg = BudgetConfig(budgets=budgets, min_think_tokens=budgets[0] // 2)
     think = SamplingParams(temperature=0.0, repetition_penalty=1.05, max_tokens=max(budgets))

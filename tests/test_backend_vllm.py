@@ -166,7 +166,7 @@ def test_sequence_caps_become_per_request_max_tokens(backend: Any, vllm_module: 
 
 
 def test_budget_forcing_through_the_backend(backend: Any, vllm_module: Any) -> None:
-    from fs1.scaling.budget import BudgetConfig, budget_forcing
+    from fs1.generate.budget import BudgetConfig, budget_forcing
 
     prompt = backend.chat_prompt("Capital of Italy?") + THINK_START
     cfg = BudgetConfig(budgets=[64], min_think_tokens=20, answer_max_tokens=32)
@@ -233,7 +233,7 @@ def test_a_budget_cap_below_the_room_is_still_a_spent_budget(
 def test_budget_forcing_never_reads_a_full_context_as_a_spent_budget(
     monkeypatch: pytest.MonkeyPatch, smollm2_tokenizer: Any
 ) -> None:
-    from fs1.scaling.budget import BudgetConfig, budget_forcing
+    from fs1.generate.budget import BudgetConfig, budget_forcing
 
     fake_vllm.install(monkeypatch, smollm2_tokenizer, script)
     prompt_len = load_backend("vllm", MODEL).count_tokens(

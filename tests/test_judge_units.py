@@ -7,7 +7,8 @@ import json
 import pytest
 
 from fs1.io import InputError
-from fs1.scoring.judge import (
+from fs1.judge.cache import CachedVerdict, VerdictCache
+from fs1.judge.judge import (
     VERDICT_CORRECT,
     VERDICT_ERROR,
     VERDICT_INCORRECT,
@@ -16,8 +17,7 @@ from fs1.scoring.judge import (
     get_prompt,
     majority,
 )
-from fs1.scoring.judge_cache import CachedVerdict, VerdictCache
-from fs1.scoring.judge_rules import CASCADE_RULES, KEEP_PRECISION, decide, get_rules
+from fs1.judge.rules import CASCADE_RULES, KEEP_PRECISION, decide, get_rules
 
 FS1 = get_prompt("fs1")
 SIMPLEQA = get_prompt("simpleqa")

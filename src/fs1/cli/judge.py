@@ -43,7 +43,7 @@ PROMPT = typer.Option(
     help="fs1: the paper's containment judge (0/1), its request and sampling; simpleqa: CORRECT/INCORRECT/"
     "NOT_ATTEMPTED, greedy.",
 )
-# Judge sampling is declared in fs1.scoring.judge.JudgeSampling; None here means its default (or the preset's).
+# Judge sampling is declared in fs1.judge.judge.JudgeSampling; None here means its default (or the preset's).
 MAX_TOKENS = typer.Option(None, "--max-tokens", help="Cap on a judge reply (default: the preset's, 5).")
 JUDGE_SAMPLES = typer.Option(
     None, "--judge-samples", min=1, help="Judge replies per request; the majority verdict counts (default 1)."
@@ -102,10 +102,10 @@ def judge(
     sure cases without a call. Writes OUT/judged.jsonl (verdict per prediction, with where it came from) and
     OUT/judged_summary.json (the `fs1 score` summary over judge verdicts, plus SimpleQA attempted / accuracy
     given attempted / F1 per k and budget, judge calls, rule decisions, tokens and error verdicts)."""
-    from fs1.scoring.judge import load_judge
-    from fs1.scoring.judge_cache import CACHE_FILE
-    from fs1.scoring.judge_rules import get_rules
-    from fs1.scoring.judge_stage import JUDGED_FILE, JUDGED_SUMMARY_FILE, MODES, judge_file
+    from fs1.judge.cache import CACHE_FILE
+    from fs1.judge.judge import load_judge
+    from fs1.judge.rules import get_rules
+    from fs1.judge.stage import JUDGED_FILE, JUDGED_SUMMARY_FILE, MODES, judge_file
     from fs1.scoring.score import load_questions
 
     ks = parse_int_list(k)
@@ -160,9 +160,9 @@ def judge_agreement(
     saves against judging all answers, the confusion of its rule decisions, and (with --judge) the judge's
     agreement."""
     from fs1.io import write_json_atomic
-    from fs1.scoring.judge import load_judge
-    from fs1.scoring.judge_agreement import agreement_report, load_labelled
-    from fs1.scoring.judge_rules import get_rules
+    from fs1.judge.agreement import agreement_report, load_labelled
+    from fs1.judge.judge import load_judge
+    from fs1.judge.rules import get_rules
 
     with user_errors(), _backend_errors():
         cases = load_labelled(labelled)[:limit]
@@ -184,7 +184,7 @@ def judge_agreement(
 
 def _sampling(max_tokens: int | None, samples: int | None, seed: int | None) -> Any:
     """The judge sampling the options ask for; options left out keep ``JudgeSampling``'s defaults."""
-    from fs1.scoring.judge import JudgeSampling
+    from fs1.judge.judge import JudgeSampling
 
     given = {"max_tokens": max_tokens, "samples": samples, "seed": seed}
     return JudgeSampling(**{name: value for name, value in given.items() if value is not None})

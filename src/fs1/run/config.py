@@ -12,7 +12,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from fs1.io import InputError
-from fs1.scoring.judge import JudgeSampling
+from fs1.judge.judge import JudgeSampling
 
 Setting = Literal["instruct", "cot", "rt", "fs1"]
 BackendName = Literal["transformers", "llamacpp", "vllm", "openai"]
