@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from fs1.distill.config import DistillConfig
 from fs1.generate.predictions import GenerationSettings
 from fs1.io import InputError
+from fs1.judge.judge import JudgeSampling
 from fs1.kg.settings import SearchSettings
 from fs1.train.config import SftConfig
 from fs1.vocab import DEFAULT_KS, EMBEDDED_NAME, RUN_SETTINGS, BackendName, RunSetting
@@ -96,8 +97,13 @@ class JudgeSpec(ModelSpec):
     """LLM-as-a-judge over the scored predictions."""
 
     name: str = "judge"
-    prompt: Literal["fs1", "simpleqa"] = "fs1"
+    prompt: Literal["fs1", "simpleqa"] = Field(
+        "fs1", description="fs1: the paper's judge request and sampling; simpleqa: a greedy 3-grade grader."
+    )
     mode: Literal["all", "cascade"] = "cascade"
+    sampling: JudgeSampling = Field(
+        default_factory=JudgeSampling, description="Overrides of the preset's sampling; seed; samples."
+    )
 
 
 class Experiment(_Strict):
