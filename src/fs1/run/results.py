@@ -2,15 +2,15 @@
 
 ``results.parquet`` is queryable with DuckDB: ``SELECT * FROM 'RUNDIR/results.parquet' WHERE metric = 'pass@k'``.
 
-KG-verified selection (beyond the paper, which reports only the pass@k upper bound): among a question's first k
-sampled answers, keep those the KG supports (a short path from a question entity to an entity with that label);
-majority vote among them, or among all answers when none is supported; ties go to the earliest sample. The first k
-samples of i.i.d. draws are an unbiased sample of k, so the mean over questions estimates the expected accuracy.
+KG-verified selection (beyond the paper, which reports only the pass@k upper bound): among k sampled answers, keep
+those the KG supports (a short path from a question entity to an entity with that label); majority vote among them,
+or among all answers when none is supported; a tie of t answers gives each 1/t. Like pass@k and maj@k, the value
+of a question is averaged over all k-subsets of its n samples (``fs1.scoring.selection``: exact, or a seeded
+Monte-Carlo average for very many subsets), which has less variance than using the first k samples only.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -71,41 +71,41 @@ def kg_selection(
     questions: Mapping[str, Question],
     ks: list[int],
     supported: Callable[[Question, str], bool],
+    seed: int = 0,
 ) -> dict[str, dict[int, float]]:
-    """KG-select@k per source (and ``overall``) over (question, budget) units, from scored samples."""
+    """KG-select@k per source (and ``overall``) over (question, budget) units, from scored samples.
+
+    ``supported(question, answer)`` is asked once per distinct normalised answer of a question (its first form).
+    """
+    from fs1.scoring import normalize_answer
+    from fs1.scoring.selection import select_at_k, vote_groups
+
     units: dict[tuple[str, Any], list[Mapping[str, Any]]] = {}
     for row in scores:
         units.setdefault(
             (str(row["id"]), row.get("budget", (row.get("meta") or {}).get("budget"))), []
         ).append(row)
     totals: dict[str, dict[int, list[float]]] = {}
-    from fs1.scoring import normalize_answer
-
     for (qid, _), samples in units.items():
         samples.sort(key=lambda r: r["sample"])
         question = questions[qid]
+        keys = [normalize_answer(r["extracted"]) if r.get("extracted") else "" for r in samples]
+        ids = {key: i for i, key in enumerate(dict.fromkeys(k for k in keys if k))}
+        first = {key: r["extracted"] for key, r in zip(keys, samples, strict=True) if key}
+        support = {key: supported(question, first[key]) for key in ids}
+        groups = vote_groups(
+            [ids[key] if key else -1 for key in keys],
+            [bool(r.get("correct")) for r in samples],
+            [bool(key) for key in keys],
+            [bool(key) and support[key] for key in keys],
+        )
         for k in ks:
             if k > len(samples):
                 continue
-            first = samples[:k]
-            answered = [r for r in first if r.get("extracted")]
-            pool = [r for r in answered if supported(question, r["extracted"])] or answered
-            chosen = _vote(pool, normalize_answer)
-            value = float(bool(chosen and chosen.get("correct")))
+            value = select_at_k(groups, len(samples), k, seed).correct
             for source in ("overall", question.source_of_data):
                 totals.setdefault(source, {}).setdefault(k, []).append(value)
     return {src: {k: sum(v) / len(v) for k, v in by_k.items()} for src, by_k in totals.items()}
-
-
-def _vote(pool: list[Mapping[str, Any]], normalise: Callable[[str], str]) -> Mapping[str, Any] | None:
-    """Most frequent normalised answer; ties go to the answer seen first."""
-    if not pool:
-        return None
-    keys = [normalise(r["extracted"]) for r in pool]
-    counts = Counter(keys)
-    best = max(counts.values())
-    winner = next(key for key in keys if counts[key] == best)
-    return pool[keys.index(winner)]
 
 
 def write_results(rows: list[dict[str, Any]], path: Path) -> Path:

@@ -84,7 +84,7 @@ def write_results_table(pipe: Pipeline, runs: list[str], summaries: dict[str, di
         model, setting = run.split("__", 1)
         rows += summary_rows(run, model, setting, summaries[run])
         scores = [row for _, row in read_jsonl_rows(pipe.rundir / "score" / run / "scores.jsonl")]
-        selection = kg_selection(scores, questions, pipe.exp.ks, supported)
+        selection = kg_selection(scores, questions, pipe.exp.ks, supported, pipe.exp.generation.seed)
         rows += [
             {
                 "run": run,

@@ -90,13 +90,14 @@ def score_file(
     ks: Sequence[int] | None = None,
     progress: Callable[[int], None] | None = None,
     workers: int = 1,
+    seed: int = 0,
 ) -> dict[str, Any]:
     """Score a predictions JSONL file into ``out_dir/scores.jsonl`` and ``out_dir/summary.json``; returns the summary.
 
     ``progress`` is called with the number of predictions scored so far, after each batch. ``workers``: processes
     to score with; the outputs do not depend on it. Workers split the work but add about a third more CPU in
     passing lines between processes, so two pay only on idle cores (about 1.5x there, estimated from CPU time; none
-    on a busy shared box). They are started with ``spawn``, which imports the caller's main module again: a script
+    on a busy shared box). ``seed`` seeds the summary's bootstrap intervals. They are started with ``spawn``, which imports the caller's main module again: a script
     that asks for more than one worker must keep its top-level code under ``if __name__ == "__main__":`` (the ``fs1``
     command does).
     """
@@ -118,7 +119,7 @@ def score_file(
         if not lines:
             raise InputError(f"{predictions_path}: no predictions")
         try:
-            summary = aggregate(columns, questions, ks)
+            summary = aggregate(columns, questions, ks, seed=seed)
         except DuplicateSampleError as exc:
             raise InputError(f"{predictions_path}:{lines[exc.position]}: {exc}") from None
     write_json_atomic(out_dir / SUMMARY_FILE, summary)
