@@ -15,45 +15,53 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from fs1.records import Question
 
 SELECTION_METRIC = "kgsel@k"
-COLUMNS = ("run", "model", "setting", "source", "budget", "k", "metric", "value")
+COLUMNS = ("run", "model", "setting", "source", "budget", "k", "metric", "value", "lo", "hi")
+# Per-slice numbers without k (``fs1.scoring.summary``), and the factuality of the maj@k answer, named maj_<x>@k.
+SCALAR_METRICS = (
+    "accuracy", "exact", "f1", "no_answer_rate", "attempted", "accuracy_given_attempted", "hallucination_rate",
+    "hallucination_given_attempted", "simpleqa_f1",
+)  # fmt: skip
+VOTE_METRICS = (
+    "attempted", "accuracy_given_attempted", "hallucination_rate", "hallucination_given_attempted", "simpleqa_f1"
+)  # fmt: skip
+
+
+def _row(base: dict[str, Any], value: float, interval: Any, **fields: Any) -> dict[str, Any]:
+    lo, hi = interval if isinstance(interval, list | tuple) and len(interval) == 2 else (None, None)
+    return {**base, **fields, "value": float(value), "lo": lo, "hi": hi}
 
 
 def _section_rows(
     base: dict[str, Any], section: Mapping[str, Any], source: str, budget: int | None
 ) -> list[dict]:
-    rows = []
-    for metric in ("accuracy", "exact", "f1", "no_answer_rate"):
-        if metric in section:
-            rows.append(
-                {
-                    **base,
-                    "source": source,
-                    "budget": budget,
-                    "k": None,
-                    "metric": metric,
-                    "value": float(section[metric]),
-                }
-            )
+    ci = section.get("ci") or {}
+    where = {"source": source, "budget": budget}
+    rows = [
+        _row(base, section[metric], ci.get(metric), **where, k=None, metric=metric)
+        for metric in SCALAR_METRICS
+        if metric in section
+    ]
     for metric in ("pass@k", "maj@k"):
         for k, value in (section.get(metric) or {}).items():
-            rows.append(
-                {
-                    **base,
-                    "source": source,
-                    "budget": budget,
-                    "k": int(k),
-                    "metric": metric,
-                    "value": float(value),
-                }
-            )
+            rows.append(_row(base, value, (ci.get(metric) or {}).get(k), **where, k=int(k), metric=metric))
+    for k, outcome in (section.get("factuality@k") or {}).items():
+        bounds = (ci.get("factuality@k") or {}).get(k) or {}
+        for name in VOTE_METRICS:
+            if name in outcome:
+                rows.append(
+                    _row(base, outcome[name], bounds.get(name), **where, k=int(k), metric=f"maj_{name}@k")
+                )
     return rows
 
 
 def summary_rows(run: str, model: str, setting: str, summary: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Flatten one ``summary.json`` into table rows (overall and per source; per budget where present)."""
+    """Flatten one ``summary.json`` into table rows (overall and per source; per budget where present), with the
+    95 % bootstrap interval of each number in ``lo`` / ``hi`` where the summary has one."""
     base = {"run": run, "model": model, "setting": setting}
     rows = _section_rows(base, summary.get("overall", {}), "overall", None)
     for source, section in (summary.get("by_source") or {}).items():
@@ -77,6 +85,45 @@ def kg_selection(
 
     ``supported(question, answer)`` is asked once per distinct normalised answer of a question (its first form).
     """
+    grouped = _by_source(kg_selection_units(scores, questions, ks, supported, seed), questions)
+    return {
+        source: {k: float(np.mean([v for _, v in pairs])) for k, pairs in by_k.items()}
+        for source, by_k in grouped.items()
+    }
+
+
+def kg_selection_rows(
+    base: Mapping[str, Any],
+    scores: Iterable[Mapping[str, Any]],
+    questions: Mapping[str, Question],
+    ks: list[int],
+    supported: Callable[[Question, str], bool],
+    seed: int = 0,
+) -> list[dict[str, Any]]:
+    """``kgsel@k`` rows of the results table (per source and ``overall``), with 95 % bootstrap intervals over
+    questions (seeded by ``seed``)."""
+    from fs1.scoring.intervals import percentile_interval, replicate_means, slice_rng
+
+    grouped = _by_source(kg_selection_units(scores, questions, ks, supported, seed), questions)
+    rows = []
+    for source, by_k in grouped.items():
+        for k, pairs in by_k.items():
+            qids, values = np.array([q for q, _ in pairs], dtype=object), np.array([v for _, v in pairs])
+            replicates = replicate_means(values, qids, slice_rng(seed, f"{SELECTION_METRIC}/{source}/{k}"))
+            lo, hi = (round(float(x), 6) for x in percentile_interval(replicates)[:, 0])
+            where = {"source": source, "budget": None, "k": k, "metric": SELECTION_METRIC}
+            rows.append(_row(dict(base), float(values.mean()), [lo, hi], **where))
+    return rows
+
+
+def kg_selection_units(
+    scores: Iterable[Mapping[str, Any]],
+    questions: Mapping[str, Question],
+    ks: list[int],
+    supported: Callable[[Question, str], bool],
+    seed: int = 0,
+) -> list[tuple[str, int, float]]:
+    """Each (question, budget) unit's all-subsets KG-selection outcome per k, as (question ID, k, value)."""
     from fs1.scoring import normalize_answer
     from fs1.scoring.selection import select_at_k, vote_groups
 
@@ -85,7 +132,7 @@ def kg_selection(
         units.setdefault(
             (str(row["id"]), row.get("budget", (row.get("meta") or {}).get("budget"))), []
         ).append(row)
-    totals: dict[str, dict[int, list[float]]] = {}
+    values: list[tuple[str, int, float]] = []
     for (qid, _), samples in units.items():
         samples.sort(key=lambda r: r["sample"])
         question = questions[qid]
@@ -100,12 +147,20 @@ def kg_selection(
             [bool(key) and support[key] for key in keys],
         )
         for k in ks:
-            if k > len(samples):
-                continue
-            value = select_at_k(groups, len(samples), k, seed).correct
-            for source in ("overall", question.source_of_data):
-                totals.setdefault(source, {}).setdefault(k, []).append(value)
-    return {src: {k: sum(v) / len(v) for k, v in by_k.items()} for src, by_k in totals.items()}
+            if k <= len(samples):
+                values.append((qid, k, select_at_k(groups, len(samples), k, seed).correct))
+    return values
+
+
+def _by_source(
+    values: list[tuple[str, int, float]], questions: Mapping[str, Question]
+) -> dict[str, dict[int, list[tuple[str, float]]]]:
+    """Unit values as (question ID, value) pairs per source (and ``overall``) and k."""
+    grouped: dict[str, dict[int, list[tuple[str, float]]]] = {}
+    for qid, k, value in values:
+        for source in ("overall", questions[qid].source_of_data):
+            grouped.setdefault(source, {}).setdefault(k, []).append((qid, value))
+    return grouped
 
 
 def write_results(rows: list[dict[str, Any]], path: Path) -> Path:
@@ -127,6 +182,8 @@ def write_results(rows: list[dict[str, Any]], path: Path) -> Path:
                 ("k", pa.int64()),
                 ("metric", pa.string()),
                 ("value", pa.float64()),
+                ("lo", pa.float64()),
+                ("hi", pa.float64()),
             ]
         ),
     )
