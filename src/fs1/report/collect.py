@@ -86,8 +86,9 @@ def load_traces(rundir: Path, runs: list[RunView]) -> list[dict[str, Any]]:
     paths = {str(r["ID"]): r.get("verbalised", "") for r in _rows(rundir / "paths" / "paths.jsonl")}
     traces = []
     for run in runs:
+        # A Score keeps its budget in meta (judged rows at the top level): key by whichever is there.
         scores = {
-            (str(r["id"]), r["sample"], r.get("budget")): r
+            (str(r["id"]), r["sample"], r.get("budget", (r.get("meta") or {}).get("budget"))): r
             for r in _rows(rundir / "score" / run.name / "scores.jsonl")
         }
         for pred in _rows(rundir / "generate" / run.name / "predictions.jsonl"):

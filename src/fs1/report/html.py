@@ -14,10 +14,22 @@ from pathlib import Path
 from typing import Any
 
 from fs1.io import atomic_open
-from fs1.report import plots
+from fs1.report import factuality, plots
 from fs1.report.collect import ReportData, RunView, collect
 
 SELECTION_METRIC = "kgsel@k"
+FACTUALITY_NOTE = (
+    "Per run, budget and k: the answer a majority vote selects from k samples (averaged over all k-subsets) is "
+    "correct, hallucinated (attempted but wrong) or not attempted (no answer, or a refusal such as 'I don't "
+    "know'). k = 1 is the per-sample rate. Brackets: 95% bootstrap intervals over questions. Fewer "
+    "hallucinations with fewer correct answers means the model abstains more, not that it knows more."
+)
+PAIRED_NOTE = (
+    "Same questions, two runs: A - B is the mean per-question accuracy difference in points with its 95% "
+    "paired-bootstrap interval; 'A better' / 'B better' count questions one run answers right more often; p is "
+    "the exact two-sided sign test on them (McNemar with one sample per question). Click a question to open it "
+    "in the trace viewer."
+)
 
 
 def _pct(value: float | None) -> str:
@@ -248,6 +260,13 @@ def render(data: ReportData) -> str:
         "<h2>pass@k and selection</h2>",
         selection_table(data, selection),
         _img(plots.passk_curves(data.runs, selection), "pass@k curves"),
+        "<h2>Factuality: correct, hallucinated, not attempted</h2>",
+        f"<p class='note'>{escape(FACTUALITY_NOTE)}</p>",
+        f'<div class="wide">{factuality.factuality_table(data.runs)}</div>',
+        _img(plots.factuality_curves(data.runs), "factuality vs budget"),
+        "<h2>Paired comparisons</h2>",
+        f"<p class='note'>{escape(PAIRED_NOTE)}</p>",
+        f'<div class="wide">{factuality.paired_table(data)}</div>',
         "<h2>Budget forcing</h2>",
         budget_table(data.runs),
         _img(plots.budget_curves(data.runs), "budget curves"),
