@@ -14,7 +14,7 @@ from typing import Any
 
 from fs1.io import InputError, read_jsonl_rows
 
-SETTING_ORDER = {"instruct": 0, "cot": 1, "rt": 2, "fs1": 3}
+SETTING_ORDER = {"instruct": 0, "cot": 1, "abstain": 2, "rt": 3, "fs1": 4}
 VIEWER_TEXT_LIMIT = 6000  # characters of each trace kept in the viewer, so the page stays light
 
 

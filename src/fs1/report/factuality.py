@@ -23,7 +23,7 @@ from fs1.scoring.paired import PairedResult, compare
 REPORT_SEED = 0
 FLIPS_SHOWN = 8
 # (setting A, setting B) contrasts between runs of one model, in the order the table lists them.
-SETTING_CONTRASTS = (("fs1", "rt"), ("rt", "instruct"))
+SETTING_CONTRASTS = (("fs1", "rt"), ("rt", "instruct"), ("abstain", "instruct"))
 # (metric key in factuality@k, column title)
 COLUMNS = (
     ("accuracy", "correct"),

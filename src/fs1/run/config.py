@@ -13,7 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from fs1.io import InputError
 
-Setting = Literal["instruct", "cot", "rt", "fs1"]
+# abstain: the base model told to answer only when sure, else "I don't know" (optional; not in the paper).
+Setting = Literal["instruct", "cot", "abstain", "rt", "fs1"]
 BackendName = Literal["transformers", "llamacpp", "vllm", "openai"]
 
 
