@@ -11,7 +11,7 @@ import pytest
 
 from fs1.backends import load_backend
 from fs1.backends.base import BackendError, SamplingParams
-from fs1.backends.openai_compat import OpenAIBackend
+from fs1.backends.openai.compat import OpenAIBackend
 from tests.support.scripted_openai import Reply, ScriptedOpenAIServer
 
 ANSWER = "<|im_start|>answer"
@@ -268,8 +268,8 @@ def test_chat_n_and_model_auto() -> None:
 
 
 def test_budget_forcing_round_trip_on_scripted_server() -> None:
+    from fs1.generate.budget import BudgetConfig, budget_forcing
     from fs1.prompts import FORCED_ANSWER, WAIT
-    from fs1.scaling.budget import BudgetConfig, budget_forcing
 
     def responder(endpoint: str, body: dict[str, Any]) -> Reply:
         prompt = body["prompt"]

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from fs1.backends.openai_compat import OpenAIBackend
+from fs1.backends.openai.compat import OpenAIBackend
 from fs1.cli.main import app
 from fs1.prompts import ANSWER_MARKER, THINK_MARKER, WAIT
 from fs1.records import Prediction

@@ -144,8 +144,8 @@ def test_resume_refuses_to_mix_routes_and_old_records_load(tmp_path: Path) -> No
 @pytest.mark.slow
 def test_props_template_renders_as_the_tokenizer_does() -> None:
     """The model's real template (with its default system turn) served by /props renders as transformers does."""
-    from fs1.backends.openai_compat import OpenAIBackend
-    from fs1.backends.openai_templates import load_local_tokenizer
+    from fs1.backends.openai.compat import OpenAIBackend
+    from fs1.backends.openai.templates import load_local_tokenizer
 
     tokenizer = load_local_tokenizer("smollm2-135m")
     props = {
@@ -167,8 +167,8 @@ def test_props_template_renders_as_the_tokenizer_does() -> None:
 
 def test_tokenizer_reaches_the_backend_from_distill_judge_and_the_experiment_file() -> None:
     from fs1.distill.runner import DistillConfig, open_teacher
+    from fs1.judge.judge import load_judge
     from fs1.run.config import ModelSpec
-    from fs1.scoring.judge import load_judge
 
     with ScriptedOpenAIServer() as srv:
         teacher = open_teacher(DistillConfig(teacher=srv.model, base_url=srv.base_url, tokenizer="my/tok"))

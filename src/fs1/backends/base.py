@@ -1,6 +1,6 @@
 """The one generation interface every backend implements, batch-first, raw text in and out.
 
-Budget forcing and parallel sampling (``fs1.scaling``) are written once above this interface. What they need:
+Budget forcing and parallel sampling (``fs1.generate``) are written once above this interface. What they need:
 open many sequences (``n`` per prompt, the prompt prefilled once where the backend allows), continue them all by up
 to N tokens with stop strings, append forced text, and continue again **without prefilling what was already
 processed** (each backend keeps that state behind its ``Sequence`` handles: KV cache, prefix cache, or a server's
@@ -78,7 +78,7 @@ class Sequence:
     text: str = ""  # generated and forced text after the prompt
     state: Any = None  # backend-private (token ids, KV cache, ...)
     # Per-sequence cap on new tokens for the next ``continue_`` (the smaller of it and ``params.max_tokens`` applies).
-    # Only set on backends whose ``supports_sequence_limits`` is True; ``fs1.scaling`` groups sequences otherwise.
+    # Only set on backends whose ``supports_sequence_limits`` is True; ``fs1.generate`` groups sequences otherwise.
     max_tokens: int | None = None
 
 

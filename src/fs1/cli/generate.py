@@ -131,25 +131,15 @@ def _run(
     benchmark: str, fmt: str, limit: int | None, backend: str, options: dict, config, out: Path, resume: bool
 ):  # noqa: ANN001, ANN202
     """Load questions and backend, generate with a progress bar; backend failures become one-line errors."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from fs1.backends import load_backend
     from fs1.backends.base import BackendError
     from fs1.data import load_benchmark
-    from fs1.generate import choose_route, generate_predictions
+    from fs1.generate.progress import generate_with_progress
 
     questions = load_benchmark(benchmark, limit=limit, fmt=fmt)
     try:
-        engine = load_backend(backend, config.model, **options)
-        # A setting the server cannot serve fails before the progress bar is drawn.
-        choose_route(engine, config.setting)
-        columns = (TextColumn("generating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        with Progress(*columns, console=console) as bar:
-            task = bar.add_task("generate", total=None)
-            return generate_predictions(
-                questions, engine, config, out, resume=resume,
-                progress=lambda done, total: bar.update(task, completed=done, total=total),
-            )  # fmt: skip
+        return generate_with_progress(
+            questions, backend, config.model, config, out, resume=resume, console=console, **options
+        )
     except BackendError as exc:
         # Transport failures after retries, unusable models: one line, no stack trace, records so far kept.
         raise ValueError(f"backend {backend!r}: {exc}") from None

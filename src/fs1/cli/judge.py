@@ -94,10 +94,10 @@ def judge(
     sure cases without a call. Writes OUT/judged.jsonl (verdict per prediction, with where it came from) and
     OUT/judged_summary.json (the `fs1 score` summary over judge verdicts, plus SimpleQA attempted / accuracy
     given attempted / F1 per k and budget, judge calls, rule decisions, tokens and error verdicts)."""
-    from fs1.scoring.judge import load_judge
-    from fs1.scoring.judge_cache import CACHE_FILE
-    from fs1.scoring.judge_rules import get_rules
-    from fs1.scoring.judge_stage import JUDGED_FILE, JUDGED_SUMMARY_FILE, MODES, judge_file
+    from fs1.judge.cache import CACHE_FILE
+    from fs1.judge.judge import load_judge
+    from fs1.judge.rules import get_rules
+    from fs1.judge.stage import JUDGED_FILE, JUDGED_SUMMARY_FILE, MODES, judge_file
     from fs1.scoring.score import load_questions
 
     ks = parse_int_list(k)
@@ -150,9 +150,9 @@ def judge_agreement(
     saves against judging all answers, the confusion of its rule decisions, and (with --judge) the judge's
     agreement."""
     from fs1.io import write_json_atomic
-    from fs1.scoring.judge import load_judge
-    from fs1.scoring.judge_agreement import agreement_report, load_labelled
-    from fs1.scoring.judge_rules import get_rules
+    from fs1.judge.agreement import agreement_report, load_labelled
+    from fs1.judge.judge import load_judge
+    from fs1.judge.rules import get_rules
 
     with user_errors(), _backend_errors():
         cases = load_labelled(labelled)[:limit]

@@ -23,6 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from fs1.backends.base import Backend, BackendError, Completion, SamplingParams
 from fs1.config import default_sampling
+from fs1.generate.budget import BudgetConfig, budget_forcing
+from fs1.generate.parallel import ScaledOutput, parallel_sample
 from fs1.io import InputError, JsonlAppender, completed_keys
 from fs1.prompts import (
     ANSWER_MAX_TOKENS,
@@ -33,8 +35,6 @@ from fs1.prompts import (
     eval_user_prompt,
 )
 from fs1.records import Prediction, Question
-from fs1.scaling.budget import BudgetConfig, budget_forcing
-from fs1.scaling.parallel import ScaledOutput, parallel_sample
 
 Key = tuple[str, int, int | None]
 ROUTE_RAW = "raw"  # chat template applied here, raw text completed (and continued, for budget forcing)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from fs1.backends.openai_transport import Transport
+from fs1.backends.openai.transport import Transport
 
 ROLE_LINE = "{role}: {content}"  # plain rendering for chat-only servers (never sent to a model as a template)
 

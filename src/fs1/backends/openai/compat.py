@@ -8,7 +8,7 @@ prefilled again, and the cached-token counts it reports go into ``stats``. Serve
 continuing a half-written sequence needs the completions endpoint and raises.
 
 Requests run on a bounded thread pool (``concurrency``); retries, timeouts and key hygiene live in
-``openai_transport``; server dialects and reply parsing in ``openai_protocol``.
+``transport``; server dialects and reply parsing in ``protocol``.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from fs1.backends.base import (
     Sequence,
     check_open_args,
 )
-from fs1.backends.openai_protocol import (
+from fs1.backends.openai.protocol import (
     DIALECTS,
     Dialect,
     Reply,
@@ -46,8 +46,8 @@ from fs1.backends.openai_protocol import (
     split_tokens,
     to_completion,
 )
-from fs1.backends.openai_templates import ServerTokenizer, load_local_tokenizer, plain_render
-from fs1.backends.openai_transport import ABSENT_STATUS, RemoteError, Transport
+from fs1.backends.openai.templates import ServerTokenizer, load_local_tokenizer, plain_render
+from fs1.backends.openai.transport import ABSENT_STATUS, RemoteError, Transport
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -12,7 +12,7 @@ Parsing is strict: the whole reply, once surrounding white space, quotes, Markdo
 stop are stripped, must be one of the prompt's reply tokens. Anything else is an ``error`` verdict — counted
 and reported by the stage, never read as "incorrect" — and is not cached, so a later run asks again.
 
-The ``Judge`` asks only what its cache (``judge_cache.VerdictCache``) does not already hold, and asks each
+The ``Judge`` asks only what its cache (``cache.VerdictCache``) does not already hold, and asks each
 distinct request once: the cache key covers the judge model and the exact messages (prompt, gold list,
 predicted answer).
 """
@@ -27,7 +27,7 @@ from pathlib import Path
 
 from fs1 import prompts
 from fs1.backends.base import Backend, SamplingParams
-from fs1.scoring.judge_cache import CachedVerdict, VerdictCache
+from fs1.judge.cache import CachedVerdict, VerdictCache
 
 VERDICT_CORRECT = "correct"
 VERDICT_INCORRECT = "incorrect"
