@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from fs1.judge.judge import VERDICT_CORRECT, VERDICT_INCORRECT, VERDICT_NOT_ATTEMPTED
+from fs1.judge.rules import decide
 from fs1.records import Prediction, Question
 from fs1.scoring import score_predictions, summarise
-from fs1.scoring.judge import VERDICT_CORRECT, VERDICT_INCORRECT, VERDICT_NOT_ATTEMPTED
-from fs1.scoring.judge_rules import decide
 from fs1.scoring.outcome import is_refusal
 
 TOKYO = Question(ID="t", question="Capital of Japan?", main_answers=["Tokyo"], source_of_data="cwq", hops=1)
