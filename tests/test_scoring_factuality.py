@@ -119,3 +119,28 @@ def test_every_headline_number_has_an_interval_around_it() -> None:
     assert ci["accuracy"] == pytest.approx([6 / 16, 10 / 16])
     one_question = summary["by_source"]["cwq"]["ci"]["accuracy"]
     assert one_question == [6 / 16, 6 / 16]  # one question: nothing to resample
+
+
+def test_judge_path_gives_the_same_fields_and_agrees_where_rules_decide() -> None:
+    from fs1.judge.stage import MODE_CASCADE, judge_scores, judged_summary
+
+    replies = (
+        ["\\boxed{Tokyo}"] * 5
+        + ["\\boxed{I don't know}"] * 3
+        + ["\\boxed{Kyoto}"] * 6
+        + ["<think>Tokyo or Kyoto, hmm"] * 2
+    )
+    scores, rule = score_predictions(_predictions("t", replies), QUESTIONS, ks=[1, 4])
+    rows, stats = judge_scores(scores, QUESTIONS, None, mode=MODE_CASCADE)  # every answer decided by a rule
+    judged = judged_summary(rows, QUESTIONS, [1, 4], stats, {"prompt": "fs1"})
+    for name in [
+        "accuracy",
+        "attempted",
+        "hallucination_rate",
+        "hallucination_given_attempted",
+        "simpleqa_f1",
+    ]:
+        assert judged["overall"][name] == rule["overall"][name], name
+        assert judged["overall"]["ci"][name] == rule["overall"]["ci"][name], name
+    assert judged["overall"]["factuality@k"] == rule["overall"]["factuality@k"]
+    assert rule["overall"]["hallucination_rate"] == pytest.approx(6 / 16)
