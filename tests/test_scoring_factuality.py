@@ -106,19 +106,28 @@ def test_judge_rows_carry_their_own_attempted_flag() -> None:
 
 
 def test_every_headline_number_has_an_interval_around_it() -> None:
-    replies = {"t": sixteen(6, 2, 2), "o": ["\\boxed{Oslo}"] * 10 + ["\\boxed{Bergen}"] * 6}
+    tokyo2 = Question(ID="t2", question="Capital of Japan, again?", main_answers=["Tokyo"], source_of_data="cwq")
+    questions = {**QUESTIONS, "t2": tokyo2}
+    replies = {
+        "t": sixteen(6, 2, 2),
+        "t2": ["\\boxed{Tokyo}"] * 10 + ["\\boxed{Kyoto}"] * 6,
+        "o": ["\\boxed{Oslo}"] * 10 + ["\\boxed{Bergen}"] * 6,
+    }
     predictions = [p for qid, texts in replies.items() for p in _predictions(qid, texts)]
-    _, summary = score_predictions(predictions, QUESTIONS, ks=[1, 4])
+    _, summary = score_predictions(predictions, questions, ks=[1, 4])
     s = summary["overall"]
     ci = s["ci"]
     for name in ["accuracy", "attempted", "hallucination_rate", "simpleqa_f1", "no_answer_rate"]:
         assert ci[name][0] <= s[name] <= ci[name][1], name
     assert ci["pass@k"]["4"][0] <= s["pass@k"]["4"] <= ci["pass@k"]["4"][1]
     assert ci["factuality@k"]["4"]["attempted"][0] <= s["factuality@k"]["4"]["attempted"]
-    # questions are resampled, not samples: with two questions the accuracy interval spans their two values
-    assert ci["accuracy"] == pytest.approx([6 / 16, 10 / 16])
-    one_question = summary["by_source"]["cwq"]["ci"]["accuracy"]
-    assert one_question == [6 / 16, 6 / 16]  # one question: nothing to resample
+    # questions are resampled, not samples: cwq's two questions (accuracy 6/16 and 10/16) give that span ...
+    assert summary["by_source"]["cwq"]["ci"]["accuracy"] == pytest.approx([6 / 16, 10 / 16])
+    # ... a dataset of one question has nothing to resample ...
+    assert summary["by_source"]["mintaka"]["ci"]["accuracy"] == [10 / 16, 10 / 16]
+    # ... and overall keeps each dataset at its size: 2 cwq draws + the one mintaka question, out of 3
+    assert ci["accuracy"] == pytest.approx([(6 + 6 + 10) / 48, (10 + 10 + 10) / 48])
+    assert "ci" not in summary["by_hops"]["1"]  # intervals only for the headline slices
 
 
 def test_judge_path_gives_the_same_fields_and_agrees_where_rules_decide() -> None:

@@ -65,15 +65,16 @@ def vote_groups(
 
 def select_at_k(groups: tuple[Group, ...], n: int, k: int, seed: int = 0) -> SelectionEstimate:
     """The selection outcome at ``k`` for a question with ``n`` samples voting as ``groups`` (module docstring)."""
-    if not 1 <= k <= n:
-        raise ValueError(f"selection at k = {k} needs 1 <= k <= n (n = {n})")
-    if sum(g[0] for g in groups) > n:
-        raise ValueError(f"{sum(g[0] for g in groups)} votes for only {n} samples")
     return _select_cached(groups, n, k, seed)
 
 
 @lru_cache(maxsize=1 << 14)
 def _select_cached(groups: tuple[Group, ...], n: int, k: int, seed: int) -> SelectionEstimate:
+    # Checked here, on a cache miss only (an error is not cached, so a bad call raises every time).
+    if not 1 <= k <= n:
+        raise ValueError(f"selection at k = {k} needs 1 <= k <= n (n = {n})")
+    if sum(g[0] for g in groups) > n:
+        raise ValueError(f"{sum(g[0] for g in groups)} votes for only {n} samples")
     if not groups:
         return SelectionEstimate(0.0, 0.0)
     if len(groups) == 1 and groups[0][0] == n:  # every sample votes for one answer: every subset elects it

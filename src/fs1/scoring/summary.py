@@ -28,8 +28,9 @@ Shape (keep it; other stages read it)::
   the same units; each unit uses its own n. pass@k: ``fs1.scoring.metrics``. maj@k and ``factuality@k``: the
   majority vote averaged over all k-subsets (``fs1.scoring.selection``; at k = 1 ``factuality@k`` equals the
   per-sample rates). ``mc_error`` holds the Monte-Carlo standard errors where a subset average was sampled.
-- ``ci``: 95 % bootstrap intervals over questions (``fs1.scoring.intervals``; seeded by ``seed``).
-  ``by_hops`` / ``by_answer_type`` hold only questions where the field is known.
+- ``ci``: 95 % bootstrap intervals over questions (``fs1.scoring.intervals``; seeded by ``seed``) of the headline
+  slices: ``overall`` and ``by_source`` (per budget too); questions are resampled within each source.
+  ``by_hops`` / ``by_answer_type`` (no intervals) hold only questions where the field is known.
 """
 
 from __future__ import annotations
@@ -41,12 +42,12 @@ from typing import Any
 import numpy as np
 
 from fs1.records import Question, Score
-from fs1.scoring.intervals import percentile_interval, replicate_means, slice_rng
+from fs1.scoring.intervals import percentile_interval, replicate_sums, slice_rng
 from fs1.scoring.match import match_answer
 from fs1.scoring.metrics import pass_at_k_array
 from fs1.scoring.normalize import normalize_answer
 from fs1.scoring.outcome import starts_as_refusal
-from fs1.scoring.selection import select_at_k, vote_groups
+from fs1.scoring.selection import select_at_k
 
 DEFAULT_KS = (1, 2, 4, 8, 16)
 NO_BUDGET_KEY = "none"
@@ -193,7 +194,8 @@ def aggregate(
     keys = list(columns.unit_keys)
     meta = [questions[qid] for qid, _ in keys]
     budgets = [budget for _, budget in keys]
-    context = _SliceContext(per_unit, meta, np.array([qid for qid, _ in keys], dtype=object), seed, intervals)
+    qids = np.array([qid for qid, _ in keys], dtype=object)
+    context = _SliceContext.build(per_unit, meta, qids, seed, intervals)
     summary: dict[str, Any] = {"n": per_unit["min_n"], "ks": per_unit["ks"]}
     summary.update(_sections(context, np.ones(len(keys), dtype=bool), ""))
     distinct = sorted(set(budgets), key=lambda b: (b is None, b or 0))
@@ -263,11 +265,9 @@ def _vote_outcomes(
     seed: int,
 ) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Per k: each unit's all-subsets majority-vote (correct, attempted, Monte-Carlo error of correct)."""
-    starts = np.r_[0, np.cumsum(n)[:-1]]
     out = {k: (np.zeros(len(n)), np.zeros(len(n)), np.zeros(len(n))) for k in ks}
-    for u, (start, size) in enumerate(zip(starts.tolist(), n.tolist(), strict=True)):
-        span = slice(start, start + size)
-        groups = vote_groups(answer[span].tolist(), correct[span].tolist(), attempted[span].tolist())
+    patterns = _vote_patterns(unit, answer, correct, attempted, len(n))
+    for u, (groups, size) in enumerate(zip(patterns, n.tolist(), strict=True)):
         for k in ks:
             estimate = select_at_k(groups, size, k, seed)
             out[k][0][u], out[k][1][u], out[k][2][u] = (
@@ -278,6 +278,32 @@ def _vote_outcomes(
     return out
 
 
+def _vote_patterns(
+    unit: np.ndarray, answer: np.ndarray, correct: np.ndarray, attempted: np.ndarray, n_units: int
+) -> list[tuple]:
+    """Each unit's vote pattern as ``selection.vote_groups`` builds it, computed for all units at once."""
+    voting = answer >= 0
+    unit, answer = unit[voting], answer[voting]
+    correct, attempted = correct[voting].astype(np.int64), attempted[voting].astype(np.int64)
+    keys, inverse = np.unique(np.stack([unit, answer], axis=1), axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    votes = np.bincount(inverse, minlength=len(keys))
+    right = np.bincount(inverse, weights=correct, minlength=len(keys)).astype(np.int64)
+    tried = np.bincount(inverse, weights=attempted, minlength=len(keys)).astype(np.int64)
+    group_unit = keys[:, 0]
+    order = np.lexsort((tried, right, votes, group_unit))  # per unit, groups sorted as vote_groups sorts them
+    patterns: list[list] = [[] for _ in range(n_units)]
+    for u, v, r, t in zip(
+        group_unit[order].tolist(),
+        votes[order].tolist(),
+        right[order].tolist(),
+        tried[order].tolist(),
+        strict=True,
+    ):
+        patterns[u].append((v, r, t, False))
+    return [tuple(p) for p in patterns]
+
+
 @dataclass(frozen=True)
 class _SliceContext:
     per_unit: dict[str, Any]
@@ -285,24 +311,53 @@ class _SliceContext:
     qids: np.ndarray
     seed: int
     intervals: bool
+    columns: list[str] = field(default_factory=list)
+    matrix: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # units x columns of per-unit values
+
+    @classmethod
+    def build(
+        cls, per_unit: dict[str, Any], meta: list[Question], qids: np.ndarray, seed: int, intervals: bool
+    ):
+        columns = list(per_unit["values"])
+        matrix = np.stack([per_unit["values"][c] for c in columns], axis=1)
+        return cls(per_unit, meta, qids, seed, intervals, columns, matrix)
+
+
+Replicates = tuple[np.ndarray, np.ndarray]  # bootstrap (column sums, unit counts) per draw
 
 
 def _sections(context: _SliceContext, mask: np.ndarray, prefix: str) -> dict[str, Any]:
-    """``overall`` and the by-source / by-hops / by-answer-type slices of the units in ``mask``."""
+    """``overall`` and the by-source / by-hops / by-answer-type slices of the units in ``mask``.
+
+    Intervals (headline slices only: overall and by source) resample questions within each source and pool the
+    sources for ``overall``, so one draw per question serves both.
+    """
     meta = context.meta
     sources = np.array([q.source_of_data for q in meta], dtype=object)
     hops = np.array([None if q.hops is None else str(q.hops) for q in meta], dtype=object)
     types = np.array([q.answer_type for q in meta], dtype=object)
+    present = sorted({v for v in sources[mask] if v is not None}, key=_natural_key)
+    replicates: dict[str, Replicates] = {}
+    if context.intervals:
+        for source in present:
+            inside = mask & (sources == source)
+            rng = slice_rng(context.seed, f"{prefix}source={source}")
+            replicates[source] = replicate_sums(context.matrix[inside], context.qids[inside], rng)
+    pooled = (
+        (sum(r[0] for r in replicates.values()), sum(r[1] for r in replicates.values()))
+        if replicates
+        else None
+    )
 
-    def by(name: str, values: np.ndarray) -> dict[str, Any]:
-        present = sorted({v for v in values[mask] if v is not None}, key=_natural_key)
-        return {v: _stats(context, mask & (values == v), f"{prefix}{name}={v}") for v in present}
+    def by(values: np.ndarray) -> dict[str, Any]:
+        kept = sorted({v for v in values[mask] if v is not None}, key=_natural_key)
+        return {v: _stats(context, mask & (values == v)) for v in kept}
 
     return {
-        "overall": _stats(context, mask, f"{prefix}overall"),
-        "by_source": by("source", sources),
-        "by_hops": by("hops", hops),
-        "by_answer_type": by("answer_type", types),
+        "overall": _stats(context, mask, pooled),
+        "by_source": {s: _stats(context, mask & (sources == s), replicates.get(s)) for s in present},
+        "by_hops": by(hops),
+        "by_answer_type": by(types),
     }
 
 
@@ -310,20 +365,19 @@ def _natural_key(value: str) -> tuple[int, int | str]:
     return (0, int(value)) if value.isdigit() else (1, value)
 
 
-def _stats(context: _SliceContext, mask: np.ndarray, name: str) -> dict[str, Any]:
+def _stats(context: _SliceContext, mask: np.ndarray, replicates: Replicates | None = None) -> dict[str, Any]:
+    """Every number of one slice; with ``replicates``, also their 95 % intervals (``ci``)."""
     per_unit = context.per_unit
-    values: dict[str, np.ndarray] = per_unit["values"]
     ks: list[int] = per_unit["ks"]
-    columns = list(values)
-    matrix = (
-        np.stack([values[c][mask] for c in columns], axis=1) if mask.any() else np.zeros((1, len(columns)))
-    )
-    point = _report(dict(zip(columns, matrix.mean(axis=0)[:, None], strict=True)), ks)
+    columns = context.columns
+    means = context.matrix[mask].mean(axis=0) if mask.any() else np.zeros(len(columns))
+    point = _report(dict(zip(columns, means[:, None], strict=True)), ks)
     stats: dict[str, Any] = {"n_questions": int(mask.sum()), "n_predictions": int(per_unit["n"][mask].sum())}
     stats.update(_rounded(point, lambda v: round(float(v[0]), 6)))
-    if context.intervals and mask.any():
-        replicates = replicate_means(matrix, context.qids[mask], slice_rng(context.seed, name))
-        bounds = percentile_interval(_flat(_report(dict(zip(columns, replicates.T, strict=True)), ks)))
+    if replicates is not None and mask.any():
+        sums, units = replicates
+        replicate_columns = (sums / units[:, None]).T
+        bounds = percentile_interval(_flat(_report(dict(zip(columns, replicate_columns, strict=True)), ks)))
         stats["ci"] = _unflat(bounds, point)
     errors = {
         str(k): round(float(np.sqrt((e[mask] ** 2).sum()) / max(mask.sum(), 1)), 6)
