@@ -106,7 +106,9 @@ def test_judge_rows_carry_their_own_attempted_flag() -> None:
 
 
 def test_every_headline_number_has_an_interval_around_it() -> None:
-    tokyo2 = Question(ID="t2", question="Capital of Japan, again?", main_answers=["Tokyo"], source_of_data="cwq")
+    tokyo2 = Question(
+        ID="t2", question="Capital of Japan, again?", main_answers=["Tokyo"], source_of_data="cwq"
+    )
     questions = {**QUESTIONS, "t2": tokyo2}
     replies = {
         "t": sixteen(6, 2, 2),
