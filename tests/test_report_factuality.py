@@ -107,3 +107,22 @@ def test_values_from_the_data_are_escaped() -> None:
     html = factuality_table(runs) + paired_table(data)
     assert "<img" not in html and 'onerror="' not in html
     assert "&lt;img src=x" in html
+
+
+@needs_chromium
+@pytest.mark.slow
+def test_headline_cells_carry_their_intervals(rundir: Path) -> None:  # noqa: F811
+    dom = dump_dom((rundir / "report.html").as_uri())
+    table = re.search(r'<table id="main-table".*?</table>', dom, re.S).group(0)
+    cells = [
+        dict(re.findall(r'data-([\w@-]+)="([^"]*)"', a))
+        for a in re.findall(r"<td([^>]*data-lo[^>]*)>", table)
+    ]
+    assert cells
+    for cell in cells:
+        summary = json.loads((rundir / "score" / cell["run"] / "summary.json").read_text())
+        section = summary["overall"] if cell["source"] == "Overall" else summary["by_source"][cell["source"]]
+        k = cell["metric"].split("@")[1]
+        assert [float(cell["lo"]), float(cell["hi"])] == section["ci"]["pass@k"][k]
+    selection = re.search(r'<table id="selection-table".*?</table>', dom, re.S).group(0)
+    assert re.search(r'data-metric="kgsel@k"[^>]*data-lo="[\d.]+" data-hi="[\d.]+"', selection)

@@ -86,7 +86,10 @@ def _print_summary(summary: dict) -> None:
 
     ks = [str(k) for k in summary["ks"]]
     shown = list(dict.fromkeys([ks[0], ks[-1]])) if ks else []
-    table = Table(title=f"fs1 score (n = {summary['n']} samples per question)")
+    table = Table(
+        title=f"fs1 score (n = {summary['n']} samples per question)",
+        caption="accuracy and halluc.: value (95% interval over questions)",
+    )
     columns = ["slice", "questions", "accuracy", "attempted", "halluc.", "no answer"]
     columns += [f"pass@{k}" for k in shown] + [f"maj@{k}" for k in shown]
     for column in columns:
@@ -96,11 +99,18 @@ def _print_summary(summary: dict) -> None:
         table.add_row(
             name,
             str(stats["n_questions"]),
-            f"{stats['accuracy']:.3f}",
+            _with_interval(stats, "accuracy"),
             f"{stats['attempted']:.3f}",
-            f"{stats['hallucination_rate']:.3f}",
+            _with_interval(stats, "hallucination_rate"),
             f"{stats['no_answer_rate']:.3f}",
             *[f"{stats['pass@k'][k]:.3f}" for k in shown],
             *[f"{stats['maj@k'][k]:.3f}" for k in shown],
         )
     console.print(table)
+
+
+def _with_interval(stats: dict, metric: str) -> str:
+    """``0.375 (0.30-0.45)``: the value and its bootstrap interval, when the summary has one."""
+    bounds = (stats.get("ci") or {}).get(metric)
+    text = f"{stats[metric]:.3f}"
+    return f"{text} ({bounds[0]:.2f}-{bounds[1]:.2f})" if bounds else text
