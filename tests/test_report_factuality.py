@@ -126,3 +126,21 @@ def test_headline_cells_carry_their_intervals(rundir: Path) -> None:  # noqa: F8
         assert [float(cell["lo"]), float(cell["hi"])] == section["ci"]["pass@k"][k]
     selection = re.search(r'<table id="selection-table".*?</table>', dom, re.S).group(0)
     assert re.search(r'data-metric="kgsel@k"[^>]*data-lo="[\d.]+" data-hi="[\d.]+"', selection)
+
+
+def test_contrasts_follow_the_experiment() -> None:
+    from fs1.report.factuality import contrasts
+
+    runs = [
+        RunView(name="m__instruct", model="m", setting="instruct", summary={}),
+        RunView(name="m__rt", model="m", setting="rt", summary={}, budgets=[64, 32]),
+        RunView(name="m__fs1", model="m", setting="fs1", summary={}, budgets=[32, 64]),
+    ]
+    data = ReportData(rundir=Path("."), title="t", runs=runs, sources=[], traces=[], results=[])
+    assert contrasts(data) == [
+        ("fs1 vs rt (m), budget 32", ("m__fs1", 32), ("m__rt", 32)),
+        ("fs1 vs rt (m), budget 64", ("m__fs1", 64), ("m__rt", 64)),
+        ("rt vs instruct (m)", ("m__rt", None), ("m__instruct", None)),
+        ("m__rt: budget 64 vs 32", ("m__rt", 64), ("m__rt", 32)),
+        ("m__fs1: budget 64 vs 32", ("m__fs1", 64), ("m__fs1", 32)),
+    ]

@@ -125,8 +125,15 @@ def contrasts(data: ReportData) -> list[tuple[str, tuple[str, int | None], tuple
     for model in dict.fromkeys(r.model for r in data.runs):
         for a, b in SETTING_CONTRASTS:
             if (model, a) in by_setting and (model, b) in by_setting:
-                run_a, run_b = by_setting[(model, a)].name, by_setting[(model, b)].name
-                out.append((f"{a} vs {b} ({model})", (run_a, None), (run_b, None)))
+                run_a, run_b = by_setting[(model, a)], by_setting[(model, b)]
+                shared = sorted(set(run_a.budgets) & set(run_b.budgets))
+                if shared:  # both budget-forced: compare budget by budget
+                    out += [
+                        (f"{a} vs {b} ({model}), budget {x}", (run_a.name, x), (run_b.name, x))
+                        for x in shared
+                    ]
+                else:  # a run without budgets is compared with all samples of the other pooled
+                    out.append((f"{a} vs {b} ({model})", (run_a.name, None), (run_b.name, None)))
     for run in data.runs:
         budgets = sorted(run.budgets)
         for budget in budgets[1:]:
