@@ -155,3 +155,28 @@ def test_judge_path_gives_the_same_fields_and_agrees_where_rules_decide() -> Non
         assert judged["overall"]["ci"][name] == rule["overall"]["ci"][name], name
     assert judged["overall"]["factuality@k"] == rule["overall"]["factuality@k"]
     assert rule["overall"]["hallucination_rate"] == pytest.approx(6 / 16)
+
+
+def test_verdicts_gathered_in_pieces_keep_their_refusals() -> None:
+    from fs1.scoring.summary import VerdictColumns
+
+    verdicts = [
+        ("t", None, 0, False, False, 0.0, "kyoto"),
+        ("t", None, 1, False, False, 0.0, "i dont know"),
+        ("o", None, 0, True, True, 1.0, "oslo"),
+        ("o", None, 1, False, False, 0.0, "unknown"),
+        ("o", None, 2, False, False, 0.0, ""),
+    ]
+    whole, first, second = VerdictColumns(), VerdictColumns(), VerdictColumns()
+    for verdict in verdicts:
+        whole.add_verdict(*verdict)
+    for verdict in verdicts[:2]:
+        first.add_verdict(*verdict)
+    for verdict in verdicts[2:]:
+        second.add_verdict(*verdict)
+    second.add_verdict("o", None, 3, True, True, 1.0, "oslo", attempted=False)  # a judge's own flag
+    whole.add_verdict("o", None, 3, True, True, 1.0, "oslo", attempted=False)
+    first.extend(second)
+    assert (
+        first.attempted().tolist() == whole.attempted().tolist() == [True, False, True, False, False, False]
+    )

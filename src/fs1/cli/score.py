@@ -30,10 +30,10 @@ def score(
         help="Comma-separated k for pass@k and maj@k; k above the samples per question are left out.",
     ),
     workers: int = typer.Option(
-        1,
+        0,
         "--workers",
-        min=1,
-        help="Processes to score with (same outputs); more than 1 helps only when cores are idle.",
+        min=0,
+        help="Processes to score with, each reading its own part of the file (same outputs); 0: one per core.",
     ),
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap intervals (use the run's seed)."),
 ) -> None:
