@@ -286,16 +286,20 @@ def _vote_outcomes(
     seed: int,
 ) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Per k: each unit's all-subsets majority-vote (correct, attempted, Monte-Carlo error of correct)."""
-    out = {k: (np.zeros(len(n)), np.zeros(len(n)), np.zeros(len(n))) for k in ks}
-    patterns = _vote_patterns(unit, answer, correct, attempted, len(n))
-    for u, (groups, size) in enumerate(zip(patterns, n.tolist(), strict=True)):
-        for k in ks:
-            estimate = select_at_k(groups, size, k, seed)
-            out[k][0][u], out[k][1][u], out[k][2][u] = (
-                estimate.correct,
-                estimate.attempted,
-                estimate.correct_error,
-            )
+    # Many units share a vote pattern (all samples agree, ...): compute each distinct one once.
+    distinct: dict[tuple, int] = {}
+    code = np.array(
+        [
+            distinct.setdefault(key, len(distinct))
+            for key in zip(_vote_patterns(unit, answer, correct, attempted, len(n)), n.tolist(), strict=True)
+        ],
+        dtype=np.int64,
+    )
+    out = {}
+    for k in ks:
+        estimates = [select_at_k(groups, size, k, seed) for groups, size in distinct]
+        table = np.array([(e.correct, e.attempted, e.correct_error) for e in estimates]).reshape(-1, 3)
+        out[k] = (table[code, 0], table[code, 1], table[code, 2])
     return out
 
 
