@@ -6,7 +6,7 @@ refusals. Times ``aggregate`` three ways in one process, so the ratios are measu
 
 - baseline: accuracy, pass@k and the other per-unit means only (the all-subsets vote and the intervals switched off);
 - + all-subsets maj@k and factuality@k (``fs1.scoring.selection``);
-- + 95 % bootstrap intervals over questions for every slice (``fs1.scoring.intervals``).
+- + 95 % bootstrap intervals over questions, overall and per source (``fs1.scoring.intervals``).
 
     python benchmarks/bench_metrics.py --questions 20000
 """
@@ -74,7 +74,7 @@ def main() -> None:
     vote = timed(
         "+ all-subsets maj@k / factuality@k", lambda: aggregate(columns, questions, None, intervals=False)
     )
-    full = timed("+ bootstrap intervals (every slice)", lambda: aggregate(columns, questions, None))
+    full = timed("+ bootstrap intervals (overall, per source)", lambda: aggregate(columns, questions, None))
     print(f"ratio vote / baseline {vote / base:.1f}x; full / baseline {full / base:.1f}x")
     print(f"per 1M predictions: full aggregate {full * 1e6 / (args.questions * SAMPLES):.1f} s")
 

@@ -310,12 +310,13 @@ def _vote_patterns(
     voting = answer >= 0
     unit, answer = unit[voting], answer[voting]
     correct, attempted = correct[voting].astype(np.int64), attempted[voting].astype(np.int64)
-    keys, inverse = np.unique(np.stack([unit, answer], axis=1), axis=0, return_inverse=True)
+    width = int(answer.max()) + 1 if answer.size else 1
+    keys, inverse = np.unique(unit * width + answer, return_inverse=True)  # one key per (unit, answer)
     inverse = inverse.reshape(-1)
     votes = np.bincount(inverse, minlength=len(keys))
     right = np.bincount(inverse, weights=correct, minlength=len(keys)).astype(np.int64)
     tried = np.bincount(inverse, weights=attempted, minlength=len(keys)).astype(np.int64)
-    group_unit = keys[:, 0]
+    group_unit = keys // width
     order = np.lexsort((tried, right, votes, group_unit))  # per unit, groups sorted as vote_groups sorts them
     patterns: list[list] = [[] for _ in range(n_units)]
     for u, v, r, t in zip(
