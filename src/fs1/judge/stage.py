@@ -322,11 +322,13 @@ def judge_file(
     ks: Sequence[int] | None = None,
     judge_info: Mapping[str, Any] | None = None,
     progress: Callable[[int], None] | None = None,
+    seed: int = 0,
 ) -> dict[str, Any]:
     """Judge a scores directory or predictions file into ``out_dir/judged.jsonl`` + ``judged_summary.json``.
 
     Both files are written atomically at the end; the judge's cache is the incremental, kill-safe record, so a
-    re-run after a crash (or any re-run) asks only what the cache does not hold.
+    re-run after a crash (or any re-run) asks only what the cache does not hold. ``seed`` seeds the summary's
+    bootstrap intervals.
     """
     scores, lines, source = load_scored(input_path, questions)
     rows, stats = judge_scores(scores, questions, judge, mode=mode, rules=rules, progress=progress)
@@ -336,7 +338,7 @@ def judge_file(
         **(judge_info or {}),
     }
     try:
-        summary = judged_summary(rows, questions, ks, stats, info, judge)
+        summary = judged_summary(rows, questions, ks, stats, info, judge, seed=seed)
     except DuplicateSampleError as exc:
         raise InputError(f"{source}:{lines[exc.position]}: {exc}") from None
     out_dir = Path(out_dir)
