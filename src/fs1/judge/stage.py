@@ -204,7 +204,7 @@ def judged_summary(
     counters = judge.counters if judge is not None else None
     summary.update(
         {
-            "judge": dict(judge_info),
+            "judge": {**dict(judge_info), **(judge.settings() if judge is not None else {})},
             "judge_calls": counters.calls if counters else 0,
             "cache_hits": counters.cache_hits if counters else 0,
             "decided_by_rule": sum(stats.rules.values()),

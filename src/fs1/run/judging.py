@@ -32,6 +32,7 @@ def judge_run(pipe: Pipeline, run: str) -> Path:
             spec.model,
             backend=spec.backend,
             prompt=spec.prompt,
+            sampling=spec.sampling,
             cache_path=pipe.rundir / "cache" / "judge_verdicts.jsonl",
             **options,
         )

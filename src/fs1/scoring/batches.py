@@ -38,7 +38,7 @@ from fs1.scoring.extract import (
     extract_from_part,
 )
 from fs1.scoring.normalize import normalize_answer
-from fs1.scoring.prediction import FINISH_LENGTH, score_extraction
+from fs1.scoring.prediction import TRUNCATED_REASONS, score_extraction
 from fs1.scoring.summary import VerdictColumns
 
 try:  # a faster decoder of the same JSON; without it, json does all the work
@@ -132,7 +132,7 @@ class RangeScorer:
             except _BadLine as exc:
                 result.error, result.error_line = str(exc), lineno
                 break
-            verdict, via = self._verdict(qid, prediction.text, prediction.finish_reason == FINISH_LENGTH)
+            verdict, via = self._verdict(qid, prediction.text, prediction.finish_reason in TRUNCATED_REASONS)
             budget_text = "" if budget is None else f', "budget": {_value(budget)}'
             out.append(
                 f"{verdict.prefix}{prediction.sample}{verdict.middle}{_VIA_TEXT[via]}{budget_text}{verdict.end}"
