@@ -11,6 +11,9 @@ from fs1.vocab import PROMPT_SETTINGS
 # --- Evaluation prompt (docs/protocol.md §3) ---
 BOXED_INSTRUCTION = " Put your final answer in \\boxed{}."
 COT_INSTRUCTION = " Think step-by-step."
+# The abstention variant (beyond the paper; the protocol of Zhao et al., 2509.06861, and SimpleQA): the model may
+# decline, and its refusal lands in the box, where the refusal rule (fs1.scoring.outcome) reads it as not attempted.
+ABSTAIN_INSTRUCTION = " Answer only if you are sure; otherwise answer \\boxed{I don't know}."
 
 # --- Teacher prompts (docs/protocol.md §1) ---
 TEACHER_BOXED_INSTRUCTION = "Put your final answer within \\boxed{}."
@@ -40,12 +43,15 @@ SETTINGS = PROMPT_SETTINGS
 
 
 def eval_user_prompt(question: str, setting: str = "instruct") -> str:
-    """The user turn for evaluation: question + boxed instruction (+ step-by-step for ``cot``)."""
+    """The user turn for evaluation: question + boxed instruction (+ step-by-step for ``cot``; + "answer only when
+    sure, else I don't know" for ``abstain``)."""
     if setting not in SETTINGS:
         raise ConfigError(f"unknown setting {setting!r}; expected one of {', '.join(SETTINGS)}")
     text = question.strip() + BOXED_INSTRUCTION
     if setting == "cot":
         text += COT_INSTRUCTION
+    if setting == "abstain":
+        text += ABSTAIN_INSTRUCTION
     return text
 
 

@@ -15,10 +15,23 @@ JUDGED_SUMMARY_FILE = "judged_summary.json"
 PASS_AT_K = "pass@k"
 MAJ_AT_K = "maj@k"
 KGSEL_AT_K = "kgsel@k"
-MEAN_METRICS = ("accuracy", "exact", "f1", "no_answer_rate")
 CURVE_METRICS = (PASS_AT_K, MAJ_AT_K)
 # Key of the ``by_budget`` entry for samples generated without a thinking budget.
 NO_BUDGET_KEY = "none"
+
+FACTUALITY_AT_K = "factuality@k"
+
+
+class Factuality(TypedDict):
+    """The three-way outcome of the answer a majority vote selects from k samples."""
+
+    accuracy: float
+    attempted: float
+    hallucination_rate: float
+    accuracy_given_attempted: float
+    hallucination_given_attempted: float
+    simpleqa_f1: float
+
 
 # One slice ``S`` of a summary; the curves are keyed by k as a string (JSON object keys).
 Stats = TypedDict(
@@ -30,8 +43,20 @@ Stats = TypedDict(
         "exact": float,
         "f1": float,
         "no_answer_rate": float,
+        "attempted": float,
+        "accuracy_given_attempted": float,
+        "hallucination_rate": float,
+        "hallucination_given_attempted": float,
+        "simpleqa_f1": float,
         "pass@k": dict[str, float],
         "maj@k": dict[str, float],
+        "factuality@k": dict[str, Factuality],
+        "ci": NotRequired[
+            dict[str, Any]
+        ],  # 95 % bootstrap intervals of the numbers above (overall, by_source)
+        "mc_error": NotRequired[
+            dict[str, Any]
+        ],  # Monte-Carlo standard errors where a subset average was sampled
     },
 )
 
@@ -40,9 +65,6 @@ JudgedStats = TypedDict(
     "JudgedStats",
     {
         **Stats.__annotations__,
-        "attempted": float,
-        "accuracy_given_attempted": float,
-        "simpleqa_f1": float,
         "attempted@k": dict[str, float],
         "accuracy_given_attempted@k": dict[str, float],
         "simpleqa_f1@k": dict[str, float],

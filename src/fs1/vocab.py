@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-# How a model under evaluation is prompted (``fs1 generate --setting``): plain, step-by-step, s1 think/answer.
-PromptSetting = Literal["instruct", "cot", "reasoning"]
+# How a model under evaluation is prompted (``fs1 generate --setting``): plain, step-by-step, told to answer only
+# when sure (abstain; not in the paper), s1 think/answer.
+PromptSetting = Literal["instruct", "cot", "abstain", "reasoning"]
 PROMPT_SETTINGS: tuple[str, ...] = get_args(PromptSetting)
 
-# The settings of an experiment (``fs1 run``): the base model prompted two ways, or a student tuned on rt / fs1 traces.
-RunSetting = Literal["instruct", "cot", "rt", "fs1"]
+# The settings of an experiment (``fs1 run``): the base model prompted three ways, or a student tuned on rt / fs1
+# traces; the paper compares the four without abstain.
+RunSetting = Literal["instruct", "cot", "abstain", "rt", "fs1"]
 RUN_SETTINGS: tuple[str, ...] = get_args(RunSetting)
+PAPER_SETTINGS: tuple[str, ...] = ("instruct", "cot", "rt", "fs1")
 
 # The two kinds of reasoning traces (``fs1 distill --mode``): the plain question, or the question with KG paths.
 TraceMode = Literal["rt", "fs1"]

@@ -93,7 +93,8 @@ class GenerateConfig(GenerationSettings):
         description="Checkpoint dir, hub id, GGUF, or smollm2-135m; recorded in each prediction.",
     )
     setting: PromptSetting = Field(
-        "instruct", description="instruct | cot | reasoning (s1 think/answer markers)."
+        "instruct",
+        description="instruct | cot | abstain (answer only when sure) | reasoning (s1 think/answer).",
     )
 
     @model_validator(mode="after")

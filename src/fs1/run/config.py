@@ -17,7 +17,7 @@ from fs1.io import InputError
 from fs1.judge.judge import JudgeSampling
 from fs1.kg.settings import SearchSettings
 from fs1.train.config import SftConfig
-from fs1.vocab import DEFAULT_KS, EMBEDDED_NAME, RUN_SETTINGS, BackendName, RunSetting
+from fs1.vocab import DEFAULT_KS, EMBEDDED_NAME, PAPER_SETTINGS, BackendName, RunSetting
 
 Setting = RunSetting
 
@@ -135,7 +135,7 @@ class Experiment(_Strict):
     students: list[ModelSpec] = Field(
         ..., min_length=1, description="Models evaluated (and fine-tuned for rt/fs1)."
     )
-    settings: list[Setting] = Field(default_factory=lambda: list(RUN_SETTINGS))
+    settings: list[Setting] = Field(default_factory=lambda: list(PAPER_SETTINGS))
     train: TrainSpec = Field(default_factory=TrainSpec)
     generation: GenerationSpec = Field(default_factory=GenerationSpec)
     ks: list[int] = Field(

@@ -27,6 +27,8 @@ from fs1.vocab import TRACE_MODES
 TRAINED_SETTINGS = TRACE_MODES
 # Budget-forcing fields change only the rt/fs1 runs; an instruct/cot run depends on the rest.
 FORCING_FIELDS = {"budgets", "min_think_tokens", "answer_max_tokens", "greedy_budgets", "continue_sweep"}
+# Bumped when the score summary gains fields, so runs scored before are scored again (cheap) on resume.
+SCORE_METRICS_VERSION = 2
 Log = Callable[[str], None]
 
 
@@ -259,13 +261,24 @@ class Pipeline:
         return run
 
     def run_score(self, run: str) -> dict[str, Any]:
-        config = {"generate": self.fingerprints[f"generate/{run}"], "ks": self.exp.ks}
+        config = {
+            "generate": self.fingerprints[f"generate/{run}"],
+            "ks": self.exp.ks,
+            "seed": self.exp.generation.seed,
+            "metrics": SCORE_METRICS_VERSION,
+        }
 
         def work(d: Path) -> None:
             from fs1.scoring import score_file
 
             by_id = {q.ID: q for q in self.questions()}
-            score_file(self.rundir / "generate" / run / "predictions.jsonl", by_id, d, ks=self.exp.ks)
+            score_file(
+                self.rundir / "generate" / run / "predictions.jsonl",
+                by_id,
+                d,
+                ks=self.exp.ks,
+                seed=self.exp.generation.seed,
+            )
 
         d = self.stage(f"score/{run}", config, work)
         return json.loads((d / SUMMARY_FILE).read_text())
