@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from fs1.backends.base import Backend, SamplingParams
 from fs1.config import default_sampling
-from fs1.io import InputError, JsonlAppender, completed_keys
+from fs1.io import InputError, JsonlAppender, check_resume_config, completed_keys
 from fs1.prompts import ANSWER_MAX_TOKENS, SETTINGS, THINK_START, eval_user_prompt
 from fs1.records import Prediction, Question
 from fs1.scaling.budget import BudgetConfig, budget_forcing
@@ -110,6 +110,19 @@ def prediction_key(row: dict) -> Key:
     return (str(row["id"]), int(row["sample"]), row.get("budget"))
 
 
+def resume_config(config: GenerateConfig, backend: Backend) -> dict:
+    """What decides a prediction's content, kept beside the output so a resume cannot mix runs.
+
+    ``n`` is left out: samples are seeded by index, so raising ``n`` on resume only adds samples; batch size changes
+    nothing either.
+    """
+    return {
+        "command": "generate",
+        "backend": backend.name,
+        **config.model_dump(exclude={"n", "batch_sequences"}),
+    }
+
+
 def _planned_budgets(config: GenerateConfig) -> list[int | None]:
     return sorted(set(config.budgets)) if config.budgets else [None]
 
@@ -158,6 +171,7 @@ def generate_predictions(
     _check_questions(questions)
     if not resume and out_path.exists() and out_path.stat().st_size > 0:
         raise InputError(f"{out_path}: already exists; pass --resume to continue it or choose another --out")
+    check_resume_config(out_path, resume_config(config, backend), resume=resume)
     done = completed_keys(out_path, prediction_key) if resume else set()
     budgets = _planned_budgets(config)
     todo = [

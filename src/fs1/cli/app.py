@@ -7,6 +7,7 @@ from contextlib import contextmanager
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 app = typer.Typer(
     name="fs1",
@@ -27,9 +28,19 @@ def user_errors() -> Iterator[None]:
 
     try:
         yield
-    except (InputError, RecordError, BackendError, FileNotFoundError, ValueError) as exc:
-        console.print(f"[bold red]error:[/] {exc}")
+    except OSError as exc:
+        console.print(f"[bold red]error:[/] {describe_os_error(exc)}", markup=True, highlight=False)
         raise typer.Exit(2) from None
+    except (InputError, RecordError, BackendError, ValueError) as exc:
+        console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+        raise typer.Exit(2) from None
+
+
+def describe_os_error(exc: OSError) -> str:
+    """One line naming the path(s) and the OS's reason, e.g. ``out/: Permission denied``."""
+    reason = exc.strerror or str(exc)
+    paths = [str(p) for p in (exc.filename, exc.filename2) if p is not None]
+    return escape(f"{' -> '.join(paths)}: {reason}" if paths else reason)
 
 
 def parse_int_list(text: str | None) -> list[int] | None:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from fs1.distill.labelling import label_trace
-from fs1.io import InputError, read_jsonl_rows
+from fs1.io import InputError, new_dir_mode, read_jsonl_rows
 from fs1.prompts import s1_assistant_text
 from fs1.records import RecordError, Trace
 
@@ -243,6 +243,7 @@ def build_sft_dataset(
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     build = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.build-", dir=out_dir.parent))
     try:
+        build.chmod(new_dir_mode())  # mkdtemp makes it 0700; a shared results directory must stay readable
         files = {
             FILTERED_CONFIG: write_parquet(kept, build, CONFIG_DIRS[FILTERED_CONFIG]),
             FULL_CONFIG: write_parquet(rows, build, CONFIG_DIRS[FULL_CONFIG]),

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from fs1.io import InputError
-from fs1.records import Prediction, Question, RecordError, Score
+from fs1.records import Prediction, Question, RecordError, Score, check_types
 from fs1.scoring.normalize import normalize_answer
 
 BATCH_LINES = 2048
@@ -90,6 +90,7 @@ class BatchScorer:
             )
             if required and row.keys() <= _PREDICTION_FIELDS:
                 # Same result as from_dict for a row with only known fields, at a fraction of its per-row cost.
+                check_types(Prediction, row)
                 prediction = Prediction(**row)
                 prediction.validate()
                 return prediction
