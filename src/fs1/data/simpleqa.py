@@ -64,6 +64,10 @@ def load_simpleqa(path: Path) -> Loaded:
     questions = []
     with path.open("r", encoding="utf-8", newline="") as fh:
         reader = csv.DictReader(fh)
+        try:
+            reader.fieldnames  # noqa: B018  (reads the header line)
+        except UnicodeDecodeError:
+            raise InputError(f"{path}:1: not UTF-8 text") from None
         missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
         if missing:
             raise InputError(f"{path}:1: not the SimpleQA CSV (missing column(s) {', '.join(missing)})")
@@ -73,4 +77,6 @@ def load_simpleqa(path: Path) -> Loaded:
                 questions.append(make_question(question_from_row(row, index, where), where))
         except csv.Error as exc:
             raise InputError(f"{path}:{reader.line_num}: malformed CSV ({exc})") from None
+        except UnicodeDecodeError:
+            raise InputError(f"{path}: after line {reader.line_num}: not UTF-8 text") from None
     return finish(questions, [], path)

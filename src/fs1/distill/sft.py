@@ -65,6 +65,7 @@ class SftStats:
 def load_traces(files: Iterable[str | Path]) -> list[Trace]:
     """Read trace files; traces without a label are labelled now. Errors name the file and line."""
     traces = []
+    seen: dict[tuple[str, int, str, str], str] = {}
     for path in files:
         for lineno, row in read_jsonl_rows(path):
             try:
@@ -73,6 +74,14 @@ def load_traces(files: Iterable[str | Path]) -> list[Trace]:
                     label_trace(trace)
             except (RecordError, TypeError, ValueError) as exc:
                 raise InputError(f"{path}:{lineno}: {exc}") from None
+            # One trace per (question, sample) of a teacher and mode: a repeat would count twice in training.
+            key = (trace.id, trace.sample, trace.mode, trace.model)
+            if key in seen:
+                raise InputError(
+                    f"{path}:{lineno}: duplicate trace for question {trace.id!r} sample {trace.sample} "
+                    f"(mode {trace.mode}, teacher {trace.model}); first at {seen[key]}"
+                )
+            seen[key] = f"{path}:{lineno}"
             traces.append(trace)
     return traces
 

@@ -73,9 +73,41 @@ def check_numbers(obj: Any, path: Path, where: str = "") -> None:
         raise InputError(f"{path}: field {where}: expected a number, found {type(obj).__name__} {shown}")
 
 
+SLICES = ("by_source", "by_hops", "by_answer_type")
+
+
+def _check_section(section: Any, path: Path, where: str) -> None:
+    """A metrics section is an object whose pass@k / maj@k map integer k to a number."""
+    if not isinstance(section, dict):
+        raise InputError(f"{path}: field {where}: expected an object, found {type(section).__name__}")
+    for curve in ("pass@k", "maj@k"):
+        ks = section.get(curve, {})
+        if not isinstance(ks, dict) or not all(str(k).isdigit() for k in ks):
+            raise InputError(f"{path}: field {where}.{curve}: expected an object keyed by k, found {ks!r}")
+
+
+def _check_shape(summary: dict[str, Any], path: Path, prefix: str = "") -> None:
+    if "overall" in summary:
+        _check_section(summary["overall"], path, f"{prefix}overall")
+    for key in SLICES:
+        slices = summary.get(key, {})
+        if not isinstance(slices, dict):
+            raise InputError(f"{path}: field {prefix}{key}: expected an object, found {type(slices).__name__}")
+        for name, section in slices.items():
+            _check_section(section, path, f"{prefix}{key}.{name}")
+
+
 def _read_summary(path: Path) -> dict[str, Any]:
     summary = _read_json(path)
     check_numbers(summary, path)
+    _check_shape(summary, path)
+    by_budget = summary.get("by_budget") or {}
+    if not isinstance(by_budget, dict):
+        raise InputError(f"{path}: field by_budget: expected an object, found {type(by_budget).__name__}")
+    for key, section in by_budget.items():
+        if not isinstance(section, dict):
+            raise InputError(f"{path}: field by_budget.{key}: expected an object")
+        _check_shape(section, path, f"by_budget.{key}.")
     for key in (summary.get("by_budget") or {}) if isinstance(summary.get("by_budget"), dict) else ():
         if not str(key).isdigit() and key != "none":
             raise InputError(f"{path}: field by_budget: expected integer budgets as keys, found {key!r}")
