@@ -47,7 +47,8 @@ def _rundir(root: Path) -> Path:
     )
     write_jsonl_atomic(root / "benchmark" / "questions.jsonl", [question])
     write_jsonl_atomic(
-        root / "paths" / "paths.jsonl", [{"ID": question.ID, "status": "found", "verbalised": payload("kg_path")}]
+        root / "paths" / "paths.jsonl",
+        [{"ID": question.ID, "status": "found", "verbalised": payload("kg_path")}],
     )
     predictions = [
         {
@@ -65,7 +66,9 @@ def _rundir(root: Path) -> Path:
     ]
     gen = root / "generate" / RUN
     write_jsonl_atomic(gen / "predictions.jsonl", predictions)
-    write_json_atomic(gen / "run.json", {"model": payload("model"), "setting": payload("setting"), "budgets": [32]})
+    write_json_atomic(
+        gen / "run.json", {"model": payload("model"), "setting": payload("setting"), "budgets": [32]}
+    )
     score_file(gen / "predictions.jsonl", {question.ID: question}, root / "score" / RUN, ks=[1, 2])
     return root
 
@@ -77,7 +80,9 @@ def test_payloads_in_every_text_field_stay_text_in_chromium(tmp_path: Path) -> N
     result = CliRunner().invoke(app, ["report", str(rundir), "--title", payload("title")])
     assert result.exit_code == 0, result.output
     dom = dump_dom((rundir / "report.html").as_uri())
-    assert f"{MARK}=" not in dom.replace(f"'{MARK}'", "")  # the text of the payload, never the attribute it sets
+    assert f"{MARK}=" not in dom.replace(
+        f"'{MARK}'", ""
+    )  # the text of the payload, never the attribute it sets
     assert 'data-shown="2"' in dom  # the viewer ran and shows both predictions, payloads as text
     assert "&lt;img src=x onerror=" in dom
 
@@ -115,7 +120,9 @@ def test_non_numbers_in_summaries_are_refused_naming_file_and_field(
 
 
 @pytest.mark.parametrize(("field", "value"), [("budget", payload("budget")), ("sample", "0"), ("waits", [1])])
-def test_predictions_with_wrong_types_are_refused_by_score_and_report(tmp_path: Path, field: str, value) -> None:
+def test_predictions_with_wrong_types_are_refused_by_score_and_report(
+    tmp_path: Path, field: str, value
+) -> None:
     rundir = _rundir(tmp_path / "run")
     preds = rundir / "generate" / RUN / "predictions.jsonl"
     rows = [json.loads(line) for line in preds.read_text().splitlines()]
@@ -125,7 +132,9 @@ def test_predictions_with_wrong_types_are_refused_by_score_and_report(tmp_path: 
     assert code == 2 and f"predictions.jsonl:2: field {field}: expected" in output
     bench = tmp_path / "bench.jsonl"
     bench.write_text((rundir / "benchmark" / "questions.jsonl").read_text())
-    result = CliRunner().invoke(app, ["score", str(preds), "--benchmark", str(bench), "--out", str(tmp_path / "s")])
+    result = CliRunner().invoke(
+        app, ["score", str(preds), "--benchmark", str(bench), "--out", str(tmp_path / "s")]
+    )
     assert result.exit_code == 2
     assert f"predictions.jsonl:2: field {field}: expected" in " ".join(result.output.split())
 
