@@ -112,11 +112,15 @@ class MalformedReply(BackendError):
 
 def _expect(value: Any, types: type | tuple[type, ...], where: str) -> Any:
     """``value`` if it is one of ``types`` or null; else ``MalformedReply`` naming the field and what it held."""
-    if value is None or (isinstance(value, types) and not (isinstance(value, bool) and bool not in _tuple(types))):
+    if value is None or (
+        isinstance(value, types) and not (isinstance(value, bool) and bool not in _tuple(types))
+    ):
         return value
     names = "/".join(t.__name__ for t in _tuple(types))
     shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
-    raise MalformedReply(f"malformed server reply: {where} should be {names}, got {type(value).__name__} {shown}")
+    raise MalformedReply(
+        f"malformed server reply: {where} should be {names}, got {type(value).__name__} {shown}"
+    )
 
 
 def _tuple(types: type | tuple[type, ...]) -> tuple[type, ...]:

@@ -299,7 +299,9 @@ class Transport:
         )
         try:
             return retrying(attempt)
-        except RemoteError as exc:  # raised inside an attempt (a body that is not JSON): its text is masked too
+        except (
+            RemoteError
+        ) as exc:  # raised inside an attempt (a body that is not JSON): its text is masked too
             raise RemoteError(self.scrub(str(exc)), url=self.scrub(exc.url), status=exc.status) from None
         except HTTPFailure as exc:
             attempts = self._attempts(exc, retries)

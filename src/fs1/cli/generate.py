@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from fs1.cli.app import app, console, parse_int_list, user_errors
+from fs1.cli.app import BACKEND_OPTION, app, console, parse_backend_options, parse_int_list, user_errors
 
 
 @app.command("generate")
@@ -75,6 +75,7 @@ def generate(
     resume: bool = typer.Option(
         False, "--resume", help="Skip (id, sample, budget) records already in --out."
     ),
+    backend_option: list[str] | None = BACKEND_OPTION,
 ) -> None:
     """Generate predictions for a benchmark with parallel sampling and s1 budget forcing.
 
@@ -95,7 +96,10 @@ def generate(
             temperature=temperature, top_p=top_p, top_k=top_k, repetition_penalty=repetition_penalty,
             max_tokens=max_tokens, answer_max_tokens=answer_max_tokens, seed=seed, batch_sequences=batch,
         )  # fmt: skip
-        options = _backend_options(backend, base_url, threads, dtype)
+        options = {
+            **_backend_options(backend, base_url, threads, dtype),
+            **parse_backend_options(backend_option),
+        }
         summary = _run(benchmark, limit, backend, options, config, out, resume)
     console.print(
         f"wrote {summary.written} predictions to {out} ({summary.skipped} already there, "

@@ -64,6 +64,10 @@ class DistillConfig(BaseModel):
     )
     stream: bool = Field(False, description="openai backend: stream replies (long reasoning, idle proxies).")
     api_key_env: str | None = Field(None, description="openai backend: env variable holding the API key.")
+    backend_options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="More settings of the backend's own config (e.g. timeout for openai).",
+    )
 
     def backend_name(self) -> str:
         """The backend ``auto`` stands for: openai with a URL, llama.cpp for the embedded GGUF, else transformers."""

@@ -63,7 +63,7 @@ def open_teacher(config: DistillConfig) -> Backend:
             kwargs["api_key_env"] = config.api_key_env
     elif config.base_url or config.stream or config.api_key_env:
         raise ValueError(f"--base-url, --stream and --api-key-env need the openai backend, not {name!r}")
-    return load_backend(name, config.teacher, **kwargs)
+    return load_backend(name, config.teacher, **{**kwargs, **config.backend_options})
 
 
 def side_path(out: Path, suffix: str) -> Path:
@@ -178,7 +178,7 @@ def _results(
 # Settings that change how traces are fetched, not what they are: a resume may change them.
 OPERATIONAL_FIELDS = {
     "samples", "concurrency", "batch_size", "on_error", "price_in", "price_out", "max_failures_in_a_row", "stream",
-    "api_key_env", "base_url",
+    "api_key_env", "base_url", "backend_options",
 }  # fmt: skip
 
 

@@ -92,7 +92,9 @@ def _check_shape(summary: dict[str, Any], path: Path, prefix: str = "") -> None:
     for key in SLICES:
         slices = summary.get(key, {})
         if not isinstance(slices, dict):
-            raise InputError(f"{path}: field {prefix}{key}: expected an object, found {type(slices).__name__}")
+            raise InputError(
+                f"{path}: field {prefix}{key}: expected an object, found {type(slices).__name__}"
+            )
         for name, section in slices.items():
             _check_section(section, path, f"{prefix}{key}.{name}")
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from fs1.io import InputError
 
@@ -31,6 +31,21 @@ class ModelSpec(_Strict):
     backend: BackendName = Field("transformers", description="Generation backend.")
     base_url: str | None = Field(None, description="Server URL for the `openai` backend.")
     tokenizer: str | None = Field(None, description="Tokenizer for raw-text prompts on the `openai` backend.")
+    # Left out of stage fingerprints (exclude=True): timeouts and retries change how, not what, a stage computes.
+    options: dict[str, Any] = Field(
+        default_factory=dict,
+        exclude=True,
+        description="More settings of the backend's own config, e.g. {timeout: 120, max_retry_after: 60} (openai).",
+    )
+
+    @model_validator(mode="after")
+    def _check_options(self) -> ModelSpec:
+        """Backend settings are checked at load (unknown names, wrong types), not when a stage reaches them."""
+        if self.options and self.backend == "openai":
+            from fs1.backends.openai_compat import OpenAIOptions
+
+            OpenAIOptions(**{**self.options, "base_url": self.base_url or "http://unset/v1"})
+        return self
 
     @field_validator("name")
     @classmethod

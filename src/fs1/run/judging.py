@@ -23,6 +23,7 @@ def judge_run(pipe: Pipeline, run: str) -> Path:
         from fs1.scoring.judge_stage import judge_file
 
         options = {"base_url": spec.base_url} if spec.backend == "openai" else {}
+        options["backend_options"] = spec.options
         judge = load_judge(
             spec.model,
             backend=spec.backend,

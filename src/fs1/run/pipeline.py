@@ -144,6 +144,7 @@ class Pipeline:
                 max_tokens=t.max_tokens,
                 temperature=t.temperature,
                 seed=0,
+                backend_options=t.options,
             )
             summary = run_distillation(
                 self.train_questions(), dc, d / "traces.jsonl", paths=paths, resume=True
@@ -268,6 +269,7 @@ class Pipeline:
                 d / "predictions.jsonl",
                 base_url=student.base_url,
                 tokenizer=student.tokenizer,
+                **student.options,
             )
 
         self.stage(f"generate/{run}", config, work)

@@ -24,6 +24,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from fs1 import prompts
 from fs1.backends.base import Backend, SamplingParams
@@ -230,6 +231,7 @@ def load_judge(
     max_retries: int | None = None,
     max_tokens: int = prompts.JUDGE_MAX_TOKENS,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    backend_options: dict[str, Any] | None = None,
 ) -> Judge:
     """A ``Judge`` on backend ``backend`` (``openai``: any OpenAI-compatible server at ``base_url``;
     ``transformers`` or ``llamacpp``: a local model) with a verdict cache at ``cache_path`` (none if
@@ -246,6 +248,7 @@ def load_judge(
     options = {name: value for name, value in remote.items() if value is not None}
     if options and backend != "openai":
         raise ValueError(f"{', '.join(options)} apply to the openai backend only (got backend {backend!r})")
+    options.update(backend_options or {})
     cache = VerdictCache(cache_path) if cache_path is not None else None
     return Judge(load_backend(backend, model, **options), judge_prompt, cache, max_tokens=max_tokens,
                  batch_size=batch_size)  # fmt: skip
