@@ -9,7 +9,15 @@ from pathlib import Path
 
 import typer
 
-from fs1.cli.app import BACKEND_OPTION, app, console, parse_backend_options, parse_int_list, user_errors
+from fs1.cli.app import (
+    BACKEND_OPTION,
+    BENCHMARK_FORMAT_HELP,
+    app,
+    console,
+    parse_backend_options,
+    parse_int_list,
+    user_errors,
+)
 
 
 @app.command("generate")
@@ -18,8 +26,9 @@ def generate(
         ...,
         "--benchmark",
         "-b",
-        help="'sample' (bundled), an fs1-format JSONL/JSON/Parquet file, or a hub id.",
+        help="'sample' (bundled), an fs1-format JSONL/JSON/Parquet file, a dataset file, or a hub id.",
     ),
+    fmt: str = typer.Option("auto", "--format", help=BENCHMARK_FORMAT_HELP),
     out: Path = typer.Option(..., "--out", "-o", help="Predictions JSONL, appended record by record."),
     model: str = typer.Option(
         "smollm2-135m", "--model", "-m", help="Checkpoint dir, hub id, GGUF, or smollm2-135m."
@@ -27,6 +36,9 @@ def generate(
     backend: str = typer.Option("transformers", "--backend", help="transformers | llamacpp | vllm | openai."),
     base_url: str | None = typer.Option(
         None, "--base-url", help="Server URL for --backend openai (key: env only)."
+    ),
+    tokenizer: str | None = typer.Option(
+        None, "--tokenizer", help="--backend openai: the model's tokenizer (path, hub id, smollm2-135m)."
     ),
     setting: str = typer.Option(
         "instruct", "--setting", help="instruct | cot | reasoning (s1 think/answer)."
@@ -96,11 +108,13 @@ def generate(
             temperature=temperature, top_p=top_p, top_k=top_k, repetition_penalty=repetition_penalty,
             max_tokens=max_tokens, answer_max_tokens=answer_max_tokens, seed=seed, batch_sequences=batch,
         )  # fmt: skip
-        options = {
-            **_backend_options(backend, base_url, threads, dtype),
-            **parse_backend_options(backend_option),
-        }
-        summary = _run(benchmark, limit, backend, options, config, out, resume)
+        options = _backend_options(backend, base_url, threads, dtype)
+        if tokenizer is not None:
+            if backend != "openai":
+                raise ValueError(f"--tokenizer applies to the openai backend, not {backend!r}")
+            options["tokenizer"] = tokenizer
+        options.update(parse_backend_options(backend_option))
+        summary = _run(benchmark, fmt, limit, backend, options, config, out, resume)
     console.print(
         f"wrote {summary.written} predictions to {out} ({summary.skipped} already there, "
         f"{summary.sequences} sequences generated)"
@@ -121,25 +135,19 @@ def _backend_options(backend: str, base_url: str | None, threads: int | None, dt
     return options
 
 
-def _run(benchmark: str, limit: int | None, backend: str, options: dict, config, out: Path, resume: bool):  # noqa: ANN001, ANN202
+def _run(
+    benchmark: str, fmt: str, limit: int | None, backend: str, options: dict, config, out: Path, resume: bool
+):  # noqa: ANN001, ANN202
     """Load questions and backend, generate with a progress bar; backend failures become one-line errors."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from fs1.backends import load_backend
     from fs1.backends.base import BackendError
     from fs1.data import load_benchmark
-    from fs1.generate import generate_predictions
+    from fs1.generate.progress import generate_with_progress
 
-    questions = load_benchmark(benchmark, limit=limit)
+    questions = load_benchmark(benchmark, limit=limit, fmt=fmt)
     try:
-        engine = load_backend(backend, config.model, **options)
-        columns = (TextColumn("generating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        with Progress(*columns, console=console) as bar:
-            task = bar.add_task("generate", total=None)
-            return generate_predictions(
-                questions, engine, config, out, resume=resume,
-                progress=lambda done, total: bar.update(task, completed=done, total=total),
-            )  # fmt: skip
+        return generate_with_progress(
+            questions, backend, config.model, config, out, resume=resume, console=console, **options
+        )
     except BackendError as exc:
         # Transport failures after retries, unusable models: one line, no stack trace, records so far kept.
         raise ValueError(f"backend {backend!r}: {exc}") from None

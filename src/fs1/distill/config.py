@@ -64,6 +64,9 @@ class DistillConfig(BaseModel):
     )
     stream: bool = Field(False, description="openai backend: stream replies (long reasoning, idle proxies).")
     api_key_env: str | None = Field(None, description="openai backend: env variable holding the API key.")
+    tokenizer: str | None = Field(
+        None, description="openai backend: teacher tokenizer (path, hub id, smollm2-135m), for counts."
+    )
     backend_options: dict[str, Any] = Field(
         default_factory=dict,
         description="More settings of the backend's own config (e.g. timeout for openai).",

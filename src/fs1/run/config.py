@@ -42,7 +42,7 @@ class ModelSpec(_Strict):
     def _check_options(self) -> ModelSpec:
         """Backend settings are checked at load (unknown names, wrong types), not when a stage reaches them."""
         if self.options and self.backend == "openai":
-            from fs1.backends.openai_compat import OpenAIOptions
+            from fs1.backends.openai.compat import OpenAIOptions
 
             OpenAIOptions(**{**self.options, "base_url": self.base_url or "http://unset/v1"})
         return self
@@ -53,6 +53,13 @@ class ModelSpec(_Strict):
         if not v or any(c in v for c in "/\\ ") or v.startswith("."):
             raise ValueError("must be a non-empty label without '/', '\\' or spaces")
         return v
+
+    @model_validator(mode="after")
+    def _tokenizer_for_servers(self) -> ModelSpec:
+        # Local backends read the model's own tokenizer; only a server may need one named.
+        if self.tokenizer is not None and self.backend != "openai":
+            raise ValueError(f"tokenizer applies to the openai backend, not {self.backend!r}")
+        return self
 
 
 class TeacherSpec(ModelSpec):
@@ -120,7 +127,14 @@ class Experiment(_Strict):
     """One experiment: benchmark × KG × teacher × students × settings × budgets × k."""
 
     name: str = "experiment"
-    benchmark: str = Field("sample", description="`sample`, a local fs1-format file, or a hub dataset id.")
+    benchmark: str = Field(
+        "sample", description="`sample`, a local fs1-format or dataset file, or a hub dataset id."
+    )
+    benchmark_format: str = Field(
+        "auto",
+        description="Format of benchmark/train_benchmark files: auto (told from contents), fs1, or a dataset's "
+        "own (mintaka, simpleqa, cwq, webqsp, grailqa, exaqt), as `fs1 data convert --format`.",
+    )
     train_benchmark: str | None = Field(
         None,
         description="Questions the teacher answers for rt/fs1 traces (paper: CWQ dev); None = `benchmark`.",

@@ -69,7 +69,7 @@ class Pipeline:
     def select_questions(self, bench: str) -> list[Question]:
         from fs1.data import load_benchmark
 
-        questions = load_benchmark(self.benchmark_spec(bench))
+        questions = load_benchmark(self.benchmark_spec(bench), fmt=self.exp.benchmark_format)
         if self.exp.limit is None:
             return questions
         if not self.exp.per_source:
@@ -137,6 +137,7 @@ class Pipeline:
                 teacher=t.model,
                 backend=t.backend,
                 base_url=t.base_url,
+                tokenizer=t.tokenizer,
                 samples=t.samples,
                 no_path=t.no_path,
                 concurrency=t.concurrency,
