@@ -259,3 +259,34 @@ def test_a_killed_writer_leaves_a_temporary_that_the_next_run_removes(tmp_path: 
     code, output = cli("score", str(preds), "--benchmark", str(bench), "--out", str(out))
     assert code == 0, output
     assert sorted(p.name for p in out.iterdir()) == sorted([live.name, "scores.jsonl", "summary.json"])
+
+
+def test_sft_dataset_directory_follows_the_umask(tmp_path: Path, tiny_model_dir: Path) -> None:
+    trace = {
+        "id": "q1", "question": "Who wrote Hamlet?", "mode": "rt", "model": "t", "reasoning_trace": "hm",
+        "model_attempt": "Answer: \\boxed{Shakespeare}", "gold_answer": ["Shakespeare"],
+    }  # fmt: skip
+    traces = tmp_path / "traces.jsonl"
+    write_jsonl_atomic(traces, [trace])
+    old = os.umask(0o022)
+    try:
+        code, output = cli(
+            "build-sft", str(traces), "--student", str(tiny_model_dir), "--out", str(tmp_path / "sft")
+        )
+    finally:
+        os.umask(old)
+    assert code == 0, output
+    assert stat.S_IMODE((tmp_path / "sft").stat().st_mode) == 0o755
+    assert stat.S_IMODE((tmp_path / "sft" / "stats.json").stat().st_mode) == 0o644
+
+
+def test_distill_overwrite_empties_a_symlinked_output_in_place(tmp_path: Path) -> None:
+    from fs1.distill.config import DistillConfig
+    from fs1.distill.runner import prepare_output
+
+    target = tmp_path / "real.jsonl"
+    target.write_text('{"id": "q1"}\n')
+    link = tmp_path / "traces.jsonl"
+    link.symlink_to(target)
+    assert prepare_output(link, DistillConfig(), resume=False, overwrite=True) == set()
+    assert link.is_symlink() and target.read_text() == ""

@@ -201,7 +201,7 @@ def prepare_output(
         check_resume_config(out, resume_config(config), resume=resume)
         return set()
     if overwrite:
-        out.unlink()
+        out.open("w").close()  # emptied in place: a symlink stays a link, the file keeps its mode
         check_resume_config(out, resume_config(config), resume=False)
         return set()
     if not resume:
