@@ -105,8 +105,8 @@ _NO_TYPES: frozenset[type] = frozenset()
 @functools.cache
 def _field_checks(
     cls: type,
-) -> tuple[tuple[str, frozenset[type], bool, str, Callable[[Any], Any]], ...]:
-    """Per field: name, plain types, whether null is allowed, what is expected, its checker; once per class."""
+) -> tuple[tuple[str, frozenset[type], str, Callable[[Any], Any]], ...]:
+    """Per field: name, plain types (null among them where allowed), what is expected, its checker; once per class."""
     checks = []
     for f in dataclasses.fields(cls):
         text = str(f.type)
@@ -114,7 +114,7 @@ def _field_checks(
         base = "id" if f.name in ID_FIELDS else text.removesuffix(" | None")
         expected, checker = _CHECKERS[base]
         plain = _PLAIN_TYPES.get(base, _NO_TYPES) | ({type(None)} if nullable else set())
-        checks.append((f.name, plain, nullable, expected, checker))
+        checks.append((f.name, plain, expected, checker))
     return tuple(checks)
 
 
@@ -126,9 +126,9 @@ def _plain_pairs(cls: type) -> frozenset[tuple[str, type]]:
 
 def check_types(cls: type, values: dict[str, Any]) -> None:
     """Check (in place) each present value against its field's type; numeric ids and answers become strings."""
-    if _plain_pairs(cls).issuperset(zip(values, map(type, values.values()))):
+    if _plain_pairs(cls).issuperset(zip(values, map(type, values.values()), strict=True)):
         return  # the common case, in one set operation (readers of millions of predictions call this per row)
-    for name, plain, nullable, expected, checker in _field_checks(cls):
+    for name, plain, expected, checker in _field_checks(cls):
         if name not in values or type(values[name]) in plain:
             continue
         value = values[name]
