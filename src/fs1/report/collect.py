@@ -15,7 +15,7 @@ from typing import Any
 from fs1.io import InputError, read_records
 from fs1.records import PathRecord, Prediction, Question, Record, Score
 
-SETTING_ORDER = {"instruct": 0, "cot": 1, "rt": 2, "fs1": 3}
+SETTING_ORDER = {"instruct": 0, "cot": 1, "abstain": 2, "rt": 3, "fs1": 4}
 VIEWER_TEXT_LIMIT = 6000  # characters of each trace kept in the viewer, so the page stays light
 
 
@@ -169,6 +169,7 @@ def load_traces(rundir: Path, runs: list[RunView]) -> list[dict[str, Any]]:
     }
     traces = []
     for run in runs:
+        # A Score keeps its budget in meta (judged rows at the top level): key by whichever is there.
         scores = {
             # A score keeps its prediction's budget in meta (Score has no budget field).
             (r["id"], r["sample"], r["meta"].get("budget")): r

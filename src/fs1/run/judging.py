@@ -16,7 +16,12 @@ def judge_run(pipe: Pipeline, run: str) -> Path:
     spec = pipe.exp.judge
     if spec is None:
         raise ValueError("the experiment has no judge")
-    config = {"score": pipe.fingerprints[f"score/{run}"], "judge": spec.model_dump(), "ks": pipe.exp.ks}
+    config = {
+        "score": pipe.fingerprints[f"score/{run}"],
+        "judge": spec.model_dump(),
+        "ks": pipe.exp.ks,
+        "seed": pipe.exp.generation.seed,
+    }
 
     def work(d: Path) -> None:
         from fs1.judge.judge import load_judge
@@ -28,6 +33,7 @@ def judge_run(pipe: Pipeline, run: str) -> Path:
             spec.model,
             backend=spec.backend,
             prompt=spec.prompt,
+            sampling=spec.sampling,
             cache_path=pipe.rundir / "cache" / "judge_verdicts.jsonl",
             **options,
         )
@@ -40,6 +46,7 @@ def judge_run(pipe: Pipeline, run: str) -> Path:
             mode=spec.mode,
             ks=pipe.exp.ks,
             judge_info={"model": spec.model, "prompt": spec.prompt, "backend": spec.backend},
+            seed=pipe.exp.generation.seed,
         )
 
     return pipe.stage(f"judge/{run}", config, work)

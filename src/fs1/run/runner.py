@@ -8,7 +8,7 @@ from typing import Any
 from fs1.io import atomic_open, read_jsonl_rows
 from fs1.run.config import load_experiment
 from fs1.run.pipeline import TRAINED_SETTINGS, Log, Pipeline
-from fs1.run.results import SELECTION_METRIC, kg_selection, summary_rows, write_results
+from fs1.run.results import kg_selection_rows, summary_rows, write_results
 
 
 def run_experiment(experiment_file: str | Path, rundir: str | Path, log: Log = print) -> Pipeline:
@@ -92,21 +92,8 @@ def write_results_table(pipe: Pipeline, runs: list[str], summaries: dict[str, di
         model, setting = run.split("__", 1)
         rows += summary_rows(run, model, setting, summaries[run])
         scores = [row for _, row in read_jsonl_rows(pipe.rundir / "score" / run / "scores.jsonl")]
-        selection = kg_selection(scores, questions, pipe.exp.ks, supported)
-        rows += [
-            {
-                "run": run,
-                "model": model,
-                "setting": setting,
-                "source": source,
-                "budget": None,
-                "k": k,
-                "metric": SELECTION_METRIC,
-                "value": value,
-            }
-            for source, by_k in selection.items()
-            for k, value in by_k.items()
-        ]
+        base = {"run": run, "model": model, "setting": setting}
+        rows += kg_selection_rows(base, scores, questions, pipe.exp.ks, supported, pipe.exp.generation.seed)
     return write_results(rows, pipe.rundir / "results.parquet")
 
 
