@@ -48,7 +48,7 @@ def test_a_plain_value_error_is_a_bug_and_keeps_its_traceback() -> None:
     assert result.exit_code == 1
 
 
-def test_a_pydantic_validation_error_becomes_one_option_line() -> None:
+def test_a_pydantic_validation_error_becomes_one_line_naming_the_field() -> None:
     from fs1.generate import GenerateConfig
 
     app = typer.Typer()
@@ -60,4 +60,6 @@ def test_a_pydantic_validation_error_becomes_one_option_line() -> None:
 
     result = CliRunner().invoke(app, [])
     assert result.exit_code == 2
-    assert "--n:" in result.output and "Traceback" not in result.output
+    assert (
+        "n: Input should be greater than or equal to 1" in result.output and "Traceback" not in result.output
+    )

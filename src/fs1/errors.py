@@ -25,7 +25,8 @@ class BackendError(Fs1Error, RuntimeError):
 
 
 def validation_message(exc: object, *, prefix: str = "--") -> str:
-    """One line from a pydantic ``ValidationError``: ``--field-name: reason; ...`` (``prefix=""`` for YAML keys)."""
+    """One line from a pydantic ``ValidationError``: ``--field-name: reason; ...`` (``prefix=""``: field names as
+    they are, for settings that are not command-line options)."""
     reasons = []
     for err in exc.errors():  # type: ignore[attr-defined]
         loc = ".".join(str(part) for part in err["loc"])

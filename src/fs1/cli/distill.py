@@ -6,7 +6,14 @@ from pathlib import Path
 
 import typer
 
-from fs1.cli.app import BENCHMARK_FORMAT_HELP, app, console, user_errors
+from fs1.cli.app import (
+    BACKEND_OPTION,
+    BENCHMARK_FORMAT_HELP,
+    app,
+    console,
+    parse_backend_options,
+    user_errors,
+)
 from fs1.cli.schema import schema_options
 from fs1.distill.config import DistillConfig
 
@@ -37,12 +44,16 @@ def distill(
     resume: bool = typer.Option(False, "--resume", help="Continue an existing TRACES.jsonl."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Start TRACES.jsonl again from empty."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    backend_option: list[str] | None = BACKEND_OPTION,
 ) -> None:
     from fs1.backends import BackendError
     from fs1.distill.inputs import load_paths, load_questions
     from fs1.distill.runner import run_distillation
 
     with user_errors():
+        if backend_option:
+            settings = config.model_dump() | {"backend_options": parse_backend_options(backend_option)}
+            config = DistillConfig.model_validate(settings)
         questions = load_questions(benchmark, limit, fmt)
         path_index = load_paths(paths) if paths is not None else None
         try:

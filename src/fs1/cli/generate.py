@@ -9,7 +9,14 @@ from pathlib import Path
 
 import typer
 
-from fs1.cli.app import BENCHMARK_FORMAT_HELP, app, console, user_errors
+from fs1.cli.app import (
+    BACKEND_OPTION,
+    BENCHMARK_FORMAT_HELP,
+    app,
+    console,
+    parse_backend_options,
+    user_errors,
+)
 from fs1.cli.schema import schema_options
 from fs1.errors import ConfigError
 from fs1.generate.predictions import GenerateConfig
@@ -52,6 +59,7 @@ def generate(
     resume: bool = typer.Option(
         False, "--resume", help="Skip (id, sample, budget) records already in --out."
     ),
+    backend_option: list[str] | None = BACKEND_OPTION,
 ) -> None:
     """Generate predictions for a benchmark with parallel sampling and s1 budget forcing.
 
@@ -69,6 +77,7 @@ def generate(
             if backend != "openai":
                 raise ConfigError(f"--tokenizer applies to the openai backend, not {backend!r}")
             options["tokenizer"] = tokenizer
+        options.update(parse_backend_options(backend_option))
         summary = _run(benchmark, fmt, limit, backend, options, config, out, resume)
     console.print(
         f"wrote {summary.written} predictions to {out} ({summary.skipped} already there, "

@@ -55,7 +55,12 @@ def schema_options(
     """
     aliases = aliases or {}
     panels = panels or {}
-    fields = {name: info for name, info in model.model_fields.items() if name not in exclude}
+    # A mapping is no option: commands take those as repeated KEY=VALUE options of their own.
+    fields = {
+        name: info
+        for name, info in model.model_fields.items()
+        if name not in exclude and typing.get_origin(_unwrap_optional(info.annotation)[0]) is not dict
+    }
 
     def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
         signature = inspect.signature(func, eval_str=True)
@@ -72,10 +77,16 @@ def schema_options(
         @functools.wraps(func)
         def command(**kwargs: Any) -> Any:
             values = {name: _from_cli(kwargs.pop(name), fields[name].annotation) for name in fields}
+            from pydantic import ValidationError
+
             from fs1.cli.app import user_errors
+            from fs1.errors import ConfigError, validation_message
 
             with user_errors():
-                config = model(**values)
+                try:
+                    config = model(**values)
+                except ValidationError as exc:  # named as the options the user typed
+                    raise ConfigError(validation_message(exc)) from None
             return func(**kwargs, **{param: config})
 
         command.__signature__ = signature.replace(parameters=[*own, *added])  # type: ignore[attr-defined]
@@ -145,9 +156,15 @@ def _from_cli(value: Any, annotation: Any) -> Any:
     """Comma-separated text back into the list a ``list[int]`` field takes; other values (a tuple of names is
     split by its schema) pass through."""
     inner, _ = _unwrap_optional(annotation)
-    if typing.get_origin(inner) is list and typing.get_args(inner) == (int,) and isinstance(value, str):
+    if typing.get_origin(inner) is list and _item_type(inner) is int and isinstance(value, str):
         try:
             return [int(x) for x in value.split(",") if x.strip()]
         except ValueError:
             raise typer.BadParameter(f"expected comma-separated integers, got {value!r}") from None
     return value
+
+
+def _item_type(list_type: Any) -> Any:
+    """The item type of ``list[X]`` or ``list[Annotated[X, ...]]``."""
+    (item,) = typing.get_args(list_type)
+    return typing.get_args(item)[0] if typing.get_origin(item) is typing.Annotated else item

@@ -70,6 +70,11 @@ class DistillConfig(BaseModel):
     tokenizer: str | None = Field(
         None, description="openai backend: teacher tokenizer (path, hub id, smollm2-135m), for counts."
     )
+    backend_options: dict[str, Any] = Field(
+        default_factory=dict,
+        validation_alias=AliasChoices("backend_options", "options"),
+        description="More settings of the backend's own config (e.g. timeout for openai).",
+    )
 
     @property
     def teacher(self) -> str:

@@ -255,6 +255,7 @@ class Pipeline:
                 d / "predictions.jsonl",
                 base_url=student.base_url,
                 tokenizer=student.tokenizer,
+                **student.options,
             )
 
         self.stage(f"generate/{run}", config, work)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
-from fs1.io import read_jsonl_rows
+from fs1.io import atomic_open, read_jsonl_rows
 from fs1.run.config import load_experiment
 from fs1.run.pipeline import TRAINED_SETTINGS, Log, Pipeline
 from fs1.run.results import kg_selection_rows, summary_rows, write_results
@@ -19,7 +18,7 @@ def run_experiment(experiment_file: str | Path, rundir: str | Path, log: Log = p
     exp = load_experiment(experiment_file)
     rundir = Path(rundir)
     rundir.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(experiment_file, rundir / "experiment.yaml")
+    keep_experiment_copy(experiment_file, rundir / "experiment.yaml")
     pipe = Pipeline(exp, rundir, experiment_file, log)
 
     pipe.run_benchmark()
@@ -50,6 +49,15 @@ def run_experiment(experiment_file: str | Path, rundir: str | Path, log: Log = p
 
     write_report(rundir, title=f"fs1 report — {exp.name}")
     return pipe
+
+
+def keep_experiment_copy(experiment_file: Path, copy: Path) -> None:
+    """Keep the experiment beside its results; rerunning from that very copy (``fs1 run RUN/experiment.yaml
+    --out RUN``) simply resumes."""
+    if copy.exists() and copy.samefile(experiment_file):
+        return
+    with atomic_open(copy, "wb") as fh:
+        fh.write(experiment_file.read_bytes())
 
 
 def quiet_library_logs() -> None:

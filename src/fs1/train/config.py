@@ -13,7 +13,7 @@ import math
 import os
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from fs1.errors import ConfigError
 from fs1.vocab import EMBEDDED_NAME
@@ -114,6 +114,13 @@ class SftConfig(BaseModel):
         "float32",
         description="Dtype the weights are loaded in (float32 master weights; bf16 runs as autocast).",
     )
+
+    @field_validator("max_steps")
+    @classmethod
+    def _steps(cls, value: int) -> int:
+        if value == 0 or value < -1:
+            raise ValueError(f"max_steps must be positive, or -1 for all epochs; got {value}")
+        return value
 
     @model_validator(mode="after")
     def _check(self) -> SftConfig:
