@@ -44,6 +44,12 @@ def parameters(backend: Backend) -> int:
     return sum(p.numel() for p in backend.lm.parameters())
 
 
+def weights_label(backend: Backend) -> str:
+    """What the weights actually are: the torch dtype, or the GGUF's own description (its tensor type)."""
+    facts = backend.describe()
+    return str(facts.get("dtype") or facts.get("weights") or "?")
+
+
 def decode_rate(backend: Backend, streams: int, tokens: int) -> float:
     """Generated tokens per second over ``tokens`` decode steps of ``streams`` sampled sequences."""
     prompt = backend.chat_prompt(PROMPT)
@@ -107,8 +113,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument(
         "--backends",
-        default="transformers:float32,transformers:bfloat16,llamacpp",
-        help="comma-separated backend[:dtype] (dtype for transformers)",
+        default="transformers,llamacpp",
+        help="comma-separated backend[:dtype] (dtype for transformers; none = the backend's auto choice)",
     )
     ap.add_argument("--model", default="smollm2-135m")
     ap.add_argument("--streams", type=int, default=16)
@@ -128,14 +134,16 @@ def main() -> None:
     )
     for spec in args.backends.split(","):
         name, _, dtype = spec.partition(":")
-        options = {"threads": args.threads, **({"dtype": dtype, "device": "cpu"} if dtype else {})}
+        options: dict = {"threads": args.threads}
+        if name == "transformers":
+            options.update(device="cpu", **({"dtype": dtype} if dtype else {}))
         backend = load_backend(name, args.model, **options)
         n_params = parameters(backend)
         ceiling = flops / (2 * n_params)
         decode_rate(backend, 1, 4)  # warm-up
         one = decode_rate(backend, 1, args.tokens)
         many = decode_rate(backend, args.streams, args.tokens)
-        label = f"{name} {dtype}" if dtype else f"{name} (GGUF Q4_1)"
+        label = f"{name} {weights_label(backend)}"
         print(
             f"P2 ({label}, SmolLM2-135M, {n_params / 1e6:.0f}M params, {args.threads} threads): 1 stream "
             f"{one:.1f} tok/s, {args.streams} parallel samples {many:.1f} tok/s ({many / one:.1f}x); ceiling "

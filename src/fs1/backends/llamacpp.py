@@ -71,6 +71,7 @@ class LlamaCppBackend(Backend):
         self._model = ll.llama_model_load_from_file(path.encode(), ll.llama_model_default_params())
         if not self._model:
             raise BackendError(f"llama.cpp could not load {path!r}")
+        self.weights = self._model_desc()
         self._vocab = ll.llama_model_get_vocab(self._model)
         self.n_vocab = ll.llama_vocab_n_tokens(self._vocab)
         threads = threads or len(os.sched_getaffinity(0))
@@ -109,6 +110,12 @@ class LlamaCppBackend(Backend):
         # At interpreter shutdown the library may already be gone.
         with contextlib.suppress(TypeError, AttributeError):
             self.shutdown()
+
+    def _model_desc(self) -> str:
+        """llama.cpp's description of the loaded model, without its architecture and size guess: its tensor type, e.g. "Q4_1"."""
+        buf = ctypes.create_string_buffer(128)
+        n = self._ll.llama_model_desc(self._model, buf, len(buf))
+        return " ".join(buf.raw[: max(n, 0)].decode("utf-8", "replace").split()[2:])
 
     # --- tokenizer-side helpers ---
     def _chat_template(self):  # noqa: ANN202
@@ -377,6 +384,7 @@ class LlamaCppBackend(Backend):
         return {
             "backend": self.name,
             "model": self.model,
+            "weights": self.weights,
             "slots": self.slots,
             "ctx_per_sequence": self.ctx_per_sequence,
         }

@@ -72,7 +72,8 @@ def generate(
     dtype: str | None = typer.Option(
         None,
         "--dtype",
-        help="transformers weights: float32 (CPU default), bfloat16 (faster on AVX512-BF16 CPUs).",
+        help="transformers weights: auto (default: bfloat16 where the CPU has native BF16, else float32), "
+        "float32, bfloat16, float16.",
     ),
     seed: int = typer.Option(0, "--seed", help="Run seed; per-sample seeds derive from it and are recorded."),
     batch: int = typer.Option(64, "--batch", min=1, help="Sequences (question × sample) decoded together."),
