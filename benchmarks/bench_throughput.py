@@ -113,8 +113,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument(
         "--backends",
-        default="transformers,llamacpp",
-        help="comma-separated backend[:dtype] (dtype for transformers; none = the backend's auto choice)",
+        default="transformers:float32,transformers,llamacpp:as-is,llamacpp",
+        help="comma-separated backend[:option]: transformers:DTYPE, llamacpp:WEIGHTS (as-is = the shipped Q4_1); "
+        "no option = the backend's auto choice",
     )
     ap.add_argument("--model", default="smollm2-135m")
     ap.add_argument("--streams", type=int, default=16)
@@ -133,10 +134,12 @@ def main() -> None:
         f"threads={args.threads} torch matmul: fp32 {flops / 1e9:.1f} GFLOP/s, bf16 {bf16 / 1e9:.1f} GFLOP/s"
     )
     for spec in args.backends.split(","):
-        name, _, dtype = spec.partition(":")
+        name, _, choice = spec.partition(":")
         options: dict = {"threads": args.threads}
         if name == "transformers":
-            options.update(device="cpu", **({"dtype": dtype} if dtype else {}))
+            options.update(device="cpu", **({"dtype": choice} if choice else {}))
+        elif choice:
+            options["weights"] = choice
         backend = load_backend(name, args.model, **options)
         n_params = parameters(backend)
         ceiling = flops / (2 * n_params)

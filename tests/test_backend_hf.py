@@ -269,7 +269,8 @@ CPUINFO = (
     ],
 )
 def test_auto_dtype_follows_cpu_flags(tmp_path, extra, expected):  # noqa: ANN001
-    from fs1.backends.hf import auto_dtype, cpu_flags
+    from fs1.backends.decoding import cpu_flags
+    from fs1.backends.hf import auto_dtype
 
     cpuinfo = tmp_path / "cpuinfo"
     cpuinfo.write_text(CPUINFO.format(extra=extra))
@@ -281,7 +282,8 @@ def test_auto_dtype_follows_cpu_flags(tmp_path, extra, expected):  # noqa: ANN00
 
 
 def test_auto_dtype_without_cpuinfo_and_on_cuda(tmp_path):  # noqa: ANN001
-    from fs1.backends.hf import auto_dtype, cpu_flags
+    from fs1.backends.decoding import cpu_flags
+    from fs1.backends.hf import auto_dtype
 
     assert cpu_flags(tmp_path / "missing") == frozenset()
     assert auto_dtype("cpu", frozenset())[0] == torch.float32
@@ -291,7 +293,8 @@ def test_auto_dtype_without_cpuinfo_and_on_cuda(tmp_path):  # noqa: ANN001
 
 
 def test_auto_dtype_note_names_the_choice(tiny_model_dir, capsys):  # noqa: ANN001
-    from fs1.backends.hf import auto_dtype, cpu_flags
+    from fs1.backends.decoding import cpu_flags
+    from fs1.backends.hf import auto_dtype
 
     backend = TransformersBackend(str(tiny_model_dir), threads=1, device="cpu")
     expected, why = auto_dtype("cpu", cpu_flags())

@@ -11,7 +11,6 @@ from __future__ import annotations
 import inspect
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -26,7 +25,15 @@ from fs1.backends.base import (
     check_open_args,
     render_chat,
 )
-from fs1.backends.decoding import StopScanner, TokenizerDetok, check_params, make_generator, sample_next
+from fs1.backends.decoding import (
+    NATIVE_BF16_FLAGS,
+    StopScanner,
+    TokenizerDetok,
+    check_params,
+    cpu_flags,
+    make_generator,
+    sample_next,
+)
 from fs1.backends.embedded import resolve_for_transformers
 from fs1.backends.hf_kv import KVBatch
 
@@ -36,8 +43,6 @@ MAX_BATCH_ROWS = 64
 PREFILL_TOKENS_PER_FORWARD = 8192
 # Decode columns reserved up front; the buffer grows in chunks beyond this.
 INITIAL_DECODE_COLUMNS = 256
-# /proc/cpuinfo flags of native bf16 arithmetic; without them torch emulates bf16 matmuls (~100x slower than fp32).
-NATIVE_BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
 
 
 class TransformersOptions(BaseModel):
@@ -62,19 +67,6 @@ class _SeqState:
     cached: int
     generator: torch.Generator
     fresh_last: bool = False  # ids[-1] was sampled and never fed (feeding it is decoding, not prefill)
-
-
-def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> frozenset[str]:
-    """The CPU feature flags the kernel reports (empty where /proc/cpuinfo is missing, e.g. macOS)."""
-    try:
-        text = cpuinfo.read_text()
-    except OSError:
-        return frozenset()
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() == "flags":
-            return frozenset(value.split())
-    return frozenset()
 
 
 def auto_dtype(device: str, flags: frozenset[str], cuda_bf16: bool = False) -> tuple[torch.dtype, str]:
