@@ -1,13 +1,49 @@
-"""The numpy batch sampler (llama.cpp backend) draws the same tokens as the torch one from the same per-row seeds."""
+"""The numpy batch sampler of the local backends draws the same tokens as a plain torch sampler from the same seeds."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 import pytest
 import torch
 
 from fs1.backends.base import SamplingParams
-from fs1.backends.decoding import make_generator, sample_next, sample_rows
+from fs1.backends.decoding import make_generator, sample_rows
+
+
+def sample_next(  # the earlier torch sampler, kept as the reference
+    logits: torch.Tensor,
+    params: SamplingParams,
+    seen: torch.Tensor | None,
+    generators: Sequence[torch.Generator],
+) -> list[int]:
+    """Straightforward torch version: full-vocabulary penalty, torch.topk/sort, softmax, inverse-CDF draw."""
+    logits = logits.float()
+    if params.repetition_penalty != 1.0 and seen is not None:
+        penalised = torch.where(
+            logits > 0, logits / params.repetition_penalty, logits * params.repetition_penalty
+        )
+        logits = torch.where(seen, penalised, logits)
+    if params.greedy:
+        return logits.argmax(dim=-1).tolist()
+    logits = logits / params.temperature
+    if params.top_k and params.top_k > 0:
+        # Work in the reduced top-k space: the sort for top-p then covers k entries, not the vocabulary.
+        values, index = torch.topk(logits, min(params.top_k, logits.shape[-1]), dim=-1)
+    else:
+        values, index = torch.sort(logits, dim=-1, descending=True)
+    probs = torch.softmax(values, dim=-1)
+    if params.top_p < 1.0:
+        before = torch.cumsum(probs, dim=-1) - probs
+        probs = probs.masked_fill(before > params.top_p, 0.0)  # keeps at least the first (before == 0)
+        probs = probs / probs.sum(dim=-1, keepdim=True)
+    # Inverse-CDF sampling with one uniform draw per row from that row's own generator (vectorised otherwise).
+    draws = torch.cat([torch.rand(1, generator=gen) for gen in generators])
+    cdf = torch.cumsum(probs, dim=-1)
+    picks = torch.searchsorted(cdf, (draws * cdf[:, -1]).unsqueeze(1)).clamp_(max=probs.shape[-1] - 1)
+    return index.gather(1, picks).squeeze(1).tolist()
+
 
 CASES = [
     SamplingParams(temperature=0.7, top_p=0.8, top_k=20, repetition_penalty=1.05),

@@ -62,50 +62,18 @@ def make_generator(seed: int | None) -> torch.Generator:
     return gen
 
 
-def sample_next(
-    logits: torch.Tensor,
-    params: SamplingParams,
-    seen: torch.Tensor | None,
-    generators: Sequence[torch.Generator],
-) -> list[int]:
-    """Pick the next token of each row of ``logits`` [B, V]; ``seen`` [B, V] marks tokens already in each sequence."""
-    logits = logits.float()
-    if params.repetition_penalty != 1.0 and seen is not None:
-        penalised = torch.where(
-            logits > 0, logits / params.repetition_penalty, logits * params.repetition_penalty
-        )
-        logits = torch.where(seen, penalised, logits)
-    if params.greedy:
-        return logits.argmax(dim=-1).tolist()
-    logits = logits / params.temperature
-    if params.top_k and params.top_k > 0:
-        # Work in the reduced top-k space: the sort for top-p then covers k entries, not the vocabulary.
-        values, index = torch.topk(logits, min(params.top_k, logits.shape[-1]), dim=-1)
-    else:
-        values, index = torch.sort(logits, dim=-1, descending=True)
-    probs = torch.softmax(values, dim=-1)
-    if params.top_p < 1.0:
-        before = torch.cumsum(probs, dim=-1) - probs
-        probs = probs.masked_fill(before > params.top_p, 0.0)  # keeps at least the first (before == 0)
-        probs = probs / probs.sum(dim=-1, keepdim=True)
-    # Inverse-CDF sampling with one uniform draw per row from that row's own generator (vectorised otherwise).
-    draws = torch.cat([torch.rand(1, generator=gen) for gen in generators])
-    cdf = torch.cumsum(probs, dim=-1)
-    picks = torch.searchsorted(cdf, (draws * cdf[:, -1]).unsqueeze(1)).clamp_(max=probs.shape[-1] - 1)
-    return index.gather(1, picks).squeeze(1).tolist()
-
-
 def sample_rows(
     logits: np.ndarray,
     params: SamplingParams,
     seen: np.ndarray | None,
     generators: Sequence[torch.Generator],
 ) -> list[int]:
-    """``sample_next`` over a float32 numpy batch [B, V], modified in place: one vectorised pass for the whole batch.
+    """The next token of each row of ``logits`` (float32 [B, V], modified in place); ``seen`` [B, V] marks tokens
+    already in each sequence (for the repetition penalty).
 
-    Same order and per-row draws as ``sample_next`` (one ``torch.rand`` per row from that row's generator), but numpy
-    on one thread: torch's multi-threaded element-wise kernels cost more in thread hand-offs than in arithmetic at
-    this size, and much more on a shared machine. Top-k uses a partial partition instead of a sort of the vocabulary.
+    One vectorised pass for the whole batch, in numpy on one thread: torch's multi-threaded element-wise kernels
+    cost more in thread hand-offs than in arithmetic at this size (much more on a shared machine). Top-k uses a
+    partial partition instead of a sort of the vocabulary. Each row draws one uniform from its own generator.
     """
     if params.repetition_penalty != 1.0 and seen is not None:
         penalty = np.float32(params.repetition_penalty)

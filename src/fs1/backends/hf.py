@@ -13,6 +13,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -32,7 +33,7 @@ from fs1.backends.decoding import (
     check_params,
     cpu_flags,
     make_generator,
-    sample_next,
+    sample_rows,
 )
 from fs1.backends.embedded import resolve_for_transformers
 from fs1.backends.hf_kv import KVBatch
@@ -302,7 +303,10 @@ class TransformersBackend(Backend):
         if not live:
             return tokens, live
         generators = [states[rows[row]].generator for row in live]
-        drawn = sample_next(logits[live], params, None if seen is None else seen[live], generators)
+        # While every row is live (the common case) the logits are sampled in place: no gather.
+        everyone = len(live) == len(rows)
+        picked = logits.numpy() if everyone else logits[live].numpy()
+        drawn = sample_rows(picked, params, seen if seen is None or everyone else seen[live], generators)
         self.stats.generated_tokens += len(drawn)
         for row, token in zip(live, drawn, strict=True):
             tokens[row] = token
@@ -311,10 +315,10 @@ class TransformersBackend(Backend):
                 seen[row, token] = True
         return tokens, [row for row in live if not scanners[rows[row]].done]
 
-    def _seen(self, states: list[_SeqState]) -> torch.Tensor:
-        seen = torch.zeros(len(states), len(self.tokenizer), dtype=torch.bool)
+    def _seen(self, states: list[_SeqState]) -> np.ndarray:
+        seen = np.zeros((len(states), len(self.tokenizer)), dtype=bool)
         for row, st in enumerate(states):
-            seen[row, torch.tensor(st.ids, dtype=torch.long)] = True
+            seen[row, st.ids] = True
         return seen
 
     def _finish(self, batch: KVBatch, row: int, st: _SeqState, scanner: StopScanner) -> None:
