@@ -159,3 +159,10 @@ def test_converted_weights_cached_and_answering(tmp_path, monkeypatch, backend):
     shipped = LlamaCppBackend("smollm2-135m", threads=1, slots=2, ctx_per_sequence=256, weights="as-is")
     assert shipped.describe()["weights"] == "Q4_1"
     shipped.shutdown()
+
+
+def test_greedy_n_samples_are_decoded_once_and_copied(backend, prompts):  # noqa: ANN001
+    before = backend.stats.generated_tokens
+    [outs] = backend.generate(prompts[:1], SamplingParams(n=3, temperature=0.0, max_tokens=6))
+    assert len(outs) == 3 and len({o.text for o in outs}) == 1
+    assert backend.stats.generated_tokens - before == outs[0].tokens  # decoded once, as on every backend
