@@ -143,7 +143,7 @@ def test_auto_weights_follow_cpu_flags(model, flags, expected):  # noqa: ANN001
     assert kind == expected and why
 
 
-def test_converted_weights_cached_and_answering(tmp_path, monkeypatch, backend):  # noqa: ANN001
+def test_converted_weights_cached_and_answering(tmp_path, monkeypatch, capsys):  # noqa: ANN001
     monkeypatch.setenv("FS1_CACHE_DIR", str(tmp_path))
     engine = LlamaCppBackend("smollm2-135m", threads=1, slots=2, ctx_per_sequence=256, weights="f16")
     (converted,) = tmp_path.glob("models/*.f16.gguf")
@@ -159,6 +159,12 @@ def test_converted_weights_cached_and_answering(tmp_path, monkeypatch, backend):
     shipped = LlamaCppBackend("smollm2-135m", threads=1, slots=2, ctx_per_sequence=256, weights="as-is")
     assert shipped.describe()["weights"] == "Q4_1"
     shipped.shutdown()
+    assert (
+        "llamacpp:" not in capsys.readouterr().err
+    )  # chosen weights are announced only when auto chose them
+    chosen = LlamaCppBackend("smollm2-135m", threads=1, slots=2, ctx_per_sequence=256)
+    assert chosen.weights_note in capsys.readouterr().err.splitlines() and "(auto: " in chosen.weights_note
+    chosen.shutdown()
 
 
 def test_greedy_n_samples_are_decoded_once_and_copied(backend, prompts):  # noqa: ANN001

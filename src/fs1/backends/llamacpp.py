@@ -13,6 +13,7 @@ import contextlib
 import ctypes
 import logging
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,6 +123,8 @@ class LlamaCppBackend(Backend):
         if kind != "as-is":
             path = converted_gguf(ll, path, kind)
         self.weights_note = f"llamacpp: {kind} weights ({weights}: {why})"
+        if weights == "auto":
+            print(self.weights_note, file=sys.stderr)  # one line on stderr, as transformers' dtype note
         ll.llama_backend_init()
         self._model = ll.llama_model_load_from_file(path.encode(), ll.llama_model_default_params())
         if not self._model:
