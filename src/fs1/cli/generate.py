@@ -54,7 +54,8 @@ def generate(
     dtype: str | None = typer.Option(
         None,
         "--dtype",
-        help="transformers weights: float32 (CPU default), bfloat16 (faster on AVX512-BF16 CPUs).",
+        help="transformers weights: auto (default: bfloat16 where the CPU has native BF16, else float32), "
+        "float32, bfloat16, float16.",
     ),
     resume: bool = typer.Option(
         False, "--resume", help="Skip (id, sample, budget) records already in --out."
