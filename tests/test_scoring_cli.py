@@ -145,7 +145,8 @@ def test_bad_benchmark_names_file_and_line(tmp_path: Path) -> None:
 def test_bad_k_and_missing_file(tmp_path: Path, bench: Path) -> None:
     predictions = write_jsonl(tmp_path / "predictions.jsonl", good_predictions())
     result = run_score(predictions, bench, tmp_path / "out", "--k", "0,1")
-    assert result.exit_code == 2 and "--k values must be >= 1" in result.output
+    # The schema checks the bound and names the option (and the position in the list) in one line.
+    assert result.exit_code == 2 and "--k.0: Input should be greater than or equal to 1" in result.output
     result = run_score(tmp_path / "missing.jsonl", bench, tmp_path / "out")
     assert result.exit_code == 2 and "missing.jsonl: no such file" in result.output
 

@@ -1,8 +1,13 @@
-"""Configuration dataclasses shared by stages: sampling defaults per model family (docs/protocol.md §5)."""
+"""Configuration shared by stages: sampling defaults per model family (docs/protocol.md §5), and the ``fs1 score``
+schema (here, not in ``scoring/``, so that the CLI binds it without importing the scorer)."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field
+
+from fs1.vocab import DEFAULT_KS
 
 
 class Sampling(BaseModel):
@@ -31,3 +36,20 @@ def default_sampling(setting: str, *, greedy: bool = False) -> Sampling:
     if setting in ("instruct", "cot", "abstain"):
         return SAMPLING_INSTRUCT.model_copy()
     return SAMPLING_REASONING.model_copy()
+
+
+class ScoreConfig(BaseModel):
+    """The settings of ``fs1 score`` (rule-based scoring); inputs and outputs are the command's own."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    k: list[Annotated[int, Field(ge=1)]] = Field(
+        default_factory=lambda: list(DEFAULT_KS),
+        description="Comma-separated k for pass@k and maj@k; k above the samples per question are left out.",
+    )
+    workers: int = Field(
+        0,
+        ge=0,
+        description="Processes to score with, each reading its own part of the file (same outputs); 0: one per core.",
+    )
+    seed: int = Field(0, description="Seed of the bootstrap intervals (use the run's seed).")

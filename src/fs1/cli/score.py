@@ -6,15 +6,15 @@ from pathlib import Path
 
 import typer
 
-from fs1.cli.app import BENCHMARK_FORMAT_HELP, app, console, parse_int_list, user_errors
-from fs1.errors import ConfigError
-from fs1.vocab import DEFAULT_KS
-
-DEFAULT_KS_TEXT = ",".join(map(str, DEFAULT_KS))
+from fs1.cli.app import BENCHMARK_FORMAT_HELP, app, console, user_errors
+from fs1.cli.schema import schema_options
+from fs1.config import ScoreConfig
 
 
 @app.command("score")
+@schema_options(ScoreConfig)
 def score(
+    config: ScoreConfig,
     predictions: Path = typer.Argument(
         ..., help="Predictions JSONL (one Prediction per line, from `fs1 generate`)."
     ),
@@ -26,18 +26,6 @@ def score(
     ),
     fmt: str = typer.Option("auto", "--format", help=BENCHMARK_FORMAT_HELP),
     out: Path = typer.Option(..., "--out", "-o", help="Output directory for scores.jsonl and summary.json."),
-    k: str = typer.Option(
-        DEFAULT_KS_TEXT,
-        "--k",
-        help="Comma-separated k for pass@k and maj@k; k above the samples per question are left out.",
-    ),
-    workers: int = typer.Option(
-        0,
-        "--workers",
-        min=0,
-        help="Processes to score with, each reading its own part of the file (same outputs); 0: one per core.",
-    ),
-    seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap intervals (use the run's seed)."),
 ) -> None:
     """Score predictions by rule: extract each final answer (last \\boxed{}, else the answer marker; never the
     thinking), normalise it, and count it correct when a gold answer or alias is contained in it on token
@@ -46,11 +34,10 @@ def score(
     intervals over questions; overall and by source, hops, answer type and budget)."""
     from fs1.scoring.score import SCORES_FILE, SUMMARY_FILE, load_questions
 
-    ks = parse_int_list(k)
+    ks = config.k or None  # `--k ""`: every k up to the samples per question
     with user_errors():
-        if ks is not None and any(value < 1 for value in ks):
-            raise ConfigError(f"--k values must be >= 1, got {k!r}")
-        summary = _score_with_progress(predictions, load_questions(benchmark, fmt), out, ks, workers, seed)
+        questions = load_questions(benchmark, fmt)
+        summary = _score_with_progress(predictions, questions, out, ks, config.workers, config.seed)
     dropped = sorted(set(ks or []) - set(summary["ks"]))
     if dropped:
         console.print(
