@@ -165,8 +165,9 @@ def test_bad_options_are_clear_errors(runner, bench, tmp_path) -> None:
             app, judge_args(preds, bench, tmp_path / "j", server, "--rules", "exact,vibes")
         )
     assert bad_mode.exit_code == bad_prompt.exit_code == bad_rule.exit_code == 2
-    assert "--mode must be one of all, cascade" in bad_mode.output
-    assert "unknown judge prompt 'gpt'" in bad_prompt.output
+    # The schema checks the vocabularies and names the option and its choices in one line.
+    assert "--mode: Input should be 'all' or 'cascade'" in bad_mode.output
+    assert "--prompt: Input should be 'fs1' or 'simpleqa'" in bad_prompt.output
     assert "unknown rule(s) vibes" in bad_rule.output
 
 

@@ -13,10 +13,12 @@ from pydantic import ValidationError
 import fs1.cli.main  # noqa: F401  (registers every command and its schema binding)
 from fs1.cli.app import app
 from fs1.cli.schema import BOUND, option_name
+from fs1.config import ScoreConfig
 from fs1.distill.config import DistillConfig
 from fs1.generate.predictions import GenerateConfig, GenerationSettings
+from fs1.judge.config import JudgeConfig, JudgeSampling, JudgeSettings
 from fs1.kg.settings import SearchSettings
-from fs1.run.config import Experiment, GenerationSpec, TeacherSpec, TrainSpec
+from fs1.run.config import Experiment, GenerationSpec, JudgeSpec, TeacherSpec, TrainSpec
 from fs1.train.config import SftConfig, TrainConfig
 
 # Schema → (experiment section, its class, fields the run decides itself, fields whose default differs on purpose).
@@ -25,8 +27,14 @@ SECTIONS: dict[type, tuple[str, type, set[str], dict[str, Any]]] = {
     GenerateConfig: ("generation", GenerationSpec, {"model", "setting"}, {"n": 16}),  # paper's n for pass@16
     TrainConfig: ("train", TrainSpec, set(TrainConfig.model_fields) - set(SftConfig.model_fields), {}),
     SearchSettings: ("paths", SearchSettings, set(), {}),
+    # The run judges with its own k list (`ks`); its judge runs locally by default, as its students do.
+    JudgeConfig: ("judge", JudgeSpec, {"k"}, {"backend": "transformers"}),
 }
 STUDENTS = [{"name": "s", "model": "m"}]
+# Keys a section cannot go without, added to each one-key section the tests write.
+REQUIRED = {"judge": {"model": "j"}}
+# `fs1 score` has no section: the run scores with its own k list and seed, by one process per core.
+NO_SECTION = {ScoreConfig: "the run sets k (ks), the seed (generation.seed) and the workers"}
 
 
 def _commands() -> dict[str, click.Command]:
@@ -40,7 +48,8 @@ def _cli_default(value: Any) -> Any:
 
 def test_every_stage_schema_is_bound_to_its_command() -> None:
     bound = {b.model for b in BOUND}
-    assert {DistillConfig, GenerateConfig, TrainConfig, SearchSettings} <= bound
+    assert {DistillConfig, GenerateConfig, TrainConfig, SearchSettings, ScoreConfig, JudgeConfig} <= bound
+    assert set(SECTIONS) | set(NO_SECTION) == bound
     assert issubclass(GenerateConfig, GenerationSettings) and issubclass(GenerationSpec, GenerationSettings)
 
 
@@ -63,16 +72,24 @@ def test_every_schema_field_is_an_option_with_the_fields_default(binding: Any) -
 @pytest.mark.parametrize("schema", list(SECTIONS), ids=lambda s: s.__name__)
 def test_every_schema_field_is_a_yaml_key_with_the_same_default(schema: type) -> None:
     section, spec, run_owned, differs = SECTIONS[schema]
+    required = REQUIRED.get(section, {})
     for name, info in schema.model_fields.items():
         if name in run_owned:  # the run sets it: the experiment file refuses the key rather than ignore it
+            value = info.get_default(call_default_factory=True)
             with pytest.raises(ValidationError):
-                Experiment.model_validate({"students": STUDENTS, section: {name: info.get_default()}})
+                Experiment.model_validate({"students": STUDENTS, section: {**required, name: value}})
             continue
         assert name in spec.model_fields, f"{section}: no key {name}"
-        expected = differs.get(name, info.get_default(call_default_factory=True))
-        assert spec.model_fields[name].get_default(call_default_factory=True) == expected, f"{section}.{name}"
+        if info.is_required():
+            assert spec.model_fields[name].is_required(), f"{section}.{name}"
+            expected = required[name]
+        else:
+            expected = differs.get(name, info.get_default(call_default_factory=True))
+            assert spec.model_fields[name].get_default(call_default_factory=True) == expected, (
+                f"{section}.{name}"
+            )
         # The key is accepted in an experiment file, and means the field.
-        exp = Experiment.model_validate({"students": STUDENTS, section: {name: expected}})
+        exp = Experiment.model_validate({"students": STUDENTS, section: {**required, name: expected}})
         assert getattr(getattr(exp, section), name) == expected
 
 
@@ -90,3 +107,38 @@ def test_old_names_still_read_the_same_field() -> None:
 def test_the_teacher_max_tokens_no_longer_drifts() -> None:
     # fs1 run used 1024 and fs1 distill 8192: one field now.
     assert TeacherSpec().max_tokens == DistillConfig().max_tokens == 8192
+
+
+def test_judge_settings_read_the_same_under_old_names() -> None:
+    # Earlier experiment files nested the sampling; earlier commands spelt --judge, --judge-samples, --judge-seed.
+    old = Experiment.model_validate(
+        {"students": STUDENTS, "judge": {"model": "j", "options": {"timeout": 5}, "sampling": {"samples": 3}}}
+    )
+    assert old.judge is not None and old.judge.samples == 3 and old.judge.backend_options == {"timeout": 5}
+    assert old.judge.sampling_only() == JudgeSampling(samples=3)
+    assert JudgeConfig(judge="j", judge_samples=3, judge_seed=7).sampling_only() == JudgeSampling(
+        samples=3, seed=7
+    )
+    with pytest.raises(ValidationError, match="samples given both"):
+        Experiment.model_validate(
+            {"students": STUDENTS, "judge": {"model": "j", "samples": 2, "sampling": {"samples": 3}}}
+        )
+
+
+def test_a_local_judge_refuses_server_settings() -> None:
+    with pytest.raises(ValidationError, match="base_url apply to the openai backend only"):
+        JudgeSettings(model="j", backend="llamacpp", base_url="http://x/v1")
+    assert JudgeSettings(model="j", base_url="http://x/v1").remote_options() == {"base_url": "http://x/v1"}
+
+
+def test_the_judge_fingerprint_keeps_the_shape_earlier_runs_recorded() -> None:
+    # A run judged before the schema recorded name, model, backend, base_url, tokenizer, prompt, mode and the
+    # nested sampling: the same settings must give the same fingerprint, so those judge stages stay up to date.
+    spec = JudgeSpec(model="j")
+    assert spec.fingerprint() == {
+        "name": "judge", "model": "j", "backend": "transformers", "base_url": None, "tokenizer": None,
+        "prompt": "fs1", "mode": "cascade", "sampling": JudgeSampling().model_dump(),
+    }  # fmt: skip
+    assert JudgeSpec(model="j", rules="exact").fingerprint()["rules"] == ["exact"]
+    how = JudgeSpec(model="j", backend="openai", concurrency=2, max_retries=9, batch_size=4)
+    assert how.fingerprint() == JudgeSpec(model="j", backend="openai").fingerprint()

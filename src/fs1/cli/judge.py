@@ -9,93 +9,47 @@ from typing import Any
 
 import typer
 
-from fs1.cli.app import BACKEND_OPTION, app, console, parse_backend_options, parse_int_list, user_errors
-from fs1.errors import ConfigError
-from fs1.vocab import DEFAULT_KS
+from fs1.cli.app import BACKEND_OPTION, app, console, parse_backend_options, user_errors
+from fs1.cli.schema import schema_options
+from fs1.judge.config import DEFAULT_BATCH_SIZE, JudgeConfig, JudgeSettings
 
-DEFAULT_KS_TEXT = ",".join(map(str, DEFAULT_KS))
 
-JUDGE_BACKEND = typer.Option(
-    "openai",
-    "--backend",
-    help="Judge backend: openai (any OpenAI-compatible server), transformers or llamacpp.",
-)
-BASE_URL = typer.Option(
-    None,
-    "--base-url",
-    help="OpenAI-compatible base URL ending in /v1 (openai backend; default $OPENAI_BASE_URL).",
-)
-API_KEY_ENV = typer.Option(
-    None,
-    "--api-key-env",
-    help="Environment variable holding the API key (openai backend; default OPENAI_API_KEY).",
-)
-TOKENIZER = typer.Option(
-    None, "--tokenizer", help="openai backend: the judge's tokenizer (path, hub id, smollm2-135m) for counts."
-)
-CONCURRENCY = typer.Option(None, "--concurrency", help="Judge requests in flight at once (openai backend).")
-MAX_RETRIES = typer.Option(
-    None,
-    "--max-retries",
-    help="Retries of a failed judge request: 429, 5xx, timeouts (openai backend; default 5).",
-)
-PROMPT = typer.Option(
-    "fs1",
-    "--prompt",
-    help="fs1: the paper's containment judge (0/1), its request and sampling; simpleqa: CORRECT/INCORRECT/"
-    "NOT_ATTEMPTED, greedy.",
-)
-# Judge sampling is declared in fs1.judge.judge.JudgeSampling; None here means its default (or the preset's).
-MAX_TOKENS = typer.Option(None, "--max-tokens", help="Cap on a judge reply (default: the preset's, 5).")
-JUDGE_SAMPLES = typer.Option(
-    None, "--judge-samples", min=1, help="Judge replies per request; the majority verdict counts (default 1)."
-)
-JUDGE_SEED = typer.Option(None, "--judge-seed", help="Judge seed, sent with every request (default 0).")
-BATCH_SIZE = typer.Option(
-    32, "--batch-size", help="Judge requests per batch (each batch is cached when done)."
-)
-RULES = typer.Option(
-    None,
-    "--rules",
-    help="Comma-separated cascade rules, in order (default: the measured set; see `fs1 judge-agreement`).",
-)
+def _option(field: str, *names: str, default: object = None) -> object:
+    """An option of ``fs1 judge-agreement`` worded as the ``JudgeSettings`` field it sets (declared once there)."""
+    info = JudgeSettings.model_fields[field]
+    return typer.Option(default, *names, help=info.description)
+
+
+# `fs1 judge-agreement` takes a few judge settings, each worded by its schema field; None keeps the default.
+JUDGE_BACKEND = _option("backend", "--backend", default="openai")
+BASE_URL = _option("base_url", "--base-url")
+API_KEY_ENV = _option("api_key_env", "--api-key-env")
+CONCURRENCY = _option("concurrency", "--concurrency")
+MAX_RETRIES = _option("max_retries", "--max-retries")
+PROMPT = _option("prompt", "--prompt", default="fs1")
+MAX_TOKENS = _option("max_tokens", "--max-tokens")
+JUDGE_SAMPLES = _option("samples", "--judge-samples")
+JUDGE_SEED = _option("seed", "--judge-seed")
+BATCH_SIZE = _option("batch_size", "--batch-size", default=DEFAULT_BATCH_SIZE)
+RULES = _option("rules", "--rules")
 
 
 @app.command("judge")
+@schema_options(JudgeConfig)
 def judge(
+    config: JudgeConfig,
     scores: Path = typer.Argument(
         ..., help="A `fs1 score` output directory (its scores.jsonl) or a predictions JSONL file."
     ),
     benchmark: str = typer.Option(
         ..., "--benchmark", "-b", help="Benchmark: 'sample' (bundled) or a file in the fs1 format."
     ),
-    model: str = typer.Option(
-        ..., "--judge", help="Judge model (served name, hub id, path or smollm2-135m)."
-    ),
     out: Path = typer.Option(
         ..., "--out", "-o", help="Output directory for judged.jsonl and judged_summary.json."
     ),
-    mode: str = typer.Option(
-        "cascade",
-        "--mode",
-        help="cascade: rules decide what they decide surely, the judge the rest; all: judge all.",
-    ),
-    backend: str = JUDGE_BACKEND,
-    base_url: str | None = BASE_URL,
-    api_key_env: str | None = API_KEY_ENV,
-    concurrency: int | None = CONCURRENCY,
-    max_retries: int | None = MAX_RETRIES,
-    tokenizer: str | None = TOKENIZER,
-    prompt: str = PROMPT,
-    max_tokens: int | None = MAX_TOKENS,
-    judge_samples: int | None = JUDGE_SAMPLES,
-    judge_seed: int | None = JUDGE_SEED,
-    batch_size: int = BATCH_SIZE,
-    rules: str | None = RULES,
     cache: Path | None = typer.Option(
         None, "--cache", help="Verdict cache (JSONL), shareable between runs; default OUT/judge_cache.jsonl."
     ),
-    k: str = typer.Option(DEFAULT_KS_TEXT, "--k", help="Comma-separated k for pass@k and maj@k (k <= n)."),
     backend_option: list[str] | None = BACKEND_OPTION,
 ) -> None:
     """Judge every prediction with an LLM (the paper's containment judge or a SimpleQA-style grader).
@@ -108,27 +62,26 @@ def judge(
     from fs1.judge.cache import CACHE_FILE
     from fs1.judge.judge import load_judge
     from fs1.judge.rules import get_rules
-    from fs1.judge.stage import JUDGED_FILE, JUDGED_SUMMARY_FILE, MODES, judge_file
+    from fs1.judge.stage import JUDGED_FILE, JUDGED_SUMMARY_FILE, judge_file
     from fs1.scoring.score import load_questions
 
-    ks = parse_int_list(k)
     with user_errors(), _backend_errors():
-        if mode not in MODES:
-            raise ConfigError(f"--mode must be one of {', '.join(MODES)}, got {mode!r}")
-        rule_list = get_rules(_names(rules))
+        if backend_option:
+            settings = config.model_dump() | {"backend_options": parse_backend_options(backend_option)}
+            config = JudgeConfig.model_validate(settings)
+        rule_list = get_rules(config.rules)
         questions = load_questions(benchmark)
         the_judge = load_judge(
-            model, backend=backend, prompt=prompt, cache_path=cache or out / CACHE_FILE, base_url=base_url,
-            api_key_env=api_key_env, concurrency=concurrency, max_retries=max_retries, tokenizer=tokenizer,
-            sampling=_sampling(max_tokens, judge_samples, judge_seed), batch_size=batch_size,
-            backend_options=parse_backend_options(backend_option),
+            config.model, backend=config.backend, prompt=config.prompt, cache_path=cache or out / CACHE_FILE,
+            sampling=config.sampling_only(), batch_size=config.batch_size,
+            backend_options=config.backend_options, **config.remote_options(),
         )  # fmt: skip
-        info = {"model": model, "backend": backend, "prompt": prompt}
+        info = {"model": config.model, "backend": config.backend, "prompt": config.prompt}
         try:
             with _progress() as advance:
                 summary = judge_file(
-                    scores, questions, out, the_judge, mode=mode, rules=rule_list, ks=ks, judge_info=info,
-                    progress=advance,
+                    scores, questions, out, the_judge, mode=config.mode, rules=rule_list, ks=config.k or None,
+                    judge_info=info, progress=advance,
                 )  # fmt: skip
         finally:
             if the_judge.cache is not None:
@@ -188,10 +141,16 @@ def judge_agreement(
 
 def _sampling(max_tokens: int | None, samples: int | None, seed: int | None) -> Any:
     """The judge sampling the options ask for; options left out keep ``JudgeSampling``'s defaults."""
-    from fs1.judge.judge import JudgeSampling
+    from pydantic import ValidationError
+
+    from fs1.errors import ConfigError, validation_message
+    from fs1.judge.config import JudgeSampling
 
     given = {"max_tokens": max_tokens, "samples": samples, "seed": seed}
-    return JudgeSampling(**{name: value for name, value in given.items() if value is not None})
+    try:
+        return JudgeSampling(**{name: value for name, value in given.items() if value is not None})
+    except ValidationError as exc:
+        raise ConfigError(validation_message(exc)) from None
 
 
 def _names(rules: str | None) -> list[str] | None:

@@ -33,12 +33,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from fs1 import prompts
-from fs1.backends.base import Backend, SamplingParams
+from fs1.backends.base import Backend
 from fs1.errors import ConfigError
 from fs1.judge.cache import CachedVerdict, VerdictCache
+from fs1.judge.config import DEFAULT_BATCH_SIZE, JudgeSampling
 
 VERDICT_CORRECT = "correct"
 VERDICT_INCORRECT = "incorrect"
@@ -52,38 +51,9 @@ SOURCE_CACHE = "cache"
 SOURCE_NO_ANSWER = "no_answer"
 RULE_PREFIX = "rule:"
 
-DEFAULT_BATCH_SIZE = 32
 ERROR_EXAMPLES_KEPT = 20  # unparseable replies kept for the report (the count is always exact)
 # Characters stripped around a reply before it is compared with the prompt's reply tokens.
 _REPLY_WRAPPING = " \t\r\n\"'`*"
-
-
-class JudgeSampling(BaseModel):
-    """How the judge samples its replies. ``None`` fields take the prompt preset's value (``resolve``)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    temperature: float | None = Field(
-        None, ge=0, description="Judge temperature; None = the prompt preset's (fs1: 0.6, the paper's)."
-    )
-    top_p: float | None = Field(None, gt=0, le=1, description="Judge top-p; None = the preset's (fs1: 0.9).")
-    top_k: int | None = Field(None, description="Judge top-k, -1 = off; None = the preset's (fs1: 20).")
-    max_tokens: int | None = Field(None, ge=1, description="Cap on a judge reply; None = the preset's (5).")
-    seed: int = Field(0, description="Judge seed, sent with every request (recorded with the verdicts).")
-    samples: int = Field(1, ge=1, description="Judge replies per request; the majority verdict counts.")
-
-    def resolve(self, preset: JudgeSampling) -> JudgeSampling:
-        """These settings with every ``None`` field taken from ``preset``."""
-        return preset.model_copy(update=self.model_dump(exclude_none=True))
-
-    def params(self) -> SamplingParams:
-        """The backend request of resolved settings (``samples`` replies, seeded)."""
-        if None in (self.temperature, self.top_p, self.top_k, self.max_tokens):
-            raise ValueError(f"judge sampling is not resolved against a prompt preset: {self}")
-        return SamplingParams(
-            n=self.samples, temperature=self.temperature, top_p=self.top_p, top_k=self.top_k,
-            max_tokens=self.max_tokens, seed=self.seed,
-        )  # fmt: skip
 
 
 PAPER_SAMPLING = JudgeSampling(

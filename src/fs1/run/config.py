@@ -6,7 +6,7 @@ Errors name the file and the offending key path (``students.0.backend``) with th
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from fs1.distill.config import DistillConfig
 from fs1.generate.predictions import GenerationSettings
 from fs1.io import InputError
-from fs1.judge.judge import JudgeSampling
+from fs1.judge.config import JudgeSettings
 from fs1.kg.settings import SearchSettings
 from fs1.train.config import SftConfig
 from fs1.vocab import DEFAULT_KS, EMBEDDED_NAME, PAPER_SETTINGS, BackendName, RunSetting
@@ -108,17 +108,41 @@ class GenerationSpec(GenerationSettings):
     greedy_budgets: bool = Field(False, description="Decode budget-forced runs greedily (the s1 protocol).")
 
 
-class JudgeSpec(ModelSpec):
-    """LLM-as-a-judge over the scored predictions."""
+class JudgeSpec(JudgeSettings):
+    """LLM-as-a-judge over the scored predictions: the ``fs1 judge`` settings (same fields, same defaults but the
+    backend, which is local here as the students' is; the run sets the k list), plus a label. A ``sampling:``
+    mapping of earlier experiment files is read as the same fields."""
 
-    name: str = "judge"
-    prompt: Literal["fs1", "simpleqa"] = Field(
-        "fs1", description="fs1: the paper's judge request and sampling; simpleqa: a greedy 3-grade grader."
+    name: str = Field("judge", description="Short label used in the run log.")
+    backend: BackendName = Field(
+        "transformers", description=JudgeSettings.model_fields["backend"].description
     )
-    mode: Literal["all", "cascade"] = "cascade"
-    sampling: JudgeSampling = Field(
-        default_factory=JudgeSampling, description="Overrides of the preset's sampling; seed; samples."
-    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_sampling(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("sampling"), dict):
+            data = dict(data)
+            sampling = data.pop("sampling")
+            twice = sorted(set(sampling) & set(data))
+            if twice:
+                raise ValueError(f"{', '.join(twice)} given both in `sampling` and in the judge section")
+            data.update(sampling)
+        return data
+
+    _safe_name = field_validator("name")(ModelSpec._safe_name.__func__)  # type: ignore[attr-defined]
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What decides the verdicts, in the shape earlier runs recorded (so their judge stages stay up to date);
+        how the judge is reached (retries, concurrency, batches, key) is left out."""
+        what = {
+            "name": self.name, "model": self.model, "backend": self.backend, "base_url": self.base_url,
+            "tokenizer": self.tokenizer, "prompt": self.prompt, "mode": self.mode,
+            "sampling": self.sampling_only().model_dump(),
+        }  # fmt: skip
+        if self.rules is not None:
+            what["rules"] = list(self.rules)
+        return what
 
 
 class Experiment(_Strict):

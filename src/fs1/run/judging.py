@@ -19,24 +19,25 @@ def judge_run(pipe: Pipeline, run: str) -> Path:
         raise ConfigError("the experiment has no judge")
     config = {
         "score": pipe.fingerprints[f"score/{run}"],
-        "judge": spec.model_dump(),
+        "judge": spec.fingerprint(),
         "ks": pipe.exp.ks,
         "seed": pipe.exp.generation.seed,
     }
 
     def work(d: Path) -> None:
         from fs1.judge.judge import load_judge
+        from fs1.judge.rules import get_rules
         from fs1.judge.stage import judge_file
 
-        options = {"base_url": spec.base_url, "tokenizer": spec.tokenizer} if spec.backend == "openai" else {}
-        options["backend_options"] = spec.options
         judge = load_judge(
             spec.model,
             backend=spec.backend,
             prompt=spec.prompt,
-            sampling=spec.sampling,
+            sampling=spec.sampling_only(),
             cache_path=pipe.rundir / "cache" / "judge_verdicts.jsonl",
-            **options,
+            batch_size=spec.batch_size,
+            backend_options=spec.backend_options,
+            **spec.remote_options(),
         )
         questions = {q.ID: q for q in pipe.questions()}
         judge_file(
@@ -45,6 +46,7 @@ def judge_run(pipe: Pipeline, run: str) -> Path:
             d,
             judge,
             mode=spec.mode,
+            rules=get_rules(spec.rules),
             ks=pipe.exp.ks,
             judge_info={"model": spec.model, "prompt": spec.prompt, "backend": spec.backend},
             seed=pipe.exp.generation.seed,

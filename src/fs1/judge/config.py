@@ -1,0 +1,147 @@
+"""The judge's settings: ``JudgeSampling`` (how the judge samples) and ``JudgeSettings`` (the ``fs1 judge`` schema
+and the experiment file's ``judge`` section). A light module: the CLI binds it without importing the judge."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from fs1.backends.base import SamplingParams
+from fs1.vocab import DEFAULT_KS, BackendName
+
+DEFAULT_BATCH_SIZE = 32
+JudgePromptName = Literal["fs1", "simpleqa"]
+JudgeMode = Literal["all", "cascade"]
+# Settings of a server judge only; a local backend refuses them rather than ignore them.
+REMOTE_ONLY = ("base_url", "api_key_env", "concurrency", "max_retries", "tokenizer")
+
+
+class JudgeSampling(BaseModel):
+    """How the judge samples its replies. ``None`` fields take the prompt preset's value (``resolve``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    temperature: float | None = Field(
+        None, ge=0, description="Judge temperature; None = the prompt preset's (fs1: 0.6, the paper's)."
+    )
+    top_p: float | None = Field(None, gt=0, le=1, description="Judge top-p; None = the preset's (fs1: 0.9).")
+    top_k: int | None = Field(None, description="Judge top-k, -1 = off; None = the preset's (fs1: 20).")
+    max_tokens: int | None = Field(None, ge=1, description="Cap on a judge reply; None = the preset's (5).")
+    seed: int = Field(
+        0,
+        validation_alias=AliasChoices("seed", "judge_seed"),
+        description="Judge seed, sent with every request (recorded with the verdicts).",
+    )
+    samples: int = Field(
+        1,
+        ge=1,
+        validation_alias=AliasChoices("samples", "judge_samples"),
+        description="Judge replies per request; the majority verdict counts.",
+    )
+
+    def resolve(self, preset: JudgeSampling) -> JudgeSampling:
+        """These settings with every ``None`` field taken from ``preset``."""
+        return preset.model_copy(update=self.sampling_only().model_dump(exclude_none=True))
+
+    def sampling_only(self) -> JudgeSampling:
+        """The sampling fields alone (a ``JudgeSettings`` carries more)."""
+        return JudgeSampling(**{name: getattr(self, name) for name in JudgeSampling.model_fields})
+
+    def params(self) -> SamplingParams:
+        """The backend request of resolved settings (``samples`` replies, seeded)."""
+        if None in (self.temperature, self.top_p, self.top_k, self.max_tokens):
+            raise ValueError(f"judge sampling is not resolved against a prompt preset: {self}")
+        return SamplingParams(
+            n=self.samples, temperature=self.temperature, top_p=self.top_p, top_k=self.top_k,
+            max_tokens=self.max_tokens, seed=self.seed,
+        )  # fmt: skip
+
+
+class JudgeSettings(JudgeSampling):
+    """Which judge, asked how: the settings ``fs1 judge`` and a run's judge share (the sampling fields are
+    ``JudgeSampling``'s). Inputs, outputs, the cache and the k list are the command's or the run's."""
+
+    model: str = Field(
+        ...,
+        validation_alias=AliasChoices("model", "judge"),
+        description="Judge model (served name, hub id, path or smollm2-135m).",
+    )
+    backend: BackendName = Field(
+        "openai",
+        description="Judge backend: openai (any OpenAI-compatible server), transformers or llamacpp.",
+    )
+    base_url: str | None = Field(
+        None,
+        description="OpenAI-compatible base URL ending in /v1 (openai backend; default $OPENAI_BASE_URL).",
+    )
+    api_key_env: str | None = Field(
+        None, description="Environment variable holding the API key (openai backend; default OPENAI_API_KEY)."
+    )
+    concurrency: int | None = Field(
+        None, ge=1, description="Judge requests in flight at once (openai backend)."
+    )
+    max_retries: int | None = Field(
+        None,
+        ge=0,
+        description="Retries of a failed judge request: 429, 5xx, timeouts (openai backend; default 5).",
+    )
+    tokenizer: str | None = Field(
+        None, description="openai backend: the judge's tokenizer (path, hub id, smollm2-135m) for counts."
+    )
+    prompt: JudgePromptName = Field(
+        "fs1",
+        description="fs1: the paper's containment judge (0/1), its request and sampling; simpleqa: CORRECT/"
+        "INCORRECT/NOT_ATTEMPTED, greedy.",
+    )
+    mode: JudgeMode = Field(
+        "cascade",
+        description="cascade: rules decide what they decide surely, the judge the rest; all: judge all.",
+    )
+    batch_size: int = Field(
+        DEFAULT_BATCH_SIZE, ge=1, description="Judge requests per batch (each batch is cached when done)."
+    )
+    rules: tuple[str, ...] | None = Field(
+        None,
+        description="Comma-separated cascade rules, in order (default: the measured set; see `fs1 judge-agreement`).",
+    )
+    # Left out of fingerprints (exclude=True): timeouts and retries change how, not what, the judge decides.
+    backend_options: dict[str, Any] = Field(
+        default_factory=dict,
+        exclude=True,
+        validation_alias=AliasChoices("backend_options", "options"),
+        description="More settings of the backend's own config, e.g. {timeout: 120} (openai).",
+    )
+
+    @field_validator("rules", mode="before")
+    @classmethod
+    def _split_rules(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(name.strip() for name in value.split(",") if name.strip())
+        return value
+
+    @model_validator(mode="after")
+    def _remote_only(self) -> JudgeSettings:
+        given = [name for name in REMOTE_ONLY if getattr(self, name) is not None]
+        if given and self.backend != "openai":
+            raise ValueError(
+                f"{', '.join(given)} apply to the openai backend only (got backend {self.backend!r})"
+            )
+        if self.backend_options and self.backend == "openai":
+            from fs1.backends.openai.compat import OpenAIOptions  # names and types checked at load
+
+            OpenAIOptions(**{**self.backend_options, "base_url": self.base_url or "http://unset/v1"})
+        return self
+
+    def remote_options(self) -> dict[str, Any]:
+        """The server settings given (none for a local backend), as ``load_judge`` takes them."""
+        return {name: getattr(self, name) for name in REMOTE_ONLY if getattr(self, name) is not None}
+
+
+class JudgeConfig(JudgeSettings):
+    """The ``fs1 judge`` schema: the judge settings plus the k list (a run uses its own ``ks``)."""
+
+    k: list[Annotated[int, Field(ge=1)]] = Field(
+        default_factory=lambda: list(DEFAULT_KS),
+        description="Comma-separated k for pass@k and maj@k (k <= n).",
+    )
