@@ -41,4 +41,4 @@ def judge_run(pipe: Pipeline, run: str) -> Path:
             judge_info={"model": spec.model, "prompt": spec.prompt, "backend": spec.backend},
         )
 
-    return pipe.stage(f"judge/{run}", config, work)
+    return pipe.stage(f"judge/{run}", config, work, kind="judge", model=spec)
