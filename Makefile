@@ -13,10 +13,11 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-# Installs the package with the CPU torch pin, llama.cpp bindings and dev tools; Chromium for the HTML report test.
+# Installs the package with the CPU torch pin, llama.cpp bindings, dev tools and the cluster clients (submitit, Ray);
+# system packages (Chromium for the report test; Slurm and munge for the cluster tests) when run as root.
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install -q $(TORCH_SPEC)
-	$(BIN)/python -m pip install -q -e '.[llamacpp,dev,embed]'
+	$(BIN)/python -m pip install -q -e '.[llamacpp,dev,embed,cluster]'
 	bash scripts/install_system_deps.sh
 	touch $(STAMP)
 

@@ -54,12 +54,11 @@ def plan_command(
                 f"({100 * placement.idle_fraction:.0f} %)"
             )
         for number, node in enumerate(packed.nodes):
-            lanes = "; ".join(
-                f"{lane.gpus} GPU: " + ", ".join(j.label for j in lane.jobs)
-                for lane in node.lanes
-                if lane.jobs
+            placed = ", ".join(
+                f"{p.job.label} (GPU {','.join(map(str, p.gpus))} from {p.start:.1f} h)"
+                for p in sorted(node.placed, key=lambda p: (p.start, p.gpus))
             )
-            console.print(f"  node {number} ({node.end:.2f} h): {lanes}")
+            console.print(f"  node {number} ({node.end:.2f} h): {placed}")
         if dry_run is not None:
             rundir = (out or Path("runs") / exp.name).resolve()
             dry_run.mkdir(parents=True, exist_ok=True)

@@ -391,6 +391,10 @@ class Pipeline:
         if setting in TRAINED_SETTINGS:
             config["model"] = self.fingerprints[f"train/{student.name}-{setting}"]
 
+        # On a cluster a vLLM job shards the model over the GPUs it was given (resources table / experiment file).
+        gpus = resolve_resources(self.exp.executor, "generate", student.model, student.backend).gpus
+        tensor_parallel = gpus if backend == "vllm" and self.executor.remote and gpus > 1 else None
+
         def generate_part(d: Path, index: int, count: int) -> None:
             from fs1.run.generation import generate_run
             from fs1.run.shards import shard_slice
@@ -416,6 +420,7 @@ class Pipeline:
                 out if count == 1 else shard_path(out, index, count),
                 base_url=student.base_url,
                 tokenizer=student.tokenizer,
+                tensor_parallel_size=tensor_parallel,
             )
 
         def expected_keys() -> set[Hashable]:

@@ -62,24 +62,40 @@ class PlannedJob:
 
 
 @dataclass
-class Lane:
-    gpus: int
-    jobs: list[PlannedJob] = field(default_factory=list)
-    end: float = 0.0
+class Placed:
+    job: PlannedJob
+    gpus: tuple[int, ...]  # GPU indices on the node
+    start: float
+
+    @property
+    def end(self) -> float:
+        return self.start + self.job.hours
 
 
 @dataclass
 class Node:
-    gpus: int
-    lanes: list[Lane] = field(default_factory=list)
+    """One node's GPUs: when each is next free, and the jobs placed on it."""
 
-    @property
-    def free(self) -> int:
-        return self.gpus - sum(lane.gpus for lane in self.lanes)
+    gpus: int
+    free: list[float] = field(default_factory=list)
+    placed: list[Placed] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.free = self.free or [0.0] * self.gpus
 
     @property
     def end(self) -> float:
-        return max((lane.end for lane in self.lanes), default=0.0)
+        return max((p.end for p in self.placed), default=0.0)
+
+    def earliest(self, width: int) -> tuple[float, tuple[int, ...]]:
+        """When ``width`` GPUs of this node are next free together, and which."""
+        chosen = tuple(sorted(sorted(range(self.gpus), key=lambda i: (self.free[i], i))[:width]))
+        return max(self.free[i] for i in chosen), chosen
+
+    def place(self, job: PlannedJob, gpus: tuple[int, ...], start: float) -> None:
+        self.placed.append(Placed(job, gpus, start))
+        for i in gpus:
+            self.free[i] = start + job.hours
 
 
 @dataclass
@@ -95,7 +111,7 @@ class Placement:
 
     @property
     def busy_gpu_hours(self) -> float:
-        return sum(job.gpu_hours for node in self.nodes for lane in node.lanes for job in lane.jobs)
+        return sum(p.job.gpu_hours for node in self.nodes for p in node.placed)
 
     @property
     def idle_gpu_hours(self) -> float:
@@ -137,44 +153,32 @@ def generation_jobs(exp: Experiment, questions: int) -> list[PlannedJob]:
 
 
 def pack(jobs: list[PlannedJob], nodes: int, gpus_per_node: int) -> Placement:
-    """Longest job first, each where it finishes earliest: behind a lane of its width, or on a new lane."""
+    """List scheduling, longest job first: each job starts on the node where enough GPUs are free soonest."""
     placement = Placement([Node(gpus_per_node) for _ in range(nodes)], gpus_per_node)
-    for job in sorted(jobs, key=lambda j: (-j.hours, j.label)):
+    for job in sorted(jobs, key=lambda j: (-j.hours, -j.gpus, j.label)):
         if job.gpus > gpus_per_node:
             raise ValueError(f"{job.label} needs {job.gpus} GPUs, more than a node's {gpus_per_node}")
-        best: tuple[float, Node, Lane | None] | None = None
-        for node in placement.nodes:
-            if node.free >= job.gpus and (best is None or job.hours < best[0]):
-                best = (job.hours, node, None)
-            for lane in node.lanes:
-                finish = lane.end + job.hours
-                if lane.gpus == job.gpus and (best is None or finish < best[0]):
-                    best = (finish, node, lane)
-        assert best is not None  # a node always has a lane of this width or room for one
-        _, node, lane = best
-        if lane is None:
-            lane = Lane(job.gpus)
-            node.lanes.append(lane)
-        lane.jobs.append(job)
-        lane.end += job.hours
+        start, gpus, node = min(
+            ((*node.earliest(job.gpus), node) for node in placement.nodes), key=lambda c: c[0]
+        )
+        node.place(job, gpus, start)
     return placement
 
 
 def one_model_per_node(jobs: list[PlannedJob], nodes: int, gpus_per_node: int) -> Placement:
-    """The usual layout: each model's jobs in sequence on a whole node of its own (nodes taken longest first)."""
+    """The usual layout: each model's jobs in sequence on a whole node of its own (models longest first, each to
+    the node free soonest); the node's other GPUs are allocated but idle."""
     by_model: dict[str, list[PlannedJob]] = {}
     for job in jobs:
         by_model.setdefault(job.model, []).append(job)
     placement = Placement([Node(gpus_per_node) for _ in range(nodes)], gpus_per_node)
-    queue = sorted(by_model.values(), key=lambda js: -sum(j.hours for j in js))
-    for model_jobs in queue:
+    for model_jobs in sorted(by_model.values(), key=lambda js: -sum(j.hours for j in js)):
         node = min(placement.nodes, key=lambda n: n.end)
-        lane = Lane(model_jobs[0].gpus, end=node.end)
-        lane.jobs = list(model_jobs)
-        lane.end += sum(j.hours for j in model_jobs)
-        # The node is held for the whole model job: its other GPUs are allocated but idle.
-        node.lanes.append(lane)
-        node.lanes.append(Lane(gpus_per_node - lane.gpus, end=lane.end))
+        start = node.end
+        for job in model_jobs:
+            node.place(job, tuple(range(job.gpus)), start)
+            start += job.hours
+        node.free = [start] * gpus_per_node
     return placement
 
 
@@ -204,19 +208,19 @@ def generate_command(exp: Experiment, rundir: Path, job: PlannedJob) -> str:
 
 
 def sbatch_scripts(exp: Experiment, placement: Placement, rundir: Path) -> dict[str, str]:
-    """One sbatch script per packed node: its lanes run side by side, each on its own GPUs, jobs in sequence."""
+    """One sbatch script per packed node: jobs start in planned order, each on its own GPUs, once the jobs that
+    held those GPUs before it have ended."""
     scripts = {}
-    for number, node in enumerate(n for n in placement.nodes if any(lane.jobs for lane in n.lanes)):
-        first = next(job for lane in node.lanes for job in lane.jobs)
-        res = resolve_resources(exp.executor, "generate", first.model, None)
-        gpus = sum(lane.gpus for lane in node.lanes if lane.jobs)
+    for number, node in enumerate(n for n in placement.nodes if n.placed):
+        res = resolve_resources(exp.executor, "generate", node.placed[0].job.model, None)
+        used = sorted({g for p in node.placed for g in p.gpus})
         minutes = max(res.time_min, math.ceil(node.end * 60 * 1.25))  # a quarter on top of the estimate
         header = [
             "#!/bin/bash",
             f"#SBATCH --job-name=fs1-pack-{number}",
             "#SBATCH --nodes=1",
-            f"#SBATCH --gpus-per-node={gpus}",
-            f"#SBATCH --cpus-per-task={max(res.cpus, gpus * 4)}",
+            f"#SBATCH --gpus-per-node={len(used)}",
+            f"#SBATCH --cpus-per-task={max(res.cpus, len(used) * 4)}",
             f"#SBATCH --time={minutes // 60}:{minutes % 60:02d}:00",
             f"#SBATCH --output={rundir / '.jobs' / 'plan'}/%x-%j.out",
             "#SBATCH --exclusive",  # the pack is sized to the node: take all of it, memory included
@@ -227,17 +231,27 @@ def sbatch_scripts(exp: Experiment, placement: Placement, rundir: Path) -> dict[
                 header.append(f"#SBATCH --{key}={getattr(res, key)}")
         header += [f"#SBATCH {line}" for line in res.sbatch]
         body = [
-            "set -euo pipefail",
-            f"# estimated {node.end:.2f} h; lanes run in parallel, each on its own GPUs",
+            "set -uo pipefail",
+            f"# estimated {node.end:.2f} h; jobs start in planned order on their own GPUs",
         ]
-        gpu = 0
-        for lane in (x for x in node.lanes if x.jobs):
-            devices = ",".join(str(i) for i in range(gpu, gpu + lane.gpus))
-            gpu += lane.gpus
-            body.append(f"( # lane on GPU {devices}: {len(lane.jobs)} job(s), {lane.end:.2f} h")
-            body.append(f"  export CUDA_VISIBLE_DEVICES={devices}")
-            body += [f"  {generate_command(exp, rundir, job)}" for job in lane.jobs]
-            body.append(") &")
+        holder: dict[int, int] = {}  # GPU → index of the job last started on it
+        for index, placed in enumerate(sorted(node.placed, key=lambda p: (p.start, p.gpus))):
+            before = sorted({holder[g] for g in placed.gpus if g in holder})
+            devices = ",".join(str(g) for g in placed.gpus)
+            body.append(
+                f"# {placed.job.label}: GPU {devices}, from {placed.start:.2f} h for {placed.job.hours:.2f} h"
+            )
+            if before:
+                body.append(
+                    "wait "
+                    + " ".join(f"$job{b}" for b in before)
+                    + " || true  # a failed job is redone by the next run"
+                )
+            body.append(
+                f"CUDA_VISIBLE_DEVICES={devices} {generate_command(exp, rundir, placed.job)} & job{index}=$!"
+            )
+            for g in placed.gpus:
+                holder[g] = index
         body.append("wait")
         scripts[f"pack-{number:03d}.sbatch"] = "\n".join(header + body) + "\n"
     return scripts

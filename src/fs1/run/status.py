@@ -13,7 +13,14 @@ from fs1.run.executors import LEDGER
 from fs1.run.shards import RUNNING, SHARD_RE, done_path
 from fs1.run.stage import MARKER
 
-OUTPUTS = ("predictions.jsonl", "traces.jsonl", "paths.jsonl", "scores.jsonl", "judgements.jsonl", "questions.jsonl")
+OUTPUTS = (
+    "predictions.jsonl",
+    "traces.jsonl",
+    "paths.jsonl",
+    "scores.jsonl",
+    "judgements.jsonl",
+    "questions.jsonl",
+)
 
 
 @dataclass
