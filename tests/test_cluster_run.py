@@ -34,7 +34,7 @@ def _env() -> dict[str, str]:
 def _experiment(directory: Path, executor: dict) -> Path:
     """configs/demo-quick.yaml with an executor section: one CPU, no GPU per job (this machine)."""
     spec = yaml.safe_load((ROOT / "configs" / "demo-quick.yaml").read_text())
-    spec["executor"] = {"resources": {"default": {"cpus": 1, "gpus": 0, "time_min": 60}}, **executor}
+    spec["executor"] = {"resources": {"default": {"cpus": 1, "gpus": 0, "mem_gb": 2, "time_min": 60}}, **executor}
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "exp.yaml"
     path.write_text(yaml.safe_dump(spec))

@@ -63,6 +63,13 @@ class SlurmCluster:
                 os.kill(pid, signal.SIGKILL)
 
 
+def _memory_mb() -> int:
+    """This machine's memory in MB, as slurmd counts it (jobs asking for more are refused at submission)."""
+    with open("/proc/meminfo") as fh:
+        total_kb = int(next(line for line in fh if line.startswith("MemTotal:")).split()[1])
+    return total_kb // 1024 - 512
+
+
 def _conf(root: Path, cpus: int, hostname: str) -> str:
     return f"""\
 ClusterName=fs1test
@@ -92,7 +99,7 @@ ReturnToService=2
 MinJobAge=3600
 KillWait=5
 InactiveLimit=0
-NodeName={hostname} NodeAddr=127.0.0.1 CPUs={cpus} State=UNKNOWN
+NodeName={hostname} NodeAddr=127.0.0.1 CPUs={cpus} RealMemory={_memory_mb()} State=UNKNOWN
 PartitionName=debug Nodes={hostname} Default=YES MaxTime=INFINITE State=UP OverSubscribe=NO
 """
 

@@ -117,6 +117,6 @@ def _status_table(rundir: Path):  # noqa: ANN202
             f"[{style}]{row.state}[/]",
             "–" if row.records is None else str(row.records),
             row.job_id or "–",
-            row.error or "",
+            (row.error or "")[:120],
         )
     return table

@@ -119,31 +119,37 @@ class SlurmExecutor:
         self.spec = spec
         self.watcher = ScontrolFallbackWatcher(delay_s=spec.poll_s)
 
-    def submit(self, jobs: list[Job], ledger: Ledger) -> list[tuple[Job, Any]]:
-        """One array per resource group; returns each job with its submitit handle."""
+    def submit(self, jobs: list[Job], ledger: Ledger) -> tuple[list[tuple[Job, Any]], list[JobFailure]]:
+        """One array per resource group; returns each job with its submitit handle, and the jobs sbatch refused."""
         groups: dict[Resources, list[Job]] = defaultdict(list)
         for job in jobs:
             groups[job.resources].append(job)
-        submitted = []
+        submitted, refused = [], []
         for res, group in groups.items():
             executor = submitit.SlurmExecutor(folder=self.folder, python=sys.executable)
             stage_kind = group[0].stage.split("/")[0]
             executor.update_parameters(**sbatch_parameters(res, self.spec, f"fs1-{stage_kind}"))
-            handles = executor.submit_array([RequeueableCall(job.fn, res.cpus) for job in group])
+            try:
+                handles = executor.submit_array([RequeueableCall(job.fn, res.cpus) for job in group])
+            except submitit.core.utils.FailedJobError as exc:  # sbatch said no: bad partition, no cluster, …
+                error = f"sbatch refused the job: {last_error_line(str(exc))}"
+                for job in group:
+                    ledger.note(job, "failed", None, error)
+                    refused.append(JobFailure(job, None, error))
+                continue
             for job, handle in zip(group, handles, strict=True):
                 handle.watcher = self.watcher
                 ledger.note(job, "submitted", handle.job_id)
                 submitted.append((job, handle))
-        return submitted
+        return submitted, refused
 
     def run(self, jobs: list[Job], ledger: Ledger) -> list[JobFailure]:
-        failures = []
-        for job, handle in self.submit(jobs, ledger):
+        submitted, failures = self.submit(jobs, ledger)
+        for job, handle in submitted:
             try:
                 handle.result()
-            except (
-                Exception
-            ) as exc:  # FailedJobError (traceback inside) or UncompletedJobError (cancelled, lost)
+            # FailedJobError (the job's traceback inside) or UncompletedJobError (cancelled, lost, out of requeues)
+            except Exception as exc:
                 error = last_error_line(str(exc))
                 ledger.note(job, "failed", handle.job_id, error)
                 failures.append(JobFailure(job, handle.job_id, error))
