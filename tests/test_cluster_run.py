@@ -1,13 +1,15 @@
 """`fs1 run --executor slurm|ray` on real engines: a one-node Slurm cluster started here (munge, slurmctld, slurmd)
 and a local Ray cluster, each running configs/demo-quick.yaml with two shards per generation run. Both must give the
 local executor's results.parquet; a shard cancelled (Slurm) or a worker killed (Ray) mid-run loses and doubles
-nothing. One local baseline run serves both; every process runs with one math thread so results are bit-comparable.
+nothing. One local baseline run serves both (the Ray run starts from its upstream stages, so only generation runs on
+Ray); every process runs with one math thread so results are bit-comparable.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -22,9 +24,9 @@ import yaml
 from fs1.io import read_jsonl_rows
 from tests.support.slurm_cluster import skip_reason, slurm_cluster
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]  # a full demo-quick run or two per test
 ROOT = Path(__file__).resolve().parents[1]
-RUN_TIMEOUT_S = 1200
+RUN_TIMEOUT_S = 1800
 
 
 def _env() -> dict[str, str]:
@@ -34,7 +36,10 @@ def _env() -> dict[str, str]:
 def _experiment(directory: Path, executor: dict) -> Path:
     """configs/demo-quick.yaml with an executor section: one CPU, no GPU per job (this machine)."""
     spec = yaml.safe_load((ROOT / "configs" / "demo-quick.yaml").read_text())
-    spec["executor"] = {"resources": {"default": {"cpus": 1, "gpus": 0, "mem_gb": 2, "time_min": 60}}, **executor}
+    spec["executor"] = {
+        "resources": {"default": {"cpus": 1, "gpus": 0, "mem_gb": 2, "time_min": 60}},
+        **executor,
+    }
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "exp.yaml"
     path.write_text(yaml.safe_dump(spec))
@@ -144,6 +149,10 @@ def test_ray_sharded_run_survives_a_killed_worker_and_equals_local(
     pytest.importorskip("ray")
     experiment = _experiment(tmp_path, {"ray": {"address": "local", "max_retries": 3}})
     rundir = tmp_path / "run"
+    # The upstream stages are the baseline's (the Slurm test runs those remotely): Ray runs the generation shards.
+    shutil.copytree(
+        local_baseline, rundir, ignore=shutil.ignore_patterns("generate", "score", "results.parquet")
+    )
     cmd = _run_cmd(experiment, rundir, "--executor", "ray", "--shards", "2")
     with (tmp_path / "ray.log").open("w") as log:
         proc = subprocess.Popen(cmd, env=_env(), stdout=log, stderr=subprocess.STDOUT)
