@@ -63,8 +63,9 @@ def local_baseline(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _rows(rundir: Path) -> list[tuple]:
+    """results.parquet as a sorted list of rows (None sorts apart from numbers)."""
     table = pq.read_table(rundir / "results.parquet").to_pylist()
-    return sorted(tuple(sorted(row.items(), key=lambda kv: kv[0])) for row in table)
+    return sorted((tuple(sorted(row.items())) for row in table), key=repr)
 
 
 def _assert_every_key_once(rundir: Path, baseline: Path) -> None:

@@ -25,8 +25,8 @@ class RayExecutor:
         import ray
 
         if not ray.is_initialized():
-            address = None if self.spec.address == "local" else self.spec.address
-            ray.init(address=address, log_to_driver=True, configure_logging=False)
+            # "local" always starts a private cluster; "auto" and addresses join an existing one.
+            ray.init(address=self.spec.address, log_to_driver=True, configure_logging=False)
 
     def run(self, jobs: list[Job], ledger: Ledger) -> list[JobFailure]:
         import ray
@@ -44,6 +44,18 @@ class RayExecutor:
             ).remote(JobCall(job.fn, job.resources.cpus))
             ledger.note(job, "submitted", ref.task_id().hex())
             refs.append((job, ref))
+        try:
+            return self._wait(refs, ledger)
+        except KeyboardInterrupt:
+            # Ctrl-C: take the tasks down too (no two writers on one shard after a re-run).
+            for job, ref in refs:
+                ray.cancel(ref, force=True)
+                ledger.note(job, "failed", ref.task_id().hex(), "cancelled: fs1 run was interrupted")
+            raise
+
+    def _wait(self, refs: list, ledger: Ledger) -> list[JobFailure]:  # noqa: ANN001
+        import ray
+
         failures = []
         for job, ref in refs:
             try:

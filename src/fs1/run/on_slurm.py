@@ -145,6 +145,19 @@ class SlurmExecutor:
 
     def run(self, jobs: list[Job], ledger: Ledger) -> list[JobFailure]:
         submitted, failures = self.submit(jobs, ledger)
+        try:
+            return self._wait(submitted, failures, ledger)
+        except KeyboardInterrupt:
+            # Ctrl-C: take the jobs down too, so a re-run never has two jobs appending to one shard.
+            for job, handle in submitted:
+                if not handle.done():
+                    handle.cancel(check=False)
+                    ledger.note(job, "failed", handle.job_id, "cancelled: fs1 run was interrupted")
+            raise
+
+    def _wait(
+        self, submitted: list[tuple[Job, Any]], failures: list[JobFailure], ledger: Ledger
+    ) -> list[JobFailure]:
         for job, handle in submitted:
             try:
                 handle.result()
