@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.support.slurm_cluster import skip_reason, slurm_cluster  # noqa: E402
 
-from fs1.generate import prediction_key  # noqa: E402
+from fs1.generate.predictions import prediction_key  # noqa: E402
 from fs1.run.config import SlurmSpec  # noqa: E402
 from fs1.run.executors import Job, Ledger, Resources  # noqa: E402
 from fs1.run.on_slurm import SlurmExecutor  # noqa: E402

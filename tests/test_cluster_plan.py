@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from fs1.cli.main import app
-from fs1.generate import prediction_key
+from fs1.generate.predictions import prediction_key
 from fs1.io import InputError, JsonlAppender, write_json_atomic
 from fs1.run.config import ExecutorSpec, Experiment, load_experiment
 from fs1.run.executors import Job, Ledger, Resources

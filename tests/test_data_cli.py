@@ -26,6 +26,13 @@ NATIVE = {
     "TimeQuestions_test.json": "exaqt",
     "fs1_benchmark.json": "fs1",
 }
+LABELS = {
+    "simpleqa": "SimpleQA, official CSV",
+    "cwq": "CWQ, official release",
+    "webqsp": "WebQSP, official wrapper",
+    "grailqa": "GrailQA, official release",
+    "exaqt": "TimeQuestions (ExaQT release)",
+}
 runner = CliRunner()
 
 
@@ -50,10 +57,15 @@ def test_load_sample_with_source_filter_and_limit() -> None:
         load_benchmark("sample", sources=["nope"])
 
 
-def test_load_local_fs1_file_and_refuse_native_or_missing(tmp_path: Path) -> None:
+def test_load_local_fs1_file_native_file_by_format_or_missing(tmp_path: Path) -> None:
     assert [q.ID for q in load_benchmark(str(FIXTURES / "fs1_benchmark.json"))][0] == "fs1-cwq-1"
-    with pytest.raises(InputError, match="this is a cwq file, not the fs1 benchmark format"):
-        load_benchmark(str(FIXTURES / "ComplexWebQuestions_dev.json"))
+    native = FIXTURES / "ComplexWebQuestions_dev.json"
+    assert load_benchmark(str(native)) == read_dataset(native).questions  # auto: read as its own format
+    assert load_benchmark(str(native), fmt="cwq") == read_dataset(native, "cwq").questions
+    with pytest.raises(InputError, match="not the fs1 benchmark format"):
+        load_benchmark(str(native), fmt="fs1")
+    with pytest.raises(InputError, match="unknown format 'xml'"):
+        load_benchmark(str(native), fmt="xml")
     with pytest.raises(InputError, match="no such file"):
         load_benchmark(str(tmp_path / "missing.jsonl"))
 
@@ -77,8 +89,8 @@ def test_auto_detects_shared_mintaka_and_fails_clearly_on_unknown(tmp_path: Path
 
 def test_convert_writes_loadable_fs1_jsonl(tmp_path: Path) -> None:
     out = tmp_path / "grail.jsonl"
-    n = convert(FIXTURES / "grailqa_v1.0_dev.json", "auto", out)
-    assert n == 3
+    loaded = convert(FIXTURES / "grailqa_v1.0_dev.json", "auto", out)
+    assert len(loaded.questions) == 3 and loaded.skipped == {"no gold answer": ["2100100400000"]}
     assert read_records(out, Question) == read_dataset(FIXTURES / "grailqa_v1.0_dev.json").questions
     assert [q.hops for q in load_benchmark(str(out))] == [1, 1, 2]
 
@@ -91,11 +103,12 @@ def test_cli_convert_auto(tmp_path: Path, name: str) -> None:
     out = tmp_path / "out.jsonl"
     result = runner.invoke(app, ["data", "convert", str(FIXTURES / name), "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert f"{NATIVE[name]}: wrote" in result.output
     expected = read_dataset(FIXTURES / name).questions
     assert read_records(out, Question) == expected
+    line = flat(result.output)
+    assert f"loaded {len(expected)} questions" in line and f"format: {LABELS[NATIVE[name]]}" in line
     if name != "simple_qa_test_set.csv":
-        assert "skipped 1 without a gold answer" in result.output
+        assert "skipped 1 (no gold answer)" in line
 
 
 def test_cli_convert_shared_mintaka(tmp_path: Path) -> None:

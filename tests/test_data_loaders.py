@@ -32,7 +32,7 @@ def mintaka() -> dict:
     if not MINTAKA_DEV.is_file():
         pytest.skip(f"shared Mintaka sample not found at {MINTAKA_DEV}")
     loaded = read_dataset(MINTAKA_DEV, "mintaka")
-    assert loaded.skipped == []
+    assert loaded.skipped == {}
     return {q.ID: q for q in loaded.questions}
 
 
@@ -103,7 +103,7 @@ def test_mintaka_with_translations_numeric_date_and_null_answers(tmp_path: Path)
     assert "translations" not in got["t1"].meta
     assert got["t2"].main_answers == ["1961-08-04"] and got["t2"].answer_type == "date"
     assert got["t3"].main_answers == ["Barack Obama"] and got["t3"].answer_entities == ["Q76"]
-    assert loaded.skipped == ["t4"]
+    assert loaded.skipped == {"no gold answer": ["t4"]}
 
 
 def test_mintaka_bad_record_names_file_and_record(tmp_path: Path) -> None:
@@ -140,7 +140,7 @@ def test_simpleqa_bad_metadata_names_the_csv_line(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"s\.csv:3: metadata is not a Python dict literal"):
         read_dataset(path, "simpleqa")
     path.write_text("question,answer\nQ?,A\n", encoding="utf-8")
-    with pytest.raises(InputError, match="missing column"):
+    with pytest.raises(InputError, match="not SimpleQA .expected columns metadata,problem,answer"):
         read_dataset(path, "simpleqa")
 
 
@@ -149,7 +149,7 @@ def test_simpleqa_bad_metadata_names_the_csv_line(tmp_path: Path) -> None:
 
 def test_cwq_answers_aliases_and_sparql_entities() -> None:
     loaded = read_dataset(FIXTURES / "ComplexWebQuestions_dev.json", "cwq")
-    assert loaded.skipped == ["WebQTrn-11_fixture0004"]
+    assert loaded.skipped == {"no gold answer": ["WebQTrn-11_fixture0004"]}
     got = {q.ID: q for q in loaded.questions}
     paris = got["WebQTest-100_fixture0001"]
     assert paris.main_answers == ["Paris"]
@@ -177,7 +177,7 @@ def test_cwq_answers_aliases_and_sparql_entities() -> None:
 
 def test_webqsp_union_over_parses_and_topic_mids() -> None:
     loaded = read_dataset(FIXTURES / "WebQSP.test.json", "webqsp")
-    assert loaded.skipped == ["WebQTest-fixture-2"]
+    assert loaded.skipped == {"no gold answer": ["WebQTest-fixture-2"]}
     got = {q.ID: q for q in loaded.questions}
     born = got["WebQTest-fixture-0"]
     assert born.question == "where was barack obama born?"
@@ -191,8 +191,8 @@ def test_webqsp_union_over_parses_and_topic_mids() -> None:
 
 
 def test_webqsp_wrong_shape_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match='expected an object with a "Questions" array'):
-        read_dataset(write_json(tmp_path / "w.json", [{"QuestionId": "x"}]), "webqsp")
+    with pytest.raises(InputError, match="or an object with a 'Questions' array"):
+        read_dataset(write_json(tmp_path / "w.json", {"Version": "1.0", "Qs": []}), "webqsp")
 
 
 # ---------------------------------------------------------------- GrailQA
@@ -200,7 +200,7 @@ def test_webqsp_wrong_shape_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_grailqa_level_edges_and_answer_types() -> None:
     loaded = read_dataset(FIXTURES / "grailqa_v1.0_dev.json", "grailqa")
-    assert loaded.skipped == ["2100100400000"]
+    assert loaded.skipped == {"no gold answer": ["2100100400000"]}
     got = {q.ID: q for q in loaded.questions}
     france = got["2100100100000"]
     assert france.main_answers == ["France"]
@@ -299,3 +299,58 @@ def test_fs1_jsonl_bad_line_names_file_and_line(tmp_path: Path) -> None:
         InputError, match=r"b\.jsonl:1: not the fs1 benchmark format \(missing ID, main_answers\)"
     ):
         read_dataset(path, "fs1")
+
+
+# ---------------------------------------------------------------- JSON Lines and circulating shapes
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt"),
+    [
+        ("ComplexWebQuestions_dev.json", "cwq"),
+        ("WebQSP.test.json", "webqsp"),
+        ("grailqa_v1.0_dev.json", "grailqa"),
+        ("TimeQuestions_test.json", "exaqt"),
+    ],
+)
+def test_every_json_format_reads_the_same_records_as_json_lines(tmp_path: Path, name: str, fmt: str) -> None:
+    doc = json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+    records = doc["Questions"] if isinstance(doc, dict) else doc
+    for target in (tmp_path / "copy.jsonl", tmp_path / "copy_saved_as.json"):  # JSON Lines under either name
+        target.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+        lines = read_dataset(target)
+        assert lines.questions == read_dataset(FIXTURES / name, fmt).questions
+        assert lines.variant.endswith(("JSON Lines", "JSON Lines, wrapper dropped"))
+
+
+def test_simpleqa_json_rows_and_grailqa_string_ids(tmp_path: Path) -> None:
+    rows = [{"metadata": {"topic": "Art", "answer_type": "Person"}, "problem": "Who?", "answer": "Ann\n"}]
+    loaded = read_dataset(write_json(tmp_path / "simple_qa.json", rows), "simpleqa")
+    assert loaded.questions[0].main_answers == ["Ann"] and loaded.questions[0].answer_type == "person"
+    grail = [
+        {"qid": "dev-7", "question": "q?", "answer": [{"answer_type": "Value", "answer_argument": "3"}]},
+        {"qid": 42, "question": "p?", "answer": [{"answer_type": "Entity", "answer_argument": "m.0abc"}]},
+    ]
+    got = by_id(write_json(tmp_path / "grail.json", grail), "grailqa")
+    assert got["dev-7"].main_answers == ["3"]
+    assert got["42"].main_answers == ["m.0abc"] and got["42"].meta["answers_are_freebase_ids"] is True
+
+
+def test_cwq_answer_as_labels_ids_and_literals(tmp_path: Path) -> None:
+    base = {"question": "q?", "compositionality_type": "conjunction", "sparql": "ns:m.0q ns:x ?x"}
+    records = [
+        {**base, "ID": "a", "answer": ["Paris", "Lyon"]},  # a list of names
+        {**base, "ID": "b", "answer": ["m.05qtj", "1987"]},  # ChatKBQA: ids and bare literals
+        {**base, "ID": "c", "answer": "Paris"},  # ToG: one string
+        {**base, "ID": "d", "answer": []},
+    ]
+    loaded = read_dataset(write_json(tmp_path / "cwq.json", records), "cwq")
+    got = {q.ID: q for q in loaded.questions}
+    assert got["a"].main_answers == ["Paris", "Lyon"] and got["a"].answer_entities == []
+    assert got["b"].main_answers == ["1987"] and got["b"].answer_entities == ["m.05qtj"]
+    assert (
+        got["b"].meta["unlabelled_answer_ids"] == ["m.05qtj"]
+        and "answers_are_freebase_ids" not in got["b"].meta
+    )
+    assert got["c"].main_answers == ["Paris"] and got["c"].question_entities == ["m.0q"]
+    assert loaded.skipped == {"no gold answer": ["d"]}

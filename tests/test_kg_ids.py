@@ -44,7 +44,9 @@ def test_injection_attempts_are_rejected(raw: str) -> None:
     with pytest.raises(EntityIdError):
         queries.adjacency_query(raw, (), 10)
     with pytest.raises(EntityIdError):
-        queries.pair_edges_query([("Q1", raw)], ())
+        queries.pair_edges_queries(["Q1"], [raw], ())
+    with pytest.raises(EntityIdError):
+        queries.raw_degree_query(raw)
 
 
 @pytest.mark.parametrize("raw", ['m.0abc"', "m.0bc} .", "/m/0BC", "m.", "m.0bc\n", "/m/0bc d", "g.11bc6"])
@@ -96,3 +98,16 @@ def test_anything_accepted_is_a_plain_qid(raw: str) -> None:
         return
     assert re.fullmatch(r"Q[1-9][0-9]*", qid)
     assert SAFE_QUERY_TEXT.fullmatch(queries.adjacency_query(qid, ("P31",), 5))
+
+
+def test_freebase_g_ids_are_kept_unmapped_never_queried() -> None:
+    """WebQSP/CWQ answers include Freebase ``g.`` ids, which Wikidata's P646 does not carry."""
+    from fs1.kg import PathFinder, open_kg
+
+    assert parse_entity("g.11b6_jxcmc") == ("gid", "g.11b6_jxcmc")
+    for bad in ("g.11b6 .", "g.11B6", "g.", 'g.11b6"'):
+        with pytest.raises(EntityIdError, match="invalid entity id"):
+            parse_entity(bad)
+    with open_kg(None) as kg:
+        qids, unmapped = PathFinder(kg).resolve(["Q90", "g.11b6_jxcmc"])
+    assert qids == ["Q90"] and unmapped == ["g.11b6_jxcmc"]

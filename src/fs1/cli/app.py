@@ -17,6 +17,12 @@ app = typer.Typer(
 )
 console = Console(stderr=True, soft_wrap=True)  # never wrap paths in messages
 
+# The --format of every command that takes a benchmark (data convert has its own, with the same choices).
+BENCHMARK_FORMAT_HELP = (
+    "Format of a benchmark file: auto (told from its contents), fs1, or a dataset's own: mintaka, simpleqa, "
+    "cwq, webqsp, grailqa, exaqt (read as `fs1 data convert` would, without writing a file)."
+)
+
 
 @contextmanager
 def user_errors() -> Iterator[None]:

@@ -17,7 +17,7 @@ app.add_typer(data_app, name="data")
 
 FORMAT_HELP = (
     "Input format: fs1, mintaka, simpleqa, cwq, webqsp, grailqa, exaqt, or auto (told from the file's "
-    "contents, then its name)."
+    "contents, then its name; official releases and the copies KGQA projects circulate, JSON or JSON Lines)."
 )
 SOURCE_HELP = (
     "Keep only this source_of_data (repeatable; full name or cwq/exaqt/grailqa/simpleqa/mintaka/webqsp)."
@@ -26,26 +26,72 @@ SOURCE_HELP = (
 
 @data_app.command("convert")
 def convert_command(
-    input: Path = typer.Argument(..., help="A dataset file in its published format (JSON, CSV or JSONL)."),
+    input: Path = typer.Argument(
+        ..., help="A dataset file: official release or a circulating copy (JSON/JSONL/CSV)."
+    ),
     fmt: str = typer.Option("auto", "--format", "-f", help=FORMAT_HELP),
     out: Path = typer.Option(
         ..., "--out", "-o", help="Output JSONL in the fs1 benchmark format (atomic write)."
     ),
+    kg: str | None = typer.Option(
+        None,
+        "--kg",
+        help="Label answers given only as Freebase ids through Wikidata P646 on this KG: local:FILE|DIR or "
+        "sparql:URL (sparql: alone = query.wikidata.org). Without it such questions keep the ids and are marked.",
+    ),
 ) -> None:
-    """Convert a published dataset file into fs1 benchmark JSONL.
+    """Convert a dataset file into fs1 benchmark JSONL; prints one line: loaded, skipped by reason, format.
 
     Output rows: ID, question, main_answers, answer_aliases, source_of_data, question/answer entities, hops,
-    answer_type and the dataset's own metadata in meta. Records without any gold answer are skipped and counted.
+    answer_type and the dataset's own metadata in meta. Records without any gold answer are skipped and counted;
+    writing no question at all (a test split, an empty file) is an error (exit 1).
     """
-    with user_errors():
-        from fs1.data import detect_format, read_dataset
-        from fs1.io import write_jsonl_atomic
+    from fs1.data import NoQuestionsError
 
-        chosen = detect_format(input) if fmt == "auto" else fmt
-        loaded = read_dataset(input, chosen)
-        written = write_jsonl_atomic(out, loaded.questions)
-    skipped = f", skipped {len(loaded.skipped)} without a gold answer" if loaded.skipped else ""
-    console.print(f"{chosen}: wrote {written} questions to {out}{skipped}")
+    with user_errors():
+        try:
+            loaded = _convert(input, fmt, out, kg)
+        except NoQuestionsError as exc:
+            console.print(f"[bold red]error:[/] {exc}")
+            raise typer.Exit(1) from None
+    from fs1.data import conversion_line, warn_ids_only
+
+    console.print(f"{conversion_line(input, loaded)} → wrote {out}")
+    warn_ids_only(
+        loaded, warn=lambda text: console.print(f"[yellow]warning:[/] {text}"), kg_given=kg is not None
+    )
+
+
+def _convert(input: Path, fmt: str, out: Path, kg_spec: str | None):  # noqa: ANN202
+    from fs1.data import convert
+
+    if kg_spec is None:
+        return convert(input, fmt, out)
+    from fs1.kg import KGError, open_kg
+
+    try:
+        with open_kg(kg_spec) as kg:
+            return convert(input, fmt, out, labeller=_freebase_labeller(kg))
+    except KGError as exc:
+        raise ValueError(f"--kg {kg_spec}: {exc}") from None
+
+
+def _freebase_labeller(kg):  # noqa: ANN001, ANN202
+    """Freebase ids → English labels of the Wikidata items carrying them as P646 (the paths stage's mapping).
+
+    ``g.…`` ids have no P646 value (Wikidata keeps those under P2671), so they stay unlabelled."""
+    from fs1.kg import PathFinder
+    from fs1.kg.ids import is_mid, normalise_mid
+
+    graph = PathFinder(kg).graph
+
+    def labeller(ids: list[str]) -> dict[str, list[str]]:
+        mids = [i for i in ids if is_mid(i)]
+        items = graph.mids_to_qids(mids)
+        labels = graph.labels(sorted({q for qs in items.values() for q in qs}))
+        return {m: [labels[q] for q in items[normalise_mid(m)] if labels.get(q)] for m in mids}
+
+    return labeller
 
 
 @data_app.command("sample")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from fs1.cli.app import app, console, parse_int_list, user_errors
+from fs1.cli.app import BENCHMARK_FORMAT_HELP, app, console, parse_int_list, user_errors
 
 
 @app.command("generate")
@@ -18,8 +18,9 @@ def generate(
         ...,
         "--benchmark",
         "-b",
-        help="'sample' (bundled), an fs1-format JSONL/JSON/Parquet file, or a hub id.",
+        help="'sample' (bundled), an fs1-format JSONL/JSON/Parquet file, a dataset file, or a hub id.",
     ),
+    fmt: str = typer.Option("auto", "--format", help=BENCHMARK_FORMAT_HELP),
     out: Path = typer.Option(..., "--out", "-o", help="Predictions JSONL, appended record by record."),
     model: str = typer.Option(
         "smollm2-135m", "--model", "-m", help="Checkpoint dir, hub id, GGUF, or smollm2-135m."
@@ -27,6 +28,9 @@ def generate(
     backend: str = typer.Option("transformers", "--backend", help="transformers | llamacpp | vllm | openai."),
     base_url: str | None = typer.Option(
         None, "--base-url", help="Server URL for --backend openai (key: env only)."
+    ),
+    tokenizer: str | None = typer.Option(
+        None, "--tokenizer", help="--backend openai: the model's tokenizer (path, hub id, smollm2-135m)."
     ),
     setting: str = typer.Option(
         "instruct", "--setting", help="instruct | cot | reasoning (s1 think/answer)."
@@ -110,11 +114,15 @@ def generate(
         if merge_shards is not None:
             if shard is not None:
                 raise ValueError("give either --shard or --merge-shards, not both")
-            merged = _merge(benchmark, limit, config, out, merge_shards)
+            merged = _merge(benchmark, fmt, limit, config, out, merge_shards)
             console.print(f"merged {merge_shards} shards into {out}: {merged} predictions, every key once")
             return
         options = _backend_options(backend, base_url, threads, dtype)
-        summary = _run(benchmark, limit, backend, options, config, out, resume, shard)
+        if tokenizer is not None:
+            if backend != "openai":
+                raise ValueError(f"--tokenizer applies to the openai backend, not {backend!r}")
+            options["tokenizer"] = tokenizer
+        summary = _run(benchmark, fmt, limit, backend, options, config, out, resume, shard)
     console.print(
         f"wrote {summary.written} predictions to {out} ({summary.skipped} already there, "
         f"{summary.sequences} sequences generated)"
@@ -135,13 +143,13 @@ def _backend_options(backend: str, base_url: str | None, threads: int | None, dt
     return options
 
 
-def _merge(benchmark: str, limit: int | None, config, out: Path, count: int) -> int:  # noqa: ANN001
+def _merge(benchmark: str, fmt: str, limit: int | None, config, out: Path, count: int) -> int:  # noqa: ANN001
     """Merge the shard files of ``out``; the expected keys come from the same questions, n and budgets."""
     from fs1.data import load_benchmark
-    from fs1.generate import prediction_key
+    from fs1.generate.predictions import prediction_key
     from fs1.run.shards import merge_shards
 
-    questions = load_benchmark(benchmark, limit=limit)
+    questions = load_benchmark(benchmark, limit=limit, fmt=fmt)
     budgets = sorted(set(config.budgets)) if config.budgets else [None]
     expected = {(q.ID, s, b) for q in questions for s in range(config.n) for b in budgets}
     return merge_shards(out, count, expected, prediction_key, remove_parts=False)
@@ -149,6 +157,7 @@ def _merge(benchmark: str, limit: int | None, config, out: Path, count: int) -> 
 
 def _run(
     benchmark: str,
+    fmt: str,
     limit: int | None,
     backend: str,
     options: dict,
@@ -158,28 +167,20 @@ def _run(
     shard: str | None = None,
 ):  # noqa: ANN202
     """Load questions and backend, generate with a progress bar; backend failures become one-line errors."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from fs1.backends import load_backend
     from fs1.backends.base import BackendError
     from fs1.data import load_benchmark
-    from fs1.generate import generate_predictions
+    from fs1.generate.progress import generate_with_progress
     from fs1.run.shards import mark_done, parse_shard, shard_path, shard_slice
 
-    questions = load_benchmark(benchmark, limit=limit)
+    questions = load_benchmark(benchmark, limit=limit, fmt=fmt)
     if shard is not None:
         index, count = parse_shard(shard)
         questions = shard_slice(questions, index, count)
         out = shard_path(out, index, count)
     try:
-        engine = load_backend(backend, config.model, **options)
-        columns = (TextColumn("generating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        with Progress(*columns, console=console) as bar:
-            task = bar.add_task("generate", total=None)
-            summary = generate_predictions(
-                questions, engine, config, out, resume=resume,
-                progress=lambda done, total: bar.update(task, completed=done, total=total),
-            )  # fmt: skip
+        summary = generate_with_progress(
+            questions, backend, config.model, config, out, resume=resume, console=console, **options
+        )
         if shard is not None:
             mark_done(out)
         return summary

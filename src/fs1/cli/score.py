@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from fs1.cli.app import app, console, parse_int_list, user_errors
+from fs1.cli.app import BENCHMARK_FORMAT_HELP, app, console, parse_int_list, user_errors
 
 DEFAULT_KS_TEXT = "1,2,4,8,16"
 
@@ -20,8 +20,9 @@ def score(
         ...,
         "--benchmark",
         "-b",
-        help="Benchmark: 'sample' (bundled), a fs1-format JSONL/JSON/Parquet file, or a hub dataset id.",
+        help="Benchmark: 'sample' (bundled), a fs1-format JSONL/JSON/Parquet file, a dataset file, or a hub id.",
     ),
+    fmt: str = typer.Option("auto", "--format", help=BENCHMARK_FORMAT_HELP),
     out: Path = typer.Option(..., "--out", "-o", help="Output directory for scores.jsonl and summary.json."),
     k: str = typer.Option(
         DEFAULT_KS_TEXT,
@@ -29,10 +30,10 @@ def score(
         help="Comma-separated k for pass@k and maj@k; k above the samples per question are left out.",
     ),
     workers: int = typer.Option(
-        1,
+        0,
         "--workers",
-        min=1,
-        help="Processes to score with (same outputs); more than 1 helps only when cores are idle.",
+        min=0,
+        help="Processes to score with, each reading its own part of the file (same outputs); 0: one per core.",
     ),
 ) -> None:
     """Score predictions by rule: extract each final answer (last \\boxed{}, else the answer marker; never the
@@ -46,7 +47,7 @@ def score(
     with user_errors():
         if ks is not None and any(value < 1 for value in ks):
             raise ValueError(f"--k values must be >= 1, got {k!r}")
-        summary = _score_with_progress(predictions, load_questions(benchmark), out, ks, workers)
+        summary = _score_with_progress(predictions, load_questions(benchmark, fmt), out, ks, workers)
     dropped = sorted(set(ks or []) - set(summary["ks"]))
     if dropped:
         console.print(

@@ -3,7 +3,9 @@ sample benchmark. Other stages import only this module's public API:
 
 - :func:`load_benchmark` — questions from ``sample``, a local fs1-format file, or the published hub dataset;
 - :func:`read_dataset` — questions from a file in any supported native format (``FORMATS``);
-- :func:`convert` — a native file to a fs1-format JSONL file (written atomically);
+- :func:`convert` — a native file to a fs1-format JSONL file (written atomically), Freebase-id-only answers
+  labelled through a caller-given function (the CLI passes one built on the KG; this package never imports kg);
+- :func:`conversion_line` — the one-line report of a conversion (loaded, skipped by reason, format recognised);
 - :func:`sample_path` — where the bundled sample benchmark lies.
 
 ``question_entities``/``answer_entities`` hold Wikidata QIDs (``Q76``) for Wikidata-based datasets and Freebase
@@ -12,24 +14,48 @@ MIDs in the datasets' own form (``m.02mjmr``) for the Freebase-based ones (CWQ, 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from fs1.data.common import SOURCES, Loaded
+from fs1.data.common import IDS_ONLY, NO_GOLD, SOURCES, UNLABELLED, Loaded, is_freebase_id
 from fs1.data.detect import FORMATS, detect_format
 from fs1.io import InputError, write_jsonl_atomic
 from fs1.records import Question
 
 __all__ = [
     "FORMATS",
+    "IDS_ONLY",
     "SOURCES",
+    "FreebaseLabeller",
     "Loaded",
+    "NoQuestionsError",
+    "conversion_line",
     "convert",
     "detect_format",
+    "label_freebase_answers",
     "load_benchmark",
     "read_dataset",
     "sample_path",
 ]
+
+log = logging.getLogger("fs1.data")
+
+# Freebase ids (m.…/g.…) → their English labels, best first; an id missing from the result has none.
+FreebaseLabeller = Callable[[list[str]], Mapping[str, list[str]]]
+IDS_ONLY_WARNING = (
+    "{n} question(s) have only Freebase ids as gold answers (e.g. {example}); they are kept with the ids in "
+    "answer_entities and marked meta.{mark}, but containment scoring needs labels: {remedy}"
+)
+REMEDY_KG = "convert again with --kg (Freebase ids are mapped to Wikidata labels through P646)"
+REMEDY_BIGGER_KG = (
+    "the --kg given has no P646 item with a label for them; try a fuller KG (sparql: = Wikidata)"
+)
+
+
+class NoQuestionsError(InputError):
+    """A benchmark input that yields no question at all (a test split, an empty file, every record skipped)."""
+
 
 SAMPLE_SPEC = "sample"
 _SOURCE_ALIASES = {
@@ -74,6 +100,77 @@ def read_dataset(path: str | Path, fmt: str = "auto") -> Loaded:
     return _reader(detect_format(path) if fmt == "auto" else fmt)(path)
 
 
+def require_questions(loaded: Loaded, path: str | Path) -> None:
+    """Raise ``NoQuestionsError`` saying why when ``loaded`` holds no question."""
+    if loaded.questions:
+        return
+    skipped = loaded.skipped_ids
+    if skipped and set(loaded.skipped) == {NO_GOLD}:
+        raise NoQuestionsError(
+            f"{path} has no gold answers — a test split? None of its {len(skipped)} records carries an answer "
+            f"({loaded.variant}); use the train/dev split, or a copy that has the answers."
+        )
+    if skipped:
+        raise NoQuestionsError(f"{path}: 0 questions ({_skip_text(loaded)}; {loaded.variant})")
+    raise NoQuestionsError(f"{path}: holds no records — no questions to read")
+
+
+def _skip_text(loaded: Loaded) -> str:
+    return (
+        ", ".join(f"skipped {len(ids)} ({reason})" for reason, ids in loaded.skipped.items()) or "skipped 0"
+    )
+
+
+def conversion_line(path: str | Path, loaded: Loaded) -> str:
+    """The one line every conversion prints: loaded, skipped by reason, format recognised."""
+    return f"{path}: loaded {len(loaded.questions)} questions, {_skip_text(loaded)}; format: {loaded.variant}"
+
+
+def label_freebase_answers(loaded: Loaded, labeller: FreebaseLabeller) -> int:
+    """Give questions whose answers are unlabelled Freebase ids the labels ``labeller`` finds for them.
+
+    A found label becomes a main answer (further labels of the same id: aliases), the id leaves
+    ``meta[UNLABELLED]``, and an id-only question loses its mark once one answer has a label; its raw ids stay in
+    ``answer_entities`` either way. Returns the number of questions that gained a label."""
+    wanted = sorted({i for q in loaded.questions for i in q.meta.get(UNLABELLED, []) if is_freebase_id(i)})
+    if not wanted:
+        return 0
+    labels = labeller(wanted)
+    changed = 0
+    for question in loaded.questions:
+        found = {i: [x for x in labels.get(i, []) if x] for i in question.meta.get(UNLABELLED, [])}
+        found = {i: names for i, names in found.items() if names}
+        if found:
+            _apply_labels(question, found)
+            changed += 1
+    return changed
+
+
+def _apply_labels(question: Question, found: dict[str, list[str]]) -> None:
+    """Labels of some unlabelled answer ids: first label → main answer, others → aliases; ids stay entities."""
+    main = [] if question.meta.get(IDS_ONLY) else list(question.main_answers)  # id placeholders go
+    question.main_answers = list(dict.fromkeys(main + [names[0] for names in found.values()]))
+    aliases = question.answer_aliases + [n for names in found.values() for n in names[1:]]
+    question.answer_aliases = [a for a in dict.fromkeys(aliases) if a not in question.main_answers]
+    left = [i for i in question.meta.pop(UNLABELLED) if i not in found]
+    if left:
+        question.meta[UNLABELLED] = left
+    question.meta.pop(IDS_ONLY, None)
+    question.meta["answer_labels_from"] = "Wikidata P646"
+
+
+def warn_ids_only(
+    loaded: Loaded, warn: Callable[[str], None] | None = None, *, kg_given: bool = False
+) -> None:
+    """Warn once when questions' gold answers are only Freebase ids (containment scoring needs labels)."""
+    ids = loaded.ids_only
+    if ids:
+        remedy = REMEDY_BIGGER_KG if kg_given else REMEDY_KG
+        (warn or log.warning)(
+            IDS_ONLY_WARNING.format(n=len(ids), example=ids[0], mark=IDS_ONLY, remedy=remedy)
+        )
+
+
 def _canonical_sources(sources: list[str]) -> set[str]:
     out = set()
     for name in sources:
@@ -84,7 +181,7 @@ def _canonical_sources(sources: list[str]) -> set[str]:
     return out
 
 
-def _load_spec(spec: str) -> Loaded:
+def _load_spec(spec: str, fmt: str) -> Loaded:
     from fs1.data.fs1_format import load_fs1_file
     from fs1.data.hub import is_hub_spec, load_hub
 
@@ -92,38 +189,54 @@ def _load_spec(spec: str) -> Loaded:
         return load_fs1_file(sample_path())
     path = Path(spec).expanduser()
     if path.is_file():
-        fmt = detect_format(path)
-        if fmt != "fs1":
-            raise InputError(
-                f"{path}: this is a {fmt} file, not the fs1 benchmark format; convert it first with "
-                f"`fs1 data convert {path} --format {fmt} --out FILE.jsonl`"
-            )
-        return load_fs1_file(path)
+        chosen = detect_format(path) if fmt == "auto" else fmt
+        if chosen == "fs1":
+            return load_fs1_file(path)
+        loaded = read_dataset(path, chosen)  # a dataset's own file, converted in memory
+        require_questions(loaded, path)
+        log.warning(conversion_line(path, loaded))
+        warn_ids_only(loaded)
+        return loaded
     if is_hub_spec(spec):
         return load_hub(spec)
     raise InputError(f"{spec}: no such file (and not a Hugging Face dataset id such as owner/name)")
 
 
 def load_benchmark(
-    spec: str, *, limit: int | None = None, sources: list[str] | None = None
+    spec: str, *, limit: int | None = None, sources: list[str] | None = None, fmt: str = "auto"
 ) -> list[Question]:
     """Benchmark questions from ``spec``: ``"sample"`` (bundled), a local fs1-format ``.jsonl``/``.json``/
-    ``.parquet`` file, or a hub dataset id (``owner/name[:split]``, e.g. ``jjzha/fs1-benchmark-2708``).
+    ``.parquet`` file, a dataset's own file (``fmt``: one of ``FORMATS``, or ``auto`` to tell from its contents),
+    or a hub dataset id (``owner/name[:split]``, e.g. ``jjzha/fs1-benchmark-2708``).
 
     ``sources`` keeps only those ``source_of_data`` values (full names or cwq/exaqt/… short names, any case);
     ``limit`` keeps the first questions after that filter. Duplicate IDs are an error naming the file.
     """
     if limit is not None and limit < 0:
         raise InputError(f"limit must be non-negative, got {limit}")
-    questions = _load_spec(str(spec)).questions
+    if fmt != "auto" and fmt not in FORMATS:
+        raise InputError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)} or auto")
+    loaded = _load_spec(str(spec), fmt)
+    if loaded.variant == "fs1 benchmark format":  # a dataset's own file has warned already, when read
+        warn_ids_only(loaded)
+    questions = loaded.questions
     if sources:
         wanted = _canonical_sources(sources)
         questions = [q for q in questions if q.source_of_data in wanted]
     return questions if limit is None else questions[:limit]
 
 
-def convert(input: str | Path, fmt: str, out: str | Path) -> int:
-    """Convert ``input`` (format ``fmt``, or ``auto``) into a fs1-format JSONL file ``out``, written atomically;
-    returns the number of questions written. Records without a gold answer are skipped and logged."""
+def convert(
+    input: str | Path, fmt: str, out: str | Path, *, labeller: FreebaseLabeller | None = None
+) -> Loaded:
+    """Convert ``input`` (format ``fmt``, or ``auto``) into a fs1-format JSONL file ``out``, written atomically.
+
+    Records without a gold answer are skipped (counted by reason in the result). Answers that are only Freebase ids
+    get labels from ``labeller`` when given; otherwise those questions keep the ids, are marked, and a warning says
+    so once. ``NoQuestionsError`` (nothing written) when no question remains."""
     loaded = read_dataset(input, fmt)
-    return write_jsonl_atomic(out, loaded.questions)
+    require_questions(loaded, input)
+    if labeller is not None:
+        label_freebase_answers(loaded, labeller)
+    write_jsonl_atomic(out, loaded.questions)
+    return loaded

@@ -1,23 +1,23 @@
-"""Helpers shared by the dataset loaders: reading JSON/CSV files with file:line errors, building Question records
-with errors that name the file and record, duplicate-ID checks and answer-list clean-up.
+"""Helpers shared by the dataset loaders: reading JSON / JSON Lines / wrapped files with file:line errors, building
+Question records with errors that name the file and record, duplicate-ID checks, answer-list clean-up and the
+marking of answers that are only Freebase ids.
 
-Every loader returns a :class:`Loaded` (the questions plus the IDs of records skipped for having no gold answer),
-so a caller can report what was dropped instead of losing it silently.
+Every loader returns a :class:`Loaded` (the questions, the IDs of skipped records by reason, and the format variant
+it recognised), so a caller can report what was dropped instead of losing it silently.
 """
 
 from __future__ import annotations
 
 import json
-import logging
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from fs1.io import InputError
+from fs1.io import InputError, read_jsonl_rows
 from fs1.records import Question, RecordError
-
-log = logging.getLogger("fs1.data")
 
 # Exact `source_of_data` values of the published fs1 benchmark.
 CWQ = "ComplexWebQuestions"
@@ -29,12 +29,43 @@ WEBQSP = "WebQSP"
 SOURCES = (CWQ, EXAQT, GRAILQA, SIMPLEQA, MINTAKA, WEBQSP)
 
 
+NO_GOLD = "no gold answer"
+# Meta keys marking answers that are only Freebase ids: containment scoring needs labels, which --kg supplies.
+IDS_ONLY = "answers_are_freebase_ids"
+UNLABELLED = "unlabelled_answer_ids"
+_FREEBASE_ID = re.compile(r"^[mg]\.[0-9a-z_]+$")
+
+
 @dataclass
 class Loaded:
-    """Questions read from one input, plus IDs of records skipped because they carry no gold answer."""
+    """Questions read from one input, the records skipped (IDs by reason) and the format variant recognised."""
 
     questions: list[Question]
-    skipped: list[str] = field(default_factory=list)
+    skipped: dict[str, list[str]] = field(default_factory=dict)
+    variant: str = ""
+
+    @property
+    def skipped_ids(self) -> list[str]:
+        """IDs of every skipped record, reasons in order."""
+        return [i for ids in self.skipped.values() for i in ids]
+
+    @property
+    def ids_only(self) -> list[str]:
+        """IDs of questions whose gold answers are only Freebase ids (no label to score against)."""
+        return [q.ID for q in self.questions if q.meta.get(IDS_ONLY)]
+
+
+def is_freebase_id(text: str) -> bool:
+    """True for a Freebase entity id as the datasets write it (``m.0abc``, ``g.11b6…``)."""
+    return bool(_FREEBASE_ID.match(text))
+
+
+@dataclass
+class Records:
+    """The records of a JSON/JSON Lines file, each with a ``where`` naming file and record/line for errors."""
+
+    items: list[tuple[str, Any]]
+    container: str  # "JSON", "JSON Lines", "JSON with wrapper"
 
 
 def read_json_document(path: Path) -> Any:
@@ -48,6 +79,43 @@ def read_json_document(path: Path) -> Any:
         raise InputError(f"{path}:{exc.lineno}: malformed JSON ({exc.msg})") from None
     except UnicodeDecodeError:
         raise InputError(f"{path}: not UTF-8 text") from None
+
+
+def looks_like_json_lines(path: Path) -> bool:
+    """A ``.jsonl`` name, or a file whose first two non-blank lines are whole JSON objects (JSON Lines saved as
+    ``.json``; a one-line file stays a JSON document)."""
+    if path.suffix.lower() == ".jsonl":
+        return True
+    with path.open("r", encoding="utf-8", errors="replace") as fh:
+        lines = list(islice((line for line in fh if line.strip()), 2))
+    if len(lines) < 2 or not all(line.lstrip().startswith("{") for line in lines):
+        return False  # cheap test first: a minified JSON array is one huge line starting with "["
+    try:
+        return all(isinstance(json.loads(line), dict) for line in lines)
+    except json.JSONDecodeError:
+        return False
+
+
+def read_records(path: Path, what: str, wrapper_key: str | None = None) -> Records:
+    """Records of a dataset file: a JSON array, JSON Lines, or (with ``wrapper_key``) an object holding the array
+    under that key, e.g. WebQSP's ``{"Version", "Questions": [...]}``."""
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    if looks_like_json_lines(path):
+        rows = read_jsonl_rows(path)
+        return Records([(f"{path}:{n}", row) for n, row in rows], "JSON Lines")
+    doc = read_json_document(path)
+    if wrapper_key and isinstance(doc, dict) and isinstance(doc.get(wrapper_key), list):
+        wrapped = doc[wrapper_key]
+        return Records(
+            [(f"{path}: {wrapper_key}[{i}]", r) for i, r in enumerate(wrapped)], "JSON with wrapper"
+        )
+    if isinstance(doc, dict) and wrapper_key:
+        raise InputError(
+            f"{path}: expected a JSON array of {what}, JSON Lines, or an object with a {wrapper_key!r} array"
+        )
+    records = expect_list(doc, path, what)
+    return Records([(f"{path}: record {i}", r) for i, r in enumerate(records)], "JSON")
 
 
 def expect_list(doc: Any, path: Path, what: str) -> list[Any]:
@@ -94,13 +162,12 @@ def make_question(row: dict[str, Any], where: str) -> Question:
         raise InputError(f"{where}: {exc}") from None
 
 
-def finish(questions: list[Question], skipped: list[str], path: Path | str) -> Loaded:
-    """Check IDs are unique and log skipped records; the last step of every loader."""
+def finish(
+    questions: list[Question], skipped: dict[str, list[str]], path: Path | str, variant: str
+) -> Loaded:
+    """Check IDs are unique; the last step of every loader. Skips are reported by the caller, once."""
     check_unique_ids(questions, path)
-    if skipped:
-        shown = ", ".join(skipped[:5]) + (" …" if len(skipped) > 5 else "")
-        log.warning("%s: skipped %d record(s) without any gold answer (%s)", path, len(skipped), shown)
-    return Loaded(questions, skipped)
+    return Loaded(questions, {reason: ids for reason, ids in skipped.items() if ids}, variant)
 
 
 def check_unique_ids(questions: Iterable[Question], path: Path | str) -> None:
@@ -113,17 +180,64 @@ def check_unique_ids(questions: Iterable[Question], path: Path | str) -> None:
 
 
 def load_json_records(
-    path: Path, what: str, id_key: str, to_row: Callable[[dict[str, Any], str], dict[str, Any] | None]
+    path: Path,
+    what: str,
+    id_key: str,
+    to_row: Callable[[dict[str, Any], str], dict[str, Any] | None],
+    variant: Callable[[list[dict[str, Any]]], str],
+    wrapper_key: str | None = None,
 ) -> Loaded:
-    """The loop shared by JSON-list formats: each record → ``to_row`` → Question; ``None`` rows are skipped."""
-    records = expect_list(read_json_document(path), path, what)
-    questions, skipped = [], []
-    for index, raw in enumerate(records):
-        item = expect_dict(raw, f"{path}: record {index}")
-        where = f"{path}: record {index}" + (f" ({id_key} {item[id_key]})" if id_key in item else "")
-        row = to_row(item, where)
+    """The loop shared by the JSON formats: each record → ``to_row`` → Question; a ``None`` row has no gold answer.
+
+    ``variant`` names the copy recognised from the records (e.g. "Think-on-Graph copy"); the container (JSON Lines,
+    wrapper) is appended to it."""
+    records = read_records(path, what, wrapper_key)
+    questions: list[Question] = []
+    skipped: dict[str, list[str]] = {NO_GOLD: []}
+    items: list[dict[str, Any]] = []
+    for where, raw in records.items:
+        item = expect_dict(raw, where)
+        items.append(item)
+        if id_key in item:
+            where = f"{where} ({id_key} {item[id_key]})"
+        try:
+            row = to_row(item, where)
+        except (TypeError, AttributeError, KeyError) as exc:
+            raise InputError(
+                f"{where}: malformed {what[:-1] if what.endswith('s') else what} ({exc})"
+            ) from None
         if row is None:
-            skipped.append(str(item.get(id_key, index)))
+            skipped[NO_GOLD].append(str(item.get(id_key, where)))
             continue
         questions.append(make_question(row, where))
-    return finish(questions, skipped, path)
+    described = variant(items) + ("" if records.container == "JSON" else f", {records.container}")
+    return finish(questions, skipped, path, described)
+
+
+def answer_fields(pairs: Iterable[tuple[Any, Any]]) -> dict[str, Any] | None:
+    """``main_answers``, ``answer_entities`` and meta marks from ``(label, entity id)`` answer pairs.
+
+    Either side may be missing: a value answer has no id, a Freebase-id-only answer (``m.…``/``g.…``) no label.
+    Ids without a label stay in ``answer_entities`` and are listed in ``meta[UNLABELLED]``; when no answer has a
+    label, the ids stand in as ``main_answers`` and ``meta[IDS_ONLY]`` marks the question, so it is never scored
+    silently against raw ids (``fs1 data convert --kg`` maps them to labels). ``None`` when there is no answer."""
+    labels: list[str] = []
+    ids: list[str] = []
+    unlabelled: list[str] = []
+    named: list[str] = []
+    for label, ident in pairs:
+        label_text = str(label).strip() if label is not None else ""
+        ident_text = str(ident).strip() if ident is not None else ""
+        if label_text:
+            labels.append(label_text)
+        if ident_text:
+            ids.append(ident_text)
+            (named if label_text else unlabelled).append(ident_text)
+    labels, ids = list(dict.fromkeys(labels)), list(dict.fromkeys(ids))
+    unlabelled = [i for i in dict.fromkeys(unlabelled) if i not in named]
+    if not labels and not ids:
+        return None
+    marks: dict[str, Any] = {UNLABELLED: unlabelled} if unlabelled else {}
+    if not labels:
+        marks[IDS_ONLY] = True
+    return {"main_answers": labels or ids, "answer_entities": ids, "marks": marks}

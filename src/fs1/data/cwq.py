@@ -9,12 +9,19 @@ A CWQ file (``ComplexWebQuestions_{train,dev,test}.json``) is a JSON array of re
 Hugging Face copies store ``answers`` column-wise (``{"answer": [...], "answer_id": [...], "aliases": [[...]]}``);
 both layouts are read. ``answer`` is a string in the original release and a one-element list in some copies.
 
+Copies that KGQA projects circulate (JSON or JSON Lines) replace ``answers`` by one ``answer`` field:
+
+- Think-on-Graph (and dynamic-KGQA): ``answer`` is ONE string, plus ``topic_entity`` ``{MID: name}`` and
+  ``qid_topic_entity`` ``{id: name}`` (ids may be QIDs or YAGO ids, so they go to ``meta`` only).
+- ChatKBQA: ``answer`` is a list of Freebase ids (``m.…``/``g.…``) and sometimes bare literals; the literals are
+  answers, the ids go to ``answer_entities`` (see ``common.answer_fields`` for id-only questions).
+
 Field mapping:
 
 - ``ID`` ← ``ID``; ``question`` ← ``question``; ``main_answers`` ← each answer's name; ``answer_aliases`` ← the
   union of their aliases; ``answer_entities`` ← ``answer_id`` (Freebase MIDs, ``m.…``).
-- ``question_entities`` ← the Freebase MIDs named in ``sparql`` (``ns:m.…``): CWQ has no topic-entity field,
-  and the SPARQL's constants are the question's entities (plus constraint entities; uncertain which is which).
+- ``question_entities`` ← the copy's ``topic_entity`` MIDs when it has them, else the Freebase MIDs named in
+  ``sparql`` (``ns:m.…``): the SPARQL's constants are the question's entities (plus constraint entities).
 - ``meta`` ← ``compositionality_type``, ``machine_question``, ``composition_answer``, ``webqsp_id``,
   ``webqsp_question``, ``sparql``.
 """
@@ -28,8 +35,10 @@ from typing import Any
 from fs1.data.common import (
     CWQ,
     Loaded,
+    answer_fields,
     as_text_list,
     expect_dict,
+    is_freebase_id,
     load_json_records,
     require,
     without,
@@ -55,33 +64,72 @@ def _answer_dicts(answers: Any, where: str) -> list[dict[str, Any]]:
     return [expect_dict(a, f"{where}: answers[{i}]") for i, a in enumerate(answers)]
 
 
+def _single_answer_dicts(answer: Any, where: str) -> list[dict[str, Any]]:
+    """A copy's ``answer`` field (one string, or a list of Freebase ids and literals) as answer dicts."""
+    if isinstance(answer, dict):
+        return _answer_dicts([answer], where)
+    values = as_text_list(answer if isinstance(answer, list) else [answer])
+    return [{"answer_id": v} if is_freebase_id(v) else {"answer": v} for v in values]
+
+
 def question_from_record(item: dict[str, Any], where: str) -> dict[str, Any] | None:
-    """One CWQ record as a Question row, or ``None`` when it has no named answer."""
-    answers = _answer_dicts(item.get("answers"), where)
-    main = as_text_list([name for a in answers for name in as_text_list(a.get("answer"))])
-    if not main:
+    """One CWQ record as a Question row, or ``None`` when it has no answer."""
+    if "answers" in item:
+        answers = _answer_dicts(item.get("answers"), where)
+    else:
+        answers = _single_answer_dicts(item.get("answer"), where)
+    gold = answer_fields(
+        (name, a.get("answer_id") if i == 0 else None)
+        for a in answers
+        for i, name in enumerate(as_text_list(a.get("answer")) or [None])
+    )
+    if gold is None:
         return None
     aliases = [alias for a in answers for alias in as_text_list(a.get("aliases"))]
     sparql = str(item.get("sparql") or "")
+    topic = item.get("topic_entity")
+    topic_mids = as_text_list(list(topic)) if isinstance(topic, dict) else []
+    meta = {
+        "compositionality_type": item.get("compositionality_type"),
+        "machine_question": item.get("machine_question"),
+        "composition_answer": item.get("composition_answer"),
+        "webqsp_id": item.get("webqsp_ID"),
+        "webqsp_question": item.get("webqsp_question"),
+        "sparql": sparql or None,
+    }
+    for key in ("topic_entity", "qid_topic_entity", "entity_labels"):
+        if key in item:
+            meta[key] = item[key]
     return {
         "ID": str(require(item, "ID", where)),
         "question": require(item, "question", where),
-        "main_answers": main,
-        "answer_aliases": without(aliases, main),
+        "main_answers": gold["main_answers"],
+        "answer_aliases": without(aliases, gold["main_answers"]),
         "source_of_data": CWQ,
-        "question_entities": list(dict.fromkeys(SPARQL_MID.findall(sparql))),
-        "answer_entities": as_text_list([a.get("answer_id") for a in answers]),
-        "meta": {
-            "compositionality_type": item.get("compositionality_type"),
-            "machine_question": item.get("machine_question"),
-            "composition_answer": item.get("composition_answer"),
-            "webqsp_id": item.get("webqsp_ID"),
-            "webqsp_question": item.get("webqsp_question"),
-            "sparql": sparql or None,
-        },
+        "question_entities": topic_mids or list(dict.fromkeys(SPARQL_MID.findall(sparql))),
+        "answer_entities": gold["answer_entities"],
+        "meta": {**meta, **gold["marks"]},
     }
 
 
+def variant_of(records: list[dict[str, Any]]) -> str:
+    """Which CWQ copy the records come from, told from the first record's answer field."""
+    first = records[0] if records else {}
+    if isinstance(first.get("answers"), dict):
+        return "CWQ, Hugging Face copy (column-wise answers)"
+    if "answers" in first:
+        return "CWQ, official release"
+    answer = first.get("answer")
+    if isinstance(answer, str) or "topic_entity" in first:
+        return "CWQ, Think-on-Graph copy"
+    if isinstance(answer, list):
+        values = [v for r in records for v in as_text_list(r.get("answer"))]
+        if values and sum(map(is_freebase_id, values)) * 2 >= len(values):
+            return "CWQ, ChatKBQA copy (answers as Freebase ids)"
+        return "CWQ, copy with an answer list"
+    return "CWQ, official test split (no answers)"
+
+
 def load_cwq(path: Path) -> Loaded:
-    """Read a ComplexWebQuestions JSON file."""
-    return load_json_records(path, "ComplexWebQuestions records", "ID", question_from_record)
+    """Read a ComplexWebQuestions JSON or JSON Lines file (official release or a circulating copy)."""
+    return load_json_records(path, "ComplexWebQuestions records", "ID", question_from_record, variant_of)

@@ -6,7 +6,8 @@ import csv
 from pathlib import Path
 from typing import Any
 
-from fs1.data.common import read_json_document
+from fs1.data.common import looks_like_json_lines, read_records
+from fs1.data.simpleqa import LAYOUTS, NOT_SIMPLEQA, is_simplequestions
 from fs1.io import InputError, read_jsonl_rows
 
 FORMATS = ("fs1", "mintaka", "simpleqa", "cwq", "webqsp", "grailqa", "exaqt")
@@ -46,32 +47,43 @@ def format_of_record(record: Any) -> str | None:
 
 def _first_record(path: Path) -> Any:
     suffix = path.suffix.lower()
-    if suffix == ".jsonl":
-        return next((row for _, row in read_jsonl_rows(path)), None)
     if suffix == ".parquet":
         return {"main_answers": None}  # only the fs1 benchmark is distributed as Parquet
     if suffix == ".csv":
         with path.open("r", encoding="utf-8", newline="") as fh:
             header = next(csv.reader(fh), [])
         return {"csv": header}
-    doc = read_json_document(path)
-    if isinstance(doc, dict) and isinstance(doc.get("Questions"), list):
+    if looks_like_json_lines(path):  # only the first line: fs1 benchmark files can be large
+        return next((row for _, row in read_jsonl_rows(path)), None)
+    records = read_records(path, "records", wrapper_key="Questions")
+    if records.container == "JSON with wrapper":
         return {"Parses": None}  # WebQSP wraps its questions in an object
-    return doc[0] if isinstance(doc, list) and doc else None
+    return records.items[0][1] if records.items else None
+
+
+def _is_empty(path: Path) -> bool:
+    with path.open("rb") as fh:
+        return not fh.read(4096).strip()
 
 
 def detect_format(path: Path) -> str:
-    """Name of the format of ``path`` (one of ``FORMATS``); ``InputError`` when it cannot be told."""
+    """Name of the format of ``path`` (one of ``FORMATS``); ``InputError`` when it cannot be told, when the file is
+    empty, or when it is SimpleQuestions saved under SimpleQA's name."""
     if not path.is_file():
         raise InputError(f"{path}: no such file")
+    if _is_empty(path):
+        raise InputError(f"{path}: the file is empty — no questions to read")
     try:
         record = _first_record(path)
     except (UnicodeDecodeError, csv.Error):
         record = None
     if isinstance(record, dict) and "csv" in record:
-        if {"problem", "answer"} <= set(record["csv"]):
+        header = set(record["csv"])
+        if any(set(layout) <= header for layout in LAYOUTS):
             return "simpleqa"
         record = None
+    if is_simplequestions(record):
+        raise InputError(NOT_SIMPLEQA.format(path=path))
     found = format_of_record(record)
     if found:
         return found
@@ -79,6 +91,8 @@ def detect_format(path: Path) -> str:
     for hint, fmt in NAME_HINTS:
         if hint in name:
             return fmt
+    if record is None and path.suffix.lower() != ".csv":
+        raise InputError(f"{path}: holds no records — no questions to read")
     raise InputError(
         f"{path}: cannot tell the dataset format from its contents or name; pass --format "
         f"({', '.join(FORMATS)})"

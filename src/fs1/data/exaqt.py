@@ -15,7 +15,8 @@ Field mapping:
 - Entity answers: ``WikidataLabel`` → main answers, ``WikidataQid`` → ``answer_entities``.
 - Value answers: Wikidata timestamps become ``YYYY-MM-DD`` with ``1 March 1994`` / ``March 1, 1994`` aliases; a
   ``YYYY-01-01`` timestamp also gets the bare year as an alias (Wikidata stores year-precision dates that way;
-  uncertain per question, so the full date stays the main answer). Other values are kept as text.
+  uncertain per question, so the full date stays the main answer). A BCE timestamp (``-0500-…``) becomes
+  ``500 BC``. Other values (numbers, version strings such as ``7.11.1``) are kept as text.
 - ``answer_type``: date when every answer is a timestamp, number when every answer is numeric, else unset.
 - ``meta`` ← ``temporal_signal``, ``temporal_question_type``, ``data_source``, ``question_creation_date``,
   ``data_set``.
@@ -39,7 +40,7 @@ from fs1.data.common import (
 )
 from fs1.io import InputError
 
-TIMESTAMP = re.compile(r"^[+]?(\d{4})-(\d{2})-(\d{2})T\d{2}:\d{2}:\d{2}Z$")
+TIMESTAMP = re.compile(r"^([+-]?)(\d{4,})-(\d{2})-(\d{2})T\d{2}:\d{2}:\d{2}Z$")
 NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")
 # English month names spelled out here: strftime("%B") would follow the process locale.
 MONTHS = (
@@ -67,7 +68,9 @@ def date_forms(value: str) -> tuple[str, list[str]] | None:
     match = TIMESTAMP.match(value.strip())
     if not match:
         return None
-    year, month, day = (int(g) for g in match.groups())
+    sign, (year, month, day) = match.group(1), (int(g) for g in match.groups()[1:])
+    if sign == "-":  # BCE: no calendar date to spell out; Wikidata's year -500 is 500 BC
+        return f"{year} BC", [f"{year} BCE", f"-{year}"]
     iso = f"{year:04d}-{month:02d}-{day:02d}"
     try:
         date(year, month, day)
@@ -130,5 +133,9 @@ def question_from_record(item: dict[str, Any], where: str) -> dict[str, Any] | N
 
 
 def load_exaqt(path: Path) -> Loaded:
-    """Read a TimeQuestions JSON file."""
-    return load_json_records(path, "TimeQuestions records", "Id", question_from_record)
+    """Read a TimeQuestions JSON or JSON Lines file."""
+    return load_json_records(path, "TimeQuestions records", "Id", question_from_record, variant_of)
+
+
+def variant_of(records: list[dict[str, Any]]) -> str:
+    return "TimeQuestions (ExaQT release)"

@@ -61,7 +61,7 @@ def questions_from_rows(rows: Iterable[tuple[str, dict[str, Any]]], source: Path
         if missing:
             raise InputError(f"{where}: not the fs1 benchmark format (missing {', '.join(missing)})")
         questions.append(make_question(normalise_row(row), where))
-    return finish(questions, [], source)
+    return finish(questions, {}, source, "fs1 benchmark format")
 
 
 def _parquet_rows(path: Path) -> list[dict[str, Any]]:

@@ -14,6 +14,10 @@ Field mapping:
 - ``answer_type``: ``count`` questions and int/float answer classes → number, ``type.datetime`` → date,
   ``people.person`` → person, ``location.*`` → place (a heuristic over the question node's class).
 - ``meta`` ← ``level``, ``num_edge``, ``num_node``, ``function``, ``domains``, ``s_expression``, ``answer_class``.
+
+Also read: JSON Lines; ``qid`` as int (train/dev) or string (``test-0`` in the public test split, which has no
+answers); Think-on-Graph copies with ``topic_entity`` (kept in ``meta``) and sometimes their own ``hops`` (kept as
+``meta["copy_hops"]``: ``hops`` stays ``num_edge`` so that one question has one hop count whichever copy it came from).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from typing import Any
 from fs1.data.common import (
     GRAILQA,
     Loaded,
+    answer_fields,
     as_text_list,
     expect_dict,
     load_json_records,
@@ -61,12 +66,13 @@ def question_from_record(item: dict[str, Any], where: str) -> dict[str, Any] | N
     if not isinstance(answers, list):
         raise InputError(f"{where}: field answer must be a list")
     answers = [expect_dict(a, f"{where}: answer[{i}]") for i, a in enumerate(answers)]
-    entity = [a for a in answers if a.get("answer_type") == "Entity"]
-    main = as_text_list(
-        [a.get("entity_name") for a in entity]
-        + [a.get("answer_argument") for a in answers if a not in entity]
+    gold = answer_fields(
+        (a.get("entity_name"), a.get("answer_argument"))
+        if a.get("answer_type") == "Entity"
+        else (a.get("answer_argument"), None)
+        for a in answers
     )
-    if not main:
+    if gold is None:
         return None
     nodes = _graph_nodes(item)
     question_node = next((n for n in nodes if n.get("question_node") == 1), {})
@@ -76,10 +82,10 @@ def question_from_record(item: dict[str, Any], where: str) -> dict[str, Any] | N
     return {
         "ID": str(require(item, "qid", where)),
         "question": require(item, "question", where),
-        "main_answers": main,
+        "main_answers": gold["main_answers"],
         "source_of_data": GRAILQA,
         "question_entities": as_text_list([n.get("id") for n in nodes if n.get("node_type") == "entity"]),
-        "answer_entities": as_text_list([a.get("answer_argument") for a in entity]),
+        "answer_entities": gold["answer_entities"],
         "hops": num_edge,
         "answer_type": _answer_slice(function, answer_class),
         "meta": {
@@ -90,10 +96,22 @@ def question_from_record(item: dict[str, Any], where: str) -> dict[str, Any] | N
             "domains": item.get("domains", []),
             "s_expression": item.get("s_expression"),
             "answer_class": answer_class,
+            **{
+                key: item[key] for key in ("topic_entity", "qid_topic_entity", "entity_labels") if key in item
+            },
+            **({"copy_hops": item["hops"]} if "hops" in item else {}),
+            **gold["marks"],
         },
     }
 
 
+def variant_of(records: list[dict[str, Any]]) -> str:
+    if records and all("answer" not in r for r in records):
+        return "GrailQA, public test split"
+    first = records[0] if records else {}
+    return "GrailQA, Think-on-Graph copy" if "topic_entity" in first else "GrailQA, official release"
+
+
 def load_grailqa(path: Path) -> Loaded:
-    """Read a GrailQA JSON file."""
-    return load_json_records(path, "GrailQA records", "qid", question_from_record)
+    """Read a GrailQA JSON or JSON Lines file (official release, public test split or a ToG copy)."""
+    return load_json_records(path, "GrailQA records", "qid", question_from_record, variant_of)

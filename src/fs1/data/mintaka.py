@@ -29,14 +29,10 @@ from fs1.data.common import (
     Loaded,
     as_text_list,
     expect_dict,
-    expect_list,
-    finish,
-    make_question,
-    read_json_document,
+    load_json_records,
     require,
     without,
 )
-from fs1.io import InputError
 
 # Mintaka answer types → fs1 answer-type slices; entity answers need KG types, so they stay unset here.
 ANSWER_TYPE_SLICE = {"numerical": "number", "date": "date", "boolean": "other", "string": "other"}
@@ -111,21 +107,18 @@ def question_from_record(item: dict[str, Any], where: str) -> dict[str, Any] | N
     }
 
 
+def variant_of(records: list[dict[str, Any]]) -> str:
+    """v1.1 stores labels per language (``{"en": …}``) and adds ``supportingEnt``/``supportingNum``."""
+    for record in records:
+        answer = record.get("answer") if isinstance(record.get("answer"), dict) else {}
+        values = answer.get("answer") if isinstance(answer.get("answer"), list) else []
+        if {"supportingEnt", "supportingNum"} & set(answer) or any(
+            isinstance(v, dict) and isinstance(v.get("label"), dict) for v in values
+        ):
+            return "Mintaka v1.1"
+    return "Mintaka v1.0"
+
+
 def load_mintaka(path: Path) -> Loaded:
-    """Read a Mintaka JSON file (records with or without ``translations``)."""
-    records = expect_list(read_json_document(path), path, "Mintaka records")
-    questions, skipped = [], []
-    for index, raw in enumerate(records):
-        where = f"{path}: record {index}"
-        item = expect_dict(raw, where)
-        if "id" in item:
-            where = f"{where} (id {item['id']})"
-        try:
-            row = question_from_record(item, where)
-        except (TypeError, AttributeError, KeyError) as exc:
-            raise InputError(f"{where}: malformed Mintaka record ({exc})") from None
-        if row is None:
-            skipped.append(str(item.get("id", index)))
-            continue
-        questions.append(make_question(row, where))
-    return finish(questions, skipped, path)
+    """Read a Mintaka JSON or JSON Lines file (records with or without ``translations``)."""
+    return load_json_records(path, "Mintaka records", "id", question_from_record, variant_of)

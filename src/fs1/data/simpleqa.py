@@ -2,6 +2,11 @@
 
 Columns: ``metadata, problem, answer``. ``metadata`` is the text of a Python dict, e.g.
 ``{'topic': 'Art', 'answer_type': 'Person', 'urls': ['https://…']}``, parsed with ``ast.literal_eval``.
+Copies rename the columns to ``metadata, question, true_answer`` (OpenDeepSearch and others), or store the rows as
+JSON / JSON Lines (``metadata`` then may be an object); all are read.
+
+SimpleQuestions (Bordes et al., 2015; Freebase; ``topic_entity``/``relation``/``answer`` records), often saved as
+``SimpleQA.json`` by KGQA projects, is a different dataset: it is recognised and refused, never loaded as SimpleQA.
 
 Field mapping:
 
@@ -16,18 +21,34 @@ from __future__ import annotations
 
 import ast
 import csv
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from fs1.data.common import SIMPLEQA, Loaded, finish, make_question
+from fs1.data.common import NO_GOLD, SIMPLEQA, Loaded, expect_dict, finish, make_question, read_records
 from fs1.io import InputError
 
-COLUMNS = ("metadata", "problem", "answer")
+# Column names: the official file's, then the renamed copies' (question, answer).
+LAYOUTS = (("problem", "answer"), ("question", "true_answer"))
 SLICES = {"date", "number", "person", "place", "other"}
+SIMPLEQUESTIONS_KEYS = frozenset({"topic_entity", "relation", "answer", "question"})
+NOT_SIMPLEQA = (
+    "{path}: this is SimpleQuestions (Freebase; records with topic_entity, relation, answer), often saved as "
+    "SimpleQA.json — not OpenAI's SimpleQA, and not one of the fs1 datasets; fs1 does not load it. "
+    "OpenAI's SimpleQA is the CSV simple_qa_test_set.csv (columns metadata, problem, answer)."
+)
 
 
-def parse_metadata(text: str, where: str) -> dict[str, Any]:
-    """The ``metadata`` cell as a dict (it is Python-literal text, not JSON: single quotes)."""
+def is_simplequestions(record: Any) -> bool:
+    """A SimpleQuestions-on-Freebase record (ToG's ``SimpleQA.json``), which is not OpenAI's SimpleQA."""
+    return isinstance(record, dict) and set(record) >= SIMPLEQUESTIONS_KEYS and "problem" not in record
+
+
+def parse_metadata(text: Any, where: str) -> dict[str, Any]:
+    """The ``metadata`` cell as a dict (Python-literal text in the CSV, single quotes; an object in JSON copies)."""
+    if isinstance(text, dict):
+        return text
+    text = "" if text is None else str(text)
     if not text.strip():
         return {}
     try:
@@ -39,14 +60,31 @@ def parse_metadata(text: str, where: str) -> dict[str, Any]:
     return value
 
 
-def question_from_row(row: dict[str, str], index: int, where: str) -> dict[str, Any]:
-    """One CSV row as a Question row."""
-    meta = parse_metadata(row.get("metadata") or "", where)
+def _layout(columns: Iterable[str], where: str) -> tuple[str, str]:
+    """The (question, answer) column names of this copy."""
+    present = set(columns)
+    for question_key, answer_key in LAYOUTS:
+        if {question_key, answer_key} <= present:
+            return question_key, answer_key
+    raise InputError(
+        f"{where}: not SimpleQA (expected columns metadata,problem,answer or metadata,question,true_answer; "
+        f"found {', '.join(sorted(present)) or 'none'})"
+    )
+
+
+def question_from_row(
+    row: dict[str, Any], index: int, where: str, layout: tuple[str, str] = LAYOUTS[0]
+) -> dict[str, Any] | None:
+    """One row as a Question row, or ``None`` when its answer is blank."""
+    meta = parse_metadata(row.get("metadata"), where)
     kind = str(meta.get("answer_type") or "")
+    answer = str(row.get(layout[1]) or "").strip()
+    if not answer:
+        return None
     return {
         "ID": f"simpleqa-{index}",
-        "question": row.get("problem") or "",
-        "main_answers": [row.get("answer") or ""],
+        "question": str(row.get(layout[0]) or ""),
+        "main_answers": [answer],
         "source_of_data": SIMPLEQA,
         "answer_type": kind.lower() if kind.lower() in SLICES else None,
         "meta": {
@@ -57,20 +95,40 @@ def question_from_row(row: dict[str, str], index: int, where: str) -> dict[str, 
     }
 
 
-def load_simpleqa(path: Path) -> Loaded:
-    """Read the SimpleQA CSV; errors name the file and the CSV line."""
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
-    questions = []
+def _csv_rows(path: Path) -> tuple[list[tuple[str, dict[str, Any]]], tuple[str, str], str]:
     with path.open("r", encoding="utf-8", newline="") as fh:
         reader = csv.DictReader(fh)
-        missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise InputError(f"{path}:1: not the SimpleQA CSV (missing column(s) {', '.join(missing)})")
+        layout = _layout(reader.fieldnames or [], f"{path}:1")
+        rows: list[tuple[str, dict[str, Any]]] = []
         try:
-            for index, row in enumerate(reader):
-                where = f"{path}:{reader.line_num}"
-                questions.append(make_question(question_from_row(row, index, where), where))
+            for row in reader:
+                rows.append((f"{path}:{reader.line_num}", row))
         except csv.Error as exc:
             raise InputError(f"{path}:{reader.line_num}: malformed CSV ({exc})") from None
-    return finish(questions, [], path)
+    if layout == LAYOUTS[0]:
+        return rows, layout, "SimpleQA, official CSV"
+    return rows, layout, f"SimpleQA, CSV with renamed columns ({', '.join(layout)})"
+
+
+def _json_rows(path: Path) -> tuple[list[tuple[str, dict[str, Any]]], tuple[str, str], str]:
+    records = read_records(path, "SimpleQA rows")
+    items = [(where, expect_dict(r, where)) for where, r in records.items]
+    if items and is_simplequestions(items[0][1]):
+        raise InputError(NOT_SIMPLEQA.format(path=path))
+    layout = _layout(items[0][1] if items else LAYOUTS[0], items[0][0] if items else str(path))
+    return items, layout, f"SimpleQA, {records.container} copy"
+
+
+def load_simpleqa(path: Path) -> Loaded:
+    """Read SimpleQA: the official CSV, the renamed-columns CSV, or JSON / JSON Lines rows; errors name the line."""
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    rows, layout, variant = _csv_rows(path) if path.suffix.lower() == ".csv" else _json_rows(path)
+    questions, skipped = [], {NO_GOLD: []}
+    for index, (where, row) in enumerate(rows):
+        built = question_from_row(row, index, where, layout)
+        if built is None:
+            skipped[NO_GOLD].append(f"simpleqa-{index}")
+            continue
+        questions.append(make_question(built, where))
+    return finish(questions, skipped, path, variant)

@@ -1,6 +1,7 @@
 """WebQuestionsSP (Yih et al., 2016) in its published JSON format (``WebQSP.{train,test}.json``) → Question records.
 
-The file is one object ``{"Version", "FreebaseVersion", "Questions": [...]}``; each question is::
+The official file is one object ``{"Version", "FreebaseVersion", "Questions": [...]}``; copies drop the wrapper
+(a plain JSON list, or JSON Lines, sometimes with ToG's ``topic_entity``/``qid_topic_entity``). Each question is::
 
     {"QuestionId", "RawQuestion", "ProcessedQuestion",
      "Parses": [{"ParseId", "TopicEntityMid", "TopicEntityName", "InferentialChain", "Sparql", …,
@@ -10,7 +11,8 @@ Field mapping:
 
 - ``ID`` ← ``QuestionId``; ``question`` ← ``RawQuestion`` (``ProcessedQuestion`` when the raw text is missing).
 - Gold = the union over all parses: an ``Entity`` answer contributes its ``EntityName`` (and its MID
-  ``AnswerArgument`` to ``answer_entities``), a ``Value`` answer its ``AnswerArgument``.
+  ``AnswerArgument`` to ``answer_entities``), a ``Value`` answer its ``AnswerArgument``. ``Answers`` may be
+  ``null`` (the test file's partial parses); an entity with an empty ``EntityName`` is an unlabelled id.
 - ``question_entities`` ← every parse's ``TopicEntityMid`` (Freebase MIDs, ``m.…``).
 - ``meta`` ← ``topic_entity_mids``, ``topic_entity_names``, ``inferential_chains``, ``parse_ids``,
   ``processed_question``.
@@ -24,28 +26,29 @@ from typing import Any
 from fs1.data.common import (
     WEBQSP,
     Loaded,
+    answer_fields,
     as_text_list,
     expect_dict,
-    finish,
-    make_question,
-    read_json_document,
+    load_json_records,
     require,
 )
 from fs1.io import InputError
 
 
-def _parse_answers(parses: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
-    """Answer strings and answer MIDs, union over parses, order of first appearance kept."""
-    names: list[str] = []
-    mids: list[str] = []
-    for parse in parses:
-        for answer in parse.get("Answers") or []:
+def _answer_pairs(parses: list[dict[str, Any]], where: str) -> list[tuple[Any, Any]]:
+    """``(label, MID)`` per answer, union over parses in order of appearance."""
+    pairs: list[tuple[Any, Any]] = []
+    for p_index, parse in enumerate(parses):
+        answers = parse.get("Answers") or []
+        if not isinstance(answers, list):
+            raise InputError(f"{where}: Parses[{p_index}].Answers must be a list")
+        for answer in answers:
+            answer = expect_dict(answer, f"{where}: Parses[{p_index}].Answers")
             if answer.get("AnswerType") == "Entity":
-                names += as_text_list(answer.get("EntityName"))
-                mids += as_text_list(answer.get("AnswerArgument"))
+                pairs.append((answer.get("EntityName"), answer.get("AnswerArgument")))
             else:
-                names += as_text_list(answer.get("AnswerArgument"))
-    return as_text_list(names), as_text_list(mids)
+                pairs.append((answer.get("AnswerArgument"), None))
+    return pairs
 
 
 def question_from_record(item: dict[str, Any], where: str) -> dict[str, Any] | None:
@@ -54,42 +57,44 @@ def question_from_record(item: dict[str, Any], where: str) -> dict[str, Any] | N
     if not isinstance(parses, list):
         raise InputError(f"{where}: field Parses must be a list")
     parses = [expect_dict(p, f"{where}: Parses[{i}]") for i, p in enumerate(parses)]
-    main, mids = _parse_answers(parses)
-    if not main:
+    gold = answer_fields(_answer_pairs(parses, where))
+    if gold is None:
         return None
     topic_mids = as_text_list([p.get("TopicEntityMid") for p in parses])
+    meta = {
+        "topic_entity_mids": topic_mids,
+        "topic_entity_names": as_text_list([p.get("TopicEntityName") for p in parses]),
+        "inferential_chains": [p.get("InferentialChain") for p in parses],
+        "parse_ids": [p.get("ParseId") for p in parses],
+        "processed_question": item.get("ProcessedQuestion"),
+    }
+    for key in ("topic_entity", "qid_topic_entity", "entity_labels"):
+        if key in item:
+            meta[key] = item[key]
     return {
         "ID": str(require(item, "QuestionId", where)),
         "question": item.get("RawQuestion") or require(item, "ProcessedQuestion", where),
-        "main_answers": main,
+        "main_answers": gold["main_answers"],
         "source_of_data": WEBQSP,
         "question_entities": topic_mids,
-        "answer_entities": mids,
-        "meta": {
-            "topic_entity_mids": topic_mids,
-            "topic_entity_names": as_text_list([p.get("TopicEntityName") for p in parses]),
-            "inferential_chains": [p.get("InferentialChain") for p in parses],
-            "parse_ids": [p.get("ParseId") for p in parses],
-            "processed_question": item.get("ProcessedQuestion"),
-        },
+        "answer_entities": gold["answer_entities"],
+        "meta": {**meta, **gold["marks"]},
     }
 
 
+def variant_of(records: list[dict[str, Any]]) -> str:
+    first = records[0] if records else {}
+    return "WebQSP, Think-on-Graph copy" if "topic_entity" in first else "WebQSP"
+
+
 def load_webqsp(path: Path) -> Loaded:
-    """Read a WebQSP JSON file."""
-    doc = read_json_document(path)
-    if not isinstance(doc, dict) or not isinstance(doc.get("Questions"), list):
-        raise InputError(f'{path}: not the WebQSP format (expected an object with a "Questions" array)')
-    questions, skipped = [], []
-    for index, raw in enumerate(doc["Questions"]):
-        item = expect_dict(raw, f"{path}: Questions[{index}]")
-        where = f"{path}: Questions[{index}]" + (f" ({item['QuestionId']})" if "QuestionId" in item else "")
-        try:
-            row = question_from_record(item, where)
-        except AttributeError as exc:
-            raise InputError(f"{where}: malformed WebQSP answer ({exc})") from None
-        if row is None:
-            skipped.append(str(item.get("QuestionId", index)))
-            continue
-        questions.append(make_question(row, where))
-    return finish(questions, skipped, path)
+    """Read a WebQSP file: the official wrapped JSON, or a plain JSON list / JSON Lines of questions."""
+    loaded = load_json_records(
+        path, "WebQSP questions", "QuestionId", question_from_record, variant_of, wrapper_key="Questions"
+    )
+    wrapped = ", JSON with wrapper"
+    if loaded.variant.endswith(wrapped):
+        loaded.variant = loaded.variant.removesuffix(wrapped) + ", official wrapper"
+    else:
+        loaded.variant += ", wrapper dropped"
+    return loaded

@@ -13,13 +13,14 @@ from fs1.io import InputError, read_records
 from fs1.records import PathRecord, Question, RecordError
 
 
-def load_questions(spec: str, limit: int | None = None) -> list[Question]:
-    """Questions of a benchmark spec (``sample``, a dataset file, …) as ``fs1.data.load_benchmark`` reads it."""
+def load_questions(spec: str, limit: int | None = None, fmt: str = "auto") -> list[Question]:
+    """Questions of a benchmark spec (``sample``, a dataset file in format ``fmt``, …) as ``fs1.data.load_benchmark``
+    reads it."""
     from fs1.data import load_benchmark
 
     if limit is not None and limit <= 0:
         raise ValueError(f"--limit must be positive, got {limit}")
-    questions = load_benchmark(spec, limit=limit)
+    questions = load_benchmark(spec, limit=limit, fmt=fmt)
     if not questions:
         raise InputError(f"{spec}: no questions")
     return questions

@@ -19,6 +19,8 @@ _QID = re.compile(r"Q[1-9][0-9]{0,11}", re.ASCII)
 _PID = re.compile(r"P[1-9][0-9]{0,7}", re.ASCII)
 # Freebase MIDs: "m." or "/m/" then the Freebase alphabet (digits, lower-case consonants, underscore).
 _MID = re.compile(r"(?:m\.|/m/)([0-9b-df-hj-np-tv-z_]{2,12})", re.ASCII)
+# Freebase "g." ids (answers in WebQSP/CWQ): no P646 value on Wikidata, so they never map and never reach a query.
+_GID = re.compile(r"g\.[0-9a-z_]{2,16}", re.ASCII)
 _ENTITY_IRI = re.compile(re.escape(WD_ENTITY) + r"(Q[1-9][0-9]{0,11})", re.ASCII)
 _WDT_IRI = re.compile(re.escape(WDT) + r"(P[1-9][0-9]{0,7})", re.ASCII)
 
@@ -75,9 +77,12 @@ def is_mid(raw: str) -> bool:
 
 
 def parse_entity(raw: str) -> tuple[str, str]:
-    """Classify a question/answer entity: ``("qid", "Q42")`` or ``("mid", "/m/0abc")``; raise on anything else."""
+    """Classify a question/answer entity: ``("qid", "Q42")``, ``("mid", "/m/0abc")`` or ``("gid", "g.11b…")`` (a
+    Freebase id Wikidata's P646 does not carry: kept, never mapped); raise on anything else."""
     if is_mid(raw):
         return "mid", normalise_mid(raw)
+    if isinstance(raw, str) and _GID.fullmatch(raw):
+        return "gid", raw
     try:
         return "qid", normalise_qid(raw)
     except EntityIdError:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from fs1.io import InputError
 
@@ -38,6 +38,13 @@ class ModelSpec(_Strict):
         if not v or any(c in v for c in "/\\ ") or v.startswith("."):
             raise ValueError("must be a non-empty label without '/', '\\' or spaces")
         return v
+
+    @model_validator(mode="after")
+    def _tokenizer_for_servers(self) -> ModelSpec:
+        # Local backends read the model's own tokenizer; only a server may need one named.
+        if self.tokenizer is not None and self.backend != "openai":
+            raise ValueError(f"tokenizer applies to the openai backend, not {self.backend!r}")
+        return self
 
 
 class TeacherSpec(ModelSpec):
@@ -165,7 +172,14 @@ class Experiment(_Strict):
     """One experiment: benchmark × KG × teacher × students × settings × budgets × k."""
 
     name: str = "experiment"
-    benchmark: str = Field("sample", description="`sample`, a local fs1-format file, or a hub dataset id.")
+    benchmark: str = Field(
+        "sample", description="`sample`, a local fs1-format or dataset file, or a hub dataset id."
+    )
+    benchmark_format: str = Field(
+        "auto",
+        description="Format of benchmark/train_benchmark files: auto (told from contents), fs1, or a dataset's "
+        "own (mintaka, simpleqa, cwq, webqsp, grailqa, exaqt), as `fs1 data convert --format`.",
+    )
     train_benchmark: str | None = Field(
         None,
         description="Questions the teacher answers for rt/fs1 traces (paper: CWQ dev); None = `benchmark`.",

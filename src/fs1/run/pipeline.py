@@ -215,7 +215,7 @@ class Pipeline:
     def select_questions(self, bench: str) -> list[Question]:
         from fs1.data import load_benchmark
 
-        questions = load_benchmark(self.benchmark_spec(bench))
+        questions = load_benchmark(self.benchmark_spec(bench), fmt=self.exp.benchmark_format)
         if self.exp.limit is None:
             return questions
         if not self.exp.per_source:
@@ -283,6 +283,7 @@ class Pipeline:
                 teacher=t.model,
                 backend=t.backend,
                 base_url=t.base_url,
+                tokenizer=t.tokenizer,
                 samples=t.samples,
                 no_path=t.no_path,
                 concurrency=t.concurrency,
@@ -426,7 +427,7 @@ class Pipeline:
         def expected_keys() -> set[Hashable]:
             return {(q.ID, s, b) for q in self.questions() for s in range(g.n) for b in (budgets or [None])}
 
-        from fs1.generate import prediction_key
+        from fs1.generate.predictions import prediction_key
 
         count = self.exp.executor.shard_count(len(self.questions()))
         sharding = None

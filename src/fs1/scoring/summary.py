@@ -91,6 +91,23 @@ class VerdictColumns:
         self.f1.append(float(f1))
         self.answer.append(self.answer_ids.setdefault(answer_key, len(self.answer_ids)) if answer_key else -1)
 
+    def extend(self, other: VerdictColumns) -> None:
+        """Append the verdicts of ``other`` (gathered apart, e.g. by a worker process) after these ones.
+
+        Units and answers new here are numbered in ``other``'s order of first appearance, so gathering a file in
+        pieces and extending piece by piece numbers them as gathering it in one go would.
+        """
+        units = [self.unit_keys.setdefault(key, len(self.unit_keys)) for key in other.unit_keys]
+        answers = [self.answer_ids.setdefault(key, len(self.answer_ids)) for key in other.answer_ids]
+        if other.unit:
+            self.unit += np.asarray(units, dtype=np.int64)[other.unit].tolist()
+            # (index -1, no answer, picks the -1 appended last)
+            self.answer += np.asarray([*answers, -1], dtype=np.int64)[other.answer].tolist()
+        self.sample += other.sample
+        self.correct += other.correct
+        self.exact += other.exact
+        self.f1 += other.f1
+
     def __len__(self) -> int:
         return len(self.unit)
 
