@@ -66,17 +66,21 @@ class PendingStage:
     sharding: Sharding | None
 
 
-def note_running(path: Path) -> None:
-    """Which process works on a job (for ``fs1 status`` and for people chasing a stuck job)."""
+def note_running(directory: Path, job: str, sidecar: Path) -> None:
+    """Which process works on a job: a sidecar file (for ``fs1 status`` and people chasing a stuck job) and a
+    line in the stage's ``.attempts.jsonl`` (a retried or requeued job shows as a second attempt)."""
     import os
     import socket
     import time
 
-    write_json_atomic(path, {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()})
+    row = {"job": job, "pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}
+    write_json_atomic(sidecar, row)
+    with JsonlAppender(directory / ATTEMPTS) as sink:
+        sink.write(row)
 
 
 def _run_whole(work: Callable[[Path], None], directory: Path) -> None:
-    note_running(directory / RUNNING)
+    note_running(directory, directory.name, directory / RUNNING)
     work(directory)
 
 
@@ -84,7 +88,7 @@ def _run_shard(
     run: Callable[[Path, int, int], None], directory: Path, output: str, index: int, count: int
 ) -> None:
     part = shard_path(directory / output, index, count)
-    note_running(part.with_name(part.name + RUNNING))
+    note_running(directory, part.name, part.with_name(part.name + RUNNING))
     run(directory, index, count)
     mark_done(part)
 
