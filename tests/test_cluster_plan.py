@@ -304,6 +304,9 @@ def test_status_reads_markers_shards_and_ledger(tmp_path: Path) -> None:
     done_path(done_part).write_text("")
     running = _write_part(out, 1, 3, [("b", 0)])
     running.with_name(running.name + ".running").write_text("{}")
+    with JsonlAppender(gen / ".attempts.jsonl") as sink:  # shard 1 was retried once
+        for job in (done_part.name, running.name, running.name):
+            sink.write({"job": job, "pid": 1, "host": "h", "started": 0})
     ledger = Ledger(run, "slurm")
     for shard, event, error in (
         (0, "finished", None),
@@ -320,6 +323,7 @@ def test_status_reads_markers_shards_and_ledger(tmp_path: Path) -> None:
         2,
     )
     assert rows[("generate/m__instruct", "1/3")].state == "running"
+    assert [rows[("generate/m__instruct", f"{i}/3")].attempts for i in range(3)] == [1, 2, 0]
     failed = rows[("generate/m__instruct", "2/3")]
     assert (failed.state, failed.job_id, failed.error, failed.records) == (
         "failed",

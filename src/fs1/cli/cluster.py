@@ -107,8 +107,8 @@ def _status_table(rundir: Path):  # noqa: ANN202
     table = Table(
         title=f"{rundir}: " + ", ".join(f"{sum(r.state == s for r in rows)} {s}" for s in STATE_STYLE)
     )
-    for column in ("stage", "shard", "state", "records", "job", "last error"):
-        table.add_column(column, justify="right" if column == "records" else "left")
+    for column in ("stage", "shard", "state", "records", "tries", "job", "last error"):
+        table.add_column(column, justify="right" if column in ("records", "tries") else "left")
     for row in rows:
         style = STATE_STYLE[row.state]
         table.add_row(
@@ -116,6 +116,7 @@ def _status_table(rundir: Path):  # noqa: ANN202
             row.shard,
             f"[{style}]{row.state}[/]",
             "–" if row.records is None else str(row.records),
+            str(row.attempts) if row.attempts else "–",
             row.job_id or "–",
             (row.error or "")[:120],
         )

@@ -5,11 +5,13 @@ the run writes (stage markers, shard ``.done`` and ``.running`` sidecars, ``.job
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 from fs1.io import InputError, read_jsonl_rows
 from fs1.run.executors import LEDGER
+from fs1.run.pipeline import ATTEMPTS
 from fs1.run.shards import RUNNING, SHARD_RE, done_path
 from fs1.run.stage import MARKER
 
@@ -31,6 +33,7 @@ class StatusRow:
     records: int | None
     job_id: str | None
     error: str | None
+    attempts: int = 0  # processes that started this job (a retry or requeue adds one)
 
 
 def _lines(path: Path) -> int | None:
@@ -72,16 +75,17 @@ def run_status(rundir: Path) -> list[StatusRow]:
         stage = directory.relative_to(rundir).as_posix()
         done = bool(json.loads(marker.read_text()).get("done"))
         output = next((directory / name for name in OUTPUTS if (directory / name).exists()), None)
+        tries = _attempts(directory)
         shards = _shards(directory, stage, ledger)
         if shards and not done:
             for (index, count), part in sorted(shards.items()):
                 event = ledger.get((stage, index))
                 running = part.with_name(part.name + RUNNING).exists()
                 state = _state(done_path(part).exists(), running, event)
+                label = f"{index}/{count}"
+                attempts = tries.get(part.name, 0)
                 rows.append(
-                    StatusRow(
-                        stage, f"{index}/{count}", state, _lines(part), _job(event), _error(event, state)
-                    )
+                    StatusRow(stage, label, state, _lines(part), _job(event), _error(event, state), attempts)
                 )
             continue
         event = ledger.get((stage, None)) or next(
@@ -89,9 +93,9 @@ def run_status(rundir: Path) -> list[StatusRow]:
         )
         running = (directory / RUNNING).exists() or bool(event and event["event"] == "submitted")
         state = _state(done, running, event)
-        rows.append(
-            StatusRow(stage, "", state, _lines(output) if output else None, _job(event), _error(event, state))
-        )
+        records = _lines(output) if output else None
+        attempts = tries.get(directory.name, 0)
+        rows.append(StatusRow(stage, "", state, records, _job(event), _error(event, state), attempts))
     return rows
 
 
@@ -109,6 +113,14 @@ def _shards(
             key = (shard, event["shards"])
             found.setdefault(key, directory / f"predictions.shard-{shard}-of-{event['shards']}.jsonl")
     return found
+
+
+def _attempts(directory: Path) -> dict[str, int]:
+    """Started processes per job name, from the stage's ``.attempts.jsonl``."""
+    path = directory / ATTEMPTS
+    if not path.exists():
+        return {}
+    return dict(Counter(row["job"] for _, row in read_jsonl_rows(path)))
 
 
 def _job(event: dict | None) -> str | None:
