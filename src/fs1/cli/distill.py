@@ -8,7 +8,14 @@ from pathlib import Path
 
 import typer
 
-from fs1.cli.app import BENCHMARK_FORMAT_HELP, app, console, user_errors
+from fs1.cli.app import (
+    BACKEND_OPTION,
+    BENCHMARK_FORMAT_HELP,
+    app,
+    console,
+    parse_backend_options,
+    user_errors,
+)
 
 _HELP = """Distil teacher reasoning traces (rt: plain question; fs1: question + KG paths) into TRACES.jsonl.
 
@@ -71,6 +78,7 @@ def distill(
     resume: bool = typer.Option(False, "--resume", help="Continue an existing TRACES.jsonl."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Start TRACES.jsonl again from empty."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    backend_option: list[str] | None = BACKEND_OPTION,
 ) -> None:
     from fs1.backends import BackendError
     from fs1.distill.inputs import load_paths, load_questions
@@ -82,6 +90,7 @@ def distill(
             concurrency=concurrency, batch_size=batch_size, temperature=temperature, top_p=top_p, top_k=top_k,
             max_tokens=max_tokens, seed=seed, on_error=on_error, price_in=price_in, price_out=price_out,
             max_failures_in_a_row=max_failures_in_a_row, stream=stream, api_key_env=api_key_env, tokenizer=tokenizer,
+            backend_options=parse_backend_options(backend_option),
         )  # fmt: skip
         questions = load_questions(benchmark, limit, fmt)
         path_index = load_paths(paths) if paths is not None else None

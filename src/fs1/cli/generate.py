@@ -9,7 +9,15 @@ from pathlib import Path
 
 import typer
 
-from fs1.cli.app import BENCHMARK_FORMAT_HELP, app, console, parse_int_list, user_errors
+from fs1.cli.app import (
+    BACKEND_OPTION,
+    BENCHMARK_FORMAT_HELP,
+    app,
+    console,
+    parse_backend_options,
+    parse_int_list,
+    user_errors,
+)
 
 
 @app.command("generate")
@@ -33,7 +41,9 @@ def generate(
         None, "--tokenizer", help="--backend openai: the model's tokenizer (path, hub id, smollm2-135m)."
     ),
     setting: str = typer.Option(
-        "instruct", "--setting", help="instruct | cot | reasoning (s1 think/answer)."
+        "instruct",
+        "--setting",
+        help="instruct | cot | abstain (answer only when sure) | reasoning (s1 think/answer).",
     ),
     n: int = typer.Option(1, "--n", min=1, help="Samples per question (parallel sampling; pass@k needs 16)."),
     max_think_tokens: int | None = typer.Option(
@@ -90,6 +100,7 @@ def generate(
         min=1,
         help="Generate nothing: merge the N shard files of --out into --out, checking every key once.",
     ),
+    backend_option: list[str] | None = BACKEND_OPTION,
 ) -> None:
     """Generate predictions for a benchmark with parallel sampling and s1 budget forcing.
 
@@ -122,6 +133,7 @@ def generate(
             if backend != "openai":
                 raise ValueError(f"--tokenizer applies to the openai backend, not {backend!r}")
             options["tokenizer"] = tokenizer
+        options.update(parse_backend_options(backend_option))
         summary = _run(benchmark, fmt, limit, backend, options, config, out, resume, shard)
     console.print(
         f"wrote {summary.written} predictions to {out} ({summary.skipped} already there, "

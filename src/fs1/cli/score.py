@@ -35,19 +35,20 @@ def score(
         min=0,
         help="Processes to score with, each reading its own part of the file (same outputs); 0: one per core.",
     ),
+    seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap intervals (use the run's seed)."),
 ) -> None:
     """Score predictions by rule: extract each final answer (last \\boxed{}, else the answer marker; never the
     thinking), normalise it, and count it correct when a gold answer or alias is contained in it on token
     boundaries. Writes OUT/scores.jsonl (one Score per prediction) and OUT/summary.json (accuracy, exact, F1,
-    no-answer rate, unbiased pass@k, maj@k = majority vote over the first k samples; overall and by source, hops,
-    answer type and budget)."""
+    no-answer rate, attempted and hallucination rates, unbiased pass@k and maj@k (all k-subsets), 95% bootstrap
+    intervals over questions; overall and by source, hops, answer type and budget)."""
     from fs1.scoring.score import SCORES_FILE, SUMMARY_FILE, load_questions
 
     ks = parse_int_list(k)
     with user_errors():
         if ks is not None and any(value < 1 for value in ks):
             raise ValueError(f"--k values must be >= 1, got {k!r}")
-        summary = _score_with_progress(predictions, load_questions(benchmark, fmt), out, ks, workers)
+        summary = _score_with_progress(predictions, load_questions(benchmark, fmt), out, ks, workers, seed)
     dropped = sorted(set(ks or []) - set(summary["ks"]))
     if dropped:
         console.print(
@@ -58,7 +59,7 @@ def score(
 
 
 def _score_with_progress(
-    predictions: Path, questions: dict, out: Path, ks: list[int] | None, workers: int
+    predictions: Path, questions: dict, out: Path, ks: list[int] | None, workers: int, seed: int = 0
 ) -> dict:
     """``score_file`` under a progress line (predictions scored, time elapsed)."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -69,7 +70,13 @@ def _score_with_progress(
     with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task("score", total=None)
         return score_file(
-            predictions, questions, out, ks, progress=lambda n: bar.update(task, completed=n), workers=workers
+            predictions,
+            questions,
+            out,
+            ks,
+            progress=lambda n: bar.update(task, completed=n),
+            workers=workers,
+            seed=seed,
         )
 
 
@@ -79,8 +86,11 @@ def _print_summary(summary: dict) -> None:
 
     ks = [str(k) for k in summary["ks"]]
     shown = list(dict.fromkeys([ks[0], ks[-1]])) if ks else []
-    table = Table(title=f"fs1 score (n = {summary['n']} samples per question)")
-    columns = ["slice", "questions", "accuracy", "no answer"]
+    table = Table(
+        title=f"fs1 score (n = {summary['n']} samples per question)",
+        caption="accuracy and halluc.: value (95% interval over questions)",
+    )
+    columns = ["slice", "questions", "accuracy", "attempted", "halluc.", "no answer"]
     columns += [f"pass@{k}" for k in shown] + [f"maj@{k}" for k in shown]
     for column in columns:
         table.add_column(column, justify="left" if column == "slice" else "right", no_wrap=True)
@@ -89,9 +99,18 @@ def _print_summary(summary: dict) -> None:
         table.add_row(
             name,
             str(stats["n_questions"]),
-            f"{stats['accuracy']:.3f}",
+            _with_interval(stats, "accuracy"),
+            f"{stats['attempted']:.3f}",
+            _with_interval(stats, "hallucination_rate"),
             f"{stats['no_answer_rate']:.3f}",
             *[f"{stats['pass@k'][k]:.3f}" for k in shown],
             *[f"{stats['maj@k'][k]:.3f}" for k in shown],
         )
     console.print(table)
+
+
+def _with_interval(stats: dict, metric: str) -> str:
+    """``0.375 (0.30-0.45)``: the value and its bootstrap interval, when the summary has one."""
+    bounds = (stats.get("ci") or {}).get(metric)
+    text = f"{stats[metric]:.3f}"
+    return f"{text} ({bounds[0]:.2f}-{bounds[1]:.2f})" if bounds else text

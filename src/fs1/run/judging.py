@@ -16,17 +16,24 @@ def judge_run(pipe: Pipeline, run: str) -> Path:
     spec = pipe.exp.judge
     if spec is None:
         raise ValueError("the experiment has no judge")
-    config = {"score": pipe.fingerprints[f"score/{run}"], "judge": spec.model_dump(), "ks": pipe.exp.ks}
+    config = {
+        "score": pipe.fingerprints[f"score/{run}"],
+        "judge": spec.model_dump(),
+        "ks": pipe.exp.ks,
+        "seed": pipe.exp.generation.seed,
+    }
 
     def work(d: Path) -> None:
         from fs1.judge.judge import load_judge
         from fs1.judge.stage import judge_file
 
         options = {"base_url": spec.base_url, "tokenizer": spec.tokenizer} if spec.backend == "openai" else {}
+        options["backend_options"] = spec.options
         judge = load_judge(
             spec.model,
             backend=spec.backend,
             prompt=spec.prompt,
+            sampling=spec.sampling,
             cache_path=pipe.rundir / "cache" / "judge_verdicts.jsonl",
             **options,
         )
@@ -39,6 +46,7 @@ def judge_run(pipe: Pipeline, run: str) -> Path:
             mode=spec.mode,
             ks=pipe.exp.ks,
             judge_info={"model": spec.model, "prompt": spec.prompt, "backend": spec.backend},
+            seed=pipe.exp.generation.seed,
         )
 
     return pipe.stage(f"judge/{run}", config, work, kind="judge", model=spec)

@@ -26,6 +26,8 @@ from fs1.run.shards import RUNNING, drop_other_counts, mark_done, merge_shards, 
 from fs1.run.stage import StageResult, close_stage, open_stage
 
 TRAINED_SETTINGS = ("rt", "fs1")
+# Bumped when the score summary gains fields, so runs scored before are scored again (cheap) on resume.
+SCORE_METRICS_VERSION = 2
 # What an instruct/cot run depends on: budget-forcing fields change only the rt/fs1 runs.
 UNFORCED_FIELDS = {"n", "max_tokens", "seed"}
 ATTEMPTS = ".attempts.jsonl"
@@ -295,6 +297,7 @@ class Pipeline:
                 max_tokens=t.max_tokens,
                 temperature=t.temperature,
                 seed=0,
+                backend_options=t.options,
             )
             summary = run_distillation(
                 self.train_questions(), dc, d / "traces.jsonl", paths=paths, resume=True
@@ -425,7 +428,7 @@ class Pipeline:
                 out if count == 1 else shard_path(out, index, count),
                 base_url=student.base_url,
                 tokenizer=student.tokenizer,
-                tensor_parallel_size=tensor_parallel,
+                **({"tensor_parallel_size": tensor_parallel} if tensor_parallel else {}) | student.options,
             )
 
         def expected_keys() -> set[Hashable]:
@@ -442,13 +445,24 @@ class Pipeline:
         return run
 
     def run_score(self, run: str) -> dict[str, Any]:
-        config = {"generate": self.fingerprints[f"generate/{run}"], "ks": self.exp.ks}
+        config = {
+            "generate": self.fingerprints[f"generate/{run}"],
+            "ks": self.exp.ks,
+            "seed": self.exp.generation.seed,
+            "metrics": SCORE_METRICS_VERSION,
+        }
 
         def work(d: Path) -> None:
             from fs1.scoring import score_file
 
             by_id = {q.ID: q for q in self.questions()}
-            score_file(self.rundir / "generate" / run / "predictions.jsonl", by_id, d, ks=self.exp.ks)
+            score_file(
+                self.rundir / "generate" / run / "predictions.jsonl",
+                by_id,
+                d,
+                ks=self.exp.ks,
+                seed=self.exp.generation.seed,
+            )
 
         d = self.stage(f"score/{run}", config, work)
         return json.loads((d / "summary.json").read_text())

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
-from fs1.io import read_jsonl_rows
+from fs1.io import atomic_open, read_jsonl_rows
 from fs1.run.config import ExecutorSpec, Experiment, load_experiment
 from fs1.run.executors import make_executor
 from fs1.run.pipeline import TRAINED_SETTINGS, Log, Pipeline
-from fs1.run.results import SELECTION_METRIC, kg_selection, summary_rows, write_results
+from fs1.run.results import kg_selection_rows, summary_rows, write_results
 
 
 def run_experiment(
@@ -31,7 +30,7 @@ def run_experiment(
     exp = with_executor_overrides(exp, executor, shards)
     rundir = Path(rundir)
     rundir.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(experiment_file, rundir / "experiment.yaml")
+    keep_experiment_copy(experiment_file, rundir / "experiment.yaml")
     engine = make_executor(exp.executor.kind, rundir, exp.executor)
     pipe = Pipeline(exp, rundir, experiment_file, log, executor=engine)
 
@@ -81,6 +80,15 @@ def with_executor_overrides(exp: Experiment, executor: str | None, shards: int |
     return exp.model_copy(update={"executor": spec})
 
 
+def keep_experiment_copy(experiment_file: Path, copy: Path) -> None:
+    """Keep the experiment beside its results; rerunning from that very copy (``fs1 run RUN/experiment.yaml
+    --out RUN``) simply resumes."""
+    if copy.exists() and copy.samefile(experiment_file):
+        return
+    with atomic_open(copy, "wb") as fh:
+        fh.write(experiment_file.read_bytes())
+
+
 def quiet_library_logs() -> None:
     """Keep the run's own progress readable: no per-step bars from datasets, no transformers info chatter."""
     import datasets
@@ -114,21 +122,8 @@ def write_results_table(pipe: Pipeline, runs: list[str], summaries: dict[str, di
         model, setting = run.split("__", 1)
         rows += summary_rows(run, model, setting, summaries[run])
         scores = [row for _, row in read_jsonl_rows(pipe.rundir / "score" / run / "scores.jsonl")]
-        selection = kg_selection(scores, questions, pipe.exp.ks, supported)
-        rows += [
-            {
-                "run": run,
-                "model": model,
-                "setting": setting,
-                "source": source,
-                "budget": None,
-                "k": k,
-                "metric": SELECTION_METRIC,
-                "value": value,
-            }
-            for source, by_k in selection.items()
-            for k, value in by_k.items()
-        ]
+        base = {"run": run, "model": model, "setting": setting}
+        rows += kg_selection_rows(base, scores, questions, pipe.exp.ks, supported, pipe.exp.generation.seed)
     return write_results(rows, pipe.rundir / "results.parquet")
 
 

@@ -27,7 +27,7 @@ from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from fs1.records import Prediction, Question, RecordError, Score, _field_info
+from fs1.records import Prediction, Question, RecordError, Score, _field_info, check_types
 from fs1.scoring.extract import (
     VIA_BOX,
     VIA_LINE,
@@ -38,7 +38,7 @@ from fs1.scoring.extract import (
     extract_from_part,
 )
 from fs1.scoring.normalize import normalize_answer
-from fs1.scoring.prediction import FINISH_LENGTH, score_extraction
+from fs1.scoring.prediction import TRUNCATED_REASONS, score_extraction
 from fs1.scoring.summary import VerdictColumns
 
 try:  # a faster decoder of the same JSON; without it, json does all the work
@@ -132,7 +132,7 @@ class RangeScorer:
             except _BadLine as exc:
                 result.error, result.error_line = str(exc), lineno
                 break
-            verdict, via = self._verdict(qid, prediction.text, prediction.finish_reason == FINISH_LENGTH)
+            verdict, via = self._verdict(qid, prediction.text, prediction.finish_reason in TRUNCATED_REASONS)
             budget_text = "" if budget is None else f', "budget": {_value(budget)}'
             out.append(
                 f"{verdict.prefix}{prediction.sample}{verdict.middle}{_VIA_TEXT[via]}{budget_text}{verdict.end}"
@@ -196,6 +196,7 @@ def _prediction(raw: bytes) -> Prediction:
         required = row.get("id") is not None and row.get("sample") is not None and row.get("text") is not None
         if required and row.keys() <= _PREDICTION_FIELDS:
             # Same result as from_dict for a row with only known fields, at a fraction of its per-row cost.
+            check_types(Prediction, row)
             prediction = Prediction(**row)
             prediction.validate()
             return prediction

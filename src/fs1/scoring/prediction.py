@@ -12,8 +12,9 @@ from fs1.records import Prediction, Question, Score
 from fs1.scoring.extract import Extraction, extract
 from fs1.scoring.match import match_answer
 
-# finish_reason of a reply that hit the token cap (OpenAI / vLLM naming).
+# finish_reason of a reply cut off by the token cap (OpenAI / vLLM naming) or by a full context (fs1.backends.base).
 FINISH_LENGTH = "length"
+TRUNCATED_REASONS = (FINISH_LENGTH, "context")
 
 
 def score_prediction(prediction: Prediction, question: Question, gold: Sequence[str] | None = None) -> Score:
@@ -21,7 +22,7 @@ def score_prediction(prediction: Prediction, question: Question, gold: Sequence[
 
     ``gold``: ``question.gold`` computed once by a caller that scores many samples of one question.
     """
-    found = extract(prediction.text, truncated=prediction.finish_reason == FINISH_LENGTH)
+    found = extract(prediction.text, truncated=prediction.finish_reason in TRUNCATED_REASONS)
     return score_extraction(
         prediction.id, prediction.sample, prediction.budget, found, question.gold if gold is None else gold
     )

@@ -66,6 +66,7 @@ def score_file(
     ks: Sequence[int] | None = None,
     progress: Callable[[int], None] | None = None,
     workers: int = 1,
+    seed: int = 0,
 ) -> dict[str, Any]:
     """Score a predictions JSONL file into ``out_dir/scores.jsonl`` and ``out_dir/summary.json``; returns the summary.
 
@@ -73,7 +74,8 @@ def score_file(
     processes to score with (0: one per core this process may use); the outputs do not depend on it. Each worker
     reads its own byte ranges of the file, so two workers on two idle cores take about half the time of one. They are
     started with ``spawn``, which imports the caller's main module again: a script that asks for more than one worker
-    must keep its top-level code under ``if __name__ == "__main__":`` (the ``fs1`` command does).
+    must keep its top-level code under ``if __name__ == "__main__":`` (the ``fs1`` command does). ``seed`` seeds the
+    summary's bootstrap intervals.
     """
     predictions_path, out_dir = Path(predictions_path), Path(out_dir)
     if not predictions_path.is_file():
@@ -94,7 +96,7 @@ def score_file(
         if not lines:
             raise InputError(f"{predictions_path}: no predictions")
         try:
-            summary = aggregate(columns, questions, ks)
+            summary = aggregate(columns, questions, ks, seed=seed)
         except DuplicateSampleError as exc:
             raise InputError(f"{predictions_path}:{lines[exc.position]}: {exc}") from None
     write_json_atomic(out_dir / SUMMARY_FILE, summary)
