@@ -53,11 +53,17 @@ def test_merge_checks_every_key_once_and_keeps_shard_order(tmp_path: Path) -> No
     expected = {(q, s, None) for q in "abc" for s in range(2)}
     _write_part(out, 0, 2, [("a", 0), ("a", 1), ("b", 0), ("b", 1)])
     _write_part(out, 1, 2, [("c", 1), ("c", 0)])
+    for part in (0, 1):  # the configuration each shard was made with (the same for all)
+        (tmp_path / f"predictions.shard-{part}-of-2.config.json").write_text('{"seed": 0}\n')
     assert merge_shards(out, 2, expected, prediction_key) == 6
     assert [json.loads(line)["text"] for line in out.read_text().splitlines()] == [
         "a-0", "a-1", "b-0", "b-1", "c-1", "c-0",
     ]  # fmt: skip
-    assert list(tmp_path.iterdir()) == [out]  # shard files go once merged
+    assert sorted(tmp_path.iterdir()) == [
+        tmp_path / "predictions.config.json",
+        out,
+    ]  # shard files go once merged
+    assert json.loads((tmp_path / "predictions.config.json").read_text()) == {"seed": 0}
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ from collections.abc import Callable, Hashable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from fs1.io import InputError, _repair_torn_tail, atomic_open
+from fs1.io import InputError, _repair_torn_tail, atomic_open, config_path
 
 T = TypeVar("T")
 RUNNING = ".running"  # sidecar naming the process working on a shard (or, in a stage directory, on the stage)
@@ -74,6 +74,7 @@ def drop_other_counts(out: Path, count: int) -> list[Path]:
             path.unlink()
             done_path(path).unlink(missing_ok=True)
             path.with_name(path.name + RUNNING).unlink(missing_ok=True)
+            config_path(path).unlink(missing_ok=True)
             removed.append(path)
     return removed
 
@@ -119,11 +120,27 @@ def merge_shards(
     if absent:
         sample = ", ".join(repr(k) for k in sorted(absent, key=repr)[:5])
         raise InputError(f"{out}: {len(absent)} key(s) written by no shard, e.g. {sample}")
+    configs = _shard_configs(parts)
     with atomic_open(out) as fh:
         fh.writelines(lines)
+    if configs:  # the configuration that made the shards (one for all) now describes the merged file
+        with atomic_open(config_path(out)) as fh:
+            fh.write(configs[0])
     if remove_parts:
         for part in parts:
             part.unlink()
             done_path(part).unlink(missing_ok=True)
             part.with_name(part.name + RUNNING).unlink(missing_ok=True)
+            config_path(part).unlink(missing_ok=True)
     return len(lines)
+
+
+def _shard_configs(parts: list[Path]) -> list[str]:
+    """The configuration records beside the shard files; shards made with different configurations never merge."""
+    texts = [config_path(p).read_text(encoding="utf-8") for p in parts if config_path(p).exists()]
+    if len({json.dumps(json.loads(t), sort_keys=True) for t in texts}) > 1:
+        names = ", ".join(config_path(p).name for p in parts)
+        raise InputError(
+            f"{parts[0].parent}: shards made with different configurations ({names}); redo the odd ones"
+        )
+    return texts
