@@ -4,7 +4,7 @@ PY ?= python3
 # on a CUDA machine: make setup TORCH_SPEC=torch  (PyPI's default Linux wheel is the CUDA build).
 TORCH_SPEC ?= torch==2.13.0
 # Extras installed with the package; a GPU node adds vllm in the same pip run (see README "GPU install").
-EXTRAS ?= llamacpp,dev,embed
+EXTRAS ?= llamacpp,dev,embed,cluster
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.fs1-installed
@@ -22,7 +22,8 @@ $(BIN)/python:
 LLAMA_CMAKE_ARGS ?= -DLLAVA_BUILD=OFF
 BUILD_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-# Installs the package with the CPU torch pin, llama.cpp bindings and dev tools; Chromium for the HTML report test.
+# Installs the package with the CPU torch pin, llama.cpp bindings, dev tools and the cluster clients (submitit, Ray);
+# system packages (Chromium for the report test; Slurm and munge for the cluster tests) when run as root.
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install -q $(TORCH_SPEC)
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS) $$CMAKE_ARGS" CMAKE_BUILD_PARALLEL_LEVEL=$(BUILD_JOBS) \

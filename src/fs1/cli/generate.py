@@ -60,11 +60,23 @@ def generate(
     resume: bool = typer.Option(
         False, "--resume", help="Skip (id, sample, budget) records already in --out."
     ),
+    shard: str | None = typer.Option(
+        None,
+        "--shard",
+        help="I/N: answer only shard I (0-based) of N contiguous question slices, into OUT.shard-I-of-N.jsonl.",
+    ),
+    merge_shards: int | None = typer.Option(
+        None,
+        "--merge-shards",
+        min=1,
+        help="Generate nothing: merge the N shard files of --out into --out, checking every key once.",
+    ),
     backend_option: list[str] | None = BACKEND_OPTION,
 ) -> None:
     """Generate predictions for a benchmark with parallel sampling and s1 budget forcing.
 
-    Prompts use the model's chat template: the question + " Put your final answer in \\boxed{}." (cot adds
+    For array jobs: run `--shard I/N` once per I (e.g. I = $SLURM_ARRAY_TASK_ID), then the same command with
+    `--merge-shards N` instead of `--shard`. Prompts use the model's chat template: the question + " Put your final answer in \\boxed{}." (cot adds
     "Think step-by-step."; reasoning opens the s1 thinking block). Each record carries id, sample, text (thinking,
     markers and answer), think/answer token counts, waits, finish reason, model, setting, budget and seed.
     """
@@ -73,13 +85,19 @@ def generate(
             if config.budgets is not None:
                 raise ConfigError("give either --max-think-tokens or --budgets, not both")
             config = GenerateConfig.model_validate(config.model_dump() | {"budgets": [max_think_tokens]})
+        if merge_shards is not None:
+            if shard is not None:
+                raise ConfigError("give either --shard or --merge-shards, not both")
+            merged = _merge(benchmark, fmt, limit, config, out, merge_shards)
+            console.print(f"merged {merge_shards} shards into {out}: {merged} predictions, every key once")
+            return
         options = _backend_options(backend, base_url, threads, dtype)
         if tokenizer is not None:
             if backend != "openai":
                 raise ConfigError(f"--tokenizer applies to the openai backend, not {backend!r}")
             options["tokenizer"] = tokenizer
         options.update(parse_backend_options(backend_option))
-        summary = _run(benchmark, fmt, limit, backend, options, config, out, resume)
+        summary = _run(benchmark, fmt, limit, backend, options, config, out, resume, shard)
     console.print(
         f"wrote {summary.written} predictions to {out} ({summary.skipped} already there, "
         f"{summary.sequences} sequences generated)"
@@ -100,19 +118,47 @@ def _backend_options(backend: str, base_url: str | None, threads: int | None, dt
     return options
 
 
+def _merge(benchmark: str, fmt: str, limit: int | None, config, out: Path, count: int) -> int:  # noqa: ANN001
+    """Merge the shard files of ``out``; the expected keys come from the same questions, n and budgets."""
+    from fs1.data import load_benchmark
+    from fs1.generate.predictions import prediction_key
+    from fs1.run.shards import merge_shards
+
+    questions = load_benchmark(benchmark, limit=limit, fmt=fmt)
+    budgets = sorted(set(config.budgets)) if config.budgets else [None]
+    expected = {(q.ID, s, b) for q in questions for s in range(config.n) for b in budgets}
+    return merge_shards(out, count, expected, prediction_key, remove_parts=False)
+
+
 def _run(
-    benchmark: str, fmt: str, limit: int | None, backend: str, options: dict, config, out: Path, resume: bool
-):  # noqa: ANN001, ANN202
+    benchmark: str,
+    fmt: str,
+    limit: int | None,
+    backend: str,
+    options: dict,
+    config,  # noqa: ANN001
+    out: Path,
+    resume: bool,
+    shard: str | None = None,
+):  # noqa: ANN202
     """Load questions and backend, generate with a progress bar; backend failures become one-line errors."""
     from fs1.backends.base import BackendError
     from fs1.data import load_benchmark
     from fs1.generate.progress import generate_with_progress
+    from fs1.run.shards import mark_done, parse_shard, shard_path, shard_slice
 
     questions = load_benchmark(benchmark, limit=limit, fmt=fmt)
+    if shard is not None:
+        index, count = parse_shard(shard)
+        questions = shard_slice(questions, index, count)
+        out = shard_path(out, index, count)
     try:
-        return generate_with_progress(
+        summary = generate_with_progress(
             questions, backend, config.model, config, out, resume=resume, console=console, **options
         )
+        if shard is not None:
+            mark_done(out)
+        return summary
     except BackendError as exc:
         # Transport failures after retries, unusable models: one line, no stack trace, records so far kept.
         raise BackendError(f"backend {backend!r}: {exc}") from None

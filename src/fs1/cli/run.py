@@ -17,20 +17,31 @@ def run_command(
     out: Path = typer.Option(
         ..., "--out", help="Run directory; a second run resumes and redoes only what changed."
     ),
+    executor: str | None = typer.Option(
+        None, "--executor", help="local | slurm | ray (default: the file's `executor.kind`, else local)."
+    ),
+    shards: int | None = typer.Option(
+        None, "--shards", min=1, help="Shards per generation run (default: the file's `executor.shards`)."
+    ),
 ) -> None:
     """Run an experiment: paths → distill → SFT sets → train → generate → score (→ judge) → report.
 
     Each stage's outputs live in OUT/<stage>/ with the config that made them; finished stages are skipped,
-    interrupted ones resume, and a changed config re-runs exactly the stages it affects.
+    interrupted ones resume, and a changed config re-runs exactly the stages it affects. With --executor slurm or
+    ray the heavy stages (paths, distill, train, generate, judge) run as cluster jobs (see docs/cluster.md).
     """
     with user_errors():
         from rich.table import Table
 
+        from fs1.run.pipeline import StagesFailed
         from fs1.run.runner import headline, quiet_library_logs, run_experiment
 
         quiet_library_logs()
-
-        pipe = run_experiment(experiment, out, log=console.print)
+        try:
+            pipe = run_experiment(experiment, out, log=console.print, executor=executor, shards=shards)
+        except StagesFailed as exc:
+            console.print(f"[bold red]error:[/] {exc}")
+            raise typer.Exit(1) from None
         table = Table(title="Headline (overall)")
         for column in ("model", "setting", "pass@1", "pass@k", "k"):
             table.add_column(column, justify="left" if column in ("model", "setting") else "right")

@@ -145,6 +145,68 @@ class JudgeSpec(JudgeSettings):
         return what
 
 
+ExecutorName = Literal["local", "slurm", "ray"]
+StageKind = Literal["paths", "distill", "train", "generate", "judge"]
+
+
+class ResourceSpec(_Strict):
+    """What one job of a stage asks the cluster for; unset fields take the model-size defaults (docs/cluster.md)."""
+
+    gpus: int | None = Field(None, ge=0, description="GPUs per job (= tensor-parallel size for vLLM).")
+    cpus: int | None = Field(None, ge=1, description="CPU cores per job.")
+    mem_gb: int | None = Field(None, ge=1, description="Host memory per job in GiB.")
+    time_min: int | None = Field(None, ge=1, description="Wall-time limit per job in minutes.")
+    partition: str | None = Field(None, description="Slurm partition.")
+    account: str | None = Field(None, description="Slurm account charged.")
+    qos: str | None = Field(None, description="Slurm quality of service.")
+    constraint: str | None = Field(None, description="Slurm node feature constraint, e.g. `a100`.")
+    sbatch: list[str] = Field(
+        default_factory=list, description="Extra `#SBATCH` lines, e.g. `--exclusive` (without `#SBATCH`)."
+    )
+
+
+class SlurmSpec(_Strict):
+    """Slurm through submitit: one job array per stage wave, requeued on preemption or timeout."""
+
+    folder: str | None = Field(None, description="submitit's job folder; None = RUNDIR/.jobs/slurm.")
+    setup: list[str] = Field(
+        default_factory=list, description="Shell lines run before each job, e.g. `module load cuda`."
+    )
+    poll_s: int = Field(30, ge=1, description="Longest wait between two job-state queries.")
+    max_parallel: int | None = Field(None, ge=1, description="Array elements running at once.")
+
+
+class RaySpec(_Strict):
+    """Ray core: one task per stage or shard on an existing cluster."""
+
+    address: str = Field("auto", description="`auto`, `ray://host:port`, `host:port` or `local` (start one).")
+    max_retries: int = Field(3, ge=0, description="Retries of a task whose worker or node died.")
+
+
+class ExecutorSpec(_Strict):
+    """Where the heavy stages run and how they are split; local is today's single process."""
+
+    kind: ExecutorName = Field("local", description="local | slurm | ray (`fs1 run --executor` overrides).")
+    shards: int = Field(1, ge=1, description="Shards per generation run (each its own job and JSONL).")
+    questions_per_shard: int | None = Field(
+        None, ge=1, description="Alternative to `shards`: shard size in questions."
+    )
+    resources: dict[StageKind | Literal["default"], ResourceSpec] = Field(
+        default_factory=dict,
+        description="Per-stage resources (`default` applies to every stage); unset fields derive from model size.",
+    )
+    slurm: SlurmSpec = Field(default_factory=SlurmSpec)
+    ray: RaySpec = Field(default_factory=RaySpec)
+
+    def shard_count(self, questions: int) -> int:
+        """Shards for a stage over ``questions`` questions (never more shards than questions)."""
+        if self.questions_per_shard is not None:
+            wanted = -(-questions // self.questions_per_shard)
+        else:
+            wanted = self.shards
+        return max(1, min(wanted, questions))
+
+
 class Experiment(_Strict):
     """One experiment: benchmark × KG × teacher × students × settings × budgets × k."""
 
@@ -181,6 +243,7 @@ class Experiment(_Strict):
         default_factory=lambda: list(DEFAULT_KS), description="k values for pass@k / maj@k."
     )
     judge: JudgeSpec | None = None
+    executor: ExecutorSpec = Field(default_factory=ExecutorSpec, description="Local, Slurm or Ray; sharding.")
 
     @model_validator(mode="before")
     @classmethod

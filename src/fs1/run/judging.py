@@ -52,4 +52,4 @@ def judge_run(pipe: Pipeline, run: str) -> Path:
             seed=pipe.exp.generation.seed,
         )
 
-    return pipe.stage(f"judge/{run}", config, work)
+    return pipe.stage(f"judge/{run}", config, work, kind="judge", model=spec)
