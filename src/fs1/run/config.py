@@ -6,7 +6,7 @@ Errors name the file and the offending key path (``students.0.backend``) with th
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
