@@ -9,17 +9,26 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from fs1.vocab import DEFAULT_KS
 
+# Each sampling setting's type and bounds, declared once: every stage's sampling fields (generation, the teacher, the
+# judge) are these types; each stage gives its own default and wording, as its defaults differ by design.
+Temperature = Annotated[float, Field(ge=0)]
+TopP = Annotated[float, Field(gt=0, le=1)]
+RepetitionPenalty = Annotated[float, Field(gt=0)]
+MaxTokens = Annotated[int, Field(gt=0)]
+
 
 class Sampling(BaseModel):
     """Sampling parameters, with vLLM/OpenAI names."""
 
     model_config = ConfigDict(extra="forbid")
 
-    temperature: float = Field(0.7, ge=0, description="Softmax temperature; 0 = greedy.")
-    top_p: float = Field(0.8, gt=0, le=1, description="Nucleus sampling mass.")
+    temperature: Temperature = Field(0.7, description="Softmax temperature; 0 = greedy.")
+    top_p: TopP = Field(0.8, description="Nucleus sampling mass.")
     top_k: int = Field(20, description="Top-k cut; -1 or 0 = off.")
-    repetition_penalty: float = Field(1.05, gt=0, description="Multiplicative repetition penalty (1 = off).")
-    max_tokens: int = Field(8000, gt=0, description="Cap on new tokens per sample.")
+    repetition_penalty: RepetitionPenalty = Field(
+        1.05, description="Multiplicative repetition penalty (1 = off)."
+    )
+    max_tokens: MaxTokens = Field(8000, description="Cap on new tokens per sample.")
 
 
 # Paper defaults (docs/protocol.md §5): instruct models vs reasoning / rt- / fs1-tuned models; budget forcing is greedy.

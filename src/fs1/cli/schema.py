@@ -100,6 +100,7 @@ def schema_options(
 def _parameter(name: str, info: Any, extra: tuple[str, ...], panel: str | None) -> inspect.Parameter:
     """The Typer option of one schema field."""
     annotation, optional = _unwrap_optional(info.annotation)
+    annotation = _unannotated(annotation)
     default = info.get_default(call_default_factory=True)
     # Bounds stay with the schema, which checks them and names the option in a one-line message.
     kwargs: dict[str, Any] = {"help": _help(info), "rich_help_panel": panel}
@@ -130,11 +131,24 @@ def _parameter(name: str, info: Any, extra: tuple[str, ...], panel: str | None) 
 def _help(info: Any) -> str:
     """The field's description, with its bounds (the schema enforces them)."""
     bounds = []
-    for meta in info.metadata:
+    for meta in (*info.metadata, *_annotated_metadata(info.annotation)):
         for attr, sign in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
             if getattr(meta, attr, None) is not None:
                 bounds.append(f"{sign} {getattr(meta, attr)}")
     return (info.description or "") + (f" [{', '.join(bounds)}]" if bounds else "")
+
+
+def _unannotated(annotation: Any) -> Any:
+    """``Annotated[X, ...]`` -> ``X`` (a shared type such as ``fs1.config.TopP``); anything else as it is."""
+    return typing.get_args(annotation)[0] if typing.get_origin(annotation) is typing.Annotated else annotation
+
+
+def _annotated_metadata(annotation: Any) -> list[Any]:
+    """The constraints a shared type carries inside ``X | None`` (pydantic keeps them off the field there)."""
+    inner, _ = _unwrap_optional(annotation)
+    if typing.get_origin(inner) is not typing.Annotated:
+        return []
+    return [meta for extra in typing.get_args(inner)[1:] for meta in getattr(extra, "metadata", [extra])]
 
 
 def _alias_options(name: str, info: Any) -> tuple[str, ...]:

@@ -10,6 +10,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from fs1.backends import SamplingParams
 from fs1.backends.embedded import EMBEDDED_NAME, is_embedded
+from fs1.config import MaxTokens, RepetitionPenalty, Temperature, TopP
 from fs1.distill.accounting import Usage
 from fs1.vocab import TraceMode
 
@@ -45,11 +46,11 @@ class DistillConfig(BaseModel):
         4, ge=1, description="Requests in flight at once (remote teachers; local runs use 1)."
     )
     batch_size: int = Field(1, ge=1, description="Units per backend call (batching for local/vLLM teachers).")
-    temperature: float = Field(0.6, ge=0, description="Teacher sampling temperature (DeepSeek-R1's advice).")
-    top_p: float = Field(0.95, gt=0, le=1, description="Nucleus sampling mass.")
+    temperature: Temperature = Field(0.6, description="Teacher sampling temperature (DeepSeek-R1's advice).")
+    top_p: TopP = Field(0.95, description="Nucleus sampling mass.")
     top_k: int = Field(-1, description="Top-k cut; -1 = off (hosted APIs do not take it).")
-    max_tokens: int = Field(8192, gt=0, description="Cap on teacher tokens (reasoning + answer) per trace.")
-    repetition_penalty: float = Field(1.0, gt=0, description="1 = off (hosted APIs do not take it).")
+    max_tokens: MaxTokens = Field(8192, description="Cap on teacher tokens (reasoning + answer) per trace.")
+    repetition_penalty: RepetitionPenalty = Field(1.0, description="1 = off (hosted APIs do not take it).")
     seed: int | None = Field(
         None,
         description="Base seed; unit i of the plan gets seed + i (a batch: first unit's seed + position).",

@@ -23,7 +23,7 @@ from typing import Annotated
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 from fs1.backends.base import Backend, BackendError, Completion, SamplingParams
-from fs1.config import default_sampling
+from fs1.config import MaxTokens, RepetitionPenalty, Sampling, Temperature, TopP, default_sampling
 from fs1.errors import ConfigError
 from fs1.generate.budget import BudgetConfig, budget_forcing
 from fs1.generate.parallel import ScaledOutput, parallel_sample
@@ -57,20 +57,20 @@ class GenerationSettings(BaseModel):
     min_think_tokens: int | None = Field(
         None, ge=0, description="Cut early ends of thinking until this many."
     )
-    temperature: float | None = Field(
-        None, ge=0, description="Softmax temperature; 0 = greedy. Default: the paper's per setting."
+    temperature: Temperature | None = Field(
+        None, description="Softmax temperature; 0 = greedy. Default: the paper's per setting."
     )
-    top_p: float | None = Field(
-        None, gt=0, le=1, description="Nucleus sampling mass. Default: 0.8 instruct/cot, 0.95 reasoning."
+    top_p: TopP | None = Field(
+        None, description="Nucleus sampling mass. Default: 0.8 instruct/cot, 0.95 reasoning."
     )
     top_k: int | None = Field(
         None, description="Top-k cut; -1 = off. Default: 20 instruct/cot, 40 reasoning."
     )
-    repetition_penalty: float | None = Field(
-        None, gt=0, description="Repetition penalty (1 = off). Default: 1.05."
+    repetition_penalty: RepetitionPenalty | None = Field(
+        None, description="Repetition penalty (1 = off). Default: 1.05."
     )
-    max_tokens: int | None = Field(
-        None, gt=0, description="Cap on new tokens (instruct/cot; thinking w/o budget). Default: 8000."
+    max_tokens: MaxTokens | None = Field(
+        None, description="Cap on new tokens (instruct/cot; thinking w/o budget). Default: 8000."
     )
     answer_max_tokens: int = Field(ANSWER_MAX_TOKENS, gt=0, description="Cap on the forced answer (greedy).")
     seed: int = Field(
@@ -112,16 +112,10 @@ class GenerateConfig(GenerationSettings):
     def sampling(self) -> SamplingParams:
         """The paper's defaults for the setting (greedy for single-sample budget forcing), then the overrides."""
         base = default_sampling(self.setting, greedy=self.budgets is not None and self.n == 1)
-        chosen = {
-            "temperature": base.temperature if self.temperature is None else self.temperature,
-            "top_p": base.top_p if self.top_p is None else self.top_p,
-            "top_k": base.top_k if self.top_k is None else self.top_k,
-            "repetition_penalty": base.repetition_penalty
-            if self.repetition_penalty is None
-            else self.repetition_penalty,
-            "max_tokens": base.max_tokens if self.max_tokens is None else self.max_tokens,
+        given = {
+            name: getattr(self, name) for name in Sampling.model_fields if getattr(self, name) is not None
         }
-        return SamplingParams(n=1, **chosen)
+        return SamplingParams(n=1, **base.model_copy(update=given).model_dump())
 
 
 @dataclass

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from fs1.backends.base import SamplingParams
+from fs1.config import MaxTokens, Temperature, TopP
 from fs1.vocab import DEFAULT_KS, BackendName
 
 DEFAULT_BATCH_SIZE = 32
@@ -22,12 +23,12 @@ class JudgeSampling(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    temperature: float | None = Field(
-        None, ge=0, description="Judge temperature; None = the prompt preset's (fs1: 0.6, the paper's)."
+    temperature: Temperature | None = Field(
+        None, description="Judge temperature; None = the prompt preset's (fs1: 0.6, the paper's)."
     )
-    top_p: float | None = Field(None, gt=0, le=1, description="Judge top-p; None = the preset's (fs1: 0.9).")
+    top_p: TopP | None = Field(None, description="Judge top-p; None = the preset's (fs1: 0.9).")
     top_k: int | None = Field(None, description="Judge top-k, -1 = off; None = the preset's (fs1: 20).")
-    max_tokens: int | None = Field(None, ge=1, description="Cap on a judge reply; None = the preset's (5).")
+    max_tokens: MaxTokens | None = Field(None, description="Cap on a judge reply; None = the preset's (5).")
     seed: int = Field(
         0,
         validation_alias=AliasChoices("seed", "judge_seed"),
