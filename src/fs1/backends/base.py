@@ -146,10 +146,15 @@ class Backend(ABC):
             seq.state = None
 
     # --- convenience built on the above ---
-    def generate(self, prompts: list[str], params: SamplingParams) -> list[list[Completion]]:
-        """Complete each raw prompt ``params.n`` times; returns one list of ``n`` completions per prompt."""
-        seeds = None
-        if params.seed is not None:
+    def generate(
+        self, prompts: list[str], params: SamplingParams, seeds: list[int | None] | None = None
+    ) -> list[list[Completion]]:
+        """Complete each raw prompt ``params.n`` times; returns one list of ``n`` completions per prompt.
+
+        ``seeds`` (one per prompt × sample, prompt-major) seeds each sequence on its own, so a prompt draws the same
+        whatever batch it is in; without them, sequence ``i`` gets ``params.seed + i``.
+        """
+        if seeds is None and params.seed is not None:
             seeds = [params.seed + i for i in range(len(prompts) * params.n)]
         seqs = self.open(prompts, n=params.n, seeds=seeds)
         one = SamplingParams(**{**params.__dict__, "n": 1})
@@ -161,12 +166,18 @@ class Backend(ABC):
         return grouped
 
     def chat(
-        self, conversations: list[list[dict[str, str]]], params: SamplingParams
+        self,
+        conversations: list[list[dict[str, str]]],
+        params: SamplingParams,
+        seeds: list[int | None] | None = None,
     ) -> list[list[Completion]]:
-        """Answer chat conversations (system/user messages); local backends render them with the chat template."""
+        """Answer chat conversations (system/user messages); local backends render them with the chat template.
+
+        ``seeds`` as in ``generate``.
+        """
         prompts = []
         for messages in conversations:
             system = next((m["content"] for m in messages if m["role"] == "system"), None)
             user = "\n".join(m["content"] for m in messages if m["role"] == "user")
             prompts.append(self.chat_prompt(user, system=system))
-        return self.generate(prompts, params)
+        return self.generate(prompts, params, seeds)

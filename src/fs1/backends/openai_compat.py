@@ -254,18 +254,33 @@ class OpenAIBackend(Backend):
 
         return self._map(one, seqs)
 
-    def generate(self, prompts: list[str], params: SamplingParams) -> list[list[Completion]]:
-        """``n`` samples per prompt: one request with ``n`` where the server honours it (prefill once), else fan out."""
+    def generate(
+        self, prompts: list[str], params: SamplingParams, seeds: list[int | None] | None = None
+    ) -> list[list[Completion]]:
+        """``n`` samples per prompt: one request with ``n`` where the server honours it (prefill once), else fan out.
+
+        With ``seeds`` (one per prompt × sample), a prompt's request carries its first sample's seed."""
         if params.n == 1 or self._server_n is False:
-            return super().generate(prompts, params)
-        return self._map(lambda p: self._sample(p, "", params, n=params.n, seed=params.seed), prompts)
+            return super().generate(prompts, params, seeds)
+        first = _first_seeds(seeds, len(prompts), params)
+        return self._map(
+            lambda i: self._sample(prompts[i], "", params, n=params.n, seed=first[i]),
+            list(range(len(prompts))),
+        )
 
     def chat(
-        self, conversations: list[list[dict[str, str]]], params: SamplingParams
+        self,
+        conversations: list[list[dict[str, str]]],
+        params: SamplingParams,
+        seeds: list[int | None] | None = None,
     ) -> list[list[Completion]]:
-        """Answer conversations through the chat endpoint; the reasoning field lands in ``Completion.reasoning``."""
+        """Answer conversations through the chat endpoint; the reasoning field lands in ``Completion.reasoning``.
+
+        With ``seeds`` (one per conversation × sample), a conversation's request carries its first sample's seed."""
+        first = _first_seeds(seeds, len(conversations), params)
         return self._map(
-            lambda msgs: self._sample_n(("chat", msgs), params, n=params.n, seed=params.seed), conversations
+            lambda i: self._sample_n(("chat", conversations[i]), params, n=params.n, seed=first[i]),
+            list(range(len(conversations))),
         )
 
     # --- requests ---
@@ -396,3 +411,12 @@ class OpenAIBackend(Backend):
                 for f in futures:
                     f.cancel()
                 raise
+
+
+def _first_seeds(seeds: list[int | None] | None, count: int, params: SamplingParams) -> list[int | None]:
+    """The request seed of each of ``count`` prompts: its first sample's seed, else ``params.seed`` for all."""
+    if seeds is None:
+        return [params.seed] * count
+    if len(seeds) != count * params.n:
+        raise BackendError(f"expected {count * params.n} seeds (one per sequence), got {len(seeds)}")
+    return [seeds[i * params.n] for i in range(count)]

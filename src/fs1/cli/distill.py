@@ -51,7 +51,9 @@ def distill(
     top_p: float = typer.Option(0.95, "--top-p", help="Teacher top-p."),
     top_k: int = typer.Option(-1, "--top-k", help="Teacher top-k (-1 = off; hosted APIs take none)."),
     max_tokens: int = typer.Option(8192, "--max-tokens", help="Cap on teacher tokens per trace."),
-    seed: int | None = typer.Option(None, "--seed", help="Base seed (unit i gets seed + i)."),
+    seed: int = typer.Option(
+        0, "--seed", help="Run seed; each (question, sample) derives its own (fs1.seeding)."
+    ),
     limit: int | None = typer.Option(None, "--limit", help="Only the first N questions."),
     on_error: str = typer.Option("record", "--on-error", help="record (log, go on) | abort."),
     price_in: float | None = typer.Option(

@@ -97,7 +97,9 @@ def train_command(
     logging_steps: int = typer.Option(
         10, "--logging-steps", help="Log every N steps.", rich_help_panel=_ADVANCED
     ),
-    seed: int = typer.Option(42, "--seed", help="Random seed.", rich_help_panel=_ADVANCED),
+    seed: int = typer.Option(
+        0, "--seed", help="Random seed (data order, initialisation).", rich_help_panel=_ADVANCED
+    ),
     attn_implementation: str | None = typer.Option(
         None, "--attn-implementation", help="sdpa | eager | flash_attention_2.", rich_help_panel=_ADVANCED
     ),

@@ -12,6 +12,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from fs1.io import InputError
+from fs1.seeding import DEFAULT_SEED
 
 Setting = Literal["instruct", "cot", "rt", "fs1"]
 BackendName = Literal["transformers", "llamacpp", "vllm", "openai"]
@@ -88,7 +89,6 @@ class GenerationSpec(_Strict):
         256, gt=0, description="Cap on the forced answer after the budget (paper: 256)."
     )
     greedy_budgets: bool = Field(False, description="Decode budget-forced runs greedily (the s1 protocol).")
-    seed: int = Field(0, description="Base seed; sample i of a question uses seed + i.")
 
 
 class JudgeSpec(ModelSpec):
@@ -134,6 +134,10 @@ class Experiment(_Strict):
         default_factory=lambda: [1, 2, 4, 8, 16], description="k values for pass@k / maj@k."
     )
     judge: JudgeSpec | None = None
+    seed: int = Field(
+        DEFAULT_SEED,
+        description="Run seed: teacher, training and generation draws all derive from it (fs1.seeding).",
+    )
 
 
 def _line_of(text: str, loc: tuple[Any, ...]) -> int | None:

@@ -21,9 +21,12 @@ def generate_run(
     spec: GenerationSpec,
     budgets: list[int],
     out: Path,
+    *,
+    seed: int,
     **backend_options: Any,
 ) -> None:
-    """Generate ``spec.n`` samples per question (× budgets) into ``out``, resuming what is already there."""
+    """Generate ``spec.n`` samples per question (× budgets) into ``out``, resuming what is already there; ``seed`` is
+    the run seed."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from fs1.backends import load_backend
@@ -40,7 +43,7 @@ def generate_run(
         max_tokens=spec.max_tokens,
         answer_max_tokens=spec.answer_max_tokens,
         temperature=0.0 if (budgets and spec.greedy_budgets) else None,
-        seed=spec.seed,
+        seed=seed,
     )
     backend = load_backend(backend_name, model, **options)
     columns = (TextColumn(f"generate {label}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())

@@ -20,10 +20,11 @@ from fs1.io import JsonlAppender, completed_keys, read_records, write_json_atomi
 from fs1.records import PathRecord, Question
 from fs1.run.config import Experiment, ModelSpec, resolve_input
 from fs1.run.stage import StageResult, run_stage
+from fs1.seeding import derive_seed
 
 TRAINED_SETTINGS = ("rt", "fs1")
 # What an instruct/cot run depends on: budget-forcing fields change only the rt/fs1 runs.
-UNFORCED_FIELDS = {"n", "max_tokens", "seed"}
+UNFORCED_FIELDS = {"n", "max_tokens"}
 Log = Callable[[str], None]
 
 
@@ -121,7 +122,12 @@ class Pipeline:
 
     def run_distill(self, mode: str) -> None:
         t = self.exp.teacher
-        config = {"benchmark": self.fingerprints["benchmark"], "teacher": t.model_dump(), "mode": mode}
+        config = {
+            "benchmark": self.fingerprints["benchmark"],
+            "teacher": t.model_dump(),
+            "mode": mode,
+            "seed": self.exp.seed,
+        }
         if mode == "fs1":
             config["paths"] = self.fingerprints["paths"]
 
@@ -143,7 +149,7 @@ class Pipeline:
                 batch_size=t.batch_size,
                 max_tokens=t.max_tokens,
                 temperature=t.temperature,
-                seed=0,
+                seed=self.exp.seed,
             )
             summary = run_distillation(
                 self.train_questions(), dc, d / "traces.jsonl", paths=paths, resume=True
@@ -190,6 +196,7 @@ class Pipeline:
             "sft": self.fingerprints[f"sft/{student.name}-{mode}"],
             "student": student.model,
             "train": tr.model_dump(),
+            "seed": self.train_seed(student, mode),
         }
 
         def work(d: Path) -> None:
@@ -216,11 +223,16 @@ class Pipeline:
                 resume_from_checkpoint=resume,
                 overwrite=True,
                 save_steps=max(1, tr.max_steps or 500),
+                seed=self.train_seed(student, mode),
             )
             result = train(cfg)
             self.log(f"  trained {student.name}-{mode}: {result.global_step} steps, loss {result.train_loss}")
 
         self.stage(f"train/{student.name}-{mode}", config, work)
+
+    def train_seed(self, student: ModelSpec, mode: str) -> int:
+        """The seed of one fine-tuning run (data order, initialisation of adapters, dropout)."""
+        return derive_seed(self.exp.seed, "train", student.name, mode)
 
     def model_for(self, student: ModelSpec, setting: str) -> tuple[str, str]:
         """(model path or id, backend) that a run of ``setting`` generates with."""
@@ -241,6 +253,7 @@ class Pipeline:
             "setting": setting,
             "generation": g.model_dump(include=None if setting in TRAINED_SETTINGS else UNFORCED_FIELDS),
             "budgets": budgets,
+            "seed": self.exp.seed,
         }
         if setting in TRAINED_SETTINGS:
             config["model"] = self.fingerprints[f"train/{student.name}-{setting}"]
@@ -266,6 +279,7 @@ class Pipeline:
                 g,
                 budgets,
                 d / "predictions.jsonl",
+                seed=self.exp.seed,
                 base_url=student.base_url,
                 tokenizer=student.tokenizer,
             )

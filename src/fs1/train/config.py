@@ -12,6 +12,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from fs1.seeding import DEFAULT_SEED
+
 SCHEDULERS = ("cosine", "linear", "constant", "constant_with_warmup")
 # PEFT's shorthand for "every linear layer except the output head".
 LORA_ALL_LINEAR = "all-linear"
@@ -70,7 +72,7 @@ class TrainConfig:
     save_steps: int = _doc("Save a resumable checkpoint every this many optimizer steps.", 500)
     save_total_limit: int = _doc("Keep at most this many checkpoints.", 2)
     logging_steps: int = _doc("Log loss every this many optimizer steps.", 10)
-    seed: int = _doc("Random seed for shuffling, initialisation of adapters and dropout.", 42)
+    seed: int = _doc("Random seed for shuffling, initialisation of adapters and dropout.", DEFAULT_SEED)
     attn_implementation: str | None = _doc(
         "Attention kernel (sdpa, eager, flash_attention_2); None = default.", None
     )
