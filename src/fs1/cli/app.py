@@ -24,6 +24,31 @@ BENCHMARK_FORMAT_HELP = (
 )
 
 
+def reflow_help(typer_app: typer.Typer) -> None:
+    """Give every command its docstring as paragraphs: Typer's rich help keeps a docstring's hard line breaks, so
+    lines wrapped at 110 columns in the source would break mid-sentence on the terminal."""
+    import inspect
+
+    for info in typer_app.registered_commands:
+        if info.help is None and info.callback is not None and info.callback.__doc__:
+            info.help = as_paragraphs(inspect.getdoc(info.callback) or "")
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            reflow_help(group.typer_instance)
+
+
+def as_paragraphs(text: str) -> str:
+    """Join the lines of each blank-line-separated paragraph; lists and indented blocks keep their lines."""
+    blocks = []
+    for block in text.split("\n\n"):
+        lines = block.splitlines()
+        keep = any(
+            line.startswith((" ", "-", "*", "•")) or line[:2].rstrip(".").isdigit() for line in lines[1:]
+        )
+        blocks.append(block if keep else " ".join(line.strip() for line in lines))
+    return "\n\n".join(blocks)
+
+
 @contextmanager
 def user_errors() -> Iterator[None]:
     """Turn expected user-facing errors into a one-line message and exit code 2 (no stack trace)."""

@@ -84,16 +84,20 @@ def distill(
         )  # fmt: skip
         questions = load_questions(benchmark, limit, fmt)
         path_index = load_paths(paths) if paths is not None else None
+        from fs1.manifest import recording, side_manifest_path
+
+        inputs = {"benchmark": benchmark, "paths": paths}
         try:
-            summary = run_distillation(
-                questions,
-                config,
-                out,
-                paths=path_index,
-                resume=resume,
-                overwrite=overwrite,
-                show_progress=not quiet,
-            )
+            with recording(side_manifest_path(out), seeds={"run": config.seed}, inputs=inputs):
+                summary = run_distillation(
+                    questions,
+                    config,
+                    out,
+                    paths=path_index,
+                    resume=resume,
+                    overwrite=overwrite,
+                    show_progress=not quiet,
+                )
         except BackendError as exc:
             console.print(f"[bold red]error:[/] {exc}")
             console.print(f"Completed traces are kept in {out}; rerun with --resume to continue.")

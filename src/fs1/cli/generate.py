@@ -97,7 +97,10 @@ def generate(
             max_tokens=max_tokens, answer_max_tokens=answer_max_tokens, seed=seed, batch_sequences=batch,
         )  # fmt: skip
         options = _backend_options(backend, base_url, threads, dtype)
-        summary = _run(benchmark, fmt, limit, backend, options, config, out, resume)
+        from fs1.manifest import recording, side_manifest_path
+
+        with recording(side_manifest_path(out), seeds={"run": seed}, inputs={"benchmark": benchmark}):
+            summary = _run(benchmark, fmt, limit, backend, options, config, out, resume)
     console.print(
         f"wrote {summary.written} predictions to {out} ({summary.skipped} already there, "
         f"{summary.sequences} sequences generated)"

@@ -24,22 +24,22 @@ def run_command(
     interrupted ones resume, and a changed config re-runs exactly the stages it affects.
     """
     with user_errors():
-        from rich.table import Table
-
-        from fs1.run.runner import headline, quiet_library_logs, run_experiment
+        from fs1.cli.tables import by_k_table
+        from fs1.run.runner import quiet_library_logs, run_experiment
 
         quiet_library_logs()
 
         pipe = run_experiment(experiment, out, log=console.print)
-        table = Table(title="Headline (overall)")
-        for column in ("model", "setting", "pass@1", "pass@k", "k"):
-            table.add_column(column, justify="left" if column in ("model", "setting") else "right")
-        for model, setting, p1, pk, k in headline(out, pipe.runs):
-            table.add_row(model, setting, _pct(p1), _pct(pk), str(k or "–"))
-        console.print(table)
+        rows = [(run.replace("__", " / "), _overall(out, run, "pass@k")) for run in pipe.runs]
+        ks = [str(k) for k in pipe.exp.ks]
+        console.print(by_k_table("pass@k overall (an oracle picks among k samples), by k", ks, rows))
         console.print(f"report: {out / 'report.html'}")
         console.print(f"results table: {out / 'results.parquet'} (query it with DuckDB)")
 
 
-def _pct(value: float | None) -> str:
-    return "–" if value is None else f"{100 * value:.1f}%"
+def _overall(rundir: Path, run: str, metric: str) -> dict[str, float]:
+    """One metric by k over all questions of a run, from its score summary."""
+    import json
+
+    summary = json.loads((rundir / "score" / run / "summary.json").read_text(encoding="utf-8"))
+    return summary.get("overall", {}).get(metric, {})

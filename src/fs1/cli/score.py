@@ -74,24 +74,22 @@ def _score_with_progress(
 
 
 def _print_summary(summary: dict) -> None:
-    """Overall and per-source figures at k = 1 and the largest k (everything else is in summary.json)."""
+    """Overall and per-source accuracy, then pass@k and maj@k at every k (everything else is in summary.json)."""
     from rich.table import Table
 
+    from fs1.cli.tables import by_k_table
+
     ks = [str(k) for k in summary["ks"]]
-    shown = list(dict.fromkeys([ks[0], ks[-1]])) if ks else []
-    table = Table(title=f"fs1 score (n = {summary['n']} samples per question)")
-    columns = ["slice", "questions", "accuracy", "no answer"]
-    columns += [f"pass@{k}" for k in shown] + [f"maj@{k}" for k in shown]
-    for column in columns:
+    table = Table(title=f"fs1 score (n = {summary['n']} samples per question)", title_justify="left")
+    for column in ("slice", "questions", "accuracy", "no answer"):
         table.add_column(column, justify="left" if column == "slice" else "right", no_wrap=True)
     rows = [("overall", summary["overall"])] + [(f"  {src}", s) for src, s in summary["by_source"].items()]
     for name, stats in rows:
         table.add_row(
-            name,
-            str(stats["n_questions"]),
-            f"{stats['accuracy']:.3f}",
-            f"{stats['no_answer_rate']:.3f}",
-            *[f"{stats['pass@k'][k]:.3f}" for k in shown],
-            *[f"{stats['maj@k'][k]:.3f}" for k in shown],
+            name, str(stats["n_questions"]), f"{stats['accuracy']:.3f}", f"{stats['no_answer_rate']:.3f}"
         )
     console.print(table)
+    if ks:
+        for metric, what in (("pass@k", "a correct answer among k samples"), ("maj@k", "majority vote of k")):
+            by_k = [(name, stats[metric]) for name, stats in rows]
+            console.print(by_k_table(f"{metric} ({what}), by k", ks, by_k))

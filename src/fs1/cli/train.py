@@ -146,7 +146,10 @@ def train_command(
             attn_implementation=attn_implementation,
             overwrite=overwrite,
         )
-        result = train(cfg)
+        from fs1.manifest import MANIFEST_NAME, recording
+
+        with recording(out / MANIFEST_NAME, seeds={"run": seed}, inputs={"data": data}):
+            result = train(cfg)
     last = f"{result.losses[-1][1]:.4f}" if result.losses else "n/a"
     console.print(
         f"[bold green]trained[/] {result.examples} examples, steps {result.start_step} → {result.global_step}, "

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from fs1.io import InputError, read_jsonl_rows
+from fs1.manifest import MANIFEST_NAME, read_manifest
 
 SETTING_ORDER = {"instruct": 0, "cot": 1, "rt": 2, "fs1": 3}
 VIEWER_TEXT_LIMIT = 6000  # characters of each trace kept in the viewer, so the page stays light
@@ -38,6 +39,7 @@ class ReportData:
     sources: list[str]
     traces: list[dict[str, Any]]
     results: list[dict[str, Any]]
+    manifest: dict[str, Any] | None = None  # rundir/manifest.json: versions, hardware, seeds, times
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -141,4 +143,5 @@ def collect(rundir: str | Path, title: str | None = None) -> ReportData:
         sources=sources,
         traces=load_traces(rundir, runs),
         results=load_results(rundir),
+        manifest=read_manifest(rundir / MANIFEST_NAME),
     )

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from fs1.io import read_jsonl_rows
-from fs1.run.config import load_experiment
+from fs1.manifest import MANIFEST_NAME, recording
+from fs1.run.config import Experiment, load_experiment
 from fs1.run.pipeline import TRAINED_SETTINGS, Log, Pipeline
 from fs1.run.results import SELECTION_METRIC, kg_selection, summary_rows, write_results
 
@@ -20,9 +21,28 @@ def run_experiment(experiment_file: str | Path, rundir: str | Path, log: Log = p
     rundir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(experiment_file, rundir / "experiment.yaml")
     pipe = Pipeline(exp, rundir, experiment_file, log)
+    inputs = {"experiment": experiment_file}
+    with recording(rundir / MANIFEST_NAME, seeds={"run": exp.seed}, inputs=inputs) as manifest:
+        run_stages(pipe)
+        manifest["seeds"]["train"] = {
+            f"{s.name}-{mode}": pipe.train_seed(s, mode) for s in exp.students for mode in trained_modes(exp)
+        }
+    from fs1.report import write_report
 
+    write_report(rundir, title=f"fs1 report — {exp.name}")
+    return pipe
+
+
+def trained_modes(exp: Experiment) -> list[str]:
+    """The fine-tuned settings the experiment asks for (rt, fs1), in pipeline order."""
+    return [s for s in TRAINED_SETTINGS if s in exp.settings]
+
+
+def run_stages(pipe: Pipeline) -> None:
+    """Every stage of the experiment, in order, then ``results.parquet``."""
+    exp = pipe.exp
     pipe.run_benchmark()
-    modes = [s for s in TRAINED_SETTINGS if s in exp.settings]
+    modes = trained_modes(exp)
     if "fs1" in modes:
         pipe.run_paths()
     for mode in modes:
@@ -45,10 +65,6 @@ def run_experiment(experiment_file: str | Path, rundir: str | Path, log: Log = p
     pipe.clean_stale_runs(runs)
     pipe.runs = runs
     write_results_table(pipe, runs, summaries)
-    from fs1.report import write_report
-
-    write_report(rundir, title=f"fs1 report — {exp.name}")
-    return pipe
 
 
 def quiet_library_logs() -> None:
@@ -100,22 +116,3 @@ def write_results_table(pipe: Pipeline, runs: list[str], summaries: dict[str, di
             for k, value in by_k.items()
         ]
     return write_results(rows, pipe.rundir / "results.parquet")
-
-
-def headline(
-    rundir: Path, runs: list[str] | None = None
-) -> list[tuple[str, str, float | None, float | None, int | None]]:
-    """(model, setting, pass@1, pass@kmax, kmax) per run (in ``runs`` order when given), for the closing table."""
-    import json
-
-    paths = sorted((rundir / "score").glob("*/summary.json"))
-    if runs is not None:
-        paths = [rundir / "score" / run / "summary.json" for run in runs]
-    out = []
-    for summary_path in paths:
-        overall = json.loads(summary_path.read_text()).get("overall", {})
-        passk = overall.get("pass@k", {})
-        kmax = max((int(k) for k in passk), default=None)
-        model, setting = summary_path.parent.name.split("__", 1)
-        out.append((model, setting, passk.get("1"), passk.get(str(kmax)) if kmax else None, kmax))
-    return out
