@@ -31,17 +31,19 @@ COMPARED = [
 ]
 
 
-def _run(out: Path) -> None:
+def _run(out: Path) -> str:
+    """Run the experiment into ``out``; returns what it printed."""
     cmd = [sys.executable, "-m", "fs1.cli.main", "run", str(EXPERIMENT), "--out", str(out)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800, env=os.environ.copy())
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc.stdout + proc.stderr
 
 
 @pytest.mark.slow
 def test_two_runs_of_the_same_experiment_write_identical_bytes(tmp_path: Path) -> None:
     first, second = tmp_path / "first", tmp_path / "second"
     _run(first)
-    _run(second)
+    console = _run(second)
     differing = [name for name in COMPARED if (first / name).read_bytes() != (second / name).read_bytes()]
     assert differing == []
     # The runs really sampled: the seeds are recorded, and two samples of a question differ in seed.
@@ -52,3 +54,8 @@ def test_two_runs_of_the_same_experiment_write_identical_bytes(tmp_path: Path) -
     assert manifest["status"] == "finished" and manifest["started"] <= manifest["ended"]
     assert manifest["seeds"]["run"] == 0 and manifest["inputs"]["experiment"]["sha256"]
     assert manifest["packages"]["torch"] and manifest["hardware"]["threads"]["usable_cpus"] >= 1
+    # A quiet console: fs1's own lines and progress only; the libraries' output is in each stage's log.txt.
+    for chatter in ("{'loss'", "Warning", "pin_memory", "Loading weights", "Writing model shards"):
+        assert chatter not in console, chatter
+    assert "'loss':" in (second / "train" / "smollm2-135m-fs1" / "log.txt").read_text()
+    assert len(console.splitlines()) < 60, console

@@ -170,15 +170,15 @@ def recording(
     earlier = read_manifest(path)
     previous = list(earlier.get("previous", [])) if earlier else []
     if earlier:
-        previous.append({key: earlier.get(key) for key in ("started", "ended", "status", "fs1")})
+        previous.append({key: earlier.get(key) for key in ("started", "ended", "status", "error", "fs1", "command")})
     manifest = {**describe(seeds or {"run": DEFAULT_SEED}, inputs), "started": now(), "ended": None}
     manifest |= {"status": "running", "previous": previous}
     path.parent.mkdir(parents=True, exist_ok=True)
     write_json_atomic(path, manifest)
     try:
         yield manifest
-    except BaseException:
-        manifest |= {"status": "failed", "ended": now()}
+    except BaseException as exc:
+        manifest |= {"status": "failed", "ended": now(), "error": f"{type(exc).__name__}: {exc}"[:500]}
         write_json_atomic(path, manifest)
         raise
     manifest |= {"status": "finished", "ended": now()}

@@ -70,6 +70,9 @@ def distill(
     resume: bool = typer.Option(False, "--resume", help="Continue an existing TRACES.jsonl."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Start TRACES.jsonl again from empty."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    verbose: bool = typer.Option(
+        False, "--verbose", help="Show library output too (always kept in TRACES.log.txt)."
+    ),
 ) -> None:
     from fs1.backends import BackendError
     from fs1.distill.inputs import load_paths, load_questions
@@ -85,10 +88,14 @@ def distill(
         questions = load_questions(benchmark, limit, fmt)
         path_index = load_paths(paths) if paths is not None else None
         from fs1.manifest import recording, side_manifest_path
+        from fs1.stage_log import side_log_path, stage_log
 
         inputs = {"benchmark": benchmark, "paths": paths}
         try:
-            with recording(side_manifest_path(out), seeds={"run": config.seed}, inputs=inputs):
+            with (
+                recording(side_manifest_path(out), seeds={"run": config.seed}, inputs=inputs),
+                stage_log(side_log_path(out), verbose=verbose),
+            ):
                 summary = run_distillation(
                     questions,
                     config,

@@ -76,6 +76,9 @@ def generate(
     resume: bool = typer.Option(
         False, "--resume", help="Skip (id, sample, budget) records already in --out."
     ),
+    verbose: bool = typer.Option(
+        False, "--verbose", help="Show library output too (always kept in OUT.log.txt)."
+    ),
 ) -> None:
     """Generate predictions for a benchmark with parallel sampling and s1 budget forcing.
 
@@ -98,8 +101,12 @@ def generate(
         )  # fmt: skip
         options = _backend_options(backend, base_url, threads, dtype)
         from fs1.manifest import recording, side_manifest_path
+        from fs1.stage_log import side_log_path, stage_log
 
-        with recording(side_manifest_path(out), seeds={"run": seed}, inputs={"benchmark": benchmark}):
+        with (
+            recording(side_manifest_path(out), seeds={"run": seed}, inputs={"benchmark": benchmark}),
+            stage_log(side_log_path(out), verbose=verbose),
+        ):
             summary = _run(benchmark, fmt, limit, backend, options, config, out, resume)
     console.print(
         f"wrote {summary.written} predictions to {out} ({summary.skipped} already there, "

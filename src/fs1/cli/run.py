@@ -17,6 +17,9 @@ def run_command(
     out: Path = typer.Option(
         ..., "--out", help="Run directory; a second run resumes and redoes only what changed."
     ),
+    verbose: bool = typer.Option(
+        False, "--verbose", help="Show library output too (always kept in OUT/<stage>/log.txt)."
+    ),
 ) -> None:
     """Run an experiment: paths → distill → SFT sets → train → generate → score (→ judge) → report.
 
@@ -27,9 +30,9 @@ def run_command(
         from fs1.cli.tables import by_k_table
         from fs1.run.runner import quiet_library_logs, run_experiment
 
-        quiet_library_logs()
-
-        pipe = run_experiment(experiment, out, log=console.print)
+        if not verbose:
+            quiet_library_logs()
+        pipe = run_experiment(experiment, out, log=console.print, verbose=verbose)
         rows = [(run.replace("__", " / "), _overall(out, run, "pass@k")) for run in pipe.runs]
         ks = [str(k) for k in pipe.exp.ks]
         console.print(by_k_table("pass@k overall (an oracle picks among k samples), by k", ks, rows))

@@ -104,6 +104,9 @@ def train_command(
         None, "--attn-implementation", help="sdpa | eager | flash_attention_2.", rich_help_panel=_ADVANCED
     ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a model already in OUT."),
+    verbose: bool = typer.Option(
+        False, "--verbose", help="Show library output too (always kept in OUT/log.txt)."
+    ),
 ) -> None:
     """Fine-tune a student on reasoning traces (s1 recipe: completion-only loss on the assistant turn).
 
@@ -114,6 +117,7 @@ def train_command(
     """
     with user_errors():
         from fs1.train import TrainConfig, train
+        from fs1.train.progress import QUIET_TRAINER_ARGS
 
         cfg = TrainConfig(
             data=data,
@@ -145,11 +149,17 @@ def train_command(
             seed=seed,
             attn_implementation=attn_implementation,
             overwrite=overwrite,
+            extra_args={} if verbose else dict(QUIET_TRAINER_ARGS),
         )
         from fs1.manifest import MANIFEST_NAME, recording
+        from fs1.stage_log import stage_log
+        from fs1.train.progress import TrainProgress
 
-        with recording(out / MANIFEST_NAME, seeds={"run": seed}, inputs={"data": data}):
-            result = train(cfg)
+        with (
+            recording(out / MANIFEST_NAME, seeds={"run": seed}, inputs={"data": data}),
+            stage_log(out / "log.txt", verbose=verbose),
+        ):
+            result = train(cfg, callbacks=None if verbose else [TrainProgress(out.name)])
     last = f"{result.losses[-1][1]:.4f}" if result.losses else "n/a"
     console.print(
         f"[bold green]trained[/] {result.examples} examples, steps {result.start_step} → {result.global_step}, "

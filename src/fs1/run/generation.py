@@ -27,6 +27,7 @@ def generate_run(
 ) -> None:
     """Generate ``spec.n`` samples per question (× budgets) into ``out``, resuming what is already there; ``seed`` is
     the run seed."""
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from fs1.backends import load_backend
@@ -47,7 +48,8 @@ def generate_run(
     )
     backend = load_backend(backend_name, model, **options)
     columns = (TextColumn(f"generate {label}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, transient=False) as bar:
+    # stderr: stdout carries library chatter into the stage's log.txt (fs1.stage_log)
+    with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
         task = bar.add_task("generate", total=None)
 
         def progress(done: int, total: int) -> None:

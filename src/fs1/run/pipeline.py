@@ -36,12 +36,13 @@ class Pipeline:
     rundir: Path
     experiment_file: Path
     log: Log = print
+    verbose: bool = False  # library output on the terminal too (always in each stage's log.txt)
     fingerprints: dict[str, str] = field(default_factory=dict)
     results: list[StageResult] = field(default_factory=list)
     runs: list[str] = field(default_factory=list)  # model × setting runs, in experiment order
 
     def stage(self, name: str, config: dict[str, Any], work: Callable[[Path], None]) -> Path:
-        result = run_stage(self.rundir, name, config, work, self.log)
+        result = run_stage(self.rundir, name, config, work, self.log, verbose=self.verbose)
         self.fingerprints[name] = result.fingerprint
         self.results.append(result)
         return result.directory
@@ -201,6 +202,7 @@ class Pipeline:
 
         def work(d: Path) -> None:
             from fs1.train import TrainConfig, train
+            from fs1.train.progress import QUIET_TRAINER_ARGS, TrainProgress
 
             data = self.rundir / "sft" / f"{student.name}-{mode}" / "dataset"
             if not tr.require_correct:
@@ -224,8 +226,9 @@ class Pipeline:
                 overwrite=True,
                 save_steps=max(1, tr.max_steps or 500),
                 seed=self.train_seed(student, mode),
+                extra_args={} if self.verbose else dict(QUIET_TRAINER_ARGS),
             )
-            result = train(cfg)
+            result = train(cfg, callbacks=None if self.verbose else [TrainProgress(f"{student.name}-{mode}")])
             self.log(f"  trained {student.name}-{mode}: {result.global_step} steps, loss {result.train_loss}")
 
         self.stage(f"train/{student.name}-{mode}", config, work)

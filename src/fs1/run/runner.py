@@ -13,14 +13,18 @@ from fs1.run.pipeline import TRAINED_SETTINGS, Log, Pipeline
 from fs1.run.results import SELECTION_METRIC, kg_selection, summary_rows, write_results
 
 
-def run_experiment(experiment_file: str | Path, rundir: str | Path, log: Log = print) -> Pipeline:
-    """Run (or resume) the experiment into ``rundir``; returns the pipeline with each stage's outcome."""
+def run_experiment(
+    experiment_file: str | Path, rundir: str | Path, log: Log = print, *, verbose: bool = False
+) -> Pipeline:
+    """Run (or resume) the experiment into ``rundir``; returns the pipeline with each stage's outcome.
+
+    Library output goes to each stage's ``log.txt``; ``verbose`` shows it on the terminal as well."""
     experiment_file = Path(experiment_file)
     exp = load_experiment(experiment_file)
     rundir = Path(rundir)
     rundir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(experiment_file, rundir / "experiment.yaml")
-    pipe = Pipeline(exp, rundir, experiment_file, log)
+    pipe = Pipeline(exp, rundir, experiment_file, log, verbose=verbose)
     inputs = {"experiment": experiment_file}
     with recording(rundir / MANIFEST_NAME, seeds={"run": exp.seed}, inputs=inputs) as manifest:
         run_stages(pipe)

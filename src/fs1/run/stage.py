@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from fs1.io import write_json_atomic
+from fs1.stage_log import stage_log
 
 MARKER = ".stage.json"
+LOG_NAME = "log.txt"
 
 
 def fingerprint(config: dict[str, Any]) -> str:
@@ -40,8 +42,11 @@ def run_stage(
     config: dict[str, Any],
     work: Callable[[Path], None],
     log: Callable[[str], None] = print,
+    verbose: bool = False,
 ) -> StageResult:
-    """Run ``work(stage_dir)`` unless the stage already finished with this config."""
+    """Run ``work(stage_dir)`` unless the stage already finished with this config.
+
+    Library output of the work goes to ``stage_dir/log.txt`` (also to the terminal when ``verbose``)."""
     directory = rundir / name
     fp = fingerprint(config)
     marker = directory / MARKER
@@ -59,6 +64,7 @@ def run_stage(
     directory.mkdir(parents=True, exist_ok=True)
     write_json_atomic(marker, {"fingerprint": fp, "done": False, "config": config})
     log(f"▶ {name}: {'resuming' if resumed else 'running'}")
-    work(directory)
+    with stage_log(directory / LOG_NAME, verbose=verbose):
+        work(directory)
     write_json_atomic(marker, {"fingerprint": fp, "done": True, "config": config})
     return StageResult(name, directory, fp, "resumed" if resumed else "done")
