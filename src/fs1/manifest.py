@@ -170,7 +170,9 @@ def recording(
     earlier = read_manifest(path)
     previous = list(earlier.get("previous", [])) if earlier else []
     if earlier:
-        previous.append({key: earlier.get(key) for key in ("started", "ended", "status", "error", "fs1", "command")})
+        previous.append(
+            {key: earlier.get(key) for key in ("started", "ended", "status", "error", "fs1", "command")}
+        )
     manifest = {**describe(seeds or {"run": DEFAULT_SEED}, inputs), "started": now(), "ended": None}
     manifest |= {"status": "running", "previous": previous}
     path.parent.mkdir(parents=True, exist_ok=True)

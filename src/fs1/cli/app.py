@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -47,6 +49,19 @@ def as_paragraphs(text: str) -> str:
         )
         blocks.append(block if keep else " ".join(line.strip() for line in lines))
     return "\n\n".join(blocks)
+
+
+@contextmanager
+def recorded(
+    manifest: Path, log: Path, *, seed: int, inputs: dict[str, Any], verbose: bool
+) -> Iterator[None]:
+    """A standalone command's provenance and quiet console: ``manifest`` written around the body (start, end,
+    seeds, versions), library output sent to ``log`` (and the terminal too when ``verbose``)."""
+    from fs1.manifest import recording
+    from fs1.stage_log import stage_log
+
+    with recording(manifest, seeds={"run": seed}, inputs=inputs), stage_log(log, verbose=verbose):
+        yield
 
 
 @contextmanager

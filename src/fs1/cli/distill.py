@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from fs1.cli.app import BENCHMARK_FORMAT_HELP, app, console, user_errors
+from fs1.cli.app import BENCHMARK_FORMAT_HELP, app, console, recorded, user_errors
 
 _HELP = """Distil teacher reasoning traces (rt: plain question; fs1: question + KG paths) into TRACES.jsonl.
 
@@ -87,15 +87,13 @@ def distill(
         )  # fmt: skip
         questions = load_questions(benchmark, limit, fmt)
         path_index = load_paths(paths) if paths is not None else None
-        from fs1.manifest import recording, side_manifest_path
-        from fs1.stage_log import side_log_path, stage_log
+        from fs1.manifest import side_manifest_path
+        from fs1.stage_log import side_log_path
 
         inputs = {"benchmark": benchmark, "paths": paths}
+        manifest, log = side_manifest_path(out), side_log_path(out)
         try:
-            with (
-                recording(side_manifest_path(out), seeds={"run": config.seed}, inputs=inputs),
-                stage_log(side_log_path(out), verbose=verbose),
-            ):
+            with recorded(manifest, log, seed=config.seed, inputs=inputs, verbose=verbose):
                 summary = run_distillation(
                     questions,
                     config,

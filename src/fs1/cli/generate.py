@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from fs1.cli.app import BENCHMARK_FORMAT_HELP, app, console, parse_int_list, user_errors
+from fs1.cli.app import BENCHMARK_FORMAT_HELP, app, console, parse_int_list, recorded, user_errors
 
 
 @app.command("generate")
@@ -100,13 +100,11 @@ def generate(
             max_tokens=max_tokens, answer_max_tokens=answer_max_tokens, seed=seed, batch_sequences=batch,
         )  # fmt: skip
         options = _backend_options(backend, base_url, threads, dtype)
-        from fs1.manifest import recording, side_manifest_path
-        from fs1.stage_log import side_log_path, stage_log
+        from fs1.manifest import side_manifest_path
+        from fs1.stage_log import side_log_path
 
-        with (
-            recording(side_manifest_path(out), seeds={"run": seed}, inputs={"benchmark": benchmark}),
-            stage_log(side_log_path(out), verbose=verbose),
-        ):
+        inputs = {"benchmark": benchmark}
+        with recorded(side_manifest_path(out), side_log_path(out), seed=seed, inputs=inputs, verbose=verbose):
             summary = _run(benchmark, fmt, limit, backend, options, config, out, resume)
     console.print(
         f"wrote {summary.written} predictions to {out} ({summary.skipped} already there, "

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from fs1.cli.app import app, console, user_errors
+from fs1.cli.app import app, console, recorded, user_errors
 
 _ADVANCED = "Advanced"
 _LORA = "LoRA"
@@ -151,14 +151,11 @@ def train_command(
             overwrite=overwrite,
             extra_args={} if verbose else dict(QUIET_TRAINER_ARGS),
         )
-        from fs1.manifest import MANIFEST_NAME, recording
-        from fs1.stage_log import stage_log
+        from fs1.manifest import MANIFEST_NAME
         from fs1.train.progress import TrainProgress
 
-        with (
-            recording(out / MANIFEST_NAME, seeds={"run": seed}, inputs={"data": data}),
-            stage_log(out / "log.txt", verbose=verbose),
-        ):
+        manifest, log = out / MANIFEST_NAME, out / "log.txt"
+        with recorded(manifest, log, seed=seed, inputs={"data": data}, verbose=verbose):
             result = train(cfg, callbacks=None if verbose else [TrainProgress(out.name)])
     last = f"{result.losses[-1][1]:.4f}" if result.losses else "n/a"
     console.print(
