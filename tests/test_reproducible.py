@@ -54,6 +54,7 @@ def test_two_runs_of_the_same_experiment_write_identical_bytes(tmp_path: Path) -
     assert manifest["status"] == "finished" and manifest["started"] <= manifest["ended"]
     assert manifest["seeds"]["run"] == 0 and manifest["inputs"]["experiment"]["sha256"]
     assert manifest["packages"]["torch"] and manifest["hardware"]["threads"]["usable_cpus"] >= 1
+    assert '<details id="manifest">' in (first / "report.html").read_text()  # shown, collapsed, in the report
     # A quiet console: fs1's own lines and progress only; the libraries' output is in each stage's log.txt.
     for chatter in ("{'loss'", "Warning", "pin_memory", "Loading weights", "Writing model shards"):
         assert chatter not in console, chatter
