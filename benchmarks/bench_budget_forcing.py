@@ -1,4 +1,4 @@
-"""P1: batched budget forcing (fs1.scaling) vs the reference algorithm, same model, greedy, same budgets.
+"""P1: batched budget forcing (fs1.generate.budget) vs the reference algorithm, same model, greedy, same budgets.
 
 Runs the reference (one question at a time, whole history re-prefilled each round, each budget from scratch) and
 fs1's batched version (all questions together, caches kept, a sweep continuing from the shorter budget), then the
@@ -24,7 +24,7 @@ from fs1.backends import load_backend  # noqa: E402
 from fs1.backends.base import Backend, SamplingParams  # noqa: E402
 from fs1.data import load_benchmark  # noqa: E402
 from fs1.generate import build_prompt  # noqa: E402
-from fs1.scaling.budget import BudgetConfig, budget_forcing  # noqa: E402
+from fs1.generate.budget import BudgetConfig, budget_forcing  # noqa: E402
 from reference_budget_forcing import reference_budget_forcing  # noqa: E402
 
 

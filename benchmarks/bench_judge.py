@@ -30,9 +30,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from fs1.scoring import judge_rules
-from fs1.scoring.judge import load_judge
-from fs1.scoring.judge_agreement import LabelledCase, agreement_report, load_labelled
+from fs1.judge import rules as judge_rules
+from fs1.judge.agreement import LabelledCase, agreement_report, load_labelled
+from fs1.judge.judge import load_judge
 from fs1.scoring.match import match_normalized, normalized_golds
 from fs1.scoring.normalize import normalize_answer
 

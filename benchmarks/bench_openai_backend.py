@@ -27,7 +27,7 @@ from tests.support.llama_server import LlamaServer  # noqa: E402
 from tests.support.scripted_openai import Reply, ScriptedOpenAIServer  # noqa: E402
 
 from fs1.backends.base import SamplingParams  # noqa: E402
-from fs1.backends.openai_compat import OpenAIBackend  # noqa: E402
+from fs1.backends.openai.compat import OpenAIBackend  # noqa: E402
 from fs1.prompts import THINK_START, WAIT  # noqa: E402
 
 FILLER = (

@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fs1.records import Prediction, Question
-from fs1.scoring.score import clear_caches, score_file, score_prediction
+from fs1.scoring.prediction import score_prediction
+from fs1.scoring.score import clear_caches, score_file
 from fs1.scoring.summary import DEFAULT_KS, VerdictColumns, aggregate
 from reference_scoring import reference_correct, reference_extract, reference_pass_at_k
 

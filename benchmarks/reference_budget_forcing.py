@@ -2,7 +2,7 @@
 
 One question at a time; every round re-tokenises the whole thinking so far to count tokens, and calls the engine
 with the full history (prompt + all text) as a new prompt, so the history is prefilled again each round. A budget
-sweep runs each budget from scratch. Decisions follow the same rules as ``fs1.scaling.budget`` (min-think with
+sweep runs each budget from scratch. Decisions follow the same rules as ``fs1.generate.budget`` (min-think with
 ``" Wait,"``, the 32-token margin, the forced answer marker, a greedy answer capped at 256 tokens).
 """
 

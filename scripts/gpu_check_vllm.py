@@ -68,8 +68,8 @@ def main() -> int:
         print(f"gpu_check_vllm: cannot run: {reason}")
         return MISSING
     from fs1.backends import SamplingParams, load_backend
+    from fs1.generate.budget import BudgetConfig, budget_forcing
     from fs1.prompts import THINK_START, eval_user_prompt
-    from fs1.scaling.budget import BudgetConfig, budget_forcing
 
     started = time.perf_counter()
     backend = load_backend("vllm", args.model, seed=0)

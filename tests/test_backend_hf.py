@@ -10,8 +10,8 @@ import torch
 
 from fs1.backends.base import BackendError, SamplingParams
 from fs1.backends.hf import TransformersBackend
+from fs1.generate.budget import BudgetConfig, budget_forcing
 from fs1.prompts import THINK_START
-from fs1.scaling.budget import BudgetConfig, budget_forcing
 
 GREEDY = SamplingParams(max_tokens=12)
 SAMPLED = SamplingParams(temperature=0.8, top_p=0.9, top_k=30, repetition_penalty=1.05, max_tokens=12)

@@ -8,8 +8,8 @@ import pytest
 from fs1.backends import load_backend
 from fs1.backends.base import BackendError, SamplingParams
 from fs1.backends.llamacpp import LlamaCppBackend
+from fs1.generate.budget import BudgetConfig, budget_forcing
 from fs1.prompts import ANSWER_MARKER, THINK_START
-from fs1.scaling.budget import BudgetConfig, budget_forcing
 
 pytestmark = pytest.mark.slow
 

@@ -11,7 +11,7 @@ import pytest
 
 from fs1.backends import load_backend
 from fs1.backends.base import BackendError, SamplingParams
-from fs1.backends.openai_compat import OpenAIBackend
+from fs1.backends.openai.compat import OpenAIBackend
 from tests.support.scripted_openai import Reply, ScriptedOpenAIServer
 
 ANSWER = "<|im_start|>answer"
@@ -192,7 +192,8 @@ def test_llamacpp_server_template_and_tokenize() -> None:
     assert tok_body == {"content": "one two three", "add_special": False}
 
 
-def test_vllm_server_template_and_tokenize() -> None:
+@pytest.mark.parametrize("owned_by", ["vllm", "sglang"])  # SGLang's /tokenize mirrors vLLM's
+def test_vllm_server_template_and_tokenize(owned_by: str) -> None:
     vocab: dict[str, int] = {}
 
     def tokenize(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -208,7 +209,7 @@ def test_vllm_server_template_and_tokenize() -> None:
         return 200, {"prompt": " ".join(words[t] for t in body["tokens"])}
 
     routes = {"/tokenize": tokenize, "/detokenize": detokenize}
-    with ScriptedOpenAIServer(owned_by="vllm", routes=routes) as srv:
+    with ScriptedOpenAIServer(owned_by=owned_by, routes=routes) as srv:
         b = backend(srv)
         assert b.chat_prompt("Who is it?") == "[user]Who is it?[assistant]"
         assert b.count_tokens("a b c d") == 4
@@ -267,8 +268,8 @@ def test_chat_n_and_model_auto() -> None:
 
 
 def test_budget_forcing_round_trip_on_scripted_server() -> None:
+    from fs1.generate.budget import BudgetConfig, budget_forcing
     from fs1.prompts import FORCED_ANSWER, WAIT
-    from fs1.scaling.budget import BudgetConfig, budget_forcing
 
     def responder(endpoint: str, body: dict[str, Any]) -> Reply:
         prompt = body["prompt"]

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from fs1.backends.base import BackendError, SamplingParams
-from fs1.backends.openai_transport import RemoteError
+from fs1.backends.openai.transport import RemoteError
 from tests.support.scripted_openai import Fault, Reply, ScriptedOpenAIServer
 from tests.test_backend_openai import backend, gen_requests
 

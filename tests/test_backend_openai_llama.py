@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from fs1.backends.base import SamplingParams
-from fs1.backends.openai_compat import OpenAIBackend
+from fs1.backends.openai.compat import OpenAIBackend
 from fs1.prompts import ANSWER_MARKER, FORCED_ANSWER, THINK_START
 
 pytestmark = pytest.mark.slow
@@ -82,7 +82,7 @@ def test_streaming_gives_the_same_text(llama_server: Any, llama: OpenAIBackend) 
 
 
 def test_budget_forcing_round_trip(llama: OpenAIBackend) -> None:
-    from fs1.scaling.budget import BudgetConfig, budget_forcing
+    from fs1.generate.budget import BudgetConfig, budget_forcing
 
     prompt = llama.chat_prompt(QUESTION) + THINK_START
     cfg = BudgetConfig(budgets=[40], min_think_tokens=30, answer_max_tokens=8)

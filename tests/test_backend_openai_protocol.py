@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fs1.backends.base import SamplingParams
-from fs1.backends.openai_protocol import (
+from fs1.backends.openai.protocol import (
     DIALECTS,
     Choice,
     flavour_from_models,
@@ -21,7 +21,7 @@ from fs1.backends.openai_protocol import (
     split_tokens,
     to_completion,
 )
-from fs1.backends.openai_transport import HTTPFailure, is_retryable, retry_after_seconds
+from fs1.backends.openai.transport import HTTPFailure, is_retryable, retry_after_seconds
 
 
 def test_retry_after_forms() -> None:

@@ -124,7 +124,7 @@ def test_sequence_caps_become_per_request_max_tokens(backend: Any, vllm_module: 
 
 
 def test_budget_forcing_through_the_backend(backend: Any, vllm_module: Any) -> None:
-    from fs1.scaling.budget import BudgetConfig, budget_forcing
+    from fs1.generate.budget import BudgetConfig, budget_forcing
 
     prompt = backend.chat_prompt("Capital of Italy?") + THINK_START
     cfg = BudgetConfig(budgets=[64], min_think_tokens=20, answer_max_tokens=32)

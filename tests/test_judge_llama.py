@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pytest
 
+from fs1.judge.judge import VERDICTS, load_judge
+from fs1.judge.stage import MODE_ALL, judge_scores
 from fs1.records import Question, Score
-from fs1.scoring.judge import VERDICTS, load_judge
-from fs1.scoring.judge_stage import MODE_ALL, judge_scores
 
 pytestmark = pytest.mark.slow
 

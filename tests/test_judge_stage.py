@@ -17,10 +17,9 @@ import pytest
 
 from fs1.backends import load_backend
 from fs1.backends.base import BackendError
-from fs1.records import Prediction, Question, Score
-from fs1.scoring.judge import VERDICT_ERROR, Judge, get_prompt
-from fs1.scoring.judge_cache import VerdictCache
-from fs1.scoring.judge_stage import (
+from fs1.judge.cache import VerdictCache
+from fs1.judge.judge import VERDICT_ERROR, Judge, get_prompt
+from fs1.judge.stage import (
     JUDGED_FILE,
     JUDGED_SUMMARY_FILE,
     MODE_ALL,
@@ -28,6 +27,7 @@ from fs1.scoring.judge_stage import (
     judge_file,
     judge_scores,
 )
+from fs1.records import Prediction, Question, Score
 from tests.support.scripted_openai import Fault, Reply, ScriptedOpenAIServer
 
 _GOLD = re.compile(r"Gold [^\n]*?: (\[.*\])\n")
@@ -194,7 +194,7 @@ def test_judged_pass_at_k_and_maj_at_k_come_from_the_verdicts(tmp_path: Path) ->
     with ScriptedOpenAIServer(oracle({"New York": "1"})) as server:
         judge = make_judge(server, None)
         rows, stats = judge_scores(batch, QUESTIONS, judge, mode=MODE_CASCADE)
-    from fs1.scoring.judge_stage import judged_summary
+    from fs1.judge.stage import judged_summary
 
     summary = judged_summary(rows, QUESTIONS, [1, 2, 4], stats, {"prompt": "fs1"}, judge)
     q1_pass2 = 1 - (1 / 6)  # c = 2 of n = 4: 1 - C(2,2)/C(4,2)
@@ -219,7 +219,7 @@ def test_simpleqa_grades_give_attempted_metrics_per_k_and_budget() -> None:
     with ScriptedOpenAIServer(oracle(grades, simpleqa=True)) as server:
         judge = make_judge(server, None, prompt="simpleqa")
         rows, stats = judge_scores(q1, QUESTIONS, judge, mode=MODE_ALL)
-    from fs1.scoring.judge_stage import judged_summary
+    from fs1.judge.stage import judged_summary
 
     summary = judged_summary(rows, QUESTIONS, [1, 2], stats, {"prompt": "simpleqa"}, judge)
     low = summary["by_budget"]["512"]["overall"]

@@ -7,15 +7,15 @@ import json
 import pytest
 
 from fs1.io import InputError
-from fs1.scoring.judge import (
+from fs1.judge.cache import CachedVerdict, VerdictCache
+from fs1.judge.judge import (
     VERDICT_CORRECT,
     VERDICT_ERROR,
     VERDICT_INCORRECT,
     VERDICT_NOT_ATTEMPTED,
     get_prompt,
 )
-from fs1.scoring.judge_cache import CachedVerdict, VerdictCache
-from fs1.scoring.judge_rules import CASCADE_RULES, KEEP_PRECISION, decide, get_rules
+from fs1.judge.rules import CASCADE_RULES, KEEP_PRECISION, decide, get_rules
 
 FS1 = get_prompt("fs1")
 SIMPLEQA = get_prompt("simpleqa")

@@ -44,7 +44,9 @@ def test_injection_attempts_are_rejected(raw: str) -> None:
     with pytest.raises(EntityIdError):
         queries.adjacency_query(raw, (), 10)
     with pytest.raises(EntityIdError):
-        queries.pair_edges_query([("Q1", raw)], ())
+        queries.pair_edges_queries(["Q1"], [raw], ())
+    with pytest.raises(EntityIdError):
+        queries.raw_degree_query(raw)
 
 
 @pytest.mark.parametrize("raw", ['m.0abc"', "m.0bc} .", "/m/0BC", "m.", "m.0bc\n", "/m/0bc d", "g.11bc6"])

@@ -7,8 +7,8 @@ import pytest
 
 from fs1.backends.base import SamplingParams
 from fs1.backends.hf import TransformersBackend
+from fs1.generate.budget import BudgetConfig, budget_forcing
 from fs1.prompts import ANSWER_MARKER, THINK_START, WAIT
-from fs1.scaling.budget import BudgetConfig, budget_forcing
 
 GREEDY = SamplingParams()
 # The scripted model thinks " one two three" (3 tokens) and then emits the answer marker; " Wait," is 2 tokens.

@@ -6,7 +6,7 @@ import pytest
 
 from fs1.backends.base import SamplingParams
 from fs1.backends.hf import TransformersBackend
-from fs1.scaling.parallel import parallel_sample
+from fs1.generate.parallel import parallel_sample
 
 PARAMS = SamplingParams(temperature=0.7, top_p=0.8, top_k=20, repetition_penalty=1.05, max_tokens=10)
 

@@ -131,6 +131,9 @@ class Prediction(Record):
     answer_tokens: int | None = None
     waits: int | None = None
     finish_reason: str | None = None
+    # How the prompt reached the model: "raw" (chat template applied by fs1, raw text completed) or "chat" (a server's
+    # chat endpoint applied its own template); None in files written before routes were recorded.
+    route: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:
@@ -164,6 +167,11 @@ class PathRecord(Record):
     verbalised: str = ""
     error: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    # Which KG answered (``bundled``, ``local:…``, ``sparql:URL``): degrees, hubs and paths differ by engine and
+    # data (QLever serves all of Wikidata, WDQS no longer the scholarly graph). ``kg_date``: the data date the KG
+    # states, where it states one (WDQS's last update, a dump's date).
+    kg: str = ""
+    kg_date: str | None = None
 
 
 @dataclass

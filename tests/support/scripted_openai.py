@@ -63,6 +63,8 @@ class ScriptedOpenAIServer:
     honour_n: bool = True  # False: return one choice whatever "n" asks (as llama-cpp-python does)
     # Extra POST routes by exact path (e.g. "/tokenize", "/apply-template"): body → (status, JSON reply).
     routes: dict[str, Callable[[dict[str, Any]], tuple[int, dict[str, Any]]]] = field(default_factory=dict)
+    # Extra GET routes by exact path (e.g. llama.cpp's "/props"): () → (status, JSON reply).
+    get_routes: dict[str, Callable[[], tuple[int, dict[str, Any]]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -85,7 +87,12 @@ class ScriptedOpenAIServer:
                 self.wfile.write(data)
 
             def do_GET(self) -> None:
-                if self.path.rstrip("/").endswith("/models"):
+                if self.path in server.get_routes:
+                    with server._lock:
+                        server.requests.append({"endpoint": f"GET {self.path}", "body": None, "headers": {}})
+                    status, reply = server.get_routes[self.path]()
+                    self._send(status, json.dumps(reply))
+                elif self.path.rstrip("/").endswith("/models"):
                     entry: dict[str, Any] = {"id": server.model, "object": "model"}
                     if server.owned_by is not None:
                         entry["owned_by"] = server.owned_by

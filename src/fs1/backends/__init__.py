@@ -14,7 +14,7 @@ BACKENDS: dict[str, str] = {
     "transformers": "fs1.backends.hf:TransformersBackend",
     "llamacpp": "fs1.backends.llamacpp:LlamaCppBackend",
     "vllm": "fs1.backends.vllm:VLLMBackend",
-    "openai": "fs1.backends.openai_compat:OpenAIBackend",
+    "openai": "fs1.backends.openai.compat:OpenAIBackend",
 }
 
 # Optional backends are extras; a missing library raises an error naming the extra to install.

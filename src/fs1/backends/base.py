@@ -1,6 +1,6 @@
 """The one generation interface every backend implements, batch-first, raw text in and out.
 
-Budget forcing and parallel sampling (``fs1.scaling``) are written once above this interface. What they need:
+Budget forcing and parallel sampling (``fs1.generate``) are written once above this interface. What they need:
 open many sequences (``n`` per prompt, the prompt prefilled once where the backend allows), continue them all by up
 to N tokens with stop strings, append forced text, and continue again **without prefilling what was already
 processed** (each backend keeps that state behind its ``Sequence`` handles: KV cache, prefix cache, or a server's
@@ -78,7 +78,7 @@ class Sequence:
     text: str = ""  # generated and forced text after the prompt
     state: Any = None  # backend-private (token ids, KV cache, ...)
     # Per-sequence cap on new tokens for the next ``continue_`` (the smaller of it and ``params.max_tokens`` applies).
-    # Only set on backends whose ``supports_sequence_limits`` is True; ``fs1.scaling`` groups sequences otherwise.
+    # Only set on backends whose ``supports_sequence_limits`` is True; ``fs1.generate`` groups sequences otherwise.
     max_tokens: int | None = None
 
 
@@ -111,6 +111,11 @@ class Backend(ABC):
     @abstractmethod
     def count_tokens(self, text: str) -> int:
         """Number of tokens of ``text`` under the model's tokenizer (no special tokens added)."""
+
+    def raw_prompt_problem(self) -> str | None:
+        """Why raw prompts (``chat_prompt`` + continuation) cannot be used here, as one line naming the fix; ``None``
+        when they can. Local backends hold the tokenizer and always can; a server may serve no chat template."""
+        return None
 
     # --- sequence-level interface (budget forcing, parallel sampling) ---
     @abstractmethod
@@ -146,16 +151,14 @@ class Backend(ABC):
             seq.state = None
 
     # --- convenience built on the above ---
-    def generate(
-        self, prompts: list[str], params: SamplingParams, seeds: list[int | None] | None = None
-    ) -> list[list[Completion]]:
-        """Complete each raw prompt ``params.n`` times; returns one list of ``n`` completions per prompt.
+    def generate(self, prompts: list[str], params: SamplingParams) -> list[list[Completion]]:
+        """Complete each raw prompt ``params.n`` times; returns one list of ``n`` completions per prompt."""
+        seeds = None if params.seed is None else [params.seed + i for i in range(len(prompts) * params.n)]
+        return self._complete(prompts, params, seeds)
 
-        ``seeds`` (one per prompt × sample, prompt-major) seeds each sequence on its own, so a prompt draws the same
-        whatever batch it is in; without them, sequence ``i`` gets ``params.seed + i``.
-        """
-        if seeds is None and params.seed is not None:
-            seeds = [params.seed + i for i in range(len(prompts) * params.n)]
+    def _complete(
+        self, prompts: list[str], params: SamplingParams, seeds: list[int | None] | None
+    ) -> list[list[Completion]]:
         seqs = self.open(prompts, n=params.n, seeds=seeds)
         one = SamplingParams(**{**params.__dict__, "n": 1})
         outs = self.continue_(seqs, one)
@@ -173,11 +176,19 @@ class Backend(ABC):
     ) -> list[list[Completion]]:
         """Answer chat conversations (system/user messages); local backends render them with the chat template.
 
-        ``seeds`` as in ``generate``.
+        ``seeds`` (one per conversation) replaces ``params.seed``: sample ``i`` of a conversation seeded ``s`` is
+        drawn with ``s + i``, as a server that takes one choice per request is asked.
         """
         prompts = []
         for messages in conversations:
             system = next((m["content"] for m in messages if m["role"] == "system"), None)
             user = "\n".join(m["content"] for m in messages if m["role"] == "user")
             prompts.append(self.chat_prompt(user, system=system))
-        return self.generate(prompts, params, seeds)
+        if seeds is None:
+            return self.generate(prompts, params)
+        if len(seeds) != len(conversations):
+            raise BackendError(
+                f"expected {len(conversations)} seeds (one per conversation), got {len(seeds)}"
+            )
+        per_sequence = [None if s is None else s + i for s in seeds for i in range(params.n)]
+        return self._complete(prompts, params, per_sequence)

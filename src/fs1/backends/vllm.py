@@ -163,13 +163,8 @@ class VLLMBackend(Backend):
             seq.text += text
             self._state(seq).ids.extend(self._encode(text))
 
-    def generate(
-        self, prompts: list[str], params: SamplingParams, seeds: list[int | None] | None = None
-    ) -> list[list[Completion]]:
-        """``n`` samples per prompt through vLLM's own ``n`` (the prompt is prefilled once per request); with
-        per-sequence ``seeds``, through the sequence interface, which seeds each sequence on its own."""
-        if seeds is not None:
-            return super().generate(prompts, params, seeds)
+    def generate(self, prompts: list[str], params: SamplingParams) -> list[list[Completion]]:
+        """``n`` samples per prompt through vLLM's own ``n`` (the prompt is prefilled once per request)."""
         requests = [{"prompt_token_ids": self._encode_prompt(p)} for p in prompts]
         sampling = self._sampling(params, n=params.n, max_tokens=params.max_tokens, seed=params.seed)
         results = self.llm.generate(requests, sampling, use_tqdm=False)

@@ -67,6 +67,9 @@ def distill(
     api_key_env: str | None = typer.Option(
         None, "--api-key-env", help="openai backend: env variable with the API key (default OPENAI_API_KEY)."
     ),
+    tokenizer: str | None = typer.Option(
+        None, "--tokenizer", help="openai backend: teacher tokenizer (path, hub id)."
+    ),
     resume: bool = typer.Option(False, "--resume", help="Continue an existing TRACES.jsonl."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Start TRACES.jsonl again from empty."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
@@ -83,7 +86,7 @@ def distill(
             mode=mode, teacher=teacher, backend=backend, base_url=base_url, samples=samples, no_path=no_path,
             concurrency=concurrency, batch_size=batch_size, temperature=temperature, top_p=top_p, top_k=top_k,
             max_tokens=max_tokens, seed=seed, on_error=on_error, price_in=price_in, price_out=price_out,
-            max_failures_in_a_row=max_failures_in_a_row, stream=stream, api_key_env=api_key_env,
+            max_failures_in_a_row=max_failures_in_a_row, stream=stream, api_key_env=api_key_env, tokenizer=tokenizer,
         )  # fmt: skip
         questions = load_questions(benchmark, limit, fmt)
         path_index = load_paths(paths) if paths is not None else None

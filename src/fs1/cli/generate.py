@@ -29,6 +29,9 @@ def generate(
     base_url: str | None = typer.Option(
         None, "--base-url", help="Server URL for --backend openai (key: env only)."
     ),
+    tokenizer: str | None = typer.Option(
+        None, "--tokenizer", help="--backend openai: the model's tokenizer (path, hub id, smollm2-135m)."
+    ),
     setting: str = typer.Option(
         "instruct", "--setting", help="instruct | cot | reasoning (s1 think/answer)."
     ),
@@ -100,6 +103,10 @@ def generate(
             max_tokens=max_tokens, answer_max_tokens=answer_max_tokens, seed=seed, batch_sequences=batch,
         )  # fmt: skip
         options = _backend_options(backend, base_url, threads, dtype)
+        if tokenizer is not None:
+            if backend != "openai":
+                raise ValueError(f"--tokenizer applies to the openai backend, not {backend!r}")
+            options["tokenizer"] = tokenizer
         from fs1.manifest import side_manifest_path
         from fs1.stage_log import side_log_path
 
@@ -130,23 +137,15 @@ def _run(
     benchmark: str, fmt: str, limit: int | None, backend: str, options: dict, config, out: Path, resume: bool
 ):  # noqa: ANN001, ANN202
     """Load questions and backend, generate with a progress bar; backend failures become one-line errors."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from fs1.backends import load_backend
     from fs1.backends.base import BackendError
     from fs1.data import load_benchmark
-    from fs1.generate import generate_predictions
+    from fs1.generate.progress import generate_with_progress
 
     questions = load_benchmark(benchmark, limit=limit, fmt=fmt)
     try:
-        engine = load_backend(backend, config.model, **options)
-        columns = (TextColumn("generating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        with Progress(*columns, console=console) as bar:
-            task = bar.add_task("generate", total=None)
-            return generate_predictions(
-                questions, engine, config, out, resume=resume,
-                progress=lambda done, total: bar.update(task, completed=done, total=total),
-            )  # fmt: skip
+        return generate_with_progress(
+            questions, backend, config.model, config, out, resume=resume, console=console, **options
+        )
     except BackendError as exc:
         # Transport failures after retries, unusable models: one line, no stack trace, records so far kept.
         raise ValueError(f"backend {backend!r}: {exc}") from None

@@ -28,6 +28,9 @@ API_KEY_ENV = typer.Option(
     "--api-key-env",
     help="Environment variable holding the API key (openai backend; default OPENAI_API_KEY).",
 )
+TOKENIZER = typer.Option(
+    None, "--tokenizer", help="openai backend: the judge's tokenizer (path, hub id, smollm2-135m) for counts."
+)
 CONCURRENCY = typer.Option(None, "--concurrency", help="Judge requests in flight at once (openai backend).")
 MAX_RETRIES = typer.Option(
     None,
@@ -74,6 +77,7 @@ def judge(
     api_key_env: str | None = API_KEY_ENV,
     concurrency: int | None = CONCURRENCY,
     max_retries: int | None = MAX_RETRIES,
+    tokenizer: str | None = TOKENIZER,
     prompt: str = PROMPT,
     max_tokens: int = MAX_TOKENS,
     batch_size: int = BATCH_SIZE,
@@ -90,10 +94,10 @@ def judge(
     sure cases without a call. Writes OUT/judged.jsonl (verdict per prediction, with where it came from) and
     OUT/judged_summary.json (the `fs1 score` summary over judge verdicts, plus SimpleQA attempted / accuracy
     given attempted / F1 per k and budget, judge calls, rule decisions, tokens and error verdicts)."""
-    from fs1.scoring.judge import load_judge
-    from fs1.scoring.judge_cache import CACHE_FILE
-    from fs1.scoring.judge_rules import get_rules
-    from fs1.scoring.judge_stage import JUDGED_FILE, JUDGED_SUMMARY_FILE, MODES, judge_file
+    from fs1.judge.cache import CACHE_FILE
+    from fs1.judge.judge import load_judge
+    from fs1.judge.rules import get_rules
+    from fs1.judge.stage import JUDGED_FILE, JUDGED_SUMMARY_FILE, MODES, judge_file
     from fs1.scoring.score import load_questions
 
     ks = parse_int_list(k)
@@ -104,8 +108,8 @@ def judge(
         questions = load_questions(benchmark)
         the_judge = load_judge(
             model, backend=backend, prompt=prompt, cache_path=cache or out / CACHE_FILE, base_url=base_url,
-            api_key_env=api_key_env, concurrency=concurrency, max_retries=max_retries, max_tokens=max_tokens,
-            batch_size=batch_size,
+            api_key_env=api_key_env, concurrency=concurrency, max_retries=max_retries, tokenizer=tokenizer,
+            max_tokens=max_tokens, batch_size=batch_size,
         )  # fmt: skip
         info = {"model": model, "backend": backend, "prompt": prompt, "max_tokens": max_tokens}
         try:
@@ -146,9 +150,9 @@ def judge_agreement(
     saves against judging all answers, the confusion of its rule decisions, and (with --judge) the judge's
     agreement."""
     from fs1.io import write_json_atomic
-    from fs1.scoring.judge import load_judge
-    from fs1.scoring.judge_agreement import agreement_report, load_labelled
-    from fs1.scoring.judge_rules import get_rules
+    from fs1.judge.agreement import agreement_report, load_labelled
+    from fs1.judge.judge import load_judge
+    from fs1.judge.rules import get_rules
 
     with user_errors(), _backend_errors():
         cases = load_labelled(labelled)[:limit]

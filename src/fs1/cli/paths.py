@@ -63,6 +63,17 @@ def paths(
         None, "--cache-dir", help="Query cache and built stores (default $FS1_CACHE_DIR or ~/.cache/fs1)."
     ),
     no_cache: bool = typer.Option(False, "--no-cache", help="sparql: do not keep answered queries on disk."),
+    hub_list: str | None = typer.Option(
+        None,
+        "--hub-list",
+        help="QIDs always treated as hubs: a file (one per line) or 'wikidata' (shipped list).",
+    ),
+    server_timeout: int | None = typer.Option(
+        None,
+        "--server-timeout",
+        min=1,
+        help="QLever only: per-query time limit in s (its `timeout` parameter).",
+    ),
 ) -> None:
     """Find the fewest-hop KG paths from question entities to answer entities (Freebase MIDs mapped via P646).
 
@@ -81,7 +92,9 @@ def paths(
     from fs1.kg.finder import ERROR
 
     with user_errors():
-        overrides = {} if deny is None else {"deny": deny}
+        overrides: dict[str, object] = {} if deny is None else {"deny": deny}
+        if hub_list is not None:
+            overrides["hub_list"] = hub_list
         settings = SearchSettings(
             max_hops=max_hops, max_paths=max_paths, degree_limit=degree_limit, joint=joint, **overrides
         )
@@ -95,7 +108,13 @@ def paths(
             write_jsonl_atomic(out, kept)
         done = completed_keys(out, key=lambda row: str(row.get("ID"))) if resume else set()
         todo = [q for q in questions if q.ID not in done]
-        endpoint = {"user_agent": user_agent, "concurrency": concurrency, "rate": rate, "cache": not no_cache}
+        endpoint = {
+            "user_agent": user_agent,
+            "concurrency": concurrency,
+            "rate": rate,
+            "cache": not no_cache,
+            "server_timeout_s": server_timeout,
+        }
         graph = _open(kg, cache_dir, endpoint)
         with graph:
             counts = _run(graph, settings, todo, out)

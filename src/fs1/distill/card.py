@@ -8,7 +8,7 @@ from fs1.backends.embedded import EMBEDDED_NAME
 
 if TYPE_CHECKING:
     from fs1.distill.leakage import Leak
-    from fs1.distill.sft import SftStats
+    from fs1.distill.stats import SftStats
 
 _LEAKS_LISTED = 20
 

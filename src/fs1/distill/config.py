@@ -65,6 +65,9 @@ class DistillConfig(BaseModel):
     )
     stream: bool = Field(False, description="openai backend: stream replies (long reasoning, idle proxies).")
     api_key_env: str | None = Field(None, description="openai backend: env variable holding the API key.")
+    tokenizer: str | None = Field(
+        None, description="openai backend: teacher tokenizer (path, hub id, smollm2-135m), for counts."
+    )
 
     def backend_name(self) -> str:
         """The backend ``auto`` stands for: openai with a URL, llama.cpp for the embedded GGUF, else transformers."""

@@ -54,8 +54,12 @@ def open_teacher(config: DistillConfig) -> Backend:
             kwargs["base_url"] = config.base_url
         if config.api_key_env:
             kwargs["api_key_env"] = config.api_key_env
-    elif config.base_url or config.stream or config.api_key_env:
-        raise ValueError(f"--base-url, --stream and --api-key-env need the openai backend, not {name!r}")
+        if config.tokenizer:
+            kwargs["tokenizer"] = config.tokenizer
+    elif config.base_url or config.stream or config.api_key_env or config.tokenizer:
+        raise ValueError(
+            f"--base-url, --stream, --api-key-env and --tokenizer need the openai backend, not {name!r}"
+        )
     return load_backend(name, config.teacher, **kwargs)
 
 

@@ -21,11 +21,12 @@ import json
 import shutil
 import tempfile
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fs1.distill.card import render_card
 from fs1.distill.labelling import label_trace
+from fs1.distill.stats import DEFAULT_MAX_LENGTH, SftStats
 from fs1.io import InputError, read_jsonl_rows
 from fs1.prompts import s1_assistant_text
 from fs1.records import RecordError, Trace
@@ -38,28 +39,6 @@ FILTERED_CONFIG, FULL_CONFIG = "default", "full"
 CONFIG_DIRS = {FILTERED_CONFIG: "data", FULL_CONFIG: "full"}
 SPLIT = "train"
 DIGEST_CHARS = 16
-DEFAULT_MAX_LENGTH = 8192
-
-
-@dataclass
-class SftStats:
-    """Counts of one export."""
-
-    traces: int = 0
-    correct: int = 0
-    valid: int = 0
-    too_long: int = 0
-    kept: int = 0
-    dropped_leaked: int = 0
-    leaks: int = 0
-    max_length: int = DEFAULT_MAX_LENGTH
-    student: str = ""
-    sources: list[str] = field(default_factory=list)
-    teachers: list[str] = field(default_factory=list)
-    modes: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def load_traces(files: Iterable[str | Path]) -> list[Trace]:
@@ -216,7 +195,6 @@ def build_sft_dataset(
     show_progress: bool = True,
 ) -> SftStats:
     """Export traces to ``out_dir`` (layout in the module docstring); ``benchmark``: questions for the leakage check."""
-    from fs1.distill.card import render_card
     from fs1.distill.leakage import EMBED_THRESHOLD, find_leaks
 
     if max_length <= 0:

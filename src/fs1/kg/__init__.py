@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fs1.kg.base import KG, KGError, QueryTimeout
+from fs1.kg.base import KG, KGError, QueryMemoryError, QueryTimeout, QueryTooCostly
 from fs1.kg.endpoint import WDQS_URL, EndpointSettings
 from fs1.kg.finder import PathFinder, find_paths, supports, validate_question_ids
 from fs1.kg.ids import EntityIdError
@@ -31,7 +31,9 @@ __all__ = [
     "EntityIdError",
     "KGError",
     "PathFinder",
+    "QueryMemoryError",
     "QueryTimeout",
+    "QueryTooCostly",
     "SearchSettings",
     "bundled_kg_path",
     "find_paths",
@@ -54,7 +56,10 @@ def open_kg(spec: str | None = None, *, cache_dir: Path | None = None, **endpoin
         from fs1.kg.store import open_local
 
         target = spec[len(LOCAL) :] or str(bundled_kg_path())
-        return open_local(target, cache_dir=cache_dir)
+        kg = open_local(target, cache_dir=cache_dir)
+        if Path(target) == bundled_kg_path():
+            kg.spec = "bundled"  # records name it so, not by a path that differs between machines
+        return kg
     if spec.startswith(SPARQL):
         from fs1.kg.endpoint import SparqlKG
 

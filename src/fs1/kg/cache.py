@@ -1,7 +1,9 @@
 """On-disk cache of answered SPARQL queries (SQLite), so reruns and resumed runs do not ask a remote endpoint twice.
 
-Keyed by a hash of endpoint URL and query text; only successful answers are stored. SQLite gives atomic,
-crash-safe writes and lets several processes share one cache file.
+Keyed by a hash of endpoint URL and query text; only successful answers are stored as answers. Probes the engine
+gave up on (timeouts, memory errors of hub checks) are kept apart in their own table, so a hub found by a timeout is
+not asked again on every run, and never mistaken for an answer. SQLite gives atomic, crash-safe writes and lets
+several processes share one cache file.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ class QueryCache:
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, rows TEXT NOT NULL)")
+            self._db.execute("CREATE TABLE IF NOT EXISTS costly (key TEXT PRIMARY KEY, reason TEXT NOT NULL)")
             self._db.commit()
 
     @staticmethod
@@ -47,6 +50,23 @@ class QueryCache:
             self._db.execute(
                 "INSERT OR REPLACE INTO answers (key, rows) VALUES (?, ?)",
                 (self.key(endpoint, query), json.dumps(rows, ensure_ascii=False)),
+            )
+            self._db.commit()
+
+    def costly(self, endpoint: str, query: str) -> str | None:
+        """Why the engine gave up on this probe before, or ``None`` if it never did."""
+        with self._lock:
+            found = self._db.execute(
+                "SELECT reason FROM costly WHERE key = ?", (self.key(endpoint, query),)
+            ).fetchone()
+        return None if found is None else str(found[0])
+
+    def put_costly(self, endpoint: str, query: str, reason: str) -> None:
+        """Remember that the engine gave up on this probe (timeout or memory), with its reason."""
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO costly (key, reason) VALUES (?, ?)",
+                (self.key(endpoint, query), reason),
             )
             self._db.commit()
 

@@ -12,6 +12,7 @@ import weakref
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from fs1.kg import queries
 from fs1.kg.base import KG, KGError
 from fs1.kg.graph import GraphAccess
 from fs1.kg.ids import is_mid, is_qid, parse_entity
@@ -42,6 +43,8 @@ class PathFinder:
         self.graph = GraphAccess(kg, self.settings)
         self.search = PathSearch(self.graph, self.settings)
         self._reach: dict[tuple[tuple[str, ...], int], frozenset[str]] = {}
+        self._kg_date: str | None = None
+        self._kg_date_asked = False
 
     def resolve(self, raw_ids: Iterable[str]) -> tuple[list[str], list[str]]:
         """QIDs for the given ids (Freebase MIDs mapped through P646), and the ids that map to no item."""
@@ -61,9 +64,23 @@ class PathFinder:
     def record(self, question: Question) -> PathRecord:
         """The ``PathRecord`` of one question; a KG failure gives status ``error`` with the reason."""
         try:
-            return self._record(question)
+            record = self._record(question)
         except KGError as exc:
-            return PathRecord(ID=question.ID, status=ERROR, error=str(exc))
+            record = PathRecord(ID=question.ID, status=ERROR, error=str(exc))
+        record.kg = self.kg.spec
+        record.kg_date = self.data_date(ask=record.status != ERROR)
+        return record
+
+    def data_date(self, *, ask: bool = True) -> str | None:
+        """The data date the KG states (asked once, after a question went well), or ``None``."""
+        if ask and not self._kg_date_asked:
+            self._kg_date_asked = True
+            try:
+                dates = sorted(row["d"] for row in self.kg.select(queries.DATA_DATE_QUERY) if row.get("d"))
+            except KGError:
+                dates = []  # the date is provenance, not worth failing a question over
+            self._kg_date = dates[-1] if dates else None
+        return self._kg_date
 
     def _record(self, question: Question) -> PathRecord:
         q_ents, q_unmapped = self.resolve(question.question_entities)
@@ -156,7 +173,11 @@ class PathFinder:
         s = self.settings
         frontier, visited, reached = list(roots), set(roots), []
         for depth in range(1, max_hops + 1):
-            adjs = self.graph.adjacency(frontier, s.endpoint_limit if depth == 1 else s.degree_limit)
+            if depth > 1:
+                frontier = [n for n in frontier if not self.graph.is_hub(n)]
+            adjs = self.graph.adjacency(
+                frontier, s.endpoint_limit if depth == 1 else s.degree_limit, hub_on_failure=depth > 1
+            )
             layer = []
             for node in frontier:
                 adj = adjs[node]

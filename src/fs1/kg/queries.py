@@ -53,17 +53,53 @@ def degree_query(qid: str, deny: Sequence[str], limit: int) -> str:
     return PREFIXES + f"SELECT (COUNT(*) AS ?c) WHERE {{ {_adjacency_select(qid, deny, limit)} }}"
 
 
-def pair_edges_query(pairs: Iterable[tuple[str, str]], deny: Sequence[str]) -> str:
-    """Allowed edges between the two nodes of each pair, in whichever direction they are stated."""
-    values = " ".join(f"({wd(normalise_qid(a))} {wd(normalise_qid(b))})" for a, b in pairs)
+def pair_edges_queries(
+    a_nodes: Sequence[str], b_nodes: Sequence[str], deny: Sequence[str]
+) -> tuple[str, str]:
+    """Allowed edges between any node of ``a_nodes`` and any node of ``b_nodes``, in either direction.
+
+    Two queries, each with two one-column VALUES blocks bound straight onto one triple pattern: ``A → B`` edges,
+    then ``B → A``. The older single query (a two-column ``VALUES (?a ?b)`` outside a two-way UNION) is planned by
+    QLever as a multi-column join over two full scans (qlever#2423, #3276), which cannot run on all of Wikidata;
+    this shape is a plain index lookup on QLever, Blazegraph and Oxigraph alike, and covers |A|×|B| pairs.
+    """
+    return _directed_edges(a_nodes, b_nodes, deny), _directed_edges(b_nodes, a_nodes, deny)
+
+
+def _directed_edges(subjects: Sequence[str], objects: Sequence[str], deny: Sequence[str]) -> str:
+    s_values = " ".join(wd(normalise_qid(n)) for n in subjects)
+    o_values = " ".join(wd(normalise_qid(n)) for n in objects)
     return (
         PREFIXES
         + "SELECT ?s ?p ?o WHERE {\n"
-        + f"  VALUES (?a ?b) {{ {values} }}\n"
-        + "  { ?a ?p ?b . BIND(?a AS ?s) BIND(?b AS ?o) } UNION { ?b ?p ?a . BIND(?b AS ?s) BIND(?a AS ?o) }\n"
-        + f"  {_allowed_predicate('?p', deny)}\n"
+        + f"  VALUES ?s {{ {s_values} }}\n"
+        + f"  VALUES ?o {{ {o_values} }}\n"
+        + f"  ?s ?p ?o . {_allowed_predicate('?p', deny)}\n"
         + "}"
     )
+
+
+def raw_degree_query(qid: str) -> str:
+    """``?out`` / ``?in`` = all triples with ``qid`` as subject / object, unfiltered.
+
+    Each count is a single triple pattern, which Blazegraph answers from its range counts and QLever from index
+    metadata without a scan; it bounds the allowed degree from above, so a small one settles "not a hub" at once.
+    """
+    node = wd(normalise_qid(qid))
+    return (
+        PREFIXES
+        + f"SELECT ?out ?in WHERE {{ {{ SELECT (COUNT(*) AS ?out) WHERE {{ {node} ?p ?o }} }} "
+        + f"{{ SELECT (COUNT(*) AS ?in) WHERE {{ ?s ?p {node} }} }} }}"
+    )
+
+
+# Where a Wikidata copy states its data date: WDQS's updater keeps ``<http://www.wikidata.org> schema:dateModified``
+# current; an index built from a dump (QLever, a local store) keeps the dump header's ``wikibase:Dump`` date.
+DATA_DATE_QUERY = (
+    "PREFIX schema: <http://schema.org/>\n"
+    "SELECT ?d WHERE { { <http://www.wikidata.org> schema:dateModified ?d } "
+    "UNION { <http://wikiba.se/ontology#Dump> schema:dateModified ?d } }"
+)
 
 
 def labels_query(ids: Iterable[str], language: str) -> str:

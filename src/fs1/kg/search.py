@@ -83,8 +83,7 @@ class PathSearch:
         max_hops = max_hops or self.settings.max_hops
         if a == b:
             return PairResult(a, b, None, [], "question entity is the answer")
-        key = (a, b) if a <= b else (b, a)
-        direct = self.graph.pair_edges([(a, b)])[key]
+        direct = self.graph.pair_edges([a], [b])[_key(a, b)]
         if direct:
             return PairResult(a, b, 1, [(e,) for e in direct][: self.settings.max_paths])
         sides = (_Side(a), _Side(b))
@@ -124,7 +123,9 @@ class PathSearch:
         else:
             for node in self.graph.hubs(list(frontier)):
                 del frontier[node]  # a hub is never an intermediate: drop it before it gets children
-            adjs = self.graph.adjacency(list(frontier), s.degree_limit)
+            adjs = self.graph.adjacency(list(frontier), s.degree_limit, hub_on_failure=True)
+            for node in [n for n in frontier if not adjs[n].complete]:
+                del frontier[node]  # the engine gave up listing it: a hub after all
         layer: dict[str, list[Edge]] = {}
         for node in frontier:
             for other, edges in adjs[node].by_neighbour.items():
@@ -192,13 +193,15 @@ class PathSearch:
             return found
         # A root still unlisted here is big: probe its edges to the other layer instead of listing it.
         if 0 in (a_side.depth, b_side.depth) or max(len(xu), len(yu)) <= self.graph.pairs_per_fetch:
-            found.update(e for edges in self.graph.pair_edges(product(xu, yu)).values() for e in edges)
+            found.update(e for edges in self.graph.pair_edges(xu, yu).values() for e in edges)
             return found
         fetch, others = (xu, set(yu)) if len(xu) <= len(yu) else (yu, set(xu))
         hubs = self.graph.hubs(fetch)  # a hub can be neither end of a bridge: count it rather than list it
         for adj in self.graph.adjacency(
-            [n for n in fetch if n not in hubs], self.settings.degree_limit
+            [n for n in fetch if n not in hubs], self.settings.degree_limit, hub_on_failure=True
         ).values():
+            if not adj.complete:
+                continue  # given up on by the engine: a hub after all
             for other in others.intersection(adj.by_neighbour):
                 found.update(adj.by_neighbour[other])
         return found
@@ -209,7 +212,7 @@ class PathSearch:
         roots = [q for q in dict.fromkeys(question_entities) if q != answer]
         if len(roots) < 2 or self.settings.max_joint_paths == 0:
             return []
-        direct = self.graph.pair_edges((q, answer) for q in roots)
+        direct = self.graph.pair_edges(roots, [answer])
         links = [direct[_key(q, answer)] for q in roots]
         if all(links):
             return [tuple(e for edges in links for e in edges)]
@@ -218,7 +221,7 @@ class PathSearch:
         meeting = self._meeting_nodes([*roots, answer])
         paths = []
         for node in meeting[: self.settings.max_joint_paths]:
-            edges = self.graph.pair_edges((r, node) for r in [*roots, answer])
+            edges = self.graph.pair_edges([*roots, answer], [node])
             paths.append(tuple(e for r in [*roots, answer] for e in edges[_key(r, node)]))
         return paths
 
@@ -234,7 +237,7 @@ class PathSearch:
             if adjs[end].complete:
                 candidates &= set(adjs[end].by_neighbour)
             elif candidates:
-                edges = self.graph.pair_edges((end, c) for c in candidates)
+                edges = self.graph.pair_edges([end], sorted(candidates))
                 candidates = {c for c in candidates if edges[_key(end, c)]}
         hubs = self.graph.hubs(sorted(candidates))
         return sorted(candidates - hubs, key=lambda q: int(q[1:]))

@@ -17,9 +17,13 @@ appear on a path whatever the deny-list says.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from fs1.kg.ids import normalise_pid
+from fs1.kg.ids import EntityIdError, normalise_pid, normalise_qid
+
+SHIPPED_HUB_LISTS = {"wikidata": Path(__file__).resolve().parent / "bundled" / "wikidata_hubs.txt"}
 
 DEFAULT_DENY: tuple[str, ...] = (
     "P31",
@@ -65,7 +69,16 @@ class SearchSettings(BaseModel):
         True, description="Also search joint paths linking all question entities to the answer."
     )
     max_joint_paths: int = Field(16, ge=0, description="Cap on joint paths kept per answer entity.")
-    pair_batch: int = Field(400, ge=1, description="Node pairs per VALUES block in edge-lookup queries.")
+    pair_batch: int = Field(
+        400,
+        ge=1,
+        description="Nodes per side in edge-lookup queries (one query pair covers up to pair_batch² node pairs).",
+    )
+    hub_list: str | None = Field(
+        None,
+        description="QIDs always treated as hubs (never intermediates): a file, one QID per line (# comments), "
+        "or 'wikidata' for the shipped list of Wikidata's largest nodes. None = decide by counting only.",
+    )
     label_batch: int = Field(400, ge=1, description="Ids per VALUES block in label queries.")
     language: str = Field("en", pattern=r"^[a-z]{2,3}(-[a-z0-9]{2,8})?$", description="Label language tag.")
 
@@ -75,3 +88,22 @@ class SearchSettings(BaseModel):
         if isinstance(value, str):
             value = [v for v in value.split(",") if v.strip()]
         return tuple(dict.fromkeys(normalise_pid(str(v).strip()) for v in value))  # type: ignore[union-attr]
+
+
+def read_hub_list(spec: str) -> frozenset[str]:
+    """The QIDs of a hub list: a shipped name (``wikidata``) or a file; bad lines raise naming file and line."""
+    path = SHIPPED_HUB_LISTS.get(spec, Path(spec).expanduser())
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValueError(f"hub list {spec!r}: cannot read {path} ({exc.strerror or exc})") from None
+    qids = set()
+    for number, line in enumerate(text.splitlines(), 1):
+        entry = line.split("#", 1)[0].strip()
+        if not entry:
+            continue
+        try:
+            qids.add(normalise_qid(entry))
+        except EntityIdError as exc:
+            raise ValueError(f"{path}:{number}: {exc}") from None
+    return frozenset(qids)

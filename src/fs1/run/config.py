@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from fs1.io import InputError
 from fs1.seeding import DEFAULT_SEED
@@ -39,6 +39,13 @@ class ModelSpec(_Strict):
         if not v or any(c in v for c in "/\\ ") or v.startswith("."):
             raise ValueError("must be a non-empty label without '/', '\\' or spaces")
         return v
+
+    @model_validator(mode="after")
+    def _tokenizer_for_servers(self) -> ModelSpec:
+        # Local backends read the model's own tokenizer; only a server may need one named.
+        if self.tokenizer is not None and self.backend != "openai":
+            raise ValueError(f"tokenizer applies to the openai backend, not {self.backend!r}")
+        return self
 
 
 class TeacherSpec(ModelSpec):

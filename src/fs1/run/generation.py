@@ -1,4 +1,4 @@
-"""The generate stage of a run: load the backend, map the run's setting onto ``fs1.generate``, show progress."""
+"""The generate stage of a run: map the run's setting and generation spec onto ``fs1.generate``."""
 
 from __future__ import annotations
 
@@ -28,10 +28,9 @@ def generate_run(
     """Generate ``spec.n`` samples per question (× budgets) into ``out``, resuming what is already there; ``seed`` is
     the run seed."""
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from fs1.backends import load_backend
-    from fs1.generate import GenerateConfig, generate_predictions
+    from fs1.generate import GenerateConfig
+    from fs1.generate.progress import generate_with_progress
 
     options = {k: v for k, v in backend_options.items() if v is not None}
     gen_setting = SETTING_FOR_GENERATION[setting]
@@ -46,13 +45,8 @@ def generate_run(
         temperature=0.0 if (budgets and spec.greedy_budgets) else None,
         seed=seed,
     )
-    backend = load_backend(backend_name, model, **options)
-    columns = (TextColumn(f"generate {label}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     # stderr: stdout carries library chatter into the stage's log.txt (fs1.stage_log)
-    with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
-        task = bar.add_task("generate", total=None)
-
-        def progress(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
-        generate_predictions(questions, backend, config, out, resume=True, progress=progress)
+    generate_with_progress(
+        questions, backend_name, model, config, out, resume=True, description=f"generate {label}",
+        console=Console(stderr=True), **options,
+    )  # fmt: skip

@@ -19,10 +19,10 @@ def judge_run(pipe: Pipeline, run: str) -> Path:
     config = {"score": pipe.fingerprints[f"score/{run}"], "judge": spec.model_dump(), "ks": pipe.exp.ks}
 
     def work(d: Path) -> None:
-        from fs1.scoring.judge import load_judge
-        from fs1.scoring.judge_stage import judge_file
+        from fs1.judge.judge import load_judge
+        from fs1.judge.stage import judge_file
 
-        options = {"base_url": spec.base_url} if spec.backend == "openai" else {}
+        options = {"base_url": spec.base_url, "tokenizer": spec.tokenizer} if spec.backend == "openai" else {}
         judge = load_judge(
             spec.model,
             backend=spec.backend,

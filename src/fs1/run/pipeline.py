@@ -144,6 +144,7 @@ class Pipeline:
                 teacher=t.model,
                 backend=t.backend,
                 base_url=t.base_url,
+                tokenizer=t.tokenizer,
                 samples=t.samples,
                 no_path=t.no_path,
                 concurrency=t.concurrency,

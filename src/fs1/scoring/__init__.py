@@ -5,7 +5,8 @@ from fs1.scoring.extract import Extraction, extract, extract_answer
 from fs1.scoring.match import MatchResult, match_answer
 from fs1.scoring.metrics import majority_vote, pass_at_k
 from fs1.scoring.normalize import normalize_answer
-from fs1.scoring.score import load_questions, score_file, score_prediction, score_predictions
+from fs1.scoring.prediction import score_prediction
+from fs1.scoring.score import load_questions, score_file, score_predictions
 from fs1.scoring.summary import DEFAULT_KS, VerdictColumns, aggregate, summarise
 
 __all__ = [

@@ -22,6 +22,7 @@ from typing import Any
 from fs1.io import InputError
 from fs1.records import Prediction, Question, RecordError, Score
 from fs1.scoring.normalize import normalize_answer
+from fs1.scoring.prediction import score_prediction
 
 BATCH_LINES = 2048
 _PREDICTION_FIELDS = frozenset(f.name for f in dataclasses.fields(Prediction))
@@ -49,8 +50,6 @@ class BatchScorer:
         self.golds: dict[str, tuple[str, ...]] = {}
 
     def __call__(self, batch: list[tuple[int, bytes]]) -> BatchResult:
-        from fs1.scoring.score import score_prediction  # score.py imports this module
-
         result, out = BatchResult(), []
         for lineno, raw in batch:
             try:

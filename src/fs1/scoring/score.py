@@ -15,39 +15,14 @@ from typing import Any
 from fs1.io import InputError, atomic_open, write_json_atomic
 from fs1.records import Prediction, Question, Score
 from fs1.scoring.batches import run_batches
-from fs1.scoring.extract import _extract_from_part, extract
-from fs1.scoring.match import _gold_forms, _match_cached, match_answer, match_normalized
+from fs1.scoring.extract import _extract_from_part
+from fs1.scoring.match import _gold_forms, _match_cached, match_normalized
 from fs1.scoring.normalize import normalize_answer
+from fs1.scoring.prediction import score_prediction
 from fs1.scoring.summary import DuplicateSampleError, VerdictColumns, aggregate
 
 SCORES_FILE = "scores.jsonl"
 SUMMARY_FILE = "summary.json"
-# finish_reason of a reply that hit the token cap (OpenAI / vLLM naming).
-FINISH_LENGTH = "length"
-
-
-def score_prediction(prediction: Prediction, question: Question, gold: Sequence[str] | None = None) -> Score:
-    """Extract the answer of one prediction and match it against the question's gold answers.
-
-    ``gold``: ``question.gold`` computed once by a caller that scores many samples of one question.
-    """
-    found = extract(prediction.text, truncated=prediction.finish_reason == FINISH_LENGTH)
-    result = match_answer(found.answer, question.gold if gold is None else gold)
-    meta: dict[str, Any] = {"via": found.via}
-    if prediction.budget is not None:
-        meta["budget"] = prediction.budget
-    if result.gold is not None:
-        meta["gold"] = result.gold
-    return Score(
-        id=prediction.id,
-        sample=prediction.sample,
-        extracted=found.answer,
-        correct=result.correct,
-        match=result.match,
-        exact=result.exact,
-        f1=round(result.f1, 4),
-        meta=meta,
-    )
 
 
 def score_predictions(

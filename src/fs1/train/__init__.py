@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from fs1.train.config import TrainConfig
 
 if TYPE_CHECKING:
-    from fs1.train.trainer import TrainResult
+    from fs1.train.output import TrainResult
 
 ACCELERATE_CONFIGS = Path(__file__).parent / "accelerate_configs"
 
@@ -40,7 +40,7 @@ __all__ = ["ACCELERATE_CONFIGS", "TrainConfig", "accelerate_config", "train"]
 
 def __getattr__(name: str) -> Any:  # pragma: no cover - convenience for `fs1.train.TrainResult`
     if name == "TrainResult":
-        from fs1.train.trainer import TrainResult
+        from fs1.train.output import TrainResult
 
         return TrainResult
     raise AttributeError(name)

@@ -12,6 +12,7 @@ import json
 import os
 import platform
 import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +21,6 @@ from fs1.io import InputError, write_json_atomic
 if TYPE_CHECKING:
     from fs1.train.config import TrainConfig
     from fs1.train.data import PreparedData
-    from fs1.train.trainer import TrainResult
 
 CHECKPOINTS_DIR = "checkpoints"
 SUMMARY_FILE = "fs1_train.json"
@@ -28,6 +28,29 @@ _STAGING_DIR = ".staging"
 # Files whose presence makes a directory loadable; moved in last.
 _LOADABLE_MARKERS = ("config.json", "adapter_config.json")
 _WEIGHT_PATTERNS = (*_LOADABLE_MARKERS, "*.safetensors", "*.safetensors.index.json", "*.bin")
+
+
+@dataclass
+class TrainResult:
+    """What a training run did."""
+
+    out_dir: str
+    global_step: int
+    start_step: int
+    train_loss: float | None
+    losses: list[tuple[int, float]] = field(default_factory=list)
+    runtime_s: float = 0.0
+    trained_tokens: int = 0
+    examples: int = 0
+    loss_tokens: int = 0
+
+    @property
+    def steps_this_run(self) -> int:
+        return self.global_step - self.start_step
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.trained_tokens / self.runtime_s if self.runtime_s > 0 else 0.0
 
 
 def refuse_existing_model(out: Path, *, overwrite: bool) -> None:

@@ -10,43 +10,19 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from fs1.train import data as sft_data
 from fs1.train.chat import ChatFormat
 from fs1.train.config import LORA_ALL_LINEAR, TrainConfig
-from fs1.train.output import CHECKPOINTS_DIR, finalize, refuse_existing_model
+from fs1.train.output import CHECKPOINTS_DIR, TrainResult, finalize, refuse_existing_model
 
 IGNORE_INDEX = -100  # label value TRL/transformers skip in the loss
 
 
 class LossMaskError(ValueError):
     """The labels the trainer would use do not cover exactly the assistant part."""
-
-
-@dataclass
-class TrainResult:
-    """What a training run did."""
-
-    out_dir: str
-    global_step: int
-    start_step: int
-    train_loss: float | None
-    losses: list[tuple[int, float]] = field(default_factory=list)
-    runtime_s: float = 0.0
-    trained_tokens: int = 0
-    examples: int = 0
-    loss_tokens: int = 0
-
-    @property
-    def steps_this_run(self) -> int:
-        return self.global_step - self.start_step
-
-    @property
-    def tokens_per_second(self) -> float:
-        return self.trained_tokens / self.runtime_s if self.runtime_s > 0 else 0.0
 
 
 def hardware() -> dict[str, bool]:

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 from functools import lru_cache
 
-from fs1.scoring.judge import VERDICT_CORRECT, VERDICT_INCORRECT, VERDICT_NOT_ATTEMPTED
+from fs1.judge.judge import VERDICT_CORRECT, VERDICT_INCORRECT, VERDICT_NOT_ATTEMPTED
 from fs1.scoring.match import MATCH_CONTAINS, MATCH_EXACT, MatchResult, match_answer
 from fs1.scoring.normalize import normalize_answer
 from fs1.scoring.tables import NO, YES

@@ -1,17 +1,21 @@
 """Chat templates and token counts for the ``openai`` backend: a local tokenizer, or the server's own routes.
 
-Servers differ (paths and bodies): llama.cpp ``POST /apply-template`` and ``POST /tokenize {"content"}``; vLLM
-``POST /tokenize`` with ``prompt`` or ``messages`` (+ ``/detokenize`` to read a rendered template back);
-llama-cpp-python ``POST /extras/tokenize {"input"}``. Each is tried where the server kind says it exists (all of
-them, in turn, on an unknown server), and the first that answers is remembered.
+Servers differ (paths and bodies): llama.cpp ``POST /apply-template`` (newer) or the Jinja template itself in
+``GET /props`` (``chat_template``, ``bos_token``, ``eos_token``; rendered here in a sandbox) and ``POST /tokenize
+{"content"}``; vLLM and SGLang ``POST /tokenize`` with ``prompt`` or ``messages`` (+ ``/detokenize`` to read a
+rendered template back); llama-cpp-python ``POST /extras/tokenize {"input"}`` and no template route at all. Each is
+tried where the server kind says it exists (all of them, in turn, on an unknown server), and the first that answers
+is remembered.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
-from fs1.backends.openai_transport import Transport
+from fs1.backends.openai.transport import Transport
 
 ROLE_LINE = "{role}: {content}"  # plain rendering for chat-only servers (never sent to a model as a template)
 
@@ -25,17 +29,38 @@ TOKENIZE_ROUTES: dict[str, tuple[str, ...]] = {
 }
 TEMPLATE_ROUTES: dict[str, tuple[str, ...]] = {
     "vllm": ("vllm",),
-    "sglang": (),
-    "llamacpp": ("llamacpp",),
+    "sglang": ("vllm",),  # SGLang's /tokenize mirrors vLLM's where the server version has it
+    "llamacpp": ("llamacpp", "props"),
     "llama-cpp-python": (),
     "openai": (),
-    "generic": ("llamacpp", "vllm"),
+    "generic": ("llamacpp", "props", "vllm"),
 }
 
 
 def plain_render(messages: list[dict[str, str]]) -> str:
     """A readable stand-in for a templated prompt, for servers that take messages only."""
     return "\n\n".join(ROLE_LINE.format(role=m["role"], content=m["content"]) for m in messages)
+
+
+def render_jinja_template(template: str, messages: list[dict[str, str]], *, bos_token: str = "",
+                          eos_token: str = "") -> str:  # fmt: skip
+    """Render a Hugging Face-style Jinja chat template the way ``apply_chat_template`` does (sandboxed, trimmed
+    blocks, ``raise_exception``), the assistant turn opened."""
+    from jinja2 import TemplateError
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    def raise_exception(message: str) -> None:
+        raise TemplateError(message)
+
+    env = ImmutableSandboxedEnvironment(
+        trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.loopcontrols"]
+    )
+    env.globals["raise_exception"] = raise_exception
+    env.globals["strftime_now"] = lambda fmt: datetime.now().strftime(fmt)
+    env.filters["tojson"] = lambda value, indent=None: json.dumps(value, ensure_ascii=False, indent=indent)
+    return env.from_string(template).render(
+        messages=messages, add_generation_prompt=True, bos_token=bos_token, eos_token=eos_token
+    )
 
 
 def load_local_tokenizer(name: str) -> Any:
@@ -63,6 +88,7 @@ class ServerTokenizer:
         self._count_route: str | None = None
         self._template_route: str | None = None
         self._bos_overhead: int | None = None
+        self._props: dict[str, Any] | None = None  # GET /props, fetched once
 
     def _probe(self, path: str, body: dict[str, Any], *, discovering: bool) -> dict[str, Any] | None:
         return self._transport.probe_json(path, body, discovering=discovering)
@@ -112,6 +138,8 @@ class ServerTokenizer:
         return None
 
     def _render_with(self, route: str, messages: list[dict[str, str]]) -> str | None:
+        if route == "props":
+            return self._render_props(messages)
         if route == "llamacpp":
             reply = self._probe(
                 "apply-template", {"messages": messages}, discovering=self._template_route is None
@@ -128,3 +156,20 @@ class ServerTokenizer:
             discovering=self._template_route is None,
         )
         return None if text is None else text.get("prompt")
+
+    def _render_props(self, messages: list[dict[str, str]]) -> str | None:
+        """llama.cpp's ``/props`` publishes the model's Jinja template (and BOS/EOS texts): render it here."""
+        if self._props is None:
+            self._props = self._transport.probe_get("props") or {}
+        template = self._props.get("chat_template")
+        if not isinstance(template, str) or not template.strip():
+            return None
+        from jinja2 import TemplateError
+
+        try:
+            return render_jinja_template(
+                template, messages, bos_token=str(self._props.get("bos_token") or ""),
+                eos_token=str(self._props.get("eos_token") or ""),
+            )  # fmt: skip
+        except TemplateError:
+            return None  # a template our sandbox cannot run: no server template, as if absent

@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from fs1.io import InputError, read_jsonl_rows
+from fs1.judge.judge import VERDICT_CORRECT, VERDICT_ERROR, VERDICT_NOT_ATTEMPTED, Judge, JudgeRequest
+from fs1.judge.rules import CANDIDATE_RULES, CASCADE_RULES, KEEP_PRECISION, Rule, decide, rule_input
 from fs1.records import Question, RecordError
 from fs1.scoring.extract import extract
-from fs1.scoring.judge import VERDICT_CORRECT, VERDICT_ERROR, VERDICT_NOT_ATTEMPTED, Judge, JudgeRequest
-from fs1.scoring.judge_rules import CANDIDATE_RULES, CASCADE_RULES, KEEP_PRECISION, Rule, decide, rule_input
 from fs1.scoring.normalize import normalize_answer
 
 QUESTION_FIELDS = ("ID", "question", "main_answers", "answer_aliases", "source_of_data")

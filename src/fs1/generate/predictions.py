@@ -5,26 +5,40 @@ Prompts follow the protocol (§3, §5): the model's chat template over the quest
 forcing (capped by ``max_tokens`` when no budget is given). Each (question, sample) gets a seed derived from the run
 seed, the question ID and the sample index (``fs1.seeding``), so a resumed run draws exactly what the first run would have.
 Records are appended one by one (``JsonlAppender``); ``resume`` skips completed ``(id, sample, budget)`` keys.
+
+Two routes, recorded in ``Prediction.route``: ``raw`` renders the chat template here and completes the raw text (every
+local backend; a server whose template is known), ``chat`` sends the same user turn to a server's chat endpoint,
+which applies its own template (``instruct``/``cot`` on servers that publish no template, hosted APIs). ``reasoning``
+continues a half-written thinking block and so needs ``raw``. A resumed file is never continued on the other route.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from fs1.backends.base import Backend, SamplingParams
+from fs1.backends.base import Backend, BackendError, Completion, SamplingParams
 from fs1.config import default_sampling
+from fs1.generate.budget import BudgetConfig, budget_forcing
+from fs1.generate.parallel import ScaledOutput, parallel_sample
 from fs1.io import InputError, JsonlAppender, completed_keys
-from fs1.prompts import ANSWER_MAX_TOKENS, SETTINGS, THINK_START, eval_user_prompt
+from fs1.prompts import (
+    ANSWER_MAX_TOKENS,
+    SETTINGS,
+    THINK_CLOSE_TAG,
+    THINK_OPEN_TAG,
+    THINK_START,
+    eval_user_prompt,
+)
 from fs1.records import Prediction, Question
-from fs1.scaling.budget import BudgetConfig, budget_forcing
-from fs1.scaling.parallel import ScaledOutput, parallel_sample
 from fs1.seeding import DEFAULT_SEED, derive_seed
 
 Key = tuple[str, int, int | None]
+ROUTE_RAW = "raw"  # chat template applied here, raw text completed (and continued, for budget forcing)
+ROUTE_CHAT = "chat"  # the server's chat endpoint applies its own template; no continuation possible
 
 
 class GenerateConfig(BaseModel):
@@ -104,6 +118,22 @@ def build_prompt(backend: Backend, question: Question, setting: str, system: str
     return prompt + THINK_START if setting == "reasoning" else prompt
 
 
+def choose_route(backend: Backend, setting: str) -> str:
+    """``raw`` where the backend can build and continue raw prompts; else ``chat``, which ``reasoning`` cannot use."""
+    problem = backend.raw_prompt_problem()
+    if problem is None:
+        return ROUTE_RAW
+    if setting == "reasoning":
+        raise BackendError(f"--setting reasoning continues a thinking block as raw text, but {problem}")
+    return ROUTE_CHAT
+
+
+def chat_messages(question: Question, setting: str, system: str | None = None) -> list[dict[str, str]]:
+    """The conversation the chat route sends: the same user turn (and system prompt) as the raw route renders."""
+    user = {"role": "user", "content": eval_user_prompt(question.question, setting)}
+    return [{"role": "system", "content": system}, user] if system else [user]
+
+
 def prediction_key(row: dict) -> Key:
     """Resume key of a prediction row."""
     return (str(row["id"]), int(row["sample"]), row.get("budget"))
@@ -132,6 +162,40 @@ def _scale(
     return budget_forcing(backend, prompts, 1, params, cfg, seeds, record_budget=config.budgets is not None)
 
 
+def _chat_sample(
+    backend: Backend, batch: list[tuple[Question, int]], config: GenerateConfig, params: SamplingParams
+) -> Iterator[ScaledOutput]:
+    """The chat route: one request per question for its samples in ``batch`` (``n`` choices where the server
+    honours it), seeded from the question's first sample; choice ``k`` is recorded with that seed in ``meta``."""
+    # question ID -> its positions in batch (a question's samples are adjacent)
+    groups: dict[str, list[int]] = {}
+    for position, (question, _) in enumerate(batch):
+        groups.setdefault(question.ID, []).append(position)
+    by_size: dict[int, list[list[int]]] = {}
+    for positions in groups.values():
+        by_size.setdefault(len(positions), []).append(positions)
+    for size, members in by_size.items():
+        firsts = [batch[positions[0]] for positions in members]
+        seeds: list[int | None] = [sample_seed(config.seed, q.ID, sample) for q, sample in firsts]
+        conversations = [chat_messages(q, config.setting, config.system) for q, _ in firsts]
+        replies = backend.chat(conversations, replace(params, n=size), seeds=seeds)
+        for positions, seed, completions in zip(members, seeds, replies, strict=True):
+            for choice, (position, completion) in enumerate(zip(positions, completions, strict=True)):
+                yield _chat_output(position, batch[position][1], seed, choice, completion)
+
+
+def _chat_output(position: int, sample: int, seed: int | None, choice: int, out: Completion) -> ScaledOutput:
+    # A reasoning field (hosted reasoning models) is kept in think tags, which scoring reads past.
+    text = f"{THINK_OPEN_TAG}{out.reasoning}{THINK_CLOSE_TAG}{out.text}" if out.reasoning else out.text
+    meta: dict[str, object] = {"choice": choice}
+    if out.prompt_tokens is not None:
+        meta["prompt_tokens"] = out.prompt_tokens
+    return ScaledOutput(
+        prompt_index=position, sample=sample, seed=seed, text=text, finish_reason=out.finish_reason,
+        answer_tokens=out.tokens, meta=meta,
+    )  # fmt: skip
+
+
 def _check_questions(questions: list[Question]) -> None:
     seen: set[str] = set()
     for q in questions:
@@ -157,7 +221,8 @@ def generate_predictions(
     _check_questions(questions)
     if not resume and out_path.exists() and out_path.stat().st_size > 0:
         raise InputError(f"{out_path}: already exists; pass --resume to continue it or choose another --out")
-    done = completed_keys(out_path, prediction_key) if resume else set()
+    route = choose_route(backend, config.setting)
+    done = _resumable(out_path, route) if resume else set()
     budgets = _planned_budgets(config)
     todo = [
         (q, s) for q in questions for s in range(config.n) if any((q.ID, s, b) not in done for b in budgets)
@@ -172,13 +237,11 @@ def generate_predictions(
     with JsonlAppender(out_path) as sink:
         for start in range(0, len(todo), config.batch_sequences):
             batch = todo[start : start + config.batch_sequences]
-            prompts = [build_prompt(backend, q, config.setting, config.system) for q, _ in batch]
-            seeds: list[int | None] = [sample_seed(config.seed, q.ID, s) for q, s in batch]
-            for out in _scale(backend, prompts, seeds, config, params):
+            for out in _outputs(backend, batch, config, params, route):
                 question, sample = batch[out.prompt_index]
                 if (question.ID, sample, out.budget) in done:
                     continue
-                sink.write(_prediction(question, sample, out, config, backend))
+                sink.write(_prediction(question, sample, out, config, backend, route))
                 done.add((question.ID, sample, out.budget))
                 written += 1
             finished += len(batch)
@@ -187,8 +250,41 @@ def generate_predictions(
     return GenerateSummary(written=written, skipped=skipped, sequences=len(todo))
 
 
+def _outputs(
+    backend: Backend,
+    batch: list[tuple[Question, int]],
+    config: GenerateConfig,
+    params: SamplingParams,
+    route: str,
+) -> Iterator[ScaledOutput]:
+    if route == ROUTE_CHAT:
+        return _chat_sample(backend, batch, config, params)
+    prompts = [build_prompt(backend, q, config.setting, config.system) for q, _ in batch]
+    seeds: list[int | None] = [sample_seed(config.seed, q.ID, s) for q, s in batch]
+    return _scale(backend, prompts, seeds, config, params)
+
+
+def _resumable(out_path: Path, route: str) -> set[Key]:
+    """Completed keys of ``out_path``; refuses a file whose predictions came through the other route."""
+    routes: set[str] = set()
+
+    def key(row: dict) -> Key:
+        if row.get("route"):
+            routes.add(str(row["route"]))
+        return prediction_key(row)
+
+    done = completed_keys(out_path, key)
+    if routes - {route}:
+        raise InputError(
+            f"{out_path}: its predictions came through the {'/'.join(sorted(routes))} route and this run would use "
+            f"the {route} route (see Prediction.route); results of the two must not be mixed: choose another --out "
+            "or the options of the first run"
+        )
+    return done
+
+
 def _prediction(
-    question: Question, sample: int, out: ScaledOutput, config: GenerateConfig, backend: Backend
+    question: Question, sample: int, out: ScaledOutput, config: GenerateConfig, backend: Backend, route: str
 ) -> Prediction:
     return Prediction(
         id=question.ID,
@@ -202,5 +298,6 @@ def _prediction(
         answer_tokens=out.answer_tokens,
         waits=out.waits,
         finish_reason=out.finish_reason,
+        route=route,
         meta={"backend": backend.name, **out.meta},
     )

@@ -2,7 +2,7 @@
 
 Cost control, in order: (1) a prediction with no extracted answer is ``not_attempted`` without a call (there
 is nothing to show a judge); (2) identical normalised answers among a question's samples are decided once; (3)
-in ``cascade`` mode the rules of ``judge_rules`` decide what they decide surely; (4) the judge's verdict cache
+in ``cascade`` mode the rules of ``rules`` decide what they decide surely; (4) the judge's verdict cache
 answers what was asked before (same judge model, prompt, gold list and answer); (5) only the rest is sent to
 the judge. ``all`` mode skips step 3 (the paper's setting: the judge sees every answer).
 
@@ -26,8 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from fs1.io import InputError, read_jsonl_rows, write_json_atomic, write_jsonl_atomic
-from fs1.records import Prediction, Question, RecordError, Score
-from fs1.scoring.judge import (
+from fs1.judge.judge import (
     RULE_PREFIX,
     SOURCE_NO_ANSWER,
     VERDICT_CORRECT,
@@ -36,9 +35,11 @@ from fs1.scoring.judge import (
     Judge,
     JudgeRequest,
 )
-from fs1.scoring.judge_rules import CASCADE_RULES, Rule, decide
+from fs1.judge.rules import CASCADE_RULES, Rule, decide
+from fs1.records import Prediction, Question, RecordError, Score
 from fs1.scoring.normalize import normalize_answer
-from fs1.scoring.score import SCORES_FILE, score_prediction
+from fs1.scoring.prediction import score_prediction
+from fs1.scoring.score import SCORES_FILE
 from fs1.scoring.summary import DuplicateSampleError, summarise
 
 JUDGED_FILE = "judged.jsonl"

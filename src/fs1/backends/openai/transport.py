@@ -184,6 +184,18 @@ class Transport:
                 return None
             raise
 
+    def probe_get(self, path: str, *, root: bool = True) -> dict[str, Any] | None:
+        """GET an optional route once (no retries); ``None`` when the server does not answer it with JSON."""
+        url = self.url(path, root=root)
+        try:
+            return self._with_retries(
+                url, lambda: self._json(self._checked(self._client.get(url, headers=self._headers))), 0
+            )
+        except RemoteError as exc:
+            if exc.status is not None:
+                return None
+            raise
+
     def _stream_events(self, url: str, body: dict[str, Any]) -> Iterator[dict[str, Any]]:
         with self._client.stream("POST", url, json=body, headers=self._headers) as resp:
             if resp.status_code >= 400:

@@ -8,7 +8,7 @@ prefilled again, and the cached-token counts it reports go into ``stats``. Serve
 continuing a half-written sequence needs the completions endpoint and raises.
 
 Requests run on a bounded thread pool (``concurrency``); retries, timeouts and key hygiene live in
-``openai_transport``; server dialects and reply parsing in ``openai_protocol``.
+``transport``; server dialects and reply parsing in ``protocol``.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from fs1.backends.base import (
     Sequence,
     check_open_args,
 )
-from fs1.backends.openai_protocol import (
+from fs1.backends.openai.protocol import (
     DIALECTS,
     Dialect,
     Reply,
@@ -46,8 +46,8 @@ from fs1.backends.openai_protocol import (
     split_tokens,
     to_completion,
 )
-from fs1.backends.openai_templates import ServerTokenizer, load_local_tokenizer, plain_render
-from fs1.backends.openai_transport import ABSENT_STATUS, RemoteError, Transport
+from fs1.backends.openai.templates import ServerTokenizer, load_local_tokenizer, plain_render
+from fs1.backends.openai.transport import ABSENT_STATUS, RemoteError, Transport
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -58,6 +58,8 @@ DEFAULT_KEY_ENV = "OPENAI_API_KEY"
 AUTO_MODEL = "auto"
 CHAT_MODEL_HINT = "chat"  # a 400 from /v1/completions that mentions this means "use the chat endpoint"
 PROBE_PROMPT = "Hi"
+# How users hand the backend a tokenizer, named in errors (the same option on generate, distill and judge).
+TOKENIZER_OPTION = "--tokenizer PATH|HUB_ID|smollm2-135m (tokenizer: in the experiment file)"
 
 
 class OpenAIOptions(BaseModel):
@@ -126,6 +128,7 @@ class OpenAIBackend(Backend):
             self.options.mode
         ]
         self._server_n = self.options.server_n
+        self._server_template: bool | None = None  # whether the server renders templates (probed once)
         self._messages: dict[str, list[dict[str, str]]] = {}  # rendered prompt → the messages it came from
         self._local_tokenizer: Any = None
         self._server_tokenizer = ServerTokenizer(
@@ -190,19 +193,38 @@ class OpenAIBackend(Backend):
         tokenizer = self._tokenizer()
         if tokenizer is not None:
             rendered = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-        elif self.options.mode != "chat" and (found := self._server_tokenizer.render(messages)) is not None:
+        elif self._server_has_template() and (found := self._server_tokenizer.render(messages)) is not None:
             rendered = found
         elif self._chat_only():
             rendered = plain_render(messages)
         else:
             raise BackendError(
-                f"chat_prompt needs the model's chat template and {self.options.base_url} does not serve one: pass a "
-                "local tokenizer (--tokenizer / tokenizer=, a path, hub id or smollm2-135m) or use chat mode "
-                "(mode=chat, or the chat() method)"
+                f"chat_prompt needs the model's chat template and {self.options.base_url} does not serve one: pass "
+                f"the model's tokenizer with {TOKENIZER_OPTION}, or use the chat() method"
             )
         with self._lock:
             self._messages[rendered] = messages
         return rendered
+
+    def raw_prompt_problem(self) -> str | None:
+        """``None`` when prompts can be rendered here and continued through ``/v1/completions``; else why not."""
+        if self._tokenizer() is None and not self._server_has_template():
+            return (
+                f"{self.options.base_url} serves no chat template, so the raw prompt cannot be built: pass the "
+                f"model's tokenizer with {TOKENIZER_OPTION}"
+            )
+        if self._chat_only():
+            return f"{self.options.base_url} has no /v1/completions endpoint, so raw text cannot be continued"
+        return None
+
+    def _server_has_template(self) -> bool:
+        """Whether the server renders chat templates (probed once with a one-word conversation)."""
+        if self.options.mode == "chat":
+            return False
+        if self._server_template is None:
+            probe = [{"role": "user", "content": PROBE_PROMPT}]
+            self._server_template = self._server_tokenizer.render(probe) is not None
+        return self._server_template
 
     def count_tokens(self, text: str) -> int:
         """Tokens of ``text`` (no special tokens added): local tokenizer, else the server's tokenize route."""
@@ -212,8 +234,8 @@ class OpenAIBackend(Backend):
         count = self._server_tokenizer.count(text)
         if count is None:
             raise BackendError(
-                f"count_tokens needs a tokenizer and {self.options.base_url} has no tokenize route: pass a local "
-                "tokenizer (--tokenizer / tokenizer=)"
+                f"count_tokens needs a tokenizer and {self.options.base_url} has no tokenize route: pass the "
+                f"model's tokenizer with {TOKENIZER_OPTION}"
             )
         return count
 
@@ -254,19 +276,11 @@ class OpenAIBackend(Backend):
 
         return self._map(one, seqs)
 
-    def generate(
-        self, prompts: list[str], params: SamplingParams, seeds: list[int | None] | None = None
-    ) -> list[list[Completion]]:
-        """``n`` samples per prompt: one request with ``n`` where the server honours it (prefill once), else fan out.
-
-        With ``seeds`` (one per prompt × sample), a prompt's request carries its first sample's seed."""
+    def generate(self, prompts: list[str], params: SamplingParams) -> list[list[Completion]]:
+        """``n`` samples per prompt: one request with ``n`` where the server honours it (prefill once), else fan out."""
         if params.n == 1 or self._server_n is False:
-            return super().generate(prompts, params, seeds)
-        first = _first_seeds(seeds, len(prompts), params)
-        return self._map(
-            lambda i: self._sample(prompts[i], "", params, n=params.n, seed=first[i]),
-            list(range(len(prompts))),
-        )
+            return super().generate(prompts, params)
+        return self._map(lambda p: self._sample(p, "", params, n=params.n, seed=params.seed), prompts)
 
     def chat(
         self,
@@ -274,13 +288,18 @@ class OpenAIBackend(Backend):
         params: SamplingParams,
         seeds: list[int | None] | None = None,
     ) -> list[list[Completion]]:
-        """Answer conversations through the chat endpoint; the reasoning field lands in ``Completion.reasoning``.
-
-        With ``seeds`` (one per conversation × sample), a conversation's request carries its first sample's seed."""
-        first = _first_seeds(seeds, len(conversations), params)
+        """Answer conversations through the chat endpoint (``n`` choices per request where the server honours it);
+        the reasoning field lands in ``Completion.reasoning``. ``seeds``: one per conversation, else ``params.seed``.
+        """
+        if seeds is None:
+            seeds = [params.seed] * len(conversations)
+        elif len(seeds) != len(conversations):
+            raise BackendError(
+                f"expected {len(conversations)} seeds (one per conversation), got {len(seeds)}"
+            )
         return self._map(
-            lambda i: self._sample_n(("chat", conversations[i]), params, n=params.n, seed=first[i]),
-            list(range(len(conversations))),
+            lambda pair: self._sample_n(("chat", pair[0]), params, n=params.n, seed=pair[1]),
+            list(zip(conversations, seeds, strict=True)),
         )
 
     # --- requests ---
@@ -411,12 +430,3 @@ class OpenAIBackend(Backend):
                 for f in futures:
                     f.cancel()
                 raise
-
-
-def _first_seeds(seeds: list[int | None] | None, count: int, params: SamplingParams) -> list[int | None]:
-    """The request seed of each of ``count`` prompts: its first sample's seed, else ``params.seed`` for all."""
-    if seeds is None:
-        return [params.seed] * count
-    if len(seeds) != count * params.n:
-        raise BackendError(f"expected {count * params.n} seeds (one per sequence), got {len(seeds)}")
-    return [seeds[i * params.n] for i in range(count)]

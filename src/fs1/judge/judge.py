@@ -12,7 +12,7 @@ Parsing is strict: the whole reply, once surrounding white space, quotes, Markdo
 stop are stripped, must be one of the prompt's reply tokens. Anything else is an ``error`` verdict — counted
 and reported by the stage, never read as "incorrect" — and is not cached, so a later run asks again.
 
-The ``Judge`` asks only what its cache (``judge_cache.VerdictCache``) does not already hold, and asks each
+The ``Judge`` asks only what its cache (``cache.VerdictCache``) does not already hold, and asks each
 distinct request once: the cache key covers the judge model and the exact messages (prompt, gold list,
 predicted answer).
 """
@@ -27,7 +27,7 @@ from pathlib import Path
 
 from fs1 import prompts
 from fs1.backends.base import Backend, SamplingParams
-from fs1.scoring.judge_cache import CachedVerdict, VerdictCache
+from fs1.judge.cache import CachedVerdict, VerdictCache
 
 VERDICT_CORRECT = "correct"
 VERDICT_INCORRECT = "incorrect"
@@ -228,6 +228,7 @@ def load_judge(
     api_key_env: str | None = None,
     concurrency: int | None = None,
     max_retries: int | None = None,
+    tokenizer: str | None = None,
     max_tokens: int = prompts.JUDGE_MAX_TOKENS,
     batch_size: int = DEFAULT_BATCH_SIZE,
 ) -> Judge:
@@ -242,6 +243,7 @@ def load_judge(
         "api_key_env": api_key_env,
         "concurrency": concurrency,
         "max_retries": max_retries,
+        "tokenizer": tokenizer,
     }
     options = {name: value for name, value in remote.items() if value is not None}
     if options and backend != "openai":

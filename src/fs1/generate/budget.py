@@ -17,8 +17,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
 from fs1.backends.base import Backend, SamplingParams, Sequence
+from fs1.generate.parallel import ScaledOutput, continue_limited
 from fs1.prompts import ANSWER_MARKER, ANSWER_MAX_TOKENS, BUDGET_MARGIN_TOKENS, FORCED_ANSWER, WAIT
-from fs1.scaling.parallel import ScaledOutput, continue_limited
 
 THINKING, AT_BUDGET, TRIED_END, DONE = "thinking", "at_budget", "tried_end", "done"
 THINK_END_BUDGET, THINK_END_NATURAL = "budget", "natural"
