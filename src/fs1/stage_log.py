@@ -55,7 +55,7 @@ def stage_log(path: Path | None, *, verbose: bool = False) -> Iterator[None]:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a", encoding="utf-8", buffering=1) as log, warnings.catch_warnings():
-        warnings.simplefilter("default")  # each distinct warning once, into the log
+        # The filters stay as they are (Python's defaults show each distinct warning once); only where they go changes.
         warnings.showwarning = _warning_writer(log, verbose)
         out: IO[str] = _Tee(sys.stdout, log) if verbose else log  # type: ignore[assignment]
         with _library_loggers(log, verbose), _quiet_progress_bars(verbose), contextlib.redirect_stdout(out):
