@@ -3,6 +3,8 @@ PY ?= python3
 # torch goes in first so the range in pyproject.toml is already met: the CPU build by default;
 # on a CUDA machine: make setup TORCH_SPEC=torch  (PyPI's default Linux wheel is the CUDA build).
 TORCH_SPEC ?= torch==2.13.0
+# Extras installed with the package; a GPU node adds vllm in the same pip run (see README "GPU install").
+EXTRAS ?= llamacpp,dev,embed
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.fs1-installed
@@ -16,7 +18,7 @@ $(BIN)/python:
 # Installs the package with the CPU torch pin, llama.cpp bindings and dev tools; Chromium for the HTML report test.
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install -q $(TORCH_SPEC)
-	$(BIN)/python -m pip install -q -e '.[llamacpp,dev,embed]'
+	$(BIN)/python -m pip install -q -e '.[$(EXTRAS)]'
 	bash scripts/install_system_deps.sh
 	touch $(STAMP)
 

@@ -12,8 +12,15 @@ Reference (``reference_scoring.py``): first un-nested box / answer marker / last
 loop, per-question numpy pass@k. Both run on the same data in the same process, chunk by chunk to bound memory.
 ``--io`` also times ``score_file`` (JSONL in, scores.jsonl + summary.json out) on one chunk and extrapolates.
 
+``--cli`` measures instead what a user runs, end to end: it writes a seeded predictions JSONL file and its benchmark
+file, then times the ``fs1 score`` command (a fresh process: start-up, reading, scoring, both outputs written) with 1
+and 2 workers, next to the authors' loop over the same file in the same run (JSON parse, first box / marker / last
+tokens, lower-case containment: ``reference_scoring.py``; it writes nothing), and checks that the outputs of 1 and 2
+workers are the same bytes.
+
     python benchmarks/bench_scoring.py                      # 1.7M predictions
     python benchmarks/bench_scoring.py --n-predictions 200000 --io
+    python benchmarks/bench_scoring.py --cli --n-predictions 170000 [--keep DIR]
 """
 
 from __future__ import annotations
@@ -22,6 +29,9 @@ import argparse
 import datetime
 import json
 import random
+import resource
+import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -288,12 +298,112 @@ def report(
     )
 
 
+def write_files(directory: Path, n_predictions: int, seed: int) -> tuple[Path, Path, int]:
+    """A seeded benchmark file and predictions JSONL file of ``n_predictions`` (the shape of the in-memory run)."""
+    rng = random.Random(seed)
+    questions = [make_question(i, rng) for i in range(max(1, n_predictions // SAMPLES))]
+    pool = make_thinking_pool(rng)
+    bench, predictions, count = directory / "bench.jsonl", directory / "predictions.jsonl", 0
+    with bench.open("w", encoding="utf-8") as fh:
+        fh.writelines(json.dumps(q.to_dict()) + "\n" for q in questions)
+    with predictions.open("w", encoding="utf-8") as fh:
+        for start in range(0, len(questions), CHUNK_QUESTIONS):
+            chunk, _ = make_chunk(questions[start : start + CHUNK_QUESTIONS], pool, rng)
+            for p in chunk:
+                row = {"id": p.id, "sample": p.sample, "text": p.text, "finish_reason": p.finish_reason}
+                fh.write(json.dumps(row) + "\n")
+            count += len(chunk)
+    return predictions, bench, count
+
+
+def time_cli(predictions: Path, bench: Path, out: Path, workers: int) -> tuple[float, float]:
+    """Wall and CPU seconds (all processes) of ``fs1 score`` run as a user runs it."""
+    command = [sys.executable, "-m", "fs1.cli.main", "score", str(predictions), "--benchmark", str(bench)]
+    command += ["--out", str(out), "--workers", str(workers), "--k", ",".join(map(str, DEFAULT_KS))]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def time_reference_loop(predictions: Path, bench: Path) -> tuple[float, float, float]:
+    """Wall and CPU seconds of the authors' loop over the files, and its accuracy."""
+    start, cpu = time.perf_counter(), time.process_time()
+    gold = {}
+    with bench.open(encoding="utf-8") as fh:
+        for line in fh:
+            row = json.loads(line)
+            gold[row["ID"]] = row["main_answers"] + row["answer_aliases"]
+    verdicts = []
+    with predictions.open(encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                row = json.loads(line)
+                verdicts.append(reference_correct(reference_extract(row["text"]), gold[row["id"]]))
+    return time.perf_counter() - start, time.process_time() - cpu, sum(verdicts) / len(verdicts)
+
+
+def run_cli(n_predictions: int, seed: int, keep: Path | None) -> None:
+    """The ``--cli`` measurement (module docstring), printed with the P3 line."""
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = keep or Path(tmp)
+        directory.mkdir(parents=True, exist_ok=True)
+        t0 = time.perf_counter()
+        predictions, bench, n = write_files(directory, n_predictions, seed)
+        size = predictions.stat().st_size
+        print(
+            f"wrote {n:,} predictions ({size / 1e6:,.0f} MB) in {time.perf_counter() - t0:.1f} s (not counted)"
+        )
+        reference = time_reference_loop(predictions, bench)
+        print(f"authors' loop: {reference[0]:.1f} s [CPU {reference[1]:.1f} s], accuracy {reference[2]:.3f}")
+        tiny = directory / "tiny.jsonl"  # start-up, benchmark loading and summary: a cost paid once per run
+        with predictions.open("rb") as fh, tiny.open("wb") as out:
+            out.writelines(fh.readline() for _ in range(SAMPLES))
+        fixed, fixed_cpu = time_cli(tiny, bench, directory / "out_tiny", 1)
+        print(f"fs1 score on {SAMPLES} predictions (fixed cost): {fixed:.1f} s [CPU {fixed_cpu:.1f} s]")
+        runs = {}
+        for workers in (1, 2):
+            runs[workers] = time_cli(predictions, bench, directory / f"out{workers}", workers)
+            wall, cpu = runs[workers]
+            print(f"fs1 score --workers {workers}: {wall:.1f} s [CPU, all processes {cpu:.1f} s]")
+        same = all(
+            (directory / "out1" / name).read_bytes() == (directory / "out2" / name).read_bytes()
+            for name in ("scores.jsonl", "summary.json")
+        )
+        summary = json.loads((directory / "out1" / "summary.json").read_text())
+        print(
+            f"outputs of 1 and 2 workers identical: {same}; fs1 accuracy {summary['overall']['accuracy']:.3f}"
+        )
+        best = min(runs[1][0], runs[2][0])
+        scale = max(1.0, FULL / n)
+        projected = fixed + max(0.0, best - fixed) * scale
+        # On a shared box wall time measures the other sessions too; CPU time over 2 cores is what idle cores would take.
+        projected_cpu = fixed_cpu + max(0.0, runs[2][1] - fixed_cpu) * scale / 2
+        print(
+            f"P3 (CLI) | {datetime.date.today()} | 2-core CPU box | fs1 score, file in -> files out, {n:,} "
+            f"predictions ({size / 1e6:,.0f} MB): 1 worker {runs[1][0]:.1f} s, 2 workers {runs[2][0]:.1f} s "
+            f"(1.7M {'measured' if n >= FULL else 'projected'} {projected:.0f} s) | authors' loop {reference[0]:.1f} s"
+            f" [CPU {reference[1]:.1f} s] -> fs1 {best / reference[0]:.2f}x its time [CPU 1 worker "
+            f"{runs[1][1] / reference[1]:.2f}x] | 1.7M from CPU on 2 idle cores {projected_cpu:.0f} s | goal <= 30 s "
+            f"for 1.7M: {'met' if projected <= 30 else 'NOT met'} [from CPU: {'met' if projected_cpu <= 30 else 'NOT met'}]"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n-predictions", type=int, default=FULL, help="total predictions (16 per question)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--io", action="store_true", help="also time score_file with JSONL I/O on one chunk")
+    parser.add_argument(
+        "--cli", action="store_true", help="time the fs1 score command end to end (docstring)"
+    )
+    parser.add_argument("--keep", type=Path, help="with --cli: write the files here and keep them")
     args = parser.parse_args()
+    if args.cli:
+        run_cli(args.n_predictions, args.seed, args.keep)
+        return
     rng = random.Random(args.seed)
     n_questions = max(1, args.n_predictions // SAMPLES)
     questions = {q.ID: q for q in (make_question(i, rng) for i in range(n_questions))}

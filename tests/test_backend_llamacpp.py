@@ -121,3 +121,10 @@ def test_budget_forcing_sweep_on_llamacpp(backend):  # noqa: ANN001
 def test_load_errors(tmp_path):  # noqa: ANN001
     with pytest.raises(BackendError, match="GGUF"):
         load_backend("llamacpp", str(tmp_path / "missing.gguf"))
+
+
+def test_greedy_n_samples_are_decoded_once_and_copied(backend, prompts):  # noqa: ANN001
+    before = backend.stats.generated_tokens
+    [outs] = backend.generate(prompts[:1], SamplingParams(n=3, temperature=0.0, max_tokens=6))
+    assert len(outs) == 3 and len({o.text for o in outs}) == 1
+    assert backend.stats.generated_tokens - before == outs[0].tokens  # decoded once, as on every backend

@@ -132,6 +132,17 @@ def test_n_goes_to_the_server_in_one_request() -> None:
     assert sum(o.tokens for o in outs) == 8  # usage total shared among the choices
 
 
+def test_greedy_n_is_one_request_copied_as_on_every_backend() -> None:
+    with ScriptedOpenAIServer(lambda e, b: Reply("s", completion_tokens=2)) as srv:
+        b = backend(srv)
+        [outs] = b.generate(["q"], SamplingParams(n=3, temperature=0.0))
+        [chat] = b.chat([[{"role": "user", "content": "q"}]], SamplingParams(n=3, temperature=0.0))
+        bodies = [r["body"] for r in gen_requests(srv)]
+    # vLLM serve rejects n > 1 at temperature 0; one greedy answer is the same answer n times anyway
+    assert len(bodies) == 2 and all("n" not in body for body in bodies)
+    assert [o.text for o in outs] == ["s"] * 3 and [o.text for o in chat] == ["s"] * 3
+
+
 def test_fans_out_when_the_server_ignores_n() -> None:
     with ScriptedOpenAIServer(lambda e, b: Reply("s", completion_tokens=1), honour_n=False) as srv:
         b = backend(srv, concurrency=1)

@@ -1,14 +1,16 @@
 """VLLMBackend on a stand-in ``vllm`` module injected into ``sys.modules``.
 
 Why a stand-in: vLLM cannot run without a CUDA GPU, and this suite runs on CPU. The stand-in
-(tests/support/fake_vllm.py) keeps vLLM's API shape and contracts (stop strings cut from the text but not from the
-token ids, EOS ids, prefix-cache hits) with the real SmolLM2 tokenizer, so the backend's own code path runs unchanged:
-token-id bookkeeping across rounds, per-sequence seeds and caps, prefix-cache accounting, budget forcing on top.
-The real engine is exercised by scripts/gpu_check_vllm.py on a GPU machine.
+(tests/support/fake_vllm.py, mirroring vLLM 0.33) keeps vLLM's API shape and contracts (validation on
+``SamplingParams``, the context limit, prompt-primed decoding, stop strings cut from the text but not from the token
+ids, EOS ids, finish reasons, prefix-cache hits, no equality across batch compositions without batch invariance)
+with real tokenizers (SmolLM2's byte-level BPE and a Metaspace one built here), so the backend's own code path runs
+unchanged. The real engine is exercised by scripts/gpu_check_vllm.py on a GPU machine.
 """
 
 from __future__ import annotations
 
+import os
 import random
 import sys
 from typing import Any
@@ -17,6 +19,7 @@ import pytest
 
 from fs1.backends import load_backend
 from fs1.backends.base import BackendError, SamplingParams
+from fs1.backends.vllm import BATCH_INVARIANT_ENV
 from fs1.prompts import ANSWER_MARKER, FORCED_ANSWER, THINK_START, WAIT
 from tests.support import fake_vllm
 
@@ -63,21 +66,60 @@ def test_engine_gets_prefix_caching_and_seed(backend: Any, vllm_module: Any) -> 
     assert "max_model_len" not in llm.engine_args  # None means the model's own, so it is not passed
 
 
-def test_generate_uses_vllm_n_and_is_reproducible(backend: Any, vllm_module: Any) -> None:
-    prompt = backend.chat_prompt("Name a French city.")
+def test_generate_fans_out_one_seeded_request_per_sample(backend: Any, vllm_module: Any) -> None:
+    prompts = [backend.chat_prompt("Name a French city."), backend.chat_prompt("Name another French city.")]
     params = SamplingParams(
-        n=4, temperature=0.8, top_p=0.95, top_k=40, repetition_penalty=1.05, max_tokens=20, seed=9
+        n=3, temperature=0.8, top_p=0.95, top_k=40, repetition_penalty=1.05, max_tokens=20, seed=9
     )
-    [first] = backend.generate([prompt], params)
-    [again] = backend.generate([prompt], params)
-    ids, sp = engine(vllm_module).requests[0]
-    assert len(engine(vllm_module).requests) == 2  # one request per prompt, n samples inside it
-    assert (sp.n, sp.seed, sp.top_k, sp.repetition_penalty, sp.skip_special_tokens) == (4, 9, 40, 1.05, False)
-    assert ids == backend.tokenizer.encode(
-        prompt, add_special_tokens=False
-    )  # template already has its specials
-    assert [o.text for o in first] == [o.text for o in again] and len({o.text for o in first}) > 1
-    assert all(o.finish_reason == "stop" and o.text.endswith("is a city.") for o in first)
+    grouped = backend.generate(prompts, params)
+    requests = engine(vllm_module).requests
+    # sample j of prompt i draws with seed + i*n + j, as on every other local backend; the prompt's blocks are shared
+    assert [sp.seed for _, sp in requests] == [9, 10, 11, 12, 13, 14]
+    assert all((sp.n, sp.top_k, sp.repetition_penalty, sp.skip_special_tokens) == (1, 40, 1.05, False)
+               for _, sp in requests)  # fmt: skip
+    assert requests[0][0] == backend.tokenizer.encode(prompts[0], add_special_tokens=False)
+    assert len({o.text for o in grouped[0]}) > 1
+    assert all(o.finish_reason == "stop" and o.text.endswith("is a city.") for g in grouped for o in g)
+    assert backend.stats.prefilled_tokens < sum(len(ids) for ids, _ in requests)
+
+
+def test_greedy_n_samples_are_decoded_once_and_copied(backend: Any, vllm_module: Any) -> None:
+    prompt = backend.chat_prompt("Name a French city.")
+    [outs] = backend.generate([prompt], SamplingParams(n=3, temperature=0.0, max_tokens=20))
+    assert len(engine(vllm_module).requests) == 1  # vLLM itself would reject n=3 at temperature 0
+    assert len(outs) == 3 and len({o.text for o in outs}) == 1 and outs[0] is not outs[1]
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [({"temperature": 2.5}, "temperature"), ({"top_p": 0.0}, "top_p"), ({"stop": [""]}, "stop"),
+     ({"repetition_penalty": 0.0}, "repetition_penalty")],
+)  # fmt: skip
+def test_vllm_validation_errors_become_backend_errors(backend: Any, change: dict, named: str) -> None:
+    [seq] = backend.open([backend.chat_prompt("A city?")])
+    with pytest.raises(BackendError, match=f"vLLM rejected the sampling parameters: {named}"):
+        backend.continue_([seq], SamplingParams(max_tokens=5, **change))
+
+
+def test_engine_that_cannot_start_is_a_backend_error(vllm_module: Any) -> None:
+    with pytest.raises(BackendError, match="could not start an engine.*max_model_len"):
+        load_backend("vllm", MODEL, max_model_len=1 << 20)
+
+
+def test_batch_invariance_is_set_before_the_engine_starts(
+    monkeypatch: pytest.MonkeyPatch, vllm_module: Any
+) -> None:
+    monkeypatch.setenv(BATCH_INVARIANT_ENV, "0")  # restored after the test
+    plain = load_backend("vllm", MODEL)
+    assert not engine(vllm_module).batch_invariant
+    invariant = load_backend("vllm", MODEL, batch_invariant=True)
+    assert engine(vllm_module).batch_invariant and os.environ[BATCH_INVARIANT_ENV] == "1"
+    prompt = invariant.chat_prompt("Name a French city.")
+    params = SamplingParams(temperature=0.8, max_tokens=20, seed=4)
+    alone = invariant.generate([prompt], params)[0][0].text
+    in_a_batch = invariant.generate([prompt, invariant.chat_prompt("Another?")], params)[0][0].text
+    assert alone == in_a_batch  # same seed, other batch composition: same text only under batch invariance
+    assert plain.options.batch_invariant is False
 
 
 def test_stop_string_is_cut_from_text_and_from_the_ids(backend: Any, vllm_module: Any) -> None:
@@ -137,3 +179,146 @@ def test_budget_forcing_through_the_backend(backend: Any, vllm_module: Any) -> N
     assert all(requests[i + 1][0][: len(requests[i][0])] == requests[i][0] for i in range(len(requests) - 1))
     resent = sum(len(ids) for ids, _ in requests)
     assert backend.stats.prefilled_tokens < resent  # the prefix cache saved part of the re-sent history
+
+
+# --- the context limit ----------------------------------------------------------------------------------------
+
+
+def small_context(monkeypatch: pytest.MonkeyPatch, tokenizer: Any, length: int) -> tuple[Any, Any]:
+    module = fake_vllm.install(monkeypatch, tokenizer, script, model_len=length)
+    return module, load_backend("vllm", MODEL)
+
+
+def test_a_sequence_that_fills_the_context_finishes_with_reason_context(
+    monkeypatch: pytest.MonkeyPatch, smollm2_tokenizer: Any
+) -> None:
+    probe = fake_vllm.install(monkeypatch, smollm2_tokenizer, script)
+    prompt_len = load_backend("vllm", MODEL).count_tokens(
+        load_backend("vllm", MODEL).chat_prompt("Capital of Italy?") + THINK_START
+    )
+    assert probe.engines
+    module, backend = small_context(monkeypatch, smollm2_tokenizer, prompt_len + 4)
+    prompt = backend.chat_prompt("Capital of Italy?") + THINK_START
+    long_prompt = backend.chat_prompt("Capital of Italy? " + "Think hard. " * 3) + THINK_START
+    seqs = backend.open([prompt, long_prompt])
+    outs = backend.continue_(seqs, SamplingParams(max_tokens=100, stop=[ANSWER_MARKER]))
+    # the first fits 4 more tokens and is cut there; the second never fits: not sent, and it fails nothing else
+    assert (outs[0].finish_reason, outs[0].tokens) == ("context", 4)
+    assert (outs[1].finish_reason, outs[1].tokens) == ("context", 0)
+    [(sent, sp)] = engine(module).requests
+    assert len(sent) == prompt_len and sp.max_tokens == 4
+    again = backend.continue_(seqs[:1], SamplingParams(max_tokens=100))
+    assert again[0].finish_reason == "context" and len(engine(module).requests) == 1  # full: not sent again
+
+
+def test_a_refusal_by_vllm_itself_is_a_backend_error(
+    monkeypatch: pytest.MonkeyPatch, smollm2_tokenizer: Any
+) -> None:
+    module, backend = small_context(monkeypatch, smollm2_tokenizer, 16)
+    backend.max_model_len = None  # an engine whose length could not be read: vLLM's own check is what remains
+    [seq] = backend.open([backend.chat_prompt("Capital of Italy?")])
+    with pytest.raises(BackendError, match="vLLM refused the request: The decoder prompt"):
+        backend.continue_([seq], SamplingParams(max_tokens=4))
+
+
+def test_a_budget_cap_below_the_room_is_still_a_spent_budget(
+    monkeypatch: pytest.MonkeyPatch, smollm2_tokenizer: Any
+) -> None:
+    module, backend = small_context(monkeypatch, smollm2_tokenizer, 4096)
+    [seq] = backend.open([backend.chat_prompt("Capital of Italy?") + THINK_START])
+    [out] = backend.continue_([seq], SamplingParams(max_tokens=3, stop=[ANSWER_MARKER]))
+    assert (out.finish_reason, out.tokens) == ("length", 3)
+
+
+def test_budget_forcing_never_reads_a_full_context_as_a_spent_budget(
+    monkeypatch: pytest.MonkeyPatch, smollm2_tokenizer: Any
+) -> None:
+    from fs1.generate.budget import BudgetConfig, budget_forcing
+
+    fake_vllm.install(monkeypatch, smollm2_tokenizer, script)
+    prompt_len = load_backend("vllm", MODEL).count_tokens(
+        load_backend("vllm", MODEL).chat_prompt("Capital of Italy?") + THINK_START
+    )
+    module, backend = small_context(monkeypatch, smollm2_tokenizer, prompt_len + 5)
+    prompt = backend.chat_prompt("Capital of Italy?") + THINK_START
+    cfg = BudgetConfig(budgets=[64], min_think_tokens=40, answer_max_tokens=32)
+    [out] = list(budget_forcing(backend, [prompt], 1, SamplingParams(max_tokens=64), cfg))
+    # no Wait appended into a full context, no forced answer read as "budget reached": the record says why
+    assert out.meta["think_end"] == "context" and out.finish_reason == "context"
+    assert out.waits == 0 and out.think_tokens == 5 and out.answer_tokens == 0
+
+
+# --- finish reasons -----------------------------------------------------------------------------------------
+
+
+def test_a_retryable_error_is_asked_again_once(backend: Any, vllm_module: Any) -> None:
+    [seq] = backend.open([backend.chat_prompt("Capital of Italy?") + THINK_START], seeds=[2])
+    engine(vllm_module).inject.append("error")
+    [out] = backend.continue_([seq], SamplingParams(max_tokens=100, stop=[ANSWER_MARKER]))
+    assert out.text == THOUGHT and len(engine(vllm_module).requests) == 2
+
+
+@pytest.mark.parametrize("reasons", [["error", "error"], ["abort"]])
+def test_errors_and_aborts_raise(backend: Any, vllm_module: Any, reasons: list[str]) -> None:
+    [seq] = backend.open([backend.chat_prompt("Capital of Italy?")])
+    engine(vllm_module).inject.extend(reasons)
+    with pytest.raises(BackendError, match=f"finish reason '{reasons[-1]}'"):
+        backend.continue_([seq], SamplingParams(max_tokens=10))
+
+
+def test_repetition_is_reported_as_such(backend: Any, vllm_module: Any) -> None:
+    [seq] = backend.open([backend.chat_prompt("Capital of Italy?")])
+    engine(vllm_module).inject.append("repetition")
+    [out] = backend.continue_([seq], SamplingParams(max_tokens=10))
+    assert out.finish_reason == "repetition" and out.tokens == 1
+
+
+def test_eos_at_the_cap_reported_as_length_by_old_vllm_is_a_stop(backend: Any) -> None:
+    eos = backend.tokenizer.eos_token_id
+    ids = backend.tokenizer.encode("Rome", add_special_tokens=False) + [eos]
+    text = "Rome" + backend.tokenizer.decode([eos], skip_special_tokens=False)
+    old = fake_vllm.CompletionOutput(0, text, ids, None, None, "length")  # what vLLM 0.10/0.11 return
+    assert backend._finish(old, False) == ("stop", ids, "Rome")
+
+
+# --- decoding in context (SentencePiece / Metaspace tokenizers) ---------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def metaspace_tokenizer() -> Any:
+    """A small BPE tokenizer with a Metaspace pre-tokenizer and decoder, as Llama-2 and Mistral have."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    core = Tokenizer(models.BPE(unk_token="<unk>"))
+    core.pre_tokenizer = pre_tokenizers.Metaspace(replacement="\u2581", prepend_scheme="first")
+    core.decoder = decoders.Metaspace(replacement="\u2581", prepend_scheme="first")
+    corpus = [THOUGHT, SECOND_THOUGHT, "Paris Lyon Nice Lille is a city. Answer: Rome Wait, Question:"] * 20
+    trainer = trainers.BpeTrainer(vocab_size=200, special_tokens=["<unk>", "<s>", "</s>", ANSWER_MARKER])
+    core.train_from_iterator(corpus, trainer)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=core, bos_token="<s>", eos_token="</s>", unk_token="<unk>"
+    )
+
+
+def test_metaspace_continuation_keeps_the_generated_ids(
+    monkeypatch: pytest.MonkeyPatch, metaspace_tokenizer: Any
+) -> None:
+    module = fake_vllm.install(monkeypatch, metaspace_tokenizer, script)
+    backend = load_backend("vllm", MODEL)
+    encoded: list[str] = []
+    encode = backend._encode
+    monkeypatch.setattr(backend, "_encode", lambda text: encoded.append(text) or encode(text))
+    prompt = "Question: Capital of Italy? Answer:"
+    [seq] = backend.open([prompt], seeds=[1])
+    [out] = backend.continue_([seq], SamplingParams(max_tokens=40, temperature=0.7))
+    [(sent, _)] = engine(module).requests
+    [made] = engine(module).outputs
+    assert out.text.startswith(" ")  # vLLM's primed decoding keeps the leading space of "\u2581Paris"
+    # the ids carried to the next round are the engine's own (EOS cut), the text was never re-encoded
+    assert seq.state.ids == sent + made.token_ids[:-1] and out.tokens == len(made.token_ids)
+    assert out.text not in encoded and all(not text for text in encoded)
+    backend.append([seq], [WAIT])
+    backend.continue_([seq], SamplingParams(max_tokens=5, temperature=0.7))
+    second, _ = engine(module).requests[1]
+    assert second[: len(sent) + len(made.token_ids) - 1] == sent + made.token_ids[:-1]

@@ -104,6 +104,25 @@ def test_judge_command_on_a_score_directory_in_judge_all_mode(runner, bench, tmp
     assert summary["no_answer"] == 1 and summary["deduplicated"] == 2
 
 
+def test_judge_samples_and_seed_options_reach_the_request_and_the_summary(runner, bench, tmp_path) -> None:
+    preds = write_predictions(tmp_path / "preds.jsonl", REPLIES)
+    with ScriptedOpenAIServer(oracle({"New York": "1"})) as server:
+        args = judge_args(preds, bench, tmp_path / "j", server, "--judge-samples", "3", "--judge-seed", "11")
+        result = runner.invoke(app, [*args, "--max-tokens", "4"])
+        bodies = [r["body"] for r in server.requests if r["endpoint"] == "chat"]
+    assert result.exit_code == 0, result.output
+    assert [(b["n"], b["seed"], b["max_tokens"], b["temperature"]) for b in bodies] == [(3, 11, 4, 0.6)]
+    sampling = json.loads((tmp_path / "j" / "judged_summary.json").read_text())["judge"]["sampling"]
+    assert sampling == {
+        "temperature": 0.6,
+        "top_p": 0.9,
+        "top_k": 20,
+        "max_tokens": 4,
+        "seed": 11,
+        "samples": 3,
+    }
+
+
 def test_unparseable_judge_replies_are_reported(runner, bench, tmp_path) -> None:
     preds = write_predictions(tmp_path / "preds.jsonl", REPLIES)
     with ScriptedOpenAIServer(oracle({"New York": "Probably yes"})) as server:

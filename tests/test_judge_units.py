@@ -13,7 +13,9 @@ from fs1.judge.judge import (
     VERDICT_ERROR,
     VERDICT_INCORRECT,
     VERDICT_NOT_ATTEMPTED,
+    JudgeSampling,
     get_prompt,
+    majority,
 )
 from fs1.judge.rules import CASCADE_RULES, KEEP_PRECISION, decide, get_rules
 
@@ -65,14 +67,46 @@ def test_simpleqa_parsing_is_strict(reply: str, verdict: str) -> None:
     assert SIMPLEQA.parse(reply) == verdict
 
 
-def test_fs1_prompt_carries_gold_list_and_prediction_as_json() -> None:
+def test_fs1_prompt_is_the_papers_request_byte_for_byte() -> None:
     messages = FS1.messages("Who?", ["Mark Twain", 'Samuel "Sam" Clemens'], "Twain")
-    user = messages[-1]["content"]
-    assert json.dumps(["Mark Twain", 'Samuel "Sam" Clemens']) in user
-    assert json.dumps("Twain") in user
-    assert "contained in the predicted answer" in user and "0 or 1" in user
-    assert "Who?" not in user  # the paper's judge sees gold and prediction only
+    assert messages == [  # one user turn, no system message, the question never shown (protocol §4)
+        {
+            "role": "user",
+            "content": 'gold answer: ["Mark Twain", "Samuel \\"Sam\\" Clemens"]\n'
+            'predicted answer: "Twain"\n'
+            "\n"
+            "Is the gold answer entity or value contained in the predicted answer? "
+            "Respond only with 0 (no) or 1 (yes).",
+        }
+    ]
     assert "Who?" in SIMPLEQA.messages("Who?", ["x"], "y")[-1]["content"]
+
+
+def test_presets_carry_their_sampling_and_overrides_replace_single_fields() -> None:
+    paper = JudgeSampling().resolve(FS1.sampling)
+    assert (paper.temperature, paper.top_p, paper.top_k, paper.max_tokens) == (0.6, 0.9, 20, 5)
+    assert (paper.seed, paper.samples) == (0, 1)
+    assert JudgeSampling().resolve(SIMPLEQA.sampling).temperature == 0.0  # the grader stays greedy
+    mine = JudgeSampling(max_tokens=8, samples=3, seed=7).resolve(FS1.sampling)
+    assert (mine.temperature, mine.max_tokens, mine.samples, mine.seed) == (0.6, 8, 3, 7)
+    with pytest.raises(ValueError, match="not resolved"):
+        JudgeSampling().params()
+
+
+@pytest.mark.parametrize(
+    ("verdicts", "expected"),
+    [
+        (["correct"], "correct"),
+        (["incorrect", "correct", "correct"], "correct"),
+        (["correct", "incorrect"], "correct"),  # a tie: the earliest sample's verdict
+        (["incorrect", "correct"], "incorrect"),
+        (["error", "incorrect", "correct", "correct"], "correct"),  # unparseable replies do not vote
+        (["error", "error"], "error"),
+    ],
+)
+def test_majority_verdict(verdicts: list[str], expected: str) -> None:
+    verdict, reply = majority(verdicts, [f"r{i}" for i in range(len(verdicts))])
+    assert verdict == expected and reply == f"r{verdicts.index(expected)}"
 
 
 def test_unknown_prompt_is_a_clear_error() -> None:

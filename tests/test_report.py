@@ -14,7 +14,7 @@ from fs1.data import load_benchmark
 from fs1.io import write_json_atomic, write_jsonl_atomic
 from fs1.records import Prediction
 from fs1.report import write_report
-from fs1.run.results import kg_selection, summary_rows, write_results
+from fs1.run.results import kg_selection_rows, summary_rows, write_results
 from fs1.scoring import score_file
 from tests.support.browser import chromium_path, dump_dom, screenshot
 
@@ -72,21 +72,8 @@ def rundir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         )
         scores = [json.loads(x) for x in (root / "score" / name / "scores.jsonl").read_text().splitlines()]
         rows += summary_rows(name, model, setting, summary)
-        selection = kg_selection(scores, by_id, [1, 2, 4], lambda q, a: a == q.main_answers[0])
-        rows += [
-            {
-                "run": name,
-                "model": model,
-                "setting": setting,
-                "source": src,
-                "budget": None,
-                "k": k,
-                "metric": "kgsel@k",
-                "value": v,
-            }
-            for src, by_k in selection.items()
-            for k, v in by_k.items()
-        ]
+        base = {"run": name, "model": model, "setting": setting}
+        rows += kg_selection_rows(base, scores, by_id, [1, 2, 4], lambda q, a: a == q.main_answers[0])
     write_results(rows, root / "results.parquet")
     write_report(root)
     return root

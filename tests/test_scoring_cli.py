@@ -159,12 +159,15 @@ def test_a_failed_run_keeps_the_previous_outputs_whole(tmp_path: Path, bench: Pa
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
-def test_worker_processes_give_the_same_outputs_and_errors(tmp_path: Path, bench: Path) -> None:
+def test_worker_processes_give_the_same_outputs_and_errors(
+    tmp_path: Path, bench: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from fs1.scoring import batches
 
     rows = [{**row, "sample": row["sample"] + 2 * rep} for rep in range(1200) for row in good_predictions()]
     predictions = write_jsonl(tmp_path / "many.jsonl", rows)
-    assert len(rows) > 2 * batches.BATCH_LINES  # several batches, spread over both workers
+    monkeypatch.setattr(batches, "RANGE_BYTES", 16_384)  # many ranges, spread over both workers
+    assert len(list(batches.line_ranges(predictions))) > 20
     outputs = {}
     for workers in ("1", "2"):
         result = run_score(predictions, bench, tmp_path / workers, "--workers", workers)

@@ -194,3 +194,24 @@ def test_thinking_is_never_read(before: str, inserted: str, answer: str) -> None
         assert extract(f"{opener}{before}{inserted}{closer}{answer}") == baseline
         # an unterminated think block has no answer, whatever it holds
         assert extract(f"{opener}{before}{inserted}{answer}").answer is None
+
+
+_LINE_PIECES = st.sampled_from(
+    ["a", "b c", " ", "\t", "\n", "\r", "\r\n", "\x0b", "\x0c", "\x1c", "\x85", "\u2028", "\\ ", "Tokyo"]
+)
+
+
+@given(pieces=st.lists(_LINE_PIECES, max_size=40))
+@settings(max_examples=300)
+def test_last_nonblank_line_is_read_from_the_end_as_splitlines_would(pieces: list[str]) -> None:
+    from fs1.scoring.extract import _last_nonblank_line
+
+    text = "".join(pieces)
+    lines = [line for line in text.splitlines() if line.strip()]
+    assert _last_nonblank_line(text) == (lines[-1] if lines else None)
+
+
+def test_a_long_plain_reply_gives_its_last_nonblank_line() -> None:
+    reply = "I reason at length about it.\n" * 20 + "So it is Tokyo  \r\n\n \u2028"
+    assert extract(reply).answer == "So it is Tokyo"
+    assert extract("Thinking aloud.\n" * 30).answer == "Thinking aloud"

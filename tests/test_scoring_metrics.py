@@ -1,4 +1,4 @@
-"""pass@k against enumeration of all k-subsets; maj@k rules and its vectorised form against the scalar one."""
+"""pass@k against enumeration of all k-subsets; the scalar majority-vote rules (all-subsets maj@k: test_scoring_selection)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fs1.scoring.metrics import maj_at_k_array, majority_vote, pass_at_k, pass_at_k_array
+from fs1.scoring.metrics import majority_vote, pass_at_k, pass_at_k_array
 
 
 def brute_force_pass_at_k(correct: list[bool], k: int) -> float:
@@ -60,26 +60,3 @@ def test_majority_vote_rules() -> None:
     assert majority_vote([None, None], [False, False], 2) is False
     with pytest.raises(ValueError):
         majority_vote(["a"], [True], 2)
-
-
-def _vectorised(questions: list[list[tuple[int | None, bool]]], k: int) -> list[float]:
-    unit, rank, answer, correct = [], [], [], []
-    for index, samples in enumerate(questions):
-        for position, (key, ok) in enumerate(samples):
-            unit.append(index)
-            rank.append(position)
-            answer.append(-1 if key is None else key)
-            correct.append(ok)
-    arrays = [np.array(x) for x in (unit, rank, answer, correct)]
-    return maj_at_k_array(*arrays, n_units=len(questions), k=k).tolist()
-
-
-_sample = st.tuples(st.one_of(st.none(), st.integers(0, 3)), st.booleans())
-
-
-@settings(max_examples=200, deadline=None)
-@given(st.lists(st.lists(_sample, min_size=4, max_size=8), min_size=1, max_size=6), st.integers(1, 4))
-def test_vectorised_maj_at_k_equals_scalar(questions: list[list[tuple[int | None, bool]]], k: int) -> None:
-    # verdicts may differ within one answer (judge verdicts): both take the earliest sample's
-    expected = [float(majority_vote([key for key, _ in s], [ok for _, ok in s], k)) for s in questions]
-    assert _vectorised(questions, k) == expected

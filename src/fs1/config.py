@@ -24,9 +24,10 @@ SAMPLING_GREEDY = Sampling(temperature=0.0, top_p=1.0, top_k=-1)
 
 
 def default_sampling(setting: str, *, greedy: bool = False) -> Sampling:
-    """Paper sampling defaults for a setting: ``instruct``/``cot`` vs reasoning-tuned (``reasoning``, ``rt``, ``fs1``)."""
+    """Paper sampling defaults for a setting: ``instruct``/``cot`` (and the ``abstain`` prompt variant of instruct)
+    vs reasoning-tuned (``reasoning``, ``rt``, ``fs1``)."""
     if greedy:
         return SAMPLING_GREEDY.model_copy()
-    if setting in ("instruct", "cot"):
+    if setting in ("instruct", "cot", "abstain"):
         return SAMPLING_INSTRUCT.model_copy()
     return SAMPLING_REASONING.model_copy()

@@ -8,6 +8,9 @@ from __future__ import annotations
 # --- Evaluation prompt (protocol §3) ---
 BOXED_INSTRUCTION = " Put your final answer in \\boxed{}."
 COT_INSTRUCTION = " Think step-by-step."
+# The abstention variant (beyond the paper; the protocol of Zhao et al., 2509.06861, and SimpleQA): the model may
+# decline, and its refusal lands in the box, where the refusal rule (fs1.scoring.outcome) reads it as not attempted.
+ABSTAIN_INSTRUCTION = " Answer only if you are sure; otherwise answer \\boxed{I don't know}."
 
 # --- Teacher prompts (protocol §1) ---
 TEACHER_BOXED_INSTRUCTION = "Put your final answer within \\boxed{}."
@@ -33,16 +36,19 @@ ANSWER_MARKERS = (ANSWER_MARKER, "Answer:", "</think>")
 THINK_OPEN_TAG = "<think>"
 THINK_CLOSE_TAG = "</think>"
 
-SETTINGS = ("instruct", "cot", "reasoning")
+SETTINGS = ("instruct", "cot", "abstain", "reasoning")
 
 
 def eval_user_prompt(question: str, setting: str = "instruct") -> str:
-    """The user turn for evaluation: question + boxed instruction (+ step-by-step for ``cot``)."""
+    """The user turn for evaluation: question + boxed instruction (+ step-by-step for ``cot``; + "answer only when
+    sure, else I don't know" for ``abstain``)."""
     if setting not in SETTINGS:
         raise ValueError(f"unknown setting {setting!r}; expected one of {', '.join(SETTINGS)}")
     text = question.strip() + BOXED_INSTRUCTION
     if setting == "cot":
         text += COT_INSTRUCTION
+    if setting == "abstain":
+        text += ABSTAIN_INSTRUCTION
     return text
 
 
@@ -61,13 +67,14 @@ def s1_assistant_text(reasoning_trace: str, model_attempt: str) -> str:
     return f"{THINK_START}{reasoning_trace.strip()}{FORCED_ANSWER}{ANSWER_PREFIX}{model_attempt.strip()}"
 
 
-# --- LLM-as-a-judge prompts (issue 6; protocol §4) ---------------------------------------------------------------
-# fs1: the paper's containment judge — gold answer list as JSON, predicted answer as JSON, answer 0 or 1.
-JUDGE_FS1_SYSTEM = "You are a careful grader of answers to factual questions. Reply with a single digit."
+# --- LLM-as-a-judge prompts (issue 6, issue 20; protocol §4) ------------------------------------------------------
+# fs1: the paper's containment judge, laid out as the authors' evaluation code sends it: one user turn, no system
+# message; the gold answer list as a JSON array, the predicted answer as a JSON string, an empty line, the question.
 JUDGE_FS1_USER = (
-    "Gold answer list (JSON): {gold}\n"
-    "Predicted answer (JSON): {prediction}\n"
-    "Is the gold answer entity or value contained in the predicted answer? Answer 0 or 1."
+    "gold answer: {gold}\n"
+    "predicted answer: {prediction}\n"
+    "\n"
+    "Is the gold answer entity or value contained in the predicted answer? Respond only with 0 (no) or 1 (yes)."
 )
 JUDGE_FS1_CORRECT = "1"
 JUDGE_FS1_INCORRECT = "0"
@@ -92,5 +99,8 @@ JUDGE_SIMPLEQA_USER = (
 JUDGE_SIMPLEQA_CORRECT = ("A", "CORRECT")
 JUDGE_SIMPLEQA_INCORRECT = ("B", "INCORRECT")
 JUDGE_SIMPLEQA_NOT_ATTEMPTED = ("C", "NOT_ATTEMPTED", "NOT ATTEMPTED")
-# The paper caps the judge's reply at 5 tokens.
+# The paper's judge sampling (protocol §4): temperature 0.6, top-p 0.9, top-k 20, at most 5 reply tokens.
+JUDGE_FS1_TEMPERATURE = 0.6
+JUDGE_FS1_TOP_P = 0.9
+JUDGE_FS1_TOP_K = 20
 JUDGE_MAX_TOKENS = 5

@@ -10,9 +10,16 @@ prompt cache).
 from __future__ import annotations
 
 import copy
+import dataclasses
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
+
+# Why a continuation ended (``Completion.finish_reason``).
+FINISH_STOP = "stop"  # a stop string or end-of-sequence
+FINISH_LENGTH = "length"  # the token cap (max_tokens, or the sequence's own budget) was reached
+FINISH_CONTEXT = "context"  # the model's context window is full: not a spent budget, nothing more can follow
+FINISH_REPETITION = "repetition"  # the engine's repetition detection stopped it (vLLM, when asked to)
 
 
 class BackendError(RuntimeError):
@@ -55,13 +62,29 @@ class SamplingParams:
         return self.temperature == 0.0
 
 
+def greedy_once(params: SamplingParams) -> tuple[SamplingParams, int]:
+    """Greedy decoding has one outcome per prompt, so ``n > 1`` greedy samples are decoded once and copied ``n``
+    times, the same on every backend (vLLM rejects n > 1 at temperature 0; the others would pay n times for one
+    text). Returns the params to decode with and the number of copies of each completion."""
+    if params.greedy and params.n > 1:
+        return dataclasses.replace(params, n=1), params.n
+    return params, 1
+
+
+def copied(grouped: list[list[Completion]], copies: int) -> list[list[Completion]]:
+    """Each prompt's completions repeated ``copies`` times (independent objects), for ``greedy_once``."""
+    if copies == 1:
+        return grouped
+    return [[dataclasses.replace(c) for c in group for _ in range(copies)] for group in grouped]
+
+
 @dataclass
 class Completion:
     """What one continuation produced. ``text`` excludes the stop string that ended it (named in ``stop``)."""
 
     text: str
     tokens: int
-    finish_reason: str  # "stop" (stop string or end-of-sequence) | "length" (hit max_tokens)
+    finish_reason: str  # FINISH_STOP | FINISH_LENGTH | FINISH_CONTEXT | FINISH_REPETITION
     stop: str | None = None
     reasoning: str | None = None  # reasoning field of reasoning-model APIs (chat), when present
     prompt_tokens: int | None = None  # tokens the backend prefilled for this call (accounting)
@@ -152,7 +175,13 @@ class Backend(ABC):
 
     # --- convenience built on the above ---
     def generate(self, prompts: list[str], params: SamplingParams) -> list[list[Completion]]:
-        """Complete each raw prompt ``params.n`` times; returns one list of ``n`` completions per prompt."""
+        """Complete each raw prompt ``params.n`` times; returns one list of ``n`` completions per prompt.
+
+        Sample ``j`` of prompt ``i`` draws with seed ``params.seed + i * n + j``; greedy ``n > 1`` is decoded once
+        (``greedy_once``)."""
+        params, copies = greedy_once(params)
+        if copies > 1:
+            return copied(self.generate(prompts, params), copies)
         seeds = None if params.seed is None else [params.seed + i for i in range(len(prompts) * params.n)]
         return self._complete(prompts, params, seeds)
 
@@ -179,6 +208,9 @@ class Backend(ABC):
         ``seeds`` (one per conversation) replaces ``params.seed``: sample ``i`` of a conversation seeded ``s`` is
         drawn with ``s + i``, as a server that takes one choice per request is asked.
         """
+        params, copies = greedy_once(params)
+        if copies > 1:
+            return copied(self.chat(conversations, params, seeds), copies)
         prompts = []
         for messages in conversations:
             system = next((m["content"] for m in messages if m["role"] == "system"), None)

@@ -1,4 +1,4 @@
-"""The ``vllm`` backend: offline ``vllm.LLM`` on a GPU, imported only when this backend is chosen.
+"""The ``vllm`` backend: offline ``vllm.LLM`` on a GPU, imported only when this backend is chosen (vLLM >= 0.20).
 
 Sequences are kept as token ids (prompt, generated tokens, tokenised forced text) and every ``continue_`` hands vLLM
 the full id list as a ``TokensPrompt``; automatic prefix caching (``enable_prefix_caching=True``) finds the blocks it
@@ -6,16 +6,41 @@ already computed, so only new tokens are prefilled, and ``RequestOutput.num_cach
 were reused. Ids, not re-tokenised text, carry a sequence from round to round so the model sees exactly the tokens
 it produced. Raw text keeps special tokens (``skip_special_tokens=False``) so stop strings such as the s1 answer
 marker ``<|im_start|>answer`` can match.
+
+What vLLM does that this backend answers for (read against the vLLM 0.20–0.33 sources):
+
+- ``SamplingParams`` validates on construction (temperature in [0, 2], top-p in (0, 1], no empty stop string, n = 1
+  when greedy) and raises ``VLLMValidationError``; every such error, and an engine that cannot start, becomes a
+  ``BackendError`` naming the setting. Greedy ``n > 1`` never reaches vLLM: it is decoded once and copied, as on
+  every backend (``base.greedy_once``).
+- A prompt as long as ``max_model_len`` makes vLLM raise for the *whole batch*, and a sequence reaching it stops
+  with "length". Before each round a sequence with no room left is finished here with reason ``context`` (not
+  sent), and one whose room is smaller than its cap is capped at the room; a "length" caused by that cap is
+  reported as ``context`` too, so budget forcing never reads a full context as a spent budget.
+- vLLM decodes generated ids primed with the tokens before them; trimming a stop string or EOS from the ids decodes
+  the same way (for SentencePiece/Metaspace tokenizers a lone decode drops the leading space).
+- Finish reasons: ``stop`` and ``length`` map to themselves (an EOS exactly at the cap, which vLLM < 0.12 reports as
+  "length" with the EOS text, is a ``stop``); ``repetition`` passes through; ``error`` (retryable) is asked again
+  once, then raises like ``abort``.
+- Reproducibility: each sequence carries its own seed (sample ``j`` of prompt ``i`` in ``generate``: ``seed + i*n
+  + j``, as on the other backends), but vLLM's kernels give batch-size-dependent numerics unless batch invariance
+  is on: ``batch_invariant=True`` sets ``VLLM_BATCH_INVARIANT=1`` (beta, NVIDIA compute capability >= 8.0/9.0 by
+  version, slower) so a resumed run draws exactly what an uninterrupted one would.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from fs1.backends.base import (
+    FINISH_CONTEXT,
+    FINISH_LENGTH,
+    FINISH_REPETITION,
+    FINISH_STOP,
     Backend,
     BackendError,
     Completion,
@@ -26,9 +51,14 @@ from fs1.backends.base import (
 )
 from fs1.backends.embedded import resolve_for_transformers
 
-INSTALL_HINT = "pip install 'fs1[vllm]' (vLLM needs a CUDA GPU)"
+INSTALL_HINT = "pip install 'fs1[vllm]' (vLLM >= 0.20 needs a CUDA GPU; see the README's GPU install)"
+BATCH_INVARIANT_ENV = "VLLM_BATCH_INVARIANT"
 # How many trailing generated tokens may belong to a trimmed stop string / EOS (searched from the end).
 TRIM_SEARCH_TOKENS = 64
+# Context tokens a decode is primed with, so a token's leading space decodes as vLLM's incremental detokenizer
+# decodes it (vLLM primes with up to 5 prompt tokens; a few more cost nothing).
+PRIME_TOKENS = 8
+RETRIES_ON_ERROR = 1  # vLLM's "error" finish reason is a retryable request-level failure
 
 
 class VLLMOptions(BaseModel):
@@ -47,6 +77,10 @@ class VLLMOptions(BaseModel):
     enforce_eager: bool = Field(False, description="Skip CUDA graph capture (faster start, slower decode).")
     enable_prefix_caching: bool = Field(
         True, description="Reuse computed prefix blocks (budget forcing needs it)."
+    )
+    batch_invariant: bool = Field(
+        False,
+        description="Set VLLM_BATCH_INVARIANT=1: outputs independent of batch composition (beta, slower).",
     )
 
 
@@ -76,12 +110,20 @@ class VLLMBackend(Backend):
     def __init__(self, model: str, **options: Any) -> None:
         super().__init__(model)
         self.options = VLLMOptions(**options)
+        if self.options.batch_invariant:  # read by vLLM when the engine starts
+            os.environ[BATCH_INVARIANT_ENV] = "1"
         self._vllm = _import_vllm()
-        engine = self.options.model_dump(exclude={"tokenizer"} if self.options.tokenizer is None else set())
-        if engine["max_model_len"] is None:
-            del engine["max_model_len"]
-        self.llm = self._vllm.LLM(model=resolve_for_transformers(model), **engine)
+        self._refusals = _validation_errors()
+        engine = self.options.model_dump(exclude={"batch_invariant"})
+        for unset in ("tokenizer", "max_model_len"):
+            if engine[unset] is None:
+                del engine[unset]
+        try:
+            self.llm = self._vllm.LLM(model=resolve_for_transformers(model), **engine)
+        except (ValueError, TypeError, RuntimeError, OSError) as exc:
+            raise BackendError(f"vLLM could not start an engine for {model!r}: {exc}") from exc
         self.tokenizer = self.llm.get_tokenizer()
+        self.max_model_len = _max_model_len(self.llm, self.options.max_model_len)
 
     # --- tokenizer-side helpers ---
     def chat_prompt(self, user: str, system: str | None = None) -> str:
@@ -102,14 +144,18 @@ class VLLMBackend(Backend):
             raise BackendError("cannot generate from an empty prompt")
         return ids
 
-    def _decode(self, ids: list[int]) -> str:
+    def _decode_after(self, context: list[int], ids: list[int]) -> str:
+        """``ids`` decoded as they read after ``context`` (primed, as vLLM's detokenizer decodes them)."""
+        prime = context[-PRIME_TOKENS:]
+        head = self.tokenizer.decode(prime, skip_special_tokens=False)
+        full = self.tokenizer.decode(prime + ids, skip_special_tokens=False)
+        if full.startswith(head):
+            return full[len(head) :]
         return self.tokenizer.decode(ids, skip_special_tokens=False)
 
-    def _sampling(self, params: SamplingParams, *, n: int, max_tokens: int, seed: int | None) -> Any:
-        if params.temperature < 0 or not 0 < params.top_p <= 1 or params.repetition_penalty <= 0:
-            raise BackendError(f"invalid sampling parameters: {params}")
+    def _sampling(self, params: SamplingParams, *, max_tokens: int, seed: int | None) -> Any:
         fields: dict[str, Any] = {
-            "n": n,
+            "n": 1,
             "temperature": params.temperature,
             "top_p": params.top_p,
             "repetition_penalty": params.repetition_penalty,
@@ -121,7 +167,13 @@ class VLLMBackend(Backend):
         }
         if params.top_k > 0:  # otherwise vLLM's default, which is "off" in every version (-1 before, 0 now)
             fields["top_k"] = params.top_k
-        return self._vllm.SamplingParams(**fields)
+        try:
+            return self._vllm.SamplingParams(**fields)
+        except Exception as exc:  # VLLMValidationError (a ValueError), or TypeError on an unknown field
+            reason = str(exc).rstrip(".")
+            raise BackendError(
+                f"vLLM rejected the sampling parameters: {reason}; change that setting"
+            ) from exc
 
     # --- sequence interface ---
     def open(self, prompts: list[str], n: int = 1, seeds: list[int | None] | None = None) -> list[Sequence]:
@@ -138,23 +190,37 @@ class VLLMBackend(Backend):
         return seqs
 
     def continue_(self, seqs: list[Sequence], params: SamplingParams) -> list[Completion]:
-        """Continue all sequences in one ``LLM.generate`` call, each with its own seed and token cap."""
+        """Continue all sequences in one ``LLM.generate`` call, each with its own seed and token cap.
+
+        A sequence whose context is full is not sent (``context``, no tokens); the others go on.
+        """
         if params.n != 1:
             raise BackendError("continue_ takes n=1; open() makes the n sequences per prompt")
         outs: list[Completion | None] = [None] * len(seqs)
-        live, requests, sampling = [], [], []
+        live: list[tuple[int, int, bool]] = []  # (index, cap, capped by the context)
         for i, seq in enumerate(seqs):
             limit = params.max_tokens if seq.max_tokens is None else min(params.max_tokens, seq.max_tokens)
+            room = self._room(seq)
             if limit <= 0:  # budget spent: vLLM rejects max_tokens 0
-                outs[i] = Completion(text="", tokens=0, finish_reason="length")
-                continue
-            live.append(i)
-            requests.append({"prompt_token_ids": list(self._state(seq).ids)})
-            sampling.append(self._sampling(params, n=1, max_tokens=limit, seed=seq.seed))
-        if requests:
-            results = self.llm.generate(requests, sampling, use_tqdm=False)
-            for i, result in zip(live, results, strict=True):
-                outs[i] = self._absorb(seqs[i], result, params.stop)
+                outs[i] = Completion(text="", tokens=0, finish_reason=FINISH_LENGTH)
+            elif room <= 0:
+                outs[i] = Completion(text="", tokens=0, finish_reason=FINISH_CONTEXT)
+            else:
+                live.append((i, min(limit, room), room < limit))
+        pending = live
+        for attempt in range(RETRIES_ON_ERROR + 1):
+            if not pending:
+                break
+            sampling = [self._sampling(params, max_tokens=cap, seed=seqs[i].seed) for i, cap, _ in pending]
+            results = self._generate([{"prompt_token_ids": list(self._state(seqs[i]).ids)} for i, _, _ in pending],
+                                     sampling)  # fmt: skip
+            failed = []
+            for (i, cap, by_context), result in zip(pending, results, strict=True):
+                if result.outputs[0].finish_reason == "error" and attempt < RETRIES_ON_ERROR:
+                    failed.append((i, cap, by_context))
+                    continue
+                outs[i] = self._absorb(seqs[i], result, params.stop, by_context)
+            pending = failed
         return [o for o in outs if o is not None]
 
     def append(self, seqs: list[Sequence], texts: list[str]) -> None:
@@ -163,23 +229,19 @@ class VLLMBackend(Backend):
             seq.text += text
             self._state(seq).ids.extend(self._encode(text))
 
-    def generate(self, prompts: list[str], params: SamplingParams) -> list[list[Completion]]:
-        """``n`` samples per prompt through vLLM's own ``n`` (the prompt is prefilled once per request)."""
-        requests = [{"prompt_token_ids": self._encode_prompt(p)} for p in prompts]
-        sampling = self._sampling(params, n=params.n, max_tokens=params.max_tokens, seed=params.seed)
-        results = self.llm.generate(requests, sampling, use_tqdm=False)
-        grouped = []
-        for request, result in zip(requests, results, strict=True):
-            self._account_prompt(len(request["prompt_token_ids"]), result)
-            grouped.append(
-                [
-                    self._completion(out, params.stop, len(request["prompt_token_ids"]))
-                    for out in result.outputs
-                ]
-            )
-        return grouped
+    # --- engine calls and results ---
+    def _room(self, seq: Sequence) -> int:
+        """New tokens that still fit the model's context (vLLM refuses a prompt as long as ``max_model_len``)."""
+        if self.max_model_len is None:
+            return 1 << 62
+        return self.max_model_len - len(self._state(seq).ids)
 
-    # --- results ---
+    def _generate(self, requests: list[dict[str, Any]], sampling: list[Any]) -> list[Any]:
+        try:
+            return self.llm.generate(requests, sampling, use_tqdm=False)
+        except self._refusals as exc:  # a request vLLM refuses after our own checks
+            raise BackendError(f"vLLM refused the request: {exc}") from exc
+
     def _state(self, seq: Sequence) -> _Ids:
         if not isinstance(seq.state, _Ids):
             raise BackendError("sequence is closed or was not opened by this vllm backend")
@@ -190,30 +252,65 @@ class VLLMBackend(Backend):
         self.stats.prefilled_tokens += prompt_len - min(int(cached), prompt_len)
         self.stats.calls += 1
 
-    def _completion(self, out: Any, stops: list[str], prompt_len: int) -> Completion:
-        self.stats.generated_tokens += len(out.token_ids)
-        stop = out.stop_reason if isinstance(out.stop_reason, str) and out.stop_reason in stops else None
-        finish = "length" if out.finish_reason == "length" else "stop"
-        return Completion(text=out.text, tokens=len(out.token_ids), finish_reason=finish, stop=stop,
-                          prompt_tokens=prompt_len)  # fmt: skip
+    def _finish(self, out: Any, by_context: bool) -> tuple[str, list[int], str]:
+        """fs1's finish reason for one vLLM output, with its ids and text (an EOS at the cap made a stop)."""
+        ids, text, reason = list(out.token_ids), out.text, out.finish_reason
+        eos = getattr(self.tokenizer, "eos_token_id", None)
+        if reason == "length" and ids and ids[-1] == eos:  # vLLM < 0.12: EOS exactly at the cap
+            eos_text = self.tokenizer.decode([eos], skip_special_tokens=False)
+            return FINISH_STOP, ids, text.removesuffix(eos_text)
+        if reason == "stop":
+            return FINISH_STOP, ids, text
+        if reason == "length":
+            return (FINISH_CONTEXT if by_context else FINISH_LENGTH), ids, text
+        if reason == "repetition":
+            return FINISH_REPETITION, ids, text
+        raise BackendError(
+            f"vLLM ended a request with finish reason {reason!r} (text so far: {text[-80:]!r})"
+        )
 
-    def _absorb(self, seq: Sequence, result: Any, stops: list[str]) -> Completion:
+    def _absorb(self, seq: Sequence, result: Any, stops: list[str], by_context: bool) -> Completion:
         state = self._state(seq)
         self._account_prompt(len(state.ids), result)
         out = result.outputs[0]
-        completion = self._completion(out, stops, len(state.ids))
-        state.ids.extend(self._ids_for_text(list(out.token_ids), out.text))
-        seq.text += out.text
+        finish, ids, text = self._finish(out, by_context)
+        self.stats.generated_tokens += len(ids)
+        stop = out.stop_reason if isinstance(out.stop_reason, str) and out.stop_reason in stops else None
+        completion = Completion(text=text, tokens=len(ids), finish_reason=finish, stop=stop,
+                                prompt_tokens=len(state.ids))  # fmt: skip
+        state.ids.extend(self._ids_for_text(state.ids, ids, text))
+        seq.text += text
         return completion
 
-    def _ids_for_text(self, token_ids: list[int], text: str) -> list[int]:
-        """Ids that spell ``text``: the generated ids minus a trimmed stop string or end-of-sequence token.
+    def _ids_for_text(self, context: list[int], token_ids: list[int], text: str) -> list[int]:
+        """Ids that spell ``text`` after ``context``: the generated ids minus a trimmed stop string or EOS.
 
         vLLM's ids include the tokens of a matched stop string and the EOS token while its text leaves them out;
         keeping them would feed the model a marker the text no longer shows (budget forcing cuts exactly those).
+        Decoding is primed with the context, as vLLM decodes, so both agree on leading spaces.
         """
         for keep in range(len(token_ids), max(-1, len(token_ids) - TRIM_SEARCH_TOKENS - 1), -1):
-            decoded = self._decode(token_ids[:keep])
+            decoded = self._decode_after(context, token_ids[:keep])
             if text.startswith(decoded):
                 return token_ids[:keep] + self._encode(text[len(decoded) :])
         return self._encode(text)  # text and ids disagree beyond a stop string: trust the text
+
+
+def _validation_errors() -> tuple[type[Exception], ...]:
+    """What vLLM raises for a request it refuses: ``ValueError`` and ``vllm.exceptions.VLLMValidationError``
+    (a ``ValueError`` in the sources read; caught by name too, in case a version derives it otherwise)."""
+    try:
+        from vllm.exceptions import VLLMValidationError
+    except ImportError:  # a vLLM without vllm.exceptions raises plain ValueError
+        return (ValueError,)
+    return (ValueError, VLLMValidationError)
+
+
+def _max_model_len(llm: Any, configured: int | None) -> int | None:
+    """The engine's context length (``llm.llm_engine.model_config.max_model_len``), else the configured one."""
+    engine = getattr(llm, "llm_engine", None)
+    for holder in (engine, getattr(engine, "vllm_config", None)):
+        length = getattr(getattr(holder, "model_config", None), "max_model_len", None)
+        if isinstance(length, int) and length > 0:
+            return length
+    return configured

@@ -33,7 +33,9 @@ def generate(
         None, "--tokenizer", help="--backend openai: the model's tokenizer (path, hub id, smollm2-135m)."
     ),
     setting: str = typer.Option(
-        "instruct", "--setting", help="instruct | cot | reasoning (s1 think/answer)."
+        "instruct",
+        "--setting",
+        help="instruct | cot | abstain (answer only when sure) | reasoning (s1 think/answer).",
     ),
     n: int = typer.Option(1, "--n", min=1, help="Samples per question (parallel sampling; pass@k needs 16)."),
     max_think_tokens: int | None = typer.Option(

@@ -40,9 +40,15 @@ MAX_RETRIES = typer.Option(
 PROMPT = typer.Option(
     "fs1",
     "--prompt",
-    help="fs1: the paper's containment judge (0/1); simpleqa: CORRECT/INCORRECT/NOT_ATTEMPTED.",
+    help="fs1: the paper's containment judge (0/1), its request and sampling; simpleqa: CORRECT/INCORRECT/"
+    "NOT_ATTEMPTED, greedy.",
 )
-MAX_TOKENS = typer.Option(5, "--max-tokens", help="Cap on the judge's reply (the paper uses 5).")
+# Judge sampling is declared in fs1.judge.judge.JudgeSampling; None here means its default (or the preset's).
+MAX_TOKENS = typer.Option(None, "--max-tokens", help="Cap on a judge reply (default: the preset's, 5).")
+JUDGE_SAMPLES = typer.Option(
+    None, "--judge-samples", min=1, help="Judge replies per request; the majority verdict counts (default 1)."
+)
+JUDGE_SEED = typer.Option(None, "--judge-seed", help="Judge seed, sent with every request (default 0).")
 BATCH_SIZE = typer.Option(
     32, "--batch-size", help="Judge requests per batch (each batch is cached when done)."
 )
@@ -79,7 +85,9 @@ def judge(
     max_retries: int | None = MAX_RETRIES,
     tokenizer: str | None = TOKENIZER,
     prompt: str = PROMPT,
-    max_tokens: int = MAX_TOKENS,
+    max_tokens: int | None = MAX_TOKENS,
+    judge_samples: int | None = JUDGE_SAMPLES,
+    judge_seed: int | None = JUDGE_SEED,
     batch_size: int = BATCH_SIZE,
     rules: str | None = RULES,
     cache: Path | None = typer.Option(
@@ -109,9 +117,9 @@ def judge(
         the_judge = load_judge(
             model, backend=backend, prompt=prompt, cache_path=cache or out / CACHE_FILE, base_url=base_url,
             api_key_env=api_key_env, concurrency=concurrency, max_retries=max_retries, tokenizer=tokenizer,
-            max_tokens=max_tokens, batch_size=batch_size,
+            sampling=_sampling(max_tokens, judge_samples, judge_seed), batch_size=batch_size,
         )  # fmt: skip
-        info = {"model": model, "backend": backend, "prompt": prompt, "max_tokens": max_tokens}
+        info = {"model": model, "backend": backend, "prompt": prompt}
         try:
             with _progress() as advance:
                 summary = judge_file(
@@ -139,7 +147,9 @@ def judge_agreement(
     concurrency: int | None = CONCURRENCY,
     max_retries: int | None = MAX_RETRIES,
     prompt: str = PROMPT,
-    max_tokens: int = MAX_TOKENS,
+    max_tokens: int | None = MAX_TOKENS,
+    judge_samples: int | None = JUDGE_SAMPLES,
+    judge_seed: int | None = JUDGE_SEED,
     batch_size: int = BATCH_SIZE,
     rules: str | None = RULES,
     cache: Path | None = typer.Option(None, "--cache", help="Verdict cache (JSONL) for the judge's replies."),
@@ -162,13 +172,22 @@ def judge_agreement(
             the_judge = load_judge(
                 model, backend=backend, prompt=prompt, cache_path=cache, base_url=base_url,
                 api_key_env=api_key_env, concurrency=concurrency, max_retries=max_retries,
-                max_tokens=max_tokens, batch_size=batch_size,
+                sampling=_sampling(max_tokens, judge_samples, judge_seed),
+                batch_size=batch_size,
             )  # fmt: skip
         with _progress() as advance:
             report = agreement_report(cases, the_judge, rules=rule_list, progress=advance)
         if out is not None:
             write_json_atomic(out, report)
     print_agreement(report)
+
+
+def _sampling(max_tokens: int | None, samples: int | None, seed: int | None) -> Any:
+    """The judge sampling the options ask for; options left out keep ``JudgeSampling``'s defaults."""
+    from fs1.judge.judge import JudgeSampling
+
+    given = {"max_tokens": max_tokens, "samples": samples, "seed": seed}
+    return JudgeSampling(**{name: value for name, value in given.items() if value is not None})
 
 
 def _names(rules: str | None) -> list[str] | None:

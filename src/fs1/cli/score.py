@@ -30,24 +30,25 @@ def score(
         help="Comma-separated k for pass@k and maj@k; k above the samples per question are left out.",
     ),
     workers: int = typer.Option(
-        1,
+        0,
         "--workers",
-        min=1,
-        help="Processes to score with (same outputs); more than 1 helps only when cores are idle.",
+        min=0,
+        help="Processes to score with, each reading its own part of the file (same outputs); 0: one per core.",
     ),
+    seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap intervals (use the run's seed)."),
 ) -> None:
     """Score predictions by rule: extract each final answer (last \\boxed{}, else the answer marker; never the
     thinking), normalise it, and count it correct when a gold answer or alias is contained in it on token
     boundaries. Writes OUT/scores.jsonl (one Score per prediction) and OUT/summary.json (accuracy, exact, F1,
-    no-answer rate, unbiased pass@k, maj@k = majority vote over the first k samples; overall and by source, hops,
-    answer type and budget)."""
+    no-answer rate, attempted and hallucination rates, unbiased pass@k and maj@k (all k-subsets), 95% bootstrap
+    intervals over questions; overall and by source, hops, answer type and budget)."""
     from fs1.scoring.score import SCORES_FILE, SUMMARY_FILE, load_questions
 
     ks = parse_int_list(k)
     with user_errors():
         if ks is not None and any(value < 1 for value in ks):
             raise ValueError(f"--k values must be >= 1, got {k!r}")
-        summary = _score_with_progress(predictions, load_questions(benchmark, fmt), out, ks, workers)
+        summary = _score_with_progress(predictions, load_questions(benchmark, fmt), out, ks, workers, seed)
     dropped = sorted(set(ks or []) - set(summary["ks"]))
     if dropped:
         console.print(
@@ -58,7 +59,7 @@ def score(
 
 
 def _score_with_progress(
-    predictions: Path, questions: dict, out: Path, ks: list[int] | None, workers: int
+    predictions: Path, questions: dict, out: Path, ks: list[int] | None, workers: int, seed: int = 0
 ) -> dict:
     """``score_file`` under a progress line (predictions scored, time elapsed)."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -69,7 +70,13 @@ def _score_with_progress(
     with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task("score", total=None)
         return score_file(
-            predictions, questions, out, ks, progress=lambda n: bar.update(task, completed=n), workers=workers
+            predictions,
+            questions,
+            out,
+            ks,
+            progress=lambda n: bar.update(task, completed=n),
+            workers=workers,
+            seed=seed,
         )
 
 
@@ -80,16 +87,33 @@ def _print_summary(summary: dict) -> None:
     from fs1.cli.tables import by_k_table
 
     ks = [str(k) for k in summary["ks"]]
-    table = Table(title=f"fs1 score (n = {summary['n']} samples per question)", title_justify="left")
-    for column in ("slice", "questions", "accuracy", "no answer"):
-        table.add_column(column, justify="left" if column == "slice" else "right", no_wrap=True)
+    table = Table(
+        title=f"fs1 score (n = {summary['n']} samples per question)",
+        caption="accuracy and halluc.: value (95% interval over questions)",
+        title_justify="left",
+    )
+    # Only the slice names never wrap: a value with its interval wraps onto two lines rather than being cut to "…".
+    for column in ("slice", "questions", "accuracy", "attempted", "halluc.", "no answer"):
+        table.add_column(column, justify="left" if column == "slice" else "right", no_wrap=column == "slice")
     rows = [("overall", summary["overall"])] + [(f"  {src}", s) for src, s in summary["by_source"].items()]
     for name, stats in rows:
         table.add_row(
-            name, str(stats["n_questions"]), f"{stats['accuracy']:.3f}", f"{stats['no_answer_rate']:.3f}"
+            name,
+            str(stats["n_questions"]),
+            _with_interval(stats, "accuracy"),
+            f"{stats['attempted']:.3f}",
+            _with_interval(stats, "hallucination_rate"),
+            f"{stats['no_answer_rate']:.3f}",
         )
     console.print(table)
     if ks:
         for metric, what in (("pass@k", "a correct answer among k samples"), ("maj@k", "majority vote of k")):
             by_k = [(name, stats[metric]) for name, stats in rows]
             console.print(by_k_table(f"{metric} ({what}), by k", ks, by_k))
+
+
+def _with_interval(stats: dict, metric: str) -> str:
+    """``0.375 (0.30-0.45)``: the value and its bootstrap interval, when the summary has one."""
+    bounds = (stats.get("ci") or {}).get(metric)
+    text = f"{stats[metric]:.3f}"
+    return f"{text} ({bounds[0]:.2f}-{bounds[1]:.2f})" if bounds else text

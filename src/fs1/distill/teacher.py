@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from fs1.backends.base import Completion
+from fs1.backends.base import FINISH_CONTEXT, FINISH_LENGTH, Completion
 from fs1.prompts import THINK_CLOSE_TAG, THINK_OPEN_TAG, teacher_prompt_fs1, teacher_prompt_rt
 from fs1.records import PathRecord, Question, RecordError, Triple
 from fs1.scoring.extract import BOX_COMMANDS, extract_answer, last_boxed
@@ -122,7 +122,7 @@ def build_prompt(
 def parse_reply(completion: Completion) -> ParsedReply:
     """Split a teacher completion into reasoning and attempt (see the module docstring) and check its form."""
     text = completion.text or ""
-    flags = [FLAG_TRUNCATED] if completion.finish_reason == "length" else []
+    flags = [FLAG_TRUNCATED] if completion.finish_reason in (FINISH_LENGTH, FINISH_CONTEXT) else []
     if completion.reasoning and completion.reasoning.strip():
         # Some servers send a reasoning field and still echo the think block in the content: keep what follows it.
         attempt = text.rpartition(THINK_CLOSE_TAG)[2]

@@ -16,12 +16,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
-from fs1.backends.base import Backend, SamplingParams, Sequence
+from fs1.backends.base import FINISH_CONTEXT, FINISH_LENGTH, Backend, SamplingParams, Sequence
 from fs1.generate.parallel import ScaledOutput, continue_limited
 from fs1.prompts import ANSWER_MARKER, ANSWER_MAX_TOKENS, BUDGET_MARGIN_TOKENS, FORCED_ANSWER, WAIT
 
-THINKING, AT_BUDGET, TRIED_END, DONE = "thinking", "at_budget", "tried_end", "done"
-THINK_END_BUDGET, THINK_END_NATURAL = "budget", "natural"
+THINKING, AT_BUDGET, TRIED_END, OUT_OF_CONTEXT, DONE = (
+    "thinking",
+    "at_budget",
+    "tried_end",
+    "out_of_context",
+    "done",
+)
+THINK_END_BUDGET, THINK_END_NATURAL, THINK_END_CONTEXT = "budget", "natural", "context"
 
 
 @dataclass
@@ -98,8 +104,10 @@ def _think(
         )
         for track, out in zip(active, outs, strict=True):
             track.think_tokens += out.tokens
-            if out.finish_reason == "length":
+            if out.finish_reason == FINISH_LENGTH:
                 track.status = AT_BUDGET
+            elif out.finish_reason == FINISH_CONTEXT:  # the context is full: no budget, no Wait can go on
+                track.status = OUT_OF_CONTEXT
             else:
                 track.status = TRIED_END
 
@@ -128,7 +136,9 @@ def _answer(
     outs = backend.continue_(seqs, answer_params)
     results = []
     for track, seq, out in zip(tracks, seqs, outs, strict=True):
-        end = THINK_END_BUDGET if track.status == AT_BUDGET else THINK_END_NATURAL
+        end = {AT_BUDGET: THINK_END_BUDGET, OUT_OF_CONTEXT: THINK_END_CONTEXT}.get(
+            track.status, THINK_END_NATURAL
+        )
         results.append(
             ScaledOutput(
                 prompt_index=seq.prompt_index,
@@ -165,7 +175,11 @@ def _sweep(
             live = [t for t in tracks if t.status != DONE]
             _think(backend, live, budget, params, cfg)
             # Tracks whose ending no longer budget can change answer once, on the trajectory itself.
-            final = [t for t in live if t.status == TRIED_END and _final_end(t, cfg)]
+            final = [
+                t
+                for t in live
+                if (t.status == TRIED_END and _final_end(t, cfg)) or t.status == OUT_OF_CONTEXT
+            ]
             open_ended = [t for t in live if t not in final]
             for track, out in zip(
                 final, _answer(backend, final, budget, params, cfg, fork=False), strict=True

@@ -47,7 +47,9 @@ class GenerateConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     model: str = Field("smollm2-135m", description="Model name recorded in each prediction.")
-    setting: str = Field("instruct", description="instruct | cot | reasoning (s1 think/answer markers).")
+    setting: str = Field(
+        "instruct", description="instruct | cot | abstain | reasoning (s1 think/answer markers)."
+    )
     n: int = Field(1, ge=1, description="Samples per question (parallel sampling).")
     budgets: list[int] | None = Field(
         None, description="Thinking budgets (tokens); several = a sweep in one run."

@@ -1,7 +1,7 @@
 """The judge's verdict cache: one fsynced JSONL line per verdict, so a ``kill -9`` loses no paid call.
 
-Keys are hashes of (judge model, prompt name, the exact messages: gold list and predicted answer), made by
-``Judge.key``; a repeated answer costs one call across questions, runs and output directories that share a
+Keys are hashes of (judge model, prompt name, resolved judge sampling with its seed and sample count, the exact
+messages: gold list and predicted answer), made by ``Judge.key``, so verdicts of different judge settings never mix; a repeated answer costs one call across questions, runs and output directories that share a
 cache file. A torn last line left by a crash is cut off when the cache is opened again
 (``fs1.io.JsonlAppender``). Only valid verdicts are stored: an unparseable reply is asked again next time.
 """
@@ -70,12 +70,18 @@ class VerdictCache:
         return self._verdicts.get(key)
 
     def put(
-        self, entry: CachedVerdict, *, prompt_tokens: int | None = None, completion_tokens: int | None = None
+        self,
+        entry: CachedVerdict,
+        *,
+        prompt_tokens: int | None = None,
+        completion_tokens: int | None = None,
+        votes: dict[str, int] | None = None,
     ) -> None:
-        """Store a verdict (appended to the file at once; token counts kept for cost accounting)."""
+        """Store a verdict (appended to the file at once; token counts kept for cost accounting, and the
+        verdicts of the samples when the judge asked more than one)."""
         if self._appender is None:
             self._appender = JsonlAppender(self.path)
-        row = {
+        row: dict[str, object] = {
             "key": entry.key,
             "verdict": entry.verdict,
             "reply": entry.reply,
@@ -84,6 +90,8 @@ class VerdictCache:
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,
         }
+        if votes is not None:
+            row["votes"] = votes
         self._appender.write(row)
         self._verdicts[entry.key] = entry
 

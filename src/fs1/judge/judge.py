@@ -2,28 +2,38 @@
 
 Two prompts (texts in ``fs1.prompts``):
 
-- ``fs1``: the paper's containment judge (protocol §4): the gold answer list and the predicted answer as JSON,
-  and "is the gold answer entity or value contained in the predicted answer? answer 0 or 1" (5 output tokens,
-  greedy).
+- ``fs1``: the paper's containment judge exactly as the authors' evaluation code asks it (protocol §4): one user
+  turn, no system message, ``gold answer: `` + the gold list as a JSON array, ``predicted answer: `` + the
+  prediction as a JSON string, an empty line, the 0/1 question; sampled at temperature 0.6, top-p 0.9, top-k 20,
+  at most 5 tokens.
 - ``simpleqa``: a SimpleQA-style grader with three grades, CORRECT / INCORRECT / NOT_ATTEMPTED (also sees the
-  question).
+  question); greedy, at most 5 tokens.
+
+A prompt preset carries its sampling (``JudgeSampling``, the one place the judge's sampling is declared); a user may
+override any field, and ask ``samples`` replies per request, of which the majority verdict counts (ties go to the
+earliest sample's verdict, so ``samples=1`` is the paper's judge). Each request is sent with the judge ``seed``.
 
 Parsing is strict: the whole reply, once surrounding white space, quotes, Markdown emphasis and one final full
 stop are stripped, must be one of the prompt's reply tokens. Anything else is an ``error`` verdict — counted
 and reported by the stage, never read as "incorrect" — and is not cached, so a later run asks again.
 
 The ``Judge`` asks only what its cache (``cache.VerdictCache``) does not already hold, and asks each
-distinct request once: the cache key covers the judge model and the exact messages (prompt, gold list,
-predicted answer).
+distinct request once: the cache key covers the judge model, the exact messages (prompt, gold list, predicted
+answer) and the resolved sampling (temperature, top-p, top-k, max tokens, seed, samples), so verdicts drawn under
+different judge settings never answer for each other.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from fs1 import prompts
 from fs1.backends.base import Backend, SamplingParams
@@ -47,14 +57,52 @@ ERROR_EXAMPLES_KEPT = 20  # unparseable replies kept for the report (the count i
 _REPLY_WRAPPING = " \t\r\n\"'`*"
 
 
+class JudgeSampling(BaseModel):
+    """How the judge samples its replies. ``None`` fields take the prompt preset's value (``resolve``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    temperature: float | None = Field(
+        None, ge=0, description="Judge temperature; None = the prompt preset's (fs1: 0.6, the paper's)."
+    )
+    top_p: float | None = Field(None, gt=0, le=1, description="Judge top-p; None = the preset's (fs1: 0.9).")
+    top_k: int | None = Field(None, description="Judge top-k, -1 = off; None = the preset's (fs1: 20).")
+    max_tokens: int | None = Field(None, ge=1, description="Cap on a judge reply; None = the preset's (5).")
+    seed: int = Field(0, description="Judge seed, sent with every request (recorded with the verdicts).")
+    samples: int = Field(1, ge=1, description="Judge replies per request; the majority verdict counts.")
+
+    def resolve(self, preset: JudgeSampling) -> JudgeSampling:
+        """These settings with every ``None`` field taken from ``preset``."""
+        return preset.model_copy(update=self.model_dump(exclude_none=True))
+
+    def params(self) -> SamplingParams:
+        """The backend request of resolved settings (``samples`` replies, seeded)."""
+        if None in (self.temperature, self.top_p, self.top_k, self.max_tokens):
+            raise ValueError(f"judge sampling is not resolved against a prompt preset: {self}")
+        return SamplingParams(
+            n=self.samples, temperature=self.temperature, top_p=self.top_p, top_k=self.top_k,
+            max_tokens=self.max_tokens, seed=self.seed,
+        )  # fmt: skip
+
+
+PAPER_SAMPLING = JudgeSampling(
+    temperature=prompts.JUDGE_FS1_TEMPERATURE,
+    top_p=prompts.JUDGE_FS1_TOP_P,
+    top_k=prompts.JUDGE_FS1_TOP_K,
+    max_tokens=prompts.JUDGE_MAX_TOKENS,
+)
+GREEDY_SAMPLING = JudgeSampling(temperature=0.0, top_p=1.0, top_k=-1, max_tokens=prompts.JUDGE_MAX_TOKENS)
+
+
 @dataclass(frozen=True)
 class JudgePrompt:
-    """One judge prompt: its messages and the replies it accepts (upper-cased reply token -> verdict)."""
+    """One judge preset: its messages, the replies it accepts (upper-cased token -> verdict) and its sampling."""
 
     name: str
-    system: str
+    system: str | None  # None: one user turn only (the paper's judge)
     user: str
     replies: Mapping[str, str]
+    sampling: JudgeSampling
 
     def messages(self, question: str, gold: Sequence[str], prediction: str) -> list[dict[str, str]]:
         """The chat messages about one predicted answer (gold and prediction as JSON, as in the paper)."""
@@ -63,7 +111,8 @@ class JudgePrompt:
             gold=json.dumps(list(gold), ensure_ascii=False),
             prediction=json.dumps(prediction, ensure_ascii=False),
         )
-        return [{"role": "system", "content": self.system}, {"role": "user", "content": user}]
+        system = [] if self.system is None else [{"role": "system", "content": self.system}]
+        return [*system, {"role": "user", "content": user}]
 
     def parse(self, reply: str) -> str:
         """The verdict a reply states, or ``error`` when the reply is anything but one accepted token."""
@@ -80,9 +129,10 @@ def _replies(**groups: Sequence[str]) -> dict[str, str]:
 PROMPTS: dict[str, JudgePrompt] = {
     "fs1": JudgePrompt(
         "fs1",
-        prompts.JUDGE_FS1_SYSTEM,
+        None,
         prompts.JUDGE_FS1_USER,
         _replies(correct=(prompts.JUDGE_FS1_CORRECT,), incorrect=(prompts.JUDGE_FS1_INCORRECT,)),
+        PAPER_SAMPLING,
     ),
     "simpleqa": JudgePrompt(
         "simpleqa",
@@ -93,6 +143,7 @@ PROMPTS: dict[str, JudgePrompt] = {
             incorrect=prompts.JUDGE_SIMPLEQA_INCORRECT,
             not_attempted=prompts.JUDGE_SIMPLEQA_NOT_ATTEMPTED,
         ),
+        GREEDY_SAMPLING,
     ),
 }
 
@@ -135,7 +186,10 @@ class JudgeCounters:
 
 
 class Judge:
-    """Asks ``backend`` for verdicts with ``prompt``; reads ``cache`` first and stores new verdicts there."""
+    """Asks ``backend`` for verdicts with ``prompt``; reads ``cache`` first and stores new verdicts there.
+
+    ``sampling`` overrides the preset's sampling field by field (``None``: the preset's as it is).
+    """
 
     def __init__(
         self,
@@ -143,15 +197,15 @@ class Judge:
         prompt: JudgePrompt,
         cache: VerdictCache | None = None,
         *,
-        max_tokens: int = prompts.JUDGE_MAX_TOKENS,
+        sampling: JudgeSampling | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
     ) -> None:
-        if max_tokens < 1 or batch_size < 1:
-            raise ValueError("max_tokens and batch_size must be at least 1")
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
         self.backend = backend
         self.prompt = prompt
         self.cache = cache
-        self.max_tokens = max_tokens
+        self.sampling = (sampling or JudgeSampling()).resolve(prompt.sampling)
         self.batch_size = batch_size
         self.counters = JudgeCounters()
 
@@ -159,10 +213,14 @@ class Judge:
     def model(self) -> str:
         return self.backend.model
 
+    def settings(self) -> dict[str, Any]:
+        """What decides a verdict besides the request: model, prompt preset and resolved sampling (recorded)."""
+        return {"model": self.model, "prompt": self.prompt.name, "sampling": self.sampling.model_dump()}
+
     def key(self, request: JudgeRequest) -> str:
-        """The cache key: a hash of the judge model and the exact messages (prompt, gold list, prediction)."""
+        """The cache key: a hash of the judge settings and the exact messages (prompt, gold list, prediction)."""
         messages = self.prompt.messages(request.question, request.gold, request.prediction)
-        payload = json.dumps([self.model, self.prompt.name, messages], ensure_ascii=False, sort_keys=True)
+        payload = json.dumps([self.settings(), messages], ensure_ascii=False, sort_keys=True)
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
     def judge(
@@ -193,29 +251,47 @@ class Judge:
         return [known[key] for key in keys]
 
     def _ask(self, batch: list[tuple[str, JudgeRequest]]) -> dict[str, JudgeOutcome]:
-        """Ask about one batch (greedy, ``max_tokens``); parse, count, and cache the valid verdicts."""
+        """Ask about one batch (``samples`` replies each); take the majority, count, cache valid verdicts."""
         conversations = [self.prompt.messages(r.question, r.gold, r.prediction) for _, r in batch]
-        params = SamplingParams(n=1, temperature=0.0, max_tokens=self.max_tokens)
-        replies = self.backend.chat(conversations, params)
+        # Every request gets the judge seed (sample i: seed + i) whatever its place in the batch, so a verdict
+        # depends on the request and the settings only, on every backend, and a resumed run asks the same.
+        replies = self.backend.chat(conversations, self.sampling.params(), [self.sampling.seed] * len(batch))
         outcomes: dict[str, JudgeOutcome] = {}
         for (key, _), completions in zip(batch, replies, strict=True):
-            completion = completions[0]
-            verdict = self.prompt.parse(completion.text)
+            verdicts = [self.prompt.parse(c.text) for c in completions]
+            verdict, reply = majority(verdicts, [c.text for c in completions])
+            prompt_tokens = sum(c.prompt_tokens or 0 for c in completions)
+            completion_tokens = sum(c.tokens for c in completions)
             self.counters.calls += 1
-            self.counters.prompt_tokens += completion.prompt_tokens or 0
-            self.counters.completion_tokens += completion.tokens
+            self.counters.prompt_tokens += prompt_tokens
+            self.counters.completion_tokens += completion_tokens
             if verdict == VERDICT_ERROR:
                 self.counters.errors += 1
                 if len(self.counters.error_replies) < ERROR_EXAMPLES_KEPT:
-                    self.counters.error_replies.append(completion.text)
+                    self.counters.error_replies.append(reply)
             elif self.cache is not None:
                 self.cache.put(
-                    CachedVerdict(key, verdict, completion.text, self.model, self.prompt.name),
-                    prompt_tokens=completion.prompt_tokens,
-                    completion_tokens=completion.tokens,
+                    CachedVerdict(key, verdict, reply, self.model, self.prompt.name),
+                    prompt_tokens=prompt_tokens,
+                    completion_tokens=completion_tokens,
+                    votes=dict(Counter(verdicts)) if len(verdicts) > 1 else None,
                 )
-            outcomes[key] = JudgeOutcome(verdict, completion.text, SOURCE_JUDGE)
+            outcomes[key] = JudgeOutcome(verdict, reply, SOURCE_JUDGE)
         return outcomes
+
+
+def majority(verdicts: Sequence[str], replies: Sequence[str]) -> tuple[str, str]:
+    """The verdict most replies state (unparseable ones do not vote) and the first reply stating it.
+
+    A tie goes to the verdict of the earliest sample among the tied ones, so one sample is the paper's judge;
+    no valid vote at all is an ``error`` (with the first reply, for the report).
+    """
+    votes = Counter(v for v in verdicts if v != VERDICT_ERROR)
+    if not votes:
+        return VERDICT_ERROR, replies[0] if replies else ""
+    top = max(votes.values())
+    first = next(i for i, v in enumerate(verdicts) if votes.get(v) == top)
+    return verdicts[first], replies[first]
 
 
 def load_judge(
@@ -229,12 +305,12 @@ def load_judge(
     concurrency: int | None = None,
     max_retries: int | None = None,
     tokenizer: str | None = None,
-    max_tokens: int = prompts.JUDGE_MAX_TOKENS,
+    sampling: JudgeSampling | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
 ) -> Judge:
     """A ``Judge`` on backend ``backend`` (``openai``: any OpenAI-compatible server at ``base_url``;
     ``transformers`` or ``llamacpp``: a local model) with a verdict cache at ``cache_path`` (none if
-    ``None``)."""
+    ``None``) and ``sampling`` over the preset's."""
     from fs1.backends import load_backend
 
     judge_prompt = get_prompt(prompt)
@@ -249,5 +325,5 @@ def load_judge(
     if options and backend != "openai":
         raise ValueError(f"{', '.join(options)} apply to the openai backend only (got backend {backend!r})")
     cache = VerdictCache(cache_path) if cache_path is not None else None
-    return Judge(load_backend(backend, model, **options), judge_prompt, cache, max_tokens=max_tokens,
+    return Judge(load_backend(backend, model, **options), judge_prompt, cache, sampling=sampling,
                  batch_size=batch_size)  # fmt: skip

@@ -28,7 +28,9 @@ this order; ``KEEP_PRECISION`` is the bar a candidate must clear to be in it):
   ``Mexican``/``Mexico``), is no acronym of a gold, and is not a word answer to a numeric gold.
 - ``no_overlap_loose`` -> incorrect: shares no token with any gold, nothing else checked (measured, not kept).
 
-The cue-word tables are named constants below; extending them only makes rules abstain more often (safer).
+The refusal tables (``REFUSAL_STARTS``, ``GUESS_CUES``) live in ``fs1.scoring.outcome``, shared with the rule
+scorer's attempted rate; the other cue-word tables are named constants below. Extending them only makes rules
+abstain more often (safer).
 """
 
 from __future__ import annotations
@@ -42,24 +44,9 @@ from functools import lru_cache
 from fs1.judge.judge import VERDICT_CORRECT, VERDICT_INCORRECT, VERDICT_NOT_ATTEMPTED
 from fs1.scoring.match import MATCH_CONTAINS, MATCH_EXACT, MatchResult, match_answer
 from fs1.scoring.normalize import normalize_answer
+from fs1.scoring.outcome import is_refusal
 from fs1.scoring.tables import NO, YES
 
-# Normalised beginnings of a refusal (apostrophes are gone after normalisation: "I'm" -> "im").
-REFUSAL_STARTS = (
-    "i dont know", "i do not know", "dont know", "unknown", "not known", "no answer", "no information",
-    "no data", "im not sure", "i am not sure", "not sure", "im unsure", "i am unsure", "unsure", "im sorry",
-    "i am sorry", "sorry", "i cannot", "i cant", "i can not", "cannot be determined", "cannot determine",
-    "cannot answer", "unable to", "im unable", "i am unable", "insufficient information",
-    "not enough information", "there is no information", "there is not enough information",
-    "i have no information", "na", "n a",
-)  # fmt: skip
-# Words that turn a refusal into a hedged guess ("I'm not sure, probably Paris"): then it is an attempt.
-GUESS_CUES = frozenset(
-    (
-        "probably", "maybe", "perhaps", "possibly", "likely", "think", "believe", "guess", "might", "could",
-        "suspect", "presumably",
-    )
-)  # fmt: skip
 # Words that can turn a mention of the gold around (negation, hedge, comparison, succession, former names).
 REVERSAL_CUES = frozenset(
     (
@@ -124,8 +111,7 @@ def _rule_input(answer: str, gold: tuple[str, ...]) -> RuleInput:
 
 
 def _is_refusal(x: RuleInput) -> bool:
-    starts = any(x.norm == s or x.norm.startswith(s + " ") for s in REFUSAL_STARTS)
-    return starts and not x.match.correct and not GUESS_CUES.intersection(x.tokens)
+    return is_refusal(x.norm, x.match.correct)
 
 
 def _is_exact(x: RuleInput) -> bool:

@@ -10,7 +10,8 @@ Each judged row says where its verdict came from (``decided_by``: ``no_answer``,
 ``cache``). Verdicts feed per-sample correctness into ``fs1.scoring.summary.summarise``, so judged pass@k and
 maj@k exist for every k <= n, per budget too. Next to accuracy each summary slice reports the SimpleQA
 metrics: ``attempted`` (share of samples not judged NOT_ATTEMPTED), ``accuracy_given_attempted`` (accuracy /
-attempted) and ``simpleqa_f1`` (their harmonic mean with accuracy), and per k the same over k samples
+attempted), ``simpleqa_f1`` (their harmonic mean with accuracy) and the hallucination rates, with intervals,
+computed as on the rule path (``fs1.scoring.summary``); and per k the same over k samples
 (``attempted@k`` is the unbiased chance that one of k samples is attempted; ``accuracy_given_attempted@k`` =
 pass@k / attempted@k). An ``error`` verdict (an unparseable judge reply) counts as not correct and as
 attempted; the summary's ``errors`` says how many there were, and a re-run asks the judge again for them (they
@@ -190,16 +191,20 @@ def judged_summary(
     stats: JudgeRunStats,
     judge_info: Mapping[str, Any],
     judge: Judge | None = None,
+    seed: int = 0,
 ) -> dict[str, Any]:
-    """``fs1 score``'s summary over judge verdicts, with SimpleQA metrics per slice and the run's costs."""
-    base = [_metric_row(r, r.correct) for r in rows]
+    """``fs1 score``'s summary over judge verdicts, with SimpleQA metrics per slice and the run's costs.
+
+    The three-way rates (``attempted``, ``hallucination_rate``, ...) and their intervals come from the verdicts
+    through ``summarise``, exactly as on the rule path, so the two paths can be compared field by field."""
+    base = [{**_metric_row(r, r.correct), "attempted": r.attempted} for r in rows]
     attempted = [_metric_row(r, r.attempted) for r in rows]
-    summary = summarise(base, questions, ks)
-    _add_simpleqa(summary, summarise(attempted, questions, ks))
+    summary = summarise(base, questions, ks, seed=seed)
+    _add_simpleqa(summary, summarise(attempted, questions, ks, intervals=False))
     counters = judge.counters if judge is not None else None
     summary.update(
         {
-            "judge": dict(judge_info),
+            "judge": {**dict(judge_info), **(judge.settings() if judge is not None else {})},
             "judge_calls": counters.calls if counters else 0,
             "cache_hits": counters.cache_hits if counters else 0,
             "decided_by_rule": sum(stats.rules.values()),
@@ -240,15 +245,14 @@ def _harmonic(a: float, b: float) -> float:
     return round(2 * a * b / (a + b), 6) if a + b else 0.0
 
 
+_NOT_SLICES = ("ci", "factuality@k", "mc_error")  # summary parts that hold numbers, not slices
+
+
 def _add_simpleqa(node: Any, attempted: Any) -> None:
     """Walk two summaries of the same shape and add the SimpleQA metrics to every slice ``S`` of the first."""
     if not isinstance(node, dict):
         return
     if "pass@k" in node and "accuracy" in node:
-        accuracy, rate = node["accuracy"], attempted["accuracy"]
-        node["attempted"] = rate
-        node["accuracy_given_attempted"] = _ratio(accuracy, rate)
-        node["simpleqa_f1"] = _harmonic(accuracy, node["accuracy_given_attempted"])
         at_k = attempted["pass@k"]
         given = {k: _ratio(p, at_k[k]) for k, p in node["pass@k"].items()}
         node["attempted@k"] = dict(at_k)
@@ -256,7 +260,7 @@ def _add_simpleqa(node: Any, attempted: Any) -> None:
         node["simpleqa_f1@k"] = {k: _harmonic(p, given[k]) for k, p in node["pass@k"].items()}
         return
     for key, value in node.items():
-        if isinstance(value, dict) and key in attempted:
+        if isinstance(value, dict) and key in attempted and key not in _NOT_SLICES:
             _add_simpleqa(value, attempted[key])
 
 
@@ -318,11 +322,13 @@ def judge_file(
     ks: Sequence[int] | None = None,
     judge_info: Mapping[str, Any] | None = None,
     progress: Callable[[int], None] | None = None,
+    seed: int = 0,
 ) -> dict[str, Any]:
     """Judge a scores directory or predictions file into ``out_dir/judged.jsonl`` + ``judged_summary.json``.
 
     Both files are written atomically at the end; the judge's cache is the incremental, kill-safe record, so a
-    re-run after a crash (or any re-run) asks only what the cache does not hold.
+    re-run after a crash (or any re-run) asks only what the cache does not hold. ``seed`` seeds the summary's
+    bootstrap intervals.
     """
     scores, lines, source = load_scored(input_path, questions)
     rows, stats = judge_scores(scores, questions, judge, mode=mode, rules=rules, progress=progress)
@@ -332,7 +338,7 @@ def judge_file(
         **(judge_info or {}),
     }
     try:
-        summary = judged_summary(rows, questions, ks, stats, info, judge)
+        summary = judged_summary(rows, questions, ks, stats, info, judge, seed=seed)
     except DuplicateSampleError as exc:
         raise InputError(f"{source}:{lines[exc.position]}: {exc}") from None
     out_dir = Path(out_dir)

@@ -15,7 +15,7 @@ from typing import Any
 from fs1.io import InputError, read_jsonl_rows
 from fs1.manifest import MANIFEST_NAME, read_manifest
 
-SETTING_ORDER = {"instruct": 0, "cot": 1, "rt": 2, "fs1": 3}
+SETTING_ORDER = {"instruct": 0, "cot": 1, "abstain": 2, "rt": 3, "fs1": 4}
 VIEWER_TEXT_LIMIT = 6000  # characters of each trace kept in the viewer, so the page stays light
 
 
@@ -88,8 +88,9 @@ def load_traces(rundir: Path, runs: list[RunView]) -> list[dict[str, Any]]:
     paths = {str(r["ID"]): r.get("verbalised", "") for r in _rows(rundir / "paths" / "paths.jsonl")}
     traces = []
     for run in runs:
+        # A Score keeps its budget in meta (judged rows at the top level): key by whichever is there.
         scores = {
-            (str(r["id"]), r["sample"], r.get("budget")): r
+            (str(r["id"]), r["sample"], r.get("budget", (r.get("meta") or {}).get("budget"))): r
             for r in _rows(rundir / "score" / run.name / "scores.jsonl")
         }
         for pred in _rows(rundir / "generate" / run.name / "predictions.jsonl"):

@@ -14,20 +14,43 @@ from pathlib import Path
 from typing import Any
 
 from fs1.io import atomic_open
-from fs1.report import plots
+from fs1.report import factuality, plots
 from fs1.report.collect import ReportData, RunView, collect
 
 SELECTION_METRIC = "kgsel@k"
+FACTUALITY_NOTE = (
+    "Per run, budget and k: the answer a majority vote selects from k samples (averaged over all k-subsets) is "
+    "correct, hallucinated (attempted but wrong) or not attempted (no answer, or a refusal such as 'I don't "
+    "know'). k = 1 is the per-sample rate. Brackets: 95% bootstrap intervals over questions. Fewer "
+    "hallucinations with fewer correct answers means the model abstains more, not that it knows more."
+)
+PAIRED_NOTE = (
+    "Same questions, two runs: A - B is the mean per-question accuracy difference in points with its 95% "
+    "paired-bootstrap interval; 'A better' / 'B better' count questions one run answers right more often; p is "
+    "the exact two-sided sign test on them (McNemar with one sample per question). Click a question to open it "
+    "in the trace viewer."
+)
 
 
 def _pct(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.1f}"
 
 
-def _cell(value: float | None, **attrs: Any) -> str:
+def _cell(value: float | None, interval: Any = None, **attrs: Any) -> str:
+    """A percentage cell; with ``interval`` ([lo, hi] from a summary's ``ci``), its bounds in data-lo / data-hi
+    and in the tooltip."""
     data = "".join(f' data-{k}="{escape(str(v))}"' for k, v in attrs.items())
     raw = "" if value is None else f' data-value="{value!r}"'
+    if isinstance(interval, list | tuple) and len(interval) == 2 and value is not None:
+        lo, hi = (float(x) for x in interval)
+        raw += f' data-lo="{lo!r}" data-hi="{hi!r}" title="{escape(f"95% CI {_pct(lo)}-{_pct(hi)}")}"'
     return f"<td{data}{raw}>{_pct(value)}</td>"
+
+
+def _ci(section: dict[str, Any], metric: str, k: str | None = None) -> Any:
+    """The interval of ``metric`` (at ``k``) in a summary slice, or ``None``."""
+    found = (section.get("ci") or {}).get(metric)
+    return (found or {}).get(k) if k is not None else found
 
 
 def _max_k(section: dict[str, Any]) -> str | None:
@@ -52,8 +75,9 @@ def main_table(data: ReportData) -> str:
             kmax = _max_k(sec)
             p1 = sec.get("pass@k", {}).get("1")
             pk = sec.get("pass@k", {}).get(kmax) if kmax else None
-            cells.append(_cell(p1, run=run.name, source=source, metric="pass@1"))
-            cells.append(_cell(pk, run=run.name, source=source, metric=f"pass@{kmax}"))
+            cells.append(_cell(p1, _ci(sec, "pass@k", "1"), run=run.name, source=source, metric="pass@1"))
+            pk_ci = _ci(sec, "pass@k", kmax) if kmax else None
+            cells.append(_cell(pk, pk_ci, run=run.name, source=source, metric=f"pass@{kmax}"))
         rows.append(
             f'<tr><td class="label">{escape(run.model)}</td><td class="label">{escape(run.setting)}</td>{"".join(cells)}</tr>'
         )
@@ -77,6 +101,19 @@ def selection_by_run(data: ReportData) -> dict[str, dict[str, float]]:
     return out
 
 
+def _selection_interval(data: ReportData, run: str, k: str) -> list[float] | None:
+    """[lo, hi] of the overall KG-selection at ``k`` from the results table, where it has them."""
+    for row in data.results:
+        if (row.get("run"), row.get("metric"), row.get("source"), str(row.get("k"))) == (
+            run,
+            SELECTION_METRIC,
+            "overall",
+            k,
+        ) and row.get("budget") is None:
+            return [row["lo"], row["hi"]] if row.get("lo") is not None else None
+    return None
+
+
 def selection_table(data: ReportData, selection: dict[str, dict[str, float]]) -> str:
     """pass@k (oracle upper bound) next to maj@k and KG-verified selection at the largest k."""
     rows = []
@@ -91,10 +128,12 @@ def selection_table(data: ReportData, selection: dict[str, dict[str, float]]) ->
         recovered = None if not pk or sk is None else sk / pk
         rows.append(
             f'<tr><td class="label">{escape(run.name)}</td><td>{kmax}</td>'
-            + _cell(overall.get("pass@k", {}).get("1"), run=run.name, metric="pass@1")
-            + _cell(pk, run=run.name, metric="pass@k")
-            + _cell(mk, run=run.name, metric="maj@k")
-            + _cell(sk, run=run.name, metric=SELECTION_METRIC)
+            + _cell(
+                overall.get("pass@k", {}).get("1"), _ci(overall, "pass@k", "1"), run=run.name, metric="pass@1"
+            )
+            + _cell(pk, _ci(overall, "pass@k", kmax), run=run.name, metric="pass@k")
+            + _cell(mk, _ci(overall, "maj@k", kmax), run=run.name, metric="maj@k")
+            + _cell(sk, _selection_interval(data, run.name, kmax), run=run.name, metric=SELECTION_METRIC)
             + _cell(recovered, run=run.name, metric="recovered")
             + "</tr>"
         )
@@ -133,9 +172,16 @@ def budget_table(runs: list[RunView]) -> str:
             overall = sec.get("overall", {})
             rows.append(
                 f'<tr><td class="label">{escape(run.name)}</td><td>{escape(str(budget))}</td>'
-                + _cell(overall.get("accuracy"), run=run.name, budget=budget, metric="accuracy")
+                + _cell(
+                    overall.get("accuracy"),
+                    _ci(overall, "accuracy"),
+                    run=run.name,
+                    budget=budget,
+                    metric="accuracy",
+                )
                 + _cell(
                     overall.get("pass@k", {}).get(_max_k(overall) or "1"),
+                    _ci(overall, "pass@k", _max_k(overall) or "1"),
                     run=run.name,
                     budget=budget,
                     metric="pass@k",
@@ -183,8 +229,20 @@ def judge_table(runs: list[RunView]) -> str:
         kmax = _max_k(judged) or "1"
         rows.append(
             f'<tr><td class="label">{escape(run.name)}</td>'
-            + _cell(rule.get("accuracy"), run=run.name, metric="rule-accuracy")
-            + _cell(judged.get("accuracy"), run=run.name, metric="judge-accuracy")
+            + _cell(rule.get("accuracy"), _ci(rule, "accuracy"), run=run.name, metric="rule-accuracy")
+            + _cell(judged.get("accuracy"), _ci(judged, "accuracy"), run=run.name, metric="judge-accuracy")
+            + _cell(
+                rule.get("hallucination_rate"),
+                _ci(rule, "hallucination_rate"),
+                run=run.name,
+                metric="rule-halluc",
+            )
+            + _cell(
+                judged.get("hallucination_rate"),
+                _ci(judged, "hallucination_rate"),
+                run=run.name,
+                metric="judge-halluc",
+            )
             + _cell(judged.get("pass@k", {}).get(kmax), run=run.name, metric=f"judge-pass@{kmax}")
             + f"<td>{run.judged.get('judge_calls', 0)}</td><td>{run.judged.get('decided_by_rule', 0)}</td>"
             + f"<td>{run.judged.get('errors', 0)}</td></tr>"
@@ -193,7 +251,7 @@ def judge_table(runs: list[RunView]) -> str:
         return "<p class='note'>No LLM judge in this experiment (rule scoring only).</p>"
     return (
         '<table id="judge-table"><thead><tr><th class="label">run</th><th>rule accuracy</th><th>judge accuracy</th>'
-        "<th>judge pass@k</th><th>judge calls</th><th>decided by rule</th><th>error verdicts</th></tr></thead>"
+        "<th>rule hallucinated</th><th>judge hallucinated</th><th>judge pass@k</th><th>judge calls</th><th>decided by rule</th><th>error verdicts</th></tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table>"
     )
 
@@ -266,7 +324,8 @@ def render(data: ReportData) -> str:
     selection = selection_by_run(data)
     notes = (
         "pass@k is an upper bound (an oracle picks the right sample); maj@k and KG-verified selection are "
-        "deployable selectors. Numbers are percentages; each cell's exact value is in its data-value attribute."
+        "deployable selectors. Numbers are percentages; each cell's exact value is in its data-value attribute, "
+        "and hovering a cell shows its 95% bootstrap interval over questions (data-lo, data-hi)."
     )
     sections = [
         f"<h1>{escape(data.title)}</h1>",
@@ -276,6 +335,13 @@ def render(data: ReportData) -> str:
         "<h2>pass@k and selection</h2>",
         selection_table(data, selection),
         _img(plots.passk_curves(data.runs, selection), "pass@k curves"),
+        "<h2>Factuality: correct, hallucinated, not attempted</h2>",
+        f"<p class='note'>{escape(FACTUALITY_NOTE)}</p>",
+        f'<div class="wide">{factuality.factuality_table(data.runs)}</div>',
+        _img(plots.factuality_curves(data.runs), "factuality vs budget"),
+        "<h2>Paired comparisons</h2>",
+        f"<p class='note'>{escape(PAIRED_NOTE)}</p>",
+        f'<div class="wide">{factuality.paired_table(data)}</div>',
         "<h2>Budget forcing</h2>",
         budget_table(data.runs),
         _img(plots.budget_curves(data.runs), "budget curves"),

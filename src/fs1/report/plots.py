@@ -1,4 +1,5 @@
-"""Matplotlib figures of the report (pass@k curves, budget curves, thinking lengths), as inline PNG data URIs."""
+"""Matplotlib figures of the report (pass@k curves with bands, budget and factuality curves, thinking lengths), as
+inline PNG data URIs. Legends sit outside the axes, right of the plot, so they never cover a curve."""
 
 from __future__ import annotations
 
@@ -21,17 +22,20 @@ def _data_uri(fig: Any) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
-def _finish(fig: Any, ax: Any, drawn: bool, xlabel: str, title: str) -> str | None:
+def _finish(
+    fig: Any, ax: Any, drawn: bool, xlabel: str, title: str, ylabel: str = "accuracy (%)"
+) -> str | None:
     """Shared look of the accuracy curves (log2 x axis, percent y axis); ``None`` when nothing was drawn."""
     if not drawn:
         plt.close(fig)
         return None
     ax.set_xscale("log", base=2)
     ax.set_xlabel(xlabel)
-    ax.set_ylabel("accuracy (%)")
+    ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="best")
+    # Outside the axes, on the right: a legend inside covered the curves (many runs x three selectors).
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, frameon=False)
     return _data_uri(fig)
 
 
@@ -40,20 +44,33 @@ def _curve(metrics: dict[str, float]) -> tuple[list[int], list[float]]:
     return ks, [100 * metrics[str(k)] for k in ks]
 
 
+def _band(ax: Any, xs: list[int], intervals: dict[str, Any] | None, keys: list[str], colour: str) -> None:
+    """Shade the 95 % interval of a curve where the summary has one for every point."""
+    if not intervals or any(k not in intervals for k in keys):
+        return
+    lo = [100 * intervals[k][0] for k in keys]
+    hi = [100 * intervals[k][1] for k in keys]
+    ax.fill_between(xs, lo, hi, color=colour, alpha=0.12, linewidth=0)
+
+
 def passk_curves(runs: list[RunView], selection: dict[str, dict[str, float]]) -> str | None:
-    """pass@k (solid), maj@k (dashed) and KG-verified selection (dotted) against k, one colour per run."""
-    fig, ax = plt.subplots(figsize=(7, 4))
+    """pass@k (solid), maj@k (dashed) and KG-verified selection (dotted) against k, one colour per run; pass@k and
+    maj@k with their 95 % bootstrap bands."""
+    fig, ax = plt.subplots(figsize=(8.5, 4))
     drawn = False
     for i, run in enumerate(runs):
         overall = run.summary.get("overall", {})
+        ci = overall.get("ci") or {}
         colour = f"C{i % 10}"
         if overall.get("pass@k"):
             ks, ys = _curve(overall["pass@k"])
             ax.plot(ks, ys, "-o", color=colour, label=f"{run.name} pass@k")
+            _band(ax, ks, ci.get("pass@k"), [str(k) for k in ks], colour)
             drawn = True
         if overall.get("maj@k"):
             ks, ys = _curve(overall["maj@k"])
             ax.plot(ks, ys, "--", color=colour, label=f"{run.name} maj@k")
+            _band(ax, ks, ci.get("maj@k"), [str(k) for k in ks], colour)
         if selection.get(run.name):
             ks, ys = _curve(selection[run.name])
             ax.plot(ks, ys, ":", color=colour, label=f"{run.name} KG-select@k")
@@ -62,9 +79,35 @@ def passk_curves(runs: list[RunView], selection: dict[str, dict[str, float]]) ->
     )
 
 
+def factuality_curves(runs: list[RunView]) -> str | None:
+    """Per-sample accuracy (solid) and hallucination rate (dashed) against the thinking budget, with 95 % bands:
+    more thinking may raise accuracy, or lower hallucination only by abstaining more."""
+    fig, ax = plt.subplots(figsize=(8.5, 4))
+    drawn = False
+    for i, run in enumerate(runs):
+        by_budget = run.summary.get("by_budget") or {}
+        budgets = sorted((b for b in by_budget if b.isdigit()), key=int)
+        sections = [by_budget[b].get("overall") or {} for b in budgets]
+        if not budgets or any("hallucination_rate" not in s for s in sections):
+            continue
+        colour, xs = f"C{i % 10}", [int(b) for b in budgets]
+        for metric, style, label in (
+            ("accuracy", "-o", "correct"),
+            ("hallucination_rate", "--s", "hallucinated"),
+        ):
+            ax.plot(xs, [100 * s[metric] for s in sections], style, color=colour, label=f"{run.name} {label}")
+            bounds = {b: (s.get("ci") or {}).get(metric) for b, s in zip(budgets, sections, strict=True)}
+            _band(ax, xs, bounds if all(bounds.values()) else None, budgets, colour)
+        drawn = True
+    if drawn:
+        ax.set_ylim(bottom=0)
+    title = "Factuality vs thinking budget (one sample)"
+    return _finish(fig, ax, drawn, "thinking budget (tokens)", title, "share of predictions (%)")
+
+
 def budget_curves(runs: list[RunView]) -> str | None:
     """Accuracy against the thinking budget for runs with budget forcing."""
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = plt.subplots(figsize=(8.5, 4))
     drawn = False
     for i, run in enumerate(runs):
         by_budget = run.summary.get("by_budget") or {}
@@ -91,5 +134,5 @@ def thinking_lengths(traces: list[dict[str, Any]]) -> str | None:
     ax.set_xlabel("thinking tokens")
     ax.set_ylabel("predictions")
     ax.set_title("Thinking length")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     return _data_uri(fig)

@@ -12,9 +12,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from fs1.io import InputError
+from fs1.judge.judge import JudgeSampling
 from fs1.seeding import DEFAULT_SEED
 
-Setting = Literal["instruct", "cot", "rt", "fs1"]
+# abstain: the base model told to answer only when sure, else "I don't know" (optional; not in the paper).
+Setting = Literal["instruct", "cot", "abstain", "rt", "fs1"]
 BackendName = Literal["transformers", "llamacpp", "vllm", "openai"]
 
 
@@ -102,8 +104,13 @@ class JudgeSpec(ModelSpec):
     """LLM-as-a-judge over the scored predictions."""
 
     name: str = "judge"
-    prompt: Literal["fs1", "simpleqa"] = "fs1"
+    prompt: Literal["fs1", "simpleqa"] = Field(
+        "fs1", description="fs1: the paper's judge request and sampling; simpleqa: a greedy 3-grade grader."
+    )
     mode: Literal["all", "cascade"] = "cascade"
+    sampling: JudgeSampling = Field(
+        default_factory=JudgeSampling, description="Overrides of the preset's sampling; seed; samples."
+    )
 
 
 class Experiment(_Strict):

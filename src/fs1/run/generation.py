@@ -9,7 +9,13 @@ from fs1.records import Question
 from fs1.run.config import GenerationSpec
 
 # rt- and fs1-tuned students answer in the s1 think/answer format.
-SETTING_FOR_GENERATION = {"instruct": "instruct", "cot": "cot", "rt": "reasoning", "fs1": "reasoning"}
+SETTING_FOR_GENERATION = {
+    "instruct": "instruct",
+    "cot": "cot",
+    "abstain": "abstain",
+    "rt": "reasoning",
+    "fs1": "reasoning",
+}
 
 
 def generate_run(

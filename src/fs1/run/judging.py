@@ -7,6 +7,7 @@ runs is judged once, and a killed judge stage resumes from the cache.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from fs1.run.pipeline import Pipeline
 
@@ -16,7 +17,12 @@ def judge_run(pipe: Pipeline, run: str) -> Path:
     spec = pipe.exp.judge
     if spec is None:
         raise ValueError("the experiment has no judge")
-    config = {"score": pipe.fingerprints[f"score/{run}"], "judge": spec.model_dump(), "ks": pipe.exp.ks}
+    config = {
+        "score": pipe.fingerprints[f"score/{run}"],
+        "judge": spec.model_dump(),
+        "ks": pipe.exp.ks,
+        "seed": pipe.exp.seed,
+    }
 
     def work(d: Path) -> None:
         from fs1.judge.judge import load_judge
@@ -27,6 +33,7 @@ def judge_run(pipe: Pipeline, run: str) -> Path:
             spec.model,
             backend=spec.backend,
             prompt=spec.prompt,
+            sampling=judge_sampling(spec.sampling, pipe.exp.seed),
             cache_path=pipe.rundir / "cache" / "judge_verdicts.jsonl",
             **options,
         )
@@ -39,6 +46,14 @@ def judge_run(pipe: Pipeline, run: str) -> Path:
             mode=spec.mode,
             ks=pipe.exp.ks,
             judge_info={"model": spec.model, "prompt": spec.prompt, "backend": spec.backend},
+            seed=pipe.exp.seed,
         )
 
     return pipe.stage(f"judge/{run}", config, work)
+
+
+def judge_sampling(sampling: Any, run_seed: int) -> Any:
+    """The experiment's judge sampling, its seed the run seed unless the experiment file sets one."""
+    if "seed" in sampling.model_fields_set:
+        return sampling
+    return sampling.model_copy(update={"seed": run_seed})

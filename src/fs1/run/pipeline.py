@@ -23,6 +23,8 @@ from fs1.run.stage import StageResult, run_stage
 from fs1.seeding import derive_seed
 
 TRAINED_SETTINGS = ("rt", "fs1")
+# Bumped when the score summary gains fields, so runs scored before are scored again (cheap) on resume.
+SCORE_METRICS_VERSION = 2
 # What an instruct/cot run depends on: budget-forcing fields change only the rt/fs1 runs.
 UNFORCED_FIELDS = {"n", "max_tokens"}
 Log = Callable[[str], None]
@@ -292,13 +294,24 @@ class Pipeline:
         return run
 
     def run_score(self, run: str) -> dict[str, Any]:
-        config = {"generate": self.fingerprints[f"generate/{run}"], "ks": self.exp.ks}
+        config = {
+            "generate": self.fingerprints[f"generate/{run}"],
+            "ks": self.exp.ks,
+            "seed": self.exp.seed,
+            "metrics": SCORE_METRICS_VERSION,
+        }
 
         def work(d: Path) -> None:
             from fs1.scoring import score_file
 
             by_id = {q.ID: q for q in self.questions()}
-            score_file(self.rundir / "generate" / run / "predictions.jsonl", by_id, d, ks=self.exp.ks)
+            score_file(
+                self.rundir / "generate" / run / "predictions.jsonl",
+                by_id,
+                d,
+                ks=self.exp.ks,
+                seed=self.exp.seed,
+            )
 
         d = self.stage(f"score/{run}", config, work)
         return json.loads((d / "summary.json").read_text())

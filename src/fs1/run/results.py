@@ -2,58 +2,66 @@
 
 ``results.parquet`` is queryable with DuckDB: ``SELECT * FROM 'RUNDIR/results.parquet' WHERE metric = 'pass@k'``.
 
-KG-verified selection (beyond the paper, which reports only the pass@k upper bound): among a question's first k
-sampled answers, keep those the KG supports (a short path from a question entity to an entity with that label);
-majority vote among them, or among all answers when none is supported; ties go to the earliest sample. The first k
-samples of i.i.d. draws are an unbiased sample of k, so the mean over questions estimates the expected accuracy.
+KG-verified selection (beyond the paper, which reports only the pass@k upper bound): among k sampled answers, keep
+those the KG supports (a short path from a question entity to an entity with that label); majority vote among them,
+or among all answers when none is supported; a tie of t answers gives each 1/t. Like pass@k and maj@k, the value
+of a question is averaged over all k-subsets of its n samples (``fs1.scoring.selection``: exact, or a seeded
+Monte-Carlo average for very many subsets), which has less variance than using the first k samples only.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from fs1.records import Question
 
 SELECTION_METRIC = "kgsel@k"
-COLUMNS = ("run", "model", "setting", "source", "budget", "k", "metric", "value")
+COLUMNS = ("run", "model", "setting", "source", "budget", "k", "metric", "value", "lo", "hi")
+# Per-slice numbers without k (``fs1.scoring.summary``), and the factuality of the maj@k answer, named maj_<x>@k.
+SCALAR_METRICS = (
+    "accuracy", "exact", "f1", "no_answer_rate", "attempted", "accuracy_given_attempted", "hallucination_rate",
+    "hallucination_given_attempted", "simpleqa_f1",
+)  # fmt: skip
+VOTE_METRICS = (
+    "attempted", "accuracy_given_attempted", "hallucination_rate", "hallucination_given_attempted", "simpleqa_f1"
+)  # fmt: skip
+
+
+def _row(base: dict[str, Any], value: float, interval: Any, **fields: Any) -> dict[str, Any]:
+    lo, hi = interval if isinstance(interval, list | tuple) and len(interval) == 2 else (None, None)
+    return {**base, **fields, "value": float(value), "lo": lo, "hi": hi}
 
 
 def _section_rows(
     base: dict[str, Any], section: Mapping[str, Any], source: str, budget: int | None
 ) -> list[dict]:
-    rows = []
-    for metric in ("accuracy", "exact", "f1", "no_answer_rate"):
-        if metric in section:
-            rows.append(
-                {
-                    **base,
-                    "source": source,
-                    "budget": budget,
-                    "k": None,
-                    "metric": metric,
-                    "value": float(section[metric]),
-                }
-            )
+    ci = section.get("ci") or {}
+    where = {"source": source, "budget": budget}
+    rows = [
+        _row(base, section[metric], ci.get(metric), **where, k=None, metric=metric)
+        for metric in SCALAR_METRICS
+        if metric in section
+    ]
     for metric in ("pass@k", "maj@k"):
         for k, value in (section.get(metric) or {}).items():
-            rows.append(
-                {
-                    **base,
-                    "source": source,
-                    "budget": budget,
-                    "k": int(k),
-                    "metric": metric,
-                    "value": float(value),
-                }
-            )
+            rows.append(_row(base, value, (ci.get(metric) or {}).get(k), **where, k=int(k), metric=metric))
+    for k, outcome in (section.get("factuality@k") or {}).items():
+        bounds = (ci.get("factuality@k") or {}).get(k) or {}
+        for name in VOTE_METRICS:
+            if name in outcome:
+                rows.append(
+                    _row(base, outcome[name], bounds.get(name), **where, k=int(k), metric=f"maj_{name}@k")
+                )
     return rows
 
 
 def summary_rows(run: str, model: str, setting: str, summary: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Flatten one ``summary.json`` into table rows (overall and per source; per budget where present)."""
+    """Flatten one ``summary.json`` into table rows (overall and per source; per budget where present), with the
+    95 % bootstrap interval of each number in ``lo`` / ``hi`` where the summary has one."""
     base = {"run": run, "model": model, "setting": setting}
     rows = _section_rows(base, summary.get("overall", {}), "overall", None)
     for source, section in (summary.get("by_source") or {}).items():
@@ -71,41 +79,88 @@ def kg_selection(
     questions: Mapping[str, Question],
     ks: list[int],
     supported: Callable[[Question, str], bool],
+    seed: int = 0,
 ) -> dict[str, dict[int, float]]:
-    """KG-select@k per source (and ``overall``) over (question, budget) units, from scored samples."""
+    """KG-select@k per source (and ``overall``) over (question, budget) units, from scored samples.
+
+    ``supported(question, answer)`` is asked once per distinct normalised answer of a question (its first form).
+    """
+    grouped = _by_source(kg_selection_units(scores, questions, ks, supported, seed), questions)
+    return {
+        source: {k: float(np.mean([v for _, v in pairs])) for k, pairs in by_k.items()}
+        for source, by_k in grouped.items()
+    }
+
+
+def kg_selection_rows(
+    base: Mapping[str, Any],
+    scores: Iterable[Mapping[str, Any]],
+    questions: Mapping[str, Question],
+    ks: list[int],
+    supported: Callable[[Question, str], bool],
+    seed: int = 0,
+) -> list[dict[str, Any]]:
+    """``kgsel@k`` rows of the results table (per source and ``overall``), with 95 % bootstrap intervals over
+    questions (seeded by ``seed``)."""
+    from fs1.scoring.intervals import percentile_interval, replicate_means, slice_rng
+
+    grouped = _by_source(kg_selection_units(scores, questions, ks, supported, seed), questions)
+    rows = []
+    for source, by_k in grouped.items():
+        for k, pairs in by_k.items():
+            qids, values = np.array([q for q, _ in pairs], dtype=object), np.array([v for _, v in pairs])
+            replicates = replicate_means(values, qids, slice_rng(seed, f"{SELECTION_METRIC}/{source}/{k}"))
+            lo, hi = (round(float(x), 6) for x in percentile_interval(replicates)[:, 0])
+            where = {"source": source, "budget": None, "k": k, "metric": SELECTION_METRIC}
+            rows.append(_row(dict(base), float(values.mean()), [lo, hi], **where))
+    return rows
+
+
+def kg_selection_units(
+    scores: Iterable[Mapping[str, Any]],
+    questions: Mapping[str, Question],
+    ks: list[int],
+    supported: Callable[[Question, str], bool],
+    seed: int = 0,
+) -> list[tuple[str, int, float]]:
+    """Each (question, budget) unit's all-subsets KG-selection outcome per k, as (question ID, k, value)."""
+    from fs1.scoring import normalize_answer
+    from fs1.scoring.selection import select_at_k, vote_groups
+
     units: dict[tuple[str, Any], list[Mapping[str, Any]]] = {}
     for row in scores:
         units.setdefault(
             (str(row["id"]), row.get("budget", (row.get("meta") or {}).get("budget"))), []
         ).append(row)
-    totals: dict[str, dict[int, list[float]]] = {}
-    from fs1.scoring import normalize_answer
-
+    values: list[tuple[str, int, float]] = []
     for (qid, _), samples in units.items():
         samples.sort(key=lambda r: r["sample"])
         question = questions[qid]
+        keys = [normalize_answer(r["extracted"]) if r.get("extracted") else "" for r in samples]
+        ids = {key: i for i, key in enumerate(dict.fromkeys(k for k in keys if k))}
+        first = {key: r["extracted"] for key, r in zip(keys, samples, strict=True) if key}
+        support = {key: supported(question, first[key]) for key in ids}
+        groups = vote_groups(
+            [ids[key] if key else -1 for key in keys],
+            [bool(r.get("correct")) for r in samples],
+            [bool(key) for key in keys],
+            [bool(key) and support[key] for key in keys],
+        )
         for k in ks:
-            if k > len(samples):
-                continue
-            first = samples[:k]
-            answered = [r for r in first if r.get("extracted")]
-            pool = [r for r in answered if supported(question, r["extracted"])] or answered
-            chosen = _vote(pool, normalize_answer)
-            value = float(bool(chosen and chosen.get("correct")))
-            for source in ("overall", question.source_of_data):
-                totals.setdefault(source, {}).setdefault(k, []).append(value)
-    return {src: {k: sum(v) / len(v) for k, v in by_k.items()} for src, by_k in totals.items()}
+            if k <= len(samples):
+                values.append((qid, k, select_at_k(groups, len(samples), k, seed).correct))
+    return values
 
 
-def _vote(pool: list[Mapping[str, Any]], normalise: Callable[[str], str]) -> Mapping[str, Any] | None:
-    """Most frequent normalised answer; ties go to the answer seen first."""
-    if not pool:
-        return None
-    keys = [normalise(r["extracted"]) for r in pool]
-    counts = Counter(keys)
-    best = max(counts.values())
-    winner = next(key for key in keys if counts[key] == best)
-    return pool[keys.index(winner)]
+def _by_source(
+    values: list[tuple[str, int, float]], questions: Mapping[str, Question]
+) -> dict[str, dict[int, list[tuple[str, float]]]]:
+    """Unit values as (question ID, value) pairs per source (and ``overall``) and k."""
+    grouped: dict[str, dict[int, list[tuple[str, float]]]] = {}
+    for qid, k, value in values:
+        for source in ("overall", questions[qid].source_of_data):
+            grouped.setdefault(source, {}).setdefault(k, []).append((qid, value))
+    return grouped
 
 
 def write_results(rows: list[dict[str, Any]], path: Path) -> Path:
@@ -127,6 +182,8 @@ def write_results(rows: list[dict[str, Any]], path: Path) -> Path:
                 ("k", pa.int64()),
                 ("metric", pa.string()),
                 ("value", pa.float64()),
+                ("lo", pa.float64()),
+                ("hi", pa.float64()),
             ]
         ),
     )

@@ -10,7 +10,7 @@ from fs1.io import read_jsonl_rows
 from fs1.manifest import MANIFEST_NAME, recording
 from fs1.run.config import Experiment, load_experiment
 from fs1.run.pipeline import TRAINED_SETTINGS, Log, Pipeline
-from fs1.run.results import SELECTION_METRIC, kg_selection, summary_rows, write_results
+from fs1.run.results import kg_selection_rows, summary_rows, write_results
 
 
 def run_experiment(
@@ -104,19 +104,6 @@ def write_results_table(pipe: Pipeline, runs: list[str], summaries: dict[str, di
         model, setting = run.split("__", 1)
         rows += summary_rows(run, model, setting, summaries[run])
         scores = [row for _, row in read_jsonl_rows(pipe.rundir / "score" / run / "scores.jsonl")]
-        selection = kg_selection(scores, questions, pipe.exp.ks, supported)
-        rows += [
-            {
-                "run": run,
-                "model": model,
-                "setting": setting,
-                "source": source,
-                "budget": None,
-                "k": k,
-                "metric": SELECTION_METRIC,
-                "value": value,
-            }
-            for source, by_k in selection.items()
-            for k, value in by_k.items()
-        ]
+        base = {"run": run, "model": model, "setting": setting}
+        rows += kg_selection_rows(base, scores, questions, pipe.exp.ks, supported, pipe.exp.seed)
     return write_results(rows, pipe.rundir / "results.parquet")

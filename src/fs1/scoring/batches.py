@@ -1,100 +1,224 @@
-"""Scoring a predictions JSONL file in batches of lines, in this process or in worker processes.
+"""Scoring a predictions JSONL file in byte ranges of whole lines, in this process or in worker processes.
 
-A batch is a list of ``(line number, raw line)``. Scoring a batch parses, validates and scores each line and returns
-the ``scores.jsonl`` text, compact verdicts for the summary and, at the first bad line, its error (naming file and
-line), so outputs and errors are the same with one process or several. Workers get batches through a bounded window,
-so memory stays flat however large the file; they use ``spawn``, which is safe next to the progress bar's thread.
+The file is cut into ranges of about ``RANGE_BYTES`` that end at line ends; whoever scores a range reads it from the
+file itself, so only the (small) results travel between processes. Scoring a range parses, validates and scores each
+line and returns the ``scores.jsonl`` bytes, the verdicts for the summary (``VerdictColumns``) and, at the first bad
+line, its error. Line numbers are counted within a range and made absolute in file order by ``score_ranges``, so
+outputs and errors are the same with one process or several. Workers get ranges through a bounded window, so memory
+stays flat however large the file; they use ``spawn``, which is safe next to the progress bar's thread.
+
+Per line, the cost that does not depend on the text's length is kept small: ``orjson`` decodes when it is installed
+(a row it rejects, or where it read a float, is decoded again by ``json``, whose result or error then counts, so the
+two agree), and the verdict and the pieces of its ``scores.jsonl`` text are remembered per (extracted answer,
+question): the samples of a question often give the same answer.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import gc
 import json
 import math
 import multiprocessing
+import os
 from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from fs1.io import InputError
-from fs1.records import Prediction, Question, RecordError, Score
+from fs1.records import Prediction, Question, RecordError, Score, _field_info
+from fs1.scoring.extract import (
+    VIA_BOX,
+    VIA_LINE,
+    VIA_MARKER,
+    VIA_NONE,
+    Extraction,
+    answer_part,
+    extract_from_part,
+)
 from fs1.scoring.normalize import normalize_answer
-from fs1.scoring.prediction import score_prediction
+from fs1.scoring.prediction import TRUNCATED_REASONS, score_extraction
+from fs1.scoring.summary import VerdictColumns
 
-BATCH_LINES = 2048
-_PREDICTION_FIELDS = frozenset(f.name for f in dataclasses.fields(Prediction))
+try:  # a faster decoder of the same JSON; without it, json does all the work
+    import orjson
 
-# One verdict for the summary: (question ID, budget, sample, correct, exact, f1, normalised answer or "").
-Verdict = tuple[str, "int | None", int, bool, bool, float, str]
+    _fast_loads: Any = orjson.loads
+except ImportError:  # pragma: no cover - orjson is a dependency
+    _fast_loads = None
+
+RANGE_BYTES = 4 << 20
+_string = encode_basestring  # JSON string literal, non-ASCII kept (as ensure_ascii=False)
+# Remembered verdicts per scorer; cleared when full (files list the samples of a question together).
+_CACHE_ENTRIES = 1 << 12
 
 
 @dataclass
-class BatchResult:
-    """What scoring one batch gave: output text, verdicts and their line numbers, and the first error if any."""
+class RangeResult:
+    """What scoring one range gave: output bytes, verdicts, their line numbers, the first error if any.
 
-    text: str = ""
-    verdicts: list[Verdict] = field(default_factory=list)
+    ``lines`` and the error's line count from the range's first line (1) until ``score_ranges`` makes them absolute.
+    """
+
+    data: bytes = b""
+    columns: VerdictColumns = field(default_factory=VerdictColumns)
     lines: list[int] = field(default_factory=list)
+    newlines: int = 0
     error: str | None = None
+    error_line: int = 0
 
 
-class BatchScorer:
-    """Scores batches of lines of one predictions file against one set of questions."""
+class _BadLine(ValueError):
+    """A line that is not a valid prediction; the message is what follows ``file:line:``."""
+
+
+class _Verdict(
+    NamedTuple
+):  # (a named tuple: built thousands of times a second, faster than a frozen dataclass)
+    """The verdict on one extracted answer to one question, with its ``scores.jsonl`` text in pieces.
+
+    A line is ``prefix``, the sample number, ``middle``, the via and budget (which do not change the verdict), then
+    ``end``: the same text as ``score_line`` (a test holds them together).
+    """
+
+    prefix: str
+    middle: str
+    end: str
+    correct: bool
+    exact: bool
+    f1: float
+    answer_key: str
+
+
+class RangeScorer:
+    """Scores byte ranges of one predictions file against one set of questions."""
 
     def __init__(self, path: str, questions: Mapping[str, Question]) -> None:
         self.path = path
         self.questions = questions
         self.golds: dict[str, tuple[str, ...]] = {}
+        self.verdicts: dict[tuple[Any, ...], _Verdict] = {}
 
-    def __call__(self, batch: list[tuple[int, bytes]]) -> BatchResult:
-        result, out = BatchResult(), []
-        for lineno, raw in batch:
+    def __call__(self, start: int, end: int) -> RangeResult:
+        with open(self.path, "rb") as fh:
+            fh.seek(start)
+            data = fh.read(end - start)
+        return self.score_bytes(data)
+
+    def score_bytes(self, data: bytes) -> RangeResult:
+        """Score the lines of ``data`` (whole lines of the file); blank lines are skipped but counted."""
+        # Scoring makes no reference cycles, but its many small objects trigger the cycle collector, whose passes over
+        # the memo caches cost more than a tenth of the time: it is paused for the range (and runs after it).
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return self._score_bytes(data)
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _score_bytes(self, data: bytes) -> RangeResult:
+        result, out, columns, lines = RangeResult(), [], VerdictColumns(), []
+        add = columns.add_verdict
+        for lineno, raw in enumerate(data.split(b"\n"), 1):
+            if not raw or raw.isspace():  # (no copy of the line, unlike strip())
+                continue
             try:
-                prediction = self._prediction(lineno, raw)
-                question = self.questions.get(prediction.id)
-                if question is None:
-                    raise InputError(f"{self.path}:{lineno}: unknown question ID {prediction.id!r}")
-            except InputError as exc:
-                result.error = str(exc)
+                prediction = _prediction(raw)
+                qid, budget = prediction.id, prediction.budget
+                if qid not in self.questions:
+                    raise _BadLine(f"unknown question ID {qid!r}")
+            except _BadLine as exc:
+                result.error, result.error_line = str(exc), lineno
                 break
-            gold = self.golds.get(question.ID)
-            if gold is None:
-                gold = self.golds[question.ID] = tuple(question.gold)
-            score = score_prediction(prediction, question, gold)
-            out.append(score_line(score))
-            key = normalize_answer(score.extracted) if score.extracted is not None else ""
-            result.verdicts.append(
-                (prediction.id, prediction.budget, score.sample, score.correct, score.exact, score.f1, key)
+            verdict, via = self._verdict(qid, prediction.text, prediction.finish_reason in TRUNCATED_REASONS)
+            budget_text = "" if budget is None else f', "budget": {_value(budget)}'
+            out.append(
+                f"{verdict.prefix}{prediction.sample}{verdict.middle}{_VIA_TEXT[via]}{budget_text}{verdict.end}"
             )
-            result.lines.append(lineno)
-        result.text = "".join(out)
+            add(
+                qid, budget, prediction.sample, verdict.correct, verdict.exact, verdict.f1, verdict.answer_key
+            )
+            lines.append(lineno)
+        result.data = "".join(out).encode("utf-8")
+        result.columns, result.lines, result.newlines = columns, lines, data.count(b"\n")
         return result
 
-    def _prediction(self, lineno: int, raw: bytes) -> Prediction:
-        where = f"{self.path}:{lineno}"
+    def _verdict(self, qid: str, text: str, truncated: bool) -> tuple[_Verdict, str]:
+        """The verdict on the answer of ``text`` and how the answer was found."""
+        part, closed = answer_part(text)
+        found = extract_from_part(part, closed, truncated=truncated)
+        key = (found.answer, qid)
+        verdict = self.verdicts.get(key)
+        if verdict is None:
+            if len(self.verdicts) >= _CACHE_ENTRIES:
+                self.verdicts.clear()
+            verdict = self.verdicts[key] = _new_verdict(qid, found, self._gold(qid))
+        return verdict, found.via
+
+    def _gold(self, qid: str) -> tuple[str, ...]:
+        gold = self.golds.get(qid)
+        if gold is None:
+            gold = self.golds[qid] = tuple(self.questions[qid].gold)
+        return gold
+
+
+def _new_verdict(qid: str, found: Extraction, gold: tuple[str, ...]) -> _Verdict:
+    score = score_extraction(qid, 0, None, found, gold)
+    gold_text = f', "gold": {_string(score.meta["gold"])}' if "gold" in score.meta else ""
+    return _Verdict(
+        prefix=f'{{"id": {_string(qid)}, "sample": ',
+        middle=(
+            f', "extracted": {_value(score.extracted)}, "correct": {_value(score.correct)}, '
+            f'"match": {_string(score.match)}, "exact": {_value(score.exact)}, "f1": {_value(score.f1)}, '
+            '"meta": {"via": '
+        ),
+        end=gold_text + "}}\n",
+        correct=score.correct,
+        exact=score.exact,
+        f1=score.f1,
+        answer_key=normalize_answer(score.extracted) if score.extracted is not None else "",
+    )
+
+
+_VIA_TEXT = {via: _string(via) for via in (VIA_BOX, VIA_MARKER, VIA_LINE, VIA_NONE)}
+
+
+_PREDICTION_FIELDS, _ = _field_info(Prediction)
+
+
+def _prediction(raw: bytes) -> Prediction:
+    row = _decode(raw)
+    if not isinstance(row, dict):
+        raise _BadLine("expected a JSON object")
+    try:
+        required = row.get("id") is not None and row.get("sample") is not None and row.get("text") is not None
+        if required and row.keys() <= _PREDICTION_FIELDS:
+            # Same result as from_dict for a row with only known fields, at a fraction of its per-row cost.
+            prediction = Prediction(**row)
+            prediction.validate()
+            return prediction
+        return Prediction.from_dict(row)
+    except (RecordError, TypeError) as exc:
+        raise _BadLine(str(exc)) from None
+
+
+def _decode(raw: bytes) -> Any:
+    if _fast_loads is not None:
         try:
-            row: Any = json.loads(raw.decode("utf-8"))
-        except UnicodeDecodeError:
-            raise InputError(f"{where}: not UTF-8 text") from None
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{where}: malformed JSON ({exc.msg})") from None
-        if not isinstance(row, dict):
-            raise InputError(f"{where}: expected a JSON object")
-        try:
-            required = (
-                row.get("id") is not None and row.get("sample") is not None and row.get("text") is not None
-            )
-            if required and row.keys() <= _PREDICTION_FIELDS:
-                # Same result as from_dict for a row with only known fields, at a fraction of its per-row cost.
-                prediction = Prediction(**row)
-                prediction.validate()
-                return prediction
-            return Prediction.from_dict(row)
-        except (RecordError, TypeError) as exc:
-            raise InputError(f"{where}: {exc}") from None
+            row = _fast_loads(raw)
+        except ValueError:  # orjson is stricter (NaN, 1e400, invalid UTF-8...): json decides
+            row = None
+        # orjson reads an integer beyond 64 bits as a float, json as an int: a float field has json decide too.
+        if type(row) is dict and float not in map(type, row.values()):
+            return row
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise _BadLine("not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise _BadLine(f"malformed JSON ({exc.msg})") from None
 
 
 def score_line(score: Score) -> str:
@@ -108,9 +232,6 @@ def score_line(score: Score) -> str:
         f'"correct": {_value(score.correct)}, "match": {_string(score.match)}, "exact": {_value(score.exact)}, '
         f'"f1": {_value(score.f1)}, "meta": {{{meta}}}}}\n'
     )
-
-
-_string = encode_basestring  # JSON string literal, non-ASCII kept (as ensure_ascii=False)
 
 
 def _value(value: object) -> str:
@@ -127,46 +248,68 @@ def _value(value: object) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def read_batches(path: Path) -> Iterator[list[tuple[int, bytes]]]:
-    """Batches of ``(line number, raw line)``, blank lines skipped."""
-    batch: list[tuple[int, bytes]] = []
+def line_ranges(path: Path, size: int | None = None) -> Iterator[tuple[int, int]]:
+    """``(start, end)`` byte offsets of consecutive ranges of about ``size`` bytes (default ``RANGE_BYTES``), each
+    ending after a newline (or at the end of the file)."""
+    size = size or RANGE_BYTES
+    total = path.stat().st_size
     with path.open("rb") as fh:
-        for lineno, raw in enumerate(fh, 1):
-            if not raw.isspace():  # (no copy of the line, unlike strip())
-                batch.append((lineno, raw))
-                if len(batch) == BATCH_LINES:
-                    yield batch
-                    batch = []
-    if batch:
-        yield batch
+        start = 0
+        while start < total:
+            fh.seek(min(start + size, total) - 1)
+            fh.readline()  # to the end of the line holding the range's last byte
+            end = min(fh.tell(), total)
+            yield start, end
+            start = end
 
 
-def run_batches(path: Path, questions: Mapping[str, Question], workers: int) -> Iterator[BatchResult]:
-    """Score every batch of ``path`` in file order, with ``workers`` processes (1: in this process)."""
+def score_ranges(path: Path, questions: Mapping[str, Question], workers: int) -> Iterator[RangeResult]:
+    """Score every range of ``path`` in file order, with ``workers`` processes (1: in this process).
+
+    Each result's ``lines`` and ``error`` name lines of the file (the first line is 1).
+    """
+    first_line = 0  # lines before the current range
+    for result in _range_results(path, questions, workers):
+        if first_line:
+            result.lines = [line + first_line for line in result.lines]
+        if result.error is not None:
+            result.error = f"{path}:{result.error_line + first_line}: {result.error}"
+            result.error_line += first_line
+        first_line += result.newlines
+        yield result
+
+
+def _range_results(path: Path, questions: Mapping[str, Question], workers: int) -> Iterator[RangeResult]:
+    workers = min(workers, -(-path.stat().st_size // RANGE_BYTES))  # no more workers than ranges
     if workers <= 1:
-        scorer = BatchScorer(str(path), questions)
-        for batch in read_batches(path):
-            yield scorer(batch)
+        scorer = RangeScorer(str(path), questions)
+        for start, end in line_ranges(path):
+            yield scorer(start, end)
         return
     context = multiprocessing.get_context("spawn")
     with context.Pool(workers, initializer=_init_worker, initargs=(str(path), dict(questions))) as pool:
         pending: deque[Any] = deque()
-        for batch in read_batches(path):
-            pending.append(pool.apply_async(_score_in_worker, (batch,)))
+        for start, end in line_ranges(path):
+            pending.append(pool.apply_async(_score_in_worker, (start, end)))
             if len(pending) > 2 * workers:  # a bounded window keeps memory flat
                 yield pending.popleft().get()
         while pending:
             yield pending.popleft().get()
 
 
-_worker_scorer: BatchScorer | None = None
+def default_workers() -> int:
+    """The cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+_worker_scorer: RangeScorer | None = None
 
 
 def _init_worker(path: str, questions: dict[str, Question]) -> None:
     global _worker_scorer
-    _worker_scorer = BatchScorer(path, questions)
+    _worker_scorer = RangeScorer(path, questions)
 
 
-def _score_in_worker(batch: list[tuple[int, bytes]]) -> BatchResult:
+def _score_in_worker(start: int, end: int) -> RangeResult:
     assert _worker_scorer is not None, "worker not initialised"
-    return _worker_scorer(batch)
+    return _worker_scorer(start, end)

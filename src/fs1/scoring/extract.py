@@ -86,6 +86,11 @@ NO_ANSWER = Extraction(None, VIA_NONE)
 def extract(text: str, *, truncated: bool = False) -> Extraction:
     """Extract the final answer of ``text`` with the rules of this module; ``truncated``: the reply hit the token cap."""
     part, closed = answer_part(text)
+    return extract_from_part(part, closed, truncated=truncated)
+
+
+def extract_from_part(part: str | None, closed: bool, *, truncated: bool = False) -> Extraction:
+    """``extract`` on what ``answer_part`` returned (for callers that keep the answer part, e.g. as a cache key)."""
     if part is None:
         return NO_ANSWER
     allow_line = closed or not truncated
@@ -107,12 +112,32 @@ def _extract_from_part(part: str, allow_line: bool) -> Extraction:
         return Extraction(marked, VIA_MARKER)
     if not allow_line:
         return NO_ANSWER
+    if len(part) > _SHORT_REPLY_CHARS:  # not short, whatever its lines: read from its last line
+        last = _last_nonblank_line(part)
+        answer = clean_answer(last) if last is not None else None
+        return Extraction(answer, VIA_LINE) if answer else NO_ANSWER
     lines = [line for line in part.splitlines() if line.strip()]
     if not lines:
         return NO_ANSWER
-    short = len(lines) <= _SHORT_REPLY_LINES and len(part) <= _SHORT_REPLY_CHARS
+    short = len(lines) <= _SHORT_REPLY_LINES
     answer = clean_answer(" ".join(lines) if short else lines[-1])
     return Extraction(answer, VIA_LINE) if answer else NO_ANSWER
+
+
+def _last_nonblank_line(part: str) -> str | None:
+    """``[line for line in part.splitlines() if line.strip()][-1]`` (``None``: no such line), read from the end.
+
+    Every "\n" ends a line, so the lines after the last one are those of the text after it, and so on backwards:
+    a long reply is split only as far back as its last non-blank line.
+    """
+    end = len(part)
+    while end >= 0:
+        start = part.rfind("\n", 0, end) + 1
+        for line in reversed(part[start:end].splitlines()):
+            if line.strip():
+                return line
+        end = start - 1
+    return None
 
 
 def extract_answer(text: str, *, truncated: bool = False) -> str | None:
@@ -148,10 +173,10 @@ _ANSWER_LEAD = re.compile(r"^\W*(?:so\s+)?(?:the\s+)?(?:final\s+)?answer(?:\s+is
 
 def _boxes_nothing(part: str) -> bool:
     """The last line is an answer lead with an empty box (``Answer: \\boxed{}``): the answer is empty."""
-    lines = [line for line in part.splitlines() if line.strip()]
-    if not lines or not _EMPTY_BOX.search(lines[-1]):
+    last = _last_nonblank_line(part)
+    if last is None or not _EMPTY_BOX.search(last):
         return False
-    return bool(_ANSWER_LEAD.match(_EMPTY_BOX.sub("", lines[-1]).strip()))
+    return bool(_ANSWER_LEAD.match(_EMPTY_BOX.sub("", last).strip()))
 
 
 def _cut_at_end_of_turn(part: str) -> str:

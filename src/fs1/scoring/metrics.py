@@ -1,11 +1,13 @@
-"""pass@k and maj@k over per-sample correctness, scalar (for reading and testing) and vectorised over questions.
+"""pass@k over per-sample correctness, scalar and vectorised over questions; the scalar majority vote.
 
 **pass@k** is the unbiased estimator of Chen et al. (2021): with ``n`` samples of which ``c`` are correct,
 ``pass@k = 1 - C(n-c, k) / C(n, k)``, the chance that a random k-subset holds a correct sample. It is computed in the
 stable product form ``1 - prod_{i=n-c+1}^{n} (1 - k/i)`` and is defined only for ``1 <= k <= n``: asking for k > n is
 an error, never a 1.0 for a question with no correct sample.
 
-**maj@k** is the accuracy of a majority vote over the *first k samples* (lowest sample indices) of a question. Votes go
+**maj@k** (``majority_vote``) is the accuracy of a majority vote over the *first k samples* (lowest sample indices)
+of a question; the summary reports its average over all k-subsets instead (``fs1.scoring.selection``), which is
+checked against this scalar definition. Votes go
 to normalised extracted answers; a sample with no answer does not vote, so "no answer" never wins while any answer
 exists (k samples with no answer at all: incorrect). A tie between answers is won by the answer whose first vote came
 earliest (lowest sample index). The vote is correct when the winning answer's earliest sample is correct (with the
@@ -58,29 +60,3 @@ def majority_vote(answers: Sequence[str | None], correct: Sequence[bool], k: int
         return False
     winner = min(counts, key=lambda a: (-counts[a], first[a]))
     return bool(correct[first[winner]])
-
-
-def maj_at_k_array(
-    unit: np.ndarray, rank: np.ndarray, answer: np.ndarray, correct: np.ndarray, n_units: int, k: int
-) -> np.ndarray:
-    """maj@k for every unit (question) at once.
-
-    One entry per sample: ``unit`` index, ``rank`` (0-based position in the unit's sample order), ``answer`` (an
-    integer id of the normalised answer, -1 for no answer) and ``correct``. Returns one 0/1 value per unit.
-    """
-    keep = (rank < k) & (answer >= 0)
-    unit, rank, answer, correct = unit[keep], rank[keep], answer[keep], correct[keep]
-    out = np.zeros(n_units)
-    if unit.size == 0:
-        return out
-    order = np.lexsort((rank, answer, unit))
-    unit, rank, answer, correct = unit[order], rank[order], answer[order], correct[order]
-    starts = np.flatnonzero(np.r_[True, (unit[1:] != unit[:-1]) | (answer[1:] != answer[:-1])])
-    votes = np.diff(np.r_[starts, unit.size])
-    group_unit, group_first, group_correct = unit[starts], rank[starts], correct[starts]
-    # Winner per unit: most votes, then earliest first vote.
-    order = np.lexsort((group_first, -votes, group_unit))
-    group_unit, group_correct = group_unit[order], group_correct[order]
-    first_of_unit = np.r_[True, group_unit[1:] != group_unit[:-1]]
-    out[group_unit[first_of_unit]] = group_correct[first_of_unit]
-    return out

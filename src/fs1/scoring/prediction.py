@@ -9,11 +9,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from fs1.records import Prediction, Question, Score
-from fs1.scoring.extract import extract
+from fs1.scoring.extract import Extraction, extract
 from fs1.scoring.match import match_answer
 
-# finish_reason of a reply that hit the token cap (OpenAI / vLLM naming).
+# finish_reason of a reply cut off by the token cap (OpenAI / vLLM naming) or by a full context (fs1.backends.base).
 FINISH_LENGTH = "length"
+TRUNCATED_REASONS = (FINISH_LENGTH, "context")
 
 
 def score_prediction(prediction: Prediction, question: Question, gold: Sequence[str] | None = None) -> Score:
@@ -21,16 +22,23 @@ def score_prediction(prediction: Prediction, question: Question, gold: Sequence[
 
     ``gold``: ``question.gold`` computed once by a caller that scores many samples of one question.
     """
-    found = extract(prediction.text, truncated=prediction.finish_reason == FINISH_LENGTH)
-    result = match_answer(found.answer, question.gold if gold is None else gold)
+    found = extract(prediction.text, truncated=prediction.finish_reason in TRUNCATED_REASONS)
+    return score_extraction(
+        prediction.id, prediction.sample, prediction.budget, found, question.gold if gold is None else gold
+    )
+
+
+def score_extraction(qid: str, sample: int, budget: Any, found: Extraction, gold: Sequence[str]) -> Score:
+    """The Score of an extracted answer (``found``) of sample ``sample`` of question ``qid``."""
+    result = match_answer(found.answer, gold)
     meta: dict[str, Any] = {"via": found.via}
-    if prediction.budget is not None:
-        meta["budget"] = prediction.budget
+    if budget is not None:
+        meta["budget"] = budget
     if result.gold is not None:
         meta["gold"] = result.gold
     return Score(
-        id=prediction.id,
-        sample=prediction.sample,
+        id=qid,
+        sample=sample,
         extracted=found.answer,
         correct=result.correct,
         match=result.match,

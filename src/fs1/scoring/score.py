@@ -1,8 +1,9 @@
 """The scoring stage: Predictions + benchmark Questions -> one Score per prediction and the summary.
 
-``score_file`` is what ``fs1 score`` runs: it streams the predictions file in batches, in this process or in worker
-processes (``batches.py``; texts are not kept in memory), writes ``scores.jsonl`` and ``summary.json`` atomically (on
-any error neither is left half-written), and reports bad input as ``InputError`` naming file and line.
+``score_file`` is what ``fs1 score`` runs: it scores the predictions file in byte ranges of whole lines, in this
+process or in worker processes that each read their own ranges (``batches.py``; texts are not kept in memory), writes
+``scores.jsonl`` and ``summary.json`` atomically (on any error neither is left half-written), and reports bad input as
+``InputError`` naming file and line.
 ``score_predictions`` does the same on records in memory; ``clear_caches`` empties the memo caches.
 """
 
@@ -14,7 +15,7 @@ from typing import Any
 
 from fs1.io import InputError, atomic_open, write_json_atomic
 from fs1.records import Prediction, Question, Score
-from fs1.scoring.batches import run_batches
+from fs1.scoring.batches import default_workers, score_ranges
 from fs1.scoring.extract import _extract_from_part
 from fs1.scoring.match import _gold_forms, _match_cached, match_normalized
 from fs1.scoring.normalize import normalize_answer
@@ -65,35 +66,37 @@ def score_file(
     ks: Sequence[int] | None = None,
     progress: Callable[[int], None] | None = None,
     workers: int = 1,
+    seed: int = 0,
 ) -> dict[str, Any]:
     """Score a predictions JSONL file into ``out_dir/scores.jsonl`` and ``out_dir/summary.json``; returns the summary.
 
-    ``progress`` is called with the number of predictions scored so far, after each batch. ``workers``: processes
-    to score with; the outputs do not depend on it. Workers split the work but add about a third more CPU in
-    passing lines between processes, so two pay only on idle cores (about 1.5x there, estimated from CPU time; none
-    on a busy shared box). They are started with ``spawn``, which imports the caller's main module again: a script
-    that asks for more than one worker must keep its top-level code under ``if __name__ == "__main__":`` (the ``fs1``
-    command does).
+    ``progress`` is called with the number of predictions scored so far, after each range of lines. ``workers``:
+    processes to score with (0: one per core this process may use); the outputs do not depend on it. Each worker
+    reads its own byte ranges of the file, so two workers on two idle cores take about half the time of one. They are
+    started with ``spawn``, which imports the caller's main module again: a script that asks for more than one worker
+    must keep its top-level code under ``if __name__ == "__main__":`` (the ``fs1`` command does). ``seed`` seeds the
+    summary's bootstrap intervals.
     """
     predictions_path, out_dir = Path(predictions_path), Path(out_dir)
     if not predictions_path.is_file():
         raise InputError(f"{predictions_path}: no such file")
+    if workers <= 0:
+        workers = default_workers()
     columns = VerdictColumns()
     lines: list[int] = []
-    with atomic_open(out_dir / SCORES_FILE) as out:
-        for batch in run_batches(predictions_path, questions, max(1, workers)):
-            out.write(batch.text)
-            for verdict in batch.verdicts:
-                columns.add_verdict(*verdict)
-            lines += batch.lines
-            if batch.error is not None:
-                raise InputError(batch.error)
+    with atomic_open(out_dir / SCORES_FILE, "wb") as out:
+        for result in score_ranges(predictions_path, questions, workers):
+            out.write(result.data)
+            columns.extend(result.columns)
+            lines += result.lines
+            if result.error is not None:
+                raise InputError(result.error)
             if progress is not None:
                 progress(len(lines))
         if not lines:
             raise InputError(f"{predictions_path}: no predictions")
         try:
-            summary = aggregate(columns, questions, ks)
+            summary = aggregate(columns, questions, ks, seed=seed)
         except DuplicateSampleError as exc:
             raise InputError(f"{predictions_path}:{lines[exc.position]}: {exc}") from None
     write_json_atomic(out_dir / SUMMARY_FILE, summary)

@@ -8,16 +8,29 @@ Shape (keep it; other stages read it)::
      "by_budget": {"<budget>": {"overall": S, "by_source": ..., "by_hops": ..., "by_answer_type": ...}}}  # if budgets
 
     S = {"n_questions", "n_predictions", "accuracy", "exact", "f1", "no_answer_rate",
-         "pass@k": {"1": x, ...}, "maj@k": {"1": x, ...}}
+         "attempted", "accuracy_given_attempted", "hallucination_rate", "hallucination_given_attempted",
+         "simpleqa_f1", "pass@k": {"1": x, ...}, "maj@k": {"1": x, ...},
+         "factuality@k": {"1": F, ...}, "ci": {<every number above>: [lo, hi]}, "mc_error": {...}}  # if Monte-Carlo
+    F = {"accuracy", "attempted", "hallucination_rate", "accuracy_given_attempted",
+         "hallucination_given_attempted", "simpleqa_f1"}   # of the answer majority vote selects from k samples
 
 - ``n_questions`` counts units (with several budgets, each (question, budget) pair is one unit, and the top-level
   sections pool the units of all budgets); ``n_predictions`` counts samples.
 - ``accuracy``, ``exact``, ``f1`` and ``no_answer_rate`` are per-sample means taken within each unit, then averaged over
   units, so each unit weighs the same even when sample counts differ (with equal counts: the plain per-sample mean;
   ``accuracy`` then equals pass@1).
+- Three-way outcome (``fs1.scoring.outcome``): a sample is *not attempted* when it has no answer or refuses ("I
+  don't know"); *incorrect* when attempted and not correct. ``attempted`` and ``hallucination_rate`` (incorrect /
+  all) are unit means like accuracy; ``accuracy_given_attempted`` and ``hallucination_given_attempted`` divide by
+  ``attempted``; ``simpleqa_f1`` is the harmonic mean of ``accuracy`` and ``accuracy_given_attempted``. A row may
+  carry its own ``attempted`` (judge verdicts); otherwise the refusal rule decides.
 - ``ks`` are the requested k that are at most the smallest sample count of any unit, so every pass@k / maj@k is over
-  the same units; each unit uses its own n in the pass@k estimator. Definitions of pass@k and maj@k:
-  ``fs1.scoring.metrics``. ``by_hops`` / ``by_answer_type`` hold only questions where the field is known.
+  the same units; each unit uses its own n. pass@k: ``fs1.scoring.metrics``. maj@k and ``factuality@k``: the
+  majority vote averaged over all k-subsets (``fs1.scoring.selection``; at k = 1 ``factuality@k`` equals the
+  per-sample rates). ``mc_error`` holds the Monte-Carlo standard errors where a subset average was sampled.
+- ``ci``: 95 % bootstrap intervals over questions (``fs1.scoring.intervals``; seeded by ``seed``) of the headline
+  slices: ``overall`` and ``by_source`` (per budget too); questions are resampled within each source.
+  ``by_hops`` / ``by_answer_type`` (no intervals) hold only questions where the field is known.
 """
 
 from __future__ import annotations
@@ -29,9 +42,12 @@ from typing import Any
 import numpy as np
 
 from fs1.records import Question, Score
+from fs1.scoring.intervals import percentile_interval, replicate_sums, slice_rng
 from fs1.scoring.match import match_answer
-from fs1.scoring.metrics import maj_at_k_array, pass_at_k_array
+from fs1.scoring.metrics import pass_at_k_array
 from fs1.scoring.normalize import normalize_answer
+from fs1.scoring.outcome import starts_as_refusal
+from fs1.scoring.selection import select_at_k
 
 DEFAULT_KS = (1, 2, 4, 8, 16)
 NO_BUDGET_KEY = "none"
@@ -51,12 +67,14 @@ class VerdictColumns:
 
     unit_keys: dict[tuple[str, int | None], int] = field(default_factory=dict)
     answer_ids: dict[str, int] = field(default_factory=dict)
+    refusals: list[bool] = field(default_factory=list)  # per answer id: does the answer start as a refusal
     unit: list[int] = field(default_factory=list)
     sample: list[int] = field(default_factory=list)
     correct: list[bool] = field(default_factory=list)
     exact: list[bool] = field(default_factory=list)
     f1: list[float] = field(default_factory=list)
     answer: list[int] = field(default_factory=list)
+    attempted_given: dict[int, bool] = field(default_factory=dict)  # position -> a judge's attempted verdict
 
     def add(
         self,
@@ -67,10 +85,11 @@ class VerdictColumns:
         exact: bool,
         f1: float,
         extracted: str | None,
+        attempted: bool | None = None,
     ) -> None:
         """Record one sample's verdict; ``extracted`` (normalised here) is its vote for maj@k."""
         key = normalize_answer(extracted) if extracted is not None else ""
-        self.add_verdict(qid, budget, sample, correct, exact, f1, key)
+        self.add_verdict(qid, budget, sample, correct, exact, f1, key, attempted)
 
     def add_verdict(
         self,
@@ -81,15 +100,61 @@ class VerdictColumns:
         exact: bool,
         f1: float,
         answer_key: str,
+        attempted: bool | None = None,
     ) -> None:
-        """Record one sample's verdict with its already normalised answer (``""``: no answer)."""
+        """Record one sample's verdict with its already normalised answer (``""``: no answer).
+
+        ``attempted``: a verdict's own attempted flag (judge); ``None`` lets the refusal rule decide.
+        """
         unit = self.unit_keys.setdefault((qid, budget), len(self.unit_keys))
+        if attempted is not None:
+            self.attempted_given[len(self.unit)] = bool(attempted)
         self.unit.append(unit)
         self.sample.append(sample)
         self.correct.append(bool(correct))
         self.exact.append(bool(exact))
         self.f1.append(float(f1))
-        self.answer.append(self.answer_ids.setdefault(answer_key, len(self.answer_ids)) if answer_key else -1)
+        self.answer.append(self._answer_id(answer_key) if answer_key else -1)
+
+    def _answer_id(self, answer_key: str) -> int:
+        answer = self.answer_ids.get(answer_key)
+        if answer is None:
+            answer = self.answer_ids[answer_key] = len(self.answer_ids)
+            self.refusals.append(starts_as_refusal(answer_key))
+        return answer
+
+    def attempted(self) -> np.ndarray:
+        """Per sample: attempted (an answer that is no refusal, or correct), or the verdict's own flag."""
+        answer = np.asarray(self.answer, dtype=np.int64)
+        refusal = (
+            np.asarray(self.refusals, dtype=bool)[np.maximum(answer, 0)] if self.refusals else answer < -1
+        )
+        out = (answer >= 0) & ~(refusal & ~np.asarray(self.correct, dtype=bool))
+        if self.attempted_given:
+            positions = np.fromiter(self.attempted_given, dtype=np.int64)
+            out[positions] = np.fromiter(self.attempted_given.values(), dtype=bool)
+        return out
+
+    def extend(self, other: VerdictColumns) -> None:
+        """Append the verdicts of ``other`` (gathered apart, e.g. by a worker process) after these ones.
+
+        Units and answers new here are numbered in ``other``'s order of first appearance, so gathering a file in
+        pieces and extending piece by piece numbers them as gathering it in one go would.
+        """
+        units = [self.unit_keys.setdefault(key, len(self.unit_keys)) for key in other.unit_keys]
+        answers = [self._answer_id(key) for key in other.answer_ids]
+        offset = len(self.unit)
+        self.attempted_given.update(
+            {offset + position: flag for position, flag in other.attempted_given.items()}
+        )
+        if other.unit:
+            self.unit += np.asarray(units, dtype=np.int64)[other.unit].tolist()
+            # (index -1, no answer, picks the -1 appended last)
+            self.answer += np.asarray([*answers, -1], dtype=np.int64)[other.answer].tolist()
+        self.sample += other.sample
+        self.correct += other.correct
+        self.exact += other.exact
+        self.f1 += other.f1
 
     def __len__(self) -> int:
         return len(self.unit)
@@ -99,12 +164,15 @@ def summarise(
     rows: Iterable[Mapping[str, Any] | Score],
     questions: Mapping[str, Question],
     ks: Sequence[int] | None = None,
+    seed: int = 0,
+    intervals: bool = True,
 ) -> dict[str, Any]:
     """Aggregate per-sample verdicts from any source (rule scorer or judge) into the summary (module docstring).
 
     Each row needs ``id``, ``sample``, ``correct`` and ``extracted`` (``None``: no answer); ``budget`` is read from the
-    row or its ``meta``. ``exact`` and ``f1``, when missing, are computed from ``extracted`` by the rule matcher.
-    Raises ``ValueError`` for an unknown question ID or a duplicate (id, budget, sample).
+    row or its ``meta``. ``exact`` and ``f1``, when missing, are computed from ``extracted`` by the rule matcher;
+    ``attempted``, when present, overrides the refusal rule. Raises ``ValueError`` for an unknown question ID or a
+    duplicate (id, budget, sample).
     """
     columns = VerdictColumns()
     for row in rows:
@@ -118,27 +186,44 @@ def summarise(
         if exact is None or f1 is None:
             result = match_answer(extracted, questions[qid].gold)
             exact, f1 = result.exact, result.f1
-        columns.add(qid, budget, int(data["sample"]), bool(data["correct"]), exact, f1, extracted)
-    return aggregate(columns, questions, ks)
+        attempted = data.get("attempted")
+        columns.add(
+            qid, budget, int(data["sample"]), bool(data["correct"]), exact, f1, extracted,
+            None if attempted is None else bool(attempted),
+        )  # fmt: skip
+    return aggregate(columns, questions, ks, seed=seed, intervals=intervals)
 
 
-def aggregate(columns: VerdictColumns, questions: Mapping[str, Question], ks: Sequence[int] | None) -> dict:
-    """The summary of gathered verdicts; ``DuplicateSampleError`` names the position of a repeated sample."""
+def aggregate(
+    columns: VerdictColumns,
+    questions: Mapping[str, Question],
+    ks: Sequence[int] | None,
+    seed: int = 0,
+    intervals: bool = True,
+) -> dict:
+    """The summary of gathered verdicts; ``DuplicateSampleError`` names the position of a repeated sample.
+
+    ``seed`` seeds the bootstrap intervals (and any Monte-Carlo subset average); ``intervals=False`` leaves ``ci``
+    out (for summaries that are only read for their point values).
+    """
     requested = sorted(set(DEFAULT_KS if ks is None else ks))
     if any(k < 1 for k in requested):
         raise ValueError(f"k must be >= 1, got {requested}")
     if not len(columns):
         raise ValueError("no predictions to summarise")
-    per_unit = _per_unit_values(columns, requested)
+    per_unit = _per_unit_values(columns, requested, seed)
     keys = list(columns.unit_keys)
     meta = [questions[qid] for qid, _ in keys]
     budgets = [budget for _, budget in keys]
+    qids = np.array([qid for qid, _ in keys], dtype=object)
+    context = _SliceContext.build(per_unit, meta, qids, seed, intervals)
     summary: dict[str, Any] = {"n": per_unit["min_n"], "ks": per_unit["ks"]}
-    summary.update(_sections(per_unit, meta, np.ones(len(keys), dtype=bool)))
+    summary.update(_sections(context, np.ones(len(keys), dtype=bool), ""))
     distinct = sorted(set(budgets), key=lambda b: (b is None, b or 0))
     if len(distinct) > 1:
         summary["by_budget"] = {
-            _budget_key(b): _sections(per_unit, meta, np.array([x == b for x in budgets])) for b in distinct
+            _budget_key(b): _sections(context, np.array([x == b for x in budgets]), f"budget={b}/")
+            for b in distinct
         }
     return summary
 
@@ -147,7 +232,7 @@ def _budget_key(budget: int | None) -> str:
     return NO_BUDGET_KEY if budget is None else str(budget)
 
 
-def _per_unit_values(columns: VerdictColumns, requested: list[int]) -> dict[str, Any]:
+def _per_unit_values(columns: VerdictColumns, requested: list[int], seed: int) -> dict[str, Any]:
     unit = np.asarray(columns.unit, dtype=np.int64)
     sample = np.asarray(columns.sample, dtype=np.int64)
     order = np.lexsort((sample, unit))
@@ -159,43 +244,144 @@ def _per_unit_values(columns: VerdictColumns, requested: list[int]) -> dict[str,
         where = f"question {qid!r}" + ("" if budget is None else f" budget {budget}")
         raise DuplicateSampleError(f"duplicate sample {int(sample[repeated[0]])} for {where}", position)
     correct = np.asarray(columns.correct, dtype=bool)[order]
+    attempted = columns.attempted()[order]
     answer = np.asarray(columns.answer, dtype=np.int64)[order]
     n_units = len(columns.unit_keys)
     n = np.bincount(unit, minlength=n_units)
     c = np.bincount(unit, weights=correct, minlength=n_units)
-    rank = np.arange(unit.size) - np.r_[0, np.cumsum(n)[:-1]][unit]
     min_n = int(n.min())
     ks = [k for k in requested if k <= min_n]
 
     def unit_mean(values: list | np.ndarray) -> np.ndarray:
-        return np.bincount(unit, weights=np.asarray(values, dtype=float)[order], minlength=n_units) / n
+        return np.bincount(unit, weights=np.asarray(values, dtype=float), minlength=n_units) / n
 
+    vote = _vote_outcomes(unit, answer, correct, attempted, n, ks, seed)
+    values = {
+        "accuracy": c / n,
+        "exact": unit_mean(np.asarray(columns.exact)[order]),
+        "f1": unit_mean(np.asarray(columns.f1)[order]),
+        "no_answer_rate": unit_mean(answer < 0),
+        "attempted": unit_mean(attempted),
+        "hallucination_rate": unit_mean(attempted & ~correct),
+    }
+    for k in ks:
+        values[f"pass@{k}"] = pass_at_k_array(n, c.astype(np.int64), k)
+        values[f"vote_correct@{k}"], values[f"vote_attempted@{k}"] = vote[k][0], vote[k][1]
     return {
         "min_n": min_n,
         "ks": ks,
         "n": n,
-        "accuracy": c / n,
-        "exact": unit_mean(columns.exact),
-        "f1": unit_mean(columns.f1),
-        "no_answer_rate": unit_mean(np.asarray(columns.answer) < 0),
-        "pass": {k: pass_at_k_array(n, c.astype(np.int64), k) for k in ks},
-        "maj": {k: maj_at_k_array(unit, rank, answer, correct, n_units, k) for k in ks},
+        "values": values,
+        "mc_error": {k: vote[k][2] for k in ks if vote[k][2].any()},
     }
 
 
-def _sections(per_unit: dict[str, Any], meta: list[Question], mask: np.ndarray) -> dict[str, Any]:
-    """``overall`` and the by-source / by-hops / by-answer-type slices of the units in ``mask``."""
+def _vote_outcomes(
+    unit: np.ndarray,
+    answer: np.ndarray,
+    correct: np.ndarray,
+    attempted: np.ndarray,
+    n: np.ndarray,
+    ks: list[int],
+    seed: int,
+) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per k: each unit's all-subsets majority-vote (correct, attempted, Monte-Carlo error of correct)."""
+    # Many units share a vote pattern (all samples agree, ...): compute each distinct one once.
+    distinct: dict[tuple, int] = {}
+    code = np.array(
+        [
+            distinct.setdefault(key, len(distinct))
+            for key in zip(_vote_patterns(unit, answer, correct, attempted, len(n)), n.tolist(), strict=True)
+        ],
+        dtype=np.int64,
+    )
+    out = {}
+    for k in ks:
+        estimates = [select_at_k(groups, size, k, seed) for groups, size in distinct]
+        table = np.array([(e.correct, e.attempted, e.correct_error) for e in estimates]).reshape(-1, 3)
+        out[k] = (table[code, 0], table[code, 1], table[code, 2])
+    return out
+
+
+def _vote_patterns(
+    unit: np.ndarray, answer: np.ndarray, correct: np.ndarray, attempted: np.ndarray, n_units: int
+) -> list[tuple]:
+    """Each unit's vote pattern as ``selection.vote_groups`` builds it, computed for all units at once."""
+    voting = answer >= 0
+    unit, answer = unit[voting], answer[voting]
+    correct, attempted = correct[voting].astype(np.int64), attempted[voting].astype(np.int64)
+    width = int(answer.max()) + 1 if answer.size else 1
+    keys, inverse = np.unique(unit * width + answer, return_inverse=True)  # one key per (unit, answer)
+    inverse = inverse.reshape(-1)
+    votes = np.bincount(inverse, minlength=len(keys))
+    right = np.bincount(inverse, weights=correct, minlength=len(keys)).astype(np.int64)
+    tried = np.bincount(inverse, weights=attempted, minlength=len(keys)).astype(np.int64)
+    group_unit = keys // width
+    order = np.lexsort((tried, right, votes, group_unit))  # per unit, groups sorted as vote_groups sorts them
+    patterns: list[list] = [[] for _ in range(n_units)]
+    for u, v, r, t in zip(
+        group_unit[order].tolist(),
+        votes[order].tolist(),
+        right[order].tolist(),
+        tried[order].tolist(),
+        strict=True,
+    ):
+        patterns[u].append((v, r, t, False))
+    return [tuple(p) for p in patterns]
+
+
+@dataclass(frozen=True)
+class _SliceContext:
+    per_unit: dict[str, Any]
+    meta: list[Question]
+    qids: np.ndarray
+    seed: int
+    intervals: bool
+    columns: list[str] = field(default_factory=list)
+    matrix: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # units x columns of per-unit values
+
+    @classmethod
+    def build(
+        cls, per_unit: dict[str, Any], meta: list[Question], qids: np.ndarray, seed: int, intervals: bool
+    ):
+        columns = list(per_unit["values"])
+        matrix = np.stack([per_unit["values"][c] for c in columns], axis=1)
+        return cls(per_unit, meta, qids, seed, intervals, columns, matrix)
+
+
+Replicates = tuple[np.ndarray, np.ndarray]  # bootstrap (column sums, unit counts) per draw
+
+
+def _sections(context: _SliceContext, mask: np.ndarray, prefix: str) -> dict[str, Any]:
+    """``overall`` and the by-source / by-hops / by-answer-type slices of the units in ``mask``.
+
+    Intervals (headline slices only: overall and by source) resample questions within each source and pool the
+    sources for ``overall``, so one draw per question serves both.
+    """
+    meta = context.meta
     sources = np.array([q.source_of_data for q in meta], dtype=object)
     hops = np.array([None if q.hops is None else str(q.hops) for q in meta], dtype=object)
     types = np.array([q.answer_type for q in meta], dtype=object)
+    present = sorted({v for v in sources[mask] if v is not None}, key=_natural_key)
+    replicates: dict[str, Replicates] = {}
+    if context.intervals:
+        for source in present:
+            inside = mask & (sources == source)
+            rng = slice_rng(context.seed, f"{prefix}source={source}")
+            replicates[source] = replicate_sums(context.matrix[inside], context.qids[inside], rng)
+    pooled = (
+        (sum(r[0] for r in replicates.values()), sum(r[1] for r in replicates.values()))
+        if replicates
+        else None
+    )
 
     def by(values: np.ndarray) -> dict[str, Any]:
-        present = sorted({v for v in values[mask] if v is not None}, key=_natural_key)
-        return {v: _stats(per_unit, mask & (values == v)) for v in present}
+        kept = sorted({v for v in values[mask] if v is not None}, key=_natural_key)
+        return {v: _stats(context, mask & (values == v)) for v in kept}
 
     return {
-        "overall": _stats(per_unit, mask),
-        "by_source": by(sources),
+        "overall": _stats(context, mask, pooled),
+        "by_source": {s: _stats(context, mask & (sources == s), replicates.get(s)) for s in present},
         "by_hops": by(hops),
         "by_answer_type": by(types),
     }
@@ -205,17 +391,96 @@ def _natural_key(value: str) -> tuple[int, int | str]:
     return (0, int(value)) if value.isdigit() else (1, value)
 
 
-def _stats(per_unit: dict[str, Any], mask: np.ndarray) -> dict[str, Any]:
-    def mean(values: np.ndarray) -> float:
-        return round(float(values[mask].mean()), 6) if mask.any() else 0.0
-
-    return {
-        "n_questions": int(mask.sum()),
-        "n_predictions": int(per_unit["n"][mask].sum()),
-        "accuracy": mean(per_unit["accuracy"]),
-        "exact": mean(per_unit["exact"]),
-        "f1": mean(per_unit["f1"]),
-        "no_answer_rate": mean(per_unit["no_answer_rate"]),
-        "pass@k": {str(k): mean(values) for k, values in per_unit["pass"].items()},
-        "maj@k": {str(k): mean(values) for k, values in per_unit["maj"].items()},
+def _stats(context: _SliceContext, mask: np.ndarray, replicates: Replicates | None = None) -> dict[str, Any]:
+    """Every number of one slice; with ``replicates``, also their 95 % intervals (``ci``)."""
+    per_unit = context.per_unit
+    ks: list[int] = per_unit["ks"]
+    columns = context.columns
+    means = context.matrix[mask].mean(axis=0) if mask.any() else np.zeros(len(columns))
+    point = _report(dict(zip(columns, means[:, None], strict=True)), ks)
+    stats: dict[str, Any] = {"n_questions": int(mask.sum()), "n_predictions": int(per_unit["n"][mask].sum())}
+    stats.update(_rounded(point, lambda v: round(float(v[0]), 6)))
+    if replicates is not None and mask.any():
+        sums, units = replicates
+        replicate_columns = (sums / units[:, None]).T
+        bounds = percentile_interval(_flat(_report(dict(zip(columns, replicate_columns, strict=True)), ks)))
+        stats["ci"] = _unflat(bounds, point)
+    errors = {
+        str(k): round(float(np.sqrt((e[mask] ** 2).sum()) / max(mask.sum(), 1)), 6)
+        for k, e in per_unit["mc_error"].items()
     }
+    if errors:
+        stats["mc_error"] = {"maj@k": errors}
+    return stats
+
+
+def _report(means: dict[str, np.ndarray], ks: list[int]) -> dict[str, Any]:
+    """Every reported number of a slice from its column means (arrays: one value, or one per replicate)."""
+    out: dict[str, Any] = {
+        "accuracy": means["accuracy"],
+        "exact": means["exact"],
+        "f1": means["f1"],
+        "no_answer_rate": means["no_answer_rate"],
+        **_three_way(means["accuracy"], means["attempted"], means["hallucination_rate"]),
+        "pass@k": {str(k): means[f"pass@{k}"] for k in ks},
+        "maj@k": {str(k): means[f"vote_correct@{k}"] for k in ks},
+    }
+    out["factuality@k"] = {
+        str(k): {"accuracy": means[f"vote_correct@{k}"]}
+        | _three_way(
+            means[f"vote_correct@{k}"],
+            means[f"vote_attempted@{k}"],
+            means[f"vote_attempted@{k}"] - means[f"vote_correct@{k}"],
+        )
+        for k in ks
+    }
+    return out
+
+
+def _three_way(accuracy: np.ndarray, attempted: np.ndarray, incorrect: np.ndarray) -> dict[str, np.ndarray]:
+    given = _divide(accuracy, attempted)
+    return {
+        "attempted": attempted,
+        "accuracy_given_attempted": given,
+        "hallucination_rate": incorrect,
+        "hallucination_given_attempted": _divide(incorrect, attempted),
+        "simpleqa_f1": _divide(2 * accuracy * given, accuracy + given),
+    }
+
+
+def _divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """Elementwise ratio, 0 where the denominator is 0 (nothing attempted: nothing right or wrong either)."""
+    numerator, denominator = np.asarray(numerator, dtype=float), np.asarray(denominator, dtype=float)
+    return np.divide(numerator, denominator, out=np.zeros_like(numerator), where=denominator > 0)
+
+
+def _rounded(tree: Any, leaf: Any) -> Any:
+    return {k: _rounded(v, leaf) for k, v in tree.items()} if isinstance(tree, dict) else leaf(tree)
+
+
+def _flat(tree: Any) -> np.ndarray:
+    """The leaves of a nested dict of equal-length arrays as the columns of one matrix (dict order)."""
+    leaves: list[np.ndarray] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for value in node.values():
+                walk(value)
+        else:
+            leaves.append(node)
+
+    walk(tree)
+    return np.stack(leaves, axis=1)
+
+
+def _unflat(bounds: np.ndarray, shape: Any) -> Any:
+    """``bounds`` (2, leaves) back into the nested shape of ``shape``, each leaf as ``[lo, hi]``."""
+    position = iter(range(bounds.shape[1]))
+
+    def build(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {key: build(value) for key, value in node.items()}
+        i = next(position)
+        return [round(float(bounds[0, i]), 6), round(float(bounds[1, i]), 6)]
+
+    return build(shape)

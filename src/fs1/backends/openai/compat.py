@@ -34,6 +34,8 @@ from fs1.backends.base import (
     SamplingParams,
     Sequence,
     check_open_args,
+    copied,
+    greedy_once,
 )
 from fs1.backends.openai.protocol import (
     DIALECTS,
@@ -278,6 +280,9 @@ class OpenAIBackend(Backend):
 
     def generate(self, prompts: list[str], params: SamplingParams) -> list[list[Completion]]:
         """``n`` samples per prompt: one request with ``n`` where the server honours it (prefill once), else fan out."""
+        params, copies = greedy_once(params)
+        if copies > 1:
+            return copied(self.generate(prompts, params), copies)
         if params.n == 1 or self._server_n is False:
             return super().generate(prompts, params)
         return self._map(lambda p: self._sample(p, "", params, n=params.n, seed=params.seed), prompts)
@@ -291,6 +296,9 @@ class OpenAIBackend(Backend):
         """Answer conversations through the chat endpoint (``n`` choices per request where the server honours it);
         the reasoning field lands in ``Completion.reasoning``. ``seeds``: one per conversation, else ``params.seed``.
         """
+        params, copies = greedy_once(params)
+        if copies > 1:
+            return copied(self.chat(conversations, params, seeds), copies)
         if seeds is None:
             seeds = [params.seed] * len(conversations)
         elif len(seeds) != len(conversations):
