@@ -211,7 +211,7 @@ def test_existing_output_needs_resume_or_overwrite_and_resume_checks_the_run(
         other = _distill(
             bench, out, server.base_url, "--resume", "--temperature", "0.6", "--teacher", "other"
         )
-        assert other.exit_code == 2 and "teacher='replay-teacher'" in other.output
+        assert other.exit_code == 2 and "teacher: 'replay-teacher' there, 'other' now" in other.output
         n = len(server.requests)
         assert _distill(bench, out, server.base_url, "--resume").exit_code == 0
         assert len(server.requests) - n == 3  # only the three questions not done yet

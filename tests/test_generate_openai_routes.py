@@ -133,12 +133,17 @@ def test_resume_refuses_to_mix_routes_and_old_records_load(tmp_path: Path) -> No
     out = tmp_path / "p.jsonl"
     old = {"id": "x", "sample": 0, "text": "\\boxed{1}", "setting": "instruct", "meta": {}}
     assert Prediction.from_dict(old).route is None  # files written before routes were recorded still load
-    out.write_text(json.dumps({**old, "route": "raw"}) + "\n")
+    # A first run on a server that publishes its template (raw route), then a resume on one without (chat route).
+    props = {"chat_template": CHATML, "bos_token": "", "eos_token": "<|im_end|>"}
+    with ScriptedOpenAIServer(owned_by="llamacpp", get_routes={"/props": lambda: (200, props)}) as srv:
+        assert generate(srv, out, "--setting", "instruct").exit_code == 0
+    assert {row["route"] for row in rows(out)} == {"raw"}
+    before = out.read_text()
     with ScriptedOpenAIServer() as srv:
         result = generate(srv, out, "--setting", "instruct", "--resume")
         assert sent(srv, "chat") == []
     assert result.exit_code == 2 and "raw route" in result.output and "chat route" in result.output
-    assert len(out.read_text().splitlines()) == 1
+    assert out.read_text() == before
 
 
 @pytest.mark.slow

@@ -68,6 +68,8 @@ def test_retry_errors_searches_failed_questions_again(tmp_path: Path) -> None:
              "answer_entities": ["Q64"]},
         ],
     )  # fmt: skip
+    # A first run (it records its configuration beside the output), whose record for "a" then reads as failed.
+    assert runner.invoke(app, ["paths", str(bench), "--out", str(out), "--limit", "1"]).exit_code == 0
     out.write_text(json.dumps({"ID": "a", "status": "error", "error": "HTTP 503"}) + "\n")
     kept = runner.invoke(app, ["paths", str(bench), "--out", str(out), "--resume"])
     assert kept.exit_code == 0 and [r["ID"] for r in rows(out)] == ["a", "b"]

@@ -104,7 +104,7 @@ BAD_PREDICTIONS = [
     ('{"id": "q1", "sample": 0}', "predictions.jsonl:1: missing field(s) text"),
     (
         '{"id": "q1", "sample": -1, "text": "x"}',
-        "predictions.jsonl:1: field sample must be a non-negative integer",
+        "predictions.jsonl:1: field sample: expected a non-negative integer, found -1",
     ),
     (
         '{"id": "q1", "sample": 0, "text": "x"}\n{"id": "q7", "sample": 0, "text": "x"}',

@@ -46,7 +46,7 @@ REPLIES = [
     "\\boxed{A}, \\boxed{B} and \\boxed{São Paulo}",
     "<think>x</think>\n\n",
 ]
-BUDGETS = [None, None, 512, 1024, 2.5]
+BUDGETS = [None, None, 512, 1024]  # a budget is an integer (a float one is refused on reading)
 
 
 def varied_rows(count: int, seed: int = 0) -> list[dict]:
@@ -120,16 +120,20 @@ def test_rows_json_reads_otherwise_than_orjson_score_as_json_reads_them(tmp_path
     ]
     assert '"budget": 99999999999999999999' in scores[1]
     path.write_text('{"id": "q1", "sample": -9223372036854775809, "text": "x"}\n', encoding="utf-8")
-    with pytest.raises(InputError, match="p.jsonl:1: .* got -9223372036854775809$"):
+    with pytest.raises(InputError, match="p.jsonl:1: .* found -9223372036854775809$"):
         score_file(path, QUESTIONS, tmp_path / "out2")
 
 
 @pytest.mark.parametrize(
     ("line", "message"),
     [
-        ('{"id": "q1", "sample": 0, "text": 7}', "field text must be a string"),
-        ('{"id": "q1", "sample": "0", "text": "x"}', "field sample must be a non-negative integer"),
-        ('{"id": "q1", "sample": true, "text": "x"}', "field sample must be a non-negative integer"),
+        ('{"id": "q1", "sample": 0, "text": 7}', "field text: expected a string, found int 7"),
+        ('{"id": "q1", "sample": "0", "text": "x"}', "field sample: expected an integer, found str '0'"),
+        ('{"id": "q1", "sample": true, "text": "x"}', "field sample: expected an integer, found bool True"),
+        (
+            '{"id": "q1", "sample": 0, "text": "x", "budget": 2.5}',
+            "field budget: expected an integer, found float 2.5",
+        ),
         ('["q1", 0, "x"]', "expected a JSON object"),
         ('{"id": "q1", "sample": 0, "text": "x"', "malformed JSON"),
         ('{"id": "q1", "sample": 0, "text": "x"} {}', "malformed JSON"),

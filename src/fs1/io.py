@@ -9,6 +9,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
+import socket
+import stat
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -28,8 +31,12 @@ def read_jsonl_rows(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file")
-    with path.open("r", encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
+    with path.open("rb") as fh:
+        for lineno, raw in enumerate(fh, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise InputError(f"{path}:{lineno}: not UTF-8 text (byte {raw[exc.start]:#04x})") from None
             if not line.strip():
                 continue
             try:
@@ -84,18 +91,21 @@ class JsonlAppender:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         _repair_torn_tail(self.path)
-        self._fh: IO[str] = self.path.open("a", encoding="utf-8")
+        with _naming(self.path):
+            self._fh: IO[str] = self.path.open("a", encoding="utf-8")
         self._fsync = fsync
 
     def write(self, record: Record | dict[str, Any]) -> None:
         row = record.to_dict() if isinstance(record, Record) else record
-        self._fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-        self._fh.flush()
-        if self._fsync:
-            os.fsync(self._fh.fileno())
+        with _naming(self.path):
+            self._fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+            self._fh.flush()
+            if self._fsync and self.path.is_file():
+                os.fsync(self._fh.fileno())
 
     def close(self) -> None:
-        self._fh.close()
+        with _naming(self.path):
+            self._fh.close()
 
     def __enter__(self) -> JsonlAppender:
         return self
@@ -104,31 +114,149 @@ class JsonlAppender:
         self.close()
 
 
+def require_regular_file(path: Path) -> None:
+    """Resume reads the output back: only a regular file can be (a device such as /dev/zero never ends)."""
+    if path.exists() and not path.is_file():
+        raise InputError(f"{path}: not a regular file; --resume continues a regular output file only")
+
+
 def completed_keys(path: str | Path, key: Callable[[dict[str, Any]], Any]) -> set[Any]:
     """Keys of the complete records already in ``path`` (for ``--resume``); a torn tail is ignored."""
     path = Path(path)
     if not path.exists():
         return set()
+    require_regular_file(path)
     _repair_torn_tail(path)
     return {key(row) for _, row in read_jsonl_rows(path)}
 
 
+def current_umask() -> int:
+    """The process umask, read without changing it where Linux allows (``os.umask`` alone must set it to read it)."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def new_file_mode(existing: Path | None = None) -> int:
+    """The mode a plain ``open(path, "w")`` would leave: an existing file's own mode, else 0666 less the umask."""
+    if existing is not None:
+        with contextlib.suppress(OSError):
+            return stat.S_IMODE(existing.stat().st_mode)
+    return 0o666 & ~current_umask()
+
+
+def new_dir_mode() -> int:
+    """The mode ``mkdir`` would give a new directory: 0777 less the umask."""
+    return 0o777 & ~current_umask()
+
+
+def _write_target(path: Path) -> Path:
+    """Where a write to ``path`` lands: symlinks followed (we write through them, never replace them)."""
+    if path.is_symlink():
+        return Path(os.path.realpath(path))
+    return path
+
+
+def _is_stream(path: Path) -> bool:
+    """A character device or FIFO: written by opening it (renaming over it would destroy it)."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    if stat.S_ISDIR(mode):
+        raise InputError(f"{path}: is a directory, expected a file")
+    if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode):
+        return True
+    if not stat.S_ISREG(mode):
+        raise InputError(
+            f"{path}: not a regular file, a character device or a FIFO; refusing to write over it"
+        )
+    return False
+
+
+def _temporary_prefix(path: Path) -> str:
+    """Temporaries name the host and process that made them, so a later run can tell ours from a live writer's."""
+    return f".{path.name}.fs1.{socket.gethostname()}.{os.getpid()}."
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    return True
+
+
+def remove_orphaned_temporaries(path: Path) -> list[Path]:
+    """Delete temporaries of ``path`` left by a killed fs1 process on this host (never a live writer's)."""
+    pattern = re.compile(rf"^\.{re.escape(path.name)}\.fs1\.(?P<host>.+)\.(?P<pid>\d+)\.[^.]+\.tmp$")
+    host = socket.gethostname()
+    removed = []
+    with contextlib.suppress(OSError):
+        for entry in path.parent.iterdir():
+            found = pattern.match(entry.name)
+            if not found or found["host"] != host:
+                continue
+            pid = int(found["pid"])
+            if pid != os.getpid() and not _pid_alive(pid) and entry.is_file() and not entry.is_symlink():
+                with contextlib.suppress(FileNotFoundError):
+                    entry.unlink()
+                removed.append(entry)
+    return removed
+
+
 @contextlib.contextmanager
 def atomic_open(path: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
-    """Open a temporary file next to ``path``; rename it over ``path`` only if the block succeeds."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, mode, encoding=None if "b" in mode else "utf-8") as fh:
+    """Open a temporary file next to ``path``; rename it over ``path`` only if the block succeeds.
+
+    A symlink is written through (its target is replaced, the link kept); a character device or FIFO (``/dev/null``,
+    a pipe) is opened and written directly, since renaming over it would replace the device. The file gets the mode a
+    plain ``open`` would give it (the replaced file's mode, else 0666 less the umask).
+    """
+    path = _write_target(Path(path))
+    encoding = None if "b" in mode else "utf-8"
+    if _is_stream(path):
+        with _naming(path), open(path, mode, encoding=encoding) as fh:
             yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        return
+    with _naming(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        file_mode = new_file_mode(path if path.exists() else None)
+        remove_orphaned_temporaries(path)
+        fd, tmp = tempfile.mkstemp(prefix=_temporary_prefix(path), suffix=".tmp", dir=path.parent)
+    try:
+        with _naming(path):
+            os.fchmod(fd, file_mode)
+            with os.fdopen(fd, mode, encoding=encoding) as fh:
+                yield fh
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+@contextlib.contextmanager
+def _naming(path: Path) -> Iterator[None]:
+    """An OS error about writing ``path`` names ``path``: not our temporary file, and not nothing (ENOSPC has no
+    name). Errors naming another file (a parent directory, an input read inside the block) pass unchanged."""
+    try:
+        yield
+    except OSError as exc:
+        name = exc.filename
+        ours = name is None or Path(name) == path
+        ours = ours or (Path(name).parent == path.parent and Path(name).name.startswith(f".{path.name}.fs1."))
+        if not ours:
+            raise
+        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
 
 
 def write_jsonl_atomic(path: str | Path, rows: Iterable[Record | dict[str, Any]]) -> int:
@@ -147,3 +275,53 @@ def write_json_atomic(path: str | Path, obj: Any) -> None:
     with atomic_open(path) as fh:
         json.dump(obj, fh, indent=2, ensure_ascii=False)
         fh.write("\n")
+
+
+def config_path(out: str | Path) -> Path:
+    """Where the configuration that produced ``out`` is kept: ``preds.jsonl`` -> ``preds.config.json``."""
+    out = Path(out)
+    return out.with_name(out.name.removesuffix(".jsonl") + ".config.json")
+
+
+def _differences(stored: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    keys = sorted(set(stored) | set(current))
+    return [
+        f"{key}: {stored.get(key)!r} there, {current.get(key)!r} now"
+        for key in keys
+        if stored.get(key) != current.get(key)
+    ]
+
+
+def check_resume_config(out: str | Path, config: dict[str, Any], *, resume: bool) -> None:
+    """Refuse to resume ``out`` unless it was made with ``config``; record ``config`` beside a new output.
+
+    ``config`` holds what decides the records' content (command, model, setting, seed, ...), JSON-able. A non-empty
+    output without the record beside it (another command's file, a benchmark) is never resumed: its records cannot be
+    told apart from this run's.
+    """
+    out = Path(out)
+    if resume:
+        require_regular_file(out)
+    side = config_path(out)
+    current = json.loads(json.dumps(config, sort_keys=True, default=str))
+    has_records = out.exists() and out.is_file() and out.stat().st_size > 0
+    if resume and has_records:
+        if not side.exists():
+            raise InputError(
+                f"{out}: cannot resume: {side.name} (the configuration that made it) is missing, so its records "
+                "may come from another command or run; choose another --out"
+            )
+        try:
+            stored = json.loads(side.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise InputError(f"{side}: unreadable ({exc}); cannot check what made {out}") from None
+        diffs = _differences(stored if isinstance(stored, dict) else {}, current)
+        if diffs:
+            raise InputError(
+                f"{out}: cannot resume: it was made with another configuration ({'; '.join(diffs)}); "
+                "rerun with the same settings or choose another --out"
+            )
+        return
+    if out.exists() and not out.is_file():
+        return  # a device or FIFO: nothing is read back, so there is nothing to record
+    write_json_atomic(side, current)

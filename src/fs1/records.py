@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
@@ -30,6 +31,117 @@ def _field_info(cls: type) -> tuple[frozenset[str], tuple[tuple[str, bool], ...]
     return frozenset(f.name for f in fields), required
 
 
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _as_text(value: Any) -> str | None:
+    """A scalar that reads as text (a string, or a number as written in many datasets); ``None`` otherwise."""
+    if isinstance(value, str):
+        return value
+    return str(value) if _is_number(value) else None
+
+
+def _check_str(value: Any) -> Any:
+    return value if isinstance(value, str) else _MISMATCH
+
+
+def _check_id(value: Any) -> Any:
+    """Ids are text; datasets with numeric ids are accepted and their ids made strings."""
+    text = _as_text(value) if not isinstance(value, float) else None
+    return _MISMATCH if text is None else text
+
+
+def _check_text_list(value: Any) -> Any:
+    if not isinstance(value, list):
+        return _MISMATCH
+    texts = [_as_text(v) for v in value]
+    return _MISMATCH if any(t is None for t in texts) else texts
+
+
+def _check_paths(value: Any) -> Any:
+    ok = isinstance(value, list) and all(
+        isinstance(path, list) and all(isinstance(step, dict) for step in path) for path in value
+    )
+    return value if ok else _MISMATCH
+
+
+_MISMATCH = object()
+# Type text as annotated on the records -> (what the error says is expected, checker returning the value or _MISMATCH).
+_CHECKERS: dict[str, tuple[str, Callable[[Any], Any]]] = {
+    "str": ("a string", _check_str),
+    "id": ("a string or integer id", _check_id),
+    "int": ("an integer", lambda v: v if _is_int(v) else _MISMATCH),
+    "float": ("a number", lambda v: v if _is_number(v) else _MISMATCH),
+    "bool": ("true or false", lambda v: v if isinstance(v, bool) else _MISMATCH),
+    "list[str]": ("a list of strings", _check_text_list),
+    "dict[str, Any]": ("a JSON object", lambda v: v if isinstance(v, dict) else _MISMATCH),
+    "list[list[dict[str, str]]]": ("a list of paths (lists of objects)", _check_paths),
+}
+ID_FIELDS = ("ID", "id")
+
+
+# Value types that pass a field's check unchanged; anything else goes through the field's checker.
+_PLAIN_TYPES: dict[str, frozenset[type]] = {
+    "str": frozenset({str}),
+    "id": frozenset({str}),
+    "int": frozenset({int}),
+    "float": frozenset({int, float}),
+    "bool": frozenset({bool}),
+    "dict[str, Any]": frozenset({dict}),
+}
+_NO_TYPES: frozenset[type] = frozenset()
+
+
+@functools.cache
+def _field_checks(
+    cls: type,
+) -> tuple[tuple[str, frozenset[type], str, Callable[[Any], Any]], ...]:
+    """Per field: name, plain types (null among them where allowed), what is expected, its checker; once per class."""
+    checks = []
+    for f in dataclasses.fields(cls):
+        text = str(f.type)
+        nullable = text.endswith(" | None")
+        base = "id" if f.name in ID_FIELDS else text.removesuffix(" | None")
+        expected, checker = _CHECKERS[base]
+        plain = _PLAIN_TYPES.get(base, _NO_TYPES) | ({type(None)} if nullable else set())
+        checks.append((f.name, plain, expected, checker))
+    return tuple(checks)
+
+
+@functools.cache
+def _plain_pairs(cls: type) -> frozenset[tuple[str, type]]:
+    """Every (field name, value type) that passes unchanged: a row of only such pairs needs no further check."""
+    return frozenset((name, t) for name, plain, *_ in _field_checks(cls) for t in plain)
+
+
+def check_types(cls: type, values: dict[str, Any]) -> None:
+    """Check (in place) each present value against its field's type; numeric ids and answers become strings."""
+    if _plain_pairs(cls).issuperset(zip(values, map(type, values.values()), strict=True)):
+        return  # the common case, in one set operation (readers of millions of predictions call this per row)
+    for name, plain, expected, checker in _field_checks(cls):
+        if name not in values or type(values[name]) in plain:
+            continue
+        value = values[name]
+        if value is None:
+            raise RecordError(f"field {name}: expected {expected}, found null")
+        checked = checker(value)
+        if checked is _MISMATCH:
+            raise RecordError(
+                f"field {name}: expected {expected}, found {type(value).__name__} {_short(value)}"
+            )
+        values[name] = checked
+
+
 @dataclass
 class Record:
     """Base: construction from a dict with clear errors, conversion back to a dict."""
@@ -50,19 +162,18 @@ class Record:
             raise RecordError(f"missing field(s) {', '.join(missing)}")
         known = {k: v for k, v in row.items() if k in names}
         extra = {k: v for k, v in row.items() if k not in names}
+        for name in cls._list_fields:
+            if isinstance(known.get(name), str):
+                known[name] = [known[name]]  # one answer given as a plain string
+        check_types(cls, known)
         if extra:
             if "meta" in names:
                 known["meta"] = {**(known.get("meta") or {}), **extra}
             else:
                 raise RecordError(f"unknown field(s) {', '.join(sorted(extra))}")
         for name in cls._list_fields:
-            value = known.get(name)
-            if value is None:
+            if known.get(name) is None:
                 known[name] = []
-            elif isinstance(value, str):
-                known[name] = [value]
-            elif not isinstance(value, list):
-                raise RecordError(f"field {name} must be a list, got {type(value).__name__}")
         obj = cls(**known)
         obj.validate()
         return obj
@@ -97,18 +208,12 @@ class Question(Record):
     )
 
     def validate(self) -> None:
-        self.ID = str(self.ID)
-        if not isinstance(self.question, str) or not self.question.strip():
-            raise RecordError("field question must be a non-empty string")
-        self.main_answers = [str(a) for a in self.main_answers if str(a).strip()]
-        self.answer_aliases = [str(a) for a in self.answer_aliases if str(a).strip()]
+        if not self.question.strip():
+            raise RecordError("field question: expected a non-empty string, found an empty one")
+        self.main_answers = [a for a in self.main_answers if a.strip()]
+        self.answer_aliases = [a for a in self.answer_aliases if a.strip()]
         if not self.main_answers:
             raise RecordError(f"question {self.ID}: empty gold list (main_answers)")
-        if self.hops is not None and not isinstance(self.hops, int):
-            try:
-                self.hops = int(self.hops)
-            except (TypeError, ValueError) as exc:
-                raise RecordError(f"field hops must be an integer, got {self.hops!r}") from exc
 
     @property
     def gold(self) -> list[str]:
@@ -137,11 +242,8 @@ class Prediction(Record):
     meta: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:
-        self.id = str(self.id)
-        if isinstance(self.sample, bool) or not isinstance(self.sample, int) or self.sample < 0:
-            raise RecordError(f"field sample must be a non-negative integer, got {self.sample!r}")
-        if not isinstance(self.text, str):
-            raise RecordError("field text must be a string")
+        if self.sample < 0:
+            raise RecordError(f"field sample: expected a non-negative integer, found {self.sample}")
 
 
 @dataclass

@@ -9,6 +9,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 app = typer.Typer(
     name="fs1",
@@ -73,9 +74,38 @@ def user_errors() -> Iterator[None]:
 
     try:
         yield
-    except (InputError, RecordError, BackendError, FileNotFoundError, ValueError) as exc:
-        console.print(f"[bold red]error:[/] {exc}")
+    except OSError as exc:
+        console.print(f"[bold red]error:[/] {describe_os_error(exc)}", markup=True, highlight=False)
         raise typer.Exit(2) from None
+    except (InputError, RecordError, BackendError, ValueError) as exc:
+        console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+        raise typer.Exit(2) from None
+
+
+def describe_os_error(exc: OSError) -> str:
+    """One line naming the path(s) and the OS's reason, e.g. ``out/: Permission denied``."""
+    reason = exc.strerror or str(exc)
+    paths = [str(p) for p in (exc.filename, exc.filename2) if p is not None]
+    return escape(f"{' -> '.join(paths)}: {reason}" if paths else reason)
+
+
+# One option for any setting of the chosen backend's own config (OpenAIOptions etc.), so no command restates them.
+BACKEND_OPTION = typer.Option(
+    None,
+    "--backend-option",
+    help="KEY=VALUE setting of the backend's config (repeatable), e.g. timeout=120 or max_retry_after=60 (openai).",
+)
+
+
+def parse_backend_options(items: list[str] | None) -> dict[str, str]:
+    """``["timeout=120"]`` -> ``{"timeout": "120"}``; the backend's config validates names and values."""
+    options: dict[str, str] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--backend-option")
+        options[key.strip()] = value.strip()
+    return options
 
 
 def parse_int_list(text: str | None) -> list[int] | None:

@@ -8,7 +8,15 @@ from pathlib import Path
 
 import typer
 
-from fs1.cli.app import BENCHMARK_FORMAT_HELP, app, console, recorded, user_errors
+from fs1.cli.app import (
+    BACKEND_OPTION,
+    BENCHMARK_FORMAT_HELP,
+    app,
+    console,
+    parse_backend_options,
+    recorded,
+    user_errors,
+)
 
 _HELP = """Distil teacher reasoning traces (rt: plain question; fs1: question + KG paths) into TRACES.jsonl.
 
@@ -76,6 +84,7 @@ def distill(
     verbose: bool = typer.Option(
         False, "--verbose", help="Show library output too (always kept in TRACES.log.txt)."
     ),
+    backend_option: list[str] | None = BACKEND_OPTION,
 ) -> None:
     from fs1.backends import BackendError
     from fs1.distill.inputs import load_paths, load_questions
@@ -87,6 +96,7 @@ def distill(
             concurrency=concurrency, batch_size=batch_size, temperature=temperature, top_p=top_p, top_k=top_k,
             max_tokens=max_tokens, seed=seed, on_error=on_error, price_in=price_in, price_out=price_out,
             max_failures_in_a_row=max_failures_in_a_row, stream=stream, api_key_env=api_key_env, tokenizer=tokenizer,
+            backend_options=parse_backend_options(backend_option),
         )  # fmt: skip
         questions = load_questions(benchmark, limit, fmt)
         path_index = load_paths(paths) if paths is not None else None

@@ -9,7 +9,16 @@ from pathlib import Path
 
 import typer
 
-from fs1.cli.app import BENCHMARK_FORMAT_HELP, app, console, parse_int_list, recorded, user_errors
+from fs1.cli.app import (
+    BACKEND_OPTION,
+    BENCHMARK_FORMAT_HELP,
+    app,
+    console,
+    parse_backend_options,
+    parse_int_list,
+    recorded,
+    user_errors,
+)
 
 
 @app.command("generate")
@@ -84,6 +93,7 @@ def generate(
     verbose: bool = typer.Option(
         False, "--verbose", help="Show library output too (always kept in OUT.log.txt)."
     ),
+    backend_option: list[str] | None = BACKEND_OPTION,
 ) -> None:
     """Generate predictions for a benchmark with parallel sampling and s1 budget forcing.
 
@@ -109,6 +119,7 @@ def generate(
             if backend != "openai":
                 raise ValueError(f"--tokenizer applies to the openai backend, not {backend!r}")
             options["tokenizer"] = tokenizer
+        options.update(parse_backend_options(backend_option))
         from fs1.manifest import side_manifest_path
         from fs1.stage_log import side_log_path
 

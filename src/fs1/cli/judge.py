@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from fs1.cli.app import app, console, parse_int_list, user_errors
+from fs1.cli.app import BACKEND_OPTION, app, console, parse_backend_options, parse_int_list, user_errors
 
 DEFAULT_KS_TEXT = "1,2,4,8,16"
 
@@ -94,6 +94,7 @@ def judge(
         None, "--cache", help="Verdict cache (JSONL), shareable between runs; default OUT/judge_cache.jsonl."
     ),
     k: str = typer.Option(DEFAULT_KS_TEXT, "--k", help="Comma-separated k for pass@k and maj@k (k <= n)."),
+    backend_option: list[str] | None = BACKEND_OPTION,
 ) -> None:
     """Judge every prediction with an LLM (the paper's containment judge or a SimpleQA-style grader).
 
@@ -118,6 +119,7 @@ def judge(
             model, backend=backend, prompt=prompt, cache_path=cache or out / CACHE_FILE, base_url=base_url,
             api_key_env=api_key_env, concurrency=concurrency, max_retries=max_retries, tokenizer=tokenizer,
             sampling=_sampling(max_tokens, judge_samples, judge_seed), batch_size=batch_size,
+            backend_options=parse_backend_options(backend_option),
         )  # fmt: skip
         info = {"model": model, "backend": backend, "prompt": prompt}
         try:

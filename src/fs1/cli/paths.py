@@ -87,7 +87,7 @@ def paths(
     Example: fs1 paths sample --out paths.jsonl --kg local:my_wikidata_subset.nt
     """
     from fs1.data import load_benchmark
-    from fs1.io import completed_keys, read_jsonl_rows, write_jsonl_atomic
+    from fs1.io import check_resume_config, completed_keys, read_jsonl_rows, write_jsonl_atomic
     from fs1.kg import SearchSettings, validate_question_ids
     from fs1.kg.finder import ERROR
 
@@ -101,8 +101,9 @@ def paths(
         questions = load_benchmark(bench, limit=limit, fmt=fmt)
         for question in questions:
             validate_question_ids(question)
-        if out.exists() and not resume:
+        if out.is_file() and not resume:
             raise ValueError(f"{out} exists: pass --resume to continue it, or remove it")
+        check_resume_config(out, _resume_config(kg, settings), resume=resume)
         if retry_errors and out.exists():
             kept = [row for _, row in read_jsonl_rows(out) if row.get("status") != ERROR]
             write_jsonl_atomic(out, kept)
@@ -127,6 +128,12 @@ def paths(
             "[yellow]some questions failed; rerun with --resume --retry-errors to search them again[/]"
         )
         raise typer.Exit(1)
+
+
+def _resume_config(kg: str | None, settings: SearchSettings) -> dict:
+    """What decides a path record, kept beside --out so that --resume cannot mix KGs or search settings."""
+    batching = {"pair_batch", "label_batch"}  # how queries are grouped, not what they find
+    return {"command": "paths", "kg": kg or "bundled", **settings.model_dump(mode="json", exclude=batching)}
 
 
 def _open(spec: str | None, cache_dir: Path | None, endpoint: dict[str, object]) -> KG:

@@ -45,11 +45,14 @@ def normalise_row(row: dict[str, Any]) -> dict[str, Any]:
     for name in LIST_COLUMNS:
         if name in out:
             value = _decode_list_text(out[name])
-            if value is not None and not isinstance(value, (str, list)):
+            if isinstance(value, tuple) or hasattr(value, "tolist"):
                 value = list(value)  # numpy arrays / tuples from Parquet readers
             out[name] = value
-    if out.get("hops") is not None and not isinstance(out["hops"], int):
-        out["hops"] = int(out["hops"])
+    hops = out.get("hops")
+    if hasattr(hops, "item") and not isinstance(hops, (str, bytes)):
+        out["hops"] = hops.item()  # a numpy integer from a Parquet reader
+    elif isinstance(hops, str) and hops.strip().isdigit():
+        out["hops"] = int(hops)  # re-exported CSV copies write numbers as text
     return out
 
 

@@ -98,13 +98,19 @@ def question_from_row(
 def _csv_rows(path: Path) -> tuple[list[tuple[str, dict[str, Any]]], tuple[str, str], str]:
     with path.open("r", encoding="utf-8", newline="") as fh:
         reader = csv.DictReader(fh)
-        layout = _layout(reader.fieldnames or [], f"{path}:1")
+        try:
+            fieldnames = reader.fieldnames or []  # reads the header line
+        except UnicodeDecodeError:
+            raise InputError(f"{path}:1: not UTF-8 text") from None
+        layout = _layout(fieldnames, f"{path}:1")
         rows: list[tuple[str, dict[str, Any]]] = []
         try:
             for row in reader:
                 rows.append((f"{path}:{reader.line_num}", row))
         except csv.Error as exc:
             raise InputError(f"{path}:{reader.line_num}: malformed CSV ({exc})") from None
+        except UnicodeDecodeError:
+            raise InputError(f"{path}: after line {reader.line_num}: not UTF-8 text") from None
     if layout == LAYOUTS[0]:
         return rows, layout, "SimpleQA, official CSV"
     return rows, layout, f"SimpleQA, CSV with renamed columns ({', '.join(layout)})"

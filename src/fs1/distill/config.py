@@ -68,6 +68,10 @@ class DistillConfig(BaseModel):
     tokenizer: str | None = Field(
         None, description="openai backend: teacher tokenizer (path, hub id, smollm2-135m), for counts."
     )
+    backend_options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="More settings of the backend's own config (e.g. timeout for openai).",
+    )
 
     def backend_name(self) -> str:
         """The backend ``auto`` stands for: openai with a URL, llama.cpp for the embedded GGUF, else transformers."""

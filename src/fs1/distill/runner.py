@@ -26,7 +26,15 @@ from fs1.backends.embedded import is_embedded
 from fs1.distill.config import REMOTE_BACKENDS, WEAK_TEACHER_NOTE, DistillConfig, DistillSummary
 from fs1.distill.labelling import label_trace
 from fs1.distill.teacher import TeacherPrompt, build_prompt, parse_reply
-from fs1.io import InputError, JsonlAppender, completed_keys, read_jsonl_rows, write_json_atomic
+from fs1.io import (
+    InputError,
+    JsonlAppender,
+    check_resume_config,
+    completed_keys,
+    read_jsonl_rows,
+    require_regular_file,
+    write_json_atomic,
+)
 from fs1.records import PathRecord, Question, Trace
 from fs1.seeding import derive_seed
 
@@ -60,7 +68,7 @@ def open_teacher(config: DistillConfig) -> Backend:
         raise ValueError(
             f"--base-url, --stream, --api-key-env and --tokenizer need the openai backend, not {name!r}"
         )
-    return load_backend(name, config.teacher, **kwargs)
+    return load_backend(name, config.teacher, **{**kwargs, **config.backend_options})
 
 
 def side_path(out: Path, suffix: str) -> Path:
@@ -178,17 +186,34 @@ def _results(
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+# Settings that change how traces are fetched, not what they are: a resume may change them.
+OPERATIONAL_FIELDS = {
+    "samples", "concurrency", "batch_size", "on_error", "price_in", "price_out", "max_failures_in_a_row", "stream",
+    "api_key_env", "base_url", "backend_options",
+}  # fmt: skip
+
+
+def resume_config(config: DistillConfig) -> dict:
+    """What decides a trace's content, kept beside the output so a resume cannot mix teachers or settings."""
+    return {"command": "distill", **config.model_dump(exclude=OPERATIONAL_FIELDS)}
+
+
 def prepare_output(
     out: Path, config: DistillConfig, *, resume: bool, overwrite: bool
 ) -> set[tuple[str, int]]:
     """Check the output file against the flags; return the (id, sample) keys already done when resuming."""
-    if not out.exists() or out.stat().st_size == 0:
+    if resume:
+        require_regular_file(out)
+    if not out.exists() or not out.is_file() or out.stat().st_size == 0:
+        check_resume_config(out, resume_config(config), resume=resume)
         return set()
     if overwrite:
-        out.unlink()
+        out.open("w").close()  # emptied in place: a symlink stays a link, the file keeps its mode
+        check_resume_config(out, resume_config(config), resume=False)
         return set()
     if not resume:
         raise InputError(f"{out}: already exists; pass --resume to continue it or --overwrite to start again")
+    check_resume_config(out, resume_config(config), resume=True)
     # completed_keys first: it cuts a torn last line (left by kill -9) before anything parses the file.
     done = completed_keys(out, key=lambda row: (str(row["id"]), int(row.get("sample", 0))))
     for lineno, row in read_jsonl_rows(out):

@@ -27,7 +27,7 @@ from typing import Any
 from fs1.distill.card import render_card
 from fs1.distill.labelling import label_trace
 from fs1.distill.stats import DEFAULT_MAX_LENGTH, SftStats
-from fs1.io import InputError, read_jsonl_rows
+from fs1.io import InputError, new_dir_mode, read_jsonl_rows
 from fs1.prompts import s1_assistant_text
 from fs1.records import RecordError, Trace
 
@@ -44,6 +44,7 @@ DIGEST_CHARS = 16
 def load_traces(files: Iterable[str | Path]) -> list[Trace]:
     """Read trace files; traces without a label are labelled now. Errors name the file and line."""
     traces = []
+    seen: dict[tuple[str, int, str, str], str] = {}
     for path in files:
         for lineno, row in read_jsonl_rows(path):
             try:
@@ -52,6 +53,14 @@ def load_traces(files: Iterable[str | Path]) -> list[Trace]:
                     label_trace(trace)
             except (RecordError, TypeError, ValueError) as exc:
                 raise InputError(f"{path}:{lineno}: {exc}") from None
+            # One trace per (question, sample) of a teacher and mode: a repeat would count twice in training.
+            key = (trace.id, trace.sample, trace.mode, trace.model)
+            if key in seen:
+                raise InputError(
+                    f"{path}:{lineno}: duplicate trace for question {trace.id!r} sample {trace.sample} "
+                    f"(mode {trace.mode}, teacher {trace.model}); first at {seen[key]}"
+                )
+            seen[key] = f"{path}:{lineno}"
             traces.append(trace)
     return traces
 
@@ -221,6 +230,7 @@ def build_sft_dataset(
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     build = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.build-", dir=out_dir.parent))
     try:
+        build.chmod(new_dir_mode())  # mkdtemp makes it 0700; a shared results directory must stay readable
         files = {
             FILTERED_CONFIG: write_parquet(kept, build, CONFIG_DIRS[FILTERED_CONFIG]),
             FULL_CONFIG: write_parquet(rows, build, CONFIG_DIRS[FULL_CONFIG]),

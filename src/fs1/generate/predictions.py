@@ -24,7 +24,7 @@ from fs1.backends.base import Backend, BackendError, Completion, SamplingParams
 from fs1.config import default_sampling
 from fs1.generate.budget import BudgetConfig, budget_forcing
 from fs1.generate.parallel import ScaledOutput, parallel_sample
-from fs1.io import InputError, JsonlAppender, completed_keys
+from fs1.io import InputError, JsonlAppender, check_resume_config, completed_keys
 from fs1.prompts import (
     ANSWER_MAX_TOKENS,
     SETTINGS,
@@ -141,6 +141,19 @@ def prediction_key(row: dict) -> Key:
     return (str(row["id"]), int(row["sample"]), row.get("budget"))
 
 
+def resume_config(config: GenerateConfig, backend: Backend) -> dict:
+    """What decides a prediction's content, kept beside the output so a resume cannot mix runs.
+
+    ``n`` is left out: samples are seeded by index, so raising ``n`` on resume only adds samples; batch size changes
+    nothing either.
+    """
+    return {
+        "command": "generate",
+        "backend": backend.name,
+        **config.model_dump(exclude={"n", "batch_sequences"}),
+    }
+
+
 def _planned_budgets(config: GenerateConfig) -> list[int | None]:
     return sorted(set(config.budgets)) if config.budgets else [None]
 
@@ -224,6 +237,7 @@ def generate_predictions(
     if not resume and out_path.exists() and out_path.stat().st_size > 0:
         raise InputError(f"{out_path}: already exists; pass --resume to continue it or choose another --out")
     route = choose_route(backend, config.setting)
+    check_resume_config(out_path, resume_config(config, backend), resume=resume)
     done = _resumable(out_path, route) if resume else set()
     budgets = _planned_budgets(config)
     todo = [

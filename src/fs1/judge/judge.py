@@ -307,6 +307,7 @@ def load_judge(
     tokenizer: str | None = None,
     sampling: JudgeSampling | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    backend_options: dict[str, Any] | None = None,
 ) -> Judge:
     """A ``Judge`` on backend ``backend`` (``openai``: any OpenAI-compatible server at ``base_url``;
     ``transformers`` or ``llamacpp``: a local model) with a verdict cache at ``cache_path`` (none if
@@ -324,6 +325,7 @@ def load_judge(
     options = {name: value for name, value in remote.items() if value is not None}
     if options and backend != "openai":
         raise ValueError(f"{', '.join(options)} apply to the openai backend only (got backend {backend!r})")
+    options.update(backend_options or {})
     cache = VerdictCache(cache_path) if cache_path is not None else None
     return Judge(load_backend(backend, model, **options), judge_prompt, cache, sampling=sampling,
                  batch_size=batch_size)  # fmt: skip

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fs1.io import InputError, read_jsonl_rows
+from fs1.io import InputError, read_records
 from fs1.manifest import MANIFEST_NAME, read_manifest
+from fs1.records import PathRecord, Prediction, Question, Record, Score
 
 SETTING_ORDER = {"instruct": 0, "cot": 1, "abstain": 2, "rt": 3, "fs1": 4}
 VIEWER_TEXT_LIMIT = 6000  # characters of each trace kept in the viewer, so the page stays light
@@ -42,15 +43,95 @@ class ReportData:
     manifest: dict[str, Any] | None = None  # rundir/manifest.json: versions, hardware, seeds, times
 
 
+# Parts of a judged summary that hold text (the judge's settings, example replies); everything else is a number.
+TEXT_KEYS = frozenset({"judge", "error_examples"})
+
+
 def _read_json(path: Path) -> dict[str, Any]:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        doc = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}:{exc.lineno}: malformed JSON ({exc.msg})") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not UTF-8 text") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if not isinstance(doc, dict):
+        raise InputError(f"{path}: expected a JSON object, found {type(doc).__name__}")
+    return doc
 
 
-def _rows(path: Path) -> list[dict[str, Any]]:
-    return [row for _, row in read_jsonl_rows(path)] if path.exists() else []
+def check_numbers(obj: Any, path: Path, where: str = "") -> None:
+    """Every value of a summary is a number (or null) outside ``TEXT_KEYS``; anything else is an ``InputError``."""
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            if key not in TEXT_KEYS:
+                check_numbers(value, path, f"{where}.{key}" if where else str(key))
+    elif isinstance(obj, list):
+        for i, value in enumerate(obj):
+            check_numbers(value, path, f"{where}[{i}]")
+    elif obj is not None and not isinstance(obj, (int, float)):
+        shown = repr(obj) if len(repr(obj)) <= 60 else repr(obj)[:57] + "..."
+        raise InputError(f"{path}: field {where}: expected a number, found {type(obj).__name__} {shown}")
+
+
+SLICES = ("by_source", "by_hops", "by_answer_type")
+
+
+def _check_section(section: Any, path: Path, where: str) -> None:
+    """A metrics section is an object whose pass@k / maj@k map integer k to a number."""
+    if not isinstance(section, dict):
+        raise InputError(f"{path}: field {where}: expected an object, found {type(section).__name__}")
+    for curve in ("pass@k", "maj@k"):
+        ks = section.get(curve, {})
+        if not isinstance(ks, dict) or not all(str(k).isdigit() for k in ks):
+            raise InputError(f"{path}: field {where}.{curve}: expected an object keyed by k, found {ks!r}")
+
+
+def _check_shape(summary: dict[str, Any], path: Path, prefix: str = "") -> None:
+    if "overall" in summary:
+        _check_section(summary["overall"], path, f"{prefix}overall")
+    for key in SLICES:
+        slices = summary.get(key, {})
+        if not isinstance(slices, dict):
+            raise InputError(
+                f"{path}: field {prefix}{key}: expected an object, found {type(slices).__name__}"
+            )
+        for name, section in slices.items():
+            _check_section(section, path, f"{prefix}{key}.{name}")
+
+
+def _read_summary(path: Path) -> dict[str, Any]:
+    summary = _read_json(path)
+    check_numbers(summary, path)
+    _check_shape(summary, path)
+    by_budget = summary.get("by_budget") or {}
+    if not isinstance(by_budget, dict):
+        raise InputError(f"{path}: field by_budget: expected an object, found {type(by_budget).__name__}")
+    for key, section in by_budget.items():
+        if not isinstance(section, dict):
+            raise InputError(f"{path}: field by_budget.{key}: expected an object")
+        _check_shape(section, path, f"by_budget.{key}.")
+    for key in (summary.get("by_budget") or {}) if isinstance(summary.get("by_budget"), dict) else ():
+        if not str(key).isdigit() and key != "none":
+            raise InputError(f"{path}: field by_budget: expected integer budgets as keys, found {key!r}")
+    return summary
+
+
+def _read_run_meta(path: Path) -> dict[str, Any]:
+    meta = _read_json(path) if path.exists() else {}
+    for key in ("model", "setting"):
+        if key in meta and not isinstance(meta[key], str):
+            raise InputError(f"{path}: field {key}: expected a string, found {type(meta[key]).__name__}")
+    budgets = meta.get("budgets") or []
+    if not isinstance(budgets, list) or not all(b is None or type(b) is int for b in budgets):
+        raise InputError(f"{path}: field budgets: expected a list of integers, found {budgets!r}")
+    return meta
+
+
+def _rows(path: Path, cls: type[Record]) -> list[dict[str, Any]]:
+    """The rows of a JSONL file of ``cls`` records, each validated (so every field has its declared type)."""
+    return [record.to_dict() for record in read_records(path, cls)] if path.exists() else []
 
 
 def load_runs(rundir: Path) -> list[RunView]:
@@ -64,16 +145,16 @@ def load_runs(rundir: Path) -> list[RunView]:
     for summary_path in sorted(score_root.glob("*/summary.json")):
         name = summary_path.parent.name
         meta_path = rundir / "generate" / name / "run.json"
-        meta = _read_json(meta_path) if meta_path.exists() else {}
+        meta = _read_run_meta(meta_path)
         judged_path = rundir / "judge" / name / "judged_summary.json"
         runs.append(
             RunView(
                 name=name,
                 model=meta.get("model", name.split("__")[0]),
                 setting=meta.get("setting", name.split("__")[-1]),
-                summary=_read_json(summary_path),
+                summary=_read_summary(summary_path),
                 budgets=[b for b in meta.get("budgets") or [] if b is not None],
-                judged=_read_json(judged_path) if judged_path.exists() else None,
+                judged=_read_summary(judged_path) if judged_path.exists() else None,
             )
         )
     if not runs:
@@ -84,16 +165,19 @@ def load_runs(rundir: Path) -> list[RunView]:
 
 def load_traces(rundir: Path, runs: list[RunView]) -> list[dict[str, Any]]:
     """Join predictions, scores, questions and KG paths into one row per prediction for the viewer."""
-    questions = {str(r["ID"]): r for r in _rows(rundir / "benchmark" / "questions.jsonl")}
-    paths = {str(r["ID"]): r.get("verbalised", "") for r in _rows(rundir / "paths" / "paths.jsonl")}
+    questions = {str(r["ID"]): r for r in _rows(rundir / "benchmark" / "questions.jsonl", Question)}
+    paths = {
+        str(r["ID"]): r.get("verbalised", "") for r in _rows(rundir / "paths" / "paths.jsonl", PathRecord)
+    }
     traces = []
     for run in runs:
         # A Score keeps its budget in meta (judged rows at the top level): key by whichever is there.
         scores = {
-            (str(r["id"]), r["sample"], r.get("budget", (r.get("meta") or {}).get("budget"))): r
-            for r in _rows(rundir / "score" / run.name / "scores.jsonl")
+            # A score keeps its prediction's budget in meta (Score has no budget field).
+            (r["id"], r["sample"], r["meta"].get("budget")): r
+            for r in _rows(rundir / "score" / run.name / "scores.jsonl", Score)
         }
-        for pred in _rows(rundir / "generate" / run.name / "predictions.jsonl"):
+        for pred in _rows(rundir / "generate" / run.name / "predictions.jsonl", Prediction):
             qid = str(pred["id"])
             q = questions.get(qid, {})
             score = scores.get((qid, pred["sample"], pred.get("budget")), {})

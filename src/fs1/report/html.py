@@ -40,7 +40,7 @@ def _cell(value: float | None, interval: Any = None, **attrs: Any) -> str:
     """A percentage cell; with ``interval`` ([lo, hi] from a summary's ``ci``), its bounds in data-lo / data-hi
     and in the tooltip."""
     data = "".join(f' data-{k}="{escape(str(v))}"' for k, v in attrs.items())
-    raw = "" if value is None else f' data-value="{value!r}"'
+    raw = "" if value is None else f' data-value="{escape(repr(value))}"'
     if isinstance(interval, list | tuple) and len(interval) == 2 and value is not None:
         lo, hi = (float(x) for x in interval)
         raw += f' data-lo="{lo!r}" data-hi="{hi!r}" title="{escape(f"95% CI {_pct(lo)}-{_pct(hi)}")}"'
@@ -127,7 +127,7 @@ def selection_table(data: ReportData, selection: dict[str, dict[str, float]]) ->
         sk = selection.get(run.name, {}).get(kmax)
         recovered = None if not pk or sk is None else sk / pk
         rows.append(
-            f'<tr><td class="label">{escape(run.name)}</td><td>{kmax}</td>'
+            f'<tr><td class="label">{escape(run.name)}</td><td>{escape(kmax)}</td>'
             + _cell(
                 overall.get("pass@k", {}).get("1"), _ci(overall, "pass@k", "1"), run=run.name, metric="pass@1"
             )
@@ -157,7 +157,7 @@ def slice_table(data: ReportData, key: str, table_id: str) -> str:
             _cell((sec.get(v) or {}).get("pass@k", {}).get("1"), run=run.name, slice=v, metric="pass@1")
             for v in values
         )
-        counts = "/".join(str((sec.get(v) or {}).get("n_questions", 0)) for v in values)
+        counts = escape("/".join(str((sec.get(v) or {}).get("n_questions", 0)) for v in values))
         rows.append(f'<tr><td class="label">{escape(run.name)}</td>{cells}<td>{counts}</td></tr>')
     return (
         f'<table id="{table_id}"><thead><tr><th class="label">run</th>{head}<th>questions</th></tr></thead>'
@@ -244,8 +244,11 @@ def judge_table(runs: list[RunView]) -> str:
                 metric="judge-halluc",
             )
             + _cell(judged.get("pass@k", {}).get(kmax), run=run.name, metric=f"judge-pass@{kmax}")
-            + f"<td>{run.judged.get('judge_calls', 0)}</td><td>{run.judged.get('decided_by_rule', 0)}</td>"
-            + f"<td>{run.judged.get('errors', 0)}</td></tr>"
+            + "".join(
+                f"<td>{escape(str(run.judged.get(key, 0)))}</td>"
+                for key in ("judge_calls", "decided_by_rule", "errors")
+            )
+            + "</tr>"
         )
     if not rows:
         return "<p class='note'>No LLM judge in this experiment (rule scoring only).</p>"
@@ -263,7 +266,8 @@ def _options(values: list[str]) -> str:
 
 
 def viewer(data: ReportData) -> str:
-    payload = json.dumps(data.traces, ensure_ascii=False).replace("</", "<\\/")
+    # No "<" at all inside the script element: neither "</script" nor "<!--" can end or alter it.
+    payload = json.dumps(data.traces, ensure_ascii=False).replace("<", "\\u003c")
     runs = [r.name for r in data.runs]
     return (
         '<div id="viewer-controls">'
@@ -315,7 +319,7 @@ def _img(uri: str | None, alt: str) -> str:
     return (
         f'<img class="plot" alt="{escape(alt)}" src="{uri}">'
         if uri
-        else f"<p class='note'>No data for: {alt}.</p>"
+        else f"<p class='note'>No data for: {escape(alt)}.</p>"
     )
 
 

@@ -6,7 +6,7 @@ Errors name the file and the offending key path (``students.0.backend``) with th
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -34,6 +34,21 @@ class ModelSpec(_Strict):
     backend: BackendName = Field("transformers", description="Generation backend.")
     base_url: str | None = Field(None, description="Server URL for the `openai` backend.")
     tokenizer: str | None = Field(None, description="Tokenizer for raw-text prompts on the `openai` backend.")
+    # Left out of stage fingerprints (exclude=True): timeouts and retries change how, not what, a stage computes.
+    options: dict[str, Any] = Field(
+        default_factory=dict,
+        exclude=True,
+        description="More settings of the backend's own config, e.g. {timeout: 120, max_retry_after: 60} (openai).",
+    )
+
+    @model_validator(mode="after")
+    def _check_options(self) -> ModelSpec:
+        """Backend settings are checked at load (unknown names, wrong types), not when a stage reaches them."""
+        if self.options and self.backend == "openai":
+            from fs1.backends.openai.compat import OpenAIOptions
+
+            OpenAIOptions(**{**self.options, "base_url": self.base_url or "http://unset/v1"})
+        return self
 
     @field_validator("name")
     @classmethod
@@ -73,7 +88,7 @@ class TrainSpec(_Strict):
     lr: float = Field(1e-5, gt=0, description="Learning rate.")
     max_length: int = Field(8192, gt=0, description="Max tokens per example.")
     max_steps: int | None = Field(
-        None, description="Stop after this many optimiser steps (overrides epochs)."
+        None, ge=1, description="Stop after this many optimiser steps (overrides epochs)."
     )
     batch_size: int = Field(1, ge=1, description="Per-device batch size.")
     grad_accum: int = Field(
@@ -90,10 +105,12 @@ class GenerationSpec(_Strict):
 
     n: int = Field(16, ge=1, description="Samples per question (pass@k for k ≤ n).")
     max_tokens: int = Field(8000, gt=0, description="Cap on new tokens for instruct/cot settings.")
-    budgets: list[int] = Field(
+    budgets: list[Annotated[int, Field(gt=0)]] = Field(
         default_factory=list, description="Thinking budgets for rt/fs1 models (budget forcing)."
     )
-    min_think_tokens: int | None = Field(None, description="Append ' Wait,' until this many thinking tokens.")
+    min_think_tokens: int | None = Field(
+        None, ge=0, description="Append ' Wait,' until this many thinking tokens."
+    )
     answer_max_tokens: int = Field(
         256, gt=0, description="Cap on the forced answer after the budget (paper: 256)."
     )
@@ -174,14 +191,41 @@ def _line_of(text: str, loc: tuple[Any, ...]) -> int | None:
     return node.start_mark.line + 1 if node is not None else None
 
 
+class DuplicateKeyError(yaml.YAMLError):
+    """A mapping that gives one key twice (YAML's default is to keep the last silently)."""
+
+    def __init__(self, key: str, line: int, first: int) -> None:
+        super().__init__(f"key {key!r} given twice (first on line {first})")
+        self.line = line
+
+
+class UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.safe_load`` that refuses duplicate keys instead of letting the last one win."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise DuplicateKeyError(str(key), line, seen[key])
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_experiment(path: str | Path) -> Experiment:
     """Parse and validate an experiment file; every problem is reported as ``FILE:LINE: key: message``."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such experiment file")
-    text = path.read_text(encoding="utf-8")
     try:
-        raw = yaml.safe_load(text) or {}
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not UTF-8 text") from None
+    try:
+        raw = yaml.load(text, Loader=UniqueKeyLoader) or {}
+    except DuplicateKeyError as exc:
+        raise InputError(f"{path}:{exc.line}: {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark else ""

@@ -29,6 +29,7 @@ def judge_run(pipe: Pipeline, run: str) -> Path:
         from fs1.judge.stage import judge_file
 
         options = {"base_url": spec.base_url, "tokenizer": spec.tokenizer} if spec.backend == "openai" else {}
+        options["backend_options"] = spec.options
         judge = load_judge(
             spec.model,
             backend=spec.backend,

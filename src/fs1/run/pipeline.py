@@ -154,6 +154,7 @@ class Pipeline:
                 max_tokens=t.max_tokens,
                 temperature=t.temperature,
                 seed=self.exp.seed,
+                backend_options=t.options,
             )
             summary = run_distillation(
                 self.train_questions(), dc, d / "traces.jsonl", paths=paths, resume=True
@@ -288,6 +289,7 @@ class Pipeline:
                 seed=self.exp.seed,
                 base_url=student.base_url,
                 tokenizer=student.tokenizer,
+                **student.options,
             )
 
         self.stage(f"generate/{run}", config, work)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
-from fs1.io import read_jsonl_rows
+from fs1.io import atomic_open, read_jsonl_rows
 from fs1.manifest import MANIFEST_NAME, recording
 from fs1.run.config import Experiment, load_experiment
 from fs1.run.pipeline import TRAINED_SETTINGS, Log, Pipeline
@@ -23,7 +22,7 @@ def run_experiment(
     exp = load_experiment(experiment_file)
     rundir = Path(rundir)
     rundir.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(experiment_file, rundir / "experiment.yaml")
+    keep_experiment_copy(experiment_file, rundir / "experiment.yaml")
     pipe = Pipeline(exp, rundir, experiment_file, log, verbose=verbose)
     inputs = {"experiment": experiment_file}
     with recording(rundir / MANIFEST_NAME, seeds={"run": exp.seed}, inputs=inputs) as manifest:
@@ -69,6 +68,15 @@ def run_stages(pipe: Pipeline) -> None:
     pipe.clean_stale_runs(runs)
     pipe.runs = runs
     write_results_table(pipe, runs, summaries)
+
+
+def keep_experiment_copy(experiment_file: Path, copy: Path) -> None:
+    """Keep the experiment beside its results; rerunning from that very copy (``fs1 run RUN/experiment.yaml
+    --out RUN``) simply resumes."""
+    if copy.exists() and copy.samefile(experiment_file):
+        return
+    with atomic_open(copy, "wb") as fh:
+        fh.write(experiment_file.read_bytes())
 
 
 def quiet_library_logs() -> None:

@@ -27,7 +27,7 @@ from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from fs1.records import Prediction, Question, RecordError, Score, _field_info
+from fs1.records import Prediction, Question, RecordError, Score, _field_info, check_types
 from fs1.scoring.extract import (
     VIA_BOX,
     VIA_LINE,
@@ -196,6 +196,7 @@ def _prediction(raw: bytes) -> Prediction:
         required = row.get("id") is not None and row.get("sample") is not None and row.get("text") is not None
         if required and row.keys() <= _PREDICTION_FIELDS:
             # Same result as from_dict for a row with only known fields, at a fraction of its per-row cost.
+            check_types(Prediction, row)
             prediction = Prediction(**row)
             prediction.validate()
             return prediction

@@ -96,6 +96,8 @@ class TrainConfig:
         for name in positive:
             if int(getattr(self, name)) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.max_steps == 0 or self.max_steps < -1:
+            raise ValueError(f"max_steps must be positive, or -1 for all epochs; got {self.max_steps}")
         if self.epochs <= 0 and self.max_steps <= 0:
             raise ValueError("epochs must be positive (or set max_steps)")
         if self.learning_rate <= 0:

@@ -45,6 +45,7 @@ from fs1.backends.openai.protocol import (
     parse_reply,
     parse_stream,
     sampling_body,
+    scrub_reply,
     split_tokens,
     to_completion,
 )
@@ -398,6 +399,7 @@ class OpenAIBackend(Backend):
             reply = parse_stream(self._transport.post_stream(path, body), chat=chat)
         else:
             reply = parse_reply(self._transport.post_json(path, body), chat=chat)
+        reply = scrub_reply(reply, self._transport.scrub)
         if not reply.choices:
             raise BackendError(f"{self._transport.url(path)} returned no choices")
         self._account(reply)

@@ -10,10 +10,11 @@ prompt tokens (OpenAI/vLLM ``prompt_tokens_details.cached_tokens``, llama.cpp ``
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from fs1.backends.base import Completion, SamplingParams
+from fs1.backends.base import BackendError, Completion, SamplingParams
 from fs1.prompts import THINK_CLOSE_TAG, THINK_OPEN_TAG
 
 FLAVOURS = ("vllm", "sglang", "llamacpp", "llama-cpp-python", "openai", "generic")
@@ -104,35 +105,74 @@ class Reply:
     cached_tokens: int | None = None
 
 
+class MalformedReply(BackendError):
+    """A server reply that does not have the shape of the OpenAI API (a field of the wrong type, a choice that is
+    not an object): a backend error, never text that could become a prediction."""
+
+
+def _expect(value: Any, types: type | tuple[type, ...], where: str) -> Any:
+    """``value`` if it is one of ``types`` or null; else ``MalformedReply`` naming the field and what it held."""
+    if value is None or (
+        isinstance(value, types) and not (isinstance(value, bool) and bool not in _tuple(types))
+    ):
+        return value
+    names = "/".join(t.__name__ for t in _tuple(types))
+    shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+    raise MalformedReply(
+        f"malformed server reply: {where} should be {names}, got {type(value).__name__} {shown}"
+    )
+
+
+def _tuple(types: type | tuple[type, ...]) -> tuple[type, ...]:
+    return types if isinstance(types, tuple) else (types,)
+
+
+def _count(obj: dict[str, Any], key: str, where: str) -> int | None:
+    return _expect(obj.get(key), int, f"{where}.{key}")
+
+
 def _usage_into(reply: Reply, body: dict[str, Any]) -> None:
-    usage = body.get("usage") or {}
+    usage = _expect(body.get("usage"), dict, "usage") or {}
     if usage.get("prompt_tokens") is not None:
-        reply.prompt_tokens = int(usage["prompt_tokens"])
+        reply.prompt_tokens = _count(usage, "prompt_tokens", "usage")
     if usage.get("completion_tokens") is not None:
-        reply.completion_tokens = int(usage["completion_tokens"])
-    details = usage.get("prompt_tokens_details") or {}
+        reply.completion_tokens = _count(usage, "completion_tokens", "usage")
+    details = _expect(usage.get("prompt_tokens_details"), dict, "usage.prompt_tokens_details") or {}
     if details.get("cached_tokens") is not None:
-        reply.cached_tokens = int(details["cached_tokens"])
-    timings = body.get("timings") or {}
+        reply.cached_tokens = _count(details, "cached_tokens", "usage.prompt_tokens_details")
+    timings = _expect(body.get("timings"), dict, "timings") or {}
     if timings.get("cache_n") is not None:  # llama.cpp server: prompt tokens reused from its cache
-        reply.cached_tokens = int(timings["cache_n"])
+        reply.cached_tokens = _count(timings, "cache_n", "timings")
 
 
-def _reasoning_of(obj: dict[str, Any]) -> str:
+def _reasoning_of(obj: dict[str, Any], where: str) -> str:
     for key in REASONING_KEYS:
         if obj.get(key):
-            return str(obj[key])
+            return _expect(obj[key], str, f"{where}.{key}")
     return ""
 
 
+def _choices_of(body: dict[str, Any]) -> list[dict[str, Any]]:
+    choices = _expect(body.get("choices"), list, "choices") or []
+    for i, raw in enumerate(choices):
+        _expect(raw, dict, f"choices[{i}]")
+        if raw is None:
+            raise MalformedReply(f"malformed server reply: choices[{i}] is null")
+        _expect(raw.get("index"), int, f"choices[{i}].index")
+        _expect(raw.get("finish_reason"), str, f"choices[{i}].finish_reason")
+    return choices
+
+
 def parse_reply(body: dict[str, Any], *, chat: bool) -> Reply:
-    """Parse a non-streamed completions or chat reply."""
+    """Parse a non-streamed completions or chat reply; a reply of the wrong shape raises ``MalformedReply``."""
     choices: dict[int, Choice] = {}
-    for raw in body.get("choices") or []:
-        message = raw.get("message") or {}
-        choices[int(raw.get("index", len(choices)))] = Choice(
-            text=str((message.get("content") if chat else raw.get("text")) or ""),
-            reasoning=_reasoning_of(message) if chat else "",
+    for i, raw in enumerate(_choices_of(body)):
+        where = f"choices[{i}]"
+        message = _expect(raw.get("message"), dict, f"{where}.message") or {}
+        text = message.get("content") if chat else raw.get("text")
+        choices[raw.get("index", len(choices))] = Choice(
+            text=_expect(text, str, f"{where}.{'message.content' if chat else 'text'}") or "",
+            reasoning=_reasoning_of(message, f"{where}.message") if chat else "",
             finish_reason=raw.get("finish_reason"),
             stop_reason=raw.get("stop_reason", raw.get("stopping_word")),
         )
@@ -142,24 +182,35 @@ def parse_reply(body: dict[str, Any], *, chat: bool) -> Reply:
 
 
 def parse_stream(events: list[dict[str, Any]], *, chat: bool) -> Reply:
-    """Fold streamed events (deltas of text and reasoning) into one reply."""
+    """Fold streamed events (deltas of text and reasoning) into one reply; malformed events raise."""
     choices: dict[int, Choice] = {}
     reply = Reply([])
     for event in events:
-        for raw in event.get("choices") or []:
-            choice = choices.setdefault(int(raw.get("index", 0)), Choice())
+        _expect(event, dict, "stream event")
+        for i, raw in enumerate(_choices_of(event)):
+            choice = choices.setdefault(raw.get("index") or 0, Choice())
+            where = f"choices[{i}]"
             if chat:
-                delta = raw.get("delta") or {}
-                choice.text += str(delta.get("content") or "")
-                choice.reasoning += _reasoning_of(delta)
+                delta = _expect(raw.get("delta"), dict, f"{where}.delta") or {}
+                choice.text += _expect(delta.get("content"), str, f"{where}.delta.content") or ""
+                choice.reasoning += _reasoning_of(delta, f"{where}.delta")
             else:
-                choice.text += str(raw.get("text") or "")
+                choice.text += _expect(raw.get("text"), str, f"{where}.text") or ""
             if raw.get("finish_reason"):
                 choice.finish_reason = raw["finish_reason"]
             if raw.get("stop_reason") is not None:
                 choice.stop_reason = raw["stop_reason"]
         _usage_into(reply, event)
     reply.choices = [choices[i] for i in sorted(choices)]
+    return reply
+
+
+def scrub_reply(reply: Reply, scrub: Callable[[str], str]) -> Reply:
+    """The reply with ``scrub`` (API-key masking) applied to all its text, after streamed pieces are joined: a key
+    echoed by the server, even split across stream events, never reaches a prediction or a trace."""
+    for choice in reply.choices:
+        choice.text = scrub(choice.text)
+        choice.reasoning = scrub(choice.reasoning)
     return reply
 
 

@@ -19,6 +19,7 @@ import json
 import logging
 import random
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -38,6 +39,43 @@ SSE_DATA_PREFIX = "data:"
 SSE_DONE = "[DONE]"
 KEY_MASK = "***"
 SERVER_TEXT_LIMIT = 300  # characters of a server's error body quoted in messages
+
+
+MIN_ECHO = 8  # the shortest piece of a key masked where it appears on its own (a truncated or partial echo)
+
+
+def key_forms(key: str) -> list[str]:
+    """The key as a server may echo it: verbatim, URL-encoded (query strings, form bodies), JSON-escaped."""
+    forms = [key, urllib.parse.quote(key, safe=""), urllib.parse.quote_plus(key), json.dumps(key)[1:-1]]
+    return [form for form in dict.fromkeys(forms) if form]
+
+
+def _mask_pieces(text: str, secret: str) -> str:
+    """Mask every run of ``text`` that is a piece of ``secret`` at least ``MIN_ECHO`` long (all of it if shorter)."""
+    size = min(MIN_ECHO, len(secret))
+    grams = {secret[i : i + size] for i in range(len(secret) - size + 1)}
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        if text[i : i + size] in grams:
+            end = i + size
+            while end < len(text) and text[i : end + 1] in secret:
+                end += 1
+            out.append(KEY_MASK)
+            i = end
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
+
+
+def mask_key(text: str, key: str | None) -> str:
+    """``text`` with every form of ``key`` masked, whole or in pieces of ``MIN_ECHO`` characters or more."""
+    if not key or not text:
+        return text
+    for form in key_forms(key):
+        text = _mask_pieces(text, form)
+    return text
 
 
 class RemoteError(BackendError):
@@ -134,8 +172,9 @@ class Transport:
         self._client.close()
 
     def scrub(self, text: str) -> str:
-        """``text`` with the API key masked (servers may echo request headers in error bodies)."""
-        return text.replace(self._key, KEY_MASK) if self._key else text
+        """``text`` with the API key masked in every form (servers may echo request headers, whole, cut short or
+        URL-encoded, in error bodies and even in replies)."""
+        return mask_key(text, self._key)
 
     def url(self, path: str, *, root: bool = False) -> str:
         """Absolute URL of ``path`` under the OpenAI base (``…/v1``) or, with ``root``, under the server root."""
@@ -248,7 +287,7 @@ class Transport:
         wait = state.next_action.sleep if state.next_action else 0.0
         log.warning(
             "retrying after %s (attempt %d of %d, waiting %.2fs)",
-            self._describe(exc), state.attempt_number, self.max_retries + 1, wait,
+            self.scrub(self._describe(exc)), state.attempt_number, self.max_retries + 1, wait,
         )  # fmt: skip
 
     def _describe(self, exc: BaseException | None) -> str:
@@ -272,24 +311,28 @@ class Transport:
         )
         try:
             return retrying(attempt)
+        except (
+            RemoteError
+        ) as exc:  # raised inside an attempt (a body that is not JSON): its text is masked too
+            raise RemoteError(self.scrub(str(exc)), url=self.scrub(exc.url), status=exc.status) from None
         except HTTPFailure as exc:
             attempts = self._attempts(exc, retries)
             server_text = self.scrub(exc.text.strip())[:SERVER_TEXT_LIMIT]
             raise RemoteError(
-                f"{exc.url} answered HTTP {exc.status}{attempts}: {server_text}",
-                url=exc.url,
+                self.scrub(f"{exc.url} answered HTTP {exc.status}{attempts}: {server_text}"),
+                url=self.scrub(exc.url),
                 status=exc.status,
             ) from None
         except httpx.TimeoutException:
             raise RemoteError(
-                f"{url} timed out after {self.timeout:g}s{self._attempts(None, retries)}",
-                url=url,
+                self.scrub(f"{url} timed out after {self.timeout:g}s{self._attempts(None, retries)}"),
+                url=self.scrub(url),
                 status=None,
             ) from None
         except httpx.TransportError as exc:
             raise RemoteError(
-                f"cannot reach {url} ({type(exc).__name__}){self._attempts(None, retries)}",
-                url=url,
+                self.scrub(f"cannot reach {url} ({type(exc).__name__}){self._attempts(None, retries)}"),
+                url=self.scrub(url),
                 status=None,
             ) from None
 

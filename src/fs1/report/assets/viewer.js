@@ -11,8 +11,12 @@
     q: document.getElementById("f-text"),
   };
   const LIMIT = 300;
+  // Every value goes through esc(), whatever its type: the page never trusts a record to hold what it should.
   function esc(s) {
-    return String(s == null ? "" : s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" }[c]));
+    return String(s == null ? "" : s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+  }
+  function gold(t) {
+    return Array.isArray(t.gold) ? t.gold.map(String).join(" | ") : String(t.gold == null ? "" : t.gold);
   }
   function matches(t, f) {
     if (f.run && t.run !== f.run) return false;
@@ -20,7 +24,7 @@
     if (f.verdict === "correct" && !t.correct) return false;
     if (f.verdict === "wrong" && t.correct) return false;
     if (f.q) {
-      const hay = (t.question + " " + t.extracted + " " + t.gold.join(" ") + " " + t.id).toLowerCase();
+      const hay = (t.question + " " + t.extracted + " " + gold(t) + " " + t.id).toLowerCase();
       if (!hay.includes(f.q.toLowerCase())) return false;
     }
     return true;
@@ -32,9 +36,9 @@
     count.dataset.shown = rows.length;
     body.innerHTML = rows.slice(0, LIMIT).map((t) =>
       `<tr class="${t.correct ? "correct" : "wrong"}" data-id="${esc(t.id)}" data-run="${esc(t.run)}" data-source="${esc(t.source)}">` +
-      `<td>${esc(t.run)}</td><td>${esc(t.source)}</td><td>${esc(t.question)}<br><small>gold: ${esc(t.gold.join(" | "))}</small></td>` +
+      `<td>${esc(t.run)}</td><td>${esc(t.source)}</td><td>${esc(t.question)}<br><small>gold: ${esc(gold(t))}</small></td>` +
       `<td>${esc(t.extracted)}</td><td class="verdict">${t.correct ? "correct" : "wrong"}</td>` +
-      `<td><details><summary>sample ${t.sample}${t.budget != null ? ", budget " + t.budget : ""}, ${t.waits} Wait</summary>` +
+      `<td><details><summary>sample ${esc(t.sample)}${t.budget != null ? ", budget " + esc(t.budget) : ""}, ${esc(t.waits)} Wait</summary>` +
       (t.kg_path ? `<b>KG path</b><pre>${esc(t.kg_path)}</pre>` : "") + `<b>Trace</b><pre>${esc(t.text)}</pre></details></td></tr>`
     ).join("");
   }
