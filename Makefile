@@ -4,7 +4,7 @@ PY ?= python3
 # on a CUDA machine: make setup TORCH_SPEC=torch  (PyPI's default Linux wheel is the CUDA build).
 TORCH_SPEC ?= torch==2.13.0
 # Extras installed with the package; a GPU node adds vllm in the same pip run (see README "GPU install").
-EXTRAS ?= llamacpp,dev,embed
+EXTRAS ?= llamacpp,dev,embed,cluster
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.fs1-installed
@@ -15,10 +15,19 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-# Installs the package with the CPU torch pin, llama.cpp bindings and dev tools; Chromium for the HTML report test.
+# llama-cpp-python compiles llama.cpp where no wheel is cached (a fresh machine: most of `make setup`). Its tests,
+# examples, tools and server binaries are off already (llama.cpp is a CMake subdirectory there); fs1 does not use
+# the multimodal library (mtmd/llava, loaded lazily), so it is skipped; all cores compile. A CMAKE_ARGS of your own
+# (e.g. -DGGML_CUDA=on) is kept. pip reuses a wheel it built before whatever the flags: they matter on a fresh cache.
+LLAMA_CMAKE_ARGS ?= -DLLAVA_BUILD=OFF
+BUILD_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+
+# Installs the package with the CPU torch pin, llama.cpp bindings, dev tools and the cluster clients (submitit, Ray);
+# system packages (Chromium for the report test; Slurm and munge for the cluster tests) when run as root.
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install -q $(TORCH_SPEC)
-	$(BIN)/python -m pip install -q -e '.[$(EXTRAS)]'
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS) $$CMAKE_ARGS" CMAKE_BUILD_PARALLEL_LEVEL=$(BUILD_JOBS) \
+		$(BIN)/python -m pip install -q -e '.[$(EXTRAS)]'
 	bash scripts/install_system_deps.sh
 	touch $(STAMP)
 

@@ -6,7 +6,7 @@ A. Concurrency. The scripted OpenAI-compatible server (tests/support/scripted_op
 B. Prefix cache. The real llama-cpp-python server on the embedded SmolLM2-135M GGUF; one sequence with a long prompt
    is continued ``--rounds`` times by 16 tokens with ``" Wait,"`` forced between rounds (the budget-forcing pattern),
    each round sending ``prompt + text`` to /v1/completions. fs1: the history is a prefix of the previous request, so
-   the server reuses its KV state. Reference (paper-protocol §5): every round the history is prefilled again — made
+   the server reuses its KV state. Reference (docs/protocol.md §5): every round the history is prefilled again — made
    here by a per-round nonce at the very start of the prompt, which defeats the prefix cache and nothing else.
    Prints mean seconds per round and the ratio.
 

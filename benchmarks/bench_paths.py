@@ -2,8 +2,8 @@
 
 Builds a graph of ``--edges`` item–item claims (plus class edges, literals, external ids, labels and property
 declarations, as in a WDQS dump), bulk-loads it into the embedded store once, then times ``fs1.kg`` path search per
-question (one entity pair) against the naive reference: the 1-, 2- and 3-hop basic graph patterns of
-wikidata-notes §2.1–2.3 run one after the other on the same store, with the same deny-list and hub rule.
+question (one entity pair) against the naive reference: the 1-, 2- and 3-hop basic graph patterns (portable
+SPARQL, docs/protocol.md §A.2) run one after the other on the same store, with the same deny-list and hub rule.
 
 Two pair sets: ``random`` (uniform entity pairs: mostly no path within 3 hops, the costliest case) and ``walk``
 (the answer a 1–3 step random walk from the question entity, as in QA data). Latency is wall-clock and process CPU

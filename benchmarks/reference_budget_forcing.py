@@ -1,4 +1,4 @@
-"""The reference budget-forcing algorithm (paper-protocol §5), kept only as the baseline of benchmark P1.
+"""The reference budget-forcing algorithm (docs/protocol.md §5), kept only as the baseline of benchmark P1.
 
 One question at a time; every round re-tokenises the whole thinking so far to count tokens, and calls the engine
 with the full history (prompt + all text) as a new prompt, so the history is prefilled again each round. A budget

@@ -1,4 +1,4 @@
-"""The authors' scoring, rewritten from its description (paper-protocol §4) as the baseline of ``bench_scoring.py``.
+"""The authors' scoring, rewritten from its description (docs/protocol.md §4) as the baseline of ``bench_scoring.py``.
 
 Extraction: the first ``\\boxed{...}`` without nested braces, else the text after ``<|im_start|>answer``, else the last
 10 whitespace tokens. Matching: a plain Python containment loop, ``any(g.lower() in pred.lower() for g in gold)``.

@@ -19,12 +19,12 @@ SAMPLED = SamplingParams(temperature=0.8, top_p=0.9, top_k=30, repetition_penalt
 
 @pytest.fixture(scope="module")
 def backend(tiny_model_dir):  # noqa: ANN001, ANN201
-    return TransformersBackend(str(tiny_model_dir), threads=1, device="cpu")
+    return TransformersBackend(str(tiny_model_dir), threads=1, device="cpu", dtype="float32")
 
 
 @pytest.fixture(scope="module")
 def scripted(scripted_model_dir):  # noqa: ANN001, ANN201
-    return TransformersBackend(str(scripted_model_dir), threads=1, device="cpu")
+    return TransformersBackend(str(scripted_model_dir), threads=1, device="cpu", dtype="float32")
 
 
 @pytest.fixture(scope="module")
@@ -252,3 +252,54 @@ def test_cuda_decoding_and_budget_forcing(tiny_model_dir, backend, prompts, dtyp
     assert len(runs[0]) == 12 and all(o["think_tokens"] <= o["budget"] for o in runs[0])
     if dtype == "float32":
         assert runs[0] == runs[1]
+
+
+CPUINFO = (
+    "processor\t: 0\nvendor_id\t: AuthenticAMD\nflags\t\t: fpu sse2 avx2 fma {extra}\nbogomips\t: 4000\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ("", torch.float32),  # AVX2 only: bf16 would be emulated
+        ("avx512f avx512bw", torch.float32),  # AVX-512 without its BF16 extension
+        ("avx512f avx512_bf16", torch.bfloat16),
+        ("amx_bf16 amx_tile", torch.bfloat16),
+    ],
+)
+def test_auto_dtype_follows_cpu_flags(tmp_path, extra, expected):  # noqa: ANN001
+    from fs1.backends.decoding import cpu_flags
+    from fs1.backends.hf import auto_dtype
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(CPUINFO.format(extra=extra))
+    flags = cpu_flags(cpuinfo)
+    assert "avx2" in flags and "bogomips" not in flags
+    dtype, why = auto_dtype("cpu", flags)
+    assert dtype == expected
+    assert ("emulated" in why) == (expected == torch.float32)
+
+
+def test_auto_dtype_without_cpuinfo_and_on_cuda(tmp_path):  # noqa: ANN001
+    from fs1.backends.decoding import cpu_flags
+    from fs1.backends.hf import auto_dtype
+
+    assert cpu_flags(tmp_path / "missing") == frozenset()
+    assert auto_dtype("cpu", frozenset())[0] == torch.float32
+    # CUDA keeps its own rule, whatever the host CPU has.
+    assert auto_dtype("cuda", frozenset(), cuda_bf16=True)[0] == torch.bfloat16
+    assert auto_dtype("cuda:0", frozenset({"avx512_bf16"}), cuda_bf16=False)[0] == torch.float32
+
+
+def test_auto_dtype_note_names_the_choice(tiny_model_dir, capsys):  # noqa: ANN001
+    from fs1.backends.decoding import cpu_flags
+    from fs1.backends.hf import auto_dtype
+
+    backend = TransformersBackend(str(tiny_model_dir), threads=1, device="cpu")
+    expected, why = auto_dtype("cpu", cpu_flags())
+    assert backend.describe()["dtype"] == str(expected).removeprefix("torch.")
+    err = capsys.readouterr().err.splitlines()
+    assert err.count(backend.dtype_note) == 1  # one line (transformers' own progress lines may come with it)
+    assert why in backend.dtype_note and "auto" in backend.dtype_note
+    assert backend.lm.dtype == expected

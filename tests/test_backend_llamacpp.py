@@ -20,7 +20,8 @@ QUESTIONS = ("What is the capital of France?", "Who wrote Hamlet?", "Name a prim
 
 @pytest.fixture(scope="module")
 def backend():  # noqa: ANN201
-    engine = LlamaCppBackend("smollm2-135m", threads=1, slots=8, ctx_per_sequence=1024)
+    # The shipped Q4_1 weights as they are: some expectations below are that model's greedy text.
+    engine = LlamaCppBackend("smollm2-135m", threads=1, slots=8, ctx_per_sequence=1024, weights="as-is")
     yield engine
     engine.shutdown()
 
@@ -73,8 +74,8 @@ def test_prefill_accounting(backend, prompts):  # noqa: ANN001
 
 
 def test_more_sequences_than_slots_park_and_restore(prompts):  # noqa: ANN001
-    small = LlamaCppBackend("smollm2-135m", threads=1, slots=2, ctx_per_sequence=512)
-    large = LlamaCppBackend("smollm2-135m", threads=1, slots=8, ctx_per_sequence=512)
+    small = LlamaCppBackend("smollm2-135m", threads=1, slots=2, ctx_per_sequence=512, weights="as-is")
+    large = LlamaCppBackend("smollm2-135m", threads=1, slots=8, ctx_per_sequence=512, weights="as-is")
     seeds = list(range(6))
     texts = []
     for engine in (small, large):
@@ -121,6 +122,49 @@ def test_budget_forcing_sweep_on_llamacpp(backend):  # noqa: ANN001
 def test_load_errors(tmp_path):  # noqa: ANN001
     with pytest.raises(BackendError, match="GGUF"):
         load_backend("llamacpp", str(tmp_path / "missing.gguf"))
+    with pytest.raises(BackendError, match="weights"):
+        LlamaCppBackend("smollm2-135m", weights="q3_z")
+
+
+@pytest.mark.parametrize(
+    ("model", "flags", "expected"),
+    [
+        ("smollm2-135m", {"avx2", "fma"}, "f16"),  # no native BF16: f16, converted inside the matmul
+        ("smollm2-135m", {"avx2", "avx512f"}, "f16"),
+        ("smollm2-135m", {"avx512f", "avx512_bf16"}, "bf16"),
+        ("smollm2-135m", {"amx_bf16"}, "bf16"),
+        ("/models/own.gguf", {"avx512_bf16"}, "as-is"),  # a user's file is never rewritten behind their back
+    ],
+)
+def test_auto_weights_follow_cpu_flags(model, flags, expected):  # noqa: ANN001
+    from fs1.backends.llamacpp import auto_weights
+
+    kind, why = auto_weights(model, frozenset(flags))
+    assert kind == expected and why
+
+
+def test_converted_weights_cached_and_answering(tmp_path, monkeypatch, capsys):  # noqa: ANN001
+    monkeypatch.setenv("FS1_CACHE_DIR", str(tmp_path))
+    engine = LlamaCppBackend("smollm2-135m", threads=1, slots=2, ctx_per_sequence=256, weights="f16")
+    (converted,) = tmp_path.glob("models/*.f16.gguf")
+    stamp = converted.stat().st_mtime_ns
+    assert engine.describe()["weights"] == "F16" and "f16" in engine.weights_note
+    prompt = engine.chat_prompt("What is the capital of France? Answer in one word.")
+    (out,) = engine.generate([prompt], SamplingParams(max_tokens=8))[0]
+    assert "Paris" in out.text
+    engine.shutdown()
+    again = LlamaCppBackend("smollm2-135m", threads=1, slots=2, ctx_per_sequence=256, weights="f16")
+    assert converted.stat().st_mtime_ns == stamp and not list(tmp_path.glob("models/.*tmp"))  # reused
+    again.shutdown()
+    shipped = LlamaCppBackend("smollm2-135m", threads=1, slots=2, ctx_per_sequence=256, weights="as-is")
+    assert shipped.describe()["weights"] == "Q4_1"
+    shipped.shutdown()
+    assert (
+        "llamacpp:" not in capsys.readouterr().err
+    )  # chosen weights are announced only when auto chose them
+    chosen = LlamaCppBackend("smollm2-135m", threads=1, slots=2, ctx_per_sequence=256)
+    assert chosen.weights_note in capsys.readouterr().err.splitlines() and "(auto: " in chosen.weights_note
+    chosen.shutdown()
 
 
 def test_greedy_n_samples_are_decoded_once_and_copied(backend, prompts):  # noqa: ANN001

@@ -22,7 +22,7 @@ QUESTIONS = [
 
 @pytest.fixture(scope="module")
 def tiny(tiny_model_dir):  # noqa: ANN001, ANN201
-    return TransformersBackend(str(tiny_model_dir), threads=1, device="cpu")
+    return TransformersBackend(str(tiny_model_dir), threads=1, device="cpu", dtype="float32")
 
 
 def test_prompts_per_setting(tiny):  # noqa: ANN001

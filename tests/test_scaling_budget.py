@@ -17,12 +17,12 @@ ATTEMPT, WAIT_TOKENS = 3, 2
 
 @pytest.fixture(scope="module")
 def scripted(scripted_model_dir):  # noqa: ANN001, ANN201
-    return TransformersBackend(str(scripted_model_dir), threads=1, device="cpu")
+    return TransformersBackend(str(scripted_model_dir), threads=1, device="cpu", dtype="float32")
 
 
 @pytest.fixture(scope="module")
 def tiny(tiny_model_dir):  # noqa: ANN001, ANN201
-    return TransformersBackend(str(tiny_model_dir), threads=1, device="cpu")
+    return TransformersBackend(str(tiny_model_dir), threads=1, device="cpu", dtype="float32")
 
 
 def think_prompt(backend: TransformersBackend, question: str = "Q?") -> str:

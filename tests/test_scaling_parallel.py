@@ -13,7 +13,7 @@ PARAMS = SamplingParams(temperature=0.7, top_p=0.8, top_k=20, repetition_penalty
 
 @pytest.fixture(scope="module")
 def tiny(tiny_model_dir):  # noqa: ANN001, ANN201
-    return TransformersBackend(str(tiny_model_dir), threads=1, device="cpu")
+    return TransformersBackend(str(tiny_model_dir), threads=1, device="cpu", dtype="float32")
 
 
 def test_n_samples_prefill_once_with_recorded_seeds(tiny):  # noqa: ANN001

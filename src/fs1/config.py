@@ -1,4 +1,4 @@
-"""Configuration dataclasses shared by stages: sampling defaults per model family (protocol §5)."""
+"""Configuration dataclasses shared by stages: sampling defaults per model family (docs/protocol.md §5)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ class Sampling(BaseModel):
     max_tokens: int = Field(8000, gt=0, description="Cap on new tokens per sample.")
 
 
-# Paper defaults (protocol §5): instruct models vs reasoning / rt- / fs1-tuned models; budget forcing is greedy.
+# Paper defaults (docs/protocol.md §5): instruct models vs reasoning / rt- / fs1-tuned models; budget forcing is greedy.
 SAMPLING_INSTRUCT = Sampling(temperature=0.7, top_p=0.8, top_k=20)
 SAMPLING_REASONING = Sampling(temperature=0.6, top_p=0.95, top_k=40)
 SAMPLING_GREEDY = Sampling(temperature=0.0, top_p=1.0, top_k=-1)

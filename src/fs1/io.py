@@ -17,13 +17,10 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
+from fs1.errors import InputError
 from fs1.records import Record, RecordError
 
 R = TypeVar("R", bound=Record)
-
-
-class InputError(ValueError):
-    """Bad user input; the message names the file and, where it applies, the line."""
 
 
 def read_jsonl_rows(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:

@@ -1,25 +1,28 @@
-"""Every prompt text and marker of the fs1 protocol (paper-protocol §1, §2, §3, §5), as named constants.
+"""Every prompt text and marker of the fs1 protocol (docs/protocol.md §1, §2, §3, §5), as named constants.
 
 No other module spells these strings; import them from here.
 """
 
 from __future__ import annotations
 
-# --- Evaluation prompt (protocol §3) ---
+from fs1.errors import ConfigError
+from fs1.vocab import PROMPT_SETTINGS
+
+# --- Evaluation prompt (docs/protocol.md §3) ---
 BOXED_INSTRUCTION = " Put your final answer in \\boxed{}."
 COT_INSTRUCTION = " Think step-by-step."
 # The abstention variant (beyond the paper; the protocol of Zhao et al., 2509.06861, and SimpleQA): the model may
 # decline, and its refusal lands in the box, where the refusal rule (fs1.scoring.outcome) reads it as not attempted.
 ABSTAIN_INSTRUCTION = " Answer only if you are sure; otherwise answer \\boxed{I don't know}."
 
-# --- Teacher prompts (protocol §1) ---
+# --- Teacher prompts (docs/protocol.md §1) ---
 TEACHER_BOXED_INSTRUCTION = "Put your final answer within \\boxed{}."
 LINEARISED_GRAPH_SENTENCE = (
     "While answering the question, make use of the following linearised graph as an inspiration in your "
     "reasoning, not as the only answer:"
 )
 
-# --- s1 think/answer markers and budget forcing (protocol §2, §5) ---
+# --- s1 think/answer markers and budget forcing (docs/protocol.md §2, §5) ---
 THINK_MARKER = "<|im_start|>think"
 ANSWER_MARKER = "<|im_start|>answer"
 THINK_START = THINK_MARKER + "\n"
@@ -30,20 +33,20 @@ WAIT = " Wait,"
 BUDGET_MARGIN_TOKENS = 32
 ANSWER_MAX_TOKENS = 256
 
-# Text after which an answer may be read when no box is present (scoring; protocol §4).
+# Text after which an answer may be read when no box is present (scoring; docs/protocol.md §4).
 ANSWER_MARKERS = (ANSWER_MARKER, "Answer:", "</think>")
 # XML-style think tags of reasoning models (DeepSeek-R1, QwQ): the answer is read only after the close tag.
 THINK_OPEN_TAG = "<think>"
 THINK_CLOSE_TAG = "</think>"
 
-SETTINGS = ("instruct", "cot", "abstain", "reasoning")
+SETTINGS = PROMPT_SETTINGS
 
 
 def eval_user_prompt(question: str, setting: str = "instruct") -> str:
     """The user turn for evaluation: question + boxed instruction (+ step-by-step for ``cot``; + "answer only when
     sure, else I don't know" for ``abstain``)."""
     if setting not in SETTINGS:
-        raise ValueError(f"unknown setting {setting!r}; expected one of {', '.join(SETTINGS)}")
+        raise ConfigError(f"unknown setting {setting!r}; expected one of {', '.join(SETTINGS)}")
     text = question.strip() + BOXED_INSTRUCTION
     if setting == "cot":
         text += COT_INSTRUCTION
@@ -63,11 +66,11 @@ def teacher_prompt_fs1(question: str, verbalised_paths: str) -> str:
 
 
 def s1_assistant_text(reasoning_trace: str, model_attempt: str) -> str:
-    """The assistant turn of an SFT example in the s1 format (protocol §2)."""
+    """The assistant turn of an SFT example in the s1 format (docs/protocol.md §2)."""
     return f"{THINK_START}{reasoning_trace.strip()}{FORCED_ANSWER}{ANSWER_PREFIX}{model_attempt.strip()}"
 
 
-# --- LLM-as-a-judge prompts (issue 6, issue 20; protocol §4) ------------------------------------------------------
+# --- LLM-as-a-judge prompts (issue 6, issue 20; docs/protocol.md §4) ------------------------------------------------------
 # fs1: the paper's containment judge, laid out as the authors' evaluation code sends it: one user turn, no system
 # message; the gold answer list as a JSON array, the predicted answer as a JSON string, an empty line, the question.
 JUDGE_FS1_USER = (

@@ -1,7 +1,7 @@
 """Typed records that the pipeline stages pass on, one JSON object per line.
 
 Flat dataclasses joined by question ID; ``Cls.from_dict(row)`` validates a row and ``asdict`` round-trips it.
-This module imports nothing from fs1.
+This module imports nothing from fs1 but the error root (``fs1.errors``).
 """
 
 from __future__ import annotations
@@ -12,10 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
+from fs1.errors import InputError
+
 T = TypeVar("T", bound="Record")
 
 
-class RecordError(ValueError):
+class RecordError(InputError):
     """A row that does not make a valid record (missing field, wrong type)."""
 
 

@@ -9,6 +9,7 @@ import importlib
 from typing import Any
 
 from fs1.backends.base import Backend, BackendError, Completion, SamplingParams, Sequence
+from fs1.errors import ConfigError
 
 BACKENDS: dict[str, str] = {
     "transformers": "fs1.backends.hf:TransformersBackend",
@@ -24,7 +25,7 @@ EXTRAS = {"llamacpp": "fs1[llamacpp]", "vllm": "fs1[vllm]"}
 def load_backend(name: str, model: str, **kwargs: Any) -> Backend:
     """Instantiate backend ``name`` for ``model`` (a path, hub id, or short name such as ``smollm2-135m``)."""
     if name not in BACKENDS:
-        raise ValueError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
+        raise ConfigError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
     module_name, cls_name = BACKENDS[name].split(":")
     try:
         module = importlib.import_module(module_name)

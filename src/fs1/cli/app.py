@@ -67,19 +67,29 @@ def recorded(
 
 @contextmanager
 def user_errors() -> Iterator[None]:
-    """Turn expected user-facing errors into a one-line message and exit code 2 (no stack trace)."""
-    from fs1.backends.base import BackendError
-    from fs1.io import InputError
-    from fs1.records import RecordError
+    """Print a problem the user can fix (``Fs1Error``, a missing file, an invalid setting) as one line, exit code 2.
+
+    Any other exception is a bug and keeps its traceback.
+    """
+    from fs1.errors import Fs1Error, validation_message
 
     try:
         yield
+    except Fs1Error as exc:
+        _fail(escape(str(exc)))
     except OSError as exc:
-        console.print(f"[bold red]error:[/] {describe_os_error(exc)}", markup=True, highlight=False)
-        raise typer.Exit(2) from None
-    except (InputError, RecordError, BackendError, ValueError) as exc:
-        console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
-        raise typer.Exit(2) from None
+        _fail(describe_os_error(exc))
+    except ValueError as exc:
+        from pydantic import ValidationError
+
+        if not isinstance(exc, ValidationError):
+            raise
+        _fail(escape(validation_message(exc, prefix="")))
+
+
+def _fail(message: str) -> None:
+    console.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    raise typer.Exit(2) from None
 
 
 def describe_os_error(exc: OSError) -> str:

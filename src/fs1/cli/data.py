@@ -73,7 +73,7 @@ def _convert(input: Path, fmt: str, out: Path, kg_spec: str | None):  # noqa: AN
         with open_kg(kg_spec) as kg:
             return convert(input, fmt, out, labeller=_freebase_labeller(kg))
     except KGError as exc:
-        raise ValueError(f"--kg {kg_spec}: {exc}") from None
+        raise KGError(f"--kg {kg_spec}: {exc}") from None
 
 
 def _freebase_labeller(kg):  # noqa: ANN001, ANN202

@@ -10,8 +10,10 @@ from typing import Any
 import typer
 
 from fs1.cli.app import BACKEND_OPTION, app, console, parse_backend_options, parse_int_list, user_errors
+from fs1.errors import ConfigError
+from fs1.vocab import DEFAULT_KS
 
-DEFAULT_KS_TEXT = "1,2,4,8,16"
+DEFAULT_KS_TEXT = ",".join(map(str, DEFAULT_KS))
 
 JUDGE_BACKEND = typer.Option(
     "openai",
@@ -112,7 +114,7 @@ def judge(
     ks = parse_int_list(k)
     with user_errors(), _backend_errors():
         if mode not in MODES:
-            raise ValueError(f"--mode must be one of {', '.join(MODES)}, got {mode!r}")
+            raise ConfigError(f"--mode must be one of {', '.join(MODES)}, got {mode!r}")
         rule_list = get_rules(_names(rules))
         questions = load_questions(benchmark)
         the_judge = load_judge(

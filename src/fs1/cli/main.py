@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from fs1.cli import (  # noqa: F401  (imported for their registration side effect)
     build_sft,
+    cluster,
     compare,
     data,
     distill,

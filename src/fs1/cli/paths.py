@@ -11,14 +11,19 @@ from typing import TYPE_CHECKING
 import typer
 
 from fs1.cli.app import BENCHMARK_FORMAT_HELP, app, console, user_errors
+from fs1.cli.schema import schema_options
+from fs1.errors import ConfigError
+from fs1.kg.settings import SearchSettings
 
 if TYPE_CHECKING:
-    from fs1.kg import KG, SearchSettings
+    from fs1.kg import KG
     from fs1.records import Question
 
 
 @app.command("paths")
+@schema_options(SearchSettings, param="settings")
 def paths(
+    settings: SearchSettings,
     bench: str = typer.Argument(
         ..., help="'sample' (bundled), an fs1-format JSONL/JSON/Parquet file, a dataset file, or a hub id."
     ),
@@ -29,17 +34,6 @@ def paths(
         "--kg",
         help="local:FILE (N-Triples/Turtle, Wikidata shape), local:DIR (Oxigraph store) or sparql:URL "
         "(sparql: alone = query.wikidata.org). Default: the bundled mini-KG.",
-    ),
-    max_hops: int = typer.Option(3, "--max-hops", min=1, max=6, help="Try 1 hop, then 2, … up to this."),
-    max_paths: int = typer.Option(32, "--max-paths", min=1, help="Shortest paths kept per entity pair."),
-    degree_limit: int = typer.Option(
-        2000, "--degree-limit", min=1, help="Intermediate nodes with more edges are hubs, never on a path."
-    ),
-    deny: str | None = typer.Option(
-        None, "--deny", help="Comma-separated PIDs never followed (default: P31,P279,P910,P301,…; '' = none)."
-    ),
-    joint: bool = typer.Option(
-        True, "--joint/--no-joint", help="Also find joint paths of all question entities."
     ),
     limit: int | None = typer.Option(None, "--limit", min=0, help="Only the first N questions."),
     resume: bool = typer.Option(False, "--resume", help="Skip question IDs already in --out."),
@@ -63,11 +57,6 @@ def paths(
         None, "--cache-dir", help="Query cache and built stores (default $FS1_CACHE_DIR or ~/.cache/fs1)."
     ),
     no_cache: bool = typer.Option(False, "--no-cache", help="sparql: do not keep answered queries on disk."),
-    hub_list: str | None = typer.Option(
-        None,
-        "--hub-list",
-        help="QIDs always treated as hubs: a file (one per line) or 'wikidata' (shipped list).",
-    ),
     server_timeout: int | None = typer.Option(
         None,
         "--server-timeout",
@@ -88,21 +77,15 @@ def paths(
     """
     from fs1.data import load_benchmark
     from fs1.io import check_resume_config, completed_keys, read_jsonl_rows, write_jsonl_atomic
-    from fs1.kg import SearchSettings, validate_question_ids
+    from fs1.kg import validate_question_ids
     from fs1.kg.finder import ERROR
 
     with user_errors():
-        overrides: dict[str, object] = {} if deny is None else {"deny": deny}
-        if hub_list is not None:
-            overrides["hub_list"] = hub_list
-        settings = SearchSettings(
-            max_hops=max_hops, max_paths=max_paths, degree_limit=degree_limit, joint=joint, **overrides
-        )
         questions = load_benchmark(bench, limit=limit, fmt=fmt)
         for question in questions:
             validate_question_ids(question)
         if out.is_file() and not resume:
-            raise ValueError(f"{out} exists: pass --resume to continue it, or remove it")
+            raise ConfigError(f"{out} exists: pass --resume to continue it, or remove it")
         check_resume_config(out, _resume_config(kg, settings), resume=resume)
         if retry_errors and out.exists():
             kept = [row for _, row in read_jsonl_rows(out) if row.get("status") != ERROR]
@@ -145,7 +128,7 @@ def _open(spec: str | None, cache_dir: Path | None, endpoint: dict[str, object])
             return open_kg(spec, cache_dir=cache_dir, **endpoint)
         return open_kg(spec, cache_dir=cache_dir)
     except KGError as exc:
-        raise ValueError(str(exc)) from None
+        raise ConfigError(str(exc)) from None
 
 
 def _run(graph: KG, settings: SearchSettings, questions: list[Question], out: Path) -> dict[str, int]:

@@ -7,8 +7,10 @@ from pathlib import Path
 import typer
 
 from fs1.cli.app import BENCHMARK_FORMAT_HELP, app, console, parse_int_list, user_errors
+from fs1.errors import ConfigError
+from fs1.vocab import DEFAULT_KS
 
-DEFAULT_KS_TEXT = "1,2,4,8,16"
+DEFAULT_KS_TEXT = ",".join(map(str, DEFAULT_KS))
 
 
 @app.command("score")
@@ -47,7 +49,7 @@ def score(
     ks = parse_int_list(k)
     with user_errors():
         if ks is not None and any(value < 1 for value in ks):
-            raise ValueError(f"--k values must be >= 1, got {k!r}")
+            raise ConfigError(f"--k values must be >= 1, got {k!r}")
         summary = _score_with_progress(predictions, load_questions(benchmark, fmt), out, ks, workers, seed)
     dropped = sorted(set(ks or []) - set(summary["ks"]))
     if dropped:

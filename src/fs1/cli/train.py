@@ -11,99 +11,32 @@ from pathlib import Path
 import typer
 
 from fs1.cli.app import app, console, recorded, user_errors
+from fs1.cli.schema import schema_options
+from fs1.train.config import TrainConfig
 
 _ADVANCED = "Advanced"
 _LORA = "LoRA"
 
 
+_LORA_FIELDS = ("use_peft", "merge_lora", "lora_r", "lora_alpha", "lora_dropout", "lora_target_modules")
+_ADVANCED_FIELDS = (
+    "warmup_ratio", "weight_decay", "adam_beta1", "adam_beta2", "lr_scheduler_type", "packing", "padding_free", "bf16",
+    "gradient_checkpointing", "filter_check", "save_steps", "save_total_limit", "logging_steps", "seed",
+    "attn_implementation", "dtype", "world_size",
+)  # fmt: skip
+
+
 @app.command("train")
+@schema_options(
+    TrainConfig,
+    exclude=("extra_args",),
+    panels={**dict.fromkeys(_LORA_FIELDS, _LORA), **dict.fromkeys(_ADVANCED_FIELDS, _ADVANCED)},
+)
 def train_command(
-    data: str = typer.Option(
-        ...,
-        "--data",
-        help="SFT data: fs1 build-sft directory, a .jsonl/.json/.parquet/.csv file, or a hub id.",
-    ),
-    out: Path = typer.Option(..., "--out", help="Output directory: HF model (+ checkpoints/ for resuming)."),
-    model: str = typer.Option("smollm2-135m", "--model", help="Student: path, hub id, or smollm2-135m."),
-    epochs: float = typer.Option(5.0, "--epochs", help="Training epochs (paper: 5)."),
-    lr: float = typer.Option(1e-5, "--lr", help="Peak learning rate (paper: 1e-5)."),
-    max_length: int = typer.Option(8192, "--max-length", help="Drop examples longer than this many tokens."),
-    max_steps: int = typer.Option(-1, "--max-steps", help="Stop after N optimizer steps (-1: all epochs)."),
-    effective_batch: int = typer.Option(
-        16, "--effective-batch", help="Sequences per optimizer step (paper: 16)."
-    ),
-    per_device_batch: int = typer.Option(
-        1, "--per-device-batch", help="Sequences per device per forward pass."
-    ),
-    resume_from_checkpoint: str | None = typer.Option(
-        None, "--resume-from-checkpoint", help="Continue from this checkpoint dir ('latest': newest in OUT)."
-    ),
+    config: TrainConfig,
     resume: bool = typer.Option(
         False, "--resume", help="Continue from the newest complete checkpoint in OUT, if any (else start)."
     ),
-    lora: bool = typer.Option(
-        False, "--lora", help="Train LoRA adapters instead of all weights.", rich_help_panel=_LORA
-    ),
-    merge_lora: bool = typer.Option(
-        False,
-        "--merge-lora",
-        help="Merge the adapters into the weights before saving.",
-        rich_help_panel=_LORA,
-    ),
-    lora_r: int = typer.Option(16, "--lora-r", help="LoRA rank.", rich_help_panel=_LORA),
-    lora_alpha: int = typer.Option(32, "--lora-alpha", help="LoRA alpha.", rich_help_panel=_LORA),
-    warmup_ratio: float = typer.Option(
-        0.05, "--warmup-ratio", help="Warm-up fraction.", rich_help_panel=_ADVANCED
-    ),
-    weight_decay: float = typer.Option(
-        1e-4, "--weight-decay", help="AdamW decay.", rich_help_panel=_ADVANCED
-    ),
-    scheduler: str = typer.Option(
-        "cosine",
-        "--scheduler",
-        help="cosine | linear | constant | constant_with_warmup.",
-        rich_help_panel=_ADVANCED,
-    ),
-    packing: bool = typer.Option(
-        False,
-        "--packing",
-        help="Pack examples into max-length blocks (padding-free).",
-        rich_help_panel=_ADVANCED,
-    ),
-    padding_free: bool = typer.Option(
-        False, "--padding-free", help="Concatenate each batch without padding.", rich_help_panel=_ADVANCED
-    ),
-    bf16: bool | None = typer.Option(
-        None,
-        "--bf16/--no-bf16",
-        help="bf16 mixed precision (default: where the GPU has it).",
-        rich_help_panel=_ADVANCED,
-    ),
-    gradient_checkpointing: bool | None = typer.Option(
-        None,
-        "--gradient-checkpointing/--no-gradient-checkpointing",
-        help="Recompute activations (default: on with a GPU).",
-        rich_help_panel=_ADVANCED,
-    ),
-    filter_check: bool = typer.Option(
-        True,
-        "--filter-check/--no-filter-check",
-        help="Require label/valid columns; keep label==1, valid==1.",
-        rich_help_panel=_ADVANCED,
-    ),
-    save_steps: int = typer.Option(
-        500, "--save-steps", help="Checkpoint every N steps.", rich_help_panel=_ADVANCED
-    ),
-    logging_steps: int = typer.Option(
-        10, "--logging-steps", help="Log every N steps.", rich_help_panel=_ADVANCED
-    ),
-    seed: int = typer.Option(
-        0, "--seed", help="Random seed (data order, initialisation).", rich_help_panel=_ADVANCED
-    ),
-    attn_implementation: str | None = typer.Option(
-        None, "--attn-implementation", help="sdpa | eager | flash_attention_2.", rich_help_panel=_ADVANCED
-    ),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a model already in OUT."),
     verbose: bool = typer.Option(
         False, "--verbose", help="Show library output too (always kept in OUT/log.txt)."
     ),
@@ -116,47 +49,18 @@ def train_command(
     GPUs or nodes run it under `accelerate launch` with `fs1 accelerate-config fsdp_full_shard` (docs/training.md).
     """
     with user_errors():
-        from fs1.train import TrainConfig, train
-        from fs1.train.progress import QUIET_TRAINER_ARGS
-
-        cfg = TrainConfig(
-            data=data,
-            model=model,
-            out=str(out),
-            epochs=epochs,
-            learning_rate=lr,
-            max_length=max_length,
-            max_steps=max_steps,
-            effective_batch=effective_batch,
-            per_device_batch=per_device_batch,
-            resume_from_checkpoint="latest"
-            if resume and not resume_from_checkpoint
-            else resume_from_checkpoint,
-            lora=lora,
-            merge_lora=merge_lora,
-            lora_r=lora_r,
-            lora_alpha=lora_alpha,
-            warmup_ratio=warmup_ratio,
-            weight_decay=weight_decay,
-            lr_scheduler=scheduler,
-            packing=packing,
-            padding_free=padding_free,
-            bf16=bf16,
-            gradient_checkpointing=gradient_checkpointing,
-            filter_check=filter_check,
-            save_steps=save_steps,
-            logging_steps=logging_steps,
-            seed=seed,
-            attn_implementation=attn_implementation,
-            overwrite=overwrite,
-            extra_args={} if verbose else dict(QUIET_TRAINER_ARGS),
-        )
         from fs1.manifest import MANIFEST_NAME
-        from fs1.train.progress import TrainProgress
+        from fs1.train import train
+        from fs1.train.progress import QUIET_TRAINER_ARGS, TrainProgress
 
+        if resume and not config.resume_from_checkpoint:
+            config = config.model_copy(update={"resume_from_checkpoint": "latest"})
+        if not verbose:
+            config = config.model_copy(update={"extra_args": dict(QUIET_TRAINER_ARGS)})
+        out = Path(config.out)
         manifest, log = out / MANIFEST_NAME, out / "log.txt"
-        with recorded(manifest, log, seed=seed, inputs={"data": data}, verbose=verbose):
-            result = train(cfg, callbacks=None if verbose else [TrainProgress(out.name)])
+        with recorded(manifest, log, seed=config.seed, inputs={"data": config.data}, verbose=verbose):
+            result = train(config, callbacks=None if verbose else [TrainProgress(out.name)])
     last = f"{result.losses[-1][1]:.4f}" if result.losses else "n/a"
     console.print(
         f"[bold green]trained[/] {result.examples} examples, steps {result.start_step} → {result.global_step}, "

@@ -18,15 +18,10 @@ from typing import Any
 
 from fs1.io import InputError, read_jsonl_rows
 from fs1.records import Question, RecordError
+from fs1.vocab import SOURCES
 
 # Exact `source_of_data` values of the published fs1 benchmark.
-CWQ = "ComplexWebQuestions"
-EXAQT = "ExaQT"
-GRAILQA = "GrailQA"
-SIMPLEQA = "SimpleQA"
-MINTAKA = "Mintaka"
-WEBQSP = "WebQSP"
-SOURCES = (CWQ, EXAQT, GRAILQA, SIMPLEQA, MINTAKA, WEBQSP)
+CWQ, EXAQT, GRAILQA, SIMPLEQA, MINTAKA, WEBQSP = SOURCES
 
 
 NO_GOLD = "no gold answer"

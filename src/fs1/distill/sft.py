@@ -27,6 +27,7 @@ from typing import Any
 from fs1.distill.card import render_card
 from fs1.distill.labelling import label_trace
 from fs1.distill.stats import DEFAULT_MAX_LENGTH, SftStats
+from fs1.errors import ConfigError
 from fs1.io import InputError, new_dir_mode, read_jsonl_rows
 from fs1.prompts import s1_assistant_text
 from fs1.records import RecordError, Trace
@@ -73,7 +74,7 @@ def load_student_tokenizer(student: str) -> Any:
 
     tokenizer = AutoTokenizer.from_pretrained(resolve_for_transformers(student))
     if not getattr(tokenizer, "chat_template", None):
-        raise ValueError(
+        raise ConfigError(
             f"student {student!r}: its tokenizer has no chat template (an instruct model is needed)"
         )
     return tokenizer
@@ -207,7 +208,7 @@ def build_sft_dataset(
     from fs1.distill.leakage import EMBED_THRESHOLD, find_leaks
 
     if max_length <= 0:
-        raise ValueError(f"--max-length must be positive, got {max_length}")
+        raise ConfigError(f"--max-length must be positive, got {max_length}")
     traces = load_traces(trace_files)
     if not traces:
         raise InputError(f"no traces in {', '.join(map(str, trace_files))}")

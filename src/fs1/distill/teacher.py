@@ -19,11 +19,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from fs1.backends.base import FINISH_CONTEXT, FINISH_LENGTH, Completion
+from fs1.errors import ConfigError
 from fs1.prompts import THINK_CLOSE_TAG, THINK_OPEN_TAG, teacher_prompt_fs1, teacher_prompt_rt
 from fs1.records import PathRecord, Question, RecordError, Triple
 from fs1.scoring.extract import BOX_COMMANDS, extract_answer, last_boxed
+from fs1.vocab import TRACE_MODES
 
-MODES = ("rt", "fs1")
+MODES = TRACE_MODES
 # What to do with a question that has no KG path in fs1 mode.
 NO_PATH_POLICIES = ("rt", "skip")
 PATH_FOUND = "found"
@@ -105,9 +107,11 @@ def build_prompt(
 ) -> TeacherPrompt | None:
     """The teacher prompt of ``question`` in ``mode``; ``None`` when fs1 mode has no path and ``no_path='skip'``."""
     if mode not in MODES:
-        raise ValueError(f"unknown mode {mode!r}; expected one of {', '.join(MODES)}")
+        raise ConfigError(f"unknown mode {mode!r}; expected one of {', '.join(MODES)}")
     if no_path not in NO_PATH_POLICIES:
-        raise ValueError(f"unknown no-path policy {no_path!r}; expected one of {', '.join(NO_PATH_POLICIES)}")
+        raise ConfigError(
+            f"unknown no-path policy {no_path!r}; expected one of {', '.join(NO_PATH_POLICIES)}"
+        )
     if mode == "rt":
         return TeacherPrompt(teacher_prompt_rt(question.question))
     record = (paths or {}).get(question.ID)

@@ -1,4 +1,4 @@
-"""s1 budget forcing (protocol §5), batched across questions and samples, with budget sweeps that continue.
+"""s1 budget forcing (docs/protocol.md §5), batched across questions and samples, with budget sweeps that continue.
 
 Every sequence starts inside an opened thinking block. Each round continues **all** unfinished sequences together,
 each capped by what is left of its budget; backends keep what they processed (KV / prefix cache), so a round feeds
@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
 from fs1.backends.base import FINISH_CONTEXT, FINISH_LENGTH, Backend, SamplingParams, Sequence
+from fs1.errors import ConfigError
 from fs1.generate.parallel import ScaledOutput, continue_limited
 from fs1.prompts import ANSWER_MARKER, ANSWER_MAX_TOKENS, BUDGET_MARGIN_TOKENS, FORCED_ANSWER, WAIT
 
@@ -47,10 +48,10 @@ class BudgetConfig:
 
     def __post_init__(self) -> None:
         if not self.budgets or any(b <= 0 for b in self.budgets):
-            raise ValueError(f"budgets must be positive token counts, got {self.budgets}")
+            raise ConfigError(f"budgets must be positive token counts, got {self.budgets}")
         self.budgets = sorted(set(self.budgets))
         if self.min_think_tokens is not None and self.min_think_tokens < 0:
-            raise ValueError(f"min_think_tokens must be >= 0, got {self.min_think_tokens}")
+            raise ConfigError(f"min_think_tokens must be >= 0, got {self.min_think_tokens}")
 
 
 @dataclass

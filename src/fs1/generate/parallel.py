@@ -1,4 +1,4 @@
-"""Parallel sampling (protocol §5): ``n`` samples per prompt, each with its own recorded seed.
+"""Parallel sampling (docs/protocol.md §5): ``n`` samples per prompt, each with its own recorded seed.
 
 Backends prefill each distinct prompt once and share it across its samples (``Backend.open``); the seeds come from
 the caller so that a resumed run draws the same samples. Also holds ``ScaledOutput``, the result type of all test-time

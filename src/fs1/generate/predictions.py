@@ -17,17 +17,18 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 from fs1.backends.base import Backend, BackendError, Completion, SamplingParams
 from fs1.config import default_sampling
+from fs1.errors import ConfigError
 from fs1.generate.budget import BudgetConfig, budget_forcing
 from fs1.generate.parallel import ScaledOutput, parallel_sample
 from fs1.io import InputError, JsonlAppender, check_resume_config, completed_keys
 from fs1.prompts import (
     ANSWER_MAX_TOKENS,
-    SETTINGS,
     THINK_CLOSE_TAG,
     THINK_OPEN_TAG,
     THINK_START,
@@ -35,54 +36,77 @@ from fs1.prompts import (
 )
 from fs1.records import Prediction, Question
 from fs1.seeding import DEFAULT_SEED, derive_seed
+from fs1.vocab import EMBEDDED_NAME, PromptSetting
 
 Key = tuple[str, int, int | None]
 ROUTE_RAW = "raw"  # chat template applied here, raw text completed (and continued, for budget forcing)
 ROUTE_CHAT = "chat"  # the server's chat endpoint applies its own template; no continuation possible
 
 
-class GenerateConfig(BaseModel):
-    """What to generate: setting, samples, budgets and sampling (``None`` = the paper's default for the setting)."""
+class GenerationSettings(BaseModel):
+    """How to generate, whatever the model: samples, budgets and sampling (``None`` = the paper's default for the
+    setting). ``fs1 generate`` takes these with a model and a setting (``GenerateConfig``); an experiment file's
+    ``generation`` section is these for every model of the run."""
 
     model_config = ConfigDict(extra="forbid")
 
-    model: str = Field("smollm2-135m", description="Model name recorded in each prediction.")
-    setting: str = Field(
-        "instruct", description="instruct | cot | abstain | reasoning (s1 think/answer markers)."
-    )
     n: int = Field(1, ge=1, description="Samples per question (parallel sampling).")
-    budgets: list[int] | None = Field(
+    budgets: list[Annotated[int, Field(gt=0)]] | None = Field(
         None, description="Thinking budgets (tokens); several = a sweep in one run."
     )
     min_think_tokens: int | None = Field(
         None, ge=0, description="Cut early ends of thinking until this many."
     )
-    temperature: float | None = Field(None, ge=0, description="Softmax temperature; 0 = greedy.")
-    top_p: float | None = Field(None, gt=0, le=1, description="Nucleus sampling mass.")
-    top_k: int | None = Field(None, description="Top-k cut; -1 = off.")
-    repetition_penalty: float | None = Field(None, gt=0, description="Repetition penalty (1 = off).")
+    temperature: float | None = Field(
+        None, ge=0, description="Softmax temperature; 0 = greedy. Default: the paper's per setting."
+    )
+    top_p: float | None = Field(
+        None, gt=0, le=1, description="Nucleus sampling mass. Default: 0.8 instruct/cot, 0.95 reasoning."
+    )
+    top_k: int | None = Field(
+        None, description="Top-k cut; -1 = off. Default: 20 instruct/cot, 40 reasoning."
+    )
+    repetition_penalty: float | None = Field(
+        None, gt=0, description="Repetition penalty (1 = off). Default: 1.05."
+    )
     max_tokens: int | None = Field(
-        None, gt=0, description="Cap on new tokens (instruct/cot; thinking w/o budget)."
+        None, gt=0, description="Cap on new tokens (instruct/cot; thinking w/o budget). Default: 8000."
     )
     answer_max_tokens: int = Field(ANSWER_MAX_TOKENS, gt=0, description="Cap on the forced answer (greedy).")
     seed: int = Field(
         DEFAULT_SEED, description="Run seed; per-sample seeds derive from it, the question ID and the sample."
     )
-    batch_sequences: int = Field(64, ge=1, description="Sequences (question × sample) decoded together.")
+    batch_sequences: int = Field(
+        64,
+        ge=1,
+        validation_alias=AliasChoices("batch_sequences", "batch"),
+        description="Sequences (question × sample) decoded together.",
+    )
     continue_sweep: bool = Field(True, description="Continue longer budgets from shorter ones' state.")
     system: str | None = Field(None, description="System prompt (None = the chat template's default).")
 
+
+class GenerateConfig(GenerationSettings):
+    """What ``fs1 generate`` runs: a model in a setting, with the generation settings."""
+
+    model: str = Field(
+        EMBEDDED_NAME,
+        description="Checkpoint dir, hub id, GGUF, or smollm2-135m; recorded in each prediction.",
+    )
+    setting: PromptSetting = Field(
+        "instruct",
+        description="instruct | cot | abstain (answer only when sure) | reasoning (s1 think/answer).",
+    )
+
     @model_validator(mode="after")
     def _check(self) -> GenerateConfig:
-        if self.setting not in SETTINGS:
-            raise ValueError(f"unknown setting {self.setting!r}; expected one of {', '.join(SETTINGS)}")
         forcing = self.budgets is not None or self.min_think_tokens is not None
         if forcing and self.setting != "reasoning":
-            raise ValueError(
+            raise ConfigError(
                 "budget forcing (--max-think-tokens/--budgets/--min-think-tokens) needs --setting reasoning"
             )
         if self.budgets is not None and (not self.budgets or min(self.budgets) <= 0):
-            raise ValueError(f"budgets must be positive token counts, got {self.budgets}")
+            raise ConfigError(f"budgets must be positive token counts, got {self.budgets}")
         return self
 
     def sampling(self) -> SamplingParams:

@@ -2,7 +2,7 @@
 
 Two prompts (texts in ``fs1.prompts``):
 
-- ``fs1``: the paper's containment judge exactly as the authors' evaluation code asks it (protocol §4): one user
+- ``fs1``: the paper's containment judge exactly as the authors' evaluation code asks it (docs/protocol.md §4): one user
   turn, no system message, ``gold answer: `` + the gold list as a JSON array, ``predicted answer: `` + the
   prediction as a JSON string, an empty line, the 0/1 question; sampled at temperature 0.6, top-p 0.9, top-k 20,
   at most 5 tokens.
@@ -37,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from fs1 import prompts
 from fs1.backends.base import Backend, SamplingParams
+from fs1.errors import ConfigError
 from fs1.judge.cache import CachedVerdict, VerdictCache
 
 VERDICT_CORRECT = "correct"
@@ -151,7 +152,7 @@ PROMPTS: dict[str, JudgePrompt] = {
 def get_prompt(name: str) -> JudgePrompt:
     """The judge prompt called ``name`` (``fs1`` or ``simpleqa``); ``ValueError`` for any other name."""
     if name not in PROMPTS:
-        raise ValueError(f"unknown judge prompt {name!r}; choose one of {', '.join(PROMPTS)}")
+        raise ConfigError(f"unknown judge prompt {name!r}; choose one of {', '.join(PROMPTS)}")
     return PROMPTS[name]
 
 
@@ -201,7 +202,7 @@ class Judge:
         batch_size: int = DEFAULT_BATCH_SIZE,
     ) -> None:
         if batch_size < 1:
-            raise ValueError("batch_size must be at least 1")
+            raise ConfigError("batch_size must be at least 1")
         self.backend = backend
         self.prompt = prompt
         self.cache = cache
@@ -324,7 +325,7 @@ def load_judge(
     }
     options = {name: value for name, value in remote.items() if value is not None}
     if options and backend != "openai":
-        raise ValueError(f"{', '.join(options)} apply to the openai backend only (got backend {backend!r})")
+        raise ConfigError(f"{', '.join(options)} apply to the openai backend only (got backend {backend!r})")
     options.update(backend_options or {})
     cache = VerdictCache(cache_path) if cache_path is not None else None
     return Judge(load_backend(backend, model, **options), judge_prompt, cache, sampling=sampling,

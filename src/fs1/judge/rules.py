@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 from functools import lru_cache
 
+from fs1.errors import ConfigError
 from fs1.judge.judge import VERDICT_CORRECT, VERDICT_INCORRECT, VERDICT_NOT_ATTEMPTED
 from fs1.scoring.match import MATCH_CONTAINS, MATCH_EXACT, MatchResult, match_answer
 from fs1.scoring.normalize import normalize_answer
@@ -243,7 +244,7 @@ def get_rules(names: Sequence[str] | None = None) -> tuple[Rule, ...]:
         return CASCADE_RULES
     unknown = [n for n in names if n not in RULES_BY_NAME]
     if unknown:
-        raise ValueError(f"unknown rule(s) {', '.join(unknown)}; known: {', '.join(RULES_BY_NAME)}")
+        raise ConfigError(f"unknown rule(s) {', '.join(unknown)}; known: {', '.join(RULES_BY_NAME)}")
     return tuple(RULES_BY_NAME[n] for n in names)
 
 

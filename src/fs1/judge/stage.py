@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fs1.errors import ConfigError
 from fs1.io import InputError, read_jsonl_rows, write_json_atomic, write_jsonl_atomic
 from fs1.judge.judge import (
     RULE_PREFIX,
@@ -42,9 +43,9 @@ from fs1.scoring.normalize import normalize_answer
 from fs1.scoring.prediction import score_prediction
 from fs1.scoring.score import SCORES_FILE
 from fs1.scoring.summary import DuplicateSampleError, summarise
+from fs1.summary_types import JUDGED_SUMMARY_FILE, PASS_AT_K, JudgedSummary
 
 JUDGED_FILE = "judged.jsonl"
-JUDGED_SUMMARY_FILE = "judged_summary.json"
 MODE_ALL, MODE_CASCADE = "all", "cascade"
 MODES = (MODE_ALL, MODE_CASCADE)
 
@@ -109,7 +110,7 @@ def judge_scores(
     done.
     """
     if mode not in MODES:
-        raise ValueError(f"unknown judge mode {mode!r}; choose one of {', '.join(MODES)}")
+        raise ConfigError(f"unknown judge mode {mode!r}; choose one of {', '.join(MODES)}")
     stats = JudgeRunStats(predictions=len(scores))
     groups = _group(scores, questions)
     pending: list[_Group] = []
@@ -123,7 +124,7 @@ def judge_scores(
         else:
             pending.append(group)
     if pending and judge is None:
-        raise ValueError(f"{len(pending)} answer(s) need an LLM judge but no judge model was given")
+        raise ConfigError(f"{len(pending)} answer(s) need an LLM judge but no judge model was given")
     if pending and judge is not None:
         requests = [
             JudgeRequest(g.question.question, tuple(g.question.gold), g.answer or "") for g in pending
@@ -147,7 +148,7 @@ def _group(scores: Sequence[Score], questions: Mapping[str, Question]) -> dict[t
         score = scores[index]
         question = questions.get(score.id)
         if question is None:
-            raise ValueError(f"verdict for unknown question ID {score.id!r}")
+            raise InputError(f"verdict for unknown question ID {score.id!r}")
         norm = normalize_answer(score.extracted) if score.extracted is not None else ""
         group = groups.setdefault((score.id, norm), _Group(question, score.extracted if norm else None))
         group.members.append(index)
@@ -192,7 +193,7 @@ def judged_summary(
     judge_info: Mapping[str, Any],
     judge: Judge | None = None,
     seed: int = 0,
-) -> dict[str, Any]:
+) -> JudgedSummary:
     """``fs1 score``'s summary over judge verdicts, with SimpleQA metrics per slice and the run's costs.
 
     The three-way rates (``attempted``, ``hallucination_rate``, ...) and their intervals come from the verdicts
@@ -222,7 +223,7 @@ def judged_summary(
             "verdicts": {v: stats.verdicts[v] for v in sorted(stats.verdicts)},
         }
     )
-    return summary
+    return summary  # type: ignore[return-value]  # _add_simpleqa and update() made it one
 
 
 def _metric_row(row: JudgedRow, flag: bool) -> dict[str, Any]:
@@ -252,12 +253,12 @@ def _add_simpleqa(node: Any, attempted: Any) -> None:
     """Walk two summaries of the same shape and add the SimpleQA metrics to every slice ``S`` of the first."""
     if not isinstance(node, dict):
         return
-    if "pass@k" in node and "accuracy" in node:
-        at_k = attempted["pass@k"]
-        given = {k: _ratio(p, at_k[k]) for k, p in node["pass@k"].items()}
+    if PASS_AT_K in node and "accuracy" in node:
+        at_k = attempted[PASS_AT_K]
+        given = {k: _ratio(p, at_k[k]) for k, p in node[PASS_AT_K].items()}
         node["attempted@k"] = dict(at_k)
         node["accuracy_given_attempted@k"] = given
-        node["simpleqa_f1@k"] = {k: _harmonic(p, given[k]) for k, p in node["pass@k"].items()}
+        node["simpleqa_f1@k"] = {k: _harmonic(p, given[k]) for k, p in node[PASS_AT_K].items()}
         return
     for key, value in node.items():
         if isinstance(value, dict) and key in attempted and key not in _NOT_SLICES:

@@ -12,15 +12,25 @@ Public API (other stages use these names only):
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import Any
 
+from fs1.errors import ConfigError
 from fs1.kg.base import KG, KGError, QueryMemoryError, QueryTimeout, QueryTooCostly
-from fs1.kg.endpoint import WDQS_URL, EndpointSettings
-from fs1.kg.finder import PathFinder, find_paths, supports, validate_question_ids
 from fs1.kg.ids import EntityIdError
 from fs1.kg.settings import DEFAULT_DENY, SearchSettings
-from fs1.kg.verbalise import verbalise
+from fs1.kg.verbalise import verbalise  # eager: the name is also its submodule's
+
+# Loaded on first use: httpx and the search code stay out of ``fs1 --help`` (the CLI imports ``SearchSettings``).
+_LAZY = {
+    "WDQS_URL": "fs1.kg.endpoint",
+    "EndpointSettings": "fs1.kg.endpoint",
+    "PathFinder": "fs1.kg.finder",
+    "find_paths": "fs1.kg.finder",
+    "supports": "fs1.kg.finder",
+    "validate_question_ids": "fs1.kg.finder",
+}
 
 LOCAL, SPARQL = "local:", "sparql:"
 
@@ -61,8 +71,14 @@ def open_kg(spec: str | None = None, *, cache_dir: Path | None = None, **endpoin
             kg.spec = "bundled"  # records name it so, not by a path that differs between machines
         return kg
     if spec.startswith(SPARQL):
-        from fs1.kg.endpoint import SparqlKG
+        from fs1.kg.endpoint import WDQS_URL, EndpointSettings, SparqlKG
 
         url = spec[len(SPARQL) :] or WDQS_URL
         return SparqlKG(EndpointSettings(url=url, cache_dir=cache_dir, **endpoint_options))
-    raise ValueError(f"unknown KG {spec!r}: expected local:FILE, local:DIR or sparql:URL")
+    raise ConfigError(f"unknown KG {spec!r}: expected local:FILE, local:DIR or sparql:URL")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -10,10 +10,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
+from fs1.errors import Fs1Error
+
 Row = dict[str, str]
 
 
-class KGError(RuntimeError):
+class KGError(Fs1Error, RuntimeError):
     """A query that could not be answered (transport failure after retries, server error, bad store)."""
 
 

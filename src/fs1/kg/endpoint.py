@@ -1,6 +1,6 @@
 """The remote backend: a SPARQL 1.1 Protocol client (WDQS, QLever, ``oxigraph serve``) built on httpx.
 
-Policy it follows (wikidata-notes §1): a User-Agent with a contact, required for ``*.wikidata.org`` hosts
+Policy it follows (docs/protocol.md §A.1): a User-Agent with a contact, required for ``*.wikidata.org`` hosts
 (``FS1_USER_AGENT`` or the ``user_agent`` setting); GET, or form-encoded POST for long queries; JSON results;
 bounded concurrency and a request-rate limit, polite ones for every ``*.wikidata.org`` host; on a genuine 429/503
 it waits exactly what ``Retry-After`` says (seconds or an HTTP date) and pauses every worker, since ignoring a 429
@@ -39,6 +39,7 @@ from urllib.parse import urlencode, urlsplit
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
+from fs1.errors import ConfigError
 from fs1.kg.base import KG, KGError, QueryMemoryError, QueryTimeout, QueryTooCostly, Row
 from fs1.kg.cache import QueryCache
 
@@ -203,7 +204,7 @@ class SparqlKG(KG):
     def __init__(self, settings: EndpointSettings | None = None) -> None:
         settings = settings or EndpointSettings()
         if not settings.url.startswith(("http://", "https://")):
-            raise ValueError(f"SPARQL endpoint must be an http(s) URL, got {settings.url!r}")
+            raise ConfigError(f"SPARQL endpoint must be an http(s) URL, got {settings.url!r}")
         polite = is_wikidata_host(settings.url)
         self.settings = settings.model_copy(
             update={

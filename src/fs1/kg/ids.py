@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from fs1.errors import InputError
+
 WD_ENTITY = "http://www.wikidata.org/entity/"
 WDT = "http://www.wikidata.org/prop/direct/"
 WIKIBASE = "http://wikiba.se/ontology#"
@@ -25,7 +27,7 @@ _ENTITY_IRI = re.compile(re.escape(WD_ENTITY) + r"(Q[1-9][0-9]{0,11})", re.ASCII
 _WDT_IRI = re.compile(re.escape(WDT) + r"(P[1-9][0-9]{0,7})", re.ASCII)
 
 
-class EntityIdError(ValueError):
+class EntityIdError(InputError):
     """An entity or property id that is not a well-formed QID, PID or Freebase MID."""
 
 

@@ -1,6 +1,6 @@
 """The SPARQL texts of path search, written once and sent unchanged to the embedded store and to HTTP endpoints.
 
-Portable SPARQL 1.1 only (wikidata-notes §2): explicit PREFIX lines, ``rdfs:label`` with a language filter, no
+Portable SPARQL 1.1 only (docs/protocol.md §A.2): explicit PREFIX lines, ``rdfs:label`` with a language filter, no
 ``SERVICE wikibase:label`` or engine hints. Ids are interpolated only after ``fs1.kg.ids`` validated them; no label
 or other free text is ever written into a query.
 """

@@ -3,7 +3,7 @@
 For a pair (a, b) the search tries 1 hop, then 2, … up to ``max_hops``. Each side keeps BFS layers (node → the
 edges to its parents one layer closer to its root). Going from L-1 to L hops expands one side by a layer; the paths
 of length L are then ``chain(a→x) + edge(x, y) + chain(y→b)`` for every edge between the two outermost layers —
-the "bridge edges" of wikidata-notes §2.5. Every shortest path has such a middle edge, so all of them are found.
+the "bridge edges" of docs/protocol.md §A.3. Every shortest path has such a middle edge, so all of them are found.
 
 Hub guard: an intermediate node must have at most ``degree_limit`` allowed edges. A node's adjacency is fetched
 with ``LIMIT degree_limit + 1``, so a hub is recognised at bounded cost and then neither expanded nor kept on a path.

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from fs1.errors import InputError
 from fs1.kg.ids import EntityIdError, normalise_pid, normalise_qid
 
 SHIPPED_HUB_LISTS = {"wikidata": Path(__file__).resolve().parent / "bundled" / "wikidata_hubs.txt"}
@@ -96,7 +97,7 @@ def read_hub_list(spec: str) -> frozenset[str]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ValueError(f"hub list {spec!r}: cannot read {path} ({exc.strerror or exc})") from None
+        raise InputError(f"hub list {spec!r}: cannot read {path} ({exc.strerror or exc})") from None
     qids = set()
     for number, line in enumerate(text.splitlines(), 1):
         entry = line.split("#", 1)[0].strip()
@@ -105,5 +106,5 @@ def read_hub_list(spec: str) -> frozenset[str]:
         try:
             qids.add(normalise_qid(entry))
         except EntityIdError as exc:
-            raise ValueError(f"{path}:{number}: {exc}") from None
+            raise InputError(f"{path}:{number}: {exc}") from None
     return frozenset(qids)

@@ -81,7 +81,7 @@ def _load_into(store: ox.Store, path: Path, *, bulk: bool) -> None:
     """Load ``path`` into ``store`` (bulk loader for big files; gzip streamed)."""
     fmt = rdf_format(path)
     load = store.bulk_load if bulk else store.load
-    # Lenient: Wikidata dumps hold some IRIs and language tags a strict parser rejects (wikidata-notes §5);
+    # Lenient: Wikidata dumps hold some IRIs and language tags a strict parser rejects (docs/protocol.md §A.4);
     # malformed statements still raise, with their line.
     try:
         if path.name.endswith(".gz"):

@@ -15,6 +15,7 @@ from typing import Any
 from fs1.io import InputError, read_records
 from fs1.manifest import MANIFEST_NAME, read_manifest
 from fs1.records import PathRecord, Prediction, Question, Record, Score
+from fs1.summary_types import JUDGED_SUMMARY_FILE, SUMMARY_FILE, JudgedSummary, Summary
 
 SETTING_ORDER = {"instruct": 0, "cot": 1, "abstain": 2, "rt": 3, "fs1": 4}
 VIEWER_TEXT_LIMIT = 6000  # characters of each trace kept in the viewer, so the page stays light
@@ -27,9 +28,9 @@ class RunView:
     name: str
     model: str
     setting: str
-    summary: dict[str, Any]
+    summary: Summary
     budgets: list[int] = field(default_factory=list)
-    judged: dict[str, Any] | None = None
+    judged: JudgedSummary | None = None
 
 
 @dataclass
@@ -142,11 +143,11 @@ def load_runs(rundir: Path) -> list[RunView]:
         raise InputError(
             f"{rundir}: no score/ directory — is this an fs1 run directory? (run `fs1 run` first)"
         )
-    for summary_path in sorted(score_root.glob("*/summary.json")):
+    for summary_path in sorted(score_root.glob(f"*/{SUMMARY_FILE}")):
         name = summary_path.parent.name
         meta_path = rundir / "generate" / name / "run.json"
         meta = _read_run_meta(meta_path)
-        judged_path = rundir / "judge" / name / "judged_summary.json"
+        judged_path = rundir / "judge" / name / JUDGED_SUMMARY_FILE
         runs.append(
             RunView(
                 name=name,

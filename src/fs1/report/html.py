@@ -16,8 +16,9 @@ from typing import Any
 from fs1.io import atomic_open
 from fs1.report import factuality, plots
 from fs1.report.collect import ReportData, RunView, collect
+from fs1.summary_types import KGSEL_AT_K, MAJ_AT_K, PASS_AT_K
 
-SELECTION_METRIC = "kgsel@k"
+SELECTION_METRIC = KGSEL_AT_K
 FACTUALITY_NOTE = (
     "Per run, budget and k: the answer a majority vote selects from k samples (averaged over all k-subsets) is "
     "correct, hallucinated (attempted but wrong) or not attempted (no answer, or a refusal such as 'I don't "
@@ -54,7 +55,7 @@ def _ci(section: dict[str, Any], metric: str, k: str | None = None) -> Any:
 
 
 def _max_k(section: dict[str, Any]) -> str | None:
-    ks = [int(k) for k in section.get("pass@k", {})]
+    ks = [int(k) for k in section.get(PASS_AT_K, {})]
     return str(max(ks)) if ks else None
 
 
@@ -73,10 +74,10 @@ def main_table(data: ReportData) -> str:
             )
             sec = sec or {}
             kmax = _max_k(sec)
-            p1 = sec.get("pass@k", {}).get("1")
-            pk = sec.get("pass@k", {}).get(kmax) if kmax else None
-            cells.append(_cell(p1, _ci(sec, "pass@k", "1"), run=run.name, source=source, metric="pass@1"))
-            pk_ci = _ci(sec, "pass@k", kmax) if kmax else None
+            p1 = sec.get(PASS_AT_K, {}).get("1")
+            pk = sec.get(PASS_AT_K, {}).get(kmax) if kmax else None
+            cells.append(_cell(p1, _ci(sec, PASS_AT_K, "1"), run=run.name, source=source, metric="pass@1"))
+            pk_ci = _ci(sec, PASS_AT_K, kmax) if kmax else None
             cells.append(_cell(pk, pk_ci, run=run.name, source=source, metric=f"pass@{kmax}"))
         rows.append(
             f'<tr><td class="label">{escape(run.model)}</td><td class="label">{escape(run.setting)}</td>{"".join(cells)}</tr>'
@@ -122,17 +123,20 @@ def selection_table(data: ReportData, selection: dict[str, dict[str, float]]) ->
         kmax = _max_k(overall)
         if kmax is None:
             continue
-        pk = overall.get("pass@k", {}).get(kmax)
-        mk = overall.get("maj@k", {}).get(kmax)
+        pk = overall.get(PASS_AT_K, {}).get(kmax)
+        mk = overall.get(MAJ_AT_K, {}).get(kmax)
         sk = selection.get(run.name, {}).get(kmax)
         recovered = None if not pk or sk is None else sk / pk
         rows.append(
             f'<tr><td class="label">{escape(run.name)}</td><td>{escape(kmax)}</td>'
             + _cell(
-                overall.get("pass@k", {}).get("1"), _ci(overall, "pass@k", "1"), run=run.name, metric="pass@1"
+                overall.get(PASS_AT_K, {}).get("1"),
+                _ci(overall, PASS_AT_K, "1"),
+                run=run.name,
+                metric="pass@1",
             )
-            + _cell(pk, _ci(overall, "pass@k", kmax), run=run.name, metric="pass@k")
-            + _cell(mk, _ci(overall, "maj@k", kmax), run=run.name, metric="maj@k")
+            + _cell(pk, _ci(overall, PASS_AT_K, kmax), run=run.name, metric="pass@k")
+            + _cell(mk, _ci(overall, MAJ_AT_K, kmax), run=run.name, metric="maj@k")
             + _cell(sk, _selection_interval(data, run.name, kmax), run=run.name, metric=SELECTION_METRIC)
             + _cell(recovered, run=run.name, metric="recovered")
             + "</tr>"
@@ -154,7 +158,7 @@ def slice_table(data: ReportData, key: str, table_id: str) -> str:
     for run in data.runs:
         sec = run.summary.get(key, {})
         cells = "".join(
-            _cell((sec.get(v) or {}).get("pass@k", {}).get("1"), run=run.name, slice=v, metric="pass@1")
+            _cell((sec.get(v) or {}).get(PASS_AT_K, {}).get("1"), run=run.name, slice=v, metric="pass@1")
             for v in values
         )
         counts = escape("/".join(str((sec.get(v) or {}).get("n_questions", 0)) for v in values))
@@ -180,8 +184,8 @@ def budget_table(runs: list[RunView]) -> str:
                     metric="accuracy",
                 )
                 + _cell(
-                    overall.get("pass@k", {}).get(_max_k(overall) or "1"),
-                    _ci(overall, "pass@k", _max_k(overall) or "1"),
+                    overall.get(PASS_AT_K, {}).get(_max_k(overall) or "1"),
+                    _ci(overall, PASS_AT_K, _max_k(overall) or "1"),
                     run=run.name,
                     budget=budget,
                     metric="pass@k",
@@ -243,7 +247,7 @@ def judge_table(runs: list[RunView]) -> str:
                 run=run.name,
                 metric="judge-halluc",
             )
-            + _cell(judged.get("pass@k", {}).get(kmax), run=run.name, metric=f"judge-pass@{kmax}")
+            + _cell(judged.get(PASS_AT_K, {}).get(kmax), run=run.name, metric=f"judge-pass@{kmax}")
             + "".join(
                 f"<td>{escape(str(run.judged.get(key, 0)))}</td>"
                 for key in ("judge_calls", "decided_by_rule", "errors")

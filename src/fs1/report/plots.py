@@ -13,6 +13,7 @@ matplotlib.use("Agg")  # no display on servers and CI
 import matplotlib.pyplot as plt  # noqa: E402
 
 from fs1.report.collect import RunView  # noqa: E402
+from fs1.summary_types import MAJ_AT_K, PASS_AT_K  # noqa: E402
 
 
 def _data_uri(fig: Any) -> str:
@@ -62,13 +63,13 @@ def passk_curves(runs: list[RunView], selection: dict[str, dict[str, float]]) ->
         overall = run.summary.get("overall", {})
         ci = overall.get("ci") or {}
         colour = f"C{i % 10}"
-        if overall.get("pass@k"):
-            ks, ys = _curve(overall["pass@k"])
+        if overall.get(PASS_AT_K):
+            ks, ys = _curve(overall[PASS_AT_K])
             ax.plot(ks, ys, "-o", color=colour, label=f"{run.name} pass@k")
             _band(ax, ks, ci.get("pass@k"), [str(k) for k in ks], colour)
             drawn = True
-        if overall.get("maj@k"):
-            ks, ys = _curve(overall["maj@k"])
+        if overall.get(MAJ_AT_K):
+            ks, ys = _curve(overall[MAJ_AT_K])
             ax.plot(ks, ys, "--", color=colour, label=f"{run.name} maj@k")
             _band(ax, ks, ci.get("maj@k"), [str(k) for k in ks], colour)
         if selection.get(run.name):

@@ -6,22 +6,33 @@ Errors name the file and the offending key path (``students.0.backend``) with th
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from fs1.distill.config import DistillConfig
+from fs1.generate.predictions import GenerationSettings
 from fs1.io import InputError
 from fs1.judge.judge import JudgeSampling
+from fs1.kg.settings import SearchSettings
 from fs1.seeding import DEFAULT_SEED
+from fs1.train.config import SftConfig
+from fs1.vocab import DEFAULT_KS, EMBEDDED_NAME, PAPER_SETTINGS, BackendName, RunSetting
 
-# abstain: the base model told to answer only when sure, else "I don't know" (optional; not in the paper).
-Setting = Literal["instruct", "cot", "abstain", "rt", "fs1"]
-BackendName = Literal["transformers", "llamacpp", "vllm", "openai"]
+Setting = RunSetting
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+def refuse_section_seed(section: str, data: Any) -> Any:
+    """The teacher, training and generation seeds derive from the experiment's one ``seed`` (fs1.seeding): a seed
+    in their section would be ignored, so it is refused."""
+    if isinstance(data, dict) and "seed" in data:
+        raise ValueError(f"the {section} seed derives from the experiment's top-level `seed`; move it there")
+    return data
 
 
 class ModelSpec(_Strict):
@@ -65,56 +76,50 @@ class ModelSpec(_Strict):
         return self
 
 
-class TeacherSpec(ModelSpec):
-    """The teacher that writes rt and fs1 traces."""
+class TeacherSpec(DistillConfig):
+    """The teacher that writes rt and fs1 traces: the ``fs1 distill`` schema (same fields, same defaults), plus a
+    label. The mode is not a key here: the run distils rt and fs1 traces as its settings ask."""
 
-    name: str = "teacher"
-    samples: int = Field(1, ge=1, description="Traces per question.")
-    max_tokens: int = Field(1024, gt=0, description="Cap on the teacher's reply tokens.")
-    temperature: float = Field(0.6, ge=0, description="Teacher sampling temperature.")
-    no_path: Literal["rt", "skip"] = Field(
-        "rt", description="fs1 mode, question without KG path: rt prompt or skip."
-    )
-    concurrency: int = Field(4, ge=1, description="Parallel requests to a remote teacher.")
-    batch_size: int = Field(
-        8, ge=1, description="Questions decoded together by a local teacher (batched decoding)."
-    )
+    name: str = Field("teacher", description="Short label used in the run log.")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_mode(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "mode" in data:
+            raise ValueError("the teacher's mode follows the run's settings (rt, fs1); remove `mode`")
+        return refuse_section_seed("teacher", data)
 
-class TrainSpec(_Strict):
-    """Fine-tuning of the students on rt and fs1 traces (paper defaults; the demo shrinks them)."""
-
-    epochs: float = Field(5, gt=0, description="Training epochs.")
-    lr: float = Field(1e-5, gt=0, description="Learning rate.")
-    max_length: int = Field(8192, gt=0, description="Max tokens per example.")
-    max_steps: int | None = Field(
-        None, ge=1, description="Stop after this many optimiser steps (overrides epochs)."
-    )
-    batch_size: int = Field(1, ge=1, description="Per-device batch size.")
-    grad_accum: int = Field(
-        16, ge=1, description="Gradient accumulation steps (effective batch = batch × accum)."
-    )
-    lora: bool = Field(False, description="Train LoRA adapters (merged into the saved model).")
-    require_correct: bool = Field(
-        True, description="Train only on label==1, valid==1 traces (the paper's filter)."
-    )
+    _safe_name = field_validator("name")(ModelSpec._safe_name.__func__)  # type: ignore[attr-defined]
 
 
-class GenerationSpec(_Strict):
-    """Evaluation generation: parallel samples and budget forcing."""
+class TrainSpec(SftConfig):
+    """Fine-tuning of the students on rt and fs1 traces: the ``fs1 train`` recipe (same fields, same defaults; the
+    run sets data, model and output). ``grad_accum`` of earlier experiment files is read as
+    ``effective_batch = per_device_train_batch_size × grad_accum``."""
 
-    n: int = Field(16, ge=1, description="Samples per question (pass@k for k ≤ n).")
-    max_tokens: int = Field(8000, gt=0, description="Cap on new tokens for instruct/cot settings.")
-    budgets: list[Annotated[int, Field(gt=0)]] = Field(
-        default_factory=list, description="Thinking budgets for rt/fs1 models (budget forcing)."
-    )
-    min_think_tokens: int | None = Field(
-        None, ge=0, description="Append ' Wait,' until this many thinking tokens."
-    )
-    answer_max_tokens: int = Field(
-        256, gt=0, description="Cap on the forced answer after the budget (paper: 256)."
-    )
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_grad_accum(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "grad_accum" in data:
+            data = dict(data)
+            per_device = next(
+                (data[k] for k in ("per_device_train_batch_size", "batch_size") if k in data), 1
+            )
+            data["effective_batch"] = int(per_device) * int(data.pop("grad_accum"))
+        return refuse_section_seed("training", data)
+
+
+class GenerationSpec(GenerationSettings):
+    """Evaluation generation: the ``fs1 generate`` settings (same fields, same defaults) for every model of the run,
+    except ``n``, which is the paper's 16 here. ``budgets`` and ``min_think_tokens`` apply to the rt/fs1 students."""
+
+    n: int = Field(16, ge=1, description="Samples per question (pass@k for k ≤ n; the paper: 16).")
     greedy_budgets: bool = Field(False, description="Decode budget-forced runs greedily (the s1 protocol).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_seed(cls, data: Any) -> Any:
+        return refuse_section_seed("generation", data)
 
 
 class JudgeSpec(ModelSpec):
@@ -128,6 +133,68 @@ class JudgeSpec(ModelSpec):
     sampling: JudgeSampling = Field(
         default_factory=JudgeSampling, description="Overrides of the preset's sampling; seed; samples."
     )
+
+
+ExecutorName = Literal["local", "slurm", "ray"]
+StageKind = Literal["paths", "distill", "train", "generate", "judge"]
+
+
+class ResourceSpec(_Strict):
+    """What one job of a stage asks the cluster for; unset fields take the model-size defaults (docs/cluster.md)."""
+
+    gpus: int | None = Field(None, ge=0, description="GPUs per job (= tensor-parallel size for vLLM).")
+    cpus: int | None = Field(None, ge=1, description="CPU cores per job.")
+    mem_gb: int | None = Field(None, ge=1, description="Host memory per job in GiB.")
+    time_min: int | None = Field(None, ge=1, description="Wall-time limit per job in minutes.")
+    partition: str | None = Field(None, description="Slurm partition.")
+    account: str | None = Field(None, description="Slurm account charged.")
+    qos: str | None = Field(None, description="Slurm quality of service.")
+    constraint: str | None = Field(None, description="Slurm node feature constraint, e.g. `a100`.")
+    sbatch: list[str] = Field(
+        default_factory=list, description="Extra `#SBATCH` lines, e.g. `--exclusive` (without `#SBATCH`)."
+    )
+
+
+class SlurmSpec(_Strict):
+    """Slurm through submitit: one job array per stage wave, requeued on preemption or timeout."""
+
+    folder: str | None = Field(None, description="submitit's job folder; None = RUNDIR/.jobs/slurm.")
+    setup: list[str] = Field(
+        default_factory=list, description="Shell lines run before each job, e.g. `module load cuda`."
+    )
+    poll_s: int = Field(30, ge=1, description="Longest wait between two job-state queries.")
+    max_parallel: int | None = Field(None, ge=1, description="Array elements running at once.")
+
+
+class RaySpec(_Strict):
+    """Ray core: one task per stage or shard on an existing cluster."""
+
+    address: str = Field("auto", description="`auto`, `ray://host:port`, `host:port` or `local` (start one).")
+    max_retries: int = Field(3, ge=0, description="Retries of a task whose worker or node died.")
+
+
+class ExecutorSpec(_Strict):
+    """Where the heavy stages run and how they are split; local is today's single process."""
+
+    kind: ExecutorName = Field("local", description="local | slurm | ray (`fs1 run --executor` overrides).")
+    shards: int = Field(1, ge=1, description="Shards per generation run (each its own job and JSONL).")
+    questions_per_shard: int | None = Field(
+        None, ge=1, description="Alternative to `shards`: shard size in questions."
+    )
+    resources: dict[StageKind | Literal["default"], ResourceSpec] = Field(
+        default_factory=dict,
+        description="Per-stage resources (`default` applies to every stage); unset fields derive from model size.",
+    )
+    slurm: SlurmSpec = Field(default_factory=SlurmSpec)
+    ray: RaySpec = Field(default_factory=RaySpec)
+
+    def shard_count(self, questions: int) -> int:
+        """Shards for a stage over ``questions`` questions (never more shards than questions)."""
+        if self.questions_per_shard is not None:
+            wanted = -(-questions // self.questions_per_shard)
+        else:
+            wanted = self.shards
+        return max(1, min(wanted, questions))
 
 
 class Experiment(_Strict):
@@ -151,24 +218,35 @@ class Experiment(_Strict):
     )
     per_source: bool = Field(True, description="Apply `limit` per dataset so every source is represented.")
     kg: str = Field("bundled", description="`bundled`, `local:FILE` or `sparql:URL`.")
-    max_hops: int = Field(3, ge=1, le=4, description="Longest KG path searched.")
-    teacher: TeacherSpec = Field(
-        default_factory=lambda: TeacherSpec(model="smollm2-135m", backend="llamacpp")
+    paths: SearchSettings = Field(
+        default_factory=SearchSettings,
+        description="Path search: the `fs1 paths` settings (max_hops, deny, ...).",
     )
+    teacher: TeacherSpec = Field(default_factory=lambda: TeacherSpec(model=EMBEDDED_NAME, backend="llamacpp"))
     students: list[ModelSpec] = Field(
         ..., min_length=1, description="Models evaluated (and fine-tuned for rt/fs1)."
     )
-    settings: list[Setting] = Field(default_factory=lambda: ["instruct", "cot", "rt", "fs1"])
+    settings: list[Setting] = Field(default_factory=lambda: list(PAPER_SETTINGS))
     train: TrainSpec = Field(default_factory=TrainSpec)
     generation: GenerationSpec = Field(default_factory=GenerationSpec)
     ks: list[int] = Field(
-        default_factory=lambda: [1, 2, 4, 8, 16], description="k values for pass@k / maj@k."
+        default_factory=lambda: list(DEFAULT_KS), description="k values for pass@k / maj@k."
     )
     judge: JudgeSpec | None = None
+    executor: ExecutorSpec = Field(default_factory=ExecutorSpec, description="Local, Slurm or Ray; sharding.")
     seed: int = Field(
         DEFAULT_SEED,
         description="Run seed: teacher, training and generation draws all derive from it (fs1.seeding).",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_max_hops(cls, data: Any) -> Any:
+        # Earlier experiment files set max_hops at the top level; it is the path search's setting.
+        if isinstance(data, dict) and "max_hops" in data:
+            data = dict(data)
+            data["paths"] = {**(data.get("paths") or {}), "max_hops": data.pop("max_hops")}
+        return data
 
 
 def _line_of(text: str, loc: tuple[Any, ...]) -> int | None:

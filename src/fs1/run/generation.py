@@ -40,16 +40,17 @@ def generate_run(
 
     options = {k: v for k, v in backend_options.items() if v is not None}
     gen_setting = SETTING_FOR_GENERATION[setting]
+    settings = spec.model_dump(exclude={"greedy_budgets"})
     config = GenerateConfig(
-        model=label,
-        setting=gen_setting,
-        n=spec.n,
-        budgets=budgets or None,
-        min_think_tokens=spec.min_think_tokens if gen_setting == "reasoning" else None,
-        max_tokens=spec.max_tokens,
-        answer_max_tokens=spec.answer_max_tokens,
-        temperature=0.0 if (budgets and spec.greedy_budgets) else None,
-        seed=seed,
+        **settings
+        | {
+            "model": label,
+            "setting": gen_setting,
+            "budgets": budgets or None,
+            "min_think_tokens": spec.min_think_tokens if gen_setting == "reasoning" else None,
+            "temperature": 0.0 if (budgets and spec.greedy_budgets) else spec.temperature,
+            "seed": seed,
+        }
     )
     # stderr: stdout carries library chatter into the stage's log.txt (fs1.stage_log)
     generate_with_progress(

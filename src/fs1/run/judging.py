@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from fs1.errors import ConfigError
 from fs1.run.pipeline import Pipeline
 
 
@@ -16,7 +17,7 @@ def judge_run(pipe: Pipeline, run: str) -> Path:
     """Judge the scored predictions of ``run`` with the experiment's judge; returns the stage directory."""
     spec = pipe.exp.judge
     if spec is None:
-        raise ValueError("the experiment has no judge")
+        raise ConfigError("the experiment has no judge")
     config = {
         "score": pipe.fingerprints[f"score/{run}"],
         "judge": spec.model_dump(),
@@ -50,7 +51,7 @@ def judge_run(pipe: Pipeline, run: str) -> Path:
             seed=pipe.exp.seed,
         )
 
-    return pipe.stage(f"judge/{run}", config, work)
+    return pipe.stage(f"judge/{run}", config, work, kind="judge", model=spec)
 
 
 def judge_sampling(sampling: Any, run_seed: int) -> Any:

@@ -9,9 +9,10 @@ the s1 think/answer format and budget forcing when budgets are given.
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,15 +20,92 @@ from typing import Any
 from fs1.io import JsonlAppender, completed_keys, read_records, write_json_atomic, write_jsonl_atomic
 from fs1.records import PathRecord, Question
 from fs1.run.config import Experiment, ModelSpec, resolve_input
-from fs1.run.stage import StageResult, run_stage
+from fs1.run.executors import Executor, Job, JobFailure, Ledger, LocalExecutor
+from fs1.run.resources import resolve_resources
+from fs1.run.shards import RUNNING, drop_other_counts, mark_done, merge_shards, pending_shards, shard_path
+from fs1.run.stage import LOG_NAME, StageResult, close_stage, open_stage
 from fs1.seeding import derive_seed
+from fs1.stage_log import side_log_path, stage_log
+from fs1.summary_types import SUMMARY_FILE
+from fs1.vocab import TRACE_MODES
 
-TRAINED_SETTINGS = ("rt", "fs1")
+# Settings whose student is first fine-tuned on traces of the same name.
+TRAINED_SETTINGS = TRACE_MODES
+# Budget-forcing fields change only the rt/fs1 runs; an instruct/cot run depends on the rest.
+FORCING_FIELDS = {"budgets", "min_think_tokens", "answer_max_tokens", "greedy_budgets", "continue_sweep"}
 # Bumped when the score summary gains fields, so runs scored before are scored again (cheap) on resume.
 SCORE_METRICS_VERSION = 2
-# What an instruct/cot run depends on: budget-forcing fields change only the rt/fs1 runs.
-UNFORCED_FIELDS = {"n", "max_tokens"}
+ATTEMPTS = ".attempts.jsonl"
 Log = Callable[[str], None]
+
+
+class StagesFailed(RuntimeError):
+    """Some jobs of a wave failed; what finished is kept and a re-run of the same command resumes the rest."""
+
+    def __init__(self, failures: list[JobFailure]) -> None:
+        lines = [f"  {f.job.label} (job {f.job_id}): {f.error}" for f in failures]
+        super().__init__(
+            f"{len(failures)} job(s) failed:\n"
+            + "\n".join(lines)
+            + "\nre-run the same command to resume them"
+        )
+        self.failures = failures
+
+
+@dataclass
+class Sharding:
+    """How a stage splits: ``run(stage_dir, i, n)`` writes shard i of n of ``output``; the merge checks ``key``."""
+
+    count: int
+    output: str
+    run: Callable[[Path, int, int], None]
+    expected: Callable[[], set[Hashable]]
+    key: Callable[[dict[str, Any]], Hashable]
+
+
+@dataclass
+class PendingStage:
+    """A stage whose jobs are queued for the next wave."""
+
+    result: StageResult
+    config: dict[str, Any]
+    jobs: list[Job]
+    sharding: Sharding | None
+
+
+def note_running(directory: Path, job: str, sidecar: Path) -> None:
+    """Which process works on a job: a sidecar file (for ``fs1 status`` and people chasing a stuck job) and a
+    line in the stage's ``.attempts.jsonl`` (a retried or requeued job shows as a second attempt)."""
+    import os
+    import socket
+    import time
+
+    row = {"job": job, "pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}
+    write_json_atomic(sidecar, row)
+    with JsonlAppender(directory / ATTEMPTS) as sink:
+        sink.write(row)
+
+
+def _run_whole(work: Callable[[Path], None], directory: Path, verbose: bool = False) -> None:
+    note_running(directory, directory.name, directory / RUNNING)
+    with stage_log(directory / LOG_NAME, verbose=verbose):
+        work(directory)
+
+
+def _run_shard(
+    run: Callable[[Path, int, int], None],
+    directory: Path,
+    output: str,
+    index: int,
+    count: int,
+    verbose: bool = False,
+) -> None:
+    part = shard_path(directory / output, index, count)
+    note_running(directory, part.name, part.with_name(part.name + RUNNING))
+    # each shard its own log: shards of one stage may run at the same time on different nodes
+    with stage_log(side_log_path(part), verbose=verbose):
+        run(directory, index, count)
+    mark_done(part)
 
 
 @dataclass
@@ -42,12 +120,98 @@ class Pipeline:
     fingerprints: dict[str, str] = field(default_factory=dict)
     results: list[StageResult] = field(default_factory=list)
     runs: list[str] = field(default_factory=list)  # model × setting runs, in experiment order
+    executor: Executor = field(default_factory=LocalExecutor)
+    pending: list[PendingStage] = field(default_factory=list)
 
-    def stage(self, name: str, config: dict[str, Any], work: Callable[[Path], None]) -> Path:
-        result = run_stage(self.rundir, name, config, work, self.log, verbose=self.verbose)
+    def __getstate__(self) -> dict[str, Any]:
+        """What a job carries to a worker: the experiment and paths, not the driver's console or executor."""
+        state = dict(self.__dict__)
+        state.update(log=print, results=[], pending=[], executor=LocalExecutor())
+        return state
+
+    def stage(
+        self,
+        name: str,
+        config: dict[str, Any],
+        work: Callable[[Path], None],
+        kind: str | None = None,
+        model: ModelSpec | None = None,
+        sharding: Sharding | None = None,
+    ) -> Path:
+        """Run a stage unless it is up to date. A heavy stage (``kind`` given) becomes jobs — one per unfinished
+        shard — queued for the next ``barrier``; light stages, and every stage under the local executor without
+        shards, run here and now."""
+        result = open_stage(self.rundir, name, config, self.log)
         self.fingerprints[name] = result.fingerprint
         self.results.append(result)
+        if result.status == "skipped":
+            return result.directory
+        remote = kind is not None and self.executor.remote
+        if not remote and sharding is None:
+            self.log(f"▶ {name}: {'resuming' if result.status == 'resumed' else 'running'}")
+            with stage_log(result.directory / LOG_NAME, verbose=self.verbose):
+                work(result.directory)
+            close_stage(result, config)
+            return result.directory
+        pending = PendingStage(result, config, self.jobs_for(result, work, kind, model, sharding), sharding)
+        if remote:
+            self.pending.append(pending)
+        else:
+            for job in pending.jobs:
+                self.log(f"▶ {job.label}: running")
+                job.fn()
+            self.finish(pending)
         return result.directory
+
+    def jobs_for(
+        self,
+        result: StageResult,
+        work: Callable[[Path], None],
+        kind: str | None,
+        model: ModelSpec | None,
+        sharding: Sharding | None,
+    ) -> list[Job]:
+        spec = self.exp.executor
+        res = resolve_resources(
+            spec, kind or "default", model.model if model else None, model and model.backend
+        )
+        d = result.directory
+        if sharding is None:
+            return [Job(result.name, functools.partial(_run_whole, work, d, self.verbose), res)]
+        out = d / sharding.output
+        for stale in drop_other_counts(out, sharding.count):
+            self.log(f"  {result.name}: shard count changed, dropped {stale.name}")
+        return [
+            Job(result.name,
+                functools.partial(_run_shard, sharding.run, d, sharding.output, i, sharding.count, self.verbose),
+                res, shard=i, shards=sharding.count)
+            for i in pending_shards(out, sharding.count)
+        ]  # fmt: skip
+
+    def finish(self, pending: PendingStage) -> None:
+        """Merge a sharded stage's outputs (every key exactly once) and mark the stage done."""
+        sh = pending.sharding
+        if sh is not None:
+            out = pending.result.directory / sh.output
+            merged = merge_shards(out, sh.count, sh.expected(), sh.key)
+            self.log(f"  {pending.result.name}: merged {sh.count} shards, {merged} records")
+        close_stage(pending.result, pending.config)
+
+    def barrier(self) -> None:
+        """Run every queued job on the executor, finish the stages whose jobs all succeeded, report the others."""
+        if not self.pending:
+            return
+        pending, self.pending = self.pending, []
+        jobs = [job for p in pending for job in p.jobs]
+        if jobs:
+            self.log(f"⇪ {len(jobs)} job(s) on {self.executor.name}: " + ", ".join(j.label for j in jobs))
+        failures = self.executor.run(jobs, Ledger(self.rundir, self.executor.name))
+        failed = {f.job.stage for f in failures}
+        for p in pending:
+            if p.result.name not in failed:
+                self.finish(p)
+        if failures:
+            raise StagesFailed(failures)
 
     # --- inputs ---
     def benchmark_spec(self, bench: str) -> str:
@@ -107,7 +271,7 @@ class Pipeline:
         config = {
             "benchmark": self.fingerprints["benchmark"],
             "kg": self.exp.kg,
-            "max_hops": self.exp.max_hops,
+            "paths": self.exp.paths.model_dump(mode="json"),
         }
 
         def work(d: Path) -> None:
@@ -118,16 +282,16 @@ class Pipeline:
             todo = [q for q in self.train_questions() if q.ID not in done]
             kg = open_kg(self.kg_spec(), cache_dir=self.rundir / "cache" / "kg")
             with JsonlAppender(out) as sink:
-                for record in find_paths(kg, todo, max_hops=self.exp.max_hops):
+                for record in find_paths(kg, todo, settings=self.exp.paths):
                     sink.write(record)
 
-        self.stage("paths", config, work)
+        self.stage("paths", config, work, kind="paths")
 
     def run_distill(self, mode: str) -> None:
         t = self.exp.teacher
         config = {
             "benchmark": self.fingerprints["benchmark"],
-            "teacher": t.model_dump(),
+            "teacher": t.model_dump(exclude={"seed"}),
             "mode": mode,
             "seed": self.exp.seed,
         }
@@ -141,21 +305,8 @@ class Pipeline:
             if mode == "fs1":
                 records = read_records(self.rundir / "paths" / "paths.jsonl", PathRecord)
                 paths = {r.ID: r for r in records}
-            dc = DistillConfig(
-                mode=mode,
-                teacher=t.model,
-                backend=t.backend,
-                base_url=t.base_url,
-                tokenizer=t.tokenizer,
-                samples=t.samples,
-                no_path=t.no_path,
-                concurrency=t.concurrency,
-                batch_size=t.batch_size,
-                max_tokens=t.max_tokens,
-                temperature=t.temperature,
-                seed=self.exp.seed,
-                backend_options=t.options,
-            )
+            settings = t.model_dump(exclude={"name", "mode"})
+            dc = DistillConfig(**settings | {"mode": mode, "seed": self.exp.seed})
             summary = run_distillation(
                 self.train_questions(), dc, d / "traces.jsonl", paths=paths, resume=True
             )
@@ -166,7 +317,7 @@ class Pipeline:
                 + (f"; note: {s['note']}" if s.get("note") else "")
             )
 
-        self.stage(f"distill/{mode}", config, work)
+        self.stage(f"distill/{mode}", config, work, kind="distill", model=t)
 
     def run_sft(self, student: ModelSpec, mode: str) -> None:
         name = f"sft/{student.name}-{mode}"
@@ -200,7 +351,7 @@ class Pipeline:
         config = {
             "sft": self.fingerprints[f"sft/{student.name}-{mode}"],
             "student": student.model,
-            "train": tr.model_dump(),
+            "train": tr.model_dump(exclude={"seed"}),
             "seed": self.train_seed(student, mode),
         }
 
@@ -209,33 +360,26 @@ class Pipeline:
             from fs1.train.progress import QUIET_TRAINER_ARGS, TrainProgress
 
             data = self.rundir / "sft" / f"{student.name}-{mode}" / "dataset"
-            if not tr.require_correct:
+            if not tr.filter_check:
                 data = answered_traces(data / "full", d / "answered.parquet")
             checkpoints = d / "model" / "checkpoints"
             resume = "latest" if any(checkpoints.glob("checkpoint-*")) else None
-            cfg = TrainConfig(
-                data=str(data),
-                model=student.model,
-                out=str(d / "model"),
-                epochs=tr.epochs,
-                learning_rate=tr.lr,
-                max_length=tr.max_length,
-                max_steps=tr.max_steps or -1,
-                per_device_batch=tr.batch_size,
-                effective_batch=tr.batch_size * tr.grad_accum,
-                lora=tr.lora,
-                merge_lora=tr.lora,
-                filter_check=tr.require_correct,
-                resume_from_checkpoint=resume,
-                overwrite=True,
-                save_steps=max(1, tr.max_steps or 500),
-                seed=self.train_seed(student, mode),
-                extra_args={} if self.verbose else dict(QUIET_TRAINER_ARGS),
-            )
+            run_owned = {
+                "data": str(data),
+                "model": student.model,
+                "out": str(d / "model"),
+                "merge_lora": tr.merge_lora or tr.use_peft,  # the run evaluates plain checkpoints
+                "resume_from_checkpoint": resume,
+                "overwrite": True,
+                "save_steps": tr.max_steps if tr.max_steps > 0 else tr.save_steps,
+                "seed": self.train_seed(student, mode),
+                "extra_args": {} if self.verbose else dict(QUIET_TRAINER_ARGS),
+            }
+            cfg = TrainConfig(**tr.model_dump() | run_owned)
             result = train(cfg, callbacks=None if self.verbose else [TrainProgress(f"{student.name}-{mode}")])
             self.log(f"  trained {student.name}-{mode}: {result.global_step} steps, loss {result.train_loss}")
 
-        self.stage(f"train/{student.name}-{mode}", config, work)
+        self.stage(f"train/{student.name}-{mode}", config, work, kind="train", model=student)
 
     def train_seed(self, student: ModelSpec, mode: str) -> int:
         """The seed of one fine-tuning run (data order, initialisation of adapters, dropout)."""
@@ -253,20 +397,27 @@ class Pipeline:
         run = f"{student.name}__{setting}"
         g = self.exp.generation
         model, backend = self.model_for(student, setting)
-        budgets = list(g.budgets) if setting in TRAINED_SETTINGS else []
+        budgets = list(g.budgets or []) if setting in TRAINED_SETTINGS else []
         config = {
             "benchmark": self.fingerprints["benchmark"],
             "student": student.model_dump(),
             "setting": setting,
-            "generation": g.model_dump(include=None if setting in TRAINED_SETTINGS else UNFORCED_FIELDS),
+            "generation": g.model_dump(
+                exclude={"seed"} | (set() if setting in TRAINED_SETTINGS else FORCING_FIELDS)
+            ),
             "budgets": budgets,
             "seed": self.exp.seed,
         }
         if setting in TRAINED_SETTINGS:
             config["model"] = self.fingerprints[f"train/{student.name}-{setting}"]
 
-        def work(d: Path) -> None:
+        # On a cluster a vLLM job shards the model over the GPUs it was given (resources table / experiment file).
+        gpus = resolve_resources(self.exp.executor, "generate", student.model, student.backend).gpus
+        tensor_parallel = gpus if backend == "vllm" and self.executor.remote and gpus > 1 else None
+
+        def generate_part(d: Path, index: int, count: int) -> None:
             from fs1.run.generation import generate_run
+            from fs1.run.shards import shard_slice
 
             meta = {
                 "model": student.name,
@@ -277,22 +428,33 @@ class Pipeline:
                 "n": g.n,
             }
             write_json_atomic(d / "run.json", meta)
+            out = d / "predictions.jsonl"
             generate_run(
-                self.questions(),
+                shard_slice(self.questions(), index, count),
                 run,
                 model,
                 backend,
                 setting,
                 g,
                 budgets,
-                d / "predictions.jsonl",
+                out if count == 1 else shard_path(out, index, count),
                 seed=self.exp.seed,
                 base_url=student.base_url,
                 tokenizer=student.tokenizer,
-                **student.options,
+                **({"tensor_parallel_size": tensor_parallel} if tensor_parallel else {}) | student.options,
             )
 
-        self.stage(f"generate/{run}", config, work)
+        def expected_keys() -> set[Hashable]:
+            return {(q.ID, s, b) for q in self.questions() for s in range(g.n) for b in (budgets or [None])}
+
+        from fs1.generate.predictions import prediction_key
+
+        count = self.exp.executor.shard_count(len(self.questions()))
+        sharding = None
+        if count > 1:
+            sharding = Sharding(count, "predictions.jsonl", generate_part, expected_keys, prediction_key)
+        work = functools.partial(generate_part, index=0, count=1)
+        self.stage(f"generate/{run}", config, work, kind="generate", model=student, sharding=sharding)
         return run
 
     def run_score(self, run: str) -> dict[str, Any]:
@@ -316,7 +478,7 @@ class Pipeline:
             )
 
         d = self.stage(f"score/{run}", config, work)
-        return json.loads((d / "summary.json").read_text())
+        return json.loads((d / SUMMARY_FILE).read_text())
 
     def clean_stale_runs(self, runs: list[str]) -> None:
         """Drop generate/score dirs of runs no longer in the experiment, so the report shows only current runs."""

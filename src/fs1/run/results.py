@@ -18,8 +18,9 @@ from typing import Any
 import numpy as np
 
 from fs1.records import Question
+from fs1.summary_types import CURVE_METRICS, KGSEL_AT_K, Summary
 
-SELECTION_METRIC = "kgsel@k"
+SELECTION_METRIC = KGSEL_AT_K
 COLUMNS = ("run", "model", "setting", "source", "budget", "k", "metric", "value", "lo", "hi")
 # Per-slice numbers without k (``fs1.scoring.summary``), and the factuality of the maj@k answer, named maj_<x>@k.
 SCALAR_METRICS = (
@@ -46,7 +47,7 @@ def _section_rows(
         for metric in SCALAR_METRICS
         if metric in section
     ]
-    for metric in ("pass@k", "maj@k"):
+    for metric in CURVE_METRICS:
         for k, value in (section.get(metric) or {}).items():
             rows.append(_row(base, value, (ci.get(metric) or {}).get(k), **where, k=int(k), metric=metric))
     for k, outcome in (section.get("factuality@k") or {}).items():
@@ -59,7 +60,7 @@ def _section_rows(
     return rows
 
 
-def summary_rows(run: str, model: str, setting: str, summary: Mapping[str, Any]) -> list[dict[str, Any]]:
+def summary_rows(run: str, model: str, setting: str, summary: Summary) -> list[dict[str, Any]]:
     """Flatten one ``summary.json`` into table rows (overall and per source; per budget where present), with the
     95 % bootstrap interval of each number in ``lo`` / ``hi`` where the summary has one."""
     base = {"run": run, "model": model, "setting": setting}

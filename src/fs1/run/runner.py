@@ -7,23 +7,37 @@ from typing import Any
 
 from fs1.io import atomic_open, read_jsonl_rows
 from fs1.manifest import MANIFEST_NAME, recording
-from fs1.run.config import Experiment, load_experiment
+from fs1.run.config import ExecutorSpec, Experiment, load_experiment
+from fs1.run.executors import make_executor
 from fs1.run.pipeline import TRAINED_SETTINGS, Log, Pipeline
 from fs1.run.results import kg_selection_rows, summary_rows, write_results
 
 
 def run_experiment(
-    experiment_file: str | Path, rundir: str | Path, log: Log = print, *, verbose: bool = False
+    experiment_file: str | Path,
+    rundir: str | Path,
+    log: Log = print,
+    executor: str | None = None,
+    shards: int | None = None,
+    *,
+    verbose: bool = False,
 ) -> Pipeline:
     """Run (or resume) the experiment into ``rundir``; returns the pipeline with each stage's outcome.
 
-    Library output goes to each stage's ``log.txt``; ``verbose`` shows it on the terminal as well."""
+    ``executor`` and ``shards`` override the experiment file's ``executor.kind`` and ``executor.shards``. The stages
+    run in waves — (paths) → distill → SFT + train → generate → score (+ judge) — and each wave's heavy stages
+    go to the executor together, so independent runs and shards run side by side. Library output goes to each
+    stage's ``log.txt``; ``verbose`` shows it on the terminal as well. ``rundir/manifest.json`` records what made
+    the run (versions, hardware, seeds, times).
+    """
     experiment_file = Path(experiment_file)
     exp = load_experiment(experiment_file)
+    exp = with_executor_overrides(exp, executor, shards)
     rundir = Path(rundir)
     rundir.mkdir(parents=True, exist_ok=True)
     keep_experiment_copy(experiment_file, rundir / "experiment.yaml")
-    pipe = Pipeline(exp, rundir, experiment_file, log, verbose=verbose)
+    engine = make_executor(exp.executor.kind, rundir, exp.executor)
+    pipe = Pipeline(exp, rundir, experiment_file, log, verbose=verbose, executor=engine)
     inputs = {"experiment": experiment_file}
     with recording(rundir / MANIFEST_NAME, seeds={"run": exp.seed}, inputs=inputs) as manifest:
         run_stages(pipe)
@@ -42,32 +56,48 @@ def trained_modes(exp: Experiment) -> list[str]:
 
 
 def run_stages(pipe: Pipeline) -> None:
-    """Every stage of the experiment, in order, then ``results.parquet``."""
+    """Every stage of the experiment, wave by wave, then ``results.parquet``."""
     exp = pipe.exp
     pipe.run_benchmark()
     modes = trained_modes(exp)
     if "fs1" in modes:
         pipe.run_paths()
+        pipe.barrier()
     for mode in modes:
         pipe.run_distill(mode)
+    pipe.barrier()
     for student in exp.students:
         for mode in modes:
             pipe.run_sft(student, mode)
             pipe.run_train(student, mode)
-    runs: list[str] = []
+    pipe.barrier()
+    runs = [pipe.run_generate(student, setting) for student in exp.students for setting in exp.settings]
+    pipe.barrier()
     summaries: dict[str, dict[str, Any]] = {}
-    for student in exp.students:
-        for setting in exp.settings:
-            run = pipe.run_generate(student, setting)
-            runs.append(run)
-            summaries[run] = pipe.run_score(run)
-            if exp.judge is not None:
-                from fs1.run.judging import judge_run
+    for run in runs:
+        summaries[run] = pipe.run_score(run)
+        if exp.judge is not None:
+            from fs1.run.judging import judge_run
 
-                judge_run(pipe, run)
+            judge_run(pipe, run)
+    pipe.barrier()
     pipe.clean_stale_runs(runs)
     pipe.runs = runs
     write_results_table(pipe, runs, summaries)
+
+
+def with_executor_overrides(exp: Experiment, executor: str | None, shards: int | None) -> Experiment:
+    """The experiment with the command line's ``--executor``/``--shards`` in place of the file's."""
+    update: dict[str, Any] = {}
+    if executor is not None:
+        update["kind"] = executor
+    if shards is not None:
+        update["shards"] = shards
+        update["questions_per_shard"] = None
+    if not update:
+        return exp
+    spec = ExecutorSpec.model_validate({**exp.executor.model_dump(), **update})
+    return exp.model_copy(update={"executor": spec})
 
 
 def keep_experiment_copy(experiment_file: Path, copy: Path) -> None:

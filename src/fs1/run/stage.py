@@ -19,7 +19,7 @@ from fs1.io import write_json_atomic
 from fs1.stage_log import stage_log
 
 MARKER = ".stage.json"
-LOG_NAME = "log.txt"
+LOG_NAME = "log.txt"  # a stage's library output (fs1.stage_log)
 
 
 def fingerprint(config: dict[str, Any]) -> str:
@@ -36,17 +36,13 @@ class StageResult:
     status: str  # "done" (ran now), "skipped" (already done), "resumed"
 
 
-def run_stage(
-    rundir: Path,
-    name: str,
-    config: dict[str, Any],
-    work: Callable[[Path], None],
-    log: Callable[[str], None] = print,
-    verbose: bool = False,
+def open_stage(
+    rundir: Path, name: str, config: dict[str, Any], log: Callable[[str], None] = print
 ) -> StageResult:
-    """Run ``work(stage_dir)`` unless the stage already finished with this config.
+    """Decide what a stage needs: "skipped" (finished with this config), else ready to run ("running"/"resuming").
 
-    Library output of the work goes to ``stage_dir/log.txt`` (also to the terminal when ``verbose``)."""
+    A stage to run has its directory prepared and a not-done marker written, so a crash from here on resumes it.
+    """
     directory = rundir / name
     fp = fingerprint(config)
     marker = directory / MARKER
@@ -63,8 +59,32 @@ def run_stage(
         shutil.rmtree(directory)
     directory.mkdir(parents=True, exist_ok=True)
     write_json_atomic(marker, {"fingerprint": fp, "done": False, "config": config})
-    log(f"▶ {name}: {'resuming' if resumed else 'running'}")
-    with stage_log(directory / LOG_NAME, verbose=verbose):
-        work(directory)
-    write_json_atomic(marker, {"fingerprint": fp, "done": True, "config": config})
     return StageResult(name, directory, fp, "resumed" if resumed else "done")
+
+
+def close_stage(result: StageResult, config: dict[str, Any]) -> None:
+    """Mark a stage finished with the config that made it."""
+    write_json_atomic(
+        result.directory / MARKER, {"fingerprint": result.fingerprint, "done": True, "config": config}
+    )
+
+
+def run_stage(
+    rundir: Path,
+    name: str,
+    config: dict[str, Any],
+    work: Callable[[Path], None],
+    log: Callable[[str], None] = print,
+    verbose: bool = False,
+) -> StageResult:
+    """Run ``work(stage_dir)`` unless the stage already finished with this config.
+
+    Library output of the work goes to ``stage_dir/log.txt`` (also to the terminal when ``verbose``)."""
+    result = open_stage(rundir, name, config, log)
+    if result.status == "skipped":
+        return result
+    log(f"▶ {name}: {'resuming' if result.status == 'resumed' else 'running'}")
+    with stage_log(result.directory / LOG_NAME, verbose=verbose):
+        work(result.directory)
+    close_stage(result, config)
+    return result

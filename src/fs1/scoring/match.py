@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from fs1.errors import InputError
 from fs1.scoring.normalize import normalize_answer
 from fs1.scoring.tables import NO, YES
 
@@ -72,7 +73,7 @@ def normalized_golds(gold: Sequence[str]) -> tuple[str, ...]:
 def _gold_forms(gold: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """``(normalised forms, the gold answer each form comes from)``."""
     if not gold:
-        raise ValueError("empty gold list")
+        raise InputError("empty gold list")
     forms: dict[str, str] = {}
     for answer in gold:
         variants = [answer, _PARENTHETICAL.sub(" ", answer)] if "(" in answer else [answer]
@@ -81,7 +82,7 @@ def _gold_forms(gold: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]
             if form:
                 forms.setdefault(form, answer)
     if not forms:
-        raise ValueError(f"no usable gold answer in {list(gold)!r} (all normalise to nothing)")
+        raise InputError(f"no usable gold answer in {list(gold)!r} (all normalise to nothing)")
     return tuple(forms), tuple(forms.values())
 
 

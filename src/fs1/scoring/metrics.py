@@ -20,13 +20,15 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from fs1.errors import ConfigError, InputError
+
 
 def pass_at_k(n: int, c: int, k: int) -> float:
     """Unbiased pass@k for ``n`` samples with ``c`` correct; ``ValueError`` unless ``1 <= k <= n`` and ``0 <= c <= n``."""
     if not 1 <= k <= n:
-        raise ValueError(f"pass@{k} needs 1 <= k <= n (n = {n})")
+        raise ConfigError(f"pass@{k} needs 1 <= k <= n (n = {n})")
     if not 0 <= c <= n:
-        raise ValueError(f"correct count {c} outside 0..{n}")
+        raise InputError(f"correct count {c} outside 0..{n}")
     if n - c < k:
         return 1.0
     return 1.0 - float(np.prod(1.0 - k / np.arange(n - c + 1, n + 1)))
@@ -39,7 +41,7 @@ def pass_at_k_array(n: np.ndarray, c: np.ndarray, k: int) -> np.ndarray:
     if n.size == 0:
         return np.zeros(0)
     if (n < k).any():
-        raise ValueError(f"pass@{k} needs k <= n for every question (smallest n = {int(n.min())})")
+        raise ConfigError(f"pass@{k} needs k <= n for every question (smallest n = {int(n.min())})")
     pairs, inverse = np.unique(np.stack([n, c], axis=1), axis=0, return_inverse=True)
     values = np.array([pass_at_k(int(pn), int(pc), k) for pn, pc in pairs])
     return values[inverse.reshape(-1)]
@@ -48,7 +50,7 @@ def pass_at_k_array(n: np.ndarray, c: np.ndarray, k: int) -> np.ndarray:
 def majority_vote(answers: Sequence[str | None], correct: Sequence[bool], k: int) -> bool:
     """maj@k for one question: ``answers``/``correct`` are in sample order; see the module docstring."""
     if not 1 <= k <= len(answers):
-        raise ValueError(f"maj@{k} needs 1 <= k <= n (n = {len(answers)})")
+        raise ConfigError(f"maj@{k} needs 1 <= k <= n (n = {len(answers)})")
     counts: dict[str, int] = {}
     first: dict[str, int] = {}
     for index, answer in enumerate(answers[:k]):

@@ -120,7 +120,7 @@ def compare(
     """
     paired = sorted(set(a) & set(b))
     if not paired:
-        raise ValueError("the two runs share no question to compare")
+        raise InputError("the two runs share no question to compare")
     by_source: dict[str, list[str]] = {OVERALL: paired}
     for qid in paired:
         if qid in sources:

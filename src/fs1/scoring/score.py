@@ -21,9 +21,9 @@ from fs1.scoring.match import _gold_forms, _match_cached, match_normalized
 from fs1.scoring.normalize import normalize_answer
 from fs1.scoring.prediction import score_prediction
 from fs1.scoring.summary import DuplicateSampleError, VerdictColumns, aggregate
+from fs1.summary_types import SUMMARY_FILE
 
 SCORES_FILE = "scores.jsonl"
-SUMMARY_FILE = "summary.json"
 
 
 def score_predictions(
@@ -36,7 +36,7 @@ def score_predictions(
     for prediction in predictions:
         question = questions.get(prediction.id)
         if question is None:
-            raise ValueError(f"prediction for unknown question ID {prediction.id!r}")
+            raise InputError(f"prediction for unknown question ID {prediction.id!r}")
         score = score_prediction(prediction, question, _gold_of(golds, question))
         scores.append(score)
         columns.add(

@@ -30,6 +30,8 @@ from math import comb
 
 import numpy as np
 
+from fs1.errors import ConfigError
+
 EXACT_VECTORS = 20_000
 MONTE_CARLO_DRAWS = 4_000
 
@@ -72,7 +74,7 @@ def select_at_k(groups: tuple[Group, ...], n: int, k: int, seed: int = 0) -> Sel
 def _select_cached(groups: tuple[Group, ...], n: int, k: int, seed: int) -> SelectionEstimate:
     # Checked here, on a cache miss only (an error is not cached, so a bad call raises every time).
     if not 1 <= k <= n:
-        raise ValueError(f"selection at k = {k} needs 1 <= k <= n (n = {n})")
+        raise ConfigError(f"selection at k = {k} needs 1 <= k <= n (n = {n})")
     if sum(g[0] for g in groups) > n:
         raise ValueError(f"{sum(g[0] for g in groups)} votes for only {n} samples")
     if not groups:

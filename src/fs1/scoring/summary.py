@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from fs1.errors import ConfigError, InputError
 from fs1.records import Question, Score
 from fs1.scoring.intervals import percentile_interval, replicate_sums, slice_rng
 from fs1.scoring.match import match_answer
@@ -48,12 +49,11 @@ from fs1.scoring.metrics import pass_at_k_array
 from fs1.scoring.normalize import normalize_answer
 from fs1.scoring.outcome import starts_as_refusal
 from fs1.scoring.selection import select_at_k
+from fs1.summary_types import NO_BUDGET_KEY, Summary
+from fs1.vocab import DEFAULT_KS
 
-DEFAULT_KS = (1, 2, 4, 8, 16)
-NO_BUDGET_KEY = "none"
 
-
-class DuplicateSampleError(ValueError):
+class DuplicateSampleError(InputError):
     """Two verdicts for one (question, budget, sample); ``position`` is the 0-based index of the second one."""
 
     def __init__(self, message: str, position: int) -> None:
@@ -179,7 +179,7 @@ def summarise(
         data = row.to_dict() if isinstance(row, Score) else row
         qid = str(data["id"])
         if qid not in questions:
-            raise ValueError(f"verdict for unknown question ID {qid!r}")
+            raise InputError(f"verdict for unknown question ID {qid!r}")
         budget = data.get("budget", (data.get("meta") or {}).get("budget"))
         extracted = data.get("extracted")
         exact, f1 = data.get("exact"), data.get("f1")
@@ -200,7 +200,7 @@ def aggregate(
     ks: Sequence[int] | None,
     seed: int = 0,
     intervals: bool = True,
-) -> dict:
+) -> Summary:
     """The summary of gathered verdicts; ``DuplicateSampleError`` names the position of a repeated sample.
 
     ``seed`` seeds the bootstrap intervals (and any Monte-Carlo subset average); ``intervals=False`` leaves ``ci``
@@ -208,9 +208,9 @@ def aggregate(
     """
     requested = sorted(set(DEFAULT_KS if ks is None else ks))
     if any(k < 1 for k in requested):
-        raise ValueError(f"k must be >= 1, got {requested}")
+        raise ConfigError(f"k must be >= 1, got {requested}")
     if not len(columns):
-        raise ValueError("no predictions to summarise")
+        raise InputError("no predictions to summarise")
     per_unit = _per_unit_values(columns, requested, seed)
     keys = list(columns.unit_keys)
     meta = [questions[qid] for qid, _ in keys]

@@ -1,4 +1,4 @@
-"""Fine-tuning stage: SFT of a student model on reasoning traces with TRL (protocol §2).
+"""Fine-tuning stage: SFT of a student model on reasoning traces with TRL (docs/protocol.md §2).
 
 ``TrainConfig`` (config.py) holds the recipe; ``train(config)`` (trainer.py) runs it; data.py loads, filters and
 splits the SFT data; chat.py splits examples at the assistant turn; output.py writes the model directory.
@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fs1.errors import ConfigError
 from fs1.train.config import TrainConfig
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ def accelerate_config(name: str) -> Path:
     path = ACCELERATE_CONFIGS / f"{name}.yaml"
     if not path.exists():
         known = ", ".join(sorted(p.stem for p in ACCELERATE_CONFIGS.glob("*.yaml")))
-        raise ValueError(f"no accelerate config {name!r}; shipped: {known}")
+        raise ConfigError(f"no accelerate config {name!r}; shipped: {known}")
     return path
 
 

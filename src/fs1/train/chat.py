@@ -11,11 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from fs1.errors import ConfigError
+
 # Stand-in assistant text used to find where the template closes the assistant turn; never reaches training data.
 _SENTINEL = "\x00fs1-assistant-sentinel\x00"
 
 
-class ChatTemplateError(ValueError):
+class ChatTemplateError(ConfigError):
     """The tokenizer's chat template cannot be split into prompt and completion consistently."""
 
 

@@ -1,118 +1,190 @@
-"""The fine-tuning configuration (`TrainConfig`): the s1/fs1 recipe's hyper-parameters as defaults (protocol §2).
+"""The fine-tuning schema: ``SftConfig`` (the s1/fs1 recipe's hyper-parameters, with TRL's names, as defaults; see
+docs/protocol.md §2) and ``TrainConfig`` (one ``fs1 train`` run: the recipe plus data, model and output).
 
-A plain dataclass, validated on construction, so the GPU check can use it on machines without pydantic.
-Hardware-dependent switches (bf16, gradient checkpointing) default to ``None`` = decide from the hardware.
+``fs1 train``'s options and an experiment file's ``train`` section are these fields. Where a field is TRL's
+(``SFTConfig``, ``TrainingArguments``, ``ModelConfig``) it has TRL's name and is passed through; the names of earlier
+fs1 versions (``lr``, ``epochs``, ``lora``, ...) are accepted as aliases. Hardware-dependent switches (bf16, gradient
+checkpointing) default to ``None`` = decide from the hardware.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from fs1.errors import ConfigError
 from fs1.seeding import DEFAULT_SEED
+from fs1.vocab import EMBEDDED_NAME
 
 SCHEDULERS = ("cosine", "linear", "constant", "constant_with_warmup")
+Scheduler = Literal["cosine", "linear", "constant", "constant_with_warmup"]
 # PEFT's shorthand for "every linear layer except the output head".
 LORA_ALL_LINEAR = "all-linear"
 
 
-def _doc(text: str, default: Any = dataclasses.MISSING) -> Any:
-    """A dataclass field carrying a one-line description (shown by ``TrainConfig.describe``)."""
-    return field(default=default, metadata={"doc": text})
+def _aka(name: str, *old: str) -> AliasChoices:
+    """Accept the field's own name and the names earlier fs1 versions used for it."""
+    return AliasChoices(name, *old)
 
 
-@dataclass
-class TrainConfig:
-    """Everything one ``fs1 train`` run needs; defaults are the paper's (protocol §2)."""
+class SftConfig(BaseModel):
+    """The fine-tuning recipe; defaults are the paper's (docs/protocol.md §2)."""
 
-    data: str = _doc(
-        "SFT data: a dataset directory (fs1 build-sft), a .jsonl/.json/.parquet/.csv file, or a hub id."
-    )
-    model: str = _doc("Student model: a path, a hub id, or a short name such as smollm2-135m.")
-    out: str = _doc("Output directory: the trained model (HF layout) plus checkpoints/ for resuming.")
-    epochs: float = _doc("Training epochs.", 5.0)
-    learning_rate: float = _doc("Peak learning rate.", 1e-5)
-    max_length: int = _doc(
-        "Longest example in tokens; longer ones are dropped (paper: 8192), not truncated.", 8192
-    )
-    warmup_ratio: float = _doc("Fraction of steps spent warming the learning rate up.", 0.05)
-    weight_decay: float = _doc("AdamW weight decay.", 1e-4)
-    adam_beta1: float = _doc("AdamW beta1.", 0.9)
-    adam_beta2: float = _doc("AdamW beta2.", 0.95)
-    lr_scheduler: str = _doc(
-        "Learning-rate schedule (cosine is the s1 choice; unconfirmed for fs1).", "cosine"
-    )
-    effective_batch: int = _doc("Sequences per optimizer step over all devices (paper: 16).", 16)
-    per_device_batch: int = _doc("Sequences per device per forward pass (paper: 1-2).", 1)
-    max_steps: int = _doc("Stop after this many optimizer steps (-1 = run all epochs).", -1)
-    bf16: bool | None = _doc("bf16 mixed precision; None = on where the GPU supports it.", None)
-    gradient_checkpointing: bool | None = _doc(
-        "Recompute activations to save memory; None = on with a GPU.", None
-    )
-    packing: bool = _doc(
-        "Pack several examples into max_length blocks (padding-free, best-fit decreasing).", False
-    )
-    padding_free: bool = _doc("Concatenate each batch into one row without padding (no packing).", False)
-    lora: bool = _doc("Train LoRA adapters (PEFT) instead of all weights.", False)
-    lora_r: int = _doc("LoRA rank.", 16)
-    lora_alpha: int = _doc("LoRA scaling alpha.", 32)
-    lora_dropout: float = _doc("LoRA dropout.", 0.05)
-    lora_target: str = _doc(
-        "LoRA target modules: 'all-linear' or a comma-separated list of module names.", "all-linear"
-    )
-    merge_lora: bool = _doc("Merge the LoRA adapters into the base weights before saving.", False)
-    filter_check: bool = _doc("Require label/valid columns and keep only label == 1, valid == 1 rows.", True)
-    resume_from_checkpoint: str | None = _doc(
-        "A checkpoint directory, or 'latest' for the newest complete one in out/ (none yet: start).", None
-    )
-    overwrite: bool = _doc("Replace a trained model already in out/ (else refuse).", False)
-    save_steps: int = _doc("Save a resumable checkpoint every this many optimizer steps.", 500)
-    save_total_limit: int = _doc("Keep at most this many checkpoints.", 2)
-    logging_steps: int = _doc("Log loss every this many optimizer steps.", 10)
-    seed: int = _doc("Random seed for shuffling, initialisation of adapters and dropout.", DEFAULT_SEED)
-    attn_implementation: str | None = _doc(
-        "Attention kernel (sdpa, eager, flash_attention_2); None = default.", None
-    )
-    dtype: str = _doc(
-        "Dtype the weights are loaded in (float32 master weights; bf16 runs as autocast).", "float32"
-    )
-    world_size: int | None = _doc("Processes sharing the effective batch; None = $WORLD_SIZE or 1.", None)
-    extra_args: dict[str, Any] = _doc("Further SFTConfig/TrainingArguments fields, passed through.", None)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
-    def __post_init__(self) -> None:
-        if self.extra_args is None:
-            self.extra_args = {}
-        positive = (
-            "max_length",
-            "effective_batch",
-            "per_device_batch",
-            "save_steps",
-            "logging_steps",
-            "lora_r",
-        )
-        for name in positive:
-            if int(getattr(self, name)) <= 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-        if self.max_steps == 0 or self.max_steps < -1:
-            raise ValueError(f"max_steps must be positive, or -1 for all epochs; got {self.max_steps}")
-        if self.epochs <= 0 and self.max_steps <= 0:
-            raise ValueError("epochs must be positive (or set max_steps)")
-        if self.learning_rate <= 0:
-            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
-        if not 0 <= self.warmup_ratio < 1:
-            raise ValueError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
-        if self.lr_scheduler not in SCHEDULERS:
-            raise ValueError(
-                f"lr_scheduler must be one of {', '.join(SCHEDULERS)}, got {self.lr_scheduler!r}"
-            )
-        if self.merge_lora and not self.lora:
-            raise ValueError("merge_lora needs lora")
+    num_train_epochs: float = Field(
+        5.0, validation_alias=_aka("num_train_epochs", "epochs"), description="Training epochs (paper: 5)."
+    )
+    learning_rate: float = Field(
+        1e-5,
+        gt=0,
+        validation_alias=_aka("learning_rate", "lr"),
+        description="Peak learning rate (paper: 1e-5).",
+    )
+    max_length: int = Field(
+        8192,
+        gt=0,
+        description="Longest example in tokens; longer ones are dropped (paper: 8192), not truncated.",
+    )
+    max_steps: int = Field(-1, description="Stop after this many optimizer steps (-1 = run all epochs).")
+    effective_batch: int = Field(
+        16, gt=0, description="Sequences per optimizer step over all devices (paper: 16)."
+    )
+    per_device_train_batch_size: int = Field(
+        1,
+        gt=0,
+        validation_alias=_aka("per_device_train_batch_size", "per_device_batch", "batch_size"),
+        description="Sequences per device per forward pass (paper: 1-2).",
+    )
+    warmup_ratio: float = Field(
+        0.05, ge=0, lt=1, description="Fraction of steps spent warming the learning rate up."
+    )
+    weight_decay: float = Field(1e-4, description="AdamW weight decay.")
+    adam_beta1: float = Field(0.9, description="AdamW beta1.")
+    adam_beta2: float = Field(0.95, description="AdamW beta2.")
+    lr_scheduler_type: Scheduler = Field(
+        "cosine",
+        validation_alias=_aka("lr_scheduler_type", "lr_scheduler", "scheduler"),
+        description="Learning-rate schedule: cosine (the s1 choice; unconfirmed for fs1), linear, constant, "
+        "constant_with_warmup.",
+    )
+    bf16: bool | None = Field(None, description="bf16 mixed precision; None = on where the GPU supports it.")
+    gradient_checkpointing: bool | None = Field(
+        None, description="Recompute activations to save memory; None = on with a GPU."
+    )
+    packing: bool = Field(
+        False, description="Pack several examples into max_length blocks (padding-free, best-fit decreasing)."
+    )
+    padding_free: bool = Field(
+        False, description="Concatenate each batch into one row without padding (no packing)."
+    )
+    use_peft: bool = Field(
+        False,
+        validation_alias=_aka("use_peft", "lora"),
+        description="Train LoRA adapters (PEFT) instead of all weights.",
+    )
+    lora_r: int = Field(16, gt=0, description="LoRA rank.")
+    lora_alpha: int = Field(32, description="LoRA scaling alpha.")
+    lora_dropout: float = Field(0.05, description="LoRA dropout.")
+    lora_target_modules: str = Field(
+        LORA_ALL_LINEAR,
+        validation_alias=_aka("lora_target_modules", "lora_target"),
+        description="LoRA target modules: 'all-linear' or a comma-separated list of module names.",
+    )
+    merge_lora: bool = Field(
+        False, description="Merge the LoRA adapters into the base weights before saving."
+    )
+    filter_check: bool = Field(
+        True,
+        validation_alias=_aka("filter_check", "require_correct"),
+        description="Require label/valid columns and keep only label == 1, valid == 1 rows (the paper's filter).",
+    )
+    save_steps: int = Field(
+        500, gt=0, description="Save a resumable checkpoint every this many optimizer steps."
+    )
+    save_total_limit: int = Field(2, description="Keep at most this many checkpoints.")
+    logging_steps: int = Field(10, gt=0, description="Log loss every this many optimizer steps.")
+    seed: int = Field(
+        DEFAULT_SEED, description="Random seed for shuffling, initialisation of adapters and dropout."
+    )
+    attn_implementation: str | None = Field(
+        None, description="Attention kernel (sdpa, eager, flash_attention_2); None = default."
+    )
+    dtype: str = Field(
+        "float32",
+        description="Dtype the weights are loaded in (float32 master weights; bf16 runs as autocast).",
+    )
+
+    @field_validator("max_steps")
+    @classmethod
+    def _steps(cls, value: int) -> int:
+        if value == 0 or value < -1:
+            raise ValueError(f"max_steps must be positive, or -1 for all epochs; got {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _check(self) -> SftConfig:
+        if self.num_train_epochs <= 0 and self.max_steps <= 0:
+            raise ConfigError("num_train_epochs must be positive (or set max_steps)")
+        if self.merge_lora and not self.use_peft:
+            raise ConfigError("merge_lora needs lora (use_peft)")
         if self.packing and self.padding_free:
-            raise ValueError("choose packing or padding_free, not both (packing is already padding-free)")
+            raise ConfigError("choose packing or padding_free, not both (packing is already padding-free)")
+        return self
+
+
+class TrainConfig(SftConfig):
+    """Everything one ``fs1 train`` run needs: the recipe, the data, the student and where the model goes."""
+
+    data: str = Field(
+        description="SFT data: a dataset directory (fs1 build-sft), a .jsonl/.json/.parquet/.csv file, or a hub id."
+    )
+    model: str = Field(
+        EMBEDDED_NAME, description="Student model: a path, a hub id, or a short name (smollm2-135m)."
+    )
+    out: str = Field(
+        description="Output directory: the trained model (HF layout) plus checkpoints/ for resuming."
+    )
+    resume_from_checkpoint: str | None = Field(
+        None,
+        description="A checkpoint directory, or 'latest' for the newest complete one in out/ (none yet: start).",
+    )
+    overwrite: bool = Field(False, description="Replace a trained model already in out/ (else refuse).")
+    world_size: int | None = Field(
+        None, description="Processes sharing the effective batch; None = $WORLD_SIZE or 1."
+    )
+    extra_args: dict[str, Any] = Field(
+        default_factory=dict, description="Further SFTConfig/TrainingArguments fields, passed through."
+    )
+
+    @model_validator(mode="after")
+    def _check_batch(self) -> TrainConfig:
         self.gradient_accumulation_steps()  # validates the batch arithmetic early
+        return self
+
+    # The names earlier versions read; the schema's fields carry TRL's names.
+    @property
+    def epochs(self) -> float:
+        return self.num_train_epochs
+
+    @property
+    def lr_scheduler(self) -> str:
+        return self.lr_scheduler_type
+
+    @property
+    def per_device_batch(self) -> int:
+        return self.per_device_train_batch_size
+
+    @property
+    def lora(self) -> bool:
+        return self.use_peft
+
+    @property
+    def lora_target(self) -> str:
+        return self.lora_target_modules
 
     def resolved_world_size(self) -> int:
         """Processes that share the effective batch (accelerate/torchrun set ``WORLD_SIZE``)."""
@@ -120,20 +192,20 @@ class TrainConfig:
 
     def gradient_accumulation_steps(self) -> int:
         """Accumulation steps so that per-device batch x devices x steps equals the effective batch."""
-        per_step = self.per_device_batch * self.resolved_world_size()
+        per_step = self.per_device_train_batch_size * self.resolved_world_size()
         steps = math.ceil(self.effective_batch / per_step)
         if steps * per_step != self.effective_batch:
-            raise ValueError(
-                f"effective_batch {self.effective_batch} is not a multiple of per_device_batch "
-                f"{self.per_device_batch} x {self.resolved_world_size()} device(s)"
+            raise ConfigError(
+                f"effective_batch {self.effective_batch} is not a multiple of per_device_train_batch_size "
+                f"{self.per_device_train_batch_size} x {self.resolved_world_size()} device(s)"
             )
         return steps
 
     def to_dict(self) -> dict[str, Any]:
         """All fields as a JSON-able dict (written next to the trained model)."""
-        return dataclasses.asdict(self)
+        return self.model_dump()
 
     @classmethod
     def describe(cls) -> dict[str, str]:
         """Field name → one-line description."""
-        return {f.name: f.metadata.get("doc", "") for f in dataclasses.fields(cls)}
+        return {name: info.description or "" for name, info in cls.model_fields.items()}

@@ -4,7 +4,7 @@ Input is what ``fs1 build-sft`` writes (a dataset directory: Parquet + card, col
 reasoning_trace, model_attempt, valid, gold_answer, label, text, ...``), a single .jsonl/.json/.parquet/.csv file, or
 a hub id. The filtering itself is build-sft's job; here the trainer refuses data that cannot have been filtered
 (no ``label``/``valid`` columns) unless told otherwise, keeps only ``label == 1, valid == 1`` rows, and drops
-examples longer than ``max_length`` tokens under the student's tokenizer (protocol §1). Every error names the source.
+examples longer than ``max_length`` tokens under the student's tokenizer (docs/protocol.md §1). Every error names the source.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from fs1.errors import InputError
 from fs1.train import data as sft_data
 from fs1.train.chat import ChatFormat
 from fs1.train.config import LORA_ALL_LINEAR, TrainConfig
@@ -21,7 +22,7 @@ from fs1.train.output import CHECKPOINTS_DIR, TrainResult, finalize, refuse_exis
 IGNORE_INDEX = -100  # label value TRL/transformers skip in the loss
 
 
-class LossMaskError(ValueError):
+class LossMaskError(InputError):
     """The labels the trainer would use do not cover exactly the assistant part."""
 
 

@@ -2,7 +2,7 @@
 
 Run ``python src/fs1/data/bundled/make_bundled.py`` after editing ``sample_questions.py`` or ``kg_facts.txt``.
 It writes ``sample_benchmark.jsonl`` (next to this file) and ``src/fs1/kg/bundled/mini_kg.nt`` (Wikidata RDF
-shape of docs/wikidata-notes.md §6), and refuses to write when a question's ``hops`` differs from the shortest
+shape of docs/protocol.md §A.5), and refuses to write when a question's ``hops`` differs from the shortest
 item path in the mini-KG (P31/P279 class edges excluded, both edge directions), so the two files stay consistent.
 """
 

@@ -1,0 +1,101 @@
+"""Benchmark P6a: sharded generation on 2 Slurm workers × 1 thread vs 1 worker × 1 thread, same questions.
+
+Starts the tests' one-node Slurm cluster (root only: munged, slurmctld, slurmd under a temporary directory, stopped by
+PID), then runs the same generation — the embedded SmolLM2-135M on the transformers backend, instruct setting — through
+fs1's Slurm executor (submitit job arrays) as 1 shard and as 2 shards, each job with one CPU and one math thread, and
+merges the shards with the exactly-once check. Reports wall time from submission to the last job's end (model
+loading included, as in a real run), the ratio, and whether the merged records equal the unsharded ones.
+
+    sudo PYTHONPATH=src:. python benchmarks/bench_slurm_shards.py --questions 12 --n 2 --max-tokens 48
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.support.slurm_cluster import skip_reason, slurm_cluster  # noqa: E402
+
+from fs1.generate.predictions import prediction_key  # noqa: E402
+from fs1.run.config import SlurmSpec  # noqa: E402
+from fs1.run.executors import Job, Ledger, Resources  # noqa: E402
+from fs1.run.on_slurm import SlurmExecutor  # noqa: E402
+from fs1.run.shards import merge_shards, shard_path, shard_slice  # noqa: E402
+
+
+def generate_shard(out: str, index: int, count: int, questions: int, n: int, max_tokens: int) -> None:
+    from fs1.backends import load_backend
+    from fs1.data import load_benchmark
+    from fs1.generate import GenerateConfig, generate_predictions
+
+    chosen = shard_slice(load_benchmark("sample", limit=questions), index, count)
+    backend = load_backend("transformers", "smollm2-135m", threads=1)
+    config = GenerateConfig(model="bench", setting="instruct", n=n, max_tokens=max_tokens, seed=0)
+    target = Path(out) if count == 1 else shard_path(Path(out), index, count)
+    generate_predictions(chosen, backend, config, target, resume=True)
+
+
+def timed_run(root: Path, shards: int, args: argparse.Namespace) -> tuple[float, list[str]]:
+    out = root / f"{shards}-shards" / "predictions.jsonl"
+    out.parent.mkdir(parents=True)
+    jobs = [
+        Job(
+            "generate/bench",
+            functools.partial(generate_shard, str(out), i, shards, args.questions, args.n, args.max_tokens),
+            Resources(cpus=1, gpus=0, time_min=60),
+            shard=i,
+            shards=shards,
+        )
+        for i in range(shards)
+    ]
+    executor = SlurmExecutor(out.parent, SlurmSpec(poll_s=1))
+    start = time.perf_counter()
+    failures = executor.run(jobs, Ledger(out.parent, "slurm"))
+    wall = time.perf_counter() - start
+    if failures:
+        raise SystemExit(f"jobs failed: {[(f.job.label, f.error) for f in failures]}")
+    if shards > 1:
+        from fs1.data import load_benchmark
+
+        qs = load_benchmark("sample", limit=args.questions)
+        merge_shards(out, shards, {(q.ID, s, None) for q in qs for s in range(args.n)}, prediction_key)
+    texts = [
+        json.dumps([r["id"], r["sample"], r["text"]]) for r in map(json.loads, out.read_text().splitlines())
+    ]
+    return wall, texts
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--questions", type=int, default=12)
+    parser.add_argument("--n", type=int, default=2)
+    parser.add_argument("--max-tokens", type=int, default=48)
+    args = parser.parse_args()
+    reason = skip_reason()
+    if reason:
+        raise SystemExit(f"cannot start the Slurm cluster: {reason}")
+    os.environ.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    with tempfile.TemporaryDirectory(prefix="fs1-p6a-") as tmp:
+        root = Path(tmp)
+        with slurm_cluster(root / "slurm", cpus=2):
+            one, one_texts = timed_run(root, 1, args)
+            two, two_texts = timed_run(root, 2, args)
+    print(
+        f"{args.questions} questions × n={args.n}, max {args.max_tokens} tokens, SmolLM2-135M transformers fp32"
+    )
+    print(f"1 worker × 1 thread: {one:.1f} s; 2 workers × 1 thread (2 shards, merged): {two:.1f} s")
+    print(
+        f"ratio: {one / two:.2f}x less wall time; merged records identical to unsharded: {one_texts == two_texts}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,170 @@
+"""Typer options derived from a stage's pydantic schema, so a setting is declared once (the TRL ``HfArgumentParser``
+shape): each field becomes ``--field-name`` with the field's type, default, bounds (``ge``/``le``) and description.
+
+``@schema_options(Model, param="config")`` adds those options to a command and hands the command one validated
+``Model`` in ``param``; the command's own parameters (inputs, outputs, switches that are not settings) stay as they
+are. ``BOUND`` records every binding so a test can walk every field and check the command line and the schema agree.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import types
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import typer
+
+# Field types an option can carry as they are; lists and tuples travel as comma-separated text.
+_PLAIN = (bool, int, float, str, Path)
+
+
+@dataclass(frozen=True)
+class Binding:
+    """One schema bound to one command: which fields became which options."""
+
+    command: str
+    model: type
+    options: dict[str, str] = field(default_factory=dict)  # field name -> primary option name
+
+
+BOUND: list[Binding] = []
+
+
+def option_name(field_name: str) -> str:
+    return "--" + field_name.replace("_", "-")
+
+
+def schema_options(
+    model: type,
+    *,
+    param: str = "config",
+    exclude: tuple[str, ...] = (),
+    aliases: dict[str, tuple[str, ...]] | None = None,
+    panels: dict[str, str] | None = None,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorate a Typer command so that every field of ``model`` (but ``exclude``) is an option of it.
+
+    ``aliases``: extra option names of a field (short flags, names kept from earlier versions); ``panels``: the
+    ``--help`` panel of a field. The command receives the validated model as keyword ``param``; a validation error
+    propagates (``user_errors`` prints it as one line).
+    """
+    aliases = aliases or {}
+    panels = panels or {}
+    # A mapping is no option: commands take those as repeated KEY=VALUE options of their own.
+    fields = {
+        name: info
+        for name, info in model.model_fields.items()
+        if name not in exclude and typing.get_origin(_unwrap_optional(info.annotation)[0]) is not dict
+    }
+
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        signature = inspect.signature(func, eval_str=True)
+        own = [p for p in signature.parameters.values() if p.name != param]
+        clash = {p.name for p in own} & set(fields)
+        if clash:
+            raise TypeError(
+                f"{func.__name__}: parameters {sorted(clash)} are also fields of {model.__name__}"
+            )
+        added = [
+            _parameter(name, info, aliases.get(name, ()), panels.get(name)) for name, info in fields.items()
+        ]
+
+        @functools.wraps(func)
+        def command(**kwargs: Any) -> Any:
+            values = {name: _from_cli(kwargs.pop(name), fields[name].annotation) for name in fields}
+            from pydantic import ValidationError
+
+            from fs1.cli.app import user_errors
+            from fs1.errors import ConfigError, validation_message
+
+            with user_errors():
+                try:
+                    config = model(**values)
+                except ValidationError as exc:  # named as the options the user typed
+                    raise ConfigError(validation_message(exc)) from None
+            return func(**kwargs, **{param: config})
+
+        command.__signature__ = signature.replace(parameters=[*own, *added])  # type: ignore[attr-defined]
+        command.__annotations__ = {p.name: p.annotation for p in (*own, *added)}
+        BOUND.append(Binding(func.__name__, model, {name: option_name(name) for name in fields}))
+        return command
+
+    return decorate
+
+
+def _parameter(name: str, info: Any, extra: tuple[str, ...], panel: str | None) -> inspect.Parameter:
+    """The Typer option of one schema field."""
+    annotation, optional = _unwrap_optional(info.annotation)
+    default = info.get_default(call_default_factory=True)
+    # Bounds stay with the schema, which checks them and names the option in a one-line message.
+    kwargs: dict[str, Any] = {"help": _help(info), "rich_help_panel": panel}
+    extra = (*_alias_options(name, info), *extra)
+    long_aliases = [alias for alias in extra if alias.startswith("--")]
+    if long_aliases:  # the option column of --help is narrow; the help text names them in full
+        kwargs["help"] += f" Also: {', '.join(long_aliases)}."
+    names: list[str] = [option_name(name), *extra]
+    if annotation is bool:
+        # A switch that is off by default is a plain flag; one that is on (or decided later, None) can be negated.
+        if default is not False:
+            names = [f"{option_name(name)}/--no-{name.replace('_', '-')}", *extra]
+        cli_type: Any = bool
+    elif typing.get_origin(annotation) in (list, tuple):
+        cli_type, default = str, None if default is None else ",".join(str(v) for v in default)
+    elif annotation in _PLAIN:
+        cli_type = annotation
+    else:  # Literal vocabularies travel as text; the schema checks the value and names the choices
+        cli_type = str
+    if optional or default is None:
+        cli_type = cli_type | None
+    if info.is_required():
+        default = ...
+    option = typer.Option(default, *names, **kwargs)
+    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=cli_type)
+
+
+def _help(info: Any) -> str:
+    """The field's description, with its bounds (the schema enforces them)."""
+    bounds = []
+    for meta in info.metadata:
+        for attr, sign in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
+            if getattr(meta, attr, None) is not None:
+                bounds.append(f"{sign} {getattr(meta, attr)}")
+    return (info.description or "") + (f" [{', '.join(bounds)}]" if bounds else "")
+
+
+def _alias_options(name: str, info: Any) -> tuple[str, ...]:
+    """Options for the schema's own alternative names (``AliasChoices``): one alias list serves YAML and CLI."""
+    choices = getattr(info.validation_alias, "choices", None) or ()
+    return tuple(option_name(alias) for alias in choices if isinstance(alias, str) and alias != name)
+
+
+def _unwrap_optional(annotation: Any) -> tuple[Any, bool]:
+    """``X | None`` -> ``(X, True)``; anything else -> ``(annotation, False)``."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(args) == 1:
+            return args[0], True
+    return annotation, False
+
+
+def _from_cli(value: Any, annotation: Any) -> Any:
+    """Comma-separated text back into the list a ``list[int]`` field takes; other values (a tuple of names is
+    split by its schema) pass through."""
+    inner, _ = _unwrap_optional(annotation)
+    if typing.get_origin(inner) is list and _item_type(inner) is int and isinstance(value, str):
+        try:
+            return [int(x) for x in value.split(",") if x.strip()]
+        except ValueError:
+            raise typer.BadParameter(f"expected comma-separated integers, got {value!r}") from None
+    return value
+
+
+def _item_type(list_type: Any) -> Any:
+    """The item type of ``list[X]`` or ``list[Annotated[X, ...]]``."""
+    (item,) = typing.get_args(list_type)
+    return typing.get_args(item)[0] if typing.get_origin(item) is typing.Annotated else item

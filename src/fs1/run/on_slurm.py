@@ -1,0 +1,171 @@
+"""The Slurm executor: submitit job arrays, one per group of jobs with the same resources.
+
+A job is ``Checkpointable``: on preemption or timeout submitit requeues it with the same callable, which resumes from
+the records its shard has already written. Job states come from ``sacct`` as submitit asks; on clusters without
+accounting storage (``sacct`` disabled) they come from ``scontrol show job`` instead.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import submitit
+from submitit.slurm.slurm import SlurmInfoWatcher
+
+from fs1.run.config import SlurmSpec
+from fs1.run.executors import Job, JobCall, JobFailure, Ledger, Resources, last_error_line
+
+
+class RequeueableCall(JobCall, submitit.helpers.Checkpointable):
+    """Requeued as is on preemption/timeout: the job resumes from its own records."""
+
+
+class ScontrolFallbackWatcher(SlurmInfoWatcher):
+    """submitit's sacct watcher, reading ``scontrol show job`` where the cluster keeps no accounting."""
+
+    def update(self) -> None:
+        command = self._make_command()
+        if command is None:
+            return
+        self._num_calls += 1
+        done = subprocess.run(command, capture_output=True)
+        if done.returncode == 0:
+            self._info_dict.update(self.read_info(done.stdout))
+        else:
+            self._info_dict.update(
+                scontrol_states({j.split("_")[0] for j in self._registered - self._finished})
+            )
+        self._last_status_check = time.time()
+
+
+def _task_ids(text: str) -> list[str]:
+    """Array task ids from scontrol's ``ArrayTaskId`` field: ``3``, ``0-4``, ``1,3-5%2``."""
+    out: list[str] = []
+    for part in text.split("%")[0].split(","):
+        if "-" in part:
+            lo, hi = part.split("-", 1)
+            out += [str(i) for i in range(int(lo), int(hi) + 1)]
+        elif part:
+            out.append(part)
+    return out
+
+
+def scontrol_states(job_ids: set[str]) -> dict[str, dict[str, str]]:
+    """``{job or job_task: {"State": ...}}`` for the given (array) job ids; a job Slurm forgot is ``LOST``."""
+    states: dict[str, dict[str, str]] = {}
+    for job_id in job_ids:
+        done = subprocess.run(["scontrol", "show", "job", "-o", job_id], capture_output=True, text=True)
+        if done.returncode != 0:
+            states[job_id] = {"State": "LOST"}
+            continue
+        for line in done.stdout.splitlines():
+            fields = dict(re.findall(r"(\w+)=(\S*)", line))
+            state = fields.get("JobState", "UNKNOWN")
+            if fields.get("ArrayJobId") and fields.get("ArrayTaskId"):
+                for task in _task_ids(fields["ArrayTaskId"]):
+                    states[f"{fields['ArrayJobId']}_{task}"] = {"State": state}
+            elif fields.get("JobId"):
+                states[fields["JobId"]] = {"State": state}
+    return states
+
+
+def sbatch_parameters(res: Resources, spec: SlurmSpec, name: str) -> dict[str, Any]:
+    """submitit's SlurmExecutor parameters for one resource group."""
+    params: dict[str, Any] = {
+        "job_name": name,
+        "time": res.time_min,
+        "cpus_per_task": res.cpus,
+        "setup": list(spec.setup),
+        "additional_parameters": extra_sbatch(res.sbatch),
+    }
+    if res.gpus:
+        params["gpus_per_node"] = res.gpus
+    if res.mem_gb:
+        params["mem"] = f"{res.mem_gb}G"
+    for key in ("partition", "account", "qos", "constraint"):
+        if getattr(res, key):
+            params[key] = getattr(res, key)
+    if spec.max_parallel:
+        params["array_parallelism"] = spec.max_parallel
+    return params
+
+
+def extra_sbatch(lines: tuple[str, ...] | list[str]) -> dict[str, Any]:
+    """``["--exclusive", "--gres=gpu:4", "--nice 10"]`` → submitit's ``additional_parameters``."""
+    out: dict[str, Any] = {}
+    for line in lines:
+        text = line.strip().removeprefix("#SBATCH").strip()
+        if not text.startswith("--"):
+            raise ValueError(
+                f"executor resources sbatch: expected a long option like --exclusive, got {line!r}"
+            )
+        key, _, value = text[2:].replace(" ", "=", 1).partition("=")
+        out[key.replace("-", "_")] = value.strip() or True
+    return out
+
+
+class SlurmExecutor:
+    name = "slurm"
+    remote = True
+
+    def __init__(self, rundir: Path, spec: SlurmSpec) -> None:
+        self.folder = Path(spec.folder) if spec.folder else rundir / ".jobs" / "slurm"
+        self.spec = spec
+        self.watcher = ScontrolFallbackWatcher(delay_s=spec.poll_s)
+
+    def submit(self, jobs: list[Job], ledger: Ledger) -> tuple[list[tuple[Job, Any]], list[JobFailure]]:
+        """One array per resource group; returns each job with its submitit handle, and the jobs sbatch refused."""
+        groups: dict[Resources, list[Job]] = defaultdict(list)
+        for job in jobs:
+            groups[job.resources].append(job)
+        submitted, refused = [], []
+        for res, group in groups.items():
+            executor = submitit.SlurmExecutor(folder=self.folder, python=sys.executable)
+            stage_kind = group[0].stage.split("/")[0]
+            executor.update_parameters(**sbatch_parameters(res, self.spec, f"fs1-{stage_kind}"))
+            try:
+                handles = executor.submit_array([RequeueableCall(job.fn, res.cpus) for job in group])
+            except submitit.core.utils.FailedJobError as exc:  # sbatch said no: bad partition, no cluster, …
+                error = f"sbatch refused the job: {last_error_line(str(exc))}"
+                for job in group:
+                    ledger.note(job, "failed", None, error)
+                    refused.append(JobFailure(job, None, error))
+                continue
+            for job, handle in zip(group, handles, strict=True):
+                handle.watcher = self.watcher
+                ledger.note(job, "submitted", handle.job_id)
+                submitted.append((job, handle))
+        return submitted, refused
+
+    def run(self, jobs: list[Job], ledger: Ledger) -> list[JobFailure]:
+        submitted, failures = self.submit(jobs, ledger)
+        try:
+            return self._wait(submitted, failures, ledger)
+        except KeyboardInterrupt:
+            # Ctrl-C: take the jobs down too, so a re-run never has two jobs appending to one shard.
+            for job, handle in submitted:
+                if not handle.done():
+                    handle.cancel(check=False)
+                    ledger.note(job, "failed", handle.job_id, "cancelled: fs1 run was interrupted")
+            raise
+
+    def _wait(
+        self, submitted: list[tuple[Job, Any]], failures: list[JobFailure], ledger: Ledger
+    ) -> list[JobFailure]:
+        for job, handle in submitted:
+            try:
+                handle.result()
+            # FailedJobError (the job's traceback inside) or UncompletedJobError (cancelled, lost, out of requeues)
+            except Exception as exc:
+                error = last_error_line(str(exc))
+                ledger.note(job, "failed", handle.job_id, error)
+                failures.append(JobFailure(job, handle.job_id, error))
+            else:
+                ledger.note(job, "finished", handle.job_id)
+        return failures

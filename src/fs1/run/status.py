@@ -1,0 +1,131 @@
+"""``fs1 status RUNDIR``: every stage and shard a run has reached — done, running, pending or failed — from the files
+the run writes (stage markers, shard ``.done`` and ``.running`` sidecars, ``.jobs/ledger.jsonl``); no engine is asked.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from fs1.io import InputError, read_jsonl_rows
+from fs1.run.executors import LEDGER
+from fs1.run.pipeline import ATTEMPTS
+from fs1.run.shards import RUNNING, SHARD_RE, done_path
+from fs1.run.stage import MARKER
+
+OUTPUTS = (
+    "predictions.jsonl",
+    "traces.jsonl",
+    "paths.jsonl",
+    "scores.jsonl",
+    "judgements.jsonl",
+    "questions.jsonl",
+)
+
+
+@dataclass
+class StatusRow:
+    stage: str
+    shard: str
+    state: str  # done | running | pending | failed
+    records: int | None
+    job_id: str | None
+    error: str | None
+    attempts: int = 0  # processes that started this job (a retry or requeue adds one)
+
+
+def _lines(path: Path) -> int | None:
+    if not path.exists():
+        return None
+    with path.open("rb") as fh:
+        return sum(1 for line in fh if line.endswith(b"\n"))
+
+
+def _ledger(rundir: Path) -> dict[tuple[str, int | None], dict]:
+    """The last ledger event of each (stage, shard)."""
+    path = rundir / LEDGER
+    last: dict[tuple[str, int | None], dict] = {}
+    if path.exists():
+        for _, row in read_jsonl_rows(path):
+            last[(row["stage"], row.get("shard"))] = row
+    return last
+
+
+def _state(done: bool, running: bool, event: dict | None) -> str:
+    if done:
+        return "done"
+    if event and event["event"] == "failed":
+        return "failed"
+    if running:
+        return "running"
+    return "pending"
+
+
+def run_status(rundir: Path) -> list[StatusRow]:
+    """One row per stage (and per shard of a sharded stage), in the order the stages were reached."""
+    if not rundir.is_dir():
+        raise InputError(f"{rundir}: no such run directory")
+    ledger = _ledger(rundir)
+    markers = sorted(rundir.glob(f"**/{MARKER}"), key=lambda p: p.stat().st_mtime)
+    rows = []
+    for marker in markers:
+        directory = marker.parent
+        stage = directory.relative_to(rundir).as_posix()
+        done = bool(json.loads(marker.read_text()).get("done"))
+        output = next((directory / name for name in OUTPUTS if (directory / name).exists()), None)
+        tries = _attempts(directory)
+        shards = _shards(directory, stage, ledger)
+        if shards and not done:
+            for (index, count), part in sorted(shards.items()):
+                event = ledger.get((stage, index))
+                running = part.with_name(part.name + RUNNING).exists()
+                state = _state(done_path(part).exists(), running, event)
+                label = f"{index}/{count}"
+                attempts = tries.get(part.name, 0)
+                rows.append(
+                    StatusRow(stage, label, state, _lines(part), _job(event), _error(event, state), attempts)
+                )
+            continue
+        event = ledger.get((stage, None)) or next(
+            (e for (s, _), e in reversed(ledger.items()) if s == stage), None
+        )
+        running = (directory / RUNNING).exists() or bool(event and event["event"] == "submitted")
+        state = _state(done, running, event)
+        records = _lines(output) if output else None
+        attempts = tries.get(directory.name, 0)
+        rows.append(StatusRow(stage, "", state, records, _job(event), _error(event, state), attempts))
+    return rows
+
+
+def _shards(
+    directory: Path, stage: str, ledger: dict[tuple[str, int | None], dict]
+) -> dict[tuple[int, int], Path]:
+    """(shard, count) → shard file, from the files present and the jobs submitted (not all have started)."""
+    found: dict[tuple[int, int], Path] = {}
+    for part in directory.iterdir():
+        match = SHARD_RE.match(part.name)
+        if match:
+            found[(int(match["i"]), int(match["n"]))] = part
+    for (name, shard), event in ledger.items():
+        if name == stage and shard is not None:
+            key = (shard, event["shards"])
+            found.setdefault(key, directory / f"predictions.shard-{shard}-of-{event['shards']}.jsonl")
+    return found
+
+
+def _attempts(directory: Path) -> dict[str, int]:
+    """Started processes per job name, from the stage's ``.attempts.jsonl``."""
+    path = directory / ATTEMPTS
+    if not path.exists():
+        return {}
+    return dict(Counter(row["job"] for _, row in read_jsonl_rows(path)))
+
+
+def _job(event: dict | None) -> str | None:
+    return event.get("job_id") if event else None
+
+
+def _error(event: dict | None, state: str) -> str | None:
+    return event.get("error") if event and state == "failed" else None

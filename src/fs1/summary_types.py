@@ -1,0 +1,123 @@
+"""The results contract: the declared shape of ``summary.json`` (``fs1 score``) and ``judged_summary.json``
+(``fs1 judge``), with the file and metric names their readers use. Readers import these, not string keys.
+
+Semantics of each number: ``fs1.scoring.summary``. This module imports nothing from fs1.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NotRequired, TypedDict
+
+SUMMARY_FILE = "summary.json"
+JUDGED_SUMMARY_FILE = "judged_summary.json"
+
+# Metric names: the keys of a slice that hold {k: value} curves, and the run table's KG-selection metric.
+PASS_AT_K = "pass@k"
+MAJ_AT_K = "maj@k"
+KGSEL_AT_K = "kgsel@k"
+CURVE_METRICS = (PASS_AT_K, MAJ_AT_K)
+# Key of the ``by_budget`` entry for samples generated without a thinking budget.
+NO_BUDGET_KEY = "none"
+
+FACTUALITY_AT_K = "factuality@k"
+
+
+class Factuality(TypedDict):
+    """The three-way outcome of the answer a majority vote selects from k samples."""
+
+    accuracy: float
+    attempted: float
+    hallucination_rate: float
+    accuracy_given_attempted: float
+    hallucination_given_attempted: float
+    simpleqa_f1: float
+
+
+# One slice ``S`` of a summary; the curves are keyed by k as a string (JSON object keys).
+Stats = TypedDict(
+    "Stats",
+    {
+        "n_questions": int,
+        "n_predictions": int,
+        "accuracy": float,
+        "exact": float,
+        "f1": float,
+        "no_answer_rate": float,
+        "attempted": float,
+        "accuracy_given_attempted": float,
+        "hallucination_rate": float,
+        "hallucination_given_attempted": float,
+        "simpleqa_f1": float,
+        "pass@k": dict[str, float],
+        "maj@k": dict[str, float],
+        "factuality@k": dict[str, Factuality],
+        "ci": NotRequired[
+            dict[str, Any]
+        ],  # 95 % bootstrap intervals of the numbers above (overall, by_source)
+        "mc_error": NotRequired[
+            dict[str, Any]
+        ],  # Monte-Carlo standard errors where a subset average was sampled
+    },
+)
+
+
+JudgedStats = TypedDict(
+    "JudgedStats",
+    {
+        **Stats.__annotations__,
+        "attempted@k": dict[str, float],
+        "accuracy_given_attempted@k": dict[str, float],
+        "simpleqa_f1@k": dict[str, float],
+    },
+)
+JudgedStats.__doc__ = (
+    "A slice of ``judged_summary.json``: the figures over judge verdicts plus SimpleQA's metrics."
+)
+
+
+class Sections(TypedDict):
+    """``overall`` and the by-source / by-hops / by-answer-type slices of one set of units."""
+
+    overall: Stats
+    by_source: dict[str, Stats]
+    by_hops: dict[str, Stats]
+    by_answer_type: dict[str, Stats]
+
+
+class Summary(Sections):
+    """``summary.json``: ``n`` (smallest samples per unit), ``ks``, the sections, and ``by_budget`` when the samples
+    carry several thinking budgets (keyed by the budget as a string, or ``NO_BUDGET_KEY``)."""
+
+    n: int
+    ks: list[int]
+    by_budget: NotRequired[dict[str, Sections]]
+
+
+class JudgedSections(TypedDict):
+    """The sections of ``judged_summary.json``: the same slices, each with SimpleQA's metrics added."""
+
+    overall: JudgedStats
+    by_source: dict[str, JudgedStats]
+    by_hops: dict[str, JudgedStats]
+    by_answer_type: dict[str, JudgedStats]
+
+
+class JudgedSummary(JudgedSections):
+    """``judged_summary.json``: the ``summary.json`` figures over judge verdicts plus what the judge run cost."""
+
+    n: int
+    ks: list[int]
+    by_budget: NotRequired[dict[str, JudgedSections]]
+    judge: dict[str, Any]  # model, backend, prompt, mode
+    judge_calls: int
+    cache_hits: int
+    decided_by_rule: int
+    rules: dict[str, int]  # verdicts decided by each rule of the cascade
+    no_answer: int
+    unique_answers: int
+    deduplicated: int
+    tokens: dict[str, int]  # "prompt", "completion"
+    errors: int
+    error_rate: float
+    error_examples: list[str]
+    verdicts: dict[str, int]  # verdict -> count

@@ -1,0 +1,39 @@
+"""The closed vocabularies fs1 speaks, each declared once: settings, trace modes, backends, dataset sources; and
+the two constants several stages share (the embedded model's name, the default k list).
+
+Each vocabulary is a ``Literal`` (what pydantic schemas and type checkers use) with its values as a tuple (what
+error messages and loops use), derived from it. This module imports nothing from fs1.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+# How a model under evaluation is prompted (``fs1 generate --setting``): plain, step-by-step, told to answer only
+# when sure (abstain; not in the paper), s1 think/answer.
+PromptSetting = Literal["instruct", "cot", "abstain", "reasoning"]
+PROMPT_SETTINGS: tuple[str, ...] = get_args(PromptSetting)
+
+# The settings of an experiment (``fs1 run``): the base model prompted three ways, or a student tuned on rt / fs1
+# traces; the paper compares the four without abstain.
+RunSetting = Literal["instruct", "cot", "abstain", "rt", "fs1"]
+RUN_SETTINGS: tuple[str, ...] = get_args(RunSetting)
+PAPER_SETTINGS: tuple[str, ...] = ("instruct", "cot", "rt", "fs1")
+
+# The two kinds of reasoning traces (``fs1 distill --mode``): the plain question, or the question with KG paths.
+TraceMode = Literal["rt", "fs1"]
+TRACE_MODES: tuple[str, ...] = get_args(TraceMode)
+
+# Generation backends (``fs1.backends.BACKENDS`` maps each to its class).
+BackendName = Literal["transformers", "llamacpp", "vllm", "openai"]
+BACKEND_NAMES: tuple[str, ...] = get_args(BackendName)
+
+# Exact ``source_of_data`` values of the published fs1 benchmark.
+Source = Literal["ComplexWebQuestions", "ExaQT", "GrailQA", "SimpleQA", "Mintaka", "WebQSP"]
+SOURCES: tuple[str, ...] = get_args(Source)
+
+# The model every command defaults to: SmolLM2-135M-Instruct, embedded so fs1 runs offline.
+EMBEDDED_NAME = "smollm2-135m"
+
+# The k of pass@k / maj@k reported by default (the paper's curves go to k = 16).
+DEFAULT_KS: tuple[int, ...] = (1, 2, 4, 8, 16)

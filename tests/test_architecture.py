@@ -1,0 +1,84 @@
+"""The layering rule of docs/architecture.md holds: every fs1 import points down, and docstrings cite what exists."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import fs1
+
+SRC = Path(fs1.__file__).parent
+ROOT = SRC.parent.parent
+# Higher imports lower, never the reverse; packages on one layer never import each other.
+LAYERS = {
+    "cli": 7,
+    "run": 6,
+    "distill": 5, "train": 5, "judge": 5, "report": 5,
+    "generate": 4, "scoring": 4,
+    "data": 3, "kg": 3, "backends": 3,
+    "config": 2, "io": 2, "prompts": 2,
+    "records": 1,
+    "errors": 0, "vocab": 0, "summary_types": 0,
+}  # fmt: skip
+# Beyond the layers: the KG is an offline input to the teacher prompt, reaching distill only as path records.
+FORBIDDEN = {("distill", "kg")}
+
+
+def _unit(module: str) -> str:
+    return module.split(".")[1]
+
+
+def _fs1_imports(path: Path) -> list[tuple[str, int]]:
+    """Every fs1 module imported by ``path``, also inside functions (a lazy import is still a dependency)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("fs1."):
+            found.append((node.module, node.lineno))
+        elif isinstance(node, ast.Import):
+            found += [(alias.name, node.lineno) for alias in node.names if alias.name.startswith("fs1.")]
+    return found
+
+
+def test_every_fs1_module_sits_on_a_layer() -> None:
+    units = {p.stem if p.is_file() else p.name for p in SRC.iterdir() if p.suffix == ".py" or p.is_dir()}
+    units -= {"__init__", "__pycache__", "py"}
+    assert units <= set(LAYERS), (
+        f"place these in LAYERS and docs/architecture.md: {sorted(units - set(LAYERS))}"
+    )
+
+
+def test_imports_point_down() -> None:
+    wrong = []
+    for path in SRC.rglob("*.py"):
+        parts = path.relative_to(SRC).with_suffix("").parts
+        if parts == ("__init__",):
+            continue
+        mine = parts[0]
+        for module, line in _fs1_imports(path):
+            other = _unit(module)
+            if other == mine:
+                continue
+            if LAYERS[other] >= LAYERS[mine] or (mine, other) in FORBIDDEN:
+                wrong.append(f"{path.relative_to(ROOT)}:{line}: {mine} imports {module}")
+    assert not wrong, "imports must point down (docs/architecture.md):\n" + "\n".join(wrong)
+
+
+def test_protocol_citations_point_at_sections_that_exist() -> None:
+    protocol = (ROOT / "docs" / "protocol.md").read_text(encoding="utf-8")
+    sections = set(re.findall(r"^## §([0-9A-Z]+)", protocol, re.M))
+    sections |= set(re.findall(r"^\| ([A-Z]\.\d+) \|", protocol, re.M))
+    cited = []
+    for folder in ("src", "benchmarks", "scripts", "configs"):
+        for path in (ROOT / folder).rglob("*"):
+            if path.suffix not in (".py", ".yaml") or "__pycache__" in path.parts:
+                continue
+            text = path.read_text(encoding="utf-8")
+            assert "wikidata-notes" not in text and "paper-protocol" not in text, (
+                f"{path}: cite docs/protocol.md"
+            )
+            for refs in re.findall(r"docs/protocol\.md ((?:§[0-9A-Z]+(?:\.\d+)?(?:, )?)+)", text):
+                cited += [(path, ref) for ref in re.findall(r"§([0-9A-Z]+(?:\.\d+)?)", refs)]
+    assert cited
+    missing = [f"{path.relative_to(ROOT)}: §{ref}" for path, ref in cited if ref not in sections]
+    assert not missing, missing
