@@ -108,6 +108,18 @@ def _run_shard(
     mark_done(part)
 
 
+def fold_shard_logs(out: Path, count: int, log: Path) -> None:
+    """Append each shard's log to the stage's ``log.txt``, in shard order, and remove it: a merged stage keeps no
+    shard files."""
+    for index in range(count):
+        part_log = side_log_path(shard_path(out, index, count))
+        if part_log.exists():
+            with log.open("a", encoding="utf-8") as sink:
+                sink.write(f"--- shard {index} of {count} ---\n")
+                sink.write(part_log.read_text(encoding="utf-8", errors="replace"))
+            part_log.unlink()
+
+
 @dataclass
 class Pipeline:
     """Runs an experiment into ``rundir``; each method is one stage and returns its fingerprint."""
@@ -194,6 +206,7 @@ class Pipeline:
         if sh is not None:
             out = pending.result.directory / sh.output
             merged = merge_shards(out, sh.count, sh.expected(), sh.key)
+            fold_shard_logs(out, sh.count, pending.result.directory / LOG_NAME)
             self.log(f"  {pending.result.name}: merged {sh.count} shards, {merged} records")
         close_stage(pending.result, pending.config)
 
