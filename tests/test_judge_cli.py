@@ -253,3 +253,14 @@ def test_kill_9_mid_run_then_rerun_asks_each_answer_exactly_once(bench, tmp_path
     assert len(keys) == len(set(keys)) == 6
     rows = [json.loads(line) for line in (out / "judged.jsonl").read_text().splitlines()]
     assert [r["verdict"] for r in rows] == ["incorrect"] * 3 + ["correct"] + ["incorrect"] * 2
+
+
+def test_help_text_wraps_as_paragraphs_not_at_the_docstring_line_breaks() -> None:
+    from typer.testing import CliRunner
+
+    result = CliRunner().invoke(app, ["judge", "--help"], terminal_width=100)
+    assert result.exit_code == 0
+    lines = [line.strip() for line in result.output.splitlines()]
+    # The docstring breaks after "(a" at 110 columns; the help must flow past it on a 100-column terminal.
+    assert not any(line.endswith("(a") for line in lines), result.output
+    assert any("disk (a re-run" in line for line in lines), result.output

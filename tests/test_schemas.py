@@ -23,9 +23,20 @@ from fs1.train.config import SftConfig, TrainConfig
 
 # Schema → (experiment section, its class, fields the run decides itself, fields whose default differs on purpose).
 SECTIONS: dict[type, tuple[str, type, set[str], dict[str, Any]]] = {
-    DistillConfig: ("teacher", TeacherSpec, {"mode"}, {}),  # the run distils both modes its settings need
-    GenerateConfig: ("generation", GenerationSpec, {"model", "setting"}, {"n": 16}),  # paper's n for pass@16
-    TrainConfig: ("train", TrainSpec, set(TrainConfig.model_fields) - set(SftConfig.model_fields), {}),
+    # the run distils both modes its settings need; seeds derive from the experiment's top-level `seed`
+    DistillConfig: ("teacher", TeacherSpec, {"mode", "seed"}, {}),
+    GenerateConfig: (
+        "generation",
+        GenerationSpec,
+        {"model", "setting", "seed"},
+        {"n": 16},
+    ),  # paper's n: pass@16
+    TrainConfig: (
+        "train",
+        TrainSpec,
+        set(TrainConfig.model_fields) - set(SftConfig.model_fields) | {"seed"},
+        {},
+    ),
     SearchSettings: ("paths", SearchSettings, set(), {}),
     # The run judges with its own k list (`ks`); its judge runs locally by default, as its students do.
     JudgeConfig: ("judge", JudgeSpec, {"k"}, {"backend": "transformers"}),

@@ -208,3 +208,18 @@ def test_help_describes_the_command() -> None:
     assert result.exit_code == 0
     for word in ("--benchmark", "--out", "--k", "pass@k", "boxed"):
         assert word in result.output
+
+
+def test_console_tables_show_every_k_unabridged(tmp_path: Path, bench: Path) -> None:
+    rows = [{"id": q, "sample": s, "text": "\\boxed{Tokyo}" if s % 2 == 0 else "\\boxed{x}"}
+            for q in ("q1", "q2") for s in range(8)]  # fmt: skip
+    predictions = write_jsonl(tmp_path / "predictions.jsonl", rows)
+    result = runner.invoke(
+        app, ["score", str(predictions), "--benchmark", str(bench), "--out", str(tmp_path / "o"), "--k", "1,2,4,8"],
+        terminal_width=80,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "…" not in result.output  # no header cut to "pass@…" on an 80-column terminal
+    for k in (1, 2, 4, 8):
+        assert f"k={k}" in result.output
+    assert "pass@k" in result.output and "maj@k" in result.output

@@ -155,3 +155,31 @@ def test_embedded_model_trains_two_steps(tmp_path: Path) -> None:
     assert "base_model: HuggingFaceTB/SmolLM2-135M-Instruct" in (out / "README.md").read_text()
     model = AutoModelForCausalLM.from_pretrained(out)
     assert model.config.num_hidden_layers == 30 and model.config.use_cache
+
+
+def test_console_shows_a_progress_line_and_the_log_gets_the_library_output(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    data = write_sft_dir(tmp_path / "sft", [sft_row(i) for i in range(2)])
+    out = tmp_path / "model"
+    args = [
+        "train",
+        "--data",
+        str(data),
+        "--model",
+        str(tiny_model_dir),
+        "--out",
+        str(out),
+        "--max-steps",
+        "2",
+    ]
+    result = runner.invoke(app, [*args, *TINY_RUN])
+    assert result.exit_code == 0, result.output
+    assert "train model" in result.output and "tok/s" in result.output  # the progress line: loss and speed
+    for chatter in ("{'loss'", "'loss':", "Warning", "pin_memory", "Loading weights"):
+        assert chatter not in result.output, chatter
+    log = (out / "log.txt").read_text(encoding="utf-8")
+    assert "'loss':" in log  # the trainer's own log lines are kept, in the log
+    verbose = runner.invoke(app, [*args, *TINY_RUN, "--overwrite", "--verbose"])
+    assert verbose.exit_code == 0, verbose.output
+    assert "'loss':" in verbose.output

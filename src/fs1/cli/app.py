@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -23,6 +25,44 @@ BENCHMARK_FORMAT_HELP = (
     "Format of a benchmark file: auto (told from its contents), fs1, or a dataset's own: mintaka, simpleqa, "
     "cwq, webqsp, grailqa, exaqt (read as `fs1 data convert` would, without writing a file)."
 )
+
+
+def reflow_help(typer_app: typer.Typer) -> None:
+    """Give every command its docstring as paragraphs: Typer's rich help keeps a docstring's hard line breaks, so
+    lines wrapped at 110 columns in the source would break mid-sentence on the terminal."""
+    import inspect
+
+    for info in typer_app.registered_commands:
+        if info.help is None and info.callback is not None and info.callback.__doc__:
+            info.help = as_paragraphs(inspect.getdoc(info.callback) or "")
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            reflow_help(group.typer_instance)
+
+
+def as_paragraphs(text: str) -> str:
+    """Join the lines of each blank-line-separated paragraph; lists and indented blocks keep their lines."""
+    blocks = []
+    for block in text.split("\n\n"):
+        lines = block.splitlines()
+        keep = any(
+            line.startswith((" ", "-", "*", "•")) or line[:2].rstrip(".").isdigit() for line in lines[1:]
+        )
+        blocks.append(block if keep else " ".join(line.strip() for line in lines))
+    return "\n\n".join(blocks)
+
+
+@contextmanager
+def recorded(
+    manifest: Path, log: Path, *, seed: int, inputs: dict[str, Any], verbose: bool
+) -> Iterator[None]:
+    """A standalone command's provenance and quiet console: ``manifest`` written around the body (start, end,
+    seeds, versions), library output sent to ``log`` (and the terminal too when ``verbose``)."""
+    from fs1.manifest import recording
+    from fs1.stage_log import stage_log
+
+    with recording(manifest, seeds={"run": seed}, inputs=inputs), stage_log(log, verbose=verbose):
+        yield
 
 
 @contextmanager

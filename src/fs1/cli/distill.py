@@ -12,6 +12,7 @@ from fs1.cli.app import (
     app,
     console,
     parse_backend_options,
+    recorded,
     user_errors,
 )
 from fs1.cli.schema import schema_options
@@ -44,6 +45,9 @@ def distill(
     resume: bool = typer.Option(False, "--resume", help="Continue an existing TRACES.jsonl."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Start TRACES.jsonl again from empty."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    verbose: bool = typer.Option(
+        False, "--verbose", help="Show library output too (always kept in TRACES.log.txt)."
+    ),
     backend_option: list[str] | None = BACKEND_OPTION,
 ) -> None:
     from fs1.backends import BackendError
@@ -56,11 +60,17 @@ def distill(
             config = DistillConfig.model_validate(settings)
         questions = load_questions(benchmark, limit, fmt)
         path_index = load_paths(paths) if paths is not None else None
+        from fs1.manifest import side_manifest_path
+        from fs1.stage_log import side_log_path
+
+        inputs = {"benchmark": benchmark, "paths": paths}
+        manifest, log = side_manifest_path(out), side_log_path(out)
         try:
-            summary = run_distillation(
-                questions, config, out, paths=path_index, resume=resume, overwrite=overwrite,
-                show_progress=not quiet,
-            )  # fmt: skip
+            with recorded(manifest, log, seed=config.seed, inputs=inputs, verbose=verbose):
+                summary = run_distillation(
+                    questions, config, out, paths=path_index, resume=resume, overwrite=overwrite,
+                    show_progress=not quiet,
+                )  # fmt: skip
         except BackendError as exc:
             console.print(f"[bold red]error:[/] {exc}")
             console.print(f"Completed traces are kept in {out}; rerun with --resume to continue.")

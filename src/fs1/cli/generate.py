@@ -15,6 +15,7 @@ from fs1.cli.app import (
     app,
     console,
     parse_backend_options,
+    recorded,
     user_errors,
 )
 from fs1.cli.schema import schema_options
@@ -71,6 +72,9 @@ def generate(
         min=1,
         help="Generate nothing: merge the N shard files of --out into --out, checking every key once.",
     ),
+    verbose: bool = typer.Option(
+        False, "--verbose", help="Show library output too (always kept in OUT.log.txt)."
+    ),
     backend_option: list[str] | None = BACKEND_OPTION,
 ) -> None:
     """Generate predictions for a benchmark with parallel sampling and s1 budget forcing.
@@ -97,7 +101,15 @@ def generate(
                 raise ConfigError(f"--tokenizer applies to the openai backend, not {backend!r}")
             options["tokenizer"] = tokenizer
         options.update(parse_backend_options(backend_option))
-        summary = _run(benchmark, fmt, limit, backend, options, config, out, resume, shard)
+        from fs1.manifest import side_manifest_path
+        from fs1.run.shards import parse_shard, shard_path
+        from fs1.stage_log import side_log_path
+
+        # a shard records beside its own file: shards of one OUT may run at the same time
+        written = out if shard is None else shard_path(out, *parse_shard(shard))
+        manifest, log = side_manifest_path(written), side_log_path(written)
+        with recorded(manifest, log, seed=config.seed, inputs={"benchmark": benchmark}, verbose=verbose):
+            summary = _run(benchmark, fmt, limit, backend, options, config, out, resume, shard)
     console.print(
         f"wrote {summary.written} predictions to {out} ({summary.skipped} already there, "
         f"{summary.sequences} sequences generated)"

@@ -188,7 +188,7 @@ def _print_judged(summary: dict[str, Any]) -> None:
     table = Table(
         title=f"fs1 judge ({summary['judge']['prompt']} prompt, n = {summary['n']} samples per question)"
     )
-    columns = ["slice", "questions", "accuracy", "attempted", "acc|att", "F1", *[f"pass@{k}" for k in ks]]
+    columns = ["slice", "questions", "accuracy", "attempted", "acc|att", "F1"]
     for column in columns:
         table.add_column(column, justify="left" if column == "slice" else "right")
     slices = [("overall", summary["overall"])] + [(f"  {src}", s) for src, s in summary["by_source"].items()]
@@ -196,9 +196,13 @@ def _print_judged(summary: dict[str, Any]) -> None:
         table.add_row(
             name, str(s["n_questions"]), f"{s['accuracy']:.3f}", f"{s['attempted']:.3f}",
             f"{s['accuracy_given_attempted']:.3f}", f"{s['simpleqa_f1']:.3f}",
-            *[f"{s['pass@k'][k]:.3f}" for k in ks],
         )  # fmt: skip
     console.print(table)
+    if ks:
+        from fs1.cli.tables import by_k_table
+
+        rows = [(name, s["pass@k"]) for name, s in slices]
+        console.print(by_k_table("pass@k (judged correct among k samples), by k", ks, rows))
     tokens = summary["tokens"]
     console.print(
         f"judge calls {summary['judge_calls']}, cache hits {summary['cache_hits']}, decided by rule "

@@ -19,7 +19,9 @@ from fs1.cli import (  # noqa: F401  (imported for their registration side effec
     score,
     train,
 )
-from fs1.cli.app import app
+from fs1.cli.app import app, reflow_help
+
+reflow_help(app)
 
 __all__ = ["app"]
 

@@ -23,6 +23,9 @@ def run_command(
     shards: int | None = typer.Option(
         None, "--shards", min=1, help="Shards per generation run (default: the file's `executor.shards`)."
     ),
+    verbose: bool = typer.Option(
+        False, "--verbose", help="Show library output too (always kept in OUT/<stage>/log.txt)."
+    ),
 ) -> None:
     """Run an experiment: paths → distill → SFT sets → train → generate → score (→ judge) → report.
 
@@ -31,26 +34,32 @@ def run_command(
     ray the heavy stages (paths, distill, train, generate, judge) run as cluster jobs (see docs/cluster.md).
     """
     with user_errors():
-        from rich.table import Table
-
+        from fs1.cli.tables import by_k_table
         from fs1.run.pipeline import StagesFailed
-        from fs1.run.runner import headline, quiet_library_logs, run_experiment
+        from fs1.run.runner import quiet_library_logs, run_experiment
+        from fs1.summary_types import PASS_AT_K
 
-        quiet_library_logs()
+        if not verbose:
+            quiet_library_logs()
         try:
-            pipe = run_experiment(experiment, out, log=console.print, executor=executor, shards=shards)
+            pipe = run_experiment(
+                experiment, out, log=console.print, executor=executor, shards=shards, verbose=verbose
+            )
         except StagesFailed as exc:
             console.print(f"[bold red]error:[/] {exc}")
             raise typer.Exit(1) from None
-        table = Table(title="Headline (overall)")
-        for column in ("model", "setting", "pass@1", "pass@k", "k"):
-            table.add_column(column, justify="left" if column in ("model", "setting") else "right")
-        for model, setting, p1, pk, k in headline(out, pipe.runs):
-            table.add_row(model, setting, _pct(p1), _pct(pk), str(k or "–"))
-        console.print(table)
+        rows = [(run.replace("__", " / "), _overall(out, run, PASS_AT_K)) for run in pipe.runs]
+        ks = [str(k) for k in pipe.exp.ks]
+        console.print(by_k_table("pass@k overall (an oracle picks among k samples), by k", ks, rows))
         console.print(f"report: {out / 'report.html'}")
         console.print(f"results table: {out / 'results.parquet'} (query it with DuckDB)")
 
 
-def _pct(value: float | None) -> str:
-    return "–" if value is None else f"{100 * value:.1f}%"
+def _overall(rundir: Path, run: str, metric: str) -> dict[str, float]:
+    """One metric by k over all questions of a run, from its score summary."""
+    import json
+
+    from fs1.summary_types import SUMMARY_FILE
+
+    summary = json.loads((rundir / "score" / run / SUMMARY_FILE).read_text(encoding="utf-8"))
+    return summary.get("overall", {}).get(metric, {})

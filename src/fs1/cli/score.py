@@ -70,19 +70,20 @@ def _score_with_progress(
 
 
 def _print_summary(summary: dict) -> None:
-    """Overall and per-source figures at k = 1 and the largest k (everything else is in summary.json)."""
+    """Overall and per-source accuracy, then pass@k and maj@k at every k (everything else is in summary.json)."""
     from rich.table import Table
 
+    from fs1.cli.tables import by_k_table
+
     ks = [str(k) for k in summary["ks"]]
-    shown = list(dict.fromkeys([ks[0], ks[-1]])) if ks else []
     table = Table(
         title=f"fs1 score (n = {summary['n']} samples per question)",
         caption="accuracy and halluc.: value (95% interval over questions)",
+        title_justify="left",
     )
-    columns = ["slice", "questions", "accuracy", "attempted", "halluc.", "no answer"]
-    columns += [f"pass@{k}" for k in shown] + [f"maj@{k}" for k in shown]
-    for column in columns:
-        table.add_column(column, justify="left" if column == "slice" else "right", no_wrap=True)
+    # Only the slice names never wrap: a value with its interval wraps onto two lines rather than being cut to "…".
+    for column in ("slice", "questions", "accuracy", "attempted", "halluc.", "no answer"):
+        table.add_column(column, justify="left" if column == "slice" else "right", no_wrap=column == "slice")
     rows = [("overall", summary["overall"])] + [(f"  {src}", s) for src, s in summary["by_source"].items()]
     for name, stats in rows:
         table.add_row(
@@ -92,10 +93,12 @@ def _print_summary(summary: dict) -> None:
             f"{stats['attempted']:.3f}",
             _with_interval(stats, "hallucination_rate"),
             f"{stats['no_answer_rate']:.3f}",
-            *[f"{stats['pass@k'][k]:.3f}" for k in shown],
-            *[f"{stats['maj@k'][k]:.3f}" for k in shown],
         )
     console.print(table)
+    if ks:
+        for metric, what in (("pass@k", "a correct answer among k samples"), ("maj@k", "majority vote of k")):
+            by_k = [(name, stats[metric]) for name, stats in rows]
+            console.print(by_k_table(f"{metric} ({what}), by k", ks, by_k))
 
 
 def _with_interval(stats: dict, metric: str) -> str:

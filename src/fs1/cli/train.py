@@ -6,9 +6,11 @@ libraries load inside the command, so ``fs1 --help`` stays fast.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
-from fs1.cli.app import app, console, user_errors
+from fs1.cli.app import app, console, recorded, user_errors
 from fs1.cli.schema import schema_options
 from fs1.train.config import TrainConfig
 
@@ -35,6 +37,9 @@ def train_command(
     resume: bool = typer.Option(
         False, "--resume", help="Continue from the newest complete checkpoint in OUT, if any (else start)."
     ),
+    verbose: bool = typer.Option(
+        False, "--verbose", help="Show library output too (always kept in OUT/log.txt)."
+    ),
 ) -> None:
     """Fine-tune a student on reasoning traces (s1 recipe: completion-only loss on the assistant turn).
 
@@ -44,11 +49,18 @@ def train_command(
     GPUs or nodes run it under `accelerate launch` with `fs1 accelerate-config fsdp_full_shard` (docs/training.md).
     """
     with user_errors():
+        from fs1.manifest import MANIFEST_NAME
         from fs1.train import train
+        from fs1.train.progress import QUIET_TRAINER_ARGS, TrainProgress
 
         if resume and not config.resume_from_checkpoint:
             config = config.model_copy(update={"resume_from_checkpoint": "latest"})
-        result = train(config)
+        if not verbose:
+            config = config.model_copy(update={"extra_args": dict(QUIET_TRAINER_ARGS)})
+        out = Path(config.out)
+        manifest, log = out / MANIFEST_NAME, out / "log.txt"
+        with recorded(manifest, log, seed=config.seed, inputs={"data": config.data}, verbose=verbose):
+            result = train(config, callbacks=None if verbose else [TrainProgress(out.name)])
     last = f"{result.losses[-1][1]:.4f}" if result.losses else "n/a"
     console.print(
         f"[bold green]trained[/] {result.examples} examples, steps {result.start_step} → {result.global_step}, "

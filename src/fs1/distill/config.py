@@ -12,6 +12,7 @@ from fs1.backends import SamplingParams
 from fs1.backends.embedded import EMBEDDED_NAME, is_embedded
 from fs1.config import MaxTokens, RepetitionPenalty, Temperature, TopP
 from fs1.distill.accounting import Usage
+from fs1.seeding import DEFAULT_SEED
 from fs1.vocab import TraceMode
 
 WEAK_TEACHER_NOTE = (
@@ -51,9 +52,9 @@ class DistillConfig(BaseModel):
     top_k: int = Field(-1, description="Top-k cut; -1 = off (hosted APIs do not take it).")
     max_tokens: MaxTokens = Field(8192, description="Cap on teacher tokens (reasoning + answer) per trace.")
     repetition_penalty: RepetitionPenalty = Field(1.0, description="1 = off (hosted APIs do not take it).")
-    seed: int | None = Field(
-        None,
-        description="Base seed; unit i of the plan gets seed + i (a batch: first unit's seed + position).",
+    seed: int = Field(
+        DEFAULT_SEED,
+        description="Run seed; each (question, sample) draws with derive_seed(seed, 'distill', id, sample).",
     )
     system_prompt: str | None = Field(None, description="Optional system message (the paper sends none).")
     on_error: Literal["record", "abort"] = Field(
@@ -90,7 +91,8 @@ class DistillConfig(BaseModel):
             return "openai"
         return "llamacpp" if is_embedded(self.teacher) else "transformers"
 
-    def sampling(self, seed: int | None) -> SamplingParams:
+    def sampling(self, seed: int | None = None) -> SamplingParams:
+        """The teacher's sampling parameters (per-unit seeds travel separately, see ``fs1.seeding``)."""
         return SamplingParams(
             n=1, temperature=self.temperature, top_p=self.top_p, top_k=self.top_k, max_tokens=self.max_tokens,
             seed=seed, repetition_penalty=self.repetition_penalty,

@@ -37,6 +37,7 @@ from fs1.io import (
     write_json_atomic,
 )
 from fs1.records import PathRecord, Question, Trace
+from fs1.seeding import derive_seed
 
 __all__ = ["DistillConfig", "DistillSummary", "open_teacher", "run_distillation"]
 
@@ -48,7 +49,7 @@ class Unit:
     question: Question
     prompt: TeacherPrompt
     sample: int
-    seed: int | None
+    seed: int
 
 
 def open_teacher(config: DistillConfig) -> Backend:
@@ -85,7 +86,7 @@ def plan_units(
 ) -> list[Unit]:
     """The units still to do, in question order; counts skipped/flagged no-path questions into ``summary``."""
     units = []
-    for index, question in enumerate(questions):
+    for question in questions:
         prompt = build_prompt(question, config.mode, paths, config.no_path)
         if prompt is None:
             summary.skipped_no_path += 1
@@ -97,9 +98,15 @@ def plan_units(
             if (question.ID, sample) in done:
                 summary.already_done += 1
                 continue
-            seed = None if config.seed is None else config.seed + index * config.samples + sample
-            units.append(Unit(question, prompt, sample, seed))
+            units.append(Unit(question, prompt, sample, unit_seed(config.seed, question.ID, sample)))
     return units
+
+
+def unit_seed(run_seed: int, question_id: str, sample: int) -> int:
+    """The teacher's seed for one (question, sample): independent of batching, order and resumes.
+
+    rt and fs1 traces of the same question share it, so the two modes differ by their prompts only."""
+    return derive_seed(run_seed, "distill", question_id, sample)
 
 
 def make_trace(unit: Unit, completion: Completion, config: DistillConfig) -> Trace:
@@ -124,12 +131,12 @@ def make_trace(unit: Unit, completion: Completion, config: DistillConfig) -> Tra
 
 
 def ask_teacher(backend: Backend, batch: list[Unit], config: DistillConfig) -> list[Trace]:
-    """One backend call for a batch of units (seeded from its first unit); one trace per unit."""
+    """One backend call for a batch of units, each with its own seed; one trace per unit."""
     conversations = []
     for unit in batch:
         system = [{"role": "system", "content": config.system_prompt}] if config.system_prompt else []
         conversations.append([*system, {"role": "user", "content": unit.prompt.text}])
-    outputs = backend.chat(conversations, config.sampling(batch[0].seed))
+    outputs = backend.chat(conversations, config.sampling(), seeds=[unit.seed for unit in batch])
     traces = []
     for unit, out in zip(batch, outputs, strict=True):
         completion = out[0]

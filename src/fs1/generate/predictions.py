@@ -3,7 +3,7 @@
 Prompts follow the protocol (§3, §5): the model's chat template over the question + the boxed-answer instruction
 (``cot`` adds "Think step-by-step."); ``reasoning`` opens the assistant turn with the s1 think marker and runs budget
 forcing (capped by ``max_tokens`` when no budget is given). Each (question, sample) gets a seed derived from the run
-seed, the question ID and the sample index, so a resumed run draws exactly what the first run would have.
+seed, the question ID and the sample index (``fs1.seeding``), so a resumed run draws exactly what the first run would have.
 Records are appended one by one (``JsonlAppender``); ``resume`` skips completed ``(id, sample, budget)`` keys.
 
 Two routes, recorded in ``Prediction.route``: ``raw`` renders the chat template here and completes the raw text (every
@@ -14,7 +14,6 @@ continues a half-written thinking block and so needs ``raw``. A resumed file is 
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -36,6 +35,7 @@ from fs1.prompts import (
     eval_user_prompt,
 )
 from fs1.records import Prediction, Question
+from fs1.seeding import DEFAULT_SEED, derive_seed
 from fs1.vocab import EMBEDDED_NAME, PromptSetting
 
 Key = tuple[str, int, int | None]
@@ -74,7 +74,7 @@ class GenerationSettings(BaseModel):
     )
     answer_max_tokens: int = Field(ANSWER_MAX_TOKENS, gt=0, description="Cap on the forced answer (greedy).")
     seed: int = Field(
-        0, description="Run seed; per-sample seeds derive from it, the question ID and the sample."
+        DEFAULT_SEED, description="Run seed; per-sample seeds derive from it, the question ID and the sample."
     )
     batch_sequences: int = Field(
         64,
@@ -128,9 +128,8 @@ class GenerateSummary:
 
 
 def sample_seed(run_seed: int, question_id: str, sample: int) -> int:
-    """A stable 31-bit seed for one (question, sample) of a run."""
-    digest = hashlib.sha256(f"{run_seed}\x1f{question_id}\x1f{sample}".encode()).digest()
-    return int.from_bytes(digest[:4], "big") & 0x7FFF_FFFF
+    """The seed of one (question, sample) of a run (``fs1.seeding.derive_seed`` under the ``generate`` stage)."""
+    return derive_seed(run_seed, "generate", question_id, sample)
 
 
 def build_prompt(backend: Backend, question: Question, setting: str, system: str | None = None) -> str:

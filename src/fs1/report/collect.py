@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from fs1.io import InputError, read_records
+from fs1.manifest import MANIFEST_NAME, read_manifest
 from fs1.records import PathRecord, Prediction, Question, Record, Score
 from fs1.summary_types import JUDGED_SUMMARY_FILE, SUMMARY_FILE, JudgedSummary, Summary
 
@@ -40,6 +41,7 @@ class ReportData:
     sources: list[str]
     traces: list[dict[str, Any]]
     results: list[dict[str, Any]]
+    manifest: dict[str, Any] | None = None  # rundir/manifest.json: versions, hardware, seeds, times
 
 
 # Parts of a judged summary that hold text (the judge's settings, example replies); everything else is a number.
@@ -227,4 +229,5 @@ def collect(rundir: str | Path, title: str | None = None) -> ReportData:
         sources=sources,
         traces=load_traces(rundir, runs),
         results=load_results(rundir),
+        manifest=read_manifest(rundir / MANIFEST_NAME),
     )

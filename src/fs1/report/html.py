@@ -287,6 +287,34 @@ def viewer(data: ReportData) -> str:
     )
 
 
+def _flatten(value: Any, prefix: str = "") -> list[tuple[str, str]]:
+    """Nested manifest entries as (dotted key, text) rows; lists of scalars joined on one line."""
+    if isinstance(value, dict):
+        rows = []
+        for key, inner in value.items():
+            rows += _flatten(inner, f"{prefix}.{key}" if prefix else str(key))
+        return rows
+    if isinstance(value, list) and any(isinstance(v, dict | list) for v in value):
+        return [row for i, inner in enumerate(value) for row in _flatten(inner, f"{prefix}[{i}]")]
+    if isinstance(value, list):
+        return [(prefix, " ".join(str(v) for v in value))]
+    return [(prefix, "–" if value is None else str(value))]
+
+
+def manifest_section(manifest: dict[str, Any] | None) -> str:
+    """The run manifest as a collapsed key/value table; every value inserted as escaped text."""
+    if not manifest:
+        return "<p class='note'>No manifest.json in this run directory.</p>"
+    rows = "".join(
+        f'<tr><td class="label">{escape(key)}</td><td class="label">{escape(text)}</td></tr>'
+        for key, text in _flatten(manifest)
+    )
+    return (
+        '<details id="manifest"><summary>Run manifest: fs1 version and commit, command, libraries, hardware, '
+        f'seeds, start and end times</summary><table id="manifest-table"><tbody>{rows}</tbody></table></details>'
+    )
+
+
 def _asset(name: str) -> str:
     return resources.files("fs1.report").joinpath("assets", name).read_text(encoding="utf-8")
 
@@ -336,6 +364,8 @@ def render(data: ReportData) -> str:
         _img(plots.thinking_lengths(data.traces), "thinking length histogram"),
         "<h2>Trace viewer</h2>",
         viewer(data),
+        "<h2>Provenance</h2>",
+        manifest_section(data.manifest),
     ]
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"

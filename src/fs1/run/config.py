@@ -16,6 +16,7 @@ from fs1.generate.predictions import GenerationSettings
 from fs1.io import InputError
 from fs1.judge.config import JudgeSettings
 from fs1.kg.settings import SearchSettings
+from fs1.seeding import DEFAULT_SEED
 from fs1.train.config import SftConfig
 from fs1.vocab import DEFAULT_KS, EMBEDDED_NAME, PAPER_SETTINGS, BackendName, RunSetting
 
@@ -24,6 +25,14 @@ Setting = RunSetting
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+def refuse_section_seed(section: str, data: Any) -> Any:
+    """The teacher, training and generation seeds derive from the experiment's one ``seed`` (fs1.seeding): a seed
+    in their section would be ignored, so it is refused."""
+    if isinstance(data, dict) and "seed" in data:
+        raise ValueError(f"the {section} seed derives from the experiment's top-level `seed`; move it there")
+    return data
 
 
 class ModelSpec(_Strict):
@@ -78,7 +87,7 @@ class TeacherSpec(DistillConfig):
     def _no_mode(cls, data: Any) -> Any:
         if isinstance(data, dict) and "mode" in data:
             raise ValueError("the teacher's mode follows the run's settings (rt, fs1); remove `mode`")
-        return data
+        return refuse_section_seed("teacher", data)
 
     _safe_name = field_validator("name")(ModelSpec._safe_name.__func__)  # type: ignore[attr-defined]
 
@@ -97,7 +106,7 @@ class TrainSpec(SftConfig):
                 (data[k] for k in ("per_device_train_batch_size", "batch_size") if k in data), 1
             )
             data["effective_batch"] = int(per_device) * int(data.pop("grad_accum"))
-        return data
+        return refuse_section_seed("training", data)
 
 
 class GenerationSpec(GenerationSettings):
@@ -106,6 +115,11 @@ class GenerationSpec(GenerationSettings):
 
     n: int = Field(16, ge=1, description="Samples per question (pass@k for k ≤ n; the paper: 16).")
     greedy_budgets: bool = Field(False, description="Decode budget-forced runs greedily (the s1 protocol).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_seed(cls, data: Any) -> Any:
+        return refuse_section_seed("generation", data)
 
 
 class JudgeSpec(JudgeSettings):
@@ -244,6 +258,10 @@ class Experiment(_Strict):
     )
     judge: JudgeSpec | None = None
     executor: ExecutorSpec = Field(default_factory=ExecutorSpec, description="Local, Slurm or Ray; sharding.")
+    seed: int = Field(
+        DEFAULT_SEED,
+        description="Run seed: teacher, training and generation draws all derive from it (fs1.seeding).",
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -27,9 +27,14 @@ def generate_run(
     spec: GenerationSpec,
     budgets: list[int],
     out: Path,
+    *,
+    seed: int,
     **backend_options: Any,
 ) -> None:
-    """Generate ``spec.n`` samples per question (× budgets) into ``out``, resuming what is already there."""
+    """Generate ``spec.n`` samples per question (× budgets) into ``out``, resuming what is already there; ``seed`` is
+    the run seed."""
+    from rich.console import Console
+
     from fs1.generate import GenerateConfig
     from fs1.generate.progress import generate_with_progress
 
@@ -44,8 +49,11 @@ def generate_run(
             "budgets": budgets or None,
             "min_think_tokens": spec.min_think_tokens if gen_setting == "reasoning" else None,
             "temperature": 0.0 if (budgets and spec.greedy_budgets) else spec.temperature,
+            "seed": seed,
         }
     )
+    # stderr: stdout carries library chatter into the stage's log.txt (fs1.stage_log)
     generate_with_progress(
-        questions, backend_name, model, config, out, resume=True, description=f"generate {label}", **options
-    )
+        questions, backend_name, model, config, out, resume=True, description=f"generate {label}",
+        console=Console(stderr=True), **options,
+    )  # fmt: skip

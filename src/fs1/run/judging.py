@@ -7,6 +7,7 @@ runs is judged once, and a killed judge stage resumes from the cache.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from fs1.errors import ConfigError
 from fs1.run.pipeline import Pipeline
@@ -21,7 +22,7 @@ def judge_run(pipe: Pipeline, run: str) -> Path:
         "score": pipe.fingerprints[f"score/{run}"],
         "judge": spec.fingerprint(),
         "ks": pipe.exp.ks,
-        "seed": pipe.exp.generation.seed,
+        "seed": pipe.exp.seed,
     }
 
     def work(d: Path) -> None:
@@ -33,7 +34,7 @@ def judge_run(pipe: Pipeline, run: str) -> Path:
             spec.model,
             backend=spec.backend,
             prompt=spec.prompt,
-            sampling=spec.sampling_only(),
+            sampling=judge_sampling(spec, pipe.exp.seed),
             cache_path=pipe.rundir / "cache" / "judge_verdicts.jsonl",
             batch_size=spec.batch_size,
             backend_options=spec.backend_options,
@@ -49,7 +50,15 @@ def judge_run(pipe: Pipeline, run: str) -> Path:
             rules=get_rules(spec.rules),
             ks=pipe.exp.ks,
             judge_info={"model": spec.model, "prompt": spec.prompt, "backend": spec.backend},
-            seed=pipe.exp.generation.seed,
+            seed=pipe.exp.seed,
         )
 
     return pipe.stage(f"judge/{run}", config, work, kind="judge", model=spec)
+
+
+def judge_sampling(spec: Any, run_seed: int) -> Any:
+    """The experiment's judge sampling, its seed the run seed unless the experiment file sets one."""
+    sampling = spec.sampling_only()
+    if "seed" in spec.model_fields_set:
+        return sampling
+    return sampling.model_copy(update={"seed": run_seed})

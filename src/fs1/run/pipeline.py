@@ -23,7 +23,9 @@ from fs1.run.config import Experiment, ModelSpec, resolve_input
 from fs1.run.executors import Executor, Job, JobFailure, Ledger, LocalExecutor
 from fs1.run.resources import resolve_resources
 from fs1.run.shards import RUNNING, drop_other_counts, mark_done, merge_shards, pending_shards, shard_path
-from fs1.run.stage import StageResult, close_stage, open_stage
+from fs1.run.stage import LOG_NAME, StageResult, close_stage, open_stage
+from fs1.seeding import derive_seed
+from fs1.stage_log import side_log_path, stage_log
 from fs1.summary_types import SUMMARY_FILE
 from fs1.vocab import TRACE_MODES
 
@@ -84,18 +86,38 @@ def note_running(directory: Path, job: str, sidecar: Path) -> None:
         sink.write(row)
 
 
-def _run_whole(work: Callable[[Path], None], directory: Path) -> None:
+def _run_whole(work: Callable[[Path], None], directory: Path, verbose: bool = False) -> None:
     note_running(directory, directory.name, directory / RUNNING)
-    work(directory)
+    with stage_log(directory / LOG_NAME, verbose=verbose):
+        work(directory)
 
 
 def _run_shard(
-    run: Callable[[Path, int, int], None], directory: Path, output: str, index: int, count: int
+    run: Callable[[Path, int, int], None],
+    directory: Path,
+    output: str,
+    index: int,
+    count: int,
+    verbose: bool = False,
 ) -> None:
     part = shard_path(directory / output, index, count)
     note_running(directory, part.name, part.with_name(part.name + RUNNING))
-    run(directory, index, count)
+    # each shard its own log: shards of one stage may run at the same time on different nodes
+    with stage_log(side_log_path(part), verbose=verbose):
+        run(directory, index, count)
     mark_done(part)
+
+
+def fold_shard_logs(out: Path, count: int, log: Path) -> None:
+    """Append each shard's log to the stage's ``log.txt``, in shard order, and remove it: a merged stage keeps no
+    shard files."""
+    for index in range(count):
+        part_log = side_log_path(shard_path(out, index, count))
+        if part_log.exists():
+            with log.open("a", encoding="utf-8") as sink:
+                sink.write(f"--- shard {index} of {count} ---\n")
+                sink.write(part_log.read_text(encoding="utf-8", errors="replace"))
+            part_log.unlink()
 
 
 @dataclass
@@ -106,6 +128,7 @@ class Pipeline:
     rundir: Path
     experiment_file: Path
     log: Log = print
+    verbose: bool = False  # library output on the terminal too (always in each stage's log.txt)
     fingerprints: dict[str, str] = field(default_factory=dict)
     results: list[StageResult] = field(default_factory=list)
     runs: list[str] = field(default_factory=list)  # model × setting runs, in experiment order
@@ -138,7 +161,8 @@ class Pipeline:
         remote = kind is not None and self.executor.remote
         if not remote and sharding is None:
             self.log(f"▶ {name}: {'resuming' if result.status == 'resumed' else 'running'}")
-            work(result.directory)
+            with stage_log(result.directory / LOG_NAME, verbose=self.verbose):
+                work(result.directory)
             close_stage(result, config)
             return result.directory
         pending = PendingStage(result, config, self.jobs_for(result, work, kind, model, sharding), sharding)
@@ -165,12 +189,13 @@ class Pipeline:
         )
         d = result.directory
         if sharding is None:
-            return [Job(result.name, functools.partial(_run_whole, work, d), res)]
+            return [Job(result.name, functools.partial(_run_whole, work, d, self.verbose), res)]
         out = d / sharding.output
         for stale in drop_other_counts(out, sharding.count):
             self.log(f"  {result.name}: shard count changed, dropped {stale.name}")
         return [
-            Job(result.name, functools.partial(_run_shard, sharding.run, d, sharding.output, i, sharding.count),
+            Job(result.name,
+                functools.partial(_run_shard, sharding.run, d, sharding.output, i, sharding.count, self.verbose),
                 res, shard=i, shards=sharding.count)
             for i in pending_shards(out, sharding.count)
         ]  # fmt: skip
@@ -181,6 +206,7 @@ class Pipeline:
         if sh is not None:
             out = pending.result.directory / sh.output
             merged = merge_shards(out, sh.count, sh.expected(), sh.key)
+            fold_shard_logs(out, sh.count, pending.result.directory / LOG_NAME)
             self.log(f"  {pending.result.name}: merged {sh.count} shards, {merged} records")
         close_stage(pending.result, pending.config)
 
@@ -276,7 +302,12 @@ class Pipeline:
 
     def run_distill(self, mode: str) -> None:
         t = self.exp.teacher
-        config = {"benchmark": self.fingerprints["benchmark"], "teacher": t.model_dump(), "mode": mode}
+        config = {
+            "benchmark": self.fingerprints["benchmark"],
+            "teacher": t.model_dump(exclude={"seed"}),
+            "mode": mode,
+            "seed": self.exp.seed,
+        }
         if mode == "fs1":
             config["paths"] = self.fingerprints["paths"]
 
@@ -288,7 +319,7 @@ class Pipeline:
                 records = read_records(self.rundir / "paths" / "paths.jsonl", PathRecord)
                 paths = {r.ID: r for r in records}
             settings = t.model_dump(exclude={"name", "mode"})
-            dc = DistillConfig(**settings | {"mode": mode, "seed": 0 if t.seed is None else t.seed})
+            dc = DistillConfig(**settings | {"mode": mode, "seed": self.exp.seed})
             summary = run_distillation(
                 self.train_questions(), dc, d / "traces.jsonl", paths=paths, resume=True
             )
@@ -333,11 +364,13 @@ class Pipeline:
         config = {
             "sft": self.fingerprints[f"sft/{student.name}-{mode}"],
             "student": student.model,
-            "train": tr.model_dump(),
+            "train": tr.model_dump(exclude={"seed"}),
+            "seed": self.train_seed(student, mode),
         }
 
         def work(d: Path) -> None:
             from fs1.train import TrainConfig, train
+            from fs1.train.progress import QUIET_TRAINER_ARGS, TrainProgress
 
             data = self.rundir / "sft" / f"{student.name}-{mode}" / "dataset"
             if not tr.filter_check:
@@ -352,12 +385,18 @@ class Pipeline:
                 "resume_from_checkpoint": resume,
                 "overwrite": True,
                 "save_steps": tr.max_steps if tr.max_steps > 0 else tr.save_steps,
+                "seed": self.train_seed(student, mode),
+                "extra_args": {} if self.verbose else dict(QUIET_TRAINER_ARGS),
             }
             cfg = TrainConfig(**tr.model_dump() | run_owned)
-            result = train(cfg)
+            result = train(cfg, callbacks=None if self.verbose else [TrainProgress(f"{student.name}-{mode}")])
             self.log(f"  trained {student.name}-{mode}: {result.global_step} steps, loss {result.train_loss}")
 
         self.stage(f"train/{student.name}-{mode}", config, work, kind="train", model=student)
+
+    def train_seed(self, student: ModelSpec, mode: str) -> int:
+        """The seed of one fine-tuning run (data order, initialisation of adapters, dropout)."""
+        return derive_seed(self.exp.seed, "train", student.name, mode)
 
     def model_for(self, student: ModelSpec, setting: str) -> tuple[str, str]:
         """(model path or id, backend) that a run of ``setting`` generates with."""
@@ -376,8 +415,11 @@ class Pipeline:
             "benchmark": self.fingerprints["benchmark"],
             "student": student.model_dump(),
             "setting": setting,
-            "generation": g.model_dump(exclude=None if setting in TRAINED_SETTINGS else FORCING_FIELDS),
+            "generation": g.model_dump(
+                exclude={"seed"} | (set() if setting in TRAINED_SETTINGS else FORCING_FIELDS)
+            ),
             "budgets": budgets,
+            "seed": self.exp.seed,
         }
         if setting in TRAINED_SETTINGS:
             config["model"] = self.fingerprints[f"train/{student.name}-{setting}"]
@@ -409,6 +451,7 @@ class Pipeline:
                 g,
                 budgets,
                 out if count == 1 else shard_path(out, index, count),
+                seed=self.exp.seed,
                 base_url=student.base_url,
                 tokenizer=student.tokenizer,
                 **({"tensor_parallel_size": tensor_parallel} if tensor_parallel else {}) | student.options,
@@ -431,7 +474,7 @@ class Pipeline:
         config = {
             "generate": self.fingerprints[f"generate/{run}"],
             "ks": self.exp.ks,
-            "seed": self.exp.generation.seed,
+            "seed": self.exp.seed,
             "metrics": SCORE_METRICS_VERSION,
         }
 
@@ -444,7 +487,7 @@ class Pipeline:
                 by_id,
                 d,
                 ks=self.exp.ks,
-                seed=self.exp.generation.seed,
+                seed=self.exp.seed,
             )
 
         d = self.stage(f"score/{run}", config, work)

@@ -199,7 +199,7 @@ def generate_command(exp: Experiment, rundir: Path, job: PlannedJob) -> str:
         "fs1", "generate", "--benchmark", str(rundir / "benchmark" / "questions.jsonl"),
         "--out", str(rundir / job.stage / "predictions.jsonl"), "--model", model, "--backend", backend,
         "--setting", GENERATION_SETTING[job.setting], "--n", str(g.n),
-        "--answer-max-tokens", str(g.answer_max_tokens), "--seed", str(g.seed), "--resume",
+        "--answer-max-tokens", str(g.answer_max_tokens), "--seed", str(exp.seed), "--resume",
     ]  # fmt: skip
     if g.max_tokens is not None:
         args += ["--max-tokens", str(g.max_tokens)]

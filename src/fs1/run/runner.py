@@ -6,11 +6,11 @@ from pathlib import Path
 from typing import Any
 
 from fs1.io import atomic_open, read_jsonl_rows
+from fs1.manifest import MANIFEST_NAME, recording
 from fs1.run.config import ExecutorSpec, Experiment, load_experiment
 from fs1.run.executors import make_executor
 from fs1.run.pipeline import TRAINED_SETTINGS, Log, Pipeline
 from fs1.run.results import kg_selection_rows, summary_rows, write_results
-from fs1.summary_types import PASS_AT_K, SUMMARY_FILE
 
 
 def run_experiment(
@@ -19,12 +19,16 @@ def run_experiment(
     log: Log = print,
     executor: str | None = None,
     shards: int | None = None,
+    *,
+    verbose: bool = False,
 ) -> Pipeline:
     """Run (or resume) the experiment into ``rundir``; returns the pipeline with each stage's outcome.
 
     ``executor`` and ``shards`` override the experiment file's ``executor.kind`` and ``executor.shards``. The stages
     run in waves — (paths) → distill → SFT + train → generate → score (+ judge) — and each wave's heavy stages
-    go to the executor together, so independent runs and shards run side by side.
+    go to the executor together, so independent runs and shards run side by side. Library output goes to each
+    stage's ``log.txt``; ``verbose`` shows it on the terminal as well. ``rundir/manifest.json`` records what made
+    the run (versions, hardware, seeds, times).
     """
     experiment_file = Path(experiment_file)
     exp = load_experiment(experiment_file)
@@ -33,10 +37,29 @@ def run_experiment(
     rundir.mkdir(parents=True, exist_ok=True)
     keep_experiment_copy(experiment_file, rundir / "experiment.yaml")
     engine = make_executor(exp.executor.kind, rundir, exp.executor)
-    pipe = Pipeline(exp, rundir, experiment_file, log, executor=engine)
+    pipe = Pipeline(exp, rundir, experiment_file, log, verbose=verbose, executor=engine)
+    inputs = {"experiment": experiment_file}
+    with recording(rundir / MANIFEST_NAME, seeds={"run": exp.seed}, inputs=inputs) as manifest:
+        run_stages(pipe)
+        manifest["seeds"]["train"] = {
+            f"{s.name}-{mode}": pipe.train_seed(s, mode) for s in exp.students for mode in trained_modes(exp)
+        }
+    from fs1.report import write_report
 
+    write_report(rundir, title=f"fs1 report — {exp.name}")
+    return pipe
+
+
+def trained_modes(exp: Experiment) -> list[str]:
+    """The fine-tuned settings the experiment asks for (rt, fs1), in pipeline order."""
+    return [s for s in TRAINED_SETTINGS if s in exp.settings]
+
+
+def run_stages(pipe: Pipeline) -> None:
+    """Every stage of the experiment, wave by wave, then ``results.parquet``."""
+    exp = pipe.exp
     pipe.run_benchmark()
-    modes = [s for s in TRAINED_SETTINGS if s in exp.settings]
+    modes = trained_modes(exp)
     if "fs1" in modes:
         pipe.run_paths()
         pipe.barrier()
@@ -61,10 +84,6 @@ def run_experiment(
     pipe.clean_stale_runs(runs)
     pipe.runs = runs
     write_results_table(pipe, runs, summaries)
-    from fs1.report import write_report
-
-    write_report(rundir, title=f"fs1 report — {exp.name}")
-    return pipe
 
 
 def with_executor_overrides(exp: Experiment, executor: str | None, shards: int | None) -> Experiment:
@@ -124,24 +143,5 @@ def write_results_table(pipe: Pipeline, runs: list[str], summaries: dict[str, di
         rows += summary_rows(run, model, setting, summaries[run])
         scores = [row for _, row in read_jsonl_rows(pipe.rundir / "score" / run / "scores.jsonl")]
         base = {"run": run, "model": model, "setting": setting}
-        rows += kg_selection_rows(base, scores, questions, pipe.exp.ks, supported, pipe.exp.generation.seed)
+        rows += kg_selection_rows(base, scores, questions, pipe.exp.ks, supported, pipe.exp.seed)
     return write_results(rows, pipe.rundir / "results.parquet")
-
-
-def headline(
-    rundir: Path, runs: list[str] | None = None
-) -> list[tuple[str, str, float | None, float | None, int | None]]:
-    """(model, setting, pass@1, pass@kmax, kmax) per run (in ``runs`` order when given), for the closing table."""
-    import json
-
-    paths = sorted((rundir / "score").glob(f"*/{SUMMARY_FILE}"))
-    if runs is not None:
-        paths = [rundir / "score" / run / SUMMARY_FILE for run in runs]
-    out = []
-    for summary_path in paths:
-        overall = json.loads(summary_path.read_text()).get("overall", {})
-        passk = overall.get(PASS_AT_K, {})
-        kmax = max((int(k) for k in passk), default=None)
-        model, setting = summary_path.parent.name.split("__", 1)
-        out.append((model, setting, passk.get("1"), passk.get(str(kmax)) if kmax else None, kmax))
-    return out

@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from fs1.io import write_json_atomic
+from fs1.stage_log import stage_log
 
 MARKER = ".stage.json"
+LOG_NAME = "log.txt"  # a stage's library output (fs1.stage_log)
 
 
 def fingerprint(config: dict[str, Any]) -> str:
@@ -73,12 +75,16 @@ def run_stage(
     config: dict[str, Any],
     work: Callable[[Path], None],
     log: Callable[[str], None] = print,
+    verbose: bool = False,
 ) -> StageResult:
-    """Run ``work(stage_dir)`` unless the stage already finished with this config."""
+    """Run ``work(stage_dir)`` unless the stage already finished with this config.
+
+    Library output of the work goes to ``stage_dir/log.txt`` (also to the terminal when ``verbose``)."""
     result = open_stage(rundir, name, config, log)
     if result.status == "skipped":
         return result
     log(f"▶ {name}: {'resuming' if result.status == 'resumed' else 'running'}")
-    work(result.directory)
+    with stage_log(result.directory / LOG_NAME, verbose=verbose):
+        work(result.directory)
     close_stage(result, config)
     return result

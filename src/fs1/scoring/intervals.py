@@ -12,9 +12,9 @@ recomputed per replicate, which keeps their intervals honest. Intervals are perc
 
 from __future__ import annotations
 
-import zlib
-
 import numpy as np
+
+from fs1.seeding import derive_seed
 
 BOOTSTRAP_DRAWS = 1000
 LEVEL = 0.95
@@ -22,8 +22,8 @@ _CHUNK_CELLS = 4_000_000  # draws x questions per weight matrix, to bound memory
 
 
 def slice_rng(seed: int, name: str) -> np.random.Generator:
-    """A generator for one named slice: independent of the order slices are computed in."""
-    return np.random.default_rng([seed, zlib.crc32(name.encode())])
+    """A generator for one named slice: independent of the order slices are computed in (``fs1.seeding``)."""
+    return np.random.default_rng(derive_seed(seed, "bootstrap", name))
 
 
 def replicate_means(

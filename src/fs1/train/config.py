@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from fs1.errors import ConfigError
+from fs1.seeding import DEFAULT_SEED
 from fs1.vocab import EMBEDDED_NAME
 
 SCHEDULERS = ("cosine", "linear", "constant", "constant_with_warmup")
@@ -106,7 +107,9 @@ class SftConfig(BaseModel):
     )
     save_total_limit: int = Field(2, description="Keep at most this many checkpoints.")
     logging_steps: int = Field(10, gt=0, description="Log loss every this many optimizer steps.")
-    seed: int = Field(42, description="Random seed for shuffling, initialisation of adapters and dropout.")
+    seed: int = Field(
+        DEFAULT_SEED, description="Random seed for shuffling, initialisation of adapters and dropout."
+    )
     attn_implementation: str | None = Field(
         None, description="Attention kernel (sdpa, eager, flash_attention_2); None = default."
     )

@@ -64,7 +64,8 @@ def sft_config(cfg: TrainConfig, *, eos_token: str | None = None) -> Any:
         per_device_train_batch_size=cfg.per_device_batch,
         gradient_accumulation_steps=cfg.gradient_accumulation_steps(),
         bf16=bf16,
-        gradient_checkpointing=checkpointing,
+        **{checkpointing_argument(SFTConfig): checkpointing},
+        dataloader_pin_memory=hw["cuda"],  # pinning needs an accelerator; on a CPU it only warns
         # Examples longer than max_length were dropped already; padding-free without packing refuses a max_length.
         max_length=None if cfg.padding_free else cfg.max_length,
         packing=cfg.packing,
@@ -82,6 +83,14 @@ def sft_config(cfg: TrainConfig, *, eos_token: str | None = None) -> Any:
     )
     kwargs.update(cfg.extra_args)
     return SFTConfig(**kwargs)
+
+
+def checkpointing_argument(config_class: Any) -> str:
+    """The current name of the activation-checkpointing switch (transformers renamed ``gradient_checkpointing``)."""
+    import dataclasses
+
+    names = {f.name for f in dataclasses.fields(config_class)}
+    return "activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing"
 
 
 def lora_config(cfg: TrainConfig) -> Any:
