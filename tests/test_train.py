@@ -47,7 +47,7 @@ def trained(
 ) -> tuple[Path, object]:
     """One over-fitting run: 6 full-batch steps, a checkpoint at step 3."""
     out = tmp_path_factory.mktemp("run") / "model"
-    result = train(config(sft_dir, tiny_model_dir, out, max_steps=6, save_steps=3))
+    result = train(config(sft_dir, tiny_model_dir, out, max_steps=6, save_steps=3, keep_checkpoints=True))
     return out, result
 
 
@@ -282,3 +282,14 @@ def _tokenizer(model_dir: Path) -> object:
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(model_dir)
+
+
+def test_a_finished_run_deletes_its_checkpoints_unless_told_to_keep_them(
+    tmp_path: Path, trained: tuple[Path, object], tiny_model_dir: Path, sft_dir: Path
+) -> None:
+    kept, _ = trained  # trained with keep_checkpoints=True
+    assert (kept / "checkpoints" / "checkpoint-6" / "trainer_state.json").exists()
+    out = tmp_path / "model"
+    train(config(sft_dir, tiny_model_dir, out, max_steps=2, save_steps=1))
+    assert (out / "model.safetensors").exists() and (out / "config.json").exists()
+    assert not (out / "checkpoints").exists()

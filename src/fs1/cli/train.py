@@ -21,7 +21,7 @@ _LORA = "LoRA"
 _LORA_FIELDS = ("use_peft", "merge_lora", "lora_r", "lora_alpha", "lora_dropout", "lora_target_modules")
 _ADVANCED_FIELDS = (
     "warmup_ratio", "weight_decay", "adam_beta1", "adam_beta2", "lr_scheduler_type", "packing", "padding_free", "bf16",
-    "gradient_checkpointing", "filter_check", "save_steps", "save_total_limit", "logging_steps", "seed",
+    "gradient_checkpointing", "filter_check", "save_steps", "save_total_limit", "keep_checkpoints", "logging_steps", "seed",
     "attn_implementation", "dtype", "world_size",
 )  # fmt: skip
 

@@ -106,6 +106,11 @@ class SftConfig(BaseModel):
         500, gt=0, description="Save a resumable checkpoint every this many optimizer steps."
     )
     save_total_limit: int = Field(2, description="Keep at most this many checkpoints.")
+    keep_checkpoints: bool = Field(
+        False,
+        description="Keep checkpoints/ (weights plus optimizer state, about 3x the model) once training has "
+        "finished; by default they are deleted after the final model is saved, since only an unfinished run resumes.",
+    )
     logging_steps: int = Field(10, gt=0, description="Log loss every this many optimizer steps.")
     seed: int = Field(
         DEFAULT_SEED, description="Random seed for shuffling, initialisation of adapters and dropout."
@@ -146,7 +151,7 @@ class TrainConfig(SftConfig):
         EMBEDDED_NAME, description="Student model: a path, a hub id, or a short name (smollm2-135m)."
     )
     out: str = Field(
-        description="Output directory: the trained model (HF layout) plus checkpoints/ for resuming."
+        description="Output directory: the trained model (HF layout); checkpoints/ for resuming while it runs."
     )
     resume_from_checkpoint: str | None = Field(
         None,

@@ -2,8 +2,10 @@
 
 Layout of ``out/``: weights (or LoRA adapters), tokenizer with its chat template, ``generation_config.json``,
 ``training_args.json`` (the full TRL/transformers arguments), ``fs1_train.json`` (fs1 config, data statistics and
-result), ``README.md`` (model card naming data and hyper-parameters), and ``checkpoints/`` for resuming. Everything is
-saved into a staging folder first and moved in file by file, the config that makes it loadable last.
+result), ``README.md`` (model card naming data and hyper-parameters), and ``checkpoints/`` for resuming while the run is
+unfinished (deleted once the model is saved unless ``keep_checkpoints``: the optimizer state makes each checkpoint about
+three times the model). Everything is saved into a staging folder first and moved in file by file, the config that makes
+it loadable last.
 """
 
 from __future__ import annotations
@@ -90,6 +92,9 @@ def finalize(
         write_json_atomic(staging / SUMMARY_FILE, summary)
         (staging / "README.md").write_text(model_card(cfg, prepared, result), encoding="utf-8")
         _move_in(staging, out)
+        if not cfg.keep_checkpoints:
+            # Only after the model is in place: a crash before this point can still resume from them.
+            shutil.rmtree(out / CHECKPOINTS_DIR, ignore_errors=True)
     trainer.accelerator.wait_for_everyone()
 
 
