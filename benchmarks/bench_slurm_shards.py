@@ -37,7 +37,8 @@ def generate_shard(out: str, index: int, count: int, questions: int, n: int, max
     from fs1.generate import GenerateConfig, generate_predictions
 
     chosen = shard_slice(load_benchmark("sample", limit=questions), index, count)
-    backend = load_backend("transformers", "smollm2-135m", threads=1)
+    # fp32 as printed: in bf16 a batch's padding moves the rounding, so shards (other batches) could differ (P1)
+    backend = load_backend("transformers", "smollm2-135m", threads=1, dtype="float32")
     config = GenerateConfig(model="bench", setting="instruct", n=n, max_tokens=max_tokens, seed=0)
     target = Path(out) if count == 1 else shard_path(Path(out), index, count)
     generate_predictions(chosen, backend, config, target, resume=True)

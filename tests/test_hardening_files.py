@@ -13,11 +13,10 @@ import threading
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from fs1.cli.main import app
 from fs1.io import atomic_open, write_jsonl_atomic
 from fs1.records import Question
+from tests.support.cli import cli
 
 NULL, FULL = (1, 3), (1, 7)  # Linux's major/minor numbers of /dev/null and /dev/full
 
@@ -28,11 +27,6 @@ def device(path: Path, numbers: tuple[int, int]) -> Path:
     except PermissionError:
         pytest.skip("mknod needs CAP_MKNOD")
     return path
-
-
-def cli(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(app, list(args))
-    return result.exit_code, " ".join(result.output.split())
 
 
 def run_fs1(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:

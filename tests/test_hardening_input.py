@@ -10,16 +10,10 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from fs1.cli.main import app
+from tests.support.cli import cli
 
 GOOD = {"ID": "q1", "question": "Who wrote Hamlet?", "main_answers": ["Shakespeare"], "source_of_data": "cwq"}
-
-
-def cli(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(app, list(args))
-    return result.exit_code, " ".join(result.output.split())
 
 
 def jsonl(path: Path, rows: list[dict]) -> Path:

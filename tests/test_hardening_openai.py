@@ -12,19 +12,13 @@ import urllib.parse
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from fs1.backends.base import BackendError, SamplingParams
-from fs1.cli.main import app
+from tests.support.cli import cli
 from tests.support.scripted_openai import Fault, Reply, ScriptedOpenAIServer
 from tests.test_backend_openai import backend
 
 SECRET = "sk-proj-Zq8+x/Yt3=Wv9KpL2mN4rT6u"  # characters that URL-encoding changes
-
-
-def cli(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(app, list(args))
-    return result.exit_code, " ".join(result.output.split())
 
 
 @pytest.fixture

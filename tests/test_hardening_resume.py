@@ -10,15 +10,9 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from fs1.cli.main import app
 from fs1.distill.config import DistillConfig
-
-
-def cli(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(app, list(args))
-    return result.exit_code, " ".join(result.output.split())
+from tests.support.cli import cli
 
 
 @pytest.fixture

@@ -23,7 +23,6 @@ from fs1.kg import (
 from fs1.kg.endpoint import DEFAULT_USER_AGENT, SparqlKG, parse_retry_after
 from fs1.kg.queries import labels_query
 from fs1.records import Question
-from tests.fixtures.kg.graphs import write_tiny
 from tests.fixtures.kg.servers import WDQS_TIMEOUT_BODY, Fault, FaultProxy, OxigraphServer, oxigraph_binary
 
 pytestmark = [
@@ -48,23 +47,6 @@ TINY_QUESTIONS = [
     q("none", ["Q1"], ["Q10"]),
     q("literal", ["Q1"], []),
 ]
-
-
-@pytest.fixture(scope="module")
-def tiny_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_tiny(tmp_path_factory.mktemp("kg") / "tiny.nt")
-
-
-@pytest.fixture(scope="module")
-def server(tiny_file: Path, tmp_path_factory: pytest.TempPathFactory):
-    with OxigraphServer(tiny_file, tmp_path_factory.mktemp("oxi")) as srv:
-        yield srv
-
-
-@pytest.fixture()
-def proxy(server: OxigraphServer):
-    with FaultProxy(server.url) as prx:
-        yield prx
 
 
 def records_by_id(path: Path) -> dict[str, dict]:

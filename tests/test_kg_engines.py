@@ -26,7 +26,6 @@ from fs1.kg import (
 from fs1.kg.endpoint import SparqlKG
 from fs1.kg.queries import labels_query
 from fs1.records import Question
-from tests.fixtures.kg.graphs import write_tiny
 from tests.fixtures.kg.servers import (
     QLEVER_MEMORY_BODY,
     QLEVER_TIMEOUT_BODY,
@@ -48,23 +47,6 @@ LABEL_QUERY = (
 HUB_QUESTION = Question(
     ID="hub", question="?", main_answers=["x"], question_entities=["Q4"], answer_entities=["Q30"]
 )
-
-
-@pytest.fixture(scope="module")
-def tiny_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_tiny(tmp_path_factory.mktemp("kg") / "tiny.nt")
-
-
-@pytest.fixture(scope="module")
-def server(tiny_file: Path, tmp_path_factory: pytest.TempPathFactory):
-    with OxigraphServer(tiny_file, tmp_path_factory.mktemp("oxi")) as srv:
-        yield srv
-
-
-@pytest.fixture()
-def proxy(server: OxigraphServer):
-    with FaultProxy(server.url) as prx:
-        yield prx
 
 
 def remote(url: str, **options) -> SparqlKG:

@@ -92,8 +92,13 @@ def _stage_states(rundir: Path) -> dict[str, str]:
 def test_whole_loop_then_resume_then_rerun_only_what_changed(tmp_path: Path, tiny_model_dir: Path) -> None:
     exp = _tiny_experiment(tmp_path, tiny_model_dir)
     rundir = tmp_path / "run"
-    first = run_experiment(exp, rundir, log=lambda _: None)
+    lines: list[str] = []
+    first = run_experiment(exp, rundir, log=lines.append)
     ran = {r.name for r in first.results if r.status != "skipped"}
+    # require_correct is off: the console says training reads every answered trace, not "0 of N kept".
+    assert any("filter_check is off" in line for line in lines), lines
+    assert any("answered traces (filter off)" in line for line in lines), lines
+    assert not any("traces kept" in line for line in lines)
     assert {
         "benchmark",
         "paths",
@@ -114,6 +119,9 @@ def test_whole_loop_then_resume_then_rerun_only_what_changed(tmp_path: Path, tin
     assert len(preds) == 6 * 2  # n = 2, one budget
     assert all(json.loads(p)["budget"] == 6 for p in preds)
     assert (rundir / "train" / "tiny-fs1" / "model" / "config.json").exists()
+    assert not (
+        rundir / "train" / "tiny-fs1" / "model" / "checkpoints"
+    ).exists()  # a finished run keeps no optimizer state
     table = pq.read_table(rundir / "results.parquet").to_pylist()
     summary = json.loads((rundir / "score" / "tiny__instruct" / "summary.json").read_text())
     row = next(

@@ -352,10 +352,16 @@ class Pipeline:
                 benchmark=self.questions(),
                 overwrite=True,
             )
-            self.log(
-                f"  SFT set {student.name}-{mode}: {stats.kept} of {stats.traces} traces kept "
-                f"({stats.correct} correct, {stats.valid} well-formed)"
-            )
+            counts = f"({stats.correct} correct, {stats.valid} well-formed)"
+            if self.exp.train.filter_check:
+                self.log(
+                    f"  SFT set {student.name}-{mode}: {stats.kept} of {stats.traces} traces kept {counts}"
+                )
+            else:  # the paper's filter is off: training reads every answered trace, not the filtered split
+                self.log(
+                    f"  SFT set {student.name}-{mode}: {stats.traces} traces {counts}; filter_check is off, so "
+                    "training uses every trace with an answer"
+                )
 
         self.stage(name, config, work)
 
@@ -375,6 +381,9 @@ class Pipeline:
             data = self.rundir / "sft" / f"{student.name}-{mode}" / "dataset"
             if not tr.filter_check:
                 data = answered_traces(data / "full", d / "answered.parquet")
+                self.log(
+                    f"  {student.name}-{mode}: training on {_parquet_rows(data)} answered traces (filter off)"
+                )
             checkpoints = d / "model" / "checkpoints"
             resume = "latest" if any(checkpoints.glob("checkpoint-*")) else None
             run_owned = {
@@ -501,6 +510,12 @@ class Pipeline:
                 for child in root.iterdir():
                     if child.is_dir() and child.name not in runs:
                         shutil.rmtree(child)
+
+
+def _parquet_rows(path: Path) -> int:
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(path).metadata.num_rows
 
 
 def answered_traces(full_dir: Path, out: Path) -> Path:
