@@ -378,6 +378,11 @@ class Pipeline:
             from fs1.train import TrainConfig, train
             from fs1.train.progress import QUIET_TRAINER_ARGS, TrainProgress
 
+            if _finished_model(d / "model"):  # trained, then killed before the stage was closed: keep it
+                self.log(
+                    f"  {student.name}-{mode}: the model in {d / 'model'} is complete; not training again"
+                )
+                return
             data = self.rundir / "sft" / f"{student.name}-{mode}" / "dataset"
             if not tr.filter_check:
                 data = answered_traces(data / "full", d / "answered.parquet")
@@ -510,6 +515,13 @@ class Pipeline:
                 for child in root.iterdir():
                     if child.is_dir() and child.name not in runs:
                         shutil.rmtree(child)
+
+
+def _finished_model(model_dir: Path) -> bool:
+    """A finished ``fs1 train`` output: its summary and config are moved in last, the config very last."""
+    from fs1.train.output import SUMMARY_FILE as TRAIN_SUMMARY
+
+    return (model_dir / TRAIN_SUMMARY).exists() and (model_dir / "config.json").exists()
 
 
 def _parquet_rows(path: Path) -> int:
