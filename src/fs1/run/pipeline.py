@@ -496,13 +496,15 @@ class Pipeline:
             from fs1.scoring import score_file
 
             by_id = {q.ID: q for q in self.questions()}
-            score_file(
+            summary = score_file(
                 self.rundir / "generate" / run / "predictions.jsonl",
                 by_id,
                 d,
                 ks=self.exp.ks,
                 seed=self.exp.seed,
             )
+            for warning in summary.get("warnings", []):
+                self.log(f"  [yellow]warning:[/] {warning}")
 
         d = self.stage(f"score/{run}", config, work)
         return json.loads((d / SUMMARY_FILE).read_text())
