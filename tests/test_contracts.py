@@ -3,6 +3,7 @@ one its users enforce."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from fs1.records import Prediction
@@ -10,7 +11,14 @@ from fs1.scoring import score_predictions
 from fs1.summary_types import JudgedSections, JudgedStats, JudgedSummary, Sections, Stats, Summary
 from fs1.vocab import BACKEND_NAMES, PROMPT_SETTINGS, SOURCES, TRACE_MODES
 from tests.support.scripted_openai import ScriptedOpenAIServer
-from tests.test_judge_stage import QUESTIONS, make_judge, oracle, scores
+from tests.test_judge_stage import QUESTIONS as PLAIN_QUESTIONS
+from tests.test_judge_stage import make_judge, oracle, scores
+
+# Every slice filled (hops, answer type, topic), so the walk below checks a slice of each kind.
+QUESTIONS = {
+    qid: dataclasses.replace(q, hops=hops, answer_type="other", topic="history")
+    for (qid, q), hops in zip(PLAIN_QUESTIONS.items(), (2, 5), strict=True)
+}
 
 
 def _conforms(value: dict[str, Any], declared: Any) -> None:
@@ -25,7 +33,8 @@ def _walk(summary: dict[str, Any], top: Any, sections: Any, stats: Any) -> None:
     for part in [summary, *summary.get("by_budget", {}).values()]:
         _conforms({k: part[k] for k in sections.__required_keys__}, sections)
         _conforms(part["overall"], stats)
-        for name in ("by_source", "by_hops", "by_answer_type"):
+        for name in ("by_source", "by_hops", "by_answer_type", "by_topic"):
+            assert part[name], f"{name} is empty: the test questions should fill every slice"
             for slice_ in part[name].values():
                 _conforms(slice_, stats)
 

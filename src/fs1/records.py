@@ -200,6 +200,9 @@ class Question(Record):
     answer_entities: list[str] = field(default_factory=list)
     hops: int | None = None
     answer_type: str | None = None
+    # The dataset's topic label (SimpleQA topic, Mintaka category, GrailQA domain), lower-cased by the loaders;
+    # None where the dataset gives none (and in files written before topics were kept).
+    topic: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
 
     _list_fields: ClassVar[tuple[str, ...]] = (

@@ -76,12 +76,15 @@ JudgedStats.__doc__ = (
 
 
 class Sections(TypedDict):
-    """``overall`` and the by-source / by-hops / by-answer-type slices of one set of units."""
+    """``overall`` and the by-source / by-hops / by-answer-type / by-topic slices of one set of units.
+
+    ``by_hops`` is keyed "1", "2", "3", "3+" (4 hops and more); ``by_topic`` by ``Question.topic``."""
 
     overall: Stats
     by_source: dict[str, Stats]
     by_hops: dict[str, Stats]
     by_answer_type: dict[str, Stats]
+    by_topic: dict[str, Stats]
 
 
 class Summary(Sections):
@@ -100,6 +103,7 @@ class JudgedSections(TypedDict):
     by_source: dict[str, JudgedStats]
     by_hops: dict[str, JudgedStats]
     by_answer_type: dict[str, JudgedStats]
+    by_topic: dict[str, JudgedStats]
 
 
 class JudgedSummary(JudgedSections):

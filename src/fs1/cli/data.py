@@ -128,18 +128,21 @@ def stats_command(
     with user_errors():
         from fs1.data import load_benchmark
 
+        from fs1.scoring.summary import hops_slice
+
         questions = load_benchmark(spec, sources=source)
     table = Table(title=f"{spec}: {len(questions)} questions")
-    for column in ("source", "questions", "hops 1/2/3/unset", "answer types"):
+    hop_slices = ("1", "2", "3", "3+", "unset")  # the summary's by_hops keys (4 hops and more pooled into 3+)
+    for column in ("source", "questions", f"hops {'/'.join(hop_slices)}", "answer types"):
         table.add_column(column)
     for name in sorted({q.source_of_data for q in questions}):
         group = [q for q in questions if q.source_of_data == name]
-        hops = Counter(q.hops if q.hops in (1, 2, 3) else "unset" for q in group)
+        hops = Counter(h if (h := hops_slice(q.hops)) in hop_slices else "unset" for q in group)
         types = Counter(q.answer_type or "unset" for q in group)
         table.add_row(
             name,
             str(len(group)),
-            "/".join(str(hops.get(h, 0)) for h in (1, 2, 3, "unset")),
+            "/".join(str(hops.get(h, 0)) for h in hop_slices),
             ", ".join(f"{t} {n}" for t, n in types.most_common()),
         )
     typer.echo(_render(table))

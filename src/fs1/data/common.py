@@ -149,6 +149,28 @@ def without(values: Iterable[str], taken: Iterable[str]) -> list[str]:
     return [v for v in dict.fromkeys(values) if v not in seen]
 
 
+def topic_label(value: Any) -> str | None:
+    """A dataset's topic label in the one case fs1 uses: lower-cased, blanks collapsed; ``None`` when blank.
+
+    The label itself is kept (no mapping between datasets' vocabularies): SimpleQA "Science and technology" becomes
+    "science and technology", Mintaka's "geography" stays; both datasets' "music" or "history" then meet in one
+    slice. A value that is not text is returned unchanged, so the record check reports it.
+    """
+    if not isinstance(value, str):
+        return value
+    return " ".join(value.split()).lower() or None
+
+
+def domains_topic(domains: Any) -> str | None:
+    """GrailQA's ``domains`` (Freebase domains of the logical form) as one topic label.
+
+    One domain is the topic; several are sorted and joined with "+" ("location+people"), so a multi-domain question
+    sits in one slice of its own and each question is counted in exactly one topic slice; none gives ``None``.
+    """
+    labels = sorted({label for label in map(topic_label, as_text_list(domains)) if label})
+    return "+".join(labels) or None
+
+
 def make_question(row: dict[str, Any], where: str) -> Question:
     """Build a Question; a record error becomes an ``InputError`` naming ``where`` (file and record)."""
     try:

@@ -24,6 +24,7 @@ Field mapping:
   ``sparql`` (``ns:m.…``): the SPARQL's constants are the question's entities (plus constraint entities).
 - ``meta`` ← ``compositionality_type``, ``machine_question``, ``composition_answer``, ``webqsp_id``,
   ``webqsp_question``, ``sparql``.
+- No ``topic``: CWQ has no topic or domain field (``topic_entity`` names the question's entity, not a topic).
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ Field mapping:
 - ``answer_type``: date when every answer is a timestamp, number when every answer is numeric, else unset.
 - ``meta`` ← ``temporal_signal``, ``temporal_question_type``, ``data_source``, ``question_creation_date``,
   ``data_set``.
+- No ``topic``: TimeQuestions has no topic field (``Data source`` names the dataset a question came from).
 """
 
 from __future__ import annotations

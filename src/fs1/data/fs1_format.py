@@ -1,6 +1,8 @@
 """The fs1 benchmark format: rows with ``ID, question, main_answers, answer_aliases, source_of_data`` (the published
 benchmark's columns) plus the optional Question fields ``question_entities, answer_entities, hops, answer_type,
-meta``. Read from JSONL, a JSON array, Parquet, or rows already loaded (Hugging Face hub).
+topic, meta``. A ``topic`` is lower-cased on reading (``common.topic_label``), as the dataset loaders write it;
+files written before topics were kept have none (``None``: left out of the topic slice). Read from JSONL, a JSON
+array, Parquet, or rows already loaded (Hugging Face hub).
 
 Unknown columns are kept in ``meta`` (``Question.from_dict`` does that), so nothing in a row is lost.
 """
@@ -13,7 +15,15 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from fs1.data.common import Loaded, expect_dict, expect_list, finish, make_question, read_json_document
+from fs1.data.common import (
+    Loaded,
+    expect_dict,
+    expect_list,
+    finish,
+    make_question,
+    read_json_document,
+    topic_label,
+)
 from fs1.io import InputError, read_jsonl_rows
 
 REQUIRED_COLUMNS = ("ID", "question", "main_answers")
@@ -53,6 +63,8 @@ def normalise_row(row: dict[str, Any]) -> dict[str, Any]:
         out["hops"] = hops.item()  # a numpy integer from a Parquet reader
     elif isinstance(hops, str) and hops.strip().isdigit():
         out["hops"] = int(hops)  # re-exported CSV copies write numbers as text
+    if "topic" in out:
+        out["topic"] = topic_label(out["topic"])  # one case for every reader, so slices do not split on case
     return out
 
 

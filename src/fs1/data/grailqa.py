@@ -13,6 +13,9 @@ Field mapping:
   ``answer_entities`` ← Entity answers' MIDs; ``question_entities`` ← ``graph_query`` nodes of type ``entity``.
 - ``answer_type``: ``count`` questions and int/float answer classes → number, ``type.datetime`` → date,
   ``people.person`` → person, ``location.*`` → place (a heuristic over the question node's class).
+- ``topic`` ← ``domains`` (Freebase domains, e.g. ``measurement_unit``, ``cvg``): the domain when there is one;
+  a multi-domain question gets its domains sorted and joined with "+" (``religion+time``), a slice of its own,
+  so no question counts in two topic slices.
 - ``meta`` ← ``level``, ``num_edge``, ``num_node``, ``function``, ``domains``, ``s_expression``, ``answer_class``.
 
 Also read: JSON Lines; ``qid`` as int (train/dev) or string (``test-0`` in the public test split, which has no
@@ -30,6 +33,7 @@ from fs1.data.common import (
     Loaded,
     answer_fields,
     as_text_list,
+    domains_topic,
     expect_dict,
     load_json_records,
     require,
@@ -88,6 +92,7 @@ def question_from_record(item: dict[str, Any], where: str) -> dict[str, Any] | N
         "answer_entities": gold["answer_entities"],
         "hops": num_edge,
         "answer_type": _answer_slice(function, answer_class),
+        "topic": domains_topic(item.get("domains")),
         "meta": {
             "level": item.get("level"),
             "num_edge": num_edge,

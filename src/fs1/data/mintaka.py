@@ -15,6 +15,7 @@ Field mapping (all in one place, :func:`question_from_record`):
 - ``complexityType == "count"``: the main answer is the number (``answerNum``, else the number of listed
   entities); the counted entities go to ``meta["counted_entities"]``.
 - ``boolean``: ``true``/``false`` → ``"yes"``/``"no"``; ``numerical``/``date``/``string``: the values as strings.
+- ``topic`` ← ``category`` lower-cased (Mintaka's eight categories are lower case already: books, geography, …).
 - ``meta``: ``complexity_type``, ``category``, ``dataset_answer_type``, ``answer_mention``, ``question_values``
   (non-entity question spans such as ordinals and dates). ``translations`` (other languages) are dropped.
 """
@@ -31,6 +32,7 @@ from fs1.data.common import (
     expect_dict,
     load_json_records,
     require,
+    topic_label,
     without,
 )
 
@@ -103,6 +105,7 @@ def question_from_record(item: dict[str, Any], where: str) -> dict[str, Any] | N
         ],
         "answer_entities": answer_qids,
         "answer_type": "number" if complexity == "count" else ANSWER_TYPE_SLICE.get(str(kind)),
+        "topic": topic_label(item.get("category")),
         "meta": meta,
     }
 

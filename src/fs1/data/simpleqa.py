@@ -14,7 +14,8 @@ Field mapping:
   benchmark numbers SimpleQA the same way, so join on question text if you must match its IDs).
 - ``question`` ← ``problem``; ``main_answers`` ← ``[answer]``; no aliases (SimpleQA gives one answer).
 - ``answer_type`` ← ``metadata['answer_type']`` lower-cased when it is one of the fs1 slices
-  (Date/Number/Person/Place/Other), ``meta`` ← ``topic``, ``dataset_answer_type``, ``urls``.
+  (Date/Number/Person/Place/Other); ``topic`` ← ``metadata['topic']`` lower-cased ("Science and technology" →
+  "science and technology"); ``meta`` ← ``topic`` (as written), ``dataset_answer_type``, ``urls``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,16 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from fs1.data.common import NO_GOLD, SIMPLEQA, Loaded, expect_dict, finish, make_question, read_records
+from fs1.data.common import (
+    NO_GOLD,
+    SIMPLEQA,
+    Loaded,
+    expect_dict,
+    finish,
+    make_question,
+    read_records,
+    topic_label,
+)
 from fs1.io import InputError
 
 # Column names: the official file's, then the renamed copies' (question, answer).
@@ -87,6 +97,7 @@ def question_from_row(
         "main_answers": [answer],
         "source_of_data": SIMPLEQA,
         "answer_type": kind.lower() if kind.lower() in SLICES else None,
+        "topic": topic_label(meta.get("topic")),
         "meta": {
             "topic": meta.get("topic"),
             "dataset_answer_type": kind or None,

@@ -16,6 +16,7 @@ Field mapping:
 - ``question_entities`` ← every parse's ``TopicEntityMid`` (Freebase MIDs, ``m.…``).
 - ``meta`` ← ``topic_entity_mids``, ``topic_entity_names``, ``inferential_chains``, ``parse_ids``,
   ``processed_question``.
+- No ``topic``: WebQSP has no topic or domain field (``TopicEntity*`` name the question's entity, not a topic).
 """
 
 from __future__ import annotations

@@ -76,7 +76,7 @@ def check_numbers(obj: Any, path: Path, where: str = "") -> None:
         raise InputError(f"{path}: field {where}: expected a number, found {type(obj).__name__} {shown}")
 
 
-SLICES = ("by_source", "by_hops", "by_answer_type")
+SLICES = ("by_source", "by_hops", "by_answer_type", "by_topic")
 
 
 def _check_section(section: Any, path: Path, where: str) -> None:

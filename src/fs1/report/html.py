@@ -149,7 +149,7 @@ def selection_table(data: ReportData, selection: dict[str, dict[str, float]]) ->
 
 
 def slice_table(data: ReportData, key: str, table_id: str) -> str:
-    """pass@1 per slice value (hops or answer type), one row per run."""
+    """pass@1 per slice value (hops, answer type or topic), one row per run."""
     values = sorted({v for run in data.runs for v in run.summary.get(key, {})}, key=str)
     if not values:
         return "<p class='note'>No slice information in this benchmark.</p>"
@@ -357,6 +357,8 @@ def render(data: ReportData) -> str:
         slice_table(data, "by_hops", "hops-table"),
         "<h3>By answer type</h3>",
         slice_table(data, "by_answer_type", "answer-type-table"),
+        "<h3>By topic</h3>",
+        slice_table(data, "by_topic", "topic-table"),
         "<h2>LLM judge</h2>",
         judge_table(data.runs),
         "<h2>Trace statistics</h2>",

@@ -1,6 +1,8 @@
 """The results table (one row per model, setting, source, budget, k, metric) and KG-verified selection.
 
 ``results.parquet`` is queryable with DuckDB: ``SELECT * FROM 'RUNDIR/results.parquet' WHERE metric = 'pass@k'``.
+Rows of a topic slice (``by_topic``: all sources pooled, so ``source`` is ``overall``) carry the topic in ``topic``;
+every other row has ``topic`` null, so ``WHERE topic IS NULL`` keeps the per-source table.
 
 KG-verified selection (beyond the paper, which reports only the pass@k upper bound): among k sampled answers, keep
 those the KG supports (a short path from a question entity to an entity with that label); majority vote among them,
@@ -21,7 +23,7 @@ from fs1.records import Question
 from fs1.summary_types import CURVE_METRICS, KGSEL_AT_K, Summary
 
 SELECTION_METRIC = KGSEL_AT_K
-COLUMNS = ("run", "model", "setting", "source", "budget", "k", "metric", "value", "lo", "hi")
+COLUMNS = ("run", "model", "setting", "source", "topic", "budget", "k", "metric", "value", "lo", "hi")
 # Per-slice numbers without k (``fs1.scoring.summary``), and the factuality of the maj@k answer, named maj_<x>@k.
 SCALAR_METRICS = (
     "accuracy", "exact", "f1", "no_answer_rate", "attempted", "accuracy_given_attempted", "hallucination_rate",
@@ -38,10 +40,14 @@ def _row(base: dict[str, Any], value: float, interval: Any, **fields: Any) -> di
 
 
 def _section_rows(
-    base: dict[str, Any], section: Mapping[str, Any], source: str, budget: int | None
+    base: dict[str, Any],
+    section: Mapping[str, Any],
+    source: str,
+    budget: int | None,
+    topic: str | None = None,
 ) -> list[dict]:
     ci = section.get("ci") or {}
-    where = {"source": source, "budget": budget}
+    where = {"source": source, "topic": topic, "budget": budget}
     rows = [
         _row(base, section[metric], ci.get(metric), **where, k=None, metric=metric)
         for metric in SCALAR_METRICS
@@ -61,17 +67,21 @@ def _section_rows(
 
 
 def summary_rows(run: str, model: str, setting: str, summary: Summary) -> list[dict[str, Any]]:
-    """Flatten one ``summary.json`` into table rows (overall and per source; per budget where present), with the
-    95 % bootstrap interval of each number in ``lo`` / ``hi`` where the summary has one."""
+    """Flatten one ``summary.json`` into table rows (overall, per source and per topic; per budget where present),
+    with the 95 % bootstrap interval of each number in ``lo`` / ``hi`` where the summary has one."""
     base = {"run": run, "model": model, "setting": setting}
-    rows = _section_rows(base, summary.get("overall", {}), "overall", None)
-    for source, section in (summary.get("by_source") or {}).items():
-        rows += _section_rows(base, section, source, None)
+    rows = _sections_rows(base, summary, None)
     for budget, sections in (summary.get("by_budget") or {}).items():
-        b = int(budget) if str(budget).isdigit() else None
-        rows += _section_rows(base, sections.get("overall", {}), "overall", b)
-        for source, section in (sections.get("by_source") or {}).items():
-            rows += _section_rows(base, section, source, b)
+        rows += _sections_rows(base, sections, int(budget) if str(budget).isdigit() else None)
+    return rows
+
+
+def _sections_rows(base: dict[str, Any], sections: Mapping[str, Any], budget: int | None) -> list[dict]:
+    rows = _section_rows(base, sections.get("overall", {}), "overall", budget)
+    for source, section in (sections.get("by_source") or {}).items():
+        rows += _section_rows(base, section, source, budget)
+    for topic, section in (sections.get("by_topic") or {}).items():
+        rows += _section_rows(base, section, "overall", budget, topic=topic)
     return rows
 
 
@@ -179,6 +189,7 @@ def write_results(rows: list[dict[str, Any]], path: Path) -> Path:
                 ("model", pa.string()),
                 ("setting", pa.string()),
                 ("source", pa.string()),
+                ("topic", pa.string()),
                 ("budget", pa.int64()),
                 ("k", pa.int64()),
                 ("metric", pa.string()),

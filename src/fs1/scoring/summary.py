@@ -4,8 +4,10 @@ The unit of aggregation is a question, or a (question, budget) pair when the sam
 Shape (keep it; other stages read it)::
 
     {"n": <samples per unit (the smallest, if they differ)>, "ks": [k, ...],
-     "overall": S, "by_source": {source: S}, "by_hops": {"1": S, ...}, "by_answer_type": {type: S},
-     "by_budget": {"<budget>": {"overall": S, "by_source": ..., "by_hops": ..., "by_answer_type": ...}}}  # if budgets
+     "overall": S, "by_source": {source: S}, "by_hops": {"1": S, "2": S, "3": S, "3+": S},
+     "by_answer_type": {type: S}, "by_topic": {topic: S},
+     "by_budget": {"<budget>": {"overall": S, "by_source": ..., "by_hops": ..., "by_answer_type": ...,
+                                "by_topic": ...}}}  # if budgets
 
     S = {"n_questions", "n_predictions", "accuracy", "exact", "f1", "no_answer_rate",
          "attempted", "accuracy_given_attempted", "hallucination_rate", "hallucination_given_attempted",
@@ -30,7 +32,9 @@ Shape (keep it; other stages read it)::
   per-sample rates). ``mc_error`` holds the Monte-Carlo standard errors where a subset average was sampled.
 - ``ci``: 95 % bootstrap intervals over questions (``fs1.scoring.intervals``; seeded by ``seed``) of the headline
   slices: ``overall`` and ``by_source`` (per budget too); questions are resampled within each source.
-  ``by_hops`` / ``by_answer_type`` (no intervals) hold only questions where the field is known.
+  ``by_hops`` / ``by_answer_type`` / ``by_topic`` (no intervals) hold only questions where the field is known.
+- ``by_hops`` keys are the protocol's hop slices: "1", "2", "3", and "3+" pooling every count of 4 or more ("0",
+  a question entity that is its own answer, stays "0"). ``by_topic`` keys are ``Question.topic`` as loaded.
 """
 
 from __future__ import annotations
@@ -51,6 +55,11 @@ from fs1.scoring.outcome import starts_as_refusal
 from fs1.scoring.selection import select_at_k
 from fs1.summary_types import NO_BUDGET_KEY, Summary
 from fs1.vocab import DEFAULT_KS
+
+
+# The protocol slices hops as 1, 2, 3, 3+: counts above 3 share one slice.
+HOPS_POOL_ABOVE = 3
+HOPS_POOLED = f"{HOPS_POOL_ABOVE}+"
 
 
 class DuplicateSampleError(InputError):
@@ -364,15 +373,16 @@ Replicates = tuple[np.ndarray, np.ndarray]  # bootstrap (column sums, unit count
 
 
 def _sections(context: _SliceContext, mask: np.ndarray, prefix: str) -> dict[str, Any]:
-    """``overall`` and the by-source / by-hops / by-answer-type slices of the units in ``mask``.
+    """``overall`` and the by-source / by-hops / by-answer-type / by-topic slices of the units in ``mask``.
 
     Intervals (headline slices only: overall and by source) resample questions within each source and pool the
     sources for ``overall``, so one draw per question serves both.
     """
     meta = context.meta
     sources = np.array([q.source_of_data for q in meta], dtype=object)
-    hops = np.array([None if q.hops is None else str(q.hops) for q in meta], dtype=object)
+    hops = np.array([hops_slice(q.hops) for q in meta], dtype=object)
     types = np.array([q.answer_type for q in meta], dtype=object)
+    topics = np.array([q.topic for q in meta], dtype=object)
     present = sorted({v for v in sources[mask] if v is not None}, key=_natural_key)
     replicates: dict[str, Replicates] = {}
     if context.intervals:
@@ -395,7 +405,15 @@ def _sections(context: _SliceContext, mask: np.ndarray, prefix: str) -> dict[str
         "by_source": {s: _stats(context, mask & (sources == s), replicates.get(s)) for s in present},
         "by_hops": by(hops),
         "by_answer_type": by(types),
+        "by_topic": by(topics),
     }
+
+
+def hops_slice(hops: int | None) -> str | None:
+    """The ``by_hops`` key of a hop count: "1", "2", "3" as they are, 4 and more pooled into "3+"."""
+    if hops is None:
+        return None
+    return HOPS_POOLED if hops > HOPS_POOL_ABOVE else str(hops)
 
 
 def _natural_key(value: str) -> tuple[int, int | str]:

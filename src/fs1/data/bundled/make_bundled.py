@@ -114,6 +114,21 @@ def shortest_hops(sections: dict[str, list[list[str]]], sources: list[str], targ
     return None
 
 
+def sample_topic(source: str, meta: dict) -> str | None:
+    """The row's topic as the dataset loaders derive it from the same metadata (SimpleQA ``topic``, Mintaka
+    ``category``, GrailQA ``domains``); the other datasets have no topic field."""
+    sys.path.insert(0, str(HERE.parents[2]))  # src/, so the loaders' rule is used, not a copy of it
+    from fs1.data.common import domains_topic, topic_label
+
+    if source == "SimpleQA":
+        return topic_label(meta.get("topic"))
+    if source == "Mintaka":
+        return topic_label(meta.get("category"))
+    if source == "GrailQA":
+        return domains_topic(meta.get("domains"))
+    return None
+
+
 def build_questions(sections: dict[str, list[list[str]]]) -> list[dict]:
     """Question rows in fs1 benchmark format; exits when a row's hops disagree with the mini-KG."""
     sys.dont_write_bytecode = True  # keep __pycache__ out of the packaged data folder
@@ -140,6 +155,7 @@ def build_questions(sections: dict[str, list[list[str]]]) -> list[dict]:
                 "answer_entities": a_ents,
                 "hops": hops,
                 "answer_type": answer_type,
+                "topic": sample_topic(source, meta),
                 "meta": meta,
             }
         )
