@@ -127,7 +127,6 @@ def stats_command(
 
     with user_errors():
         from fs1.data import load_benchmark
-
         from fs1.scoring.summary import hops_slice
 
         questions = load_benchmark(spec, sources=source)

@@ -56,7 +56,6 @@ from fs1.scoring.selection import select_at_k
 from fs1.summary_types import NO_BUDGET_KEY, Summary
 from fs1.vocab import DEFAULT_KS
 
-
 # The protocol slices hops as 1, 2, 3, 3+: counts above 3 share one slice.
 HOPS_POOL_ABOVE = 3
 HOPS_POOLED = f"{HOPS_POOL_ABOVE}+"
