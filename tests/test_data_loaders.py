@@ -275,6 +275,35 @@ def test_fs1_parquet_round_trip(tmp_path: Path) -> None:
     ]
 
 
+def test_fs1_topic_column_is_kept_in_one_case_and_optional(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from fs1.io import write_jsonl_atomic
+
+    base = {"question": "Q?", "main_answers": ["x"], "source_of_data": "SimpleQA"}
+    rows = [
+        {"ID": "a", **base, "topic": "Art"},
+        {"ID": "b", **base, "topic": "  TV  shows "},
+        {"ID": "c", **base},  # a file written before topics were kept
+        {"ID": "d", **base, "topic": None},
+    ]
+    path = tmp_path / "t.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    got = read_dataset(path, "fs1").questions
+    assert [q.topic for q in got] == ["art", "tv shows", None, None]
+    assert all("topic" not in q.meta for q in got)  # a field of its own, not an unknown column
+    again = tmp_path / "again.jsonl"
+    write_jsonl_atomic(again, got)
+    assert read_dataset(again, "fs1").questions == got
+    table = [{k: v for k, v in q.to_dict().items() if k != "meta"} for q in got]  # Parquet: no empty struct
+    pq.write_table(pa.Table.from_pylist(table), tmp_path / "t.parquet")
+    assert [q.topic for q in read_dataset(tmp_path / "t.parquet", "fs1").questions] == [q.topic for q in got]
+    path.write_text(json.dumps({"ID": "e", **base, "topic": 5}) + "\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"t\.jsonl:1: field topic: expected a string, found int 5"):
+        read_dataset(path, "fs1")
+
+
 def test_duplicate_ids_are_an_error_naming_the_file(tmp_path: Path) -> None:
     row = {"ID": "same", "question": "Q?", "main_answers": ["A"], "source_of_data": "SimpleQA"}
     path = tmp_path / "dup.jsonl"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -283,6 +284,59 @@ def test_simplequestions_saved_as_simpleqa_is_refused(tmp_path: Path) -> None:
         assert "this is SimpleQuestions" in text and "not OpenAI's SimpleQA" in text
         assert "Traceback" not in text
     assert not (tmp_path / "o").exists()
+
+
+# ---------------------------------------------------------------- topics
+
+NO_TOPIC_FIELD = ("cwq", "webqsp", "timequestions")  # their records carry no topic or domain (README of the folder)
+
+
+def test_simpleqa_topic_is_read_and_lower_cased() -> None:
+    # Counts read from the CSV's metadata column: Politics 8, Sports 5, Science and technology 4, TV shows 4, ...
+    for prefix in ("simple_qa_test_set.first30", "simple_qa_test_set.renamed-columns"):
+        questions = read_dataset(real("simpleqa", prefix)).questions
+        assert questions[0].topic == "science and technology"
+        assert questions[0].meta["topic"] == "Science and technology"  # the dataset's own label, as written
+        assert Counter(q.topic for q in questions) == {
+            "politics": 8, "sports": 5, "science and technology": 4, "tv shows": 4, "art": 3, "other": 3,
+            "geography": 1, "music": 1, "history": 1,
+        }  # fmt: skip
+
+
+def test_mintaka_category_is_the_topic() -> None:
+    dev = by_id(real("mintaka", "mintaka_dev.v1.0"))
+    assert dev["9ace9041"].topic == "books" and dev["88bdb808"].topic == "videogames"
+    assert Counter(q.topic for q in dev.values()) == {
+        "movies": 23, "books": 2, "videogames": 2, "sports": 2, "music": 1,
+    }  # fmt: skip
+    assert by_id(real("mintaka", "mintaka_v1.1.README"))["a9011ddf"].topic == "geography"
+
+
+def test_grailqa_domains_are_the_topic_and_several_join_into_one_slice() -> None:
+    dev = by_id(real("grailqa", "grailqa_v1.0_dev.subset5"))
+    assert [q.topic for q in dev.values()] == ["language", "medicine", "spaceflight", "cvg", "broadcast"]
+    for prefix in ("grailqa.dynamic-kgqa", "graliqa.ToG-variant.first30"):
+        got = by_id(real("grailqa", prefix))
+        assert got["2101960008000"].topic == "theater"
+        assert got["3205368004000"].topic == "measurement_unit"
+        assert got["3200339005000"].topic == "religion+time"  # "domains": ["time", "religion"]
+        assert got["3200339005000"].meta["domains"] == ["time", "religion"]
+
+
+@pytest.mark.parametrize("folder", NO_TOPIC_FIELD)
+def test_datasets_without_a_topic_field_get_none(folder: str) -> None:
+    for path in sorted((REAL / folder).iterdir()):
+        if path.suffix in (".json", ".jsonl"):
+            assert {q.topic for q in read_dataset(path).questions} == {None}, path.name
+
+
+def test_convert_writes_the_topic_and_reading_back_keeps_it(tmp_path: Path) -> None:
+    source = real("simpleqa", "simple_qa_test_set.first30")
+    out = tmp_path / "simpleqa.jsonl"
+    assert runner.invoke(app, ["data", "convert", str(source), "-o", str(out)]).exit_code == 0
+    first = json.loads(out.read_text(encoding="utf-8").splitlines()[0])
+    assert first["topic"] == "science and technology"
+    assert [q.topic for q in load_benchmark(str(out))] == [q.topic for q in read_dataset(source).questions]
 
 
 # ---------------------------------------------------------------- --format on the commands that take a benchmark

@@ -127,6 +127,16 @@ def test_selection_and_budget_tables_render(rundir: Path) -> None:
     summary = json.loads((rundir / "score" / "tiny__instruct" / "summary.json").read_text())
     assert maj["tiny__instruct"] == f"{100 * summary['overall']['maj@k']['4']:.1f}"
     assert dom.count('<img class="plot"') >= 2  # pass@k and budget curves drawn
+    # The topic table, like the answer-type one: pass@1 per topic and run (the sample's SimpleQA topics).
+    topic_cells = {(a["run"], a["slice"]): t for a, t in _cells(dom, "topic-table")}
+    expected = {
+        (run, topic): f"{100 * section['pass@k']['1']:.1f}"
+        for run in RUNS
+        for topic, section in json.loads((rundir / "score" / run / "summary.json").read_text())[
+            "by_topic"
+        ].items()
+    }
+    assert topic_cells == expected and {t for _, t in expected} >= {"art", "science and technology"}
 
 
 @needs_chromium
@@ -156,6 +166,26 @@ def test_page_renders_to_a_picture(rundir: Path, tmp_path: Path) -> None:
     png = screenshot((rundir / "report.html").as_uri(), tmp_path / "report.png")
     data = png.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000  # a real page, not a blank frame
+
+
+def test_results_table_has_the_topic_slice(rundir: Path) -> None:
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(rundir / "results.parquet").to_pylist()
+    for run in RUNS:
+        summary = json.loads((rundir / "score" / run / "summary.json").read_text())
+        sections = {None: summary, **{int(b): s for b, s in summary.get("by_budget", {}).items()}}
+        for budget, section in sections.items():
+            rows = [r for r in table if r["run"] == run and r["topic"] and r["budget"] == budget]
+            assert {r["topic"] for r in rows} == set(section["by_topic"]) != set()
+            assert {r["source"] for r in rows} == {"overall"}  # a topic pools the sources
+            for r in rows:
+                if r["metric"] == "accuracy":
+                    assert r["value"] == section["by_topic"][r["topic"]]["accuracy"]
+                    assert r["lo"] is None  # topic slices carry no intervals
+        overall = [r for r in table if r["run"] == run and r["source"] == "overall" and r["topic"] is None]
+        accuracy = next(r for r in overall if r["metric"] == "accuracy" and r["budget"] is None)
+        assert accuracy["value"] == summary["overall"]["accuracy"]
 
 
 def test_report_is_self_contained(rundir: Path) -> None:

@@ -171,3 +171,63 @@ def test_bad_rows() -> None:
 )
 def test_hand_built_score_lines_equal_json_dumps(score: Score) -> None:
     assert score_line(score) == json.dumps(score.to_dict(), ensure_ascii=False) + "\n"
+
+
+# hops 0, 1, 3, 4, 5 and unknown; topics art / music / unknown. Two samples each, correct counts in CORRECT.
+SLICED = {
+    qid: Question(ID=qid, question=f"{qid}?", main_answers=["x"], source_of_data="s", hops=hops, topic=topic)
+    for qid, hops, topic in (
+        ("a", 1, "art"),
+        ("b", 3, "art"),
+        ("c", 4, "music"),
+        ("d", 5, None),
+        ("e", None, "music"),
+        ("z", 0, None),
+    )
+}
+CORRECT = {"a": 2, "b": 0, "c": 1, "d": 0, "e": 2, "z": 1}
+
+
+def sliced_rows(budget: int | None = None, only: str | None = None) -> list[dict]:
+    return [
+        {"id": qid, "sample": i, "correct": i < c, "extracted": "x" if i < c else "y", "budget": budget}
+        for qid, c in CORRECT.items()
+        if only in (None, qid)
+        for i in range(2)
+    ]
+
+
+def test_hops_above_three_pool_into_3_plus_and_topics_slice() -> None:
+    summary = summarise(sliced_rows(), SLICED, ks=[1, 2])
+    hops = summary["by_hops"]
+    assert list(hops) == ["0", "1", "3", "3+"]  # e has no hop count; 4 and 5 share "3+"
+    assert (hops["3+"]["n_questions"], hops["3+"]["n_predictions"]) == (2, 4)
+    assert hops["3+"]["accuracy"] == pytest.approx((0.5 + 0.0) / 2)  # c 1 of 2, d 0 of 2
+    assert hops["3+"]["pass@k"]["2"] == pytest.approx(0.5)  # c passes, d does not
+    assert (hops["0"]["accuracy"], hops["1"]["accuracy"], hops["3"]["accuracy"]) == (0.5, 1.0, 0.0)
+    topics = summary["by_topic"]
+    assert list(topics) == ["art", "music"]  # d and z have no topic: in no topic slice
+    assert [topics[t]["n_questions"] for t in topics] == [2, 2]
+    assert topics["art"]["accuracy"] == pytest.approx((1.0 + 0.0) / 2)  # a, b
+    assert topics["music"]["accuracy"] == pytest.approx((0.5 + 1.0) / 2)  # c, e
+    assert topics["music"]["pass@k"]["2"] == pytest.approx(1.0)
+    assert "ci" not in topics["art"] and "ci" in summary["overall"]  # no intervals, like by_hops
+    assert list(summary)[-1] == "by_topic" and list(summary).index("by_answer_type") == len(summary) - 2
+
+
+def test_by_budget_sections_carry_topics() -> None:
+    rows = sliced_rows(budget=64) + sliced_rows(budget=128, only="c")
+    summary = summarise(rows, SLICED, ks=[1])
+    assert summary["by_topic"]["music"]["n_questions"] == 3  # (c, 64), (e, 64), (c, 128)
+    assert list(summary["by_budget"]["128"]["by_topic"]) == ["music"]
+    assert summary["by_budget"]["128"]["by_topic"]["music"]["accuracy"] == 0.5
+    assert list(summary["by_budget"]["128"]["by_hops"]) == ["3+"]
+    assert set(summary["by_budget"]["64"]["by_topic"]) == {"art", "music"}
+
+
+def test_topics_change_nothing_but_by_topic() -> None:
+    untopical = {qid: Question(**{**q.to_dict(), "topic": None}) for qid, q in SLICED.items()}
+    plain = summarise(sliced_rows(), untopical, ks=[1, 2])
+    topical = summarise(sliced_rows(), SLICED, ks=[1, 2])
+    assert plain["by_topic"] == {}
+    assert json.dumps({**topical, "by_topic": {}}) == json.dumps(plain)
