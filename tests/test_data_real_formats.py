@@ -288,7 +288,11 @@ def test_simplequestions_saved_as_simpleqa_is_refused(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------- topics
 
-NO_TOPIC_FIELD = ("cwq", "webqsp", "timequestions")  # their records carry no topic or domain (README of the folder)
+NO_TOPIC_FIELD = (
+    "cwq",
+    "webqsp",
+    "timequestions",
+)  # their records carry no topic or domain (README of the folder)
 
 
 def test_simpleqa_topic_is_read_and_lower_cased() -> None:

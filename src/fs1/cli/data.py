@@ -43,7 +43,7 @@ def convert_command(
     """Convert a dataset file into fs1 benchmark JSONL; prints one line: loaded, skipped by reason, format.
 
     Output rows: ID, question, main_answers, answer_aliases, source_of_data, question/answer entities, hops,
-    answer_type and the dataset's own metadata in meta. Records without any gold answer are skipped and counted;
+    answer_type, topic and the dataset's own metadata in meta. Records without any gold answer are skipped and counted;
     writing no question at all (a test split, an empty file) is an error (exit 1).
     """
     from fs1.data import NoQuestionsError

@@ -208,7 +208,7 @@ def load_traces(rundir: Path, runs: list[RunView]) -> list[dict[str, Any]]:
 
 
 def load_results(rundir: Path) -> list[dict[str, Any]]:
-    """Rows of ``results.parquet`` (model, setting, source, budget, k, metric, value), if the runner wrote it."""
+    """Rows of ``results.parquet`` (model, setting, source, topic, budget, k, metric, value), if the runner wrote it."""
     path = rundir / "results.parquet"
     if not path.exists():
         return []

@@ -1,4 +1,4 @@
-"""The results table (one row per model, setting, source, budget, k, metric) and KG-verified selection.
+"""The results table (one row per model, setting, source or topic, budget, k, metric) and KG-verified selection.
 
 ``results.parquet`` is queryable with DuckDB: ``SELECT * FROM 'RUNDIR/results.parquet' WHERE metric = 'pass@k'``.
 Rows of a topic slice (``by_topic``: all sources pooled, so ``source`` is ``overall``) carry the topic in ``topic``;
