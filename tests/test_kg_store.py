@@ -63,7 +63,9 @@ def test_gzip_and_turtle_inputs(tmp_path: Path) -> None:
         open_kg(f"local:{odd}")
 
 
-def test_processes_starting_together_build_a_big_file_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_processes_starting_together_build_a_big_file_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Shards of the paths stage open the same big KG file at once: one builds the store, the others wait for it."""
     import threading
 
@@ -104,4 +106,6 @@ def test_processes_starting_together_build_a_big_file_once(tmp_path: Path, monke
     second.join(60)
     # flock excludes separately opened files even within one process: the second waited, then reused the store
     assert found == [2, 2] and builds == ["first"]
-    assert [p.name.startswith(".") for p in (cache / "kg-stores").iterdir()] == [False]  # no lock or temp left
+    assert [p.name.startswith(".") for p in (cache / "kg-stores").iterdir()] == [
+        False
+    ]  # no lock or temp left
