@@ -214,3 +214,39 @@ def test_cli_distill_shards_then_merge_equal_one_run(tmp_path: Path, tiny_model_
     shard_path(sharded, 0, 2).unlink()
     missing = runner.invoke(app, [*common, "--out", str(sharded), "--merge-shards", "2"])
     assert missing.exit_code == 2 and "shard files missing: sharded.shard-0-of-2.jsonl" in missing.output
+
+
+def test_cli_paths_shards_then_merge_equal_one_run(tmp_path: Path) -> None:
+    runner = CliRunner()
+    whole = tmp_path / "whole.jsonl"
+    assert runner.invoke(app, ["paths", "sample", "--out", str(whole)]).exit_code == 0
+    sharded = tmp_path / "sharded.jsonl"
+    for shard in ("2/3", "0/3", "1/3"):
+        result = runner.invoke(app, ["paths", "sample", "--out", str(sharded), "--shard", shard])
+        assert result.exit_code == 0, result.output
+    merged = runner.invoke(app, ["paths", "sample", "--out", str(sharded), "--merge-shards", "3"])
+    assert merged.exit_code == 0 and "every question once" in merged.output, merged.output
+    assert _read(sharded) == _read(whole)
+    with shard_path(sharded, 1, 3).open("a") as fh:  # a record of shard 0 written again by shard 1
+        fh.write(sharded.read_text().splitlines()[0] + "\n")
+    doubled = runner.invoke(app, ["paths", "sample", "--out", str(sharded), "--merge-shards", "3"])
+    assert doubled.exit_code == 2 and "already written at" in doubled.output, doubled.output
+
+
+def test_status_finds_a_distill_shard_that_has_written_nothing_yet(tmp_path: Path) -> None:
+    from fs1.run.executors import Job, Ledger
+    from fs1.run.status import run_status
+
+    run = tmp_path / "run"
+    stage = run / "distill" / "rt"
+    write_json_atomic(stage / ".stage.json", {"fingerprint": "a", "done": False})
+    with JsonlAppender(shard_path(stage / "traces.jsonl", 0, 2)) as sink:
+        sink.write({"id": "a", "sample": 0})
+    ledger = Ledger(run, "slurm")
+    for shard in (0, 1):
+        ledger.note(Job("distill/rt", lambda: None, shard=shard, shards=2), "submitted", f"9_{shard}")
+    # shard 1 has started (its sidecar is there) but written nothing yet: known by its name only
+    (stage / "traces.shard-1-of-2.jsonl.running").write_text("{}")
+    rows = {r.shard: r for r in run_status(run) if r.stage == "distill/rt"}
+    assert set(rows) == {"0/2", "1/2"}
+    assert (rows["0/2"].records, rows["1/2"].records, rows["1/2"].state) == (1, None, "running")
