@@ -91,40 +91,62 @@ class Killed(BaseException):
     """Stands for kill -9 inside a shard job: not an Exception, so no failure handler records it."""
 
 
-def test_killed_distill_shard_resumes_and_gives_every_trace_once(
-    unsharded: Path, tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _kill_in_second_shard(
+    tmp_path: Path, model: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Path, list[str]]:
+    """A 2-shard rt distill killed while shard 1 works (shard 0 done, one trace of shard 1 written); returns the
+    stage output and the list that, from then on, collects every unit asked of the teacher."""
     import fs1.distill.runner as runner
 
-    run = tmp_path / "run"
     real_ask = runner.ask_teacher
     asked: list[str] = []
 
-    def dies_at_the_eighth(backend, batch, config):  # noqa: ANN001, ANN202
+    def ask(backend, batch, config):  # noqa: ANN001, ANN202
         asked.extend(f"{u.question.ID}/{u.sample}" for u in batch)
-        if len(asked) == 8:  # shard 0 (3 questions × 2 samples) is done; shard 1 has written one trace
+        if (
+            len(asked) == 8 and not killed
+        ):  # shard 0 (3 questions × 2 samples) is done, shard 1 wrote one trace
+            killed.append(True)
             raise Killed
         return real_ask(backend, batch, config)
 
-    monkeypatch.setattr(runner, "ask_teacher", dies_at_the_eighth)
-    pipe = _pipeline(tmp_path, tiny_model_dir, run, 2, [])
+    killed: list[bool] = []
+    monkeypatch.setattr(runner, "ask_teacher", ask)
     with pytest.raises(Killed):
-        pipe.run_distill("rt")
-    out = run / "distill/rt/traces.jsonl"
-    first, second = shard_path(out, 0, 2), shard_path(out, 1, 2)
-    assert done_path(first).exists() and not done_path(second).exists() and not out.exists()
-    assert len(_read(second)) == 1
-    with second.open("a") as fh:
-        fh.write('{"id": "torn')  # the half line a kill -9 during a write leaves
+        _pipeline(tmp_path, model, tmp_path / "run", 2, []).run_distill("rt")
+    out = tmp_path / "run/distill/rt/traces.jsonl"
+    assert done_path(shard_path(out, 0, 2)).exists() and not done_path(shard_path(out, 1, 2)).exists()
+    assert len(_read(shard_path(out, 1, 2))) == 1 and not out.exists()
     asked.clear()
-    monkeypatch.setattr(runner, "ask_teacher", real_ask)
+    return out, asked
+
+
+def test_killed_distill_shard_resumes_and_gives_every_trace_once(
+    unsharded: Path, tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out, asked = _kill_in_second_shard(tmp_path, tiny_model_dir, monkeypatch)
+    with shard_path(out, 1, 2).open("a") as fh:
+        fh.write('{"id": "torn')  # the half line a kill -9 during a write leaves
     lines: list[str] = []
-    resumed = _pipeline(tmp_path, tiny_model_dir, run, 2, lines)
-    monkeypatch.setattr(runner, "ask_teacher", lambda *a: asked.extend("x" * len(a[1])) or real_ask(*a))
-    resumed.run_distill("rt")
+    _pipeline(tmp_path, tiny_model_dir, tmp_path / "run", 2, lines).run_distill("rt")
     assert len(asked) == 5  # only shard 1 ran again, and only its missing units
     assert "▶ distill/rt[0/2]: running" not in lines and "▶ distill/rt[1/2]: running" in lines
     assert _read(out) == _read(unsharded / "distill/rt/traces.jsonl")
+
+
+def test_a_trace_written_by_two_shards_stops_the_stage(
+    tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out, _ = _kill_in_second_shard(tmp_path, tiny_model_dir, monkeypatch)
+    with shard_path(out, 1, 2).open("a") as fh:  # e.g. two jobs on one shard range after a lost `fs1 run`
+        fh.write(shard_path(out, 0, 2).read_text().splitlines()[0] + "\n")
+    pipe = _pipeline(tmp_path, tiny_model_dir, tmp_path / "run", 2, [])
+    message = (
+        r"traces\.shard-1-of-2\.jsonl:2: key \('.+', 0\) already written at .*traces\.shard-0-of-2\.jsonl:1"
+    )
+    with pytest.raises(InputError, match=message):
+        pipe.run_distill("rt")
+    assert not out.exists() and not json.loads((out.parent / ".stage.json").read_text())["done"]
 
 
 # --- the distill merge on hand-written shards ----------------------------------------------------------------------
