@@ -132,6 +132,20 @@ def test_n_goes_to_the_server_in_one_request() -> None:
     assert sum(o.tokens for o in outs) == 8  # usage total shared among the choices
 
 
+def test_prompt_seeds_follow_the_backend_contract() -> None:
+    """Prompt i of one call starts at seed + i * n, as on the local backends (not the same seed for every prompt)."""
+    with ScriptedOpenAIServer(lambda e, b: Reply("s", completion_tokens=1)) as srv:
+        backend(srv).generate(["a", "b", "c"], SamplingParams(n=4, temperature=0.7, seed=11))
+        asked = sorted((r["body"]["prompt"], r["body"]["seed"]) for r in gen_requests(srv))
+    assert asked == [("a", 11), ("b", 15), ("c", 19)]
+    with ScriptedOpenAIServer(lambda e, b: Reply("s", completion_tokens=1), honour_n=False) as srv:
+        b = backend(srv, concurrency=1)
+        b.generate(["a"], SamplingParams(n=2, temperature=0.7, seed=0))  # learns that the server ignores n
+        b.generate(["a", "b"], SamplingParams(n=2, temperature=0.7, seed=11))
+        asked = sorted((r["body"]["prompt"], r["body"]["seed"]) for r in gen_requests(srv)[2:])
+    assert asked == [("a", 11), ("a", 12), ("b", 13), ("b", 14)]
+
+
 def test_greedy_n_is_one_request_copied_as_on_every_backend() -> None:
     with ScriptedOpenAIServer(lambda e, b: Reply("s", completion_tokens=2)) as srv:
         b = backend(srv)

@@ -141,6 +141,16 @@ def test_whole_loop_then_resume_then_rerun_only_what_changed(tmp_path: Path, tin
     second = run_experiment(exp, rundir, log=lambda _: None)
     assert all(r.status == "skipped" for r in second.results)
 
+    # Killed after the model was saved but before the stage was closed: the rerun keeps the model, trains nothing.
+    marker = rundir / "train" / "tiny-fs1" / ".stage.json"
+    marker.write_text(json.dumps(json.loads(marker.read_text()) | {"done": False}))
+    weights = rundir / "train" / "tiny-fs1" / "model" / "model.safetensors"
+    saved = weights.stat().st_mtime_ns
+    lines.clear()
+    again = run_experiment(exp, rundir, log=lines.append)
+    assert {r.name for r in again.results if r.status != "skipped"} == {"train/tiny-fs1"}
+    assert weights.stat().st_mtime_ns == saved and any("not training again" in line for line in lines)
+
     exp.write_text(
         exp.read_text().replace("n: 2", "n: 3")
     )  # more samples: only generation and scoring change

@@ -83,6 +83,25 @@ def test_score_writes_scores_and_summary(tmp_path: Path, bench: Path) -> None:
     assert not [p.name for p in out.iterdir() if p.name.startswith(".")]  # no temporary files left
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_file_mixing_prompt_routes_is_scored_with_a_warning(
+    tmp_path: Path, bench: Path, workers: str
+) -> None:
+    rows = [row | {"route": "raw"} for row in good_predictions()]
+    out = tmp_path / "one"
+    assert (
+        run_score(write_jsonl(tmp_path / "one.jsonl", rows), bench, out, "--workers", workers).exit_code == 0
+    )
+    assert "warnings" not in json.loads((out / "summary.json").read_text())  # one route: nothing to say
+    rows[3]["route"] = "chat"
+    mixed = write_jsonl(tmp_path / "mixed.jsonl", rows)
+    result = run_score(mixed, bench, tmp_path / "mixed", "--workers", workers)
+    assert result.exit_code == 0, result.output
+    [warning] = json.loads((tmp_path / "mixed" / "summary.json").read_text())["warnings"]
+    assert str(mixed) in warning and "chat and raw routes" in warning
+    assert "warning:" in result.output and "chat and raw routes" in " ".join(result.output.split())
+
+
 def test_score_on_the_bundled_sample(tmp_path: Path) -> None:
     from fs1.data import load_benchmark
 

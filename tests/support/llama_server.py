@@ -44,6 +44,7 @@ class LlamaServer:
     port: int = 0
     log_path: Path | None = None
     _proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    _own_log: bool = field(default=False, repr=False)  # a temporary log made here is removed by stop()
 
     @property
     def root_url(self) -> str:
@@ -71,7 +72,7 @@ class LlamaServer:
         if self.log_path is None:
             fd, name = tempfile.mkstemp(prefix="llama-server-", suffix=".log")
             os.close(fd)
-            self.log_path = Path(name)
+            self.log_path, self._own_log = Path(name), True
         cmd = [
             sys.executable, "-m", "llama_cpp.server",
             "--model", str(self.model_path), "--model_alias", self.model_alias,
@@ -101,16 +102,18 @@ class LlamaServer:
         return self.log_path.read_text(errors="replace")[-chars:]
 
     def stop(self) -> None:
-        """Terminate the server (SIGTERM, then SIGKILL after a grace period) and wait for it."""
+        """Terminate the server (SIGTERM, then SIGKILL after a grace period), wait for it, remove its temporary log."""
         proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if self._own_log and self.log_path is not None:
+            self.log_path.unlink(missing_ok=True)
+            self.log_path, self._own_log = None, False
 
     def __enter__(self) -> LlamaServer:
         return self.start()

@@ -43,6 +43,8 @@ def score(
         console.print(
             f"[yellow]note:[/] k = {dropped} left out: above the {summary['n']} samples per question"
         )
+    for warning in summary.get("warnings", []):
+        console.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
     _print_summary(summary)
     console.print(f"wrote {out / SCORES_FILE} and {out / SUMMARY_FILE}")
 

@@ -424,6 +424,11 @@ class Pipeline:
             from fs1.train import TrainConfig, train
             from fs1.train.progress import QUIET_TRAINER_ARGS, TrainProgress
 
+            if _finished_model(d / "model"):  # trained, then killed before the stage was closed: keep it
+                self.log(
+                    f"  {student.name}-{mode}: the model in {d / 'model'} is complete; not training again"
+                )
+                return
             data = self.rundir / "sft" / f"{student.name}-{mode}" / "dataset"
             if not tr.filter_check:
                 data = answered_traces(data / "full", d / "answered.parquet")
@@ -537,13 +542,15 @@ class Pipeline:
             from fs1.scoring import score_file
 
             by_id = {q.ID: q for q in self.questions()}
-            score_file(
+            summary = score_file(
                 self.rundir / "generate" / run / "predictions.jsonl",
                 by_id,
                 d,
                 ks=self.exp.ks,
                 seed=self.exp.seed,
             )
+            for warning in summary.get("warnings", []):
+                self.log(f"  [yellow]warning:[/] {warning}")
 
         d = self.stage(f"score/{run}", config, work)
         return json.loads((d / SUMMARY_FILE).read_text())
@@ -570,6 +577,13 @@ def distill_line(mode: str, s: dict[str, Any]) -> str:
         f"well-formed), {s['written']} written now in {s['wall_s']:.0f} s"
         + (f"; note: {s['note']}" if s.get("note") else "")
     )
+
+
+def _finished_model(model_dir: Path) -> bool:
+    """A finished ``fs1 train`` output: its summary and config are moved in last, the config very last."""
+    from fs1.train.output import SUMMARY_FILE as TRAIN_SUMMARY
+
+    return (model_dir / TRAIN_SUMMARY).exists() and (model_dir / "config.json").exists()
 
 
 def _parquet_rows(path: Path) -> int:

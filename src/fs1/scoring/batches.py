@@ -67,6 +67,7 @@ class RangeResult:
     newlines: int = 0
     error: str | None = None
     error_line: int = 0
+    routes: set[str | None] = field(default_factory=set)  # Prediction.route values seen (None: not recorded)
 
 
 class _BadLine(ValueError):
@@ -120,7 +121,7 @@ class RangeScorer:
 
     def _score_bytes(self, data: bytes) -> RangeResult:
         result, out, columns, lines = RangeResult(), [], VerdictColumns(), []
-        add = columns.add_verdict
+        add, add_route = columns.add_verdict, result.routes.add
         for lineno, raw in enumerate(data.split(b"\n"), 1):
             if not raw or raw.isspace():  # (no copy of the line, unlike strip())
                 continue
@@ -141,6 +142,7 @@ class RangeScorer:
                 qid, budget, prediction.sample, verdict.correct, verdict.exact, verdict.f1, verdict.answer_key
             )
             lines.append(lineno)
+            add_route(prediction.route)
         result.data = "".join(out).encode("utf-8")
         result.columns, result.lines, result.newlines = columns, lines, data.count(b"\n")
         return result

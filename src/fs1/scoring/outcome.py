@@ -9,8 +9,6 @@ Zhao et al., 2509.06861). The refusal rule is shared: the judge cascade (``judge
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 # Normalised beginnings of a refusal (apostrophes are gone after normalisation: "I'm" -> "im").
 REFUSAL_STARTS = (
     "i dont know", "i do not know", "dont know", "unknown", "not known", "no answer", "no information",
@@ -29,11 +27,16 @@ GUESS_CUES = frozenset(
 )  # fmt: skip
 
 
-@lru_cache(maxsize=1 << 16)
+# One C-level test per answer: called for every distinct answer of a run (millions at the paper's scale).
+_REFUSAL_WHOLE = frozenset(REFUSAL_STARTS)
+_REFUSAL_PREFIXES = tuple(start + " " for start in REFUSAL_STARTS)
+
+
 def starts_as_refusal(norm: str) -> bool:
     """True when the normalised answer ``norm`` begins with a refusal and names no hedged guess."""
-    starts = any(norm == s or norm.startswith(s + " ") for s in REFUSAL_STARTS)
-    return starts and not GUESS_CUES.intersection(norm.split())
+    if norm not in _REFUSAL_WHOLE and not norm.startswith(_REFUSAL_PREFIXES):
+        return False
+    return not GUESS_CUES.intersection(norm.split())
 
 
 def is_refusal(norm: str, correct: bool) -> bool:

@@ -84,11 +84,13 @@ def score_file(
         workers = default_workers()
     columns = VerdictColumns()
     lines: list[int] = []
+    routes: set[str | None] = set()
     with atomic_open(out_dir / SCORES_FILE, "wb") as out:
         for result in score_ranges(predictions_path, questions, workers):
             out.write(result.data)
             columns.extend(result.columns)
             lines += result.lines
+            routes |= result.routes
             if result.error is not None:
                 raise InputError(result.error)
             if progress is not None:
@@ -99,8 +101,22 @@ def score_file(
             summary = aggregate(columns, questions, ks, seed=seed)
         except DuplicateSampleError as exc:
             raise InputError(f"{predictions_path}:{lines[exc.position]}: {exc}") from None
+    warning = mixed_routes_warning(predictions_path, routes)
+    if warning:
+        summary["warnings"] = [warning]
     write_json_atomic(out_dir / SUMMARY_FILE, summary)
     return summary
+
+
+def mixed_routes_warning(path: Path, routes: set[str | None]) -> str | None:
+    """A warning for a file whose predictions came through more than one prompt route (``Prediction.route``)."""
+    known = sorted(route for route in routes if route)
+    if len(known) < 2:
+        return None
+    return (
+        f"{path}: predictions came through the {' and '.join(known)} routes (prompts built by fs1's template and "
+        "by the server's): one run's numbers should come one way; regenerate the odd ones into their own file"
+    )
 
 
 def clear_caches() -> None:

@@ -123,6 +123,13 @@ class VerdictColumns:
             self.refusals.append(starts_as_refusal(answer_key))
         return answer
 
+    def _merge_answer(self, answer_key: str, refusal: bool) -> int:
+        answer = self.answer_ids.get(answer_key)
+        if answer is None:
+            answer = self.answer_ids[answer_key] = len(self.answer_ids)
+            self.refusals.append(refusal)
+        return answer
+
     def attempted(self) -> np.ndarray:
         """Per sample: attempted (an answer that is no refusal, or correct), or the verdict's own flag."""
         answer = np.asarray(self.answer, dtype=np.int64)
@@ -142,7 +149,11 @@ class VerdictColumns:
         pieces and extending piece by piece numbers them as gathering it in one go would.
         """
         units = [self.unit_keys.setdefault(key, len(self.unit_keys)) for key in other.unit_keys]
-        answers = [self._answer_id(key) for key in other.answer_ids]
+        # other's refusal flags are aligned with its answers (both in order of first appearance): reused, not redone.
+        answers = [
+            self._merge_answer(key, refusal)
+            for key, refusal in zip(other.answer_ids, other.refusals, strict=True)
+        ]
         offset = len(self.unit)
         self.attempted_given.update(
             {offset + position: flag for position, flag in other.attempted_given.items()}

@@ -280,13 +280,21 @@ class OpenAIBackend(Backend):
         return self._map(one, seqs)
 
     def generate(self, prompts: list[str], params: SamplingParams) -> list[list[Completion]]:
-        """``n`` samples per prompt: one request with ``n`` where the server honours it (prefill once), else fan out."""
+        """``n`` samples per prompt: one request with ``n`` where the server honours it (prefill once), else fan out.
+
+        Seeds follow ``Backend.generate``: prompt ``i`` starts at ``params.seed + i * n`` and a fanned-out sample
+        ``j`` draws with that plus ``j``; a request with ``n`` choices carries the first (the server draws the rest).
+        """
         params, copies = greedy_once(params)
         if copies > 1:
             return copied(self.generate(prompts, params), copies)
         if params.n == 1 or self._server_n is False:
             return super().generate(prompts, params)
-        return self._map(lambda p: self._sample(p, "", params, n=params.n, seed=params.seed), prompts)
+        firsts = [None if params.seed is None else params.seed + i * params.n for i in range(len(prompts))]
+        return self._map(
+            lambda pair: self._sample(pair[0], "", params, n=params.n, seed=pair[1]),
+            list(zip(prompts, firsts, strict=True)),
+        )
 
     def chat(
         self,
