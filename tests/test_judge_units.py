@@ -184,6 +184,46 @@ def test_cache_round_trip_survives_a_torn_last_line(tmp_path) -> None:
     assert all(json.loads(line)["key"] for line in path.read_text().splitlines())
 
 
+CHILD_PUTS = """
+import sys
+from fs1.judge.cache import CachedVerdict, VerdictCache
+print("opening", flush=True)
+with VerdictCache(sys.argv[1]) as cache:
+    assert cache.get("parent").verdict == "correct", "the other job's verdict was lost"
+    cache.put(CachedVerdict("child", "incorrect", "0", "m", "fs1"))
+"""
+
+
+def test_jobs_sharing_a_cache_never_cut_each_others_lines(tmp_path) -> None:
+    """The judge stages of several runs append to one cache at the same time on a cluster: a job opening the cache
+    while another is half-way through a line must wait for it, not cut it off as a crash's torn tail."""
+    import subprocess
+    import sys
+
+    from fs1.io import JsonlAppender
+
+    path = tmp_path / "cache.jsonl"
+    with VerdictCache(path) as cache:
+        cache.put(CachedVerdict("first", VERDICT_CORRECT, "1", "m", "fs1"))
+    writer = JsonlAppender(path, shared=True)
+    with writer.locked():  # the other job, half-way through its line
+        with path.open("a", encoding="utf-8") as fh:
+            fh.write('{"key": "parent", "verdict": "correct", ')
+            fh.flush()
+        child = subprocess.Popen(
+            [sys.executable, "-c", CHILD_PUTS, str(path)], stdout=subprocess.PIPE, text=True
+        )
+        assert child.stdout.readline().strip() == "opening"
+        with pytest.raises(subprocess.TimeoutExpired):
+            child.wait(timeout=3)  # it waits for the lock (without one it cuts the half line and appends)
+        with path.open("a", encoding="utf-8") as fh:
+            fh.write('"reply": "1", "model": "m", "prompt": "fs1"}\n')
+    writer.close()
+    assert child.wait(timeout=120) == 0
+    keys = [json.loads(line)["key"] for line in path.read_text().splitlines()]
+    assert keys == ["first", "parent", "child"]
+
+
 def test_cache_with_a_bad_line_names_file_and_line(tmp_path) -> None:
     path = tmp_path / "cache.jsonl"
     path.write_text(

@@ -22,6 +22,12 @@ TINY_RUN = ["--effective-batch", "2", "--per-device-batch", "2", "--lr", "3e-3",
 runner = CliRunner()
 
 
+def two_step_run(tmp_path: Path, model: Path, out: Path) -> list[str]:
+    """`fs1 train` arguments for two steps on two SFT rows written under ``tmp_path``."""
+    data = write_sft_dir(tmp_path / "sft", [sft_row(i) for i in range(2)])
+    return ["train", "--data", str(data), "--model", str(model), "--out", str(out), "--max-steps", "2"]
+
+
 def test_help_names_the_recipe_options() -> None:
     result = runner.invoke(app, ["train", "--help"])
     assert result.exit_code == 0
@@ -53,19 +59,8 @@ def test_bad_option_values_are_one_line_errors(tmp_path: Path, tiny_model_dir: P
 
 
 def test_cli_trains_and_writes_a_model(tmp_path: Path, tiny_model_dir: Path) -> None:
-    data = write_sft_dir(tmp_path / "sft", [sft_row(i) for i in range(2)])
     out = tmp_path / "model"
-    args = [
-        "train",
-        "--data",
-        str(data),
-        "--model",
-        str(tiny_model_dir),
-        "--out",
-        str(out),
-        "--max-steps",
-        "2",
-    ]
+    args = two_step_run(tmp_path, tiny_model_dir, out)
     result = runner.invoke(app, [*args, *TINY_RUN, "--resume"])  # nothing to resume yet: starts from scratch
     assert result.exit_code == 0, result.output
     assert "steps 0 → 2" in result.output
@@ -160,19 +155,8 @@ def test_embedded_model_trains_two_steps(tmp_path: Path) -> None:
 def test_console_shows_a_progress_line_and_the_log_gets_the_library_output(
     tmp_path: Path, tiny_model_dir: Path
 ) -> None:
-    data = write_sft_dir(tmp_path / "sft", [sft_row(i) for i in range(2)])
     out = tmp_path / "model"
-    args = [
-        "train",
-        "--data",
-        str(data),
-        "--model",
-        str(tiny_model_dir),
-        "--out",
-        str(out),
-        "--max-steps",
-        "2",
-    ]
+    args = two_step_run(tmp_path, tiny_model_dir, out)
     result = runner.invoke(app, [*args, *TINY_RUN])
     assert result.exit_code == 0, result.output
     assert "train model" in result.output and "tok/s" in result.output  # the progress line: loss and speed

@@ -7,6 +7,7 @@ Appends write one whole line per record and flush + fsync it, so a ``kill -9`` l
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import re
@@ -82,19 +83,41 @@ def _repair_torn_tail(path: Path) -> None:
 
 
 class JsonlAppender:
-    """Append records to a JSONL file, one fsynced line each; safe to resume after a crash."""
+    """Append records to a JSONL file, one fsynced line each; safe to resume after a crash.
 
-    def __init__(self, path: str | Path, *, fsync: bool = True) -> None:
+    ``shared``: other processes append to the same file at the same time (a cache that concurrent cluster jobs
+    share). Each line is then written, and a torn tail repaired, under an exclusive ``flock`` on ``PATH.lock``, so
+    no process cuts off a line another is still writing, and ``locked()`` lets a reader see whole lines only.
+    """
+
+    def __init__(self, path: str | Path, *, fsync: bool = True, shared: bool = False) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        _repair_torn_tail(self.path)
-        with _naming(self.path):
-            self._fh: IO[str] = self.path.open("a", encoding="utf-8")
+        self._lock_fd: int | None = None
+        if shared:
+            with _naming(self.path):
+                self._lock_fd = os.open(lock_path(self.path), os.O_RDWR | os.O_CREAT, 0o666)
+        with self.locked():
+            _repair_torn_tail(self.path)
+            with _naming(self.path):
+                self._fh: IO[str] = self.path.open("a", encoding="utf-8")
         self._fsync = fsync
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the shared file's lock (a no-op for an appender that is not ``shared``)."""
+        if self._lock_fd is None:
+            yield
+            return
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
     def write(self, record: Record | dict[str, Any]) -> None:
         row = record.to_dict() if isinstance(record, Record) else record
-        with _naming(self.path):
+        with _naming(self.path), self.locked():
             self._fh.write(json.dumps(row, ensure_ascii=False) + "\n")
             self._fh.flush()
             if self._fsync and self.path.is_file():
@@ -103,12 +126,20 @@ class JsonlAppender:
     def close(self) -> None:
         with _naming(self.path):
             self._fh.close()
+            if self._lock_fd is not None:
+                os.close(self._lock_fd)
+                self._lock_fd = None
 
     def __enter__(self) -> JsonlAppender:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def lock_path(path: Path) -> Path:
+    """The lock file beside a ``shared`` JSONL file."""
+    return path.with_name(path.name + ".lock")
 
 
 def require_regular_file(path: Path) -> None:

@@ -24,6 +24,12 @@ FINISH_CONTEXT = "context"  # the model's context window is full: not a spent bu
 FINISH_REPETITION = "repetition"  # the engine's repetition detection stopped it (vLLM, when asked to)
 
 
+def check_conversation_seeds(conversations: list[Any], seeds: list[int | None]) -> None:
+    """``chat``'s contract, checked the same way by every backend: one seed per conversation."""
+    if len(seeds) != len(conversations):
+        raise BackendError(f"expected {len(conversations)} seeds (one per conversation), got {len(seeds)}")
+
+
 def check_open_args(prompts: list[str], n: int, seeds: list[int | None] | None) -> None:
     """``open``'s contract, checked the same way by every backend: n ≥ 1 and one seed per sequence."""
     if n < 1:
@@ -216,9 +222,6 @@ class Backend(ABC):
             prompts.append(self.chat_prompt(user, system=system))
         if seeds is None:
             return self.generate(prompts, params)
-        if len(seeds) != len(conversations):
-            raise BackendError(
-                f"expected {len(conversations)} seeds (one per conversation), got {len(seeds)}"
-            )
+        check_conversation_seeds(conversations, seeds)
         per_sequence = [None if s is None else s + i for s in seeds for i in range(params.n)]
         return self._complete(prompts, params, per_sequence)

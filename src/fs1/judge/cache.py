@@ -3,7 +3,9 @@
 Keys are hashes of (judge model, prompt name, resolved judge sampling with its seed and sample count, the exact
 messages: gold list and predicted answer), made by ``Judge.key``, so verdicts of different judge settings never mix; a repeated answer costs one call across questions, runs and output directories that share a
 cache file. A torn last line left by a crash is cut off when the cache is opened again
-(``fs1.io.JsonlAppender``). Only valid verdicts are stored: an unparseable reply is asked again next time.
+(``fs1.io.JsonlAppender``). Jobs that run at the same time (the judge stages of several runs on a cluster) share the
+file safely: lines are written and read under an exclusive lock on ``<cache>.lock``. Only valid verdicts are stored: an
+unparseable reply is asked again next time.
 """
 
 from __future__ import annotations
@@ -35,10 +37,12 @@ class VerdictCache:
         self._verdicts: dict[str, CachedVerdict] = {}
         self._appender: JsonlAppender | None = None
         if self.path.exists():
-            # Opening the appender first cuts a torn last line left by a crash: reading sees whole lines only.
-            self._appender = JsonlAppender(self.path)
+            # Opening the appender first cuts a torn last line left by a crash; reading under its lock sees whole
+            # lines only, even while other jobs of a cluster run append to the same cache.
+            self._appender = JsonlAppender(self.path, shared=True)
             try:
-                self._load()
+                with self._appender.locked():
+                    self._load()
             except BaseException:
                 self.close()
                 raise
@@ -80,7 +84,7 @@ class VerdictCache:
         """Store a verdict (appended to the file at once; token counts kept for cost accounting, and the
         verdicts of the samples when the judge asked more than one)."""
         if self._appender is None:
-            self._appender = JsonlAppender(self.path)
+            self._appender = JsonlAppender(self.path, shared=True)
         row: dict[str, object] = {
             "key": entry.key,
             "verdict": entry.verdict,

@@ -24,7 +24,6 @@ cached on disk (``fs1.kg.cache``); probes the engine gave up on are remembered a
 
 from __future__ import annotations
 
-import email.utils
 import json
 import os
 import re
@@ -32,7 +31,6 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
@@ -42,6 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from fs1.errors import ConfigError
 from fs1.kg.base import KG, KGError, QueryMemoryError, QueryTimeout, QueryTooCostly, Row
 from fs1.kg.cache import QueryCache
+from fs1.retry_after import retry_after
 
 WDQS_URL = "https://query.wikidata.org/sparql"
 WIKIDATA_DOMAIN = "wikidata.org"
@@ -103,19 +102,7 @@ class EndpointSettings(BaseModel):
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
     """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date; ``None`` if absent/garbled."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    now_ts = time.time() if now is None else now
-    return max(0.0, when.timestamp() - now_ts)
+    return retry_after(value, now)
 
 
 class RateLimiter:

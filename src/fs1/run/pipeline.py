@@ -87,7 +87,7 @@ def note_running(directory: Path, job: str, sidecar: Path) -> None:
 
     row = {"job": job, "pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}
     write_json_atomic(sidecar, row)
-    with JsonlAppender(directory / ATTEMPTS) as sink:
+    with JsonlAppender(directory / ATTEMPTS, shared=True) as sink:  # shards of a stage append at once
         sink.write(row)
 
 

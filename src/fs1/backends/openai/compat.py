@@ -33,6 +33,7 @@ from fs1.backends.base import (
     Completion,
     SamplingParams,
     Sequence,
+    check_conversation_seeds,
     check_open_args,
     copied,
     greedy_once,
@@ -310,10 +311,7 @@ class OpenAIBackend(Backend):
             return copied(self.chat(conversations, params, seeds), copies)
         if seeds is None:
             seeds = [params.seed] * len(conversations)
-        elif len(seeds) != len(conversations):
-            raise BackendError(
-                f"expected {len(conversations)} seeds (one per conversation), got {len(seeds)}"
-            )
+        check_conversation_seeds(conversations, seeds)
         return self._map(
             lambda pair: self._sample_n(("chat", pair[0]), params, n=params.n, seed=pair[1]),
             list(zip(conversations, seeds, strict=True)),

@@ -14,20 +14,20 @@ and would still leave the extra routes to httpx.
 
 from __future__ import annotations
 
-import email.utils
 import json
 import logging
 import random
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import httpx
 import tenacity
 
 from fs1.backends.base import BackendError
+from fs1.retry_after import retry_after
 
 log = logging.getLogger(__name__)
 
@@ -106,20 +106,7 @@ def retry_after_seconds(headers: httpx.Headers | dict[str, str], now: datetime |
             return max(0.0, float(lowered["retry-after-ms"]) / 1000.0)
         except ValueError:
             pass
-    value = lowered.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+    return retry_after(lowered.get("retry-after"), None if now is None else now.timestamp())
 
 
 def is_retryable(exc: BaseException) -> bool:
