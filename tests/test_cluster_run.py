@@ -1,5 +1,5 @@
 """`fs1 run --executor slurm|ray` on real engines: a one-node Slurm cluster started here (munge, slurmctld, slurmd)
-and a local Ray cluster, each running configs/demo-quick.yaml with two shards per generation run. Both must give the
+and a local Ray cluster, each running configs/demo-quick.yaml with two shards per sharded stage. Both must give the
 local executor's results.parquet; a shard cancelled (Slurm) or a worker killed (Ray) mid-run loses and doubles
 nothing. One local baseline run serves both (the Ray run starts from its upstream stages, so only generation runs on
 Ray); every process runs with one math thread so results are bit-comparable.
@@ -134,6 +134,8 @@ def test_slurm_sharded_run_survives_scancel_and_equals_local(tmp_path: Path, loc
         second = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
         assert second.returncode == 0, second.stderr[-3000:]
     finished = {(r["stage"], r["shard"]) for r in first if r["event"] == "finished"}
+    # paths and distill ran as two shards each too, and were done before generation started
+    assert {(s, i) for s in ("paths", "distill/rt", "distill/fs1") for i in (0, 1)} <= finished, finished
     resubmitted = [
         (r["stage"], r["shard"]) for r in _ledger(rundir)[len(first) :] if r["event"] == "submitted"
     ]

@@ -61,3 +61,51 @@ def test_gzip_and_turtle_inputs(tmp_path: Path) -> None:
     odd.write_text(nt.read_text())
     with pytest.raises(KGError, match="unknown RDF format"):
         open_kg(f"local:{odd}")
+
+
+def test_processes_starting_together_build_a_big_file_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Shards of the paths stage open the same big KG file at once: one builds the store, the others wait for it."""
+    import threading
+
+    import fs1.kg.store as store
+
+    nt = write_tiny(tmp_path / "tiny.nt")
+    cache = tmp_path / "cache"
+    builds: list[str] = []
+    real_load, real_lock = store._load_into, store._build_lock
+    first_building, second_at_lock = threading.Event(), threading.Event()
+
+    def counting_load(st, path: Path, *, bulk: bool) -> None:  # noqa: ANN001
+        builds.append(threading.current_thread().name)
+        if len(builds) == 1:  # the first build goes on only once the second shard has come to the lock
+            first_building.set()
+            assert second_at_lock.wait(30)
+        real_load(st, path, bulk=bulk)
+
+    def noting_lock(lock: Path):  # noqa: ANN202
+        if threading.current_thread().name == "second":
+            second_at_lock.set()
+        return real_lock(lock)
+
+    monkeypatch.setattr(store, "_load_into", counting_load)
+    monkeypatch.setattr(store, "_build_lock", noting_lock)
+    found: list[int | None] = []
+
+    def shard() -> None:
+        with open_local(nt, cache_dir=cache, in_memory_max=0) as kg:
+            found.append(hops(kg, "Q8", "Q7"))
+
+    first = threading.Thread(target=shard, name="first")
+    first.start()
+    assert first_building.wait(30)  # the first shard is building, holding the lock
+    second = threading.Thread(target=shard, name="second")
+    second.start()
+    first.join(60)
+    second.join(60)
+    # flock excludes separately opened files even within one process: the second waited, then reused the store
+    assert found == [2, 2] and builds == ["first"]
+    assert [p.name.startswith(".") for p in (cache / "kg-stores").iterdir()] == [
+        False
+    ]  # no lock or temp left

@@ -17,6 +17,7 @@ from fs1.cli.app import (
 )
 from fs1.cli.schema import schema_options
 from fs1.distill.config import DistillConfig
+from fs1.errors import ConfigError
 
 _HELP = """Distil teacher reasoning traces (rt: plain question; fs1: question + KG paths) into TRACES.jsonl.
 
@@ -28,7 +29,11 @@ smollm2-135m) gives its whole reply as the reasoning and its \\boxed{} answer as
 Each trace is labelled against the gold answers (label, valid). The output is appended trace by trace; --resume
 asks only for the (question, sample) pairs still missing, also after kill -9. A question that still fails after the
 backend's retries goes to TRACES.errors.jsonl and the run goes on (--on-error abort stops instead); the exit code
-is then 1, and --resume retries it. Totals go to TRACES.summary.json."""
+is then 1, and --resume retries it. Totals go to TRACES.summary.json.
+
+For array jobs: run `--shard I/N --resume` once per I (e.g. I = $SLURM_ARRAY_TASK_ID), then the same command with
+`--merge-shards N` instead of `--shard`: it checks that every (question, sample) is in exactly one shard (a unit
+listed in a shard's errors file may be missing), joins the errors files and writes the merged summary."""
 
 
 @app.command("distill", help=_HELP)
@@ -44,6 +49,17 @@ def distill(
     limit: int | None = typer.Option(None, "--limit", help="Only the first N questions."),
     resume: bool = typer.Option(False, "--resume", help="Continue an existing TRACES.jsonl."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Start TRACES.jsonl again from empty."),
+    shard: str | None = typer.Option(
+        None,
+        "--shard",
+        help="I/N: distil only shard I (0-based) of N contiguous question slices, into OUT.shard-I-of-N.jsonl.",
+    ),
+    merge_shards: int | None = typer.Option(
+        None,
+        "--merge-shards",
+        min=1,
+        help="Distil nothing: merge the N shard files of --out into --out, checking every (id, sample) once.",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     verbose: bool = typer.Option(
         False, "--verbose", help="Show library output too (always kept in TRACES.log.txt)."
@@ -61,21 +77,43 @@ def distill(
         questions = load_questions(benchmark, limit, fmt)
         path_index = load_paths(paths) if paths is not None else None
         from fs1.manifest import side_manifest_path
+        from fs1.run.shards import mark_done, parse_shard, shard_path, shard_slice
         from fs1.stage_log import side_log_path
 
+        if merge_shards is not None:
+            if shard is not None:
+                raise ConfigError("give either --shard or --merge-shards, not both")
+            from fs1.run.distill_shards import merge_distill_shards
+
+            merged = merge_distill_shards(
+                out, merge_shards, questions, config, path_index, remove_parts=False
+            )
+            console.print(f"merged {merge_shards} shards into {out}: every (id, sample) once")
+            _print_summary(merged, out)
+            return
+        written = out
+        if (
+            shard is not None
+        ):  # a shard records beside its own file: shards of one OUT may run at the same time
+            index, count = parse_shard(shard)
+            questions, written = shard_slice(questions, index, count), shard_path(out, index, count)
         inputs = {"benchmark": benchmark, "paths": paths}
-        manifest, log = side_manifest_path(out), side_log_path(out)
+        manifest, log = side_manifest_path(written), side_log_path(written)
         try:
             with recorded(manifest, log, seed=config.seed, inputs=inputs, verbose=verbose):
                 summary = run_distillation(
-                    questions, config, out, paths=path_index, resume=resume, overwrite=overwrite,
+                    questions, config, written, paths=path_index, resume=resume, overwrite=overwrite,
                     show_progress=not quiet,
                 )  # fmt: skip
         except BackendError as exc:
             console.print(f"[bold red]error:[/] {exc}")
-            console.print(f"Completed traces are kept in {out}; rerun with --resume to continue.")
+            console.print(f"Completed traces are kept in {written}; rerun with --resume to continue.")
             raise typer.Exit(1) from None
-    _print_summary(summary, out)
+        if (
+            shard is not None and not summary.failed
+        ):  # a shard with failed units is not done: --resume retries
+            mark_done(written)
+    _print_summary(summary, written)
     if summary.failed:
         raise typer.Exit(1)
 

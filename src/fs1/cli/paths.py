@@ -63,6 +63,18 @@ def paths(
         min=1,
         help="QLever only: per-query time limit in s (its `timeout` parameter).",
     ),
+    shard: str | None = typer.Option(
+        None,
+        "--shard",
+        help="I/N: search only shard I (0-based) of N contiguous question slices, into OUT.shard-I-of-N.jsonl. "
+        "Shards of a sparql: KG on different nodes need --no-cache or a --cache-dir each (one SQLite file).",
+    ),
+    merge_shards: int | None = typer.Option(
+        None,
+        "--merge-shards",
+        min=1,
+        help="Search nothing: merge the N shard files of --out into --out, checking every question once.",
+    ),
 ) -> None:
     """Find the fewest-hop KG paths from question entities to answer entities (Freebase MIDs mapped via P646).
 
@@ -74,23 +86,39 @@ def paths(
     verbalised (the "subject, relation, object" lines of the fs1 teacher prompt).
 
     Example: fs1 paths sample --out paths.jsonl --kg local:my_wikidata_subset.nt
+
+    For array jobs: run `--shard I/N` once per I (e.g. I = $SLURM_ARRAY_TASK_ID), then the same command with
+    `--merge-shards N` instead of `--shard`.
     """
     from fs1.data import load_benchmark
     from fs1.io import check_resume_config, completed_keys, read_jsonl_rows, write_jsonl_atomic
     from fs1.kg import validate_question_ids
     from fs1.kg.finder import ERROR
+    from fs1.run.shards import mark_done, parse_shard, shard_path, shard_slice
+    from fs1.run.shards import merge_shards as merge_parts
 
     with user_errors():
         questions = load_benchmark(bench, limit=limit, fmt=fmt)
         for question in questions:
             validate_question_ids(question)
+        if merge_shards is not None:
+            if shard is not None:
+                raise ConfigError("give either --shard or --merge-shards, not both")
+            merged = merge_parts(out, merge_shards, {q.ID for q in questions}, _key, remove_parts=False)
+            console.print(
+                f"merged {merge_shards} shards into {out}: {merged} path records, every question once"
+            )
+            return
+        if shard is not None:
+            index, count = parse_shard(shard)
+            questions, out = shard_slice(questions, index, count), shard_path(out, index, count)
         if out.is_file() and not resume:
             raise ConfigError(f"{out} exists: pass --resume to continue it, or remove it")
         check_resume_config(out, _resume_config(kg, settings), resume=resume)
         if retry_errors and out.exists():
             kept = [row for _, row in read_jsonl_rows(out) if row.get("status") != ERROR]
             write_jsonl_atomic(out, kept)
-        done = completed_keys(out, key=lambda row: str(row.get("ID"))) if resume else set()
+        done = completed_keys(out, key=_key) if resume else set()
         todo = [q for q in questions if q.ID not in done]
         endpoint = {
             "user_agent": user_agent,
@@ -102,6 +130,8 @@ def paths(
         graph = _open(kg, cache_dir, endpoint)
         with graph:
             counts = _run(graph, settings, todo, out)
+        if shard is not None and not counts.get(ERROR):  # a shard with errors is not done: --retry-errors
+            mark_done(out)
     summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "nothing to do"
     console.print(
         f"wrote {sum(counts.values())} path records to {out} ({summary}; {len(done)} already there)"
@@ -111,6 +141,11 @@ def paths(
             "[yellow]some questions failed; rerun with --resume --retry-errors to search them again[/]"
         )
         raise typer.Exit(1)
+
+
+def _key(row: dict) -> str:
+    """The question a path record belongs to: what --resume skips and --merge-shards checks."""
+    return str(row.get("ID"))
 
 
 def _resume_config(kg: str | None, settings: SearchSettings) -> dict:

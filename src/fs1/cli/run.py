@@ -21,7 +21,10 @@ def run_command(
         None, "--executor", help="local | slurm | ray (default: the file's `executor.kind`, else local)."
     ),
     shards: int | None = typer.Option(
-        None, "--shards", min=1, help="Shards per generation run (default: the file's `executor.shards`)."
+        None,
+        "--shards",
+        min=1,
+        help="Shards per paths, distill and generation stage (default: the file's `executor.shards`).",
     ),
     verbose: bool = typer.Option(
         False, "--verbose", help="Show library output too (always kept in OUT/<stage>/log.txt)."

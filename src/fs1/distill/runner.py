@@ -263,7 +263,7 @@ def run_distillation(
         _execute(backend, batches, config, workers, out, summary, show_progress)
     summary.wall_s = round(time.monotonic() - started, 3)
     summary.cost = summary.usage.cost(config.price_in, config.price_out)
-    _count_file(out, summary)
+    count_file(out, summary)
     write_json_atomic(side_path(out, ".summary.json"), summary.to_dict())
     return summary
 
@@ -340,7 +340,8 @@ def _record_failure(
             )  # fmt: skip
 
 
-def _count_file(out: Path, summary: DistillSummary) -> None:
+def count_file(out: Path, summary: DistillSummary) -> None:
+    """Count the traces of the whole file ``out`` (and the valid and correct ones) into ``summary``."""
     if not out.exists():
         return
     for _, row in read_jsonl_rows(out):

@@ -3,7 +3,8 @@
 ``local:DIR`` reuses an existing Oxigraph store (opened read-only, so several processes can share it).
 ``local:FILE`` loads a small file into memory; a large one is bulk-loaded once into a persistent store under the
 cache directory, keyed by the file's absolute path, size and mtime, and reused by later runs. Building happens in a
-temporary directory renamed into place, so an interrupted build never leaves a half-loaded store behind.
+temporary directory renamed into place, so an interrupted build never leaves a half-loaded store behind, and under a
+file lock, so processes starting together (shards of the paths stage) build it once.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import json
 import logging
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -100,6 +102,21 @@ def store_key(path: Path) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
 
+@contextlib.contextmanager
+def _build_lock(lock: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``lock`` while building, so shards of one stage starting together wait for
+    one build instead of each bulk-loading the same dump. Where the filesystem has no ``flock`` (some network
+    mounts) the builds go unlocked: still correct (the first rename wins, the others are dropped), only slower."""
+    import fcntl
+
+    with lock.open("a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        except OSError as exc:
+            log.warning("%s: no file lock on this filesystem (%s); building without one", lock, exc)
+        yield  # closing the file releases the lock
+
+
 def build_store(path: Path, cache_dir: Path) -> Path:
     """Bulk-load ``path`` into ``cache_dir/kg-stores/<name>-<key>`` unless already there; return that directory."""
     root = cache_dir / "kg-stores"
@@ -107,6 +124,18 @@ def build_store(path: Path, cache_dir: Path) -> Path:
     if (target / STORE_MARKER).exists():
         return target
     root.mkdir(parents=True, exist_ok=True)
+    lock = root / f".{target.name}.lock"
+    with _build_lock(lock):
+        if (target / STORE_MARKER).exists():  # built by the process that held the lock before us
+            return target
+        _build(path, root, target)
+        # Safe to remove once the store is in place: whoever locks a stale copy finds the marker and builds nothing.
+        lock.unlink(missing_ok=True)
+    return target
+
+
+def _build(path: Path, root: Path, target: Path) -> None:
+    """Bulk-load ``path`` into a temporary directory of ``root``, then rename it to ``target``."""
     tmp = root / f".{target.name}.{os.getpid()}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     log.info("bulk-loading %s into %s (once)", path, target)
@@ -131,7 +160,6 @@ def build_store(path: Path, cache_dir: Path) -> Path:
     finally:
         with contextlib.suppress(FileNotFoundError):
             shutil.rmtree(tmp)
-    return target
 
 
 def open_local(

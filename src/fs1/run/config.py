@@ -201,7 +201,9 @@ class ExecutorSpec(_Strict):
     """Where the heavy stages run and how they are split; local is today's single process."""
 
     kind: ExecutorName = Field("local", description="local | slurm | ray (`fs1 run --executor` overrides).")
-    shards: int = Field(1, ge=1, description="Shards per generation run (each its own job and JSONL).")
+    shards: int = Field(
+        1, ge=1, description="Shards per paths, distill and generation stage (each its own job and JSONL)."
+    )
     questions_per_shard: int | None = Field(
         None, ge=1, description="Alternative to `shards`: shard size in questions."
     )

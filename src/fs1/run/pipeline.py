@@ -15,7 +15,7 @@ import shutil
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fs1.io import JsonlAppender, completed_keys, read_records, write_json_atomic, write_jsonl_atomic
 from fs1.records import PathRecord, Question
@@ -28,6 +28,9 @@ from fs1.seeding import derive_seed
 from fs1.stage_log import side_log_path, stage_log
 from fs1.summary_types import SUMMARY_FILE
 from fs1.vocab import TRACE_MODES
+
+if TYPE_CHECKING:
+    from fs1.distill import DistillConfig
 
 # Settings whose student is first fine-tuned on traces of the same name.
 TRAINED_SETTINGS = TRACE_MODES
@@ -61,6 +64,8 @@ class Sharding:
     run: Callable[[Path, int, int], None]
     expected: Callable[[], set[Hashable]]
     key: Callable[[dict[str, Any]], Hashable]
+    # after the merge, in the driver: the stage's own side files (distill: errors and summary) and console line
+    after_merge: Callable[[Path], None] | None = None
 
 
 @dataclass
@@ -208,6 +213,8 @@ class Pipeline:
             merged = merge_shards(out, sh.count, sh.expected(), sh.key)
             fold_shard_logs(out, sh.count, pending.result.directory / LOG_NAME)
             self.log(f"  {pending.result.name}: merged {sh.count} shards, {merged} records")
+            if sh.after_merge is not None:
+                sh.after_merge(pending.result.directory)
         close_stage(pending.result, pending.config)
 
     def barrier(self) -> None:
@@ -287,18 +294,36 @@ class Pipeline:
             "paths": self.exp.paths.model_dump(mode="json"),
         }
 
-        def work(d: Path) -> None:
+        def paths_part(d: Path, index: int, count: int) -> None:
             from fs1.kg import find_paths, open_kg
+            from fs1.run.shards import shard_slice
 
-            out = d / "paths.jsonl"
-            done = completed_keys(out, lambda row: str(row["ID"]))
-            todo = [q for q in self.train_questions() if q.ID not in done]
+            out = d / "paths.jsonl" if count == 1 else shard_path(d / "paths.jsonl", index, count)
+            done = completed_keys(out, path_key)
+            todo = [q for q in shard_slice(self.train_questions(), index, count) if q.ID not in done]
             kg = open_kg(self.kg_spec(), cache_dir=self.rundir / "cache" / "kg")
             with JsonlAppender(out) as sink:
                 for record in find_paths(kg, todo, settings=self.exp.paths):
                     sink.write(record)
 
-        self.stage("paths", config, work, kind="paths")
+        # A sparql: KG stays one job: its query cache is one SQLite file in WAL mode, which processes on different
+        # nodes must not share over a network filesystem (and public endpoints throttle parallel clients anyway).
+        # Local KGs shard: a store directory opens read-only, a small file loads into each process's memory, and a
+        # large file's store is built once under a lock (fs1.kg.store.build_store).
+        count = (
+            1
+            if self.exp.kg.startswith("sparql:")
+            else self.exp.executor.shard_count(len(self.train_questions()))
+        )
+        sharding = None
+        if count > 1:
+
+            def expected() -> set[Hashable]:
+                return {q.ID for q in self.train_questions()}
+
+            sharding = Sharding(count, "paths.jsonl", paths_part, expected, path_key)
+        work = functools.partial(paths_part, index=0, count=1)
+        self.stage("paths", config, work, kind="paths", sharding=sharding)
 
     def run_distill(self, mode: str) -> None:
         t = self.exp.teacher
@@ -311,26 +336,47 @@ class Pipeline:
         if mode == "fs1":
             config["paths"] = self.fingerprints["paths"]
 
-        def work(d: Path) -> None:
-            from fs1.distill import DistillConfig, run_distillation
+        def settings() -> DistillConfig:
+            from fs1.distill import DistillConfig
 
-            paths = None
-            if mode == "fs1":
-                records = read_records(self.rundir / "paths" / "paths.jsonl", PathRecord)
-                paths = {r.ID: r for r in records}
-            settings = t.model_dump(exclude={"name", "mode"})
-            dc = DistillConfig(**settings | {"mode": mode, "seed": self.exp.seed})
-            summary = run_distillation(
-                self.train_questions(), dc, d / "traces.jsonl", paths=paths, resume=True
-            )
-            s = summary.to_dict()
-            self.log(
-                f"  {mode} traces: {s['file_traces']} in file ({s['file_correct']} correct, {s['file_valid']} "
-                f"well-formed), {s['written']} written now in {s['wall_s']:.0f} s"
-                + (f"; note: {s['note']}" if s.get("note") else "")
+            return DistillConfig(
+                **t.model_dump(exclude={"name", "mode"}) | {"mode": mode, "seed": self.exp.seed}
             )
 
-        self.stage(f"distill/{mode}", config, work, kind="distill", model=t)
+        def paths() -> dict[str, PathRecord] | None:
+            if mode != "fs1":
+                return None
+            return {r.ID: r for r in read_records(self.rundir / "paths" / "paths.jsonl", PathRecord)}
+
+        def distill_part(d: Path, index: int, count: int) -> None:
+            from fs1.distill import run_distillation
+            from fs1.run.shards import shard_slice
+
+            out = d / "traces.jsonl" if count == 1 else shard_path(d / "traces.jsonl", index, count)
+            questions = shard_slice(self.train_questions(), index, count)
+            summary = run_distillation(questions, settings(), out, paths=paths(), resume=True)
+            if count == 1:  # a shard's counts are partial: the merge prints the stage's line
+                self.log(distill_line(mode, summary.to_dict()))
+
+        def expected() -> set[Hashable]:
+            from fs1.run.distill_shards import expected_keys
+
+            out = self.rundir / "distill" / mode / "traces.jsonl"
+            return expected_keys(out, count, self.train_questions(), settings(), paths())
+
+        def after_merge(d: Path) -> None:
+            from fs1.run.distill_shards import finish_distill_merge
+
+            self.log(distill_line(mode, finish_distill_merge(d / "traces.jsonl", count).to_dict()))
+
+        count = self.exp.executor.shard_count(len(self.train_questions()))
+        sharding = None
+        if count > 1:
+            from fs1.run.distill_shards import trace_key
+
+            sharding = Sharding(count, "traces.jsonl", distill_part, expected, trace_key, after_merge)
+        work = functools.partial(distill_part, index=0, count=1)
+        self.stage(f"distill/{mode}", config, work, kind="distill", model=t, sharding=sharding)
 
     def run_sft(self, student: ModelSpec, mode: str) -> None:
         name = f"sft/{student.name}-{mode}"
@@ -517,6 +563,20 @@ class Pipeline:
                 for child in root.iterdir():
                     if child.is_dir() and child.name not in runs:
                         shutil.rmtree(child)
+
+
+def path_key(row: dict[str, Any]) -> str:
+    """The question a path record belongs to (one record per train question)."""
+    return str(row["ID"])
+
+
+def distill_line(mode: str, s: dict[str, Any]) -> str:
+    """The console line of a distill stage, from its summary (of the merged file when sharded)."""
+    return (
+        f"  {mode} traces: {s['file_traces']} in file ({s['file_correct']} correct, {s['file_valid']} "
+        f"well-formed), {s['written']} written now in {s['wall_s']:.0f} s"
+        + (f"; note: {s['note']}" if s.get("note") else "")
+    )
 
 
 def _finished_model(model_dir: Path) -> bool:

@@ -24,6 +24,9 @@ OUTPUTS = (
     "questions.jsonl",
 )
 
+# The output a sharded stage's jobs write, by the stage's first path component (for shards not started yet).
+SHARDED_STEMS = {"generate": "predictions", "distill": "traces", "paths": "paths"}
+
 
 @dataclass
 class StatusRow:
@@ -111,7 +114,8 @@ def _shards(
     for (name, shard), event in ledger.items():
         if name == stage and shard is not None:
             key = (shard, event["shards"])
-            found.setdefault(key, directory / f"predictions.shard-{shard}-of-{event['shards']}.jsonl")
+            stem = SHARDED_STEMS.get(stage.split("/")[0], "predictions")
+            found.setdefault(key, directory / f"{stem}.shard-{shard}-of-{event['shards']}.jsonl")
     return found
 
 
