@@ -1,8 +1,8 @@
 """The results table (one row per model, setting, source or topic, budget, k, metric) and KG-verified selection.
 
 ``results.parquet`` is queryable with DuckDB: ``SELECT * FROM 'RUNDIR/results.parquet' WHERE metric = 'pass@k'``.
-Rows of a topic slice (``by_topic``: all sources pooled, so ``source`` is ``overall``) carry the topic in ``topic``;
-every other row has ``topic`` null, so ``WHERE topic IS NULL`` keeps the per-source table.
+Rows of a topic slice (``by_topic``, all sources pooled) carry the topic in ``topic`` and a null ``source``; every
+other row has ``topic`` null, so a query on ``source`` (``source = 'overall'``) never picks up topic rows.
 
 KG-verified selection (beyond the paper, which reports only the pass@k upper bound): among k sampled answers, keep
 those the KG supports (a short path from a question entity to an entity with that label); majority vote among them,
@@ -42,7 +42,7 @@ def _row(base: dict[str, Any], value: float, interval: Any, **fields: Any) -> di
 def _section_rows(
     base: dict[str, Any],
     section: Mapping[str, Any],
-    source: str,
+    source: str | None,
     budget: int | None,
     topic: str | None = None,
 ) -> list[dict]:
@@ -81,7 +81,7 @@ def _sections_rows(base: dict[str, Any], sections: Mapping[str, Any], budget: in
     for source, section in (sections.get("by_source") or {}).items():
         rows += _section_rows(base, section, source, budget)
     for topic, section in (sections.get("by_topic") or {}).items():
-        rows += _section_rows(base, section, "overall", budget, topic=topic)
+        rows += _section_rows(base, section, None, budget, topic=topic)
     return rows
 
 
