@@ -107,6 +107,26 @@ BACKEND_OPTION = typer.Option(
 )
 
 
+def shard_option(verb: str, note: str = "") -> Any:
+    """``--shard I/N`` of a per-question command (generate, distill, paths): worded once, ``verb`` names its work."""
+    return typer.Option(
+        None,
+        "--shard",
+        help=f"I/N: {verb} only shard I (0-based) of N contiguous question slices, into OUT.shard-I-of-N.jsonl."
+        + (f" {note}" if note else ""),
+    )
+
+
+def merge_shards_option(verb: str, key: str) -> Any:
+    """``--merge-shards N``: the merge of the shard files that ``--shard`` wrote, checking every ``key`` once."""
+    return typer.Option(
+        None,
+        "--merge-shards",
+        min=1,
+        help=f"{verb} nothing: merge the N shard files of --out into --out, checking every {key} once.",
+    )
+
+
 def parse_backend_options(items: list[str] | None) -> dict[str, str]:
     """``["timeout=120"]`` -> ``{"timeout": "120"}``; the backend's config validates names and values."""
     options: dict[str, str] = {}

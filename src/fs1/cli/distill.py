@@ -11,8 +11,10 @@ from fs1.cli.app import (
     BENCHMARK_FORMAT_HELP,
     app,
     console,
+    merge_shards_option,
     parse_backend_options,
     recorded,
+    shard_option,
     user_errors,
 )
 from fs1.cli.schema import schema_options
@@ -49,17 +51,8 @@ def distill(
     limit: int | None = typer.Option(None, "--limit", help="Only the first N questions."),
     resume: bool = typer.Option(False, "--resume", help="Continue an existing TRACES.jsonl."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Start TRACES.jsonl again from empty."),
-    shard: str | None = typer.Option(
-        None,
-        "--shard",
-        help="I/N: distil only shard I (0-based) of N contiguous question slices, into OUT.shard-I-of-N.jsonl.",
-    ),
-    merge_shards: int | None = typer.Option(
-        None,
-        "--merge-shards",
-        min=1,
-        help="Distil nothing: merge the N shard files of --out into --out, checking every (id, sample) once.",
-    ),
+    shard: str | None = shard_option("distil"),
+    merge_shards: int | None = merge_shards_option("Distil", "(id, sample)"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     verbose: bool = typer.Option(
         False, "--verbose", help="Show library output too (always kept in TRACES.log.txt)."

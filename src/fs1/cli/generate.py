@@ -14,8 +14,10 @@ from fs1.cli.app import (
     BENCHMARK_FORMAT_HELP,
     app,
     console,
+    merge_shards_option,
     parse_backend_options,
     recorded,
+    shard_option,
     user_errors,
 )
 from fs1.cli.schema import schema_options
@@ -61,17 +63,8 @@ def generate(
     resume: bool = typer.Option(
         False, "--resume", help="Skip (id, sample, budget) records already in --out."
     ),
-    shard: str | None = typer.Option(
-        None,
-        "--shard",
-        help="I/N: answer only shard I (0-based) of N contiguous question slices, into OUT.shard-I-of-N.jsonl.",
-    ),
-    merge_shards: int | None = typer.Option(
-        None,
-        "--merge-shards",
-        min=1,
-        help="Generate nothing: merge the N shard files of --out into --out, checking every key once.",
-    ),
+    shard: str | None = shard_option("answer"),
+    merge_shards: int | None = merge_shards_option("Generate", "key"),
     verbose: bool = typer.Option(
         False, "--verbose", help="Show library output too (always kept in OUT.log.txt)."
     ),

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from fs1.cli.app import BENCHMARK_FORMAT_HELP, app, console, user_errors
+from fs1.cli.app import BENCHMARK_FORMAT_HELP, app, console, merge_shards_option, shard_option, user_errors
 from fs1.cli.schema import schema_options
 from fs1.errors import ConfigError
 from fs1.kg.settings import SearchSettings
@@ -63,18 +63,11 @@ def paths(
         min=1,
         help="QLever only: per-query time limit in s (its `timeout` parameter).",
     ),
-    shard: str | None = typer.Option(
-        None,
-        "--shard",
-        help="I/N: search only shard I (0-based) of N contiguous question slices, into OUT.shard-I-of-N.jsonl. "
+    shard: str | None = shard_option(
+        "search",
         "Shards of a sparql: KG on different nodes need --no-cache or a --cache-dir each (one SQLite file).",
     ),
-    merge_shards: int | None = typer.Option(
-        None,
-        "--merge-shards",
-        min=1,
-        help="Search nothing: merge the N shard files of --out into --out, checking every question once.",
-    ),
+    merge_shards: int | None = merge_shards_option("Search", "question"),
 ) -> None:
     """Find the fewest-hop KG paths from question entities to answer entities (Freebase MIDs mapped via P646).
 
