@@ -74,7 +74,7 @@ def test_processes_starting_together_build_a_big_file_once(
     nt = write_tiny(tmp_path / "tiny.nt")
     cache = tmp_path / "cache"
     builds: list[str] = []
-    real_load, real_lock = store._load_into, store._build_lock
+    real_load, real_lock = store._load_into, store.file_lock
     first_building, second_at_lock = threading.Event(), threading.Event()
 
     def counting_load(st, path: Path, *, bulk: bool) -> None:  # noqa: ANN001
@@ -90,7 +90,7 @@ def test_processes_starting_together_build_a_big_file_once(
         return real_lock(lock)
 
     monkeypatch.setattr(store, "_load_into", counting_load)
-    monkeypatch.setattr(store, "_build_lock", noting_lock)
+    monkeypatch.setattr(store, "file_lock", noting_lock)
     found: list[int | None] = []
 
     def shard() -> None:

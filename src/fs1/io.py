@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import logging
 import os
 import re
 import socket
@@ -22,6 +23,7 @@ from fs1.errors import InputError
 from fs1.records import Record, RecordError
 
 R = TypeVar("R", bound=Record)
+log = logging.getLogger(__name__)
 
 
 def read_jsonl_rows(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -93,10 +95,7 @@ class JsonlAppender:
     def __init__(self, path: str | Path, *, fsync: bool = True, shared: bool = False) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock_fd: int | None = None
-        if shared:
-            with _naming(self.path):
-                self._lock_fd = os.open(lock_path(self.path), os.O_RDWR | os.O_CREAT, 0o666)
+        self._lock = lock_path(self.path) if shared else None
         with self.locked():
             _repair_torn_tail(self.path)
             with _naming(self.path):
@@ -106,14 +105,11 @@ class JsonlAppender:
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
         """Hold the shared file's lock (a no-op for an appender that is not ``shared``)."""
-        if self._lock_fd is None:
+        if self._lock is None:
             yield
             return
-        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
-        try:
+        with _naming(self.path), file_lock(self._lock):
             yield
-        finally:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
     def write(self, record: Record | dict[str, Any]) -> None:
         row = record.to_dict() if isinstance(record, Record) else record
@@ -126,15 +122,30 @@ class JsonlAppender:
     def close(self) -> None:
         with _naming(self.path):
             self._fh.close()
-            if self._lock_fd is not None:
-                os.close(self._lock_fd)
-                self._lock_fd = None
 
     def __enter__(self) -> JsonlAppender:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+@contextlib.contextmanager
+def file_lock(lock: Path) -> Iterator[bool]:
+    """Hold an exclusive ``flock`` on the file ``lock`` (made if missing) for the block, so processes sharing a
+    filesystem take turns. Yields False, after a warning, where the filesystem has no ``flock`` (some network
+    mounts): the block then runs unlocked, and the caller decides whether that is still correct."""
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError as exc:
+            log.warning("%s: no file lock on this filesystem (%s); going on without one", lock, exc)
+            yield False
+        else:
+            yield True
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def lock_path(path: Path) -> Path:

@@ -16,11 +16,11 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pyoxigraph as ox
 
+from fs1.io import file_lock
 from fs1.kg.base import KG, KGError, Row
 
 log = logging.getLogger(__name__)
@@ -102,21 +102,6 @@ def store_key(path: Path) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
 
-@contextlib.contextmanager
-def _build_lock(lock: Path) -> Iterator[None]:
-    """Hold an exclusive ``flock`` on ``lock`` while building, so shards of one stage starting together wait for
-    one build instead of each bulk-loading the same dump. Where the filesystem has no ``flock`` (some network
-    mounts) the builds go unlocked: still correct (the first rename wins, the others are dropped), only slower."""
-    import fcntl
-
-    with lock.open("a") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-        except OSError as exc:
-            log.warning("%s: no file lock on this filesystem (%s); building without one", lock, exc)
-        yield  # closing the file releases the lock
-
-
 def build_store(path: Path, cache_dir: Path) -> Path:
     """Bulk-load ``path`` into ``cache_dir/kg-stores/<name>-<key>`` unless already there; return that directory."""
     root = cache_dir / "kg-stores"
@@ -125,7 +110,9 @@ def build_store(path: Path, cache_dir: Path) -> Path:
         return target
     root.mkdir(parents=True, exist_ok=True)
     lock = root / f".{target.name}.lock"
-    with _build_lock(lock):
+    # Shards of the paths stage starting together wait for one build instead of each bulk-loading the same dump;
+    # without flock the builds go unlocked: still correct (the first rename wins, the others are dropped), only slower.
+    with file_lock(lock):
         if (target / STORE_MARKER).exists():  # built by the process that held the lock before us
             return target
         _build(path, root, target)

@@ -124,18 +124,13 @@ class VerdictColumns:
         self.f1.append(float(f1))
         self.answer.append(self._answer_id(answer_key) if answer_key else -1)
 
-    def _answer_id(self, answer_key: str) -> int:
+    def _answer_id(self, answer_key: str, refusal: bool | None = None) -> int:
+        """The id of a normalised answer, numbered on first sight with its refusal flag (``refusal``: already known,
+        as when merging another ``VerdictColumns``; ``None``: tested here)."""
         answer = self.answer_ids.get(answer_key)
         if answer is None:
             answer = self.answer_ids[answer_key] = len(self.answer_ids)
-            self.refusals.append(starts_as_refusal(answer_key))
-        return answer
-
-    def _merge_answer(self, answer_key: str, refusal: bool) -> int:
-        answer = self.answer_ids.get(answer_key)
-        if answer is None:
-            answer = self.answer_ids[answer_key] = len(self.answer_ids)
-            self.refusals.append(refusal)
+            self.refusals.append(starts_as_refusal(answer_key) if refusal is None else refusal)
         return answer
 
     def attempted(self) -> np.ndarray:
@@ -159,7 +154,7 @@ class VerdictColumns:
         units = [self.unit_keys.setdefault(key, len(self.unit_keys)) for key in other.unit_keys]
         # other's refusal flags are aligned with its answers (both in order of first appearance): reused, not redone.
         answers = [
-            self._merge_answer(key, refusal)
+            self._answer_id(key, refusal)
             for key, refusal in zip(other.answer_ids, other.refusals, strict=True)
         ]
         offset = len(self.unit)
