@@ -117,7 +117,7 @@ def test_old_names_still_read_the_same_field() -> None:
 
 def test_the_teacher_max_tokens_no_longer_drifts() -> None:
     # fs1 run used 1024 and fs1 distill 8192: one field now.
-    assert TeacherSpec().max_tokens == DistillConfig().max_tokens == 8192
+    assert TeacherSpec().resolved().max_tokens == DistillConfig().resolved().max_tokens == 8192
 
 
 def test_judge_settings_read_the_same_under_old_names() -> None:
@@ -148,7 +148,8 @@ def test_the_judge_fingerprint_keeps_the_shape_earlier_runs_recorded() -> None:
     spec = JudgeSpec(model="j")
     assert spec.fingerprint() == {
         "name": "judge", "model": "j", "backend": "transformers", "base_url": None, "tokenizer": None,
-        "prompt": "fs1", "mode": "cascade", "sampling": JudgeSampling().model_dump(),
+        "prompt": "fs1", "mode": "cascade",
+        "sampling": {"temperature": None, "top_p": None, "top_k": None, "max_tokens": None, "seed": 0, "samples": 1},
     }  # fmt: skip
     assert JudgeSpec(model="j", rules="exact").fingerprint()["rules"] == ["exact"]
     how = JudgeSpec(model="j", backend="openai", concurrency=2, max_retries=9, batch_size=4)

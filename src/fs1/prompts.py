@@ -102,8 +102,4 @@ JUDGE_SIMPLEQA_USER = (
 JUDGE_SIMPLEQA_CORRECT = ("A", "CORRECT")
 JUDGE_SIMPLEQA_INCORRECT = ("B", "INCORRECT")
 JUDGE_SIMPLEQA_NOT_ATTEMPTED = ("C", "NOT_ATTEMPTED", "NOT ATTEMPTED")
-# The paper's judge sampling (protocol §4): temperature 0.6, top-p 0.9, top-k 20, at most 5 reply tokens.
-JUDGE_FS1_TEMPERATURE = 0.6
-JUDGE_FS1_TOP_P = 0.9
-JUDGE_FS1_TOP_K = 20
-JUDGE_MAX_TOKENS = 5
+# The judges' sampling presets (the paper's: protocol §4) are in fs1.config.PRESETS with every other preset.

@@ -9,7 +9,7 @@ Two prompts (texts in ``fs1.prompts``):
 - ``simpleqa``: a SimpleQA-style grader with three grades, CORRECT / INCORRECT / NOT_ATTEMPTED (also sees the
   question); greedy, at most 5 tokens.
 
-A prompt preset carries its sampling (``JudgeSampling``, the one place the judge's sampling is declared); a user may
+A prompt preset names its sampling preset (``fs1.config.PRESETS``, where every preset is declared); a user may
 override any field, and ask ``samples`` replies per request, of which the majority verdict counts (ties go to the
 earliest sample's verdict, so ``samples=1`` is the paper's judge). Each request is sent with the judge ``seed``.
 
@@ -56,24 +56,16 @@ ERROR_EXAMPLES_KEPT = 20  # unparseable replies kept for the report (the count i
 _REPLY_WRAPPING = " \t\r\n\"'`*"
 
 
-PAPER_SAMPLING = JudgeSampling(
-    temperature=prompts.JUDGE_FS1_TEMPERATURE,
-    top_p=prompts.JUDGE_FS1_TOP_P,
-    top_k=prompts.JUDGE_FS1_TOP_K,
-    max_tokens=prompts.JUDGE_MAX_TOKENS,
-)
-GREEDY_SAMPLING = JudgeSampling(temperature=0.0, top_p=1.0, top_k=-1, max_tokens=prompts.JUDGE_MAX_TOKENS)
-
-
 @dataclass(frozen=True)
 class JudgePrompt:
-    """One judge preset: its messages, the replies it accepts (upper-cased token -> verdict) and its sampling."""
+    """One judge preset: its messages, the replies it accepts (upper-cased token -> verdict) and its sampling
+    preset (a name in ``fs1.config.PRESETS``)."""
 
     name: str
     system: str | None  # None: one user turn only (the paper's judge)
     user: str
     replies: Mapping[str, str]
-    sampling: JudgeSampling
+    sampling: str
 
     def messages(self, question: str, gold: Sequence[str], prediction: str) -> list[dict[str, str]]:
         """The chat messages about one predicted answer (gold and prediction as JSON, as in the paper)."""
@@ -103,7 +95,7 @@ PROMPTS: dict[str, JudgePrompt] = {
         None,
         prompts.JUDGE_FS1_USER,
         _replies(correct=(prompts.JUDGE_FS1_CORRECT,), incorrect=(prompts.JUDGE_FS1_INCORRECT,)),
-        PAPER_SAMPLING,
+        "judge-fs1",
     ),
     "simpleqa": JudgePrompt(
         "simpleqa",
@@ -114,7 +106,7 @@ PROMPTS: dict[str, JudgePrompt] = {
             incorrect=prompts.JUDGE_SIMPLEQA_INCORRECT,
             not_attempted=prompts.JUDGE_SIMPLEQA_NOT_ATTEMPTED,
         ),
-        GREEDY_SAMPLING,
+        "judge-simpleqa",
     ),
 }
 
@@ -186,7 +178,7 @@ class Judge:
 
     def settings(self) -> dict[str, Any]:
         """What decides a verdict besides the request: model, prompt preset and resolved sampling (recorded)."""
-        return {"model": self.model, "prompt": self.prompt.name, "sampling": self.sampling.model_dump()}
+        return {"model": self.model, "prompt": self.prompt.name, "sampling": self.sampling.recorded()}
 
     def key(self, request: JudgeRequest) -> str:
         """The cache key: a hash of the judge settings and the exact messages (prompt, gold list, prediction)."""

@@ -91,6 +91,11 @@ class TeacherSpec(DistillConfig):
 
     _safe_name = field_validator("name")(ModelSpec._safe_name.__func__)  # type: ignore[attr-defined]
 
+    def fingerprint(self) -> dict[str, Any]:
+        """What decides the traces, in the shape earlier runs recorded (sampling resolved against the teacher
+        preset), so their distill stages stay up to date; the seed is the run's."""
+        return self.resolved().model_dump(exclude={"seed"})
+
 
 class TrainSpec(SftConfig):
     """Fine-tuning of the students on rt and fs1 traces: the ``fs1 train`` recipe (same fields, same defaults; the
@@ -152,7 +157,7 @@ class JudgeSpec(JudgeSettings):
         what = {
             "name": self.name, "model": self.model, "backend": self.backend, "base_url": self.base_url,
             "tokenizer": self.tokenizer, "prompt": self.prompt, "mode": self.mode,
-            "sampling": self.sampling_only().model_dump(),
+            "sampling": self.sampling_only().recorded(),
         }  # fmt: skip
         if self.rules is not None:
             what["rules"] = list(self.rules)
