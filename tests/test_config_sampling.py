@@ -9,7 +9,7 @@ from fs1.config import PRESETS, SAMPLING_FIELDS, Sampling
 from fs1.distill.config import DistillConfig
 from fs1.errors import ConfigError
 from fs1.generate.predictions import GenerateConfig, GenerationSettings
-from fs1.judge.config import JudgeSampling, JudgeSettings
+from fs1.judge.config import JudgeSampling
 from fs1.judge.judge import PROMPTS, Judge
 from fs1.run.config import GenerationSpec, TeacherSpec
 
@@ -53,15 +53,10 @@ def test_each_stage_keeps_its_own_default_preset() -> None:
     assert values(GenerateConfig(setting="reasoning", n=2).sampling_params()) == preset("reasoning")
     assert values(GenerateConfig(setting="reasoning", budgets=[64]).sampling_params()) == preset("greedy")
     assert values(DistillConfig().sampling_params(seed=3)) == preset("teacher") == (0.6, 0.95, -1, 1.0, 8192)
-    for prompt, name in (("fs1", "judge-fs1"), ("simpleqa", "judge-simpleqa")):
+    for prompt, name in (
+        ("fs1", "judge-fs1"),
+        ("fs1-clean", "judge-fs1-clean"),
+        ("simpleqa", "judge-simpleqa"),
+    ):
         judge = Judge(backend=None, prompt=PROMPTS[prompt])  # type: ignore[arg-type]
         assert values(judge.sampling.params()) == preset(name)
-
-
-def test_the_judge_records_a_repetition_penalty_only_when_it_is_on() -> None:
-    # Verdict caches written before the judge had the field keep their keys; a penalty that is on changes the key.
-    off = JudgeSampling().resolve("judge-fs1").recorded()
-    assert off == {"temperature": 0.6, "top_p": 0.9, "top_k": 20, "max_tokens": 5, "seed": 0, "samples": 1}
-    on = JudgeSampling(repetition_penalty=1.05).resolve("judge-fs1").recorded()
-    assert on["repetition_penalty"] == 1.05
-    assert JudgeSettings(model="j", repetition_penalty=1.05).sampling_only().repetition_penalty == 1.05

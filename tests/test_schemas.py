@@ -148,8 +148,7 @@ def test_the_judge_fingerprint_keeps_the_shape_earlier_runs_recorded() -> None:
     spec = JudgeSpec(model="j")
     assert spec.fingerprint() == {
         "name": "judge", "model": "j", "backend": "transformers", "base_url": None, "tokenizer": None,
-        "prompt": "fs1", "mode": "cascade",
-        "sampling": {"temperature": None, "top_p": None, "top_k": None, "max_tokens": None, "seed": 0, "samples": 1},
+        "prompt": "fs1", "mode": "cascade", "sampling": JudgeSampling().model_dump(),
     }  # fmt: skip
     assert JudgeSpec(model="j", rules="exact").fingerprint()["rules"] == ["exact"]
     how = JudgeSpec(model="j", backend="openai", concurrency=2, max_retries=9, batch_size=4)

@@ -16,6 +16,9 @@ TopP = Annotated[float, Field(gt=0, le=1)]
 RepetitionPenalty = Annotated[float, Field(gt=0)]
 MaxTokens = Annotated[int, Field(gt=0)]
 
+# The authors' repetition penalty, in every generation and judge call of their scripts (docs/protocol.md §4, §5).
+AUTHORS_REPETITION_PENALTY = 1.05
+
 SAMPLING_FIELDS: tuple[str, ...] = ("temperature", "top_p", "top_k", "repetition_penalty", "max_tokens")
 
 
@@ -60,8 +63,12 @@ PRESETS: dict[str, Sampling] = {
     "greedy": Sampling(temperature=0.0, top_p=1.0, top_k=-1, repetition_penalty=1.05, max_tokens=8000),
     # The teacher (DeepSeek-R1's advice: T 0.6, top-p 0.95); hosted APIs take no top-k nor repetition penalty.
     "teacher": Sampling(temperature=0.6, top_p=0.95, top_k=-1, repetition_penalty=1.0, max_tokens=8192),
-    # The paper's containment judge (§4): T 0.6, top-p 0.9, top-k 20, at most 5 reply tokens, no penalty sent.
-    "judge-fs1": Sampling(temperature=0.6, top_p=0.9, top_k=20, repetition_penalty=1.0, max_tokens=5),
+    # The paper's containment judge (§4) as the authors sampled it: T 0.6, top-p 0.9, top-k 20, their repetition
+    # penalty, at most 5 reply tokens; the clean call sends no penalty (it only bends a 1-token reply).
+    "judge-fs1": Sampling(
+        temperature=0.6, top_p=0.9, top_k=20, repetition_penalty=AUTHORS_REPETITION_PENALTY, max_tokens=5
+    ),
+    "judge-fs1-clean": Sampling(temperature=0.6, top_p=0.9, top_k=20, repetition_penalty=1.0, max_tokens=5),
     # The SimpleQA-style grader: greedy, at most 5 reply tokens.
     "judge-simpleqa": Sampling(temperature=0.0, top_p=1.0, top_k=-1, repetition_penalty=1.0, max_tokens=5),
 }

@@ -12,7 +12,7 @@ from fs1.config import Sampling
 from fs1.vocab import DEFAULT_KS, BackendName
 
 DEFAULT_BATCH_SIZE = 32
-JudgePromptName = Literal["fs1", "simpleqa"]
+JudgePromptName = Literal["fs1", "fs1-clean", "simpleqa"]
 JudgeMode = Literal["all", "cascade"]
 # Settings of a server judge only; a local backend refuses them rather than ignore them.
 REMOTE_ONLY = ("base_url", "api_key_env", "concurrency", "max_retries", "tokenizer")
@@ -43,14 +43,6 @@ class JudgeSampling(Sampling):
     def params(self) -> SamplingParams:
         """The backend request of resolved settings (``samples`` replies, seeded)."""
         return SamplingParams.of(self, n=self.samples, seed=self.seed)
-
-    def recorded(self) -> dict[str, Any]:
-        """These settings as verdict caches and judge fingerprints record them. ``repetition_penalty`` is named only
-        when it is on (set and not 1), so verdicts cached before the field existed still answer."""
-        values = self.model_dump()
-        if values["repetition_penalty"] in (None, 1.0):
-            del values["repetition_penalty"]
-        return values
 
 
 class JudgeSettings(JudgeSampling):
@@ -86,8 +78,9 @@ class JudgeSettings(JudgeSampling):
     )
     prompt: JudgePromptName = Field(
         "fs1",
-        description="fs1: the paper's containment judge (0/1), its request and sampling; simpleqa: CORRECT/"
-        "INCORRECT/NOT_ATTEMPTED, greedy.",
+        description="fs1: the paper's containment judge (0/1), the authors' request exactly (their Qwen system "
+        "message, repetition penalty 1.05); fs1-clean: the same user turn alone, no repetition penalty; simpleqa: "
+        "CORRECT/INCORRECT/NOT_ATTEMPTED, greedy.",
     )
     mode: JudgeMode = Field(
         "cascade",

@@ -157,7 +157,7 @@ class JudgeSpec(JudgeSettings):
         what = {
             "name": self.name, "model": self.model, "backend": self.backend, "base_url": self.base_url,
             "tokenizer": self.tokenizer, "prompt": self.prompt, "mode": self.mode,
-            "sampling": self.sampling_only().recorded(),
+            "sampling": self.sampling_only().model_dump(),
         }  # fmt: skip
         if self.rules is not None:
             what["rules"] = list(self.rules)
