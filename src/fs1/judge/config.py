@@ -8,11 +8,11 @@ from typing import Annotated, Any, Literal
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from fs1.backends.base import SamplingParams
-from fs1.config import MaxTokens, Temperature, TopP
+from fs1.config import MaxTokens, RepetitionPenalty, Temperature, TopP
 from fs1.vocab import DEFAULT_KS, BackendName
 
 DEFAULT_BATCH_SIZE = 32
-JudgePromptName = Literal["fs1", "simpleqa"]
+JudgePromptName = Literal["fs1", "fs1-clean", "simpleqa"]
 JudgeMode = Literal["all", "cascade"]
 # Settings of a server judge only; a local backend refuses them rather than ignore them.
 REMOTE_ONLY = ("base_url", "api_key_env", "concurrency", "max_retries", "tokenizer")
@@ -28,6 +28,9 @@ class JudgeSampling(BaseModel):
     )
     top_p: TopP | None = Field(None, description="Judge top-p; None = the preset's (fs1: 0.9).")
     top_k: int | None = Field(None, description="Judge top-k, -1 = off; None = the preset's (fs1: 20).")
+    repetition_penalty: RepetitionPenalty | None = Field(
+        None, description="Judge repetition penalty, 1 = off; None = the preset's (fs1: 1.05, fs1-clean: 1)."
+    )
     max_tokens: MaxTokens | None = Field(None, description="Cap on a judge reply; None = the preset's (5).")
     seed: int = Field(
         0,
@@ -51,11 +54,12 @@ class JudgeSampling(BaseModel):
 
     def params(self) -> SamplingParams:
         """The backend request of resolved settings (``samples`` replies, seeded)."""
-        if None in (self.temperature, self.top_p, self.top_k, self.max_tokens):
+        fields = (self.temperature, self.top_p, self.top_k, self.repetition_penalty, self.max_tokens)
+        if None in fields:
             raise ValueError(f"judge sampling is not resolved against a prompt preset: {self}")
         return SamplingParams(
             n=self.samples, temperature=self.temperature, top_p=self.top_p, top_k=self.top_k,
-            max_tokens=self.max_tokens, seed=self.seed,
+            repetition_penalty=self.repetition_penalty, max_tokens=self.max_tokens, seed=self.seed,
         )  # fmt: skip
 
 
@@ -92,8 +96,9 @@ class JudgeSettings(JudgeSampling):
     )
     prompt: JudgePromptName = Field(
         "fs1",
-        description="fs1: the paper's containment judge (0/1), its request and sampling; simpleqa: CORRECT/"
-        "INCORRECT/NOT_ATTEMPTED, greedy.",
+        description="fs1: the paper's containment judge (0/1), the authors' request exactly (their Qwen system "
+        "message, repetition penalty 1.05); fs1-clean: the same user turn alone, no repetition penalty; simpleqa: "
+        "CORRECT/INCORRECT/NOT_ATTEMPTED, greedy.",
     )
     mode: JudgeMode = Field(
         "cascade",

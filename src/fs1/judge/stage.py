@@ -126,9 +126,7 @@ def judge_scores(
     if pending and judge is None:
         raise ConfigError(f"{len(pending)} answer(s) need an LLM judge but no judge model was given")
     if pending and judge is not None:
-        requests = [
-            JudgeRequest(g.question.question, tuple(g.question.gold), g.answer or "") for g in pending
-        ]
+        requests = [JudgeRequest.about(g.question, g.answer or "") for g in pending]
         for group, outcome in zip(pending, judge.judge(requests, progress), strict=True):
             group.verdict, group.decided_by, group.reply = outcome.verdict, outcome.source, outcome.reply
     stats.unique_answers, stats.judge_requests = len(groups), len(pending)
