@@ -37,6 +37,7 @@ from fs1.io import (
     write_json_atomic,
 )
 from fs1.records import PathRecord, Question, Trace
+from fs1.redact import redact_text
 from fs1.seeding import derive_seed
 
 __all__ = ["DistillConfig", "DistillSummary", "open_teacher", "run_distillation"]
@@ -334,7 +335,7 @@ def _record_failure(
     with JsonlAppender(errors_path) as errors:
         for unit in batch:
             errors.write(
-                {"id": unit.question.ID, "sample": unit.sample, "error": f"{type(exc).__name__}: {exc}",
+                {"id": unit.question.ID, "sample": unit.sample, "error": redact_text(f"{type(exc).__name__}: {exc}"),
                  "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
             )  # fmt: skip
 
