@@ -9,7 +9,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 from fs1.backends.base import SamplingParams
 from fs1.config import MaxTokens, RepetitionPenalty, Temperature, TopP
-from fs1.vocab import DEFAULT_KS, BackendName
+from fs1.vocab import DEFAULT_KS, BackendName, ExtractMode
 
 DEFAULT_BATCH_SIZE = 32
 JudgePromptName = Literal["fs1", "fs1-clean", "simpleqa"]
@@ -145,7 +145,14 @@ class JudgeSettings(JudgeSampling):
 
 
 class JudgeConfig(JudgeSettings):
-    """The ``fs1 judge`` schema: the judge settings plus the k list (a run uses its own ``ks``)."""
+    """The ``fs1 judge`` schema: the judge settings plus the k list and the extraction rule (a run uses its own
+    ``ks`` and ``extract``)."""
+
+    extract: ExtractMode | None = Field(
+        None,
+        description="Answers shown to the judge: fs1's extraction or the authors' (the paper's); default: the "
+        "rule the scores directory was scored with, fs1 for a predictions file.",
+    )
 
     k: list[Annotated[int, Field(ge=1)]] = Field(
         default_factory=lambda: list(DEFAULT_KS),
