@@ -120,7 +120,7 @@ def test_old_names_still_read_the_same_field() -> None:
 
 def test_the_teacher_max_tokens_no_longer_drifts() -> None:
     # fs1 run used 1024 and fs1 distill 8192: one field now.
-    assert TeacherSpec().max_tokens == DistillConfig().max_tokens == 8192
+    assert TeacherSpec().resolved().max_tokens == DistillConfig().resolved().max_tokens == 8192
 
 
 def test_judge_settings_read_the_same_under_old_names() -> None:

@@ -14,7 +14,7 @@ Three prompt presets (texts in ``fs1.prompts``):
 - ``simpleqa``: a SimpleQA-style grader with three grades, CORRECT / INCORRECT / NOT_ATTEMPTED (also sees the
   question); greedy, at most 5 tokens.
 
-A prompt preset carries its sampling (``JudgeSampling``, the one place the judge's sampling is declared); a user may
+A prompt preset names its sampling preset (``fs1.config.PRESETS``, where every preset is declared); a user may
 override any field, and ask ``samples`` replies per request, of which the majority verdict counts (ties go to the
 earliest sample's verdict, so ``samples=1`` is the paper's judge). Each request is sent with the judge ``seed``.
 
@@ -62,22 +62,10 @@ ERROR_EXAMPLES_KEPT = 20  # unparseable replies kept for the report (the count i
 _REPLY_WRAPPING = " \t\r\n\"'`*"
 
 
-PAPER_SAMPLING = JudgeSampling(
-    temperature=prompts.JUDGE_FS1_TEMPERATURE,
-    top_p=prompts.JUDGE_FS1_TOP_P,
-    top_k=prompts.JUDGE_FS1_TOP_K,
-    repetition_penalty=prompts.JUDGE_FS1_REPETITION_PENALTY,
-    max_tokens=prompts.JUDGE_MAX_TOKENS,
-)
-CLEAN_SAMPLING = PAPER_SAMPLING.model_copy(update={"repetition_penalty": 1.0})
-GREEDY_SAMPLING = JudgeSampling(
-    temperature=0.0, top_p=1.0, top_k=-1, repetition_penalty=1.0, max_tokens=prompts.JUDGE_MAX_TOKENS
-)
-
-
 @dataclass(frozen=True)
 class JudgePrompt:
-    """One judge preset: its messages, the replies it accepts (upper-cased token -> verdict) and its sampling.
+    """One judge preset: its messages, the replies it accepts (upper-cased token -> verdict) and its sampling
+    preset (a name in ``fs1.config.PRESETS``).
 
     ``verbatim``: the authors' serialisation: the gold list as given (duplicates kept) and ``json.dumps`` with its
     defaults (non-ASCII as ``\\u`` escapes), as their ``prepare_llm_as_a_judge.py`` wrote it. Otherwise the gold list
@@ -88,7 +76,7 @@ class JudgePrompt:
     system: str | None  # None: one user turn only
     user: str
     replies: Mapping[str, str]
-    sampling: JudgeSampling
+    sampling: str
     verbatim: bool = False
 
     def messages(self, question: str, gold: Sequence[str], prediction: str) -> list[dict[str, str]]:
@@ -122,10 +110,10 @@ PROMPTS: dict[str, JudgePrompt] = {
         prompts.AUTHORS_SYSTEM_PROMPT,
         prompts.JUDGE_FS1_USER,
         _FS1_REPLIES,
-        PAPER_SAMPLING,
+        "judge-fs1",
         verbatim=True,
     ),
-    "fs1-clean": JudgePrompt("fs1-clean", None, prompts.JUDGE_FS1_USER, _FS1_REPLIES, CLEAN_SAMPLING),
+    "fs1-clean": JudgePrompt("fs1-clean", None, prompts.JUDGE_FS1_USER, _FS1_REPLIES, "judge-fs1-clean"),
     "simpleqa": JudgePrompt(
         "simpleqa",
         prompts.JUDGE_SIMPLEQA_SYSTEM,
@@ -135,7 +123,7 @@ PROMPTS: dict[str, JudgePrompt] = {
             incorrect=prompts.JUDGE_SIMPLEQA_INCORRECT,
             not_attempted=prompts.JUDGE_SIMPLEQA_NOT_ATTEMPTED,
         ),
-        GREEDY_SAMPLING,
+        "judge-simpleqa",
     ),
 }
 

@@ -329,7 +329,7 @@ class Pipeline:
         t = self.exp.teacher
         config = {
             "benchmark": self.fingerprints["benchmark"],
-            "teacher": t.model_dump(exclude={"seed"}),
+            "teacher": t.fingerprint(),
             "mode": mode,
             "seed": self.exp.seed,
         }
