@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from fs1.authors.formats import FORMATS, PARSERS, PREDICTION_FORMATS, AuthorsLine, detect
-from fs1.authors.rows import judged_row, score_row
+from fs1.authors.rows import fields_of, judged_row, score_row
 from fs1.errors import ConfigError, InputError
 from fs1.io import atomic_open, write_json_atomic, write_jsonl_atomic
 from fs1.records import Prediction, Question
@@ -207,7 +207,7 @@ def _take_prediction(tally: RunTally, sinks: Sinks, shape: str, where: str, line
         id=line.qid, sample=line.sample, text=line.text or "", model=line.model or line.run,
         setting=setting_of(line.run), budget=line.budget, meta={"source": where, "format": shape},
     )  # fmt: skip
-    sinks.write("generate", line.run, prediction.to_dict())
+    sinks.write("generate", line.run, fields_of(prediction))
 
 
 def _take_judged(state: ImportState, tally: RunTally, sinks: Sinks, where: str, line: AuthorsLine) -> None:

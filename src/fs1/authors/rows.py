@@ -13,6 +13,12 @@ from fs1.judge.stage import JudgedRow
 from fs1.records import Question, Score
 from fs1.scoring.match import match_answer
 
+
+def fields_of(record: Any) -> dict[str, Any]:
+    """A dataclass record's fields as a dict, shallow (``asdict`` deep-copies: most of an import's time)."""
+    return dict(vars(record))
+
+
 SOURCE_IMPORTED = "imported"  # decided_by of an imported verdict, via of an imported answer
 JUDGE_PRESET = get_prompt("fs1")  # the authors' judge: its replies are read with this preset's parser
 
@@ -23,18 +29,18 @@ def score_row(line: AuthorsLine, question: Question, where: str) -> dict[str, An
     meta: dict[str, Any] = {"via": SOURCE_IMPORTED, "source": where}
     if result.gold is not None:
         meta["gold"] = result.gold
-    return Score(
+    return fields_of(Score(
         id=line.qid, sample=line.sample, extracted=line.answer, correct=result.correct, match=result.match,
         exact=result.exact, f1=round(result.f1, 4), meta=meta,
-    ).to_dict()  # fmt: skip
+    ))  # fmt: skip
 
 
 def judged_row(line: AuthorsLine, question: Question) -> dict[str, Any]:
     """The ``judged.jsonl`` row of the authors' judge's reply to one answer."""
     verdict = JUDGE_PRESET.parse(line.reply or "")
     result = match_answer(line.answer, question.gold)
-    return JudgedRow(
+    return fields_of(JudgedRow(
         id=line.qid, sample=line.sample, budget=line.budget, extracted=line.answer, verdict=verdict,
         correct=verdict == VERDICT_CORRECT, attempted=verdict != VERDICT_NOT_ATTEMPTED,
         decided_by=SOURCE_IMPORTED, judge_reply=line.reply, exact=result.exact, f1=round(result.f1, 4),
-    ).to_dict()  # fmt: skip
+    ))  # fmt: skip

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +70,12 @@ def _summarise_answers(path: Path, state: ImportState, ks: Sequence[int] | None,
 def _summarise_verdicts(
     path: Path, state: ImportState, tally: RunTally, ks: Sequence[int] | None, seed: int
 ) -> dict[str, Any]:
-    verdicts: Counter[str] = Counter(row["verdict"] for row in _rows(path))
+    verdicts: Counter[str] = Counter()
+    error_examples: list[str] = []
+    for row in _rows(path):
+        verdicts[row["verdict"]] += 1
+        if row["verdict"] == VERDICT_ERROR and len(error_examples) < ERROR_EXAMPLES_KEPT:
+            error_examples.append(row["judge_reply"])
     stats = JudgeRunStats(
         predictions=tally.verdicts, unique_answers=tally.verdicts, verdicts=verdicts,
         errors=verdicts.get(VERDICT_ERROR, 0),
@@ -88,6 +92,5 @@ def _summarise_verdicts(
         return (JudgedRow(**row) for row in _rows(path))
 
     summary = judged_summary(rows, state.questions, ks, stats, info, None, seed=seed)
-    errors = (row["judge_reply"] for row in _rows(path) if row["verdict"] == VERDICT_ERROR)
-    summary["error_examples"] = list(islice(errors, ERROR_EXAMPLES_KEPT))
+    summary["error_examples"] = error_examples
     return dict(summary)
