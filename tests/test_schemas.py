@@ -11,6 +11,7 @@ import typer
 from pydantic import ValidationError
 
 import fs1.cli.main  # noqa: F401  (registers every command and its schema binding)
+from fs1.authors.config import ImportConfig
 from fs1.cli.app import app
 from fs1.cli.schema import BOUND, option_name
 from fs1.config import ScoreConfig
@@ -47,7 +48,9 @@ STUDENTS = [{"name": "s", "model": "m"}]
 REQUIRED = {"judge": {"model": "j"}}
 # `fs1 score` has no section: the run scores with its own k list and seed, by one process per core.
 NO_SECTION = {
-    ScoreConfig: "the run sets k (ks), the seed (generation.seed), the workers and the extraction (extract)"
+    ScoreConfig: "the run sets k (ks), the seed (generation.seed), the workers and the extraction (extract)",
+    # `fs1 import` reads files a run never makes (the authors'); an experiment has nothing to import.
+    ImportConfig: "a command of its own, outside `fs1 run`",
 }
 
 

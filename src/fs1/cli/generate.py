@@ -26,7 +26,7 @@ from fs1.generate.predictions import GenerateConfig
 
 
 @app.command("generate")
-@schema_options(GenerateConfig, aliases={"model": ("-m",)}, exclude=("continue_sweep", "system"))
+@schema_options(GenerateConfig, aliases={"model": ("-m",)}, exclude=("continue_sweep",))
 def generate(
     config: GenerateConfig,
     benchmark: str = typer.Option(

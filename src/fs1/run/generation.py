@@ -18,6 +18,13 @@ SETTING_FOR_GENERATION = {
 }
 
 
+def effective_generation(spec: GenerationSpec, model: str, budgets: list[int]) -> GenerationSpec:
+    """The generation settings a run's model is given: with ``preset: paper``, the preset's values for that model
+    (its real id or checkpoint path decides the family; budget-forced runs decoded greedily get the greedy preset)."""
+    greedy = bool(budgets) and (spec.greedy_budgets or spec.n == 1)
+    return spec.with_preset(model, greedy=greedy)
+
+
 def generate_run(
     questions: list[Question],
     label: str,
@@ -40,7 +47,7 @@ def generate_run(
 
     options = {k: v for k, v in backend_options.items() if v is not None}
     gen_setting = SETTING_FOR_GENERATION[setting]
-    settings = spec.model_dump(exclude={"greedy_budgets"})
+    settings = effective_generation(spec, model, budgets).model_dump(exclude={"greedy_budgets"})
     config = GenerateConfig(
         **settings
         | {
