@@ -356,6 +356,8 @@ def check_resume_config(out: str | Path, config: dict[str, Any], *, resume: bool
     told apart from this run's.
     """
     out = Path(out)
+    if out.is_dir():  # ``--out ""`` (an unset shell variable) is the current directory
+        raise InputError(f"{out}: is a directory, expected the output file (a .jsonl path)")
     if resume:
         require_regular_file(out)
     side = config_path(out)
