@@ -31,14 +31,11 @@ def judge_run(pipe: Pipeline, run: str) -> Path:
         from fs1.judge.stage import judge_file
 
         judge = load_judge(
-            spec.model,
-            backend=spec.backend,
+            spec.judge_ref(),
             prompt=spec.prompt,
             sampling=judge_sampling(spec, pipe.exp.seed),
             cache_path=pipe.rundir / "cache" / "judge_verdicts.jsonl",
             batch_size=spec.batch_size,
-            backend_options=spec.backend_options,
-            **spec.remote_options(),
         )
         questions = {q.ID: q for q in pipe.questions()}
         judge_file(
