@@ -71,7 +71,7 @@ def judge(
             config.judge_ref(), prompt=config.prompt, cache_path=cache or out / CACHE_FILE,
             sampling=config.sampling_only(), batch_size=config.batch_size,
         )  # fmt: skip
-        info = {"model": config.model, "backend": config.backend, "prompt": config.prompt}
+        info = {"model": config.model, "backend": config.resolved_backend(), "prompt": config.prompt}
         try:
             with _progress() as advance:
                 summary = judge_file(

@@ -46,7 +46,7 @@ def judge_run(pipe: Pipeline, run: str) -> Path:
             mode=spec.mode,
             rules=get_rules(spec.rules),
             ks=pipe.exp.ks,
-            judge_info={"model": spec.model, "prompt": spec.prompt, "backend": spec.backend},
+            judge_info={"model": spec.model, "prompt": spec.prompt, "backend": spec.resolved_backend()},
             seed=pipe.exp.seed,
         )
 
