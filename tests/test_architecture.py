@@ -13,7 +13,7 @@ ROOT = SRC.parent.parent
 # Higher imports lower, never the reverse; packages on one layer never import each other.
 LAYERS = {
     "cli": 7,
-    "run": 6,
+    "run": 6, "authors": 6,
     "distill": 5, "train": 5, "judge": 5, "report": 5,
     "generate": 4, "scoring": 4,
     "data": 3, "kg": 3, "backends": 3, "manifest": 3,

@@ -11,6 +11,7 @@ import typer
 from pydantic import ValidationError
 
 import fs1.cli.main  # noqa: F401  (registers every command and its schema binding)
+from fs1.authors.config import ImportConfig
 from fs1.cli.app import app
 from fs1.cli.schema import BOUND
 from fs1.config import ScoreConfig
@@ -39,14 +40,19 @@ SECTIONS: dict[type, tuple[str, type, set[str], dict[str, Any]]] = {
         {},
     ),
     SearchSettings: ("paths", SearchSettings, set(), {}),
-    # The run judges with its own k list (`ks`); its judge runs locally by default, as its students do.
-    JudgeConfig: ("judge", JudgeSpec, {"k"}, {"backend": "transformers"}),
+    # The run judges with its own k list (`ks`) and extraction rule (top-level `extract`, which its scoring uses too);
+    # its judge runs locally by default, as its students do.
+    JudgeConfig: ("judge", JudgeSpec, {"k", "extract"}, {"backend": "transformers"}),
 }
 STUDENTS = [{"name": "s", "model": "m"}]
 # Keys a section cannot go without, added to each one-key section the tests write.
 REQUIRED = {"judge": {"model": "j"}}
 # `fs1 score` has no section: the run scores with its own k list and seed, by one process per core.
-NO_SECTION = {ScoreConfig: "the run sets k (ks), the seed (generation.seed) and the workers"}
+NO_SECTION = {
+    ScoreConfig: "the run sets k (ks), the seed (generation.seed), the workers and the extraction (extract)",
+    # `fs1 import` reads files a run never makes (the authors'); an experiment has nothing to import.
+    ImportConfig: "a command of its own, outside `fs1 run`",
+}
 
 
 def _commands() -> dict[str, click.Command]:

@@ -8,7 +8,7 @@ from typing import Annotated, Self
 from pydantic import BaseModel, ConfigDict, Field
 
 from fs1.errors import ConfigError
-from fs1.vocab import DEFAULT_KS
+from fs1.vocab import DEFAULT_KS, ExtractMode
 
 # Each sampling setting's type and bounds, declared once (``Sampling``); every stage's sampling fields are these.
 Temperature = Annotated[float, Field(ge=0)]
@@ -96,3 +96,8 @@ class ScoreConfig(BaseModel):
         description="Processes to score with, each reading its own part of the file (same outputs); 0: one per core.",
     )
     seed: int = Field(0, description="Seed of the bootstrap intervals (use the run's seed).")
+    extract: ExtractMode = Field(
+        "fs1",
+        description="Answer extraction: fs1 (last box of the text after the thinking) or authors (the paper's: "
+        "first box anywhere, else the text after the answer marker, else the last 10 tokens).",
+    )

@@ -24,7 +24,7 @@ from fs1.generate.predictions import GenerateConfig
 
 
 @app.command("generate")
-@schema_options(GenerateConfig, aliases={"model": ("-m",)}, exclude=("continue_sweep", "system", "label"))
+@schema_options(GenerateConfig, aliases={"model": ("-m",)}, exclude=("continue_sweep", "label"))
 def generate(
     config: GenerateConfig,
     benchmark: str = typer.Option(

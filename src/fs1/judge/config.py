@@ -10,7 +10,7 @@ from pydantic import AliasChoices, ConfigDict, Field, field_validator, model_val
 from fs1.backends.base import SamplingParams
 from fs1.backends.ref import BackendChoice, ModelRef, refuse_server_settings, role_backend
 from fs1.config import Sampling
-from fs1.vocab import DEFAULT_KS
+from fs1.vocab import DEFAULT_KS, ExtractMode
 
 DEFAULT_BATCH_SIZE = 32
 JudgePromptName = Literal["fs1", "fs1-clean", "simpleqa"]
@@ -108,7 +108,14 @@ class JudgeSettings(JudgeSampling, ModelRef):
 
 
 class JudgeConfig(JudgeSettings):
-    """The ``fs1 judge`` schema: the judge settings plus the k list (a run uses its own ``ks``)."""
+    """The ``fs1 judge`` schema: the judge settings plus the k list and the extraction rule (a run uses its own
+    ``ks`` and ``extract``)."""
+
+    extract: ExtractMode | None = Field(
+        None,
+        description="Answers shown to the judge: fs1's extraction or the authors' (the paper's); default: the "
+        "rule the scores directory was scored with, fs1 for a predictions file.",
+    )
 
     k: list[Annotated[int, Field(ge=1)]] = Field(
         default_factory=lambda: list(DEFAULT_KS),

@@ -129,6 +129,11 @@ PROMPTS: dict[str, JudgePrompt] = {
 }
 
 
+def prompt_verdicts() -> dict[str, frozenset[str]]:
+    """The verdicts each prompt preset can give (what a cache line may hold)."""
+    return {name: frozenset(prompt.replies.values()) for name, prompt in PROMPTS.items()}
+
+
 def get_prompt(name: str) -> JudgePrompt:
     """The judge prompt called ``name`` (``fs1``, ``fs1-clean`` or ``simpleqa``); ``ConfigError`` for any other."""
     if name not in PROMPTS:

@@ -20,7 +20,7 @@ from fs1.kg.settings import SearchSettings
 from fs1.redact import register_secrets_in
 from fs1.seeding import DEFAULT_SEED
 from fs1.train.config import SftConfig
-from fs1.vocab import DEFAULT_KS, EMBEDDED_NAME, PAPER_SETTINGS, RunSetting
+from fs1.vocab import DEFAULT_KS, EMBEDDED_NAME, PAPER_SETTINGS, ExtractMode, RunSetting
 
 Setting = RunSetting
 
@@ -245,6 +245,11 @@ class Experiment(_Strict):
     generation: GenerationSpec = Field(default_factory=GenerationSpec)
     ks: list[int] = Field(
         default_factory=lambda: list(DEFAULT_KS), description="k values for pass@k / maj@k."
+    )
+    extract: ExtractMode = Field(
+        "fs1",
+        description="Answer extraction for scoring and the judge: fs1 (last box after the thinking) or authors "
+        "(the paper's: first box anywhere, else the answer marker, else the last 10 tokens).",
     )
     judge: JudgeSpec | None = None
     executor: ExecutorSpec = Field(default_factory=ExecutorSpec, description="Local, Slurm or Ray; sharding.")

@@ -18,6 +18,13 @@ SETTING_FOR_GENERATION = {
 }
 
 
+def effective_generation(spec: GenerationSpec, model: str, budgets: list[int]) -> GenerationSpec:
+    """The generation settings a run's model is given: with ``preset: paper``, the preset's values for that model
+    (its real id or checkpoint path decides the family; budget-forced runs decoded greedily get the greedy preset)."""
+    greedy = bool(budgets) and (spec.greedy_budgets or spec.n == 1)
+    return spec.with_preset(model, greedy=greedy)
+
+
 def generate_run(
     questions: list[Question],
     label: str,
@@ -37,7 +44,7 @@ def generate_run(
     from fs1.generate.progress import generate_with_progress
 
     gen_setting = SETTING_FOR_GENERATION[setting]
-    settings = spec.model_dump(exclude={"greedy_budgets"})
+    settings = effective_generation(spec, ref.model, budgets).model_dump(exclude={"greedy_budgets"})
     config = GenerateConfig(
         **settings
         | ref.ref().model_dump()
@@ -46,7 +53,7 @@ def generate_run(
             "setting": gen_setting,
             "budgets": budgets or None,
             "min_think_tokens": spec.min_think_tokens if gen_setting == "reasoning" else None,
-            "temperature": 0.0 if (budgets and spec.greedy_budgets) else spec.temperature,
+            "temperature": 0.0 if (budgets and spec.greedy_budgets) else settings["temperature"],
             "seed": seed,
         }
     )

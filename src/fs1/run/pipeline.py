@@ -17,10 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fs1.generate.predictions import NOT_RECORDED
 from fs1.io import JsonlAppender, completed_keys, read_records, write_json_atomic, write_jsonl_atomic
 from fs1.records import PathRecord, Question
 from fs1.run.config import Experiment, ModelSpec, resolve_input
 from fs1.run.executors import Executor, Job, JobFailure, Ledger, LocalExecutor
+from fs1.run.generation import effective_generation
 from fs1.run.resources import resolve_resources
 from fs1.run.shards import RUNNING, drop_other_counts, mark_done, merge_shards, pending_shards, shard_path
 from fs1.run.stage import LOG_NAME, StageResult, close_stage, open_stage
@@ -477,8 +479,8 @@ class Pipeline:
             "benchmark": self.fingerprints["benchmark"],
             "student": student.fingerprint(),
             "setting": setting,
-            "generation": g.model_dump(
-                exclude={"seed"} | (set() if setting in TRAINED_SETTINGS else FORCING_FIELDS)
+            "generation": effective_generation(g, ref.model, budgets).model_dump(
+                exclude={"seed", *NOT_RECORDED} | (set() if setting in TRAINED_SETTINGS else FORCING_FIELDS)
             ),
             "budgets": budgets,
             "seed": self.exp.seed,
@@ -538,6 +540,7 @@ class Pipeline:
             "ks": self.exp.ks,
             "seed": self.exp.seed,
             "metrics": SCORE_METRICS_VERSION,
+            "extract": self.exp.extract,
         }
 
         def work(d: Path) -> None:
@@ -550,6 +553,7 @@ class Pipeline:
                 d,
                 ks=self.exp.ks,
                 seed=self.exp.seed,
+                extract=self.exp.extract,
             )
             for warning in summary.get("warnings", []):
                 self.log(f"  [yellow]warning:[/] {warning}")
