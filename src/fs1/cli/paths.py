@@ -113,7 +113,7 @@ def paths(
             write_jsonl_atomic(out, kept)
         done = completed_keys(out, key=_key) if resume else set()
         todo = [q for q in questions if q.ID not in done]
-        endpoint = {
+        endpoint: dict[str, object] = {
             "user_agent": user_agent,
             "concurrency": concurrency,
             "rate": rate,

@@ -37,6 +37,7 @@ from fs1.data.common import (
     topic_label,
 )
 from fs1.io import InputError
+from fs1.records import Question
 
 # Column names: the official file's, then the renamed copies' (question, answer).
 LAYOUTS = (("problem", "answer"), ("question", "true_answer"))
@@ -141,7 +142,8 @@ def load_simpleqa(path: Path) -> Loaded:
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     rows, layout, variant = _csv_rows(path) if path.suffix.lower() == ".csv" else _json_rows(path)
-    questions, skipped = [], {NO_GOLD: []}
+    questions: list[Question] = []
+    skipped: dict[str, list[str]] = {NO_GOLD: []}
     for index, (where, row) in enumerate(rows):
         built = question_from_row(row, index, where, layout)
         if built is None:

@@ -26,7 +26,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from fs1.errors import ConfigError
 from fs1.io import InputError, read_jsonl_rows, write_json_atomic, write_jsonl_atomic
@@ -219,7 +219,10 @@ def judged_summary(
     summary = summarise(base, questions, ks, seed=seed)
     _add_simpleqa(summary, summarise(attempted, questions, ks, intervals=False))
     counters = judge.counters if judge is not None else None
-    summary.update(
+    sections: dict[str, Any] = cast(
+        dict[str, Any], summary
+    )  # _add_simpleqa added each slice's SimpleQA metrics
+    sections.update(
         {
             "extract": str(judge_info.get("extract", EXTRACT_FS1)),
             "judge": {**dict(judge_info), **(judge.settings() if judge is not None else {})},
@@ -240,7 +243,7 @@ def judged_summary(
             "verdicts": {v: stats.verdicts[v] for v in sorted(stats.verdicts)},
         }
     )
-    return summary  # type: ignore[return-value]  # _add_simpleqa and update() made it one
+    return cast(JudgedSummary, sections)
 
 
 def _metric_row(row: JudgedRow, flag: bool) -> dict[str, Any]:
@@ -373,7 +376,7 @@ def judge_file(
     progress: Callable[[int], None] | None = None,
     seed: int = 0,
     extract: str | None = None,
-) -> dict[str, Any]:
+) -> JudgedSummary:
     """Judge a scores directory or predictions file into ``out_dir/judged.jsonl`` + ``judged_summary.json``.
 
     Both files are written atomically at the end; the judge's cache is the incremental, kill-safe record, so a

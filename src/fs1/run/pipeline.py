@@ -10,7 +10,6 @@ the s1 think/answer format and budget forcing when budgets are given.
 from __future__ import annotations
 
 import functools
-import json
 import shutil
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ from fs1.run.shards import RUNNING, drop_other_counts, mark_done, merge_shards, 
 from fs1.run.stage import LOG_NAME, StageResult, close_stage, open_stage
 from fs1.seeding import derive_seed
 from fs1.stage_log import side_log_path, stage_log
-from fs1.summary_types import SUMMARY_FILE
+from fs1.summary_types import SUMMARY_FILE, Summary, load_summary
 from fs1.vocab import TRACE_MODES
 
 if TYPE_CHECKING:
@@ -522,7 +521,8 @@ class Pipeline:
             )
 
         def expected_keys() -> set[Hashable]:
-            return {(q.ID, s, b) for q in self.questions() for s in range(g.n) for b in (budgets or [None])}
+            planned: list[int | None] = list(budgets) or [None]
+            return {(q.ID, s, b) for q in self.questions() for s in range(g.n) for b in planned}
 
         from fs1.generate.predictions import prediction_key
 
@@ -534,7 +534,7 @@ class Pipeline:
         self.stage(f"generate/{run}", config, work, kind="generate", model=student, sharding=sharding)
         return run
 
-    def run_score(self, run: str) -> dict[str, Any]:
+    def run_score(self, run: str) -> Summary:
         config = {
             "generate": self.fingerprints[f"generate/{run}"],
             "ks": self.exp.ks,
@@ -559,7 +559,7 @@ class Pipeline:
                 self.log(f"  [yellow]warning:[/] {warning}")
 
         d = self.stage(f"score/{run}", config, work)
-        return json.loads((d / SUMMARY_FILE).read_text())
+        return load_summary(d / SUMMARY_FILE)
 
     def clean_stale_runs(self, runs: list[str]) -> None:
         """Drop generate/score dirs of runs no longer in the experiment, so the report shows only current runs."""
