@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -203,7 +203,7 @@ def _count(stats: JudgeRunStats, group: _Group) -> None:
 
 
 def judged_summary(
-    rows: Sequence[JudgedRow],
+    rows: Sequence[JudgedRow] | Callable[[], Iterable[JudgedRow]],
     questions: Mapping[str, Question],
     ks: Sequence[int] | None,
     stats: JudgeRunStats,
@@ -214,9 +214,11 @@ def judged_summary(
     """``fs1 score``'s summary over judge verdicts, with SimpleQA metrics per slice and the run's costs.
 
     The three-way rates (``attempted``, ``hallucination_rate``, ...) and their intervals come from the verdicts
-    through ``summarise``, exactly as on the rule path, so the two paths can be compared field by field."""
-    base = [{**_metric_row(r, r.correct), "attempted": r.attempted} for r in rows]
-    attempted = [_metric_row(r, r.attempted) for r in rows]
+    through ``summarise``, exactly as on the rule path, so the two paths can be compared field by field.
+    ``rows`` may be a function giving them anew on each call (rows read from a file, never all in memory)."""
+    read = rows if callable(rows) else lambda: rows
+    base = ({**_metric_row(r, r.correct), "attempted": r.attempted} for r in read())
+    attempted = (_metric_row(r, r.attempted) for r in read())
     summary = summarise(base, questions, ks, seed=seed)
     _add_simpleqa(summary, summarise(attempted, questions, ks, intervals=False))
     counters = judge.counters if judge is not None else None
