@@ -76,6 +76,7 @@ def schema_options(
             _parameter(name, info, aliases.get(name, ()), panels.get(name)) for name, info in fields.items()
         ]
         names = {name: _cli_name(info) or option_name(name) for name, info in fields.items()}
+        mappings = {name: names[name] for name, info in fields.items() if _is_mapping(info)}
 
         @functools.wraps(func)
         def command(**kwargs: Any) -> Any:
@@ -89,7 +90,7 @@ def schema_options(
                 try:
                     config = model(**values)
                 except ValidationError as exc:  # named as the options the user typed
-                    raise ConfigError(validation_message(exc, names=names)) from None
+                    raise ConfigError(validation_message(exc, names=mappings)) from None
             return func(**kwargs, **{param: config})
 
         command.__signature__ = signature.replace(parameters=[*own, *added])  # type: ignore[attr-defined]
