@@ -40,7 +40,9 @@ TRAINED_SETTINGS = TRACE_MODES
 # Budget-forcing fields change only the rt/fs1 runs; an instruct/cot run depends on the rest.
 FORCING_FIELDS = {"budgets", "min_think_tokens", "answer_max_tokens", "greedy_budgets", "continue_sweep"}
 # Bumped when the score summary gains fields, so runs scored before are scored again (cheap) on resume.
-SCORE_METRICS_VERSION = 3  # 3: question accounting (excluded, questions_without_predictions), BCE eras, Unicode
+SCORE_METRICS_VERSION = (
+    3  # 3: question accounting (excluded, questions_without_predictions), BCE eras, Unicode
+)
 ATTEMPTS = ".attempts.jsonl"
 Log = Callable[[str], None]
 
