@@ -63,10 +63,16 @@ class PathFinder:
 
     def record(self, question: Question) -> PathRecord:
         """The ``PathRecord`` of one question; a KG failure gives status ``error`` with the reason."""
+        self.graph.begin_question()
         try:
             record = self._record(question)
         except KGError as exc:
             record = PathRecord(ID=question.ID, status=ERROR, error=str(exc))
+        if self.graph.question_notes:
+            # Nodes judged from answers the KG gave up on or gave in part: the record says which, and why.
+            record.meta["incomplete"] = [
+                {"node": node, "why": why} for node, why in sorted(self.graph.question_notes.items())
+            ]
         record.kg = self.kg.spec
         record.kg_date = self.data_date(ask=record.status != ERROR)
         return record
