@@ -139,6 +139,7 @@ class SparqlKG(KG):
         self._profile: EndpointProfile | None = None
         self._profile_lock = threading.Lock()
         self._learned_max_rows: int | None = None
+        self._count_lock = threading.Lock()
         self.requests_sent = 0
         self.incomplete_answers = 0
 
@@ -159,6 +160,7 @@ class SparqlKG(KG):
         def send(query: str) -> Reply:
             return self._exchange(query, raw=True, extras=False)
 
+        engine: str
         if s.endpoint_engine:
             engine, version, how = s.endpoint_engine, "", "declared (--endpoint-engine)"
         else:
@@ -275,7 +277,8 @@ class SparqlKG(KG):
                 profile=self.profile,
             )
         except IncompleteAnswer:
-            self.incomplete_answers += 1
+            with self._count_lock:
+                self.incomplete_answers += 1
             raise
         return rows
 
@@ -289,7 +292,8 @@ class SparqlKG(KG):
         problem = ""
         for attempt in range(s.retries + 1):
             self._limiter.wait()
-            self.requests_sent += 1
+            with self._count_lock:
+                self.requests_sent += 1
             try:
                 reply = exchange(
                     self._client,

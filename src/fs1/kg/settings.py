@@ -157,7 +157,7 @@ class EndpointOptions(BaseModel):
     @field_validator("default_graph", "named_graph", mode="before")
     @classmethod
     def _split_iris(cls, value: object) -> tuple[str, ...]:
-        items = value.split(",") if isinstance(value, str) else list(value or ())  # type: ignore[arg-type]
+        items = value.split(",") if isinstance(value, str) else list(value or ())  # type: ignore[call-overload]
         iris = tuple(dict.fromkeys(str(v).strip() for v in items if str(v).strip()))
         for iri in iris:
             if not iri.startswith(("http://", "https://", "urn:")) or any(c in iri for c in ' <>"{}|^`'):
