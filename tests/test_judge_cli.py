@@ -108,15 +108,19 @@ def test_judge_samples_and_seed_options_reach_the_request_and_the_summary(runner
     preds = write_predictions(tmp_path / "preds.jsonl", REPLIES)
     with ScriptedOpenAIServer(oracle({"New York": "1"})) as server:
         args = judge_args(preds, bench, tmp_path / "j", server, "--judge-samples", "3", "--judge-seed", "11")
-        result = runner.invoke(app, [*args, "--max-tokens", "4"])
+        result = runner.invoke(app, [*args, "--max-tokens", "4", "--repetition-penalty", "1.1"])
         bodies = [r["body"] for r in server.requests if r["endpoint"] == "chat"]
     assert result.exit_code == 0, result.output
-    assert [(b["n"], b["seed"], b["max_tokens"], b["temperature"]) for b in bodies] == [(3, 11, 4, 0.6)]
-    sampling = json.loads((tmp_path / "j" / "judged_summary.json").read_text())["judge"]["sampling"]
-    assert sampling == {
+    assert [
+        (b["n"], b["seed"], b["max_tokens"], b["temperature"], b["repetition_penalty"]) for b in bodies
+    ] == [(3, 11, 4, 0.6, 1.1)]
+    judge = json.loads((tmp_path / "j" / "judged_summary.json").read_text())["judge"]
+    assert judge["system"] == "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
+    assert judge["sampling"] == {
         "temperature": 0.6,
         "top_p": 0.9,
         "top_k": 20,
+        "repetition_penalty": 1.1,
         "max_tokens": 4,
         "seed": 11,
         "samples": 3,
@@ -167,7 +171,7 @@ def test_bad_options_are_clear_errors(runner, bench, tmp_path) -> None:
     assert bad_mode.exit_code == bad_prompt.exit_code == bad_rule.exit_code == 2
     # The schema checks the vocabularies and names the option and its choices in one line.
     assert "--mode: Input should be 'all' or 'cascade'" in bad_mode.output
-    assert "--prompt: Input should be 'fs1' or 'simpleqa'" in bad_prompt.output
+    assert "--prompt: Input should be 'fs1', 'fs1-clean' or 'simpleqa'" in bad_prompt.output
     assert "unknown rule(s) vibes" in bad_rule.output
 
 

@@ -20,6 +20,7 @@ from fs1.judge.judge import (
 from fs1.judge.rules import CASCADE_RULES, KEEP_PRECISION, decide, get_rules
 
 FS1 = get_prompt("fs1")
+CLEAN = get_prompt("fs1-clean")
 SIMPLEQA = get_prompt("simpleqa")
 
 
@@ -67,16 +68,32 @@ def test_simpleqa_parsing_is_strict(reply: str, verdict: str) -> None:
     assert SIMPLEQA.parse(reply) == verdict
 
 
-def test_fs1_prompt_is_the_papers_request_byte_for_byte() -> None:
-    messages = FS1.messages("Who?", ["Mark Twain", 'Samuel "Sam" Clemens'], "Twain")
-    assert messages == [  # one user turn, no system message, the question never shown (protocol §4)
+AUTHORS_SYSTEM = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
+QUESTION_TAIL = "Is the gold answer entity or value contained in the predicted answer? Respond only with 0 (no) or 1 (yes)."
+
+
+def test_fs1_prompt_is_the_authors_request_byte_for_byte() -> None:
+    # Their prepare_llm_as_a_judge.py: json.dumps with its defaults (ASCII escapes), main answers + aliases as
+    # listed (a duplicate stays); run_vllm_inference.py puts the Qwen system message before it (protocol §4).
+    gold = ["Zürich", 'Samuel "Sam" Clemens', "Zürich"]
+    messages = FS1.messages("Who?", gold, "Zürich")
+    assert messages == [
+        {"role": "system", "content": AUTHORS_SYSTEM},
         {
             "role": "user",
-            "content": 'gold answer: ["Mark Twain", "Samuel \\"Sam\\" Clemens"]\n'
-            'predicted answer: "Twain"\n'
-            "\n"
-            "Is the gold answer entity or value contained in the predicted answer? "
-            "Respond only with 0 (no) or 1 (yes).",
+            "content": 'gold answer: ["Z\\u00fcrich", "Samuel \\"Sam\\" Clemens", "Z\\u00fcrich"]\n'
+            'predicted answer: "Z\\u00fcrich"\n'
+            "\n" + QUESTION_TAIL,
+        },
+    ]
+
+
+def test_fs1_clean_prompt_is_the_same_user_turn_alone() -> None:
+    messages = CLEAN.messages("Who?", ["Zürich", "Mark Twain", "Zürich"], "Twain")
+    assert messages == [  # no system message, the question never shown, duplicates dropped, UTF-8 kept
+        {
+            "role": "user",
+            "content": 'gold answer: ["Zürich", "Mark Twain"]\npredicted answer: "Twain"\n\n' + QUESTION_TAIL,
         }
     ]
     assert "Who?" in SIMPLEQA.messages("Who?", ["x"], "y")[-1]["content"]
@@ -84,11 +101,18 @@ def test_fs1_prompt_is_the_papers_request_byte_for_byte() -> None:
 
 def test_presets_carry_their_sampling_and_overrides_replace_single_fields() -> None:
     paper = JudgeSampling().resolve(FS1.sampling)
-    assert (paper.temperature, paper.top_p, paper.top_k, paper.max_tokens) == (0.6, 0.9, 20, 5)
+    assert (paper.temperature, paper.top_p, paper.top_k, paper.repetition_penalty, paper.max_tokens) == (
+        0.6, 0.9, 20, 1.05, 5,
+    )  # fmt: skip
     assert (paper.seed, paper.samples) == (0, 1)
+    params = paper.params()
+    assert (params.repetition_penalty, params.top_k, params.max_tokens) == (1.05, 20, 5)
+    clean = JudgeSampling().resolve(CLEAN.sampling)
+    assert (clean.temperature, clean.top_p, clean.top_k, clean.repetition_penalty) == (0.6, 0.9, 20, 1.0)
     assert JudgeSampling().resolve(SIMPLEQA.sampling).temperature == 0.0  # the grader stays greedy
-    mine = JudgeSampling(max_tokens=8, samples=3, seed=7).resolve(FS1.sampling)
+    mine = JudgeSampling(max_tokens=8, samples=3, seed=7, repetition_penalty=1.0).resolve(FS1.sampling)
     assert (mine.temperature, mine.max_tokens, mine.samples, mine.seed) == (0.6, 8, 3, 7)
+    assert mine.repetition_penalty == 1.0
     with pytest.raises(ValueError, match="not resolved"):
         JudgeSampling().params()
 

@@ -39,14 +39,17 @@ SECTIONS: dict[type, tuple[str, type, set[str], dict[str, Any]]] = {
     ),
     SearchSettings: ("paths", SearchSettings, set(), {}),
     EndpointOptions: ("endpoint", EndpointOptions, set(), {}),
-    # The run judges with its own k list (`ks`); its judge runs locally by default, as its students do.
-    JudgeConfig: ("judge", JudgeSpec, {"k"}, {"backend": "transformers"}),
+    # The run judges with its own k list (`ks`) and extraction rule (top-level `extract`, which its scoring uses too);
+    # its judge runs locally by default, as its students do.
+    JudgeConfig: ("judge", JudgeSpec, {"k", "extract"}, {"backend": "transformers"}),
 }
 STUDENTS = [{"name": "s", "model": "m"}]
 # Keys a section cannot go without, added to each one-key section the tests write.
 REQUIRED = {"judge": {"model": "j"}}
 # `fs1 score` has no section: the run scores with its own k list and seed, by one process per core.
-NO_SECTION = {ScoreConfig: "the run sets k (ks), the seed (generation.seed) and the workers"}
+NO_SECTION = {
+    ScoreConfig: "the run sets k (ks), the seed (generation.seed), the workers and the extraction (extract)"
+}
 
 
 def _commands() -> dict[str, click.Command]:
@@ -118,7 +121,7 @@ def test_old_names_still_read_the_same_field() -> None:
 
 def test_the_teacher_max_tokens_no_longer_drifts() -> None:
     # fs1 run used 1024 and fs1 distill 8192: one field now.
-    assert TeacherSpec().max_tokens == DistillConfig().max_tokens == 8192
+    assert TeacherSpec().resolved().max_tokens == DistillConfig().resolved().max_tokens == 8192
 
 
 def test_judge_settings_read_the_same_under_old_names() -> None:

@@ -94,6 +94,9 @@ class Summary(Sections):
     n: int
     ks: list[int]
     by_budget: NotRequired[dict[str, Sections]]
+    extract: NotRequired[
+        str
+    ]  # the extraction rule (fs1.vocab.ExtractMode); absent in files written before it
 
 
 class JudgedSections(TypedDict):
@@ -112,7 +115,8 @@ class JudgedSummary(JudgedSections):
     n: int
     ks: list[int]
     by_budget: NotRequired[dict[str, JudgedSections]]
-    judge: dict[str, Any]  # model, backend, prompt, mode
+    extract: str  # the extraction rule of the answers the judge was shown
+    judge: dict[str, Any]  # model, backend, prompt, system message, mode, sampling
     judge_calls: int
     cache_hits: int
     decided_by_rule: int

@@ -28,6 +28,11 @@ TRACE_MODES: tuple[str, ...] = get_args(TraceMode)
 BackendName = Literal["transformers", "llamacpp", "vllm", "openai"]
 BACKEND_NAMES: tuple[str, ...] = get_args(BackendName)
 
+# Which rule reads the answer of a reply (``fs1 score|judge --extract``): fs1's (the last box of the text after the
+# thinking; ``fs1.scoring.extract``) or the authors' (the first box anywhere, thinking included; docs/protocol.md §4).
+ExtractMode = Literal["fs1", "authors"]
+EXTRACT_MODES: tuple[str, ...] = get_args(ExtractMode)
+
 # Exact ``source_of_data`` values of the published fs1 benchmark.
 Source = Literal["ComplexWebQuestions", "ExaQT", "GrailQA", "SimpleQA", "Mintaka", "WebQSP"]
 SOURCES: tuple[str, ...] = get_args(Source)

@@ -102,7 +102,8 @@ class ScriptedOpenAIServer:
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
-                body = json.loads(self.rfile.read(length) or b"{}")
+                raw = self.rfile.read(length)
+                body = json.loads(raw or b"{}")
                 if self.path in server.routes:
                     with server._lock:
                         server.requests.append(
@@ -116,8 +117,13 @@ class ScriptedOpenAIServer:
                     return
                 endpoint = "chat" if self.path.endswith("/chat/completions") else "completions"
                 with server._lock:
-                    server.requests.append(
-                        {"endpoint": endpoint, "body": body, "headers": dict(self.headers.items())}
+                    server.requests.append(  # "raw": the body's bytes as sent (byte-for-byte tests)
+                        {
+                            "endpoint": endpoint,
+                            "body": body,
+                            "raw": raw,
+                            "headers": dict(self.headers.items()),
+                        }
                     )
                     fault = server.faults.popleft() if server.faults else None
                 if endpoint == "completions" and not server.completions:

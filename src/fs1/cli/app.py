@@ -20,6 +20,22 @@ app = typer.Typer(
 )
 console = Console(stderr=True, soft_wrap=True)  # never wrap paths in messages
 
+
+@app.callback()
+def _redacted_terminal() -> None:
+    """Every command's terminal output passes through fs1.redact: a password in a URL, an API key echoed by a
+    server, never reaches the screen (or a terminal log), whichever library prints it."""
+    import sys
+
+    from fs1.redact import RedactingStream, redact_argv
+
+    redact_argv(sys.argv)  # registers the secrets of the command line, in every encoding
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if not isinstance(stream, RedactingStream):
+            setattr(sys, name, RedactingStream(stream))
+
+
 # The --format of every command that takes a benchmark (data convert has its own, with the same choices).
 BENCHMARK_FORMAT_HELP = (
     "Format of a benchmark file: auto (told from its contents), fs1, or a dataset's own: mintaka, simpleqa, "

@@ -81,7 +81,7 @@ def judge(
             with _progress() as advance:
                 summary = judge_file(
                     scores, questions, out, the_judge, mode=config.mode, rules=rule_list, ks=config.k or None,
-                    judge_info=info, progress=advance,
+                    judge_info=info, progress=advance, extract=config.extract,
                 )  # fmt: skip
         finally:
             if the_judge.cache is not None:
@@ -186,7 +186,8 @@ def _print_judged(summary: dict[str, Any]) -> None:
 
     ks = [str(k) for k in summary["ks"]]
     table = Table(
-        title=f"fs1 judge ({summary['judge']['prompt']} prompt, n = {summary['n']} samples per question)"
+        title=f"fs1 judge ({summary['judge']['prompt']} prompt, {summary['extract']} extraction, "
+        f"n = {summary['n']} samples per question)"
     )
     columns = ["slice", "questions", "accuracy", "attempted", "acc|att", "F1"]
     for column in columns:

@@ -28,16 +28,16 @@ def score(
     out: Path = typer.Option(..., "--out", "-o", help="Output directory for scores.jsonl and summary.json."),
 ) -> None:
     """Score predictions by rule: extract each final answer (last \\boxed{}, else the answer marker; never the
-    thinking), normalise it, and count it correct when a gold answer or alias is contained in it on token
-    boundaries. Writes OUT/scores.jsonl (one Score per prediction) and OUT/summary.json (accuracy, exact, F1,
-    no-answer rate, attempted and hallucination rates, unbiased pass@k and maj@k (all k-subsets), 95% bootstrap
-    intervals over questions; overall and by source, hops, answer type and budget)."""
+    thinking; --extract authors: the paper's rule), normalise it, and count it correct when a gold answer or alias
+    is contained in it on token boundaries. Writes OUT/scores.jsonl (one Score per prediction) and OUT/summary.json
+    (accuracy, exact, F1, no-answer rate, attempted and hallucination rates, unbiased pass@k and maj@k (all
+    k-subsets), 95% bootstrap intervals over questions; overall and by source, hops, answer type and budget)."""
     from fs1.scoring.score import SCORES_FILE, SUMMARY_FILE, load_questions
 
     ks = config.k or None  # `--k ""`: every k up to the samples per question
     with user_errors():
         questions = load_questions(benchmark, fmt)
-        summary = _score_with_progress(predictions, questions, out, ks, config.workers, config.seed)
+        summary = _score_with_progress(predictions, questions, out, ks, config)
     dropped = sorted(set(ks or []) - set(summary["ks"]))
     if dropped:
         console.print(
@@ -50,7 +50,7 @@ def score(
 
 
 def _score_with_progress(
-    predictions: Path, questions: dict, out: Path, ks: list[int] | None, workers: int, seed: int = 0
+    predictions: Path, questions: dict, out: Path, ks: list[int] | None, config: ScoreConfig
 ) -> dict:
     """``score_file`` under a progress line (predictions scored, time elapsed)."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -66,8 +66,9 @@ def _score_with_progress(
             out,
             ks,
             progress=lambda n: bar.update(task, completed=n),
-            workers=workers,
-            seed=seed,
+            workers=config.workers,
+            seed=config.seed,
+            extract=config.extract,
         )
 
 
@@ -79,7 +80,7 @@ def _print_summary(summary: dict) -> None:
 
     ks = [str(k) for k in summary["ks"]]
     table = Table(
-        title=f"fs1 score (n = {summary['n']} samples per question)",
+        title=f"fs1 score (n = {summary['n']} samples per question, {summary['extract']} extraction)",
         caption="accuracy and halluc.: value (95% interval over questions)",
         title_justify="left",
     )

@@ -4,13 +4,13 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, ConfigDict, Field
 
 from fs1.backends import SamplingParams
 from fs1.backends.embedded import EMBEDDED_NAME, is_embedded
-from fs1.config import MaxTokens, RepetitionPenalty, Temperature, TopP
+from fs1.config import Sampling
 from fs1.distill.accounting import Usage
 from fs1.seeding import DEFAULT_SEED
 from fs1.vocab import TraceMode
@@ -22,8 +22,12 @@ WEAK_TEACHER_NOTE = (
 REMOTE_BACKENDS = ("openai",)
 
 
-class DistillConfig(BaseModel):
-    """Everything that decides which traces a distillation run makes."""
+class DistillConfig(Sampling):
+    """Everything that decides which traces a distillation run makes. Unset sampling fields take the ``teacher``
+    preset (``SAMPLING_PRESET``: T 0.6, top-p 0.95, no top-k, no repetition penalty, 8192 tokens)."""
+
+    # The teacher samples as DeepSeek-R1 advises; hosted reasoning APIs take no top-k nor repetition penalty.
+    SAMPLING_PRESET: ClassVar[str] = "teacher"
 
     model_config = ConfigDict(extra="forbid")
 
@@ -47,11 +51,6 @@ class DistillConfig(BaseModel):
         4, ge=1, description="Requests in flight at once (remote teachers; local runs use 1)."
     )
     batch_size: int = Field(1, ge=1, description="Units per backend call (batching for local/vLLM teachers).")
-    temperature: Temperature = Field(0.6, description="Teacher sampling temperature (DeepSeek-R1's advice).")
-    top_p: TopP = Field(0.95, description="Nucleus sampling mass.")
-    top_k: int = Field(-1, description="Top-k cut; -1 = off (hosted APIs do not take it).")
-    max_tokens: MaxTokens = Field(8192, description="Cap on teacher tokens (reasoning + answer) per trace.")
-    repetition_penalty: RepetitionPenalty = Field(1.0, description="1 = off (hosted APIs do not take it).")
     seed: int = Field(
         DEFAULT_SEED,
         description="Run seed; each (question, sample) draws with derive_seed(seed, 'distill', id, sample).",
@@ -91,12 +90,13 @@ class DistillConfig(BaseModel):
             return "openai"
         return "llamacpp" if is_embedded(self.teacher) else "transformers"
 
-    def sampling(self, seed: int | None = None) -> SamplingParams:
+    def resolved(self) -> DistillConfig:
+        """These settings with the unset sampling fields taken from the teacher preset."""
+        return self.resolve(self.SAMPLING_PRESET)
+
+    def sampling_params(self, seed: int | None = None) -> SamplingParams:
         """The teacher's sampling parameters (per-unit seeds travel separately, see ``fs1.seeding``)."""
-        return SamplingParams(
-            n=1, temperature=self.temperature, top_p=self.top_p, top_k=self.top_k, max_tokens=self.max_tokens,
-            seed=seed, repetition_penalty=self.repetition_penalty,
-        )  # fmt: skip
+        return SamplingParams.of(self.resolved(), seed=seed)
 
 
 @dataclass

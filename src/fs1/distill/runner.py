@@ -37,6 +37,7 @@ from fs1.io import (
     write_json_atomic,
 )
 from fs1.records import PathRecord, Question, Trace
+from fs1.redact import redact_text
 from fs1.seeding import derive_seed
 
 __all__ = ["DistillConfig", "DistillSummary", "open_teacher", "run_distillation"]
@@ -136,7 +137,7 @@ def ask_teacher(backend: Backend, batch: list[Unit], config: DistillConfig) -> l
     for unit in batch:
         system = [{"role": "system", "content": config.system_prompt}] if config.system_prompt else []
         conversations.append([*system, {"role": "user", "content": unit.prompt.text}])
-    outputs = backend.chat(conversations, config.sampling(), seeds=[unit.seed for unit in batch])
+    outputs = backend.chat(conversations, config.sampling_params(), seeds=[unit.seed for unit in batch])
     traces = []
     for unit, out in zip(batch, outputs, strict=True):
         completion = out[0]
@@ -196,10 +197,9 @@ OPERATIONAL_FIELDS = {
 
 def resume_config(config: DistillConfig) -> dict:
     """What decides a trace's content, kept beside the output so a resume cannot mix teachers or settings."""
-    settings = config.model_dump(exclude=OPERATIONAL_FIELDS)
-    settings["teacher"] = settings.pop(
-        "model"
-    )  # the key outputs of earlier versions carry, so they still resume
+    # Resolved sampling, as earlier versions recorded it (concrete values), so their outputs still resume.
+    settings = config.resolved().model_dump(exclude=OPERATIONAL_FIELDS)
+    settings["teacher"] = settings.pop("model")  # the key outputs of earlier versions carry
     return {"command": "distill", **settings}
 
 
@@ -335,7 +335,7 @@ def _record_failure(
     with JsonlAppender(errors_path) as errors:
         for unit in batch:
             errors.write(
-                {"id": unit.question.ID, "sample": unit.sample, "error": f"{type(exc).__name__}: {exc}",
+                {"id": unit.question.ID, "sample": unit.sample, "error": redact_text(f"{type(exc).__name__}: {exc}"),
                  "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
             )  # fmt: skip
 

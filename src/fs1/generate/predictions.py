@@ -19,10 +19,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AliasChoices, ConfigDict, Field, model_validator
 
 from fs1.backends.base import Backend, BackendError, Completion, SamplingParams
-from fs1.config import MaxTokens, RepetitionPenalty, Sampling, Temperature, TopP, default_sampling
+from fs1.config import Sampling
 from fs1.errors import ConfigError
 from fs1.generate.budget import BudgetConfig, budget_forcing
 from fs1.generate.parallel import ScaledOutput, parallel_sample
@@ -43,10 +43,10 @@ ROUTE_RAW = "raw"  # chat template applied here, raw text completed (and continu
 ROUTE_CHAT = "chat"  # the server's chat endpoint applies its own template; no continuation possible
 
 
-class GenerationSettings(BaseModel):
-    """How to generate, whatever the model: samples, budgets and sampling (``None`` = the paper's default for the
-    setting). ``fs1 generate`` takes these with a model and a setting (``GenerateConfig``); an experiment file's
-    ``generation`` section is these for every model of the run."""
+class GenerationSettings(Sampling):
+    """How to generate, whatever the model: samples, budgets and sampling (unset = the setting's paper preset,
+    ``generation_preset``). ``fs1 generate`` takes these with a model and a setting (``GenerateConfig``); an
+    experiment file's ``generation`` section is these for every model of the run."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -56,21 +56,6 @@ class GenerationSettings(BaseModel):
     )
     min_think_tokens: int | None = Field(
         None, ge=0, description="Cut early ends of thinking until this many."
-    )
-    temperature: Temperature | None = Field(
-        None, description="Softmax temperature; 0 = greedy. Default: the paper's per setting."
-    )
-    top_p: TopP | None = Field(
-        None, description="Nucleus sampling mass. Default: 0.8 instruct/cot, 0.95 reasoning."
-    )
-    top_k: int | None = Field(
-        None, description="Top-k cut; -1 = off. Default: 20 instruct/cot, 40 reasoning."
-    )
-    repetition_penalty: RepetitionPenalty | None = Field(
-        None, description="Repetition penalty (1 = off). Default: 1.05."
-    )
-    max_tokens: MaxTokens | None = Field(
-        None, description="Cap on new tokens (instruct/cot; thinking w/o budget). Default: 8000."
     )
     answer_max_tokens: int = Field(ANSWER_MAX_TOKENS, gt=0, description="Cap on the forced answer (greedy).")
     seed: int = Field(
@@ -109,13 +94,19 @@ class GenerateConfig(GenerationSettings):
             raise ConfigError(f"budgets must be positive token counts, got {self.budgets}")
         return self
 
-    def sampling(self) -> SamplingParams:
-        """The paper's defaults for the setting (greedy for single-sample budget forcing), then the overrides."""
-        base = default_sampling(self.setting, greedy=self.budgets is not None and self.n == 1)
-        given = {
-            name: getattr(self, name) for name in Sampling.model_fields if getattr(self, name) is not None
-        }
-        return SamplingParams(n=1, **base.model_copy(update=given).model_dump())
+    def sampling_params(self) -> SamplingParams:
+        """The settings over the setting's preset (greedy for single-sample budget forcing)."""
+        preset = generation_preset(self.setting, greedy=self.budgets is not None and self.n == 1)
+        return SamplingParams.of(self.resolve(preset))
+
+
+def generation_preset(setting: str, *, greedy: bool = False) -> str:
+    """The paper's sampling preset of a setting (docs/protocol.md §5): ``instruct`` for instruct/cot (and the
+    ``abstain`` prompt variant of instruct), ``reasoning`` for the reasoning setting; single-sample budget forcing
+    decodes greedily (``greedy``), as s1 does."""
+    if greedy:
+        return "greedy"
+    return "instruct" if setting in ("instruct", "cot", "abstain") else "reasoning"
 
 
 @dataclass
@@ -264,7 +255,7 @@ def generate_predictions(
     skipped = len(questions) * config.n * len(budgets) - sum(
         1 for q, s in todo for b in budgets if (q.ID, s, b) not in done
     )
-    params = config.sampling()
+    params = config.sampling_params()
     written = finished = 0
     if progress is not None:
         progress(0, len(todo))

@@ -5,30 +5,25 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AliasChoices, ConfigDict, Field, field_validator, model_validator
 
 from fs1.backends.base import SamplingParams
-from fs1.config import MaxTokens, Temperature, TopP
-from fs1.vocab import DEFAULT_KS, BackendName
+from fs1.config import Sampling
+from fs1.vocab import DEFAULT_KS, BackendName, ExtractMode
 
 DEFAULT_BATCH_SIZE = 32
-JudgePromptName = Literal["fs1", "simpleqa"]
+JudgePromptName = Literal["fs1", "fs1-clean", "simpleqa"]
 JudgeMode = Literal["all", "cascade"]
 # Settings of a server judge only; a local backend refuses them rather than ignore them.
 REMOTE_ONLY = ("base_url", "api_key_env", "concurrency", "max_retries", "tokenizer")
 
 
-class JudgeSampling(BaseModel):
-    """How the judge samples its replies. ``None`` fields take the prompt preset's value (``resolve``)."""
+class JudgeSampling(Sampling):
+    """How the judge samples its replies: the sampling fields (unset: the prompt preset's, ``resolve``), the judge
+    seed and the replies per request."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    temperature: Temperature | None = Field(
-        None, description="Judge temperature; None = the prompt preset's (fs1: 0.6, the paper's)."
-    )
-    top_p: TopP | None = Field(None, description="Judge top-p; None = the preset's (fs1: 0.9).")
-    top_k: int | None = Field(None, description="Judge top-k, -1 = off; None = the preset's (fs1: 20).")
-    max_tokens: MaxTokens | None = Field(None, description="Cap on a judge reply; None = the preset's (5).")
     seed: int = Field(
         0,
         validation_alias=AliasChoices("seed", "judge_seed"),
@@ -41,22 +36,13 @@ class JudgeSampling(BaseModel):
         description="Judge replies per request; the majority verdict counts.",
     )
 
-    def resolve(self, preset: JudgeSampling) -> JudgeSampling:
-        """These settings with every ``None`` field taken from ``preset``."""
-        return preset.model_copy(update=self.sampling_only().model_dump(exclude_none=True))
-
     def sampling_only(self) -> JudgeSampling:
-        """The sampling fields alone (a ``JudgeSettings`` carries more)."""
+        """The judge's sampling fields, seed and samples alone (a ``JudgeSettings`` carries more)."""
         return JudgeSampling(**{name: getattr(self, name) for name in JudgeSampling.model_fields})
 
     def params(self) -> SamplingParams:
         """The backend request of resolved settings (``samples`` replies, seeded)."""
-        if None in (self.temperature, self.top_p, self.top_k, self.max_tokens):
-            raise ValueError(f"judge sampling is not resolved against a prompt preset: {self}")
-        return SamplingParams(
-            n=self.samples, temperature=self.temperature, top_p=self.top_p, top_k=self.top_k,
-            max_tokens=self.max_tokens, seed=self.seed,
-        )  # fmt: skip
+        return SamplingParams.of(self, n=self.samples, seed=self.seed)
 
 
 class JudgeSettings(JudgeSampling):
@@ -92,8 +78,9 @@ class JudgeSettings(JudgeSampling):
     )
     prompt: JudgePromptName = Field(
         "fs1",
-        description="fs1: the paper's containment judge (0/1), its request and sampling; simpleqa: CORRECT/"
-        "INCORRECT/NOT_ATTEMPTED, greedy.",
+        description="fs1: the paper's containment judge (0/1), the authors' request exactly (their Qwen system "
+        "message, repetition penalty 1.05); fs1-clean: the same user turn alone, no repetition penalty; simpleqa: "
+        "CORRECT/INCORRECT/NOT_ATTEMPTED, greedy.",
     )
     mode: JudgeMode = Field(
         "cascade",
@@ -140,7 +127,14 @@ class JudgeSettings(JudgeSampling):
 
 
 class JudgeConfig(JudgeSettings):
-    """The ``fs1 judge`` schema: the judge settings plus the k list (a run uses its own ``ks``)."""
+    """The ``fs1 judge`` schema: the judge settings plus the k list and the extraction rule (a run uses its own
+    ``ks`` and ``extract``)."""
+
+    extract: ExtractMode | None = Field(
+        None,
+        description="Answers shown to the judge: fs1's extraction or the authors' (the paper's); default: the "
+        "rule the scores directory was scored with, fs1 for a predictions file.",
+    )
 
     k: list[Annotated[int, Field(ge=1)]] = Field(
         default_factory=lambda: list(DEFAULT_KS),

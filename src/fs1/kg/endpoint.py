@@ -51,6 +51,7 @@ from fs1.kg.politeness import (
 )
 from fs1.kg.profile import EndpointProfile, detect_engine, virtuoso_limits
 from fs1.kg.settings import EndpointOptions
+from fs1.redact import redact_url
 from fs1.retry_after import retry_after
 
 log = logging.getLogger(__name__)
@@ -117,7 +118,8 @@ class SparqlKG(KG):
             }
         )
         self.url = self.settings.url
-        self.spec = f"sparql:{self.url}"
+        self.shown_url = redact_url(self.url)  # what records, logs and messages name: no password or key
+        self.spec = f"sparql:{self.shown_url}"
         headers = {
             "User-Agent": user_agent_for(self.url, self.settings.user_agent),
             "Accept": RESULTS_JSON,
@@ -167,7 +169,7 @@ class SparqlKG(KG):
             engine, version, how = detect_engine(self.url, send, is_wikidata_host(self.url))
         if s.server_timeout is not None and engine not in TIMEOUT_PARAMS:
             raise ConfigError(
-                f"--server-timeout: {self.url} runs {engine}, which takes no per-query time limit from a client "
+                f"--server-timeout: {self.shown_url} runs {engine}, which takes no per-query time limit from a client "
                 f"(engines that do: {', '.join(sorted(TIMEOUT_PARAMS))}); set the server's own limit instead"
                 + ("" if engine != "unknown" else ", or name the engine with --endpoint-engine")
             )
@@ -176,7 +178,7 @@ class SparqlKG(KG):
             announced, anytime, note = virtuoso_limits(send, s.server_timeout)
         url_params = httpx.URL(self.url).params
         profile = EndpointProfile(
-            url=self.url,
+            url=self.shown_url,
             engine=engine,
             version=version,
             detected_by=how,
@@ -188,7 +190,7 @@ class SparqlKG(KG):
             server_timeout_s=s.server_timeout,
             notes=(note,) if note else (),
         )
-        log.info("%s: %s", self.url, profile.describe())
+        log.info("%s: %s", self.shown_url, profile.describe())
         return profile
 
     @property
@@ -265,7 +267,7 @@ class SparqlKG(KG):
         announced = completeness.announced_cap(reply.headers)
         if announced and announced != self.max_rows:
             self._learned_max_rows = min(c for c in (announced, self._learned_max_rows) if c)
-            log.info("%s announces a row cap of %d (X-SPARQL-MaxRows)", self.url, announced)
+            log.info("%s announces a row cap of %d (X-SPARQL-MaxRows)", self.shown_url, announced)
         try:
             completeness.check(
                 query,
@@ -302,6 +304,7 @@ class SparqlKG(KG):
                     post=post,
                     max_bytes=int(s.max_response_mb * 2**20),
                     deadline_s=s.request_deadline,
+                    shown_url=self.shown_url,
                 )
             except httpx.TransportError as exc:
                 problem, delay = f"{type(exc).__name__}: {exc}", s.backoff_s * 2**attempt
@@ -317,13 +320,13 @@ class SparqlKG(KG):
             if attempt < s.retries:
                 self._limiter.pause(delay)
                 time.sleep(delay)
-        raise KGError(f"{self.url}: query failed after {s.retries + 1} attempts ({problem})")
+        raise KGError(f"{self.shown_url}: query failed after {s.retries + 1} attempts ({problem})")
 
     def _verdict(self, reply: Reply) -> Verdict:
         if 300 <= reply.status < 400:
             target = reply.headers.get("Location", "(no Location header)")
             raise KGError(
-                f"{self.url}: HTTP {reply.status} redirect to {target}; redirects are not followed (a redirected "
+                f"{self.shown_url}: HTTP {reply.status} redirect to {target}; redirects are not followed (a redirected "
                 "POST loses its query): use that URL as the endpoint"
             )
         return classify_error(reply.status, reply.headers, reply.text)
@@ -334,7 +337,7 @@ class SparqlKG(KG):
             return self.settings.backoff_s * 2**attempt
         if delay > self.settings.max_wait_s:
             raise KGError(
-                f"{self.url}: HTTP {reply.status} with Retry-After {delay:.0f} s (over max_wait_s); stopping"
+                f"{self.shown_url}: HTTP {reply.status} with Retry-After {delay:.0f} s (over max_wait_s); stopping"
             )
         return delay
 
@@ -344,21 +347,21 @@ class SparqlKG(KG):
         when = " while sending the result" if while_sending else ""
         if verdict.kind == TIMEOUT:
             return QueryTimeout(
-                f"{self.url}: the server timed out on the query{when} ({where}{verdict.line})"
+                f"{self.shown_url}: the server timed out on the query{when} ({where}{verdict.line})"
             )
         if verdict.kind == MEMORY:
             return QueryMemoryError(
-                f"{self.url}: the server ran out of memory on the query ({where}{verdict.line})"
+                f"{self.shown_url}: the server ran out of memory on the query ({where}{verdict.line})"
             )
         if verdict.kind == COSTLY:
             return QueryTooCostly(
-                f"{self.url}: the server refused the query as too costly ({where}{verdict.line})"
+                f"{self.shown_url}: the server refused the query as too costly ({where}{verdict.line})"
             )
         if (
             status == 429
         ):  # QLever's cancellation (other than its time limit): not throttling, not worth a retry
-            return KGError(f"{self.url}: the server cancelled the query ({where}{verdict.line})")
-        return KGError(f"{self.url}: the server failed on the query{when} ({where}{verdict.line})")
+            return KGError(f"{self.shown_url}: the server cancelled the query ({where}{verdict.line})")
+        return KGError(f"{self.shown_url}: the server failed on the query{when} ({where}{verdict.line})")
 
     def _parse(self, reply: Reply) -> tuple[dict, list[Row]]:
         try:
@@ -368,7 +371,7 @@ class SparqlKG(KG):
             verdict = engine_stream_error(reply.content)
             if verdict is not None:
                 raise self._error(verdict, None, while_sending=True) from None
-            raise KGError(f"{self.url}: not a SPARQL JSON result ({exc})") from None
+            raise KGError(f"{self.shown_url}: not a SPARQL JSON result ({exc})") from None
 
     def close(self) -> None:
         """Close the HTTP client, worker pool and cache."""

@@ -59,11 +59,13 @@ def exchange(
     post: bool,
     max_bytes: int,
     deadline_s: float,
+    shown_url: str | None = None,
 ) -> Reply:
     """Send one query (GET with ``params`` in the URL, or a form POST) and read the whole reply within the limits.
 
     Raises ``ResponseTooLarge`` past ``max_bytes`` of decoded body, ``DeadlineExceeded`` past ``deadline_s``
     (checked as bytes arrive; a read that stalls ends at the client's read timeout), and httpx's transport errors.
+    Messages name ``shown_url`` (the URL with any secret masked).
     """
     start = time.monotonic()
     if post:
@@ -75,7 +77,7 @@ def exchange(
         request = client.build_request("GET", with_params(url, params))
     response = client.send(request, stream=True)
     try:
-        body = _read(response, max_bytes, start + deadline_s, url)
+        body = _read(response, max_bytes, start + deadline_s, shown_url or url)
     finally:
         response.close()
     return Reply(response.status_code, response.headers, body, time.monotonic() - start)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from fs1.io import atomic_open
+from fs1.redact import redact_text
 from fs1.report import factuality, plots
 from fs1.report.collect import ReportData, RunView, collect
 from fs1.summary_types import KGSEL_AT_K, MAJ_AT_K, PASS_AT_K
@@ -382,5 +383,5 @@ def write_report(rundir: str | Path, out: str | Path | None = None, title: str |
     data = collect(rundir, title=title)
     path = Path(out) if out else Path(rundir) / "report.html"
     with atomic_open(path) as fh:
-        fh.write(render(data))
+        fh.write(redact_text(render(data)))  # a report is for sharing: no password or key, whatever it quotes
     return path

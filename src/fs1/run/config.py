@@ -16,9 +16,10 @@ from fs1.generate.predictions import GenerationSettings
 from fs1.io import InputError
 from fs1.judge.config import JudgeSettings
 from fs1.kg.settings import EndpointOptions, SearchSettings
+from fs1.redact import register_secrets_in
 from fs1.seeding import DEFAULT_SEED
 from fs1.train.config import SftConfig
-from fs1.vocab import DEFAULT_KS, EMBEDDED_NAME, PAPER_SETTINGS, BackendName, RunSetting
+from fs1.vocab import DEFAULT_KS, EMBEDDED_NAME, PAPER_SETTINGS, BackendName, ExtractMode, RunSetting
 
 Setting = RunSetting
 
@@ -90,6 +91,11 @@ class TeacherSpec(DistillConfig):
         return refuse_section_seed("teacher", data)
 
     _safe_name = field_validator("name")(ModelSpec._safe_name.__func__)  # type: ignore[attr-defined]
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What decides the traces, in the shape earlier runs recorded (sampling resolved against the teacher
+        preset), so their distill stages stay up to date; the seed is the run's."""
+        return self.resolved().model_dump(exclude={"seed"})
 
 
 class TrainSpec(SftConfig):
@@ -262,6 +268,11 @@ class Experiment(_Strict):
     ks: list[int] = Field(
         default_factory=lambda: list(DEFAULT_KS), description="k values for pass@k / maj@k."
     )
+    extract: ExtractMode = Field(
+        "fs1",
+        description="Answer extraction for scoring and the judge: fs1 (last box after the thinking) or authors "
+        "(the paper's: first box anywhere, else the answer marker, else the last 10 tokens).",
+    )
     judge: JudgeSpec | None = None
     executor: ExecutorSpec = Field(default_factory=ExecutorSpec, description="Local, Slurm or Ray; sharding.")
     seed: int = Field(
@@ -340,6 +351,7 @@ def load_experiment(path: str | Path) -> Experiment:
         raise InputError(f"{path}{where}: invalid YAML ({getattr(exc, 'problem', exc)})") from None
     if not isinstance(raw, dict):
         raise InputError(f"{path}: the experiment file must be a YAML mapping")
+    register_secrets_in(raw)  # a password in the kg URL is masked wherever it shows up later
     try:
         exp = Experiment.model_validate(raw)
     except ValidationError as exc:

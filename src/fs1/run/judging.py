@@ -51,6 +51,7 @@ def judge_run(pipe: Pipeline, run: str) -> Path:
             ks=pipe.exp.ks,
             judge_info={"model": spec.model, "prompt": spec.prompt, "backend": spec.backend},
             seed=pipe.exp.seed,
+            extract=pipe.exp.extract,
         )
 
     return pipe.stage(f"judge/{run}", config, work, kind="judge", model=spec)

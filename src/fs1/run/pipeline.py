@@ -344,7 +344,7 @@ class Pipeline:
         t = self.exp.teacher
         config = {
             "benchmark": self.fingerprints["benchmark"],
-            "teacher": t.model_dump(exclude={"seed"}),
+            "teacher": t.fingerprint(),
             "mode": mode,
             "seed": self.exp.seed,
         }
@@ -551,6 +551,7 @@ class Pipeline:
             "ks": self.exp.ks,
             "seed": self.exp.seed,
             "metrics": SCORE_METRICS_VERSION,
+            "extract": self.exp.extract,
         }
 
         def work(d: Path) -> None:
@@ -563,6 +564,7 @@ class Pipeline:
                 d,
                 ks=self.exp.ks,
                 seed=self.exp.seed,
+                extract=self.exp.extract,
             )
             for warning in summary.get("warnings", []):
                 self.log(f"  [yellow]warning:[/] {warning}")

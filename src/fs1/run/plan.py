@@ -13,7 +13,7 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fs1.config import Sampling
+from fs1.generate.predictions import generation_preset
 from fs1.run.config import Experiment
 from fs1.run.resources import model_size_b, resolve_resources
 
@@ -127,8 +127,8 @@ class Placement:
 def tokens_per_sample(setting: str, exp: Experiment) -> int:
     """Budget-forced runs think up to the largest budget, then answer once per budget; others the assumed mean."""
     g = exp.generation
-    # No max_tokens in the experiment file means the paper's default cap (the Sampling default).
-    cap = Sampling().max_tokens if g.max_tokens is None else g.max_tokens
+    # No max_tokens in the experiment file means the cap of the setting's preset (the paper's).
+    cap = g.resolve(generation_preset(setting)).max_tokens or 0
     if setting in TRAINED and g.budgets:
         return max(g.budgets) + len(g.budgets) * g.answer_max_tokens
     if setting in TRAINED:

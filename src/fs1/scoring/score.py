@@ -13,23 +13,30 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from fs1.errors import ConfigError
 from fs1.io import InputError, atomic_open, write_json_atomic
 from fs1.records import Prediction, Question, Score
 from fs1.scoring.batches import default_workers, score_ranges
-from fs1.scoring.extract import _extract_from_part
+from fs1.scoring.extract import EXTRACT_FS1, _extract_from_part
 from fs1.scoring.match import _gold_forms, _match_cached, match_normalized
 from fs1.scoring.normalize import normalize_answer
 from fs1.scoring.prediction import score_prediction
 from fs1.scoring.summary import DuplicateSampleError, VerdictColumns, aggregate
 from fs1.summary_types import SUMMARY_FILE
+from fs1.vocab import EXTRACT_MODES
 
 SCORES_FILE = "scores.jsonl"
 
 
 def score_predictions(
-    predictions: Iterable[Prediction], questions: Mapping[str, Question], ks: Sequence[int] | None = None
+    predictions: Iterable[Prediction],
+    questions: Mapping[str, Question],
+    ks: Sequence[int] | None = None,
+    extract: str = EXTRACT_FS1,
 ) -> tuple[list[Score], dict[str, Any]]:
-    """Score predictions in memory: ``(scores in input order, summary)``; ``ValueError`` on an unknown question ID."""
+    """Score predictions in memory, answers extracted by rule ``extract``: ``(scores in input order, summary)``;
+    ``InputError`` on an unknown question ID."""
+    check_extract(extract)
     scores: list[Score] = []
     columns = VerdictColumns()
     golds: dict[str, tuple[str, ...]] = {}
@@ -37,7 +44,7 @@ def score_predictions(
         question = questions.get(prediction.id)
         if question is None:
             raise InputError(f"prediction for unknown question ID {prediction.id!r}")
-        score = score_prediction(prediction, question, _gold_of(golds, question))
+        score = score_prediction(prediction, question, _gold_of(golds, question), extract)
         scores.append(score)
         columns.add(
             prediction.id,
@@ -48,7 +55,13 @@ def score_predictions(
             score.f1,
             score.extracted,
         )
-    return scores, aggregate(columns, questions, ks)
+    return scores, {**aggregate(columns, questions, ks), "extract": extract}
+
+
+def check_extract(extract: str) -> None:
+    """``ConfigError`` unless ``extract`` names a rule (``fs1.vocab.EXTRACT_MODES``)."""
+    if extract not in EXTRACT_MODES:
+        raise ConfigError(f"unknown extraction rule {extract!r}; choose one of {', '.join(EXTRACT_MODES)}")
 
 
 def load_questions(spec: str | Path, fmt: str = "auto") -> dict[str, Question]:
@@ -67,8 +80,11 @@ def score_file(
     progress: Callable[[int], None] | None = None,
     workers: int = 1,
     seed: int = 0,
+    extract: str = EXTRACT_FS1,
 ) -> dict[str, Any]:
     """Score a predictions JSONL file into ``out_dir/scores.jsonl`` and ``out_dir/summary.json``; returns the summary.
+
+    ``extract``: the rule that reads each answer, ``fs1`` or ``authors`` (recorded as the summary's ``extract``).
 
     ``progress`` is called with the number of predictions scored so far, after each range of lines. ``workers``:
     processes to score with (0: one per core this process may use); the outputs do not depend on it. Each worker
@@ -78,6 +94,7 @@ def score_file(
     summary's bootstrap intervals.
     """
     predictions_path, out_dir = Path(predictions_path), Path(out_dir)
+    check_extract(extract)
     if not predictions_path.is_file():
         raise InputError(f"{predictions_path}: no such file")
     if workers <= 0:
@@ -86,7 +103,7 @@ def score_file(
     lines: list[int] = []
     routes: set[str | None] = set()
     with atomic_open(out_dir / SCORES_FILE, "wb") as out:
-        for result in score_ranges(predictions_path, questions, workers):
+        for result in score_ranges(predictions_path, questions, workers, extract):
             out.write(result.data)
             columns.extend(result.columns)
             lines += result.lines
@@ -98,7 +115,7 @@ def score_file(
         if not lines:
             raise InputError(f"{predictions_path}: no predictions")
         try:
-            summary = aggregate(columns, questions, ks, seed=seed)
+            summary = {**aggregate(columns, questions, ks, seed=seed), "extract": extract}
         except DuplicateSampleError as exc:
             raise InputError(f"{predictions_path}:{lines[exc.position]}: {exc}") from None
     warning = mixed_routes_warning(predictions_path, routes)

@@ -18,7 +18,6 @@ import json
 import logging
 import random
 import time
-import urllib.parse
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
@@ -27,6 +26,7 @@ import httpx
 import tenacity
 
 from fs1.backends.base import BackendError
+from fs1.redact import mask_secret, redact_text, redact_url, register_secret
 from fs1.retry_after import retry_after
 
 log = logging.getLogger(__name__)
@@ -37,45 +37,7 @@ RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 ABSENT_STATUS = frozenset({404, 405, 501})
 SSE_DATA_PREFIX = "data:"
 SSE_DONE = "[DONE]"
-KEY_MASK = "***"
 SERVER_TEXT_LIMIT = 300  # characters of a server's error body quoted in messages
-
-
-MIN_ECHO = 8  # the shortest piece of a key masked where it appears on its own (a truncated or partial echo)
-
-
-def key_forms(key: str) -> list[str]:
-    """The key as a server may echo it: verbatim, URL-encoded (query strings, form bodies), JSON-escaped."""
-    forms = [key, urllib.parse.quote(key, safe=""), urllib.parse.quote_plus(key), json.dumps(key)[1:-1]]
-    return [form for form in dict.fromkeys(forms) if form]
-
-
-def _mask_pieces(text: str, secret: str) -> str:
-    """Mask every run of ``text`` that is a piece of ``secret`` at least ``MIN_ECHO`` long (all of it if shorter)."""
-    size = min(MIN_ECHO, len(secret))
-    grams = {secret[i : i + size] for i in range(len(secret) - size + 1)}
-    out: list[str] = []
-    i = 0
-    while i < len(text):
-        if text[i : i + size] in grams:
-            end = i + size
-            while end < len(text) and text[i : end + 1] in secret:
-                end += 1
-            out.append(KEY_MASK)
-            i = end
-        else:
-            out.append(text[i])
-            i += 1
-    return "".join(out)
-
-
-def mask_key(text: str, key: str | None) -> str:
-    """``text`` with every form of ``key`` masked, whole or in pieces of ``MIN_ECHO`` characters or more."""
-    if not key or not text:
-        return text
-    for form in key_forms(key):
-        text = _mask_pieces(text, form)
-    return text
 
 
 class RemoteError(BackendError):
@@ -143,6 +105,8 @@ class Transport:
         self.sleep = sleep
         self.retries = 0  # attempts repeated, for stats
         self._key = api_key or ""
+        register_secret(self._key)  # whatever else fs1 writes or prints masks it too
+        redact_url(base_url)  # registers a key or password the URL itself carries
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._client = httpx.Client(
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
@@ -150,18 +114,17 @@ class Transport:
         )
 
     def __repr__(self) -> str:
-        return (
-            f"Transport(base_url={self.base_url!r}, timeout={self.timeout}, max_retries={self.max_retries})"
-        )
+        shown = redact_url(self.base_url)
+        return f"Transport(base_url={shown!r}, timeout={self.timeout}, max_retries={self.max_retries})"
 
     def close(self) -> None:
         """Close pooled connections."""
         self._client.close()
 
     def scrub(self, text: str) -> str:
-        """``text`` with the API key masked in every form (servers may echo request headers, whole, cut short or
-        URL-encoded, in error bodies and even in replies)."""
-        return mask_key(text, self._key)
+        """``text`` with the API key masked in every form (servers may echo request headers, whole, cut short,
+        percent-encoded or base64'd, in error bodies and even in replies), and every other secret (``fs1.redact``)."""
+        return redact_text(mask_secret(text, self._key))
 
     def url(self, path: str, *, root: bool = False) -> str:
         """Absolute URL of ``path`` under the OpenAI base (``…/v1``) or, with ``root``, under the server root."""
