@@ -142,8 +142,8 @@ class EndpointOptions(BaseModel):
     )
     endpoint_engine: EngineName | None = Field(
         None,
-        description="sparql: the engine behind the endpoint when fs1 cannot tell it (a proxy hiding it); "
-        "default: detected once from the Server header or a probe.",
+        description="sparql: the engine behind the endpoint (virtuoso, qlever, blazegraph, oxigraph, fuseki, rdf4j) "
+        "when fs1 cannot tell it (a proxy hiding it); default: detected once from the Server header or a probe.",
     )
     max_response_mb: float = Field(
         64.0,
