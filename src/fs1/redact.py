@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import io
 import re
 import threading
@@ -54,7 +55,6 @@ _HEADER = re.compile(
     re.IGNORECASE,
 )
 _ENV_ASSIGNMENT = re.compile(r"\b([A-Z0-9_]*(?:KEY|TOKEN|SECRET|PASSWORD|PASSWD))(\s*=\s*)([^\s\"']+)")
-_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}|\\u[0-9A-Fa-f]{4}|\\[\"\\/]|&(?:amp|lt|gt|quot|apos|#39|#x27);")
 _HTML_ENTITIES = {
     "&amp;": "&",
     "&lt;": "<",
@@ -71,7 +71,7 @@ class _Registry:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.secrets: dict[str, tuple[re.Pattern[str], int]] = {}  # lower-cased byte-string → (pieces, size)
+        self.secrets: dict[str, frozenset[str]] = {}  # lower-cased secret → its pieces
         self.exact: set[str] = set()  # base64 forms, matched whole
         self.exact_pattern: re.Pattern[str] | None = None
 
@@ -83,9 +83,9 @@ class _Registry:
         exact |= {form.rstrip("=") for form in exact} | {_b64url(f) for f in (value,)}
         with self._lock:
             for form in forms:
-                key = _bytes_text(form).lower()
+                key = form.lower()
                 if key not in self.secrets:
-                    self.secrets[key] = _pieces_pattern(key)
+                    self.secrets[key] = _grams(key)
             if not exact <= self.exact:
                 self.exact |= {form for form in exact if len(form) >= MIN_SECRET}
                 alternatives = sorted(self.exact, key=len, reverse=True)
@@ -107,11 +107,6 @@ def _b64(text: str) -> str:
 
 def _b64url(text: str) -> str:
     return base64.urlsafe_b64encode(text.encode("utf-8")).decode("ascii").rstrip("=")
-
-
-def _bytes_text(text: str) -> str:
-    """``text`` as its UTF-8 bytes, one character per byte (so percent-escapes compare byte by byte)."""
-    return text.encode("utf-8", "surrogatepass").decode("latin-1")
 
 
 def register_secret(value: str | None, *, user: str | None = None) -> None:
@@ -206,71 +201,113 @@ def _structural(text: str) -> str:
     return text
 
 
-def _decoded(text: str) -> tuple[str, list[int], list[int]]:
-    """``text`` as lower-cased bytes with its escapes decoded, and for each byte the span of ``text`` it came from."""
-    out: list[str] = []
-    starts: list[int] = []
-    ends: list[int] = []
-
-    def add(piece: str, start: int, end: int) -> None:
-        for char in _bytes_text(piece):
-            out.append(char)
-            starts.append(start)
-            ends.append(end)
-
-    pos = 0
-    for match in _ESCAPE.finditer(text):
-        for j in range(pos, match.start()):
-            add(text[j], j, j + 1)
-        escape = match.group(0)
-        if escape.startswith("%"):
-            out.append(chr(int(escape[1:], 16)))
-            starts.append(match.start())
-            ends.append(match.end())
-        elif escape.startswith("\\u"):
-            add(chr(int(escape[2:], 16)), match.start(), match.end())
-        elif escape.startswith("\\"):
-            add(escape[1], match.start(), match.end())
-        else:
-            add(_HTML_ENTITIES[escape], match.start(), match.end())
-        pos = match.end()
-    for j in range(pos, len(text)):
-        add(text[j], j, j + 1)
-    return "".join(out).lower(), starts, ends
+# Runs of escapes decoded together (a multi-byte character is several %XX, a surrogate pair two \\uXXXX).
+_ESCAPE_RUN = re.compile(
+    r"(?:%[0-9A-Fa-f]{2})+|(?:\\u[0-9A-Fa-f]{4})+|\\[\"\\/]|&(?:amp|lt|gt|quot|apos|#39|#x27);"
+)
 
 
-def _piece_spans(decoded: str, secret: str, pieces: re.Pattern[str], size: int) -> list[tuple[int, int]]:
-    """Spans of ``decoded`` that are pieces of ``secret`` at least ``size`` long (all of it if shorter)."""
-    spans = []
-    i = 0
-    while (found := pieces.search(decoded, i)) is not None:
-        end = found.start() + size
-        while end < len(decoded) and decoded[found.start() : end + 1] in secret:
+def _unescape(run: str) -> str:
+    if run.startswith("%"):
+        raw = bytes.fromhex(run.replace("%", ""))
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return raw.decode("latin-1")
+    if run.startswith("\\u"):
+        return (
+            run.encode("ascii")
+            .decode("unicode-escape", "replace")
+            .encode("utf-16", "surrogatepass")
+            .decode("utf-16", "replace")
+        )
+    if run.startswith("\\"):
+        return run[1]
+    return _HTML_ENTITIES[run]
+
+
+class _Decoded:
+    """``text`` with its escapes decoded, and the way back from a position in it to one in ``text``."""
+
+    def __init__(self, text: str) -> None:
+        parts: list[str] = []
+        self._starts: list[int] = []  # decoded start of each segment
+        self._segments: list[tuple[int, int, bool]] = []  # original start, end, literal?
+        pos = size = 0
+        for match in _ESCAPE_RUN.finditer(text):
+            for start, end, literal, piece in (
+                (pos, match.start(), True, text[pos : match.start()]),
+                (match.start(), match.end(), False, _unescape(match.group(0))),
+            ):
+                if piece:
+                    parts.append(piece)
+                    self._starts.append(size)
+                    self._segments.append((start, end, literal))
+                    size += len(piece)
+            pos = match.end()
+        parts.append(text[pos:])
+        self._starts.append(size)
+        self._segments.append((pos, len(text), True))
+        self.text = "".join(parts)
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """The span of the original text that decoded positions ``start``..``end`` came from."""
+        return self._position(start, at_end=False), self._position(end - 1, at_end=True)
+
+    def _position(self, index: int, *, at_end: bool) -> int:
+        k = bisect.bisect_right(self._starts, index) - 1
+        first, last, literal = self._segments[k]
+        if literal:
+            return first + (index - self._starts[k]) + (1 if at_end else 0)
+        return last if at_end else first
+
+
+def _piece_spans(text: str, secret: str, grams: frozenset[str]) -> list[tuple[int, int]]:
+    """Spans of ``text`` that are pieces of ``secret`` (both lower case) made of one of its ``grams`` or more."""
+    starts = []
+    for gram in grams:  # str.find per gram: C speed, and a hit is rare
+        at = text.find(gram)
+        while at >= 0:
+            starts.append(at)
+            at = text.find(gram, at + 1)
+    spans: list[tuple[int, int]] = []
+    for start in sorted(starts):
+        end = start + len(next(iter(grams)))
+        while end < len(text) and text[start : end + 1] in secret:
             end += 1
-        spans.append((found.start(), end))
-        i = end
+        if spans and start <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(spans[-1][1], end))
+        else:
+            spans.append((start, end))
     return spans
 
 
-def _pieces_pattern(secret: str) -> tuple[re.Pattern[str], int]:
+def _grams(secret: str) -> frozenset[str]:
+    """The pieces of ``MIN_ECHO`` characters of a secret (the secret itself when it is shorter)."""
     size = min(MIN_ECHO, len(secret))
-    grams = {secret[i : i + size] for i in range(len(secret) - size + 1)}
-    return re.compile("|".join(map(re.escape, sorted(grams)))), size
+    return frozenset(secret[i : i + size] for i in range(len(secret) - size + 1))
 
 
-def _secret_spans(text: str, secrets: dict[str, tuple[re.Pattern[str], int]]) -> list[tuple[int, int]]:
-    """Spans of ``text`` holding one of ``secrets`` (or a piece of one) in any encoding."""
+def _search_spans(text: str, secrets: dict[str, frozenset[str]]) -> list[tuple[int, int]]:
+    lowered = text.lower()
+    if len(lowered) != len(text):  # a character whose lower case is longer (İ): compare it as it is
+        lowered = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+    return [span for key, grams in secrets.items() for span in _piece_spans(lowered, key, grams)]
+
+
+def _may_hold_escapes(text: str) -> bool:
+    # Three substring tests are far faster than the escape pattern over a long text without any.
+    return ("%" in text or "\\" in text or "&" in text) and _ESCAPE_RUN.search(text) is not None
+
+
+def _secret_spans(text: str, secrets: dict[str, frozenset[str]]) -> list[tuple[int, int]]:
+    """Spans of ``text`` holding one of ``secrets`` (or a piece of one), verbatim or escaped, in any case."""
     if not secrets:
         return []
-    if text.isascii() and _ESCAPE.search(text) is None:  # the common case: positions map one to one
-        decoded = text.lower()
-        return [span for key, (p, n) in secrets.items() for span in _piece_spans(decoded, key, p, n)]
-    decoded, starts, ends = _decoded(text)
-    return [
-        (starts[a], ends[b - 1])
-        for key, (p, n) in secrets.items()
-        for a, b in _piece_spans(decoded, key, p, n)
-    ]
+    if not _may_hold_escapes(text):  # the common case: search the text as it is
+        return _search_spans(text, secrets)
+    decoded = _Decoded(text)
+    return [decoded.span(a, b) for a, b in _search_spans(decoded.text, secrets)]
 
 
 def _masked_spans(text: str, spans: list[tuple[int, int]]) -> str:
@@ -310,8 +347,8 @@ def mask_secret(text: str, secret: str | None) -> str:
     """``text`` with one given ``secret`` masked in every form, whole or in pieces (without registering it)."""
     if not secret or not text:
         return text
-    key = _bytes_text(secret).lower()
-    spans = _secret_spans(text, {key: _pieces_pattern(key)})
+    key = secret.lower()
+    spans = _secret_spans(text, {key: _grams(key)})
     exact = {_b64(secret), _b64(secret).rstrip("="), _b64url(secret)}
     spans += [m.span() for m in re.finditer("|".join(map(re.escape, exact)), text, re.IGNORECASE)]
     return _masked_spans(text, spans) if spans else text

@@ -23,11 +23,12 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fs1.data import exclusion_reason
 from fs1.errors import ConfigError
 from fs1.io import InputError, read_jsonl_rows, write_json_atomic, write_jsonl_atomic
 from fs1.judge.judge import (
@@ -146,7 +147,7 @@ def _group(
     scores: Sequence[Score], questions: Mapping[str, Question], verbatim: bool = False
 ) -> dict[tuple[str, str], _Group]:
     """Samples grouped by (question, normalised answer; ``verbatim``: the answer as extracted), lowest sample first:
-    a stable representative."""
+    a stable representative. Samples of excluded questions (``fs1.data.exclusion_reason``) are left out."""
     groups: dict[tuple[str, str], _Group] = {}
     order = sorted(range(len(scores)), key=lambda i: (scores[i].id, scores[i].sample))
     for index in order:
@@ -154,6 +155,8 @@ def _group(
         question = questions.get(score.id)
         if question is None:
             raise InputError(f"verdict for unknown question ID {score.id!r}")
+        if exclusion_reason(question) is not None:
+            continue  # no judge call: left out of every number, and counted as excluded in the summary
         norm = _answer_key(score.extracted, verbatim)
         group = groups.setdefault((score.id, norm), _Group(question, score.extracted if norm else None))
         group.members.append(index)
@@ -200,7 +203,7 @@ def _count(stats: JudgeRunStats, group: _Group) -> None:
 
 
 def judged_summary(
-    rows: Sequence[JudgedRow],
+    rows: Sequence[JudgedRow] | Callable[[], Iterable[JudgedRow]],
     questions: Mapping[str, Question],
     ks: Sequence[int] | None,
     stats: JudgeRunStats,
@@ -211,9 +214,11 @@ def judged_summary(
     """``fs1 score``'s summary over judge verdicts, with SimpleQA metrics per slice and the run's costs.
 
     The three-way rates (``attempted``, ``hallucination_rate``, ...) and their intervals come from the verdicts
-    through ``summarise``, exactly as on the rule path, so the two paths can be compared field by field."""
-    base = [{**_metric_row(r, r.correct), "attempted": r.attempted} for r in rows]
-    attempted = [_metric_row(r, r.attempted) for r in rows]
+    through ``summarise``, exactly as on the rule path, so the two paths can be compared field by field.
+    ``rows`` may be a function giving them anew on each call (rows read from a file, never all in memory)."""
+    read = rows if callable(rows) else lambda: rows
+    base = ({**_metric_row(r, r.correct), "attempted": r.attempted} for r in read())
+    attempted = (_metric_row(r, r.attempted) for r in read())
     summary = summarise(base, questions, ks, seed=seed)
     _add_simpleqa(summary, summarise(attempted, questions, ks, intervals=False))
     counters = judge.counters if judge is not None else None

@@ -46,7 +46,9 @@ class ReportData:
 
 # Parts of a summary that hold text (the judge's settings, example replies, the extraction rule, warnings);
 # everything else is a number.
-TEXT_KEYS = frozenset({"judge", "error_examples", "extract", "warnings"})
+TEXT_KEYS = frozenset(
+    {"judge", "error_examples", "extract", "warnings", "excluded", "questions_without_predictions"}
+)
 
 
 def _read_json(path: Path) -> dict[str, Any]:
