@@ -203,6 +203,7 @@ def load_traces(rundir: Path, runs: list[RunView]) -> list[dict[str, Any]]:
                     "text": text[-VIEWER_TEXT_LIMIT:],
                     "extracted": score.get("extracted"),
                     "correct": bool(score.get("correct")),
+                    "excluded": score.get("match") == "excluded",  # left out of every number
                     "think_tokens": pred.get("think_tokens"),
                     "waits": pred.get("waits") or 0,
                 }
