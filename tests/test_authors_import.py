@@ -494,6 +494,18 @@ def test_a_bad_line_is_one_line_naming_file_and_line(
     assert re.search(message, flat(result.output)), result.output
 
 
+def test_fs1_score_on_their_file_names_fs1_import(tmp_path: Path, bench: Path) -> None:
+    path = write_lines(
+        tmp_path / MODEL_DIR / "outputs.jsonl", v2_rows({"SimpleQA_1": V2_REPLIES["SimpleQA_1"]})
+    )
+    result = runner.invoke(app, ["score", str(path), "-b", str(bench), "--out", str(tmp_path / "s")])
+    assert result.exit_code == 2
+    assert (
+        f"{path}:1: missing field(s) id, sample, text (one of the authors' files? `fs1 import` reads them"
+        in flat(result.output)
+    )
+
+
 def test_strict_stops_at_an_unknown_id_and_out_is_guarded(tmp_path: Path, bench: Path) -> None:
     path = write_lines(tmp_path / MODEL_DIR / "outputs.jsonl", v2_rows({}, extra=["Mintaka_9"]))
     result = run_import(bench, tmp_path / "out", path, extra=["--strict"])
