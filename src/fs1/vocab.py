@@ -1,5 +1,6 @@
-"""The closed vocabularies fs1 speaks, each declared once: settings, trace modes, backends, dataset sources; and
-the two constants several stages share (the embedded model's name, the default k list).
+"""The closed vocabularies fs1 speaks, each declared once: settings, trace modes, dataset sources (the backends are
+their registry's, ``fs1.backends.BACKENDS``); and the two constants several stages share (the embedded model's
+name, the default k list).
 
 Each vocabulary is a ``Literal`` (what pydantic schemas and type checkers use) with its values as a tuple (what
 error messages and loops use), derived from it. This module imports nothing from fs1.
@@ -23,10 +24,6 @@ PAPER_SETTINGS: tuple[str, ...] = ("instruct", "cot", "rt", "fs1")
 # The two kinds of reasoning traces (``fs1 distill --mode``): the plain question, or the question with KG paths.
 TraceMode = Literal["rt", "fs1"]
 TRACE_MODES: tuple[str, ...] = get_args(TraceMode)
-
-# Generation backends (``fs1.backends.BACKENDS`` maps each to its class).
-BackendName = Literal["transformers", "llamacpp", "vllm", "openai"]
-BACKEND_NAMES: tuple[str, ...] = get_args(BackendName)
 
 # Which rule reads the answer of a reply (``fs1 score|judge --extract``): fs1's (the last box of the text after the
 # thinking; ``fs1.scoring.extract``) or the authors' (the first box anywhere, thinking included; docs/protocol.md §4).

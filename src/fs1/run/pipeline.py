@@ -32,6 +32,7 @@ from fs1.summary_types import SUMMARY_FILE
 from fs1.vocab import TRACE_MODES
 
 if TYPE_CHECKING:
+    from fs1.backends.ref import ModelRef
     from fs1.distill import DistillConfig
 
 # Settings whose student is first fine-tuned on traces of the same name.
@@ -154,7 +155,7 @@ class Pipeline:
         config: dict[str, Any],
         work: Callable[[Path], None],
         kind: str | None = None,
-        model: ModelSpec | None = None,
+        model: ModelRef | None = None,
         sharding: Sharding | None = None,
     ) -> Path:
         """Run a stage unless it is up to date. A heavy stage (``kind`` given) becomes jobs — one per unfinished
@@ -187,12 +188,15 @@ class Pipeline:
         result: StageResult,
         work: Callable[[Path], None],
         kind: str | None,
-        model: ModelSpec | None,
+        model: ModelRef | None,
         sharding: Sharding | None,
     ) -> list[Job]:
         spec = self.exp.executor
         res = resolve_resources(
-            spec, kind or "default", model.model if model else None, model and model.backend
+            spec,
+            kind or "default",
+            model.model if model else None,
+            model.resolved_backend() if model else None,
         )
         d = result.directory
         if sharding is None:
@@ -460,24 +464,22 @@ class Pipeline:
         """The seed of one fine-tuning run (data order, initialisation of adapters, dropout)."""
         return derive_seed(self.exp.seed, "train", student.name, mode)
 
-    def model_for(self, student: ModelSpec, setting: str) -> tuple[str, str]:
-        """(model path or id, backend) that a run of ``setting`` generates with."""
+    def model_for(self, student: ModelSpec, setting: str) -> ModelRef:
+        """The model a run of ``setting`` generates with: the student, or its checkpoint tuned on traces."""
         if setting in TRAINED_SETTINGS:
-            path = self.rundir / "train" / f"{student.name}-{setting}" / "model"
-            backend = "transformers" if student.backend == "llamacpp" else student.backend
-            return str(path), backend
-        return student.model, student.backend
+            return student.for_checkpoint(str(self.rundir / "train" / f"{student.name}-{setting}" / "model"))
+        return student.ref()
 
     def run_generate(self, student: ModelSpec, setting: str) -> str:
         run = f"{student.name}__{setting}"
         g = self.exp.generation
-        model, backend = self.model_for(student, setting)
+        ref = self.model_for(student, setting)
         budgets = list(g.budgets or []) if setting in TRAINED_SETTINGS else []
         config = {
             "benchmark": self.fingerprints["benchmark"],
-            "student": student.model_dump(),
+            "student": student.fingerprint(),
             "setting": setting,
-            "generation": effective_generation(g, model, budgets).model_dump(
+            "generation": effective_generation(g, ref.model, budgets).model_dump(
                 exclude={"seed", *NOT_RECORDED} | (set() if setting in TRAINED_SETTINGS else FORCING_FIELDS)
             ),
             "budgets": budgets,
@@ -487,8 +489,12 @@ class Pipeline:
             config["model"] = self.fingerprints[f"train/{student.name}-{setting}"]
 
         # On a cluster a vLLM job shards the model over the GPUs it was given (resources table / experiment file).
-        gpus = resolve_resources(self.exp.executor, "generate", student.model, student.backend).gpus
-        tensor_parallel = gpus if backend == "vllm" and self.executor.remote and gpus > 1 else None
+        gpus = resolve_resources(
+            self.exp.executor, "generate", student.model, student.resolved_backend()
+        ).gpus
+        shard_over = ref.info().tensor_parallel_option
+        if shard_over is not None and self.executor.remote and gpus > 1:
+            ref = ref.with_options(**{shard_over: gpus})
 
         def generate_part(d: Path, index: int, count: int) -> None:
             from fs1.run.generation import generate_run
@@ -497,8 +503,8 @@ class Pipeline:
             meta = {
                 "model": student.name,
                 "setting": setting,
-                "backend": backend,
-                "model_path": model,
+                "backend": ref.resolved_backend(),
+                "model_path": ref.model,
                 "budgets": budgets,
                 "n": g.n,
             }
@@ -507,16 +513,12 @@ class Pipeline:
             generate_run(
                 shard_slice(self.questions(), index, count),
                 run,
-                model,
-                backend,
+                ref,
                 setting,
                 g,
                 budgets,
                 out if count == 1 else shard_path(out, index, count),
                 seed=self.exp.seed,
-                base_url=student.base_url,
-                tokenizer=student.tokenizer,
-                **({"tensor_parallel_size": tensor_parallel} if tensor_parallel else {}) | student.options,
             )
 
         def expected_keys() -> set[Hashable]:
