@@ -34,6 +34,13 @@ EXTRACT_MODES: tuple[str, ...] = get_args(ExtractMode)
 Source = Literal["ComplexWebQuestions", "ExaQT", "GrailQA", "SimpleQA", "Mintaka", "WebQSP"]
 SOURCES: tuple[str, ...] = get_args(Source)
 
+# The answer-type slice of a question (``Question.answer_type``), one vocabulary for every dataset: the paper's five
+# (date, number, person, place, other) and "entity" for an entity answer whose dataset does not say whether it is a
+# person or a place (WebQSP, CWQ, TimeQuestions, Mintaka entities; GrailQA entities of other classes). "other" is a
+# literal that is neither a date nor a number (a yes/no, a name given as text, a version string) and SimpleQA's Other.
+AnswerType = Literal["date", "number", "person", "place", "entity", "other"]
+ANSWER_TYPES: tuple[str, ...] = get_args(AnswerType)
+
 # The model every command defaults to: SmolLM2-135M-Instruct, embedded so fs1 runs offline.
 EMBEDDED_NAME = "smollm2-135m"
 

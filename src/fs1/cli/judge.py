@@ -210,6 +210,8 @@ def _print_judged(summary: dict[str, Any]) -> None:
             f"[yellow]warning:[/] {summary['errors']} prediction(s) got an unparseable judge reply "
             "(error verdicts, counted as not correct); run again to re-ask them"
         )
+    for warning in summary.get("warnings", []):
+        console.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
 
 
 def print_agreement(report: dict[str, Any]) -> None:

@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fs1.data import exclusion_reason
 from fs1.errors import ConfigError
 from fs1.io import InputError, read_jsonl_rows, write_json_atomic, write_jsonl_atomic
 from fs1.judge.judge import (
@@ -146,7 +147,7 @@ def _group(
     scores: Sequence[Score], questions: Mapping[str, Question], verbatim: bool = False
 ) -> dict[tuple[str, str], _Group]:
     """Samples grouped by (question, normalised answer; ``verbatim``: the answer as extracted), lowest sample first:
-    a stable representative."""
+    a stable representative. Samples of excluded questions (``fs1.data.exclusion_reason``) are left out."""
     groups: dict[tuple[str, str], _Group] = {}
     order = sorted(range(len(scores)), key=lambda i: (scores[i].id, scores[i].sample))
     for index in order:
@@ -154,6 +155,8 @@ def _group(
         question = questions.get(score.id)
         if question is None:
             raise InputError(f"verdict for unknown question ID {score.id!r}")
+        if exclusion_reason(question) is not None:
+            continue  # no judge call: left out of every number, and counted as excluded in the summary
         norm = _answer_key(score.extracted, verbatim)
         group = groups.setdefault((score.id, norm), _Group(question, score.extracted if norm else None))
         group.members.append(index)

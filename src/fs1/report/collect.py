@@ -46,7 +46,9 @@ class ReportData:
 
 # Parts of a summary that hold text (the judge's settings, example replies, the extraction rule, warnings);
 # everything else is a number.
-TEXT_KEYS = frozenset({"judge", "error_examples", "extract", "warnings"})
+TEXT_KEYS = frozenset(
+    {"judge", "error_examples", "extract", "warnings", "excluded", "questions_without_predictions"}
+)
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -201,6 +203,7 @@ def load_traces(rundir: Path, runs: list[RunView]) -> list[dict[str, Any]]:
                     "text": text[-VIEWER_TEXT_LIMIT:],
                     "extracted": score.get("extracted"),
                     "correct": bool(score.get("correct")),
+                    "excluded": score.get("match") == "excluded",  # left out of every number
                     "think_tokens": pred.get("think_tokens"),
                     "waits": pred.get("waits") or 0,
                 }

@@ -16,7 +16,7 @@ from fs1.distill.config import DistillConfig
 from fs1.generate.predictions import GenerationSettings
 from fs1.io import InputError
 from fs1.judge.config import JudgeSettings
-from fs1.kg.settings import SearchSettings
+from fs1.kg.settings import EndpointOptions, SearchSettings
 from fs1.redact import register_secrets_in
 from fs1.seeding import DEFAULT_SEED
 from fs1.train.config import SftConfig
@@ -235,6 +235,10 @@ class Experiment(_Strict):
     paths: SearchSettings = Field(
         default_factory=SearchSettings,
         description="Path search: the `fs1 paths` settings (max_hops, deny, ...).",
+    )
+    endpoint: EndpointOptions = Field(
+        default_factory=EndpointOptions,
+        description="How a `sparql:` KG is asked: the `fs1 paths` endpoint settings (default_graph, rate, ...).",
     )
     teacher: TeacherSpec = Field(default_factory=lambda: TeacherSpec(model=EMBEDDED_NAME, backend="llamacpp"))
     students: list[ModelSpec] = Field(

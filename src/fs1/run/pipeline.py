@@ -34,13 +34,16 @@ from fs1.vocab import TRACE_MODES
 if TYPE_CHECKING:
     from fs1.backends.ref import ModelRef
     from fs1.distill import DistillConfig
+    from fs1.kg import KG
 
 # Settings whose student is first fine-tuned on traces of the same name.
 TRAINED_SETTINGS = TRACE_MODES
 # Budget-forcing fields change only the rt/fs1 runs; an instruct/cot run depends on the rest.
 FORCING_FIELDS = {"budgets", "min_think_tokens", "answer_max_tokens", "greedy_budgets", "continue_sweep"}
 # Bumped when the score summary gains fields, so runs scored before are scored again (cheap) on resume.
-SCORE_METRICS_VERSION = 2
+SCORE_METRICS_VERSION = (
+    3  # 3: question accounting (excluded, questions_without_predictions), BCE eras, Unicode
+)
 ATTEMPTS = ".attempts.jsonl"
 Log = Callable[[str], None]
 
@@ -293,24 +296,38 @@ class Pipeline:
 
         self.stage("benchmark", content, work)
 
+    def open_kg(self) -> KG:
+        """The experiment's KG; a ``sparql:`` one asked as its ``endpoint`` section says."""
+        from fs1.kg import open_kg
+
+        options = self.exp.endpoint.model_dump() if self.exp.kg.startswith("sparql:") else {}
+        return open_kg(self.kg_spec(), cache_dir=self.rundir / "cache" / "kg", **options)
+
     def run_paths(self) -> None:
         config = {
             "benchmark": self.fingerprints["benchmark"],
             "kg": self.exp.kg,
             "paths": self.exp.paths.model_dump(mode="json"),
         }
+        graphs = self.exp.endpoint.model_dump(mode="json", include={"default_graph", "named_graph"})
+        if self.exp.kg.startswith("sparql:") and any(graphs.values()):
+            config["graphs"] = (
+                graphs  # the graphs asked decide the data (absent when unset: older runs resume)
+            )
 
         def paths_part(d: Path, index: int, count: int) -> None:
-            from fs1.kg import find_paths, open_kg
+            from fs1.kg import find_paths
             from fs1.run.shards import shard_slice
 
             out = d / "paths.jsonl" if count == 1 else shard_path(d / "paths.jsonl", index, count)
             done = completed_keys(out, path_key)
             todo = [q for q in shard_slice(self.train_questions(), index, count) if q.ID not in done]
-            kg = open_kg(self.kg_spec(), cache_dir=self.rundir / "cache" / "kg")
-            with JsonlAppender(out) as sink:
+            with self.open_kg() as kg, JsonlAppender(out) as sink:
                 for record in find_paths(kg, todo, settings=self.exp.paths):
                     sink.write(record)
+                describe = getattr(kg, "describe", None)
+                if describe is not None and count == 1:  # the endpoint's engine, graphs, caps and traffic
+                    write_json_atomic(d / "kg_endpoint.json", describe())
 
         # A sparql: KG stays one job: its query cache is one SQLite file in WAL mode, which processes on different
         # nodes must not share over a network filesystem (and public endpoints throttle parallel clients anyway).

@@ -130,10 +130,10 @@ def quiet_library_logs() -> None:
 
 def write_results_table(pipe: Pipeline, runs: list[str], summaries: dict[str, dict[str, Any]]) -> Path:
     """``results.parquet``: every summary number, plus KG-verified selection where the KG knows the entities."""
-    from fs1.kg import open_kg, supports
+    from fs1.kg import supports
 
     questions = {q.ID: q for q in pipe.questions()}
-    kg = open_kg(pipe.kg_spec(), cache_dir=pipe.rundir / "cache" / "kg")
+    kg = pipe.open_kg()
     cache: dict[tuple[str, str], bool] = {}
 
     def supported(question: Any, answer: str) -> bool:

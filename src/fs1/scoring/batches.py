@@ -42,6 +42,7 @@ from fs1.scoring.extract import (
     extract_authors,
     extract_from_part,
 )
+from fs1.scoring.match import scoring_gold
 from fs1.scoring.normalize import normalize_answer
 from fs1.scoring.prediction import TRUNCATED_REASONS, authors_hint, score_extraction
 from fs1.scoring.summary import VerdictColumns
@@ -172,7 +173,7 @@ class RangeScorer:
     def _gold(self, qid: str) -> tuple[str, ...]:
         gold = self.golds.get(qid)
         if gold is None:
-            gold = self.golds[qid] = tuple(self.questions[qid].gold)
+            gold = self.golds[qid] = scoring_gold(self.questions[qid])
         return gold
 
 
