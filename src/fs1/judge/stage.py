@@ -44,7 +44,7 @@ from fs1.judge.rules import CASCADE_RULES, Rule, decide
 from fs1.records import Prediction, Question, RecordError, Score
 from fs1.scoring.extract import EXTRACT_AUTHORS, EXTRACT_FS1
 from fs1.scoring.normalize import normalize_answer
-from fs1.scoring.prediction import score_prediction
+from fs1.scoring.prediction import authors_hint, score_prediction
 from fs1.scoring.score import SCORES_FILE
 from fs1.scoring.summary import DuplicateSampleError, summarise
 from fs1.summary_types import JUDGED_SUMMARY_FILE, PASS_AT_K, SUMMARY_FILE, JudgedSummary
@@ -342,7 +342,7 @@ def load_scored(
                     raise InputError(f"{source}:{lineno}: unknown question ID {prediction.id!r}")
                 score = score_prediction(prediction, question, extract=extract)
         except (RecordError, TypeError) as exc:
-            raise InputError(f"{source}:{lineno}: {exc}") from None
+            raise InputError(f"{source}:{lineno}: {exc}{authors_hint(row)}") from None
         if score.id not in questions:
             raise InputError(f"{source}:{lineno}: unknown question ID {score.id!r}")
         unit = (score.id, score.meta.get("budget"), score.sample)
