@@ -101,3 +101,8 @@ class ScoreConfig(BaseModel):
         description="Answer extraction: fs1 (last box of the text after the thinking) or authors (the paper's: "
         "first box anywhere, else the text after the answer marker, else the last 10 tokens).",
     )
+    require_complete: bool = Field(
+        False,
+        description="Fail (nothing written) when a benchmark question has no prediction; without it such questions "
+        "are counted and named in summary.json (questions_without_predictions) and the numbers cover the others.",
+    )

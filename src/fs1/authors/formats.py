@@ -1,6 +1,6 @@
 """The authors' own files, line by line: what each line of each shape says, in fs1's terms.
 
-The shapes their code writes (github.com/jjzha/fs1; the facts are in docs/authors-formats.md):
+The shapes their code writes (github.com/jjzha/fs1; docs/authors.md):
 
 - ``outputs``: ``<model_dir>/outputs.jsonl`` of ``run_vllm_inference.py``, one line per request:
   ``{"request_id": "<ID>-rep-<i>", "prompt", "generated_text"}``. The sample index is only the ``-rep-<i>`` suffix

@@ -115,14 +115,6 @@ def describe_os_error(exc: OSError) -> str:
     return escape(f"{' -> '.join(paths)}: {reason}" if paths else reason)
 
 
-# One option for any setting of the chosen backend's own config (OpenAIOptions etc.), so no command restates them.
-BACKEND_OPTION = typer.Option(
-    None,
-    "--backend-option",
-    help="KEY=VALUE setting of the backend's config (repeatable), e.g. timeout=120 or max_retry_after=60 (openai).",
-)
-
-
 def shard_option(verb: str, note: str = "") -> Any:
     """``--shard I/N`` of a per-question command (generate, distill, paths): worded once, ``verb`` names its work."""
     return typer.Option(
@@ -141,17 +133,6 @@ def merge_shards_option(verb: str, key: str) -> Any:
         min=1,
         help=f"{verb} nothing: merge the N shard files of --out into --out, checking every {key} once.",
     )
-
-
-def parse_backend_options(items: list[str] | None) -> dict[str, str]:
-    """``["timeout=120"]`` -> ``{"timeout": "120"}``; the backend's config validates names and values."""
-    options: dict[str, str] = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise typer.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--backend-option")
-        options[key.strip()] = value.strip()
-    return options
 
 
 def parse_int_list(text: str | None) -> list[int] | None:

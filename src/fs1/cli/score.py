@@ -46,6 +46,7 @@ def score(
     for warning in summary.get("warnings", []):
         console.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
     _print_summary(summary)
+    console.print(accounting_line(summary), soft_wrap=True)
     console.print(f"wrote {out / SCORES_FILE} and {out / SUMMARY_FILE}")
 
 
@@ -69,6 +70,7 @@ def _score_with_progress(
             workers=config.workers,
             seed=config.seed,
             extract=config.extract,
+            require_complete=config.require_complete,
         )
 
 
@@ -102,6 +104,27 @@ def _print_summary(summary: dict) -> None:
         for metric, what in (("pass@k", "a correct answer among k samples"), ("maj@k", "majority vote of k")):
             by_k = [(name, stats[metric]) for name, stats in rows]
             console.print(by_k_table(f"{metric} ({what}), by k", ks, by_k))
+
+
+def accounting_line(summary: dict) -> str:
+    """Where the benchmark's questions went: scored, excluded, without predictions (with the first IDs)."""
+    excluded = summary.get("excluded") or {"count": 0, "ids": []}
+    missing = summary.get("questions_without_predictions") or {"count": 0, "ids": []}
+    total = summary.get("benchmark_questions")
+    if total is None:  # a summary written before questions were accounted for
+        return f"questions scored: {summary['overall']['n_questions']}"
+    scored = total - excluded["count"] - missing["count"]
+    line = f"questions: {total} in the benchmark, {scored} scored, {excluded['count']} excluded"
+    if excluded["count"]:
+        line += f" ({_first(excluded['ids'], excluded['count'])})"
+    line += f", {missing['count']} without predictions"
+    if missing["count"]:
+        line += f" ({_first(missing['ids'], missing['count'])})"
+    return line
+
+
+def _first(ids: list[str], count: int, shown: int = 5) -> str:
+    return ", ".join(ids[:shown]) + (f", … {count - shown} more" if count > shown else "")
 
 
 def _with_interval(stats: dict, metric: str) -> str:

@@ -22,6 +22,7 @@ from typing import Annotated, Literal, Self
 from pydantic import AliasChoices, ConfigDict, Field, model_validator
 
 from fs1.backends.base import Backend, BackendError, Completion, SamplingParams
+from fs1.backends.ref import ENDPOINT_FIELDS, BackendChoice, ModelRef, role_backend
 from fs1.config import SAMPLING_FIELDS, Sampling
 from fs1.errors import ConfigError
 from fs1.generate.budget import BudgetConfig, budget_forcing
@@ -110,12 +111,19 @@ def paper_family_preset(model: str) -> str:
     return "reasoning" if any(name in lowered for name in PAPER_REASONING_MODELS) else "instruct"
 
 
-class GenerateConfig(GenerationSettings):
-    """What ``fs1 generate`` runs: a model in a setting, with the generation settings."""
+class GenerateConfig(GenerationSettings, ModelRef):
+    """What ``fs1 generate`` runs: a model (a ``ModelRef``) in a setting, with the generation settings."""
 
     model: str = Field(
         EMBEDDED_NAME,
         description="Checkpoint dir, hub id, GGUF, or smollm2-135m; recorded in each prediction.",
+    )
+    backend: BackendChoice = role_backend(
+        "transformers", "a model under evaluation is a Hugging Face checkpoint, as fs1 fine-tunes them"
+    )
+    label: str | None = Field(
+        None,
+        description="Name recorded as each prediction's model instead of the model (a run's model × setting).",
     )
     setting: PromptSetting = Field(
         "instruct",
@@ -137,6 +145,11 @@ class GenerateConfig(GenerationSettings):
         if self.budgets is not None and (not self.budgets or min(self.budgets) <= 0):
             raise ConfigError(f"budgets must be positive token counts, got {self.budgets}")
         return self
+
+    @property
+    def recorded_model(self) -> str:
+        """The name each prediction records as its model."""
+        return self.label or self.model
 
     def sampling_params(self) -> SamplingParams:
         """The settings over the setting's preset (greedy for single-sample budget forcing)."""
@@ -198,17 +211,15 @@ def resume_config(config: GenerateConfig, backend: Backend) -> dict:
     """What decides a prediction's content, kept beside the output so a resume cannot mix runs.
 
     ``n`` is left out: samples are seeded by index, so raising ``n`` on resume only adds samples; batch size changes
-    nothing either.
+    nothing either, nor how the backend is reached (its name is recorded).
     """
-    return {
-        "command": "generate",
-        "backend": backend.name,
-        **config.model_dump(exclude={"n", "batch_sequences", *NOT_RECORDED}),
-    }
+    settings = config.model_dump(exclude={"n", "batch_sequences", "label", *ENDPOINT_FIELDS, *NOT_RECORDED})
+    return {"command": "generate", "backend": backend.name, **settings, "model": config.recorded_model}
 
 
 def _planned_budgets(config: GenerateConfig) -> list[int | None]:
-    return sorted(set(config.budgets)) if config.budgets else [None]
+    planned: list[int | None] = [*sorted(set(config.budgets))] if config.budgets else [None]
+    return planned
 
 
 def _scale(
@@ -359,7 +370,7 @@ def _prediction(
         id=question.ID,
         sample=sample,
         text=out.text,
-        model=config.model,
+        model=config.recorded_model,
         setting=config.setting,
         budget=out.budget,
         seed=out.seed,

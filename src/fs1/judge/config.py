@@ -8,14 +8,15 @@ from typing import Annotated, Any, Literal
 from pydantic import AliasChoices, ConfigDict, Field, field_validator, model_validator
 
 from fs1.backends.base import SamplingParams
+from fs1.backends.ref import BackendChoice, ModelRef, refuse_server_settings, role_backend
 from fs1.config import Sampling
-from fs1.vocab import DEFAULT_KS, BackendName, ExtractMode
+from fs1.vocab import DEFAULT_KS, ExtractMode
 
 DEFAULT_BATCH_SIZE = 32
 JudgePromptName = Literal["fs1", "fs1-clean", "simpleqa"]
 JudgeMode = Literal["all", "cascade"]
-# Settings of a server judge only; a local backend refuses them rather than ignore them.
-REMOTE_ONLY = ("base_url", "api_key_env", "concurrency", "max_retries", "tokenizer")
+# Settings of a server judge only (beside the reference's base_url and tokenizer); a local backend refuses them.
+SERVER_SETTINGS = ("api_key_env", "concurrency", "max_retries")
 
 
 class JudgeSampling(Sampling):
@@ -45,22 +46,18 @@ class JudgeSampling(Sampling):
         return SamplingParams.of(self, n=self.samples, seed=self.seed)
 
 
-class JudgeSettings(JudgeSampling):
-    """Which judge, asked how: the settings ``fs1 judge`` and a run's judge share (the sampling fields are
-    ``JudgeSampling``'s). Inputs, outputs, the cache and the k list are the command's or the run's."""
+class JudgeSettings(JudgeSampling, ModelRef):
+    """Which judge, asked how: the settings ``fs1 judge`` and a run's judge share: the judge (a ``ModelRef``), its
+    sampling (``JudgeSampling``) and its server settings. Inputs, outputs, the cache and the k list are the command's
+    or the run's."""
 
     model: str = Field(
         ...,
         validation_alias=AliasChoices("model", "judge"),
         description="Judge model (served name, hub id, path or smollm2-135m).",
     )
-    backend: BackendName = Field(
-        "openai",
-        description="Judge backend: openai (any OpenAI-compatible server), transformers or llamacpp.",
-    )
-    base_url: str | None = Field(
-        None,
-        description="OpenAI-compatible base URL ending in /v1 (openai backend; default $OPENAI_BASE_URL).",
+    backend: BackendChoice = role_backend(
+        "openai", "a judge is a served model, as the paper's Llama-3.3-70B judge ran on vLLM"
     )
     api_key_env: str | None = Field(
         None, description="Environment variable holding the API key (openai backend; default OPENAI_API_KEY)."
@@ -72,9 +69,6 @@ class JudgeSettings(JudgeSampling):
         None,
         ge=0,
         description="Retries of a failed judge request: 429, 5xx, timeouts (openai backend; default 5).",
-    )
-    tokenizer: str | None = Field(
-        None, description="openai backend: the judge's tokenizer (path, hub id, smollm2-135m) for counts."
     )
     prompt: JudgePromptName = Field(
         "fs1",
@@ -93,13 +87,6 @@ class JudgeSettings(JudgeSampling):
         None,
         description="Comma-separated cascade rules, in order (default: the measured set; see `fs1 judge-agreement`).",
     )
-    # Left out of fingerprints (exclude=True): timeouts and retries change how, not what, the judge decides.
-    backend_options: dict[str, Any] = Field(
-        default_factory=dict,
-        exclude=True,
-        validation_alias=AliasChoices("backend_options", "options"),
-        description="More settings of the backend's own config, e.g. {timeout: 120} (openai).",
-    )
 
     @field_validator("rules", mode="before")
     @classmethod
@@ -109,21 +96,15 @@ class JudgeSettings(JudgeSampling):
         return value
 
     @model_validator(mode="after")
-    def _remote_only(self) -> JudgeSettings:
-        given = [name for name in REMOTE_ONLY if getattr(self, name) is not None]
-        if given and self.backend != "openai":
-            raise ValueError(
-                f"{', '.join(given)} apply to the openai backend only (got backend {self.backend!r})"
-            )
-        if self.backend_options and self.backend == "openai":
-            from fs1.backends.openai.compat import OpenAIOptions  # names and types checked at load
-
-            OpenAIOptions(**{**self.backend_options, "base_url": self.base_url or "http://unset/v1"})
+    def _server_settings(self) -> JudgeSettings:
+        if not self.info().remote:
+            refuse_server_settings(self, SERVER_SETTINGS, self.resolved_backend())
         return self
 
-    def remote_options(self) -> dict[str, Any]:
-        """The server settings given (none for a local backend), as ``load_judge`` takes them."""
-        return {name: getattr(self, name) for name in REMOTE_ONLY if getattr(self, name) is not None}
+    def judge_ref(self) -> ModelRef:
+        """The judge's reference with the server settings given (options given explicitly win)."""
+        server = {name: getattr(self, name) for name in SERVER_SETTINGS if getattr(self, name) is not None}
+        return self.ref().model_copy(update={"options": {**server, **self.options}})
 
 
 class JudgeConfig(JudgeSettings):

@@ -40,9 +40,10 @@ from typing import Any
 
 from fs1 import prompts
 from fs1.backends.base import Backend
+from fs1.backends.ref import ModelRef
 from fs1.errors import ConfigError
 from fs1.judge.cache import CachedVerdict, VerdictCache
-from fs1.judge.config import DEFAULT_BATCH_SIZE, JudgeSampling
+from fs1.judge.config import DEFAULT_BATCH_SIZE, JudgeSampling, JudgeSettings
 from fs1.records import Question
 
 VERDICT_CORRECT = "correct"
@@ -292,37 +293,20 @@ def majority(verdicts: Sequence[str], replies: Sequence[str]) -> tuple[str, str]
 
 
 def load_judge(
-    model: str,
+    judge: ModelRef | str,
     *,
-    backend: str = "openai",
     prompt: str = "fs1",
     cache_path: str | Path | None = None,
-    base_url: str | None = None,
-    api_key_env: str | None = None,
-    concurrency: int | None = None,
-    max_retries: int | None = None,
-    tokenizer: str | None = None,
     sampling: JudgeSampling | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
-    backend_options: dict[str, Any] | None = None,
+    **server: Any,
 ) -> Judge:
-    """A ``Judge`` on backend ``backend`` (``openai``: any OpenAI-compatible server at ``base_url``;
-    ``transformers`` or ``llamacpp``: a local model) with a verdict cache at ``cache_path`` (none if
-    ``None``) and ``sampling`` over the preset's."""
+    """A ``Judge`` on the model ``judge`` references with a verdict cache at ``cache_path`` (none if ``None``) and
+    ``sampling`` over the preset's. A model name instead of a reference takes the ``fs1 judge`` defaults (the
+    openai backend) and ``server`` settings as ``JudgeSettings`` fields (backend, base_url, api_key_env, ...)."""
     from fs1.backends import load_backend
 
     judge_prompt = get_prompt(prompt)
-    remote = {
-        "base_url": base_url,
-        "api_key_env": api_key_env,
-        "concurrency": concurrency,
-        "max_retries": max_retries,
-        "tokenizer": tokenizer,
-    }
-    options = {name: value for name, value in remote.items() if value is not None}
-    if options and backend != "openai":
-        raise ConfigError(f"{', '.join(options)} apply to the openai backend only (got backend {backend!r})")
-    options.update(backend_options or {})
+    ref = judge if isinstance(judge, ModelRef) else JudgeSettings(model=judge, **server).judge_ref()
     cache = VerdictCache(cache_path) if cache_path is not None else None
-    return Judge(load_backend(backend, model, **options), judge_prompt, cache, sampling=sampling,
-                 batch_size=batch_size)  # fmt: skip
+    return Judge(load_backend(ref), judge_prompt, cache, sampling=sampling, batch_size=batch_size)

@@ -26,8 +26,9 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+from fs1.data import exclusion_reason
 from fs1.errors import ConfigError
 from fs1.io import InputError, read_jsonl_rows, write_json_atomic, write_jsonl_atomic
 from fs1.judge.judge import (
@@ -43,7 +44,7 @@ from fs1.judge.rules import CASCADE_RULES, Rule, decide
 from fs1.records import Prediction, Question, RecordError, Score
 from fs1.scoring.extract import EXTRACT_AUTHORS, EXTRACT_FS1
 from fs1.scoring.normalize import normalize_answer
-from fs1.scoring.prediction import score_prediction
+from fs1.scoring.prediction import authors_hint, score_prediction
 from fs1.scoring.score import SCORES_FILE
 from fs1.scoring.summary import DuplicateSampleError, summarise
 from fs1.summary_types import JUDGED_SUMMARY_FILE, PASS_AT_K, SUMMARY_FILE, JudgedSummary
@@ -146,7 +147,7 @@ def _group(
     scores: Sequence[Score], questions: Mapping[str, Question], verbatim: bool = False
 ) -> dict[tuple[str, str], _Group]:
     """Samples grouped by (question, normalised answer; ``verbatim``: the answer as extracted), lowest sample first:
-    a stable representative."""
+    a stable representative. Samples of excluded questions (``fs1.data.exclusion_reason``) are left out."""
     groups: dict[tuple[str, str], _Group] = {}
     order = sorted(range(len(scores)), key=lambda i: (scores[i].id, scores[i].sample))
     for index in order:
@@ -154,6 +155,8 @@ def _group(
         question = questions.get(score.id)
         if question is None:
             raise InputError(f"verdict for unknown question ID {score.id!r}")
+        if exclusion_reason(question) is not None:
+            continue  # no judge call: left out of every number, and counted as excluded in the summary
         norm = _answer_key(score.extracted, verbatim)
         group = groups.setdefault((score.id, norm), _Group(question, score.extracted if norm else None))
         group.members.append(index)
@@ -219,7 +222,10 @@ def judged_summary(
     summary = summarise(base, questions, ks, seed=seed)
     _add_simpleqa(summary, summarise(attempted, questions, ks, intervals=False))
     counters = judge.counters if judge is not None else None
-    summary.update(
+    sections: dict[str, Any] = cast(
+        dict[str, Any], summary
+    )  # _add_simpleqa added each slice's SimpleQA metrics
+    sections.update(
         {
             "extract": str(judge_info.get("extract", EXTRACT_FS1)),
             "judge": {**dict(judge_info), **(judge.settings() if judge is not None else {})},
@@ -240,7 +246,7 @@ def judged_summary(
             "verdicts": {v: stats.verdicts[v] for v in sorted(stats.verdicts)},
         }
     )
-    return summary  # type: ignore[return-value]  # _add_simpleqa and update() made it one
+    return cast(JudgedSummary, sections)
 
 
 def _metric_row(row: JudgedRow, flag: bool) -> dict[str, Any]:
@@ -336,7 +342,7 @@ def load_scored(
                     raise InputError(f"{source}:{lineno}: unknown question ID {prediction.id!r}")
                 score = score_prediction(prediction, question, extract=extract)
         except (RecordError, TypeError) as exc:
-            raise InputError(f"{source}:{lineno}: {exc}") from None
+            raise InputError(f"{source}:{lineno}: {exc}{authors_hint(row)}") from None
         if score.id not in questions:
             raise InputError(f"{source}:{lineno}: unknown question ID {score.id!r}")
         unit = (score.id, score.meta.get("budget"), score.sample)
@@ -373,7 +379,7 @@ def judge_file(
     progress: Callable[[int], None] | None = None,
     seed: int = 0,
     extract: str | None = None,
-) -> dict[str, Any]:
+) -> JudgedSummary:
     """Judge a scores directory or predictions file into ``out_dir/judged.jsonl`` + ``judged_summary.json``.
 
     Both files are written atomically at the end; the judge's cache is the incremental, kill-safe record, so a

@@ -141,7 +141,7 @@ def generation_jobs(exp: Experiment, questions: int) -> list[PlannedJob]:
     shards = exp.executor.shard_count(questions)
     jobs = []
     for student in exp.students:
-        res = resolve_resources(exp.executor, "generate", student.model, student.backend)
+        res = resolve_resources(exp.executor, "generate", student.model, student.resolved_backend())
         gpus = max(1, res.gpus)
         for setting in exp.settings:
             tokens = questions * exp.generation.n * tokens_per_sample(setting, exp)
@@ -193,8 +193,9 @@ def generate_command(exp: Experiment, rundir: Path, job: PlannedJob) -> str:
     student = next(s for s in exp.students if s.name == job.student)
     g = exp.generation
     trained = job.setting in TRAINED
-    model = str(rundir / "train" / f"{student.name}-{job.setting}" / "model") if trained else student.model
-    backend = "transformers" if trained and student.backend == "llamacpp" else student.backend
+    tuned = str(rundir / "train" / f"{student.name}-{job.setting}" / "model")
+    ref = student.for_checkpoint(tuned) if trained else student.ref()
+    model, backend = ref.model, ref.resolved_backend()
     args = [
         "fs1", "generate", "--benchmark", str(rundir / "benchmark" / "questions.jsonl"),
         "--out", str(rundir / job.stage / "predictions.jsonl"), "--model", model, "--backend", backend,

@@ -42,8 +42,9 @@ from fs1.scoring.extract import (
     extract_authors,
     extract_from_part,
 )
+from fs1.scoring.match import scoring_gold
 from fs1.scoring.normalize import normalize_answer
-from fs1.scoring.prediction import TRUNCATED_REASONS, score_extraction
+from fs1.scoring.prediction import TRUNCATED_REASONS, authors_hint, score_extraction
 from fs1.scoring.summary import VerdictColumns
 
 try:  # a faster decoder of the same JSON; without it, json does all the work
@@ -172,7 +173,7 @@ class RangeScorer:
     def _gold(self, qid: str) -> tuple[str, ...]:
         gold = self.golds.get(qid)
         if gold is None:
-            gold = self.golds[qid] = tuple(self.questions[qid].gold)
+            gold = self.golds[qid] = scoring_gold(self.questions[qid])
         return gold
 
 
@@ -214,7 +215,7 @@ def _prediction(raw: bytes) -> Prediction:
             return prediction
         return Prediction.from_dict(row)
     except (RecordError, TypeError) as exc:
-        raise _BadLine(str(exc)) from None
+        raise _BadLine(f"{exc}{authors_hint(row)}") from None
 
 
 def _decode(raw: bytes) -> Any:

@@ -16,9 +16,10 @@ from typing import Any
 from fs1.errors import ConfigError
 from fs1.io import InputError, atomic_open, write_json_atomic
 from fs1.records import Prediction, Question, Score
+from fs1.scoring.accounting import require_complete as check_complete
 from fs1.scoring.batches import default_workers, score_ranges
 from fs1.scoring.extract import EXTRACT_FS1, _extract_from_part
-from fs1.scoring.match import _gold_forms, _match_cached, match_normalized
+from fs1.scoring.match import _gold_forms, _match_cached, match_normalized, scoring_gold
 from fs1.scoring.normalize import normalize_answer
 from fs1.scoring.prediction import score_prediction
 from fs1.scoring.summary import DuplicateSampleError, VerdictColumns, aggregate
@@ -66,10 +67,11 @@ def check_extract(extract: str) -> None:
 
 def load_questions(spec: str | Path, fmt: str = "auto") -> dict[str, Question]:
     """Benchmark questions by ID, through ``fs1.data.load_benchmark`` (``sample``, a fs1-format or dataset file in
-    format ``fmt``, a hub id)."""
-    from fs1.data import load_benchmark
+    format ``fmt``, a hub id); older IDs of a question (SimpleQA row positions) find it too
+    (``fs1.data.question_index``)."""
+    from fs1.data import load_benchmark, question_index
 
-    return {question.ID: question for question in load_benchmark(str(spec), fmt=fmt)}
+    return question_index(load_benchmark(str(spec), fmt=fmt))
 
 
 def score_file(
@@ -81,10 +83,13 @@ def score_file(
     workers: int = 1,
     seed: int = 0,
     extract: str = EXTRACT_FS1,
+    require_complete: bool = False,
 ) -> dict[str, Any]:
     """Score a predictions JSONL file into ``out_dir/scores.jsonl`` and ``out_dir/summary.json``; returns the summary.
 
     ``extract``: the rule that reads each answer, ``fs1`` or ``authors`` (recorded as the summary's ``extract``).
+    The summary accounts for every benchmark question (``fs1.scoring.accounting``); ``require_complete`` makes a
+    benchmark question without a prediction an ``IncompleteError`` (nothing written).
 
     ``progress`` is called with the number of predictions scored so far, after each range of lines. ``workers``:
     processes to score with (0: one per core this process may use); the outputs do not depend on it. Each worker
@@ -115,12 +120,14 @@ def score_file(
         if not lines:
             raise InputError(f"{predictions_path}: no predictions")
         try:
-            summary = {**aggregate(columns, questions, ks, seed=seed), "extract": extract}
+            summary: dict[str, Any] = {**aggregate(columns, questions, ks, seed=seed), "extract": extract}
         except DuplicateSampleError as exc:
             raise InputError(f"{predictions_path}:{lines[exc.position]}: {exc}") from None
+        if require_complete:
+            check_complete(summary, str(predictions_path))
     warning = mixed_routes_warning(predictions_path, routes)
     if warning:
-        summary["warnings"] = [warning]
+        summary.setdefault("warnings", []).append(warning)
     write_json_atomic(out_dir / SUMMARY_FILE, summary)
     return summary
 
@@ -145,5 +152,5 @@ def clear_caches() -> None:
 def _gold_of(golds: dict[str, tuple[str, ...]], question: Question) -> tuple[str, ...]:
     gold = golds.get(question.ID)
     if gold is None:
-        gold = golds[question.ID] = tuple(question.gold)
+        gold = golds[question.ID] = scoring_gold(question)
     return gold
