@@ -69,7 +69,8 @@ def flavour_from_models(models: dict[str, Any], base_url: str) -> str:
     if HOSTED_OPENAI_HOST in base_url:
         return "openai"
     data = models.get("data")
-    for entry in data if isinstance(data, list) else []:  # only a hint: entries of another shape are passed over
+    # Only a hint: entries of another shape are passed over (a model named on the command line still works).
+    for entry in data if isinstance(data, list) else []:
         if not isinstance(entry, dict):
             continue
         flavour = OWNED_BY.get(str(entry.get("owned_by", "")).lower())
