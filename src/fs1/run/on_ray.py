@@ -2,12 +2,77 @@
 
 Ray retries a task whose worker process or node died (``max_retries``); the retried job resumes from the records
 it had already written. A job that raises is not retried: its error is reported and a re-run resumes it.
+
+The address is checked before anything runs: ``ray.init`` on an address where no cluster answers retries for
+minutes, so fs1 first opens a TCP connection to it (what ``auto`` stands for is looked up as Ray does: ``RAY_ADDRESS``,
+then the cluster last started on this machine) with a deadline of ``PROBE_TIMEOUT_S`` and stops with one line if
+nothing answers. ``ray://HOST:PORT`` (Ray Client) needs ``grpcio``, which the ``cluster`` extra installs
+(``ray[client]``); without it the address is refused naming that fix.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import socket
+
+from fs1.errors import ConfigError
 from fs1.run.config import RaySpec
 from fs1.run.executors import Job, JobCall, JobFailure, Ledger, last_error_line
+
+PROBE_TIMEOUT_S = 5.0
+CLIENT_PREFIX = "ray://"
+ADDRESS_KEY = "executor.ray.address"
+
+
+def ray_target(address: str) -> str | None:
+    """The ``HOST:PORT`` (or ``ray://HOST:PORT``) that ``ray.init(address)`` would connect to; None for ``local``
+    (a private cluster is started) or when Ray's own lookup is not available to ask."""
+    if address == "local":
+        return None
+    if address != "auto":
+        return address
+    if os.environ.get("RAY_ADDRESS"):
+        return os.environ["RAY_ADDRESS"]
+    try:
+        from ray._private.services import get_ray_address_from_environment  # what ray.init("auto") reads
+    except ImportError:
+        return None
+    try:
+        found = get_ray_address_from_environment("auto", None)
+    except ConnectionError:
+        raise ConfigError(
+            f"{ADDRESS_KEY} auto: no Ray cluster runs on this machine and RAY_ADDRESS is not set; start one "
+            "(`ray start --head`), give its HOST:PORT, or use `local` for a private one"
+        ) from None
+    return None if found in (None, "auto") else str(found)
+
+
+def probe_ray_address(address: str, timeout_s: float = PROBE_TIMEOUT_S) -> None:
+    """One line (``ConfigError``) unless something answers at the Ray address within ``timeout_s`` seconds."""
+    target = ray_target(address)
+    if target is None:
+        return
+    client = target.startswith(CLIENT_PREFIX)
+    host, _, port = target.removeprefix(CLIENT_PREFIX).rpartition(":")
+    if not host or not port.isdigit():
+        raise ConfigError(
+            f"{ADDRESS_KEY} {address!r}: expected auto, local, HOST:PORT or ray://HOST:PORT, got {target!r}"
+        )
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        why = (
+            f"no answer within {timeout_s:g} s" if isinstance(exc, TimeoutError) else exc.strerror or str(exc)
+        )
+        raise ConfigError(
+            f"no Ray cluster at {target} ({why}): start it (`ray start --head`) or fix {ADDRESS_KEY}"
+        ) from None
+    if client and importlib.util.find_spec("grpc") is None:
+        raise ConfigError(
+            f"{ADDRESS_KEY} {target}: ray:// (Ray Client) needs grpcio: pip install 'ray[client]' (or fs1's cluster "
+            "extra: pip install 'fs1[cluster]'), or give the cluster's HOST:PORT"
+        )
 
 
 def _run_job(call: JobCall) -> None:
@@ -20,6 +85,7 @@ class RayExecutor:
 
     def __init__(self, spec: RaySpec) -> None:
         self.spec = spec
+        probe_ray_address(spec.address)  # before any stage runs: an unreachable cluster is one line, at once
 
     def connect(self) -> None:
         import ray
