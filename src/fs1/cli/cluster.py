@@ -79,7 +79,8 @@ def status_command(
     watch: bool = typer.Option(False, "--watch", help="Refresh until interrupted (Ctrl-C)."),
     every: float = typer.Option(5.0, "--every", min=0.5, help="Seconds between refreshes with --watch."),
 ) -> None:
-    """Every stage and shard of a run: done / running / pending / failed, records written, job id, last error."""
+    """Every stage and shard of a run: done / running / pending (with the reason Slurm gives) / failed, records
+    written, job id, last error."""
     with user_errors():
         from rich.live import Live
 
@@ -114,7 +115,7 @@ def _status_table(rundir: Path):  # noqa: ANN202
         table.add_row(
             row.stage,
             row.shard,
-            f"[{style}]{row.state}[/]",
+            f"[{style}]{row.state}[/]" + (f" ({row.reason})" if row.reason else ""),
             "–" if row.records is None else str(row.records),
             str(row.attempts) if row.attempts else "–",
             row.job_id or "–",

@@ -83,7 +83,15 @@ class Ledger:
         self.path = rundir / LEDGER
         self.executor = executor
 
-    def note(self, job: Job, event: str, job_id: str | None = None, error: str | None = None) -> None:
+    def note(
+        self,
+        job: Job,
+        event: str,
+        job_id: str | None = None,
+        error: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        """One event of ``job``: submitted, pending (with the engine's ``reason``), finished or failed (``error``)."""
         row: dict[str, Any] = {
             "time": time.time(),
             "executor": self.executor,
@@ -95,6 +103,8 @@ class Ledger:
         }
         if error:
             row["error"] = redact_text(error)
+        if reason:
+            row["reason"] = reason
         with JsonlAppender(self.path) as sink:
             sink.write(row)
 
@@ -136,7 +146,7 @@ def make_executor(kind: str, rundir: Path, spec: Any) -> Executor:
     if kind == "slurm":
         from fs1.run.on_slurm import SlurmExecutor
 
-        return SlurmExecutor(rundir, spec.slurm)
+        return SlurmExecutor(rundir, spec.slurm, spec.resources)
     if kind == "ray":
         from fs1.run.on_ray import RayExecutor
 

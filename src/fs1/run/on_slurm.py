@@ -2,7 +2,8 @@
 
 A job is ``Checkpointable``: on preemption or timeout submitit requeues it with the same callable, which resumes from
 the records its shard has already written. Job states come from ``sacct`` as submitit asks; on clusters without
-accounting storage (``sacct`` disabled) they come from ``scontrol show job`` instead.
+accounting storage (``sacct`` disabled) they come from ``scontrol show job`` instead. Resources are fitted to the
+partition before submission, and a job pending for a reason that never clears stops the wave (``slurm_limits``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,15 @@ from submitit.slurm.slurm import SlurmInfoWatcher
 
 from fs1.run.config import SlurmSpec
 from fs1.run.executors import Job, JobCall, JobFailure, Ledger, Resources, last_error_line
+from fs1.run.slurm_limits import (
+    ROUTINE,
+    PartitionLimits,
+    explicit_fields,
+    fit_resources,
+    never_clears,
+    pending_reasons,
+    read_limits,
+)
 
 
 class RequeueableCall(JobCall, submitit.helpers.Checkpointable):
@@ -114,16 +124,38 @@ class SlurmExecutor:
     name = "slurm"
     remote = True
 
-    def __init__(self, rundir: Path, spec: SlurmSpec) -> None:
+    def __init__(self, rundir: Path, spec: SlurmSpec, requested: dict[str, Any] | None = None) -> None:
         self.folder = Path(spec.folder) if spec.folder else rundir / ".jobs" / "slurm"
         self.spec = spec
         self.watcher = ScontrolFallbackWatcher(delay_s=spec.poll_s)
+        self.requested = requested or {}  # the experiment file's executor.resources: what the user set
+        self._limits: dict[str | None, PartitionLimits | None] = {}
+        self._said: set[str] = set()
+
+    def fitted(self, job: Job) -> Resources:
+        """The job's resources within its partition's limits (read once per partition)."""
+        partition = job.resources.partition
+        if partition not in self._limits:
+            self._limits[partition] = read_limits(partition)
+        limits = self._limits[partition]
+        if limits is None:
+            return job.resources
+        kind = job.stage.split("/")[0]
+        res, note = fit_resources(job.resources, limits, explicit_fields(self.requested, kind), kind)
+        self._say(note)
+        return res
+
+    def _say(self, note: str | None) -> None:
+        if note and note not in self._said:
+            self._said.add(note)
+            print(note, file=sys.stderr, flush=True)
 
     def submit(self, jobs: list[Job], ledger: Ledger) -> tuple[list[tuple[Job, Any]], list[JobFailure]]:
-        """One array per resource group; returns each job with its submitit handle, and the jobs sbatch refused."""
+        """One array per resource group; returns each job with its submitit handle, and the jobs sbatch refused.
+        Every job is fitted to its partition first: a request no node can satisfy submits nothing."""
         groups: dict[Resources, list[Job]] = defaultdict(list)
         for job in jobs:
-            groups[job.resources].append(job)
+            groups[self.fitted(job)].append(job)
         submitted, refused = [], []
         for res, group in groups.items():
             executor = submitit.SlurmExecutor(folder=self.folder, python=sys.executable)
@@ -155,10 +187,43 @@ class SlurmExecutor:
                     ledger.note(job, "failed", handle.job_id, "cancelled: fs1 run was interrupted")
             raise
 
+    def _watch(self, submitted: list[tuple[Job, Any]], ledger: Ledger) -> dict[str, str]:
+        """Until every job has ended: pending reasons go to the ledger (unusual ones to the console too); a reason
+        that never clears cancels the jobs still waiting. Returns those jobs' ids with why they were stopped."""
+        seen: dict[str, str] = {}
+        pause = 1.0
+        while waiting := [(job, handle) for job, handle in submitted if not handle.done()]:
+            reasons = pending_reasons(handle.job_id for _, handle in waiting)
+            for job, handle in waiting:
+                reason = reasons.get(handle.job_id)
+                if reason in (None, "None") or seen.get(handle.job_id) == reason:  # "None": not scheduled yet
+                    continue
+                seen[handle.job_id] = reason
+                ledger.note(job, "pending", handle.job_id, reason=reason)
+                meaning = never_clears(reason)
+                if meaning:
+                    return self._stop(waiting, f"{job.label} (Slurm job {handle.job_id}) cannot start: {reason}: "
+                                      f"{meaning}")  # fmt: skip
+                if reason not in ROUTINE:
+                    self._say(f"note: {job.label} (Slurm job {handle.job_id}) is pending: {reason}")
+            time.sleep(pause)
+            pause = min(2 * pause, float(self.spec.poll_s))
+        return {}
+
+    def _stop(self, waiting: list[tuple[Job, Any]], error: str) -> dict[str, str]:
+        for _, handle in waiting:
+            handle.cancel(check=False)
+        return {handle.job_id: error for _, handle in waiting}
+
     def _wait(
         self, submitted: list[tuple[Job, Any]], failures: list[JobFailure], ledger: Ledger
     ) -> list[JobFailure]:
+        stopped = self._watch(submitted, ledger)
         for job, handle in submitted:
+            if handle.job_id in stopped:
+                ledger.note(job, "failed", handle.job_id, stopped[handle.job_id])
+                failures.append(JobFailure(job, handle.job_id, stopped[handle.job_id]))
+                continue
             try:
                 handle.result()
             # FailedJobError (the job's traceback inside) or UncompletedJobError (cancelled, lost, out of requeues)

@@ -37,6 +37,7 @@ class StatusRow:
     job_id: str | None
     error: str | None
     attempts: int = 0  # processes that started this job (a retry or requeue adds one)
+    reason: str | None = None  # why a pending job waits, as the engine said (Slurm: Priority, Resources, ...)
 
 
 def _lines(path: Path) -> int | None:
@@ -88,8 +89,9 @@ def run_status(rundir: Path) -> list[StatusRow]:
                 label = f"{index}/{count}"
                 attempts = tries.get(part.name, 0)
                 rows.append(
-                    StatusRow(stage, label, state, _lines(part), _job(event), _error(event, state), attempts)
-                )
+                    StatusRow(stage, label, state, _lines(part), _job(event), _error(event, state), attempts,
+                              _reason(event, state))
+                )  # fmt: skip
             continue
         event = ledger.get((stage, None)) or next(
             (e for (s, _), e in reversed(ledger.items()) if s == stage), None
@@ -98,7 +100,11 @@ def run_status(rundir: Path) -> list[StatusRow]:
         state = _state(done, running, event)
         records = _lines(output) if output else None
         attempts = tries.get(directory.name, 0)
-        rows.append(StatusRow(stage, "", state, records, _job(event), _error(event, state), attempts))
+        rows.append(
+            StatusRow(
+                stage, "", state, records, _job(event), _error(event, state), attempts, _reason(event, state)
+            )
+        )
     return rows
 
 
@@ -133,3 +139,7 @@ def _job(event: dict | None) -> str | None:
 
 def _error(event: dict | None, state: str) -> str | None:
     return event.get("error") if event and state == "failed" else None
+
+
+def _reason(event: dict | None, state: str) -> str | None:
+    return event.get("reason") if event and state == "pending" else None
