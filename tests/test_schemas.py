@@ -18,6 +18,7 @@ from fs1.distill.config import DistillConfig
 from fs1.generate.predictions import GenerateConfig, GenerationSettings
 from fs1.judge.config import JudgeConfig, JudgeSampling, JudgeSettings
 from fs1.kg.settings import SearchSettings
+from fs1.kg.stage import EndpointOptions
 from fs1.run.config import Experiment, GenerationSpec, JudgeSpec, TeacherSpec, TrainSpec
 from fs1.train.config import SftConfig, TrainConfig
 
@@ -45,7 +46,11 @@ STUDENTS = [{"name": "s", "model": "m"}]
 # Keys a section cannot go without, added to each one-key section the tests write.
 REQUIRED = {"judge": {"model": "j"}}
 # `fs1 score` has no section: the run scores with its own k list and seed, by one process per core.
-NO_SECTION = {ScoreConfig: "the run sets k (ks), the seed (generation.seed) and the workers"}
+NO_SECTION = {
+    ScoreConfig: "the run sets k (ks), the seed (generation.seed) and the workers",
+    # `kg: sparql:URL` queries with the endpoint's defaults ($FS1_USER_AGENT, the cache in RUNDIR/cache/kg)
+    EndpointOptions: "the run's paths stage uses the endpoint defaults",
+}
 
 
 def _commands() -> dict[str, click.Command]:

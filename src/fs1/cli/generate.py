@@ -1,6 +1,7 @@
 """`fs1 generate`: answer a benchmark with a model under test-time scaling and write Prediction records.
 
-A thin command over :func:`fs1.generate.generate_predictions`; heavy libraries load inside the command.
+Parse the options, run the generate stage (``fs1.generate.stage.GENERATE``) through the driver, print what it did;
+heavy libraries load inside the command.
 """
 
 from __future__ import annotations
@@ -11,12 +12,13 @@ import typer
 
 from fs1.cli.app import (
     BACKEND_OPTION,
-    BENCHMARK_FORMAT_HELP,
+    BENCHMARK_OPTION,
+    FORMAT_OPTION,
     app,
+    chosen_shard,
     console,
     merge_shards_option,
     parse_backend_options,
-    recorded,
     shard_option,
     user_errors,
 )
@@ -24,92 +26,93 @@ from fs1.cli.schema import schema_options
 from fs1.errors import ConfigError
 from fs1.generate.predictions import GenerateConfig
 
+_HELP = """Generate predictions for a benchmark with parallel sampling and s1 budget forcing.
 
-@app.command("generate")
+For array jobs: run `--shard I/N` once per I (e.g. I = $SLURM_ARRAY_TASK_ID), then the same command with
+`--merge-shards N` instead of `--shard`. Prompts use the model's chat template: the question + " Put your final
+answer in \\boxed{}." (cot adds "Think step-by-step."; reasoning opens the s1 thinking block). Each record carries id,
+sample, text (thinking, markers and answer), think/answer token counts, waits, finish reason, model, setting, budget
+and seed."""
+
+_BACKEND = typer.Option("transformers", "--backend", help="transformers | llamacpp | vllm | openai.")
+_BASE_URL = typer.Option(None, "--base-url", help="Server URL for --backend openai (key: env only).")
+_TOKENIZER = typer.Option(
+    None, "--tokenizer", help="--backend openai: the model's tokenizer (path, hub id, smollm2-135m)."
+)
+_MAX_THINK = typer.Option(
+    None,
+    "--max-think-tokens",
+    min=1,
+    help="Budget forcing: force the answer after this many thinking tokens.",
+)
+_THREADS = typer.Option(None, "--threads", min=1, help="CPU threads (transformers, llamacpp).")
+_DTYPE = typer.Option(
+    None,
+    "--dtype",
+    help="transformers weights: auto (default: bfloat16 where the CPU has native BF16, else float32), "
+    "float32, bfloat16, float16.",
+)
+_RESUME = typer.Option(False, "--resume", help="Skip (id, sample, budget) records already in --out.")
+_VERBOSE = typer.Option(False, "--verbose", help="Show library output too (always kept in OUT.log.txt).")
+
+
+@app.command("generate", help=_HELP)
 @schema_options(GenerateConfig, aliases={"model": ("-m",)}, exclude=("continue_sweep", "system"))
 def generate(
     config: GenerateConfig,
-    benchmark: str = typer.Option(
-        ...,
-        "--benchmark",
-        "-b",
-        help="'sample' (bundled), an fs1-format JSONL/JSON/Parquet file, a dataset file, or a hub id.",
-    ),
-    fmt: str = typer.Option("auto", "--format", help=BENCHMARK_FORMAT_HELP),
+    benchmark: str = BENCHMARK_OPTION,
+    fmt: str = FORMAT_OPTION,
     out: Path = typer.Option(..., "--out", "-o", help="Predictions JSONL, appended record by record."),
-    backend: str = typer.Option("transformers", "--backend", help="transformers | llamacpp | vllm | openai."),
-    base_url: str | None = typer.Option(
-        None, "--base-url", help="Server URL for --backend openai (key: env only)."
-    ),
-    tokenizer: str | None = typer.Option(
-        None, "--tokenizer", help="--backend openai: the model's tokenizer (path, hub id, smollm2-135m)."
-    ),
-    max_think_tokens: int | None = typer.Option(
-        None,
-        "--max-think-tokens",
-        min=1,
-        help="Budget forcing: force the answer after this many thinking tokens.",
-    ),
+    backend: str = _BACKEND,
+    base_url: str | None = _BASE_URL,
+    tokenizer: str | None = _TOKENIZER,
+    max_think_tokens: int | None = _MAX_THINK,
     limit: int | None = typer.Option(None, "--limit", min=0, help="Only the first N questions."),
-    threads: int | None = typer.Option(
-        None, "--threads", min=1, help="CPU threads (transformers, llamacpp)."
-    ),
-    dtype: str | None = typer.Option(
-        None,
-        "--dtype",
-        help="transformers weights: auto (default: bfloat16 where the CPU has native BF16, else float32), "
-        "float32, bfloat16, float16.",
-    ),
-    resume: bool = typer.Option(
-        False, "--resume", help="Skip (id, sample, budget) records already in --out."
-    ),
+    threads: int | None = _THREADS,
+    dtype: str | None = _DTYPE,
+    resume: bool = _RESUME,
     shard: str | None = shard_option("answer"),
     merge_shards: int | None = merge_shards_option("Generate", "key"),
-    verbose: bool = typer.Option(
-        False, "--verbose", help="Show library output too (always kept in OUT.log.txt)."
-    ),
+    verbose: bool = _VERBOSE,
     backend_option: list[str] | None = BACKEND_OPTION,
 ) -> None:
-    """Generate predictions for a benchmark with parallel sampling and s1 budget forcing.
+    from fs1.data import load_benchmark
+    from fs1.generate.stage import GENERATE, GenerateSpec
+    from fs1.run.driver import merge, part_file, run_part, side_recording
 
-    For array jobs: run `--shard I/N` once per I (e.g. I = $SLURM_ARRAY_TASK_ID), then the same command with
-    `--merge-shards N` instead of `--shard`. Prompts use the model's chat template: the question + " Put your final answer in \\boxed{}." (cot adds
-    "Think step-by-step."; reasoning opens the s1 thinking block). Each record carries id, sample, text (thinking,
-    markers and answer), think/answer token counts, waits, finish reason, model, setting, budget and seed.
-    """
     with user_errors():
-        if max_think_tokens is not None:
-            if config.budgets is not None:
-                raise ConfigError("give either --max-think-tokens or --budgets, not both")
-            config = GenerateConfig.model_validate(config.model_dump() | {"budgets": [max_think_tokens]})
+        part = chosen_shard(shard, merge_shards)
+        config = _with_think_budget(config, max_think_tokens)
+        options = _backend_options(backend, base_url, tokenizer, threads, dtype) | parse_backend_options(
+            backend_option
+        )
+        spec = GenerateSpec(config, backend, config.model, options, console=console)
+        questions = load_benchmark(benchmark, limit=limit, fmt=fmt)
         if merge_shards is not None:
-            if shard is not None:
-                raise ConfigError("give either --shard or --merge-shards, not both")
-            merged = _merge(benchmark, fmt, limit, config, out, merge_shards)
+            merged, _ = merge(GENERATE, spec, questions, out, merge_shards)
             console.print(f"merged {merge_shards} shards into {out}: {merged} predictions, every key once")
             return
-        options = _backend_options(backend, base_url, threads, dtype)
-        if tokenizer is not None:
-            if backend != "openai":
-                raise ConfigError(f"--tokenizer applies to the openai backend, not {backend!r}")
-            options["tokenizer"] = tokenizer
-        options.update(parse_backend_options(backend_option))
-        from fs1.manifest import side_manifest_path
-        from fs1.run.shards import parse_shard, shard_path
-        from fs1.stage_log import side_log_path
-
-        # a shard records beside its own file: shards of one OUT may run at the same time
-        written = out if shard is None else shard_path(out, *parse_shard(shard))
-        manifest, log = side_manifest_path(written), side_log_path(written)
-        with recorded(manifest, log, seed=config.seed, inputs={"benchmark": benchmark}, verbose=verbose):
-            summary = _run(benchmark, fmt, limit, backend, options, config, out, resume, shard)
+        written = part_file(out, part)
+        record = side_recording(written, seed=config.seed, inputs={"benchmark": benchmark}, verbose=verbose)
+        summary = run_part(GENERATE, spec, questions, out, part, resume=resume, recording=record)
     console.print(
-        f"wrote {summary.written} predictions to {out} ({summary.skipped} already there, "
+        f"wrote {summary.written} predictions to {written} ({summary.skipped} already there, "
         f"{summary.sequences} sequences generated)"
     )
 
 
-def _backend_options(backend: str, base_url: str | None, threads: int | None, dtype: str | None) -> dict:
+def _with_think_budget(config: GenerateConfig, max_think_tokens: int | None) -> GenerateConfig:
+    """``--max-think-tokens N`` is ``--budgets N``."""
+    if max_think_tokens is None:
+        return config
+    if config.budgets is not None:
+        raise ConfigError("give either --max-think-tokens or --budgets, not both")
+    return GenerateConfig.model_validate(config.model_dump() | {"budgets": [max_think_tokens]})
+
+
+def _backend_options(
+    backend: str, base_url: str | None, tokenizer: str | None, threads: int | None, dtype: str | None
+) -> dict[str, object]:
     options: dict[str, object] = {"base_url": base_url} if base_url else {}
     local = ("transformers", "llamacpp")
     if threads is not None:
@@ -120,50 +123,8 @@ def _backend_options(backend: str, base_url: str | None, threads: int | None, dt
         if backend != "transformers":
             raise ConfigError(f"--dtype applies to the transformers backend, not {backend!r}")
         options["dtype"] = dtype
+    if tokenizer is not None:
+        if backend != "openai":
+            raise ConfigError(f"--tokenizer applies to the openai backend, not {backend!r}")
+        options["tokenizer"] = tokenizer
     return options
-
-
-def _merge(benchmark: str, fmt: str, limit: int | None, config, out: Path, count: int) -> int:  # noqa: ANN001
-    """Merge the shard files of ``out``; the expected keys come from the same questions, n and budgets."""
-    from fs1.data import load_benchmark
-    from fs1.generate.predictions import prediction_key
-    from fs1.run.shards import merge_shards
-
-    questions = load_benchmark(benchmark, limit=limit, fmt=fmt)
-    budgets = sorted(set(config.budgets)) if config.budgets else [None]
-    expected = {(q.ID, s, b) for q in questions for s in range(config.n) for b in budgets}
-    return merge_shards(out, count, expected, prediction_key, remove_parts=False)
-
-
-def _run(
-    benchmark: str,
-    fmt: str,
-    limit: int | None,
-    backend: str,
-    options: dict,
-    config,  # noqa: ANN001
-    out: Path,
-    resume: bool,
-    shard: str | None = None,
-):  # noqa: ANN202
-    """Load questions and backend, generate with a progress bar; backend failures become one-line errors."""
-    from fs1.backends.base import BackendError
-    from fs1.data import load_benchmark
-    from fs1.generate.progress import generate_with_progress
-    from fs1.run.shards import mark_done, parse_shard, shard_path, shard_slice
-
-    questions = load_benchmark(benchmark, limit=limit, fmt=fmt)
-    if shard is not None:
-        index, count = parse_shard(shard)
-        questions = shard_slice(questions, index, count)
-        out = shard_path(out, index, count)
-    try:
-        summary = generate_with_progress(
-            questions, backend, config.model, config, out, resume=resume, console=console, **options
-        )
-        if shard is not None:
-            mark_done(out)
-        return summary
-    except BackendError as exc:
-        # Transport failures after retries, unusable models: one line, no stack trace, records so far kept.
-        raise BackendError(f"backend {backend!r}: {exc}") from None

@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from fs1.cli.app import BACKEND_OPTION, app, console, parse_backend_options, user_errors
+from fs1.cli.app import BACKEND_OPTION, BENCHMARK_OPTION, app, console, parse_backend_options, user_errors
 from fs1.cli.schema import schema_options
 from fs1.judge.config import DEFAULT_BATCH_SIZE, JudgeConfig, JudgeSettings
 
@@ -34,16 +34,17 @@ BATCH_SIZE = _option("batch_size", "--batch-size", default=DEFAULT_BATCH_SIZE)
 RULES = _option("rules", "--rules")
 
 
+_SCORES = typer.Argument(
+    ..., help="A `fs1 score` output directory (its scores.jsonl) or a predictions JSONL file."
+)
+
+
 @app.command("judge")
 @schema_options(JudgeConfig)
 def judge(
     config: JudgeConfig,
-    scores: Path = typer.Argument(
-        ..., help="A `fs1 score` output directory (its scores.jsonl) or a predictions JSONL file."
-    ),
-    benchmark: str = typer.Option(
-        ..., "--benchmark", "-b", help="Benchmark: 'sample' (bundled) or a file in the fs1 format."
-    ),
+    scores: Path = _SCORES,
+    benchmark: str = BENCHMARK_OPTION,
     out: Path = typer.Option(
         ..., "--out", "-o", help="Output directory for judged.jsonl and judged_summary.json."
     ),
