@@ -7,14 +7,12 @@ from pathlib import Path
 import typer
 
 from fs1.cli.app import (
-    BACKEND_OPTION,
     BENCHMARK_OPTION,
     FORMAT_OPTION,
     app,
     chosen_shard,
     console,
     merge_shards_option,
-    parse_backend_options,
     shard_option,
     user_errors,
 )
@@ -57,7 +55,6 @@ def distill(
     merge_shards: int | None = merge_shards_option("Distil", "(id, sample)"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     verbose: bool = _VERBOSE,
-    backend_option: list[str] | None = BACKEND_OPTION,
 ) -> None:
     from fs1.backends import BackendError
     from fs1.distill.inputs import load_paths, load_questions
@@ -66,9 +63,6 @@ def distill(
 
     with user_errors():
         part = chosen_shard(shard, merge_shards)
-        if backend_option:
-            settings = config.model_dump() | {"backend_options": parse_backend_options(backend_option)}
-            config = DistillConfig.model_validate(settings)
         questions = load_questions(benchmark, limit, fmt)
         spec = DistillSpec(config, load_paths(paths) if paths is not None else None, overwrite, not quiet)
         if merge_shards is not None:

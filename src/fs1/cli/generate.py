@@ -11,14 +11,12 @@ from pathlib import Path
 import typer
 
 from fs1.cli.app import (
-    BACKEND_OPTION,
     BENCHMARK_OPTION,
     FORMAT_OPTION,
     app,
     chosen_shard,
     console,
     merge_shards_option,
-    parse_backend_options,
     shard_option,
     user_errors,
 )
@@ -34,38 +32,32 @@ answer in \\boxed{}." (cot adds "Think step-by-step."; reasoning opens the s1 th
 sample, text (thinking, markers and answer), think/answer token counts, waits, finish reason, model, setting, budget
 and seed."""
 
-_BACKEND = typer.Option("transformers", "--backend", help="transformers | llamacpp | vllm | openai.")
-_BASE_URL = typer.Option(None, "--base-url", help="Server URL for --backend openai (key: env only).")
-_TOKENIZER = typer.Option(
-    None, "--tokenizer", help="--backend openai: the model's tokenizer (path, hub id, smollm2-135m)."
-)
 _MAX_THINK = typer.Option(
     None,
     "--max-think-tokens",
     min=1,
     help="Budget forcing: force the answer after this many thinking tokens.",
 )
-_THREADS = typer.Option(None, "--threads", min=1, help="CPU threads (transformers, llamacpp).")
+_THREADS = typer.Option(
+    None, "--threads", min=1, help="CPU threads (transformers, llamacpp): --backend-option threads=N."
+)
 _DTYPE = typer.Option(
     None,
     "--dtype",
     help="transformers weights: auto (default: bfloat16 where the CPU has native BF16, else float32), "
-    "float32, bfloat16, float16.",
+    "float32, bfloat16, float16: --backend-option dtype=D.",
 )
 _RESUME = typer.Option(False, "--resume", help="Skip (id, sample, budget) records already in --out.")
 _VERBOSE = typer.Option(False, "--verbose", help="Show library output too (always kept in OUT.log.txt).")
 
 
 @app.command("generate", help=_HELP)
-@schema_options(GenerateConfig, aliases={"model": ("-m",)}, exclude=("continue_sweep", "system"))
+@schema_options(GenerateConfig, aliases={"model": ("-m",)}, exclude=("continue_sweep", "label"))
 def generate(
     config: GenerateConfig,
     benchmark: str = BENCHMARK_OPTION,
     fmt: str = FORMAT_OPTION,
     out: Path = typer.Option(..., "--out", "-o", help="Predictions JSONL, appended record by record."),
-    backend: str = _BACKEND,
-    base_url: str | None = _BASE_URL,
-    tokenizer: str | None = _TOKENIZER,
     max_think_tokens: int | None = _MAX_THINK,
     limit: int | None = typer.Option(None, "--limit", min=0, help="Only the first N questions."),
     threads: int | None = _THREADS,
@@ -74,7 +66,6 @@ def generate(
     shard: str | None = shard_option("answer"),
     merge_shards: int | None = merge_shards_option("Generate", "key"),
     verbose: bool = _VERBOSE,
-    backend_option: list[str] | None = BACKEND_OPTION,
 ) -> None:
     from fs1.data import load_benchmark
     from fs1.generate.stage import GENERATE, GenerateSpec
@@ -82,18 +73,15 @@ def generate(
 
     with user_errors():
         part = chosen_shard(shard, merge_shards)
-        config = _with_think_budget(config, max_think_tokens)
-        options = _backend_options(backend, base_url, tokenizer, threads, dtype) | parse_backend_options(
-            backend_option
-        )
-        spec = GenerateSpec(config, backend, config.model, options, console=console)
+        spec = GenerateSpec(_with_shortcuts(config, max_think_tokens, threads, dtype), console=console)
         questions = load_benchmark(benchmark, limit=limit, fmt=fmt)
         if merge_shards is not None:
             merged, _ = merge(GENERATE, spec, questions, out, merge_shards)
             console.print(f"merged {merge_shards} shards into {out}: {merged} predictions, every key once")
             return
         written = part_file(out, part)
-        record = side_recording(written, seed=config.seed, inputs={"benchmark": benchmark}, verbose=verbose)
+        seed = spec.config.seed
+        record = side_recording(written, seed=seed, inputs={"benchmark": benchmark}, verbose=verbose)
         summary = run_part(GENERATE, spec, questions, out, part, resume=resume, recording=record)
     console.print(
         f"wrote {summary.written} predictions to {written} ({summary.skipped} already there, "
@@ -101,30 +89,18 @@ def generate(
     )
 
 
-def _with_think_budget(config: GenerateConfig, max_think_tokens: int | None) -> GenerateConfig:
-    """``--max-think-tokens N`` is ``--budgets N``."""
-    if max_think_tokens is None:
-        return config
-    if config.budgets is not None:
-        raise ConfigError("give either --max-think-tokens or --budgets, not both")
-    return GenerateConfig.model_validate(config.model_dump() | {"budgets": [max_think_tokens]})
-
-
-def _backend_options(
-    backend: str, base_url: str | None, tokenizer: str | None, threads: int | None, dtype: str | None
-) -> dict[str, object]:
-    options: dict[str, object] = {"base_url": base_url} if base_url else {}
-    local = ("transformers", "llamacpp")
-    if threads is not None:
-        if backend not in local:
-            raise ConfigError(f"--threads applies to the transformers and llamacpp backends, not {backend!r}")
-        options["threads"] = threads
-    if dtype is not None:
-        if backend != "transformers":
-            raise ConfigError(f"--dtype applies to the transformers backend, not {backend!r}")
-        options["dtype"] = dtype
-    if tokenizer is not None:
-        if backend != "openai":
-            raise ConfigError(f"--tokenizer applies to the openai backend, not {backend!r}")
-        options["tokenizer"] = tokenizer
-    return options
+def _with_shortcuts(
+    config: GenerateConfig, max_think_tokens: int | None, threads: int | None, dtype: str | None
+) -> GenerateConfig:
+    """``--max-think-tokens N`` is ``--budgets N``; ``--threads``/``--dtype`` are backend options of their own."""
+    if max_think_tokens is not None:
+        if config.budgets is not None:
+            raise ConfigError("give either --max-think-tokens or --budgets, not both")
+        config = GenerateConfig.model_validate(config.model_dump() | {"budgets": [max_think_tokens]})
+    shortcuts = {"threads": threads, "dtype": dtype}
+    options = {name: value for name, value in shortcuts.items() if value is not None}
+    if options:
+        config = GenerateConfig.model_validate(
+            config.model_dump() | {"options": {**options, **config.options}}
+        )
+    return config

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,14 +18,10 @@ OUTPUT = "predictions.jsonl"
 
 @dataclass
 class GenerateSpec:
-    """What to generate with: the settings (``config.model`` is the label each prediction records), the backend
-    and the model it loads (a checkpoint, hub id or server model), the backend's options, and the progress bar's
-    description and console."""
+    """What to generate with: the settings, the model among them (``config.ref()``; ``config.label`` is what each
+    prediction records as its model), and the progress bar's description and console."""
 
     config: GenerateConfig
-    backend: str
-    model: str
-    options: dict[str, Any] = field(default_factory=dict)
     description: str = "generating"
     console: Any = None
 
@@ -43,11 +39,11 @@ def run_generate(questions: list[Question], spec: GenerateSpec, out: Path, resum
 
     try:
         return generate_with_progress(
-            questions, spec.backend, spec.model, spec.config, out, resume=resume, description=spec.description,
-            console=spec.console, **spec.options,
-        )  # fmt: skip
+            questions, spec.config, out, resume=resume, description=spec.description, console=spec.console
+        )
     except BackendError as exc:
-        raise BackendError(f"backend {spec.backend!r}: {exc}") from None
+        # Transport failures after retries, unusable models: one line, no stack trace, records so far kept.
+        raise BackendError(f"backend {spec.config.resolved_backend()!r}: {exc}") from None
 
 
 GENERATE: Stage[GenerateSpec] = Stage(

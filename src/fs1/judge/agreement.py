@@ -159,7 +159,7 @@ def _judge_section(
 ) -> dict[str, Any]:
     """Judge each answered case once (judge-all); score the judge alone and the cascade (rules + judge)."""
     answered = [c for c in cases if c.answer is not None]
-    requests = [JudgeRequest(c.question.question, tuple(c.question.gold), c.answer or "") for c in answered]
+    requests = [JudgeRequest.about(c.question, c.answer or "") for c in answered]
     verdicts = {c.case: o.verdict for c, o in zip(answered, judge.judge(requests, progress), strict=True)}
     judged = [(verdicts[c.case], c) for c in answered]
     final = [(decided.get(c.case) or verdicts.get(c.case) or VERDICT_NOT_ATTEMPTED, c) for c in cases]

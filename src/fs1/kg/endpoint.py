@@ -40,6 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from fs1.errors import ConfigError
 from fs1.kg.base import KG, KGError, QueryMemoryError, QueryTimeout, QueryTooCostly, Row
 from fs1.kg.cache import QueryCache
+from fs1.redact import redact_url
 from fs1.retry_after import retry_after
 
 WDQS_URL = "https://query.wikidata.org/sparql"
@@ -200,7 +201,7 @@ class SparqlKG(KG):
             }
         )
         self.url = self.settings.url
-        self.spec = f"sparql:{self.url}"
+        self.spec = f"sparql:{redact_url(self.url)}"  # what records and logs name: no password or key
         agent = user_agent_for(self.url, self.settings.user_agent)
         self._params: dict[str, str] = {}
         if self.settings.server_timeout_s is not None:

@@ -20,6 +20,7 @@ from fs1.kg.search import EdgePath, PathSearch
 from fs1.kg.settings import SearchSettings
 from fs1.kg.verbalise import verbalise
 from fs1.records import PathRecord, Question, Triple
+from fs1.redact import redact_text
 
 FOUND, NONE, NO_ENTITIES, ERROR = "found", "none", "no_entities", "error"
 REACH_CACHE_SIZE = 256  # questions whose reachable labels are kept for supports()
@@ -66,7 +67,8 @@ class PathFinder:
         try:
             record = self._record(question)
         except KGError as exc:
-            record = PathRecord(ID=question.ID, status=ERROR, error=str(exc))
+            # The reason quotes the endpoint's URL, which may carry a password.
+            record = PathRecord(ID=question.ID, status=ERROR, error=redact_text(str(exc)))
         record.kg = self.kg.spec
         record.kg_date = self.data_date(ask=record.status != ERROR)
         return record

@@ -154,9 +154,8 @@ class Pipeline:
 
     def jobs_for(self, result: StageResult, part: Part, kind: str | None) -> list[Job]:
         model = heavy_model(self, result.name)
-        res = resolve_resources(
-            self.exp.executor, kind or "default", model.model if model else None, model and model.backend
-        )
+        backend = model.resolved_backend() if model else None
+        res = resolve_resources(self.exp.executor, kind or "default", model.model if model else None, backend)
         shards = [None] if part.count == 1 or part.stage is None else self.unfinished(result, part)
         return [
             Job(result.name, self.job_call(part, result.name, shard), res,

@@ -8,6 +8,7 @@ from typing import Any
 from fs1.errors import ConfigError
 from fs1.io import atomic_open, read_jsonl_rows
 from fs1.manifest import MANIFEST_NAME, recording
+from fs1.redact import redact_text
 from fs1.run.cluster import make_executor
 from fs1.run.config import ExecutorSpec, Experiment, load_experiment
 from fs1.run.driver import Shard
@@ -49,7 +50,7 @@ def run_experiment(
     if only is not None:
         return run_only(exp, experiment_file, rundir, origin, log, Only(only, shard), verbose=verbose)
     with driver_lock(rundir):
-        keep_experiment_copy(experiment_file, rundir / EXPERIMENT_COPY)
+        keep_experiment_copy(experiment_file, rundir / EXPERIMENT_COPY, log)
         engine = make_executor(exp.executor.kind, rundir, exp.executor)
         pipe = Pipeline(exp, rundir, experiment_file, log, verbose=verbose, executor=engine, base=origin)
         pipe.prune = prune
@@ -156,14 +157,30 @@ def with_executor_overrides(exp: Experiment, executor: str | None, shards: int |
     return exp.model_copy(update={"executor": spec})
 
 
-def keep_experiment_copy(experiment_file: Path, copy: Path) -> None:
+def same_experiment(copy: Path, experiment_file: Path) -> bool:
+    """Whether the run's copy is ``experiment_file`` (as kept: its secrets masked)."""
+    if copy.samefile(experiment_file):
+        return True
+    return copy.read_bytes() == redact_text(experiment_file.read_bytes().decode("utf-8")).encode("utf-8")
+
+
+def keep_experiment_copy(experiment_file: Path, copy: Path, log: Log = print) -> None:
     """Keep the experiment beside its results; rerunning from that very copy (``fs1 run RUN/experiment.yaml
-    --out RUN``) simply resumes."""
+    --out RUN``) simply resumes. Secrets in it (a password in the ``kg`` URL, a key in a ``base_url``) are masked
+    in the copy, which then cannot be rerun as it is: the console says so."""
     if copy.exists() and copy.samefile(experiment_file):
         return
     copy.parent.mkdir(parents=True, exist_ok=True)
+    # Loaded as UTF-8 already; bytes, so that its line ends stay as they are.
+    text = experiment_file.read_bytes().decode("utf-8")
+    kept = redact_text(text)
     with atomic_open(copy, "wb") as fh:
-        fh.write(experiment_file.read_bytes())
+        fh.write(kept.encode("utf-8"))
+    if kept != text:
+        log(
+            f"note: {copy} has the experiment's secrets masked (***): rerun from {experiment_file}, "
+            "or keep secrets out of the file (the API key comes from the environment)"
+        )
 
 
 def quiet_library_logs() -> None:

@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fs1.records import Question
+from fs1.run.cluster.resources import resolve_resources
 from fs1.stage import Stage
 from fs1.vocab import TRACE_MODES
 
 if TYPE_CHECKING:
-    from fs1.run.config import ModelSpec
+    from fs1.backends.ref import ModelRef
+    from fs1.run.config import GenerationSpec, ModelSpec
     from fs1.run.pipeline import Pipeline
 
 # Settings whose student is first fine-tuned on traces of the same name.
@@ -111,7 +113,7 @@ def paths_part(pipe: Pipeline) -> Part:
 def distill_config(pipe: Pipeline, mode: str) -> dict[str, Any]:
     config = {
         "benchmark": pipe.fingerprints["benchmark"],
-        "teacher": pipe.exp.teacher.model_dump(exclude={"seed"}),
+        "teacher": pipe.exp.teacher.fingerprint(),
         "mode": mode,
         "seed": pipe.exp.seed,
     }
@@ -144,28 +146,38 @@ def distill_part(pipe: Pipeline, mode: str) -> Part:
 # --- generate ------------------------------------------------------------------------------------------------------
 
 
-def model_for(pipe: Pipeline, student: ModelSpec, setting: str) -> tuple[str, str]:
-    """(model path or id, backend) that a run of ``setting`` generates with."""
+def model_for(pipe: Pipeline, student: ModelSpec, setting: str) -> ModelRef:
+    """The model a run of ``setting`` generates with: the student, or its checkpoint tuned on traces."""
     if setting in TRAINED_SETTINGS:
-        path = pipe.rundir / "train" / f"{student.name}-{setting}" / "model"
-        backend = "transformers" if student.backend == "llamacpp" else student.backend
-        return str(path), backend
-    return student.model, student.backend
+        return student.for_checkpoint(str(pipe.rundir / "train" / f"{student.name}-{setting}" / "model"))
+    return student.ref()
 
 
 def _budgets(pipe: Pipeline, setting: str) -> list[int]:
     return list(pipe.exp.generation.budgets or []) if setting in TRAINED_SETTINGS else []
 
 
+def effective_generation(spec: GenerationSpec, model: str, budgets: list[int]) -> GenerationSpec:
+    """The generation settings a run's model is given: with ``preset: paper``, the preset's values for that model
+    (its real id or checkpoint path decides the family; budget-forced runs decoded greedily get the greedy preset)."""
+    greedy = bool(budgets) and (spec.greedy_budgets or spec.n == 1)
+    return spec.with_preset(model, greedy=greedy)
+
+
 def generate_config(pipe: Pipeline, student: ModelSpec, setting: str) -> dict[str, Any]:
+    from fs1.generate.predictions import NOT_RECORDED
+
     g = pipe.exp.generation
     trained = setting in TRAINED_SETTINGS
+    budgets = _budgets(pipe, setting)
     config = {
         "benchmark": pipe.fingerprints["benchmark"],
-        "student": student.model_dump(),
+        "student": student.fingerprint(),
         "setting": setting,
-        "generation": g.model_dump(exclude={"seed"} | (set() if trained else FORCING_FIELDS)),
-        "budgets": _budgets(pipe, setting),
+        "generation": effective_generation(g, model_for(pipe, student, setting).model, budgets).model_dump(
+            exclude={"seed", *NOT_RECORDED} | (set() if trained else FORCING_FIELDS)
+        ),
+        "budgets": budgets,
         "seed": pipe.exp.seed,
     }
     if trained:
@@ -177,9 +189,14 @@ def generate_part(pipe: Pipeline, student: ModelSpec, setting: str) -> Part:
     from fs1.generate.stage import GENERATE
 
     run = f"{student.name}__{setting}"
-    model, backend = model_for(pipe, student, setting)
+    ref = model_for(pipe, student, setting)
+    # On a cluster a vLLM job shards the model over the GPUs it was given (resources table / experiment file).
+    gpus = resolve_resources(pipe.exp.executor, "generate", student.model, student.resolved_backend()).gpus
+    shard_over = ref.info().tensor_parallel_option
+    if shard_over is not None and pipe.remote and gpus > 1:
+        ref = ref.with_options(**{shard_over: gpus})
     budgets = _budgets(pipe, setting)
-    meta = {"model": student.name, "setting": setting, "backend": backend, "model_path": model,
+    meta = {"model": student.name, "setting": setting, "backend": ref.resolved_backend(), "model_path": ref.model,
             "budgets": budgets, "n": pipe.exp.generation.n}  # fmt: skip
 
     def before(directory: Path) -> None:
@@ -187,42 +204,36 @@ def generate_part(pipe: Pipeline, student: ModelSpec, setting: str) -> Part:
 
         write_json_atomic(directory / "run.json", meta)
 
-    spec = generate_spec(pipe, student, setting, run, model, backend, budgets)
+    spec = generate_spec(pipe, setting, run, ref, budgets)
     count = pipe.shard_count(len(pipe.questions()))
     return Part(GENERATE, spec, pipe.questions, count, before=before)
 
 
-def generate_spec(
-    pipe: Pipeline, student: ModelSpec, setting: str, run: str, model: str, backend: str, budgets: list[int]
-) -> Any:
-    """The run's generation settings for one student and setting, as ``fs1 generate`` takes them."""
+def generate_spec(pipe: Pipeline, setting: str, label: str, ref: ModelRef, budgets: list[int]) -> Any:
+    """The run's generation settings for one model in one setting, as ``fs1 generate`` takes them; each prediction
+    records ``label`` as its model."""
     from rich.console import Console
 
     from fs1.generate import GenerateConfig
     from fs1.generate.stage import GenerateSpec
-    from fs1.run.cluster.resources import resolve_resources
 
     g = pipe.exp.generation
     gen_setting = SETTING_FOR_GENERATION[setting]
+    settings = effective_generation(g, ref.model, budgets).model_dump(exclude={"greedy_budgets"})
     config = GenerateConfig(
-        **g.model_dump(exclude={"greedy_budgets"})
+        **settings
+        | ref.ref().model_dump()
         | {
-            "model": run,
+            "label": label,
             "setting": gen_setting,
             "budgets": budgets or None,
             "min_think_tokens": g.min_think_tokens if gen_setting == "reasoning" else None,
-            "temperature": 0.0 if (budgets and g.greedy_budgets) else g.temperature,
+            "temperature": 0.0 if (budgets and g.greedy_budgets) else settings["temperature"],
             "seed": pipe.exp.seed,
         }
     )
-    # On a cluster a vLLM job shards the model over the GPUs it was given (resources table / experiment file).
-    gpus = resolve_resources(pipe.exp.executor, "generate", student.model, student.backend).gpus
-    tensor_parallel = gpus if backend == "vllm" and pipe.remote and gpus > 1 else None
-    options = {"base_url": student.base_url, "tokenizer": student.tokenizer}
-    options |= {"tensor_parallel_size": tensor_parallel} if tensor_parallel else {}
-    options = {k: v for k, v in (options | student.options).items() if v is not None}
     # stderr: stdout carries library chatter into the stage's log.txt (fs1.stage_log)
-    return GenerateSpec(config, backend, model, options, f"generate {run}", Console(stderr=True))
+    return GenerateSpec(config, f"generate {label}", Console(stderr=True))
 
 
 # --- score and judge -----------------------------------------------------------------------------------------------
@@ -234,6 +245,7 @@ def score_config(pipe: Pipeline, run: str) -> dict[str, Any]:
         "ks": pipe.exp.ks,
         "seed": pipe.exp.seed,
         "metrics": SCORE_METRICS_VERSION,
+        "extract": pipe.exp.extract,
     }
 
 
@@ -245,7 +257,8 @@ def score_part(pipe: Pipeline, run: str) -> Part:
         for warning in _read_json(directory / SUMMARY_FILE).get("warnings", []):
             pipe.log(f"  [yellow]warning:[/] {warning}")
 
-    spec = ScoreSpec(pipe.rundir / "generate" / run / "predictions.jsonl", pipe.exp.ks, pipe.exp.seed)
+    predictions = pipe.rundir / "generate" / run / "predictions.jsonl"
+    spec = ScoreSpec(predictions, pipe.exp.ks, pipe.exp.seed, extract=pipe.exp.extract)
     return Part(SCORE, spec, pipe.questions, report=report)
 
 
@@ -270,14 +283,11 @@ def judge_part(pipe: Pipeline, run: str) -> Part:
         from fs1.judge.judge import load_judge
 
         return load_judge(
-            spec.model,
-            backend=spec.backend,
+            spec.judge_ref(),
             prompt=spec.prompt,
             sampling=judge_sampling(spec, pipe.exp.seed),
             cache_path=pipe.rundir / "cache" / "judge_verdicts.jsonl",
             batch_size=spec.batch_size,
-            backend_options=spec.backend_options,
-            **spec.remote_options(),
         )
 
     settings = JudgeRunSpec(
@@ -286,8 +296,9 @@ def judge_part(pipe: Pipeline, run: str) -> Part:
         mode=spec.mode,
         rules=spec.rules,
         ks=pipe.exp.ks,
-        info={"model": spec.model, "prompt": spec.prompt, "backend": spec.backend},
+        info={"model": spec.model, "prompt": spec.prompt, "backend": spec.resolved_backend()},
         seed=pipe.exp.seed,
+        extract=pipe.exp.extract,
     )
     return Part(JUDGE, settings, pipe.questions)
 

@@ -92,7 +92,7 @@ def question_accuracy(rows: Iterable[Mapping[str, Any]], budget: int | None = No
     """Per question ID: the share of correct samples (of ``budget`` only, when given)."""
     totals: dict[str, list[int]] = {}
     for row in rows:
-        if budget is not None and _budget_of(row) != budget:
+        if budget is not None and budget_of(row) != budget:
             continue
         total = totals.setdefault(str(row["id"]), [0, 0])
         total[0] += bool(row.get("correct"))
@@ -102,10 +102,10 @@ def question_accuracy(rows: Iterable[Mapping[str, Any]], budget: int | None = No
 
 def budgets_of(rows: Iterable[Mapping[str, Any]]) -> list[int]:
     """The distinct budgets of scored rows, smallest first."""
-    return sorted({b for b in map(_budget_of, rows) if b is not None})
+    return sorted({b for b in map(budget_of, rows) if b is not None})
 
 
-def _budget_of(row: Mapping[str, Any]) -> int | None:
+def budget_of(row: Mapping[str, Any]) -> int | None:
     budget = row.get("budget", (row.get("meta") or {}).get("budget"))
     return None if budget is None else int(budget)
 

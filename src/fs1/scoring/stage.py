@@ -8,18 +8,20 @@ from pathlib import Path
 from typing import Any
 
 from fs1.records import Question, Score
+from fs1.scoring.extract import EXTRACT_FS1
 from fs1.scoring.score import SCORES_FILE
 from fs1.stage import Stage
 
 
 @dataclass
 class ScoreSpec:
-    """What to score, with which k list, bootstrap seed and worker processes."""
+    """What to score, with which k list, bootstrap seed, worker processes and answer-extraction rule."""
 
     predictions: Path
     ks: list[int]
     seed: int
     workers: int = 1
+    extract: str = EXTRACT_FS1
 
 
 def score_key(row: dict[str, Any]) -> tuple[str, int, Any]:
@@ -32,7 +34,15 @@ def run_score(questions: list[Question], spec: ScoreSpec, out: Path, resume: boo
     from fs1.scoring.score import score_file
 
     by_id = {q.ID: q for q in questions}
-    return score_file(spec.predictions, by_id, out.parent, ks=spec.ks, seed=spec.seed, workers=spec.workers)
+    return score_file(
+        spec.predictions,
+        by_id,
+        out.parent,
+        ks=spec.ks,
+        seed=spec.seed,
+        workers=spec.workers,
+        extract=spec.extract,
+    )
 
 
 SCORE: Stage[ScoreSpec] = Stage(

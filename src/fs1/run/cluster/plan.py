@@ -11,8 +11,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from fs1.config import Sampling
 from fs1.errors import ConfigError
+from fs1.generate.predictions import generation_preset
 from fs1.run.cluster.resources import model_size_b, resolve_resources
 from fs1.run.config import Experiment
 
@@ -138,8 +138,8 @@ class Placement:
 def tokens_per_sample(setting: str, exp: Experiment) -> int:
     """Budget-forced runs think up to the largest budget, then answer once per budget; others the assumed mean."""
     g = exp.generation
-    # No max_tokens in the experiment file means the paper's default cap (the Sampling default).
-    cap = Sampling().max_tokens if g.max_tokens is None else g.max_tokens
+    # No max_tokens in the experiment file means the cap of the setting's preset (the paper's).
+    cap = g.resolve(generation_preset(setting)).max_tokens or 0
     if setting in TRAINED and g.budgets:
         return max(g.budgets) + len(g.budgets) * g.answer_max_tokens
     if setting in TRAINED:
@@ -152,7 +152,7 @@ def generation_jobs(exp: Experiment, questions: int) -> list[PlannedJob]:
     shards = exp.executor.shard_count(questions)
     jobs = []
     for student in exp.students:
-        res = resolve_resources(exp.executor, "generate", student.model, student.backend)
+        res = resolve_resources(exp.executor, "generate", student.model, student.resolved_backend())
         for setting in exp.settings:
             tokens = questions * exp.generation.n * tokens_per_sample(setting, exp)
             hours = tokens / decode_rate(student.model) / 3600 / shards
@@ -188,13 +188,13 @@ def planned_jobs(exp: Experiment, questions: int, train_questions: int | None = 
         count = 1 if exp.kg.startswith("sparql:") else exp.executor.shard_count(train_q)
         jobs += _sharded("paths", "", resolve_resources(exp.executor, "paths", None, None).gpus, 0.0, count)
     teacher, shards = exp.teacher, exp.executor.shard_count(train_q)
-    gpus = resolve_resources(exp.executor, "distill", teacher.model, teacher.backend).gpus
-    tokens = train_q * teacher.samples * (teacher.max_tokens or Sampling().max_tokens)
+    gpus = resolve_resources(exp.executor, "distill", teacher.model, teacher.resolved_backend()).gpus
+    tokens = train_q * teacher.samples * (teacher.sampling_params().max_tokens or 0)
     hours = tokens / decode_rate(teacher.model) / 3600 / shards if gpus else 0.0
     for mode in modes:
         jobs += _sharded(f"distill/{mode}", teacher.model, gpus, hours, shards)
     for student in exp.students:
-        res = resolve_resources(exp.executor, "train", student.model, student.backend)
+        res = resolve_resources(exp.executor, "train", student.model, student.resolved_backend())
         tokens = train_q * teacher.samples * exp.train.num_train_epochs * exp.train.max_length
         hours = tokens / (train_rate(student.model) * max(1, res.gpus)) / 3600 if res.gpus else 0.0
         jobs += [
@@ -203,8 +203,8 @@ def planned_jobs(exp: Experiment, questions: int, train_questions: int | None = 
     jobs += generation_jobs(exp, questions)
     if exp.judge is not None:
         judge = exp.judge
-        gpus = resolve_resources(exp.executor, "judge", judge.model, judge.backend).gpus
-        tokens = questions * exp.generation.n * (judge.max_tokens or 64)
+        gpus = resolve_resources(exp.executor, "judge", judge.model, judge.resolved_backend()).gpus
+        tokens = questions * exp.generation.n * (judge.max_tokens or 8)  # verdicts are a few tokens
         hours = tokens / decode_rate(judge.model) / 3600 if gpus else 0.0
         runs = [f"{s.name}__{setting}" for s in exp.students for setting in exp.settings]
         jobs += [PlannedJob(f"judge/{run}", judge.model, gpus, hours, wave=5) for run in runs]
