@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fs1.run.stages import effective_generation
 from typer.testing import CliRunner
 
 from fs1.cli.main import app
@@ -17,6 +16,7 @@ from fs1.data import load_benchmark
 from fs1.generate.predictions import GenerateConfig, resume_config
 from fs1.prompts import eval_user_prompt
 from fs1.run.config import Experiment
+from fs1.run.stages import effective_generation
 from tests.support.scripted_openai import Reply, ScriptedOpenAIServer
 
 AUTHORS_SYSTEM = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."

@@ -72,9 +72,9 @@ def fold_shard_logs(out: Path, count: int, log: Path) -> None:
             part_log.unlink()
 
 
-def experiment_digest(rundir: Path) -> str:
-    """The SHA-256 of the run's experiment copy: a job checks it is the experiment its driver submitted it for."""
-    return hashlib.sha256((rundir / EXPERIMENT_COPY).read_bytes()).hexdigest()
+def experiment_digest(path: Path) -> str:
+    """The SHA-256 of an experiment file: a job checks it is the experiment its driver submitted it for."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def run_job(
@@ -84,17 +84,18 @@ def run_job(
     shards: int = 1,
     verbose: bool = False,
     experiment: str = "",
+    digest: str = "",
 ) -> None:
     """A cluster job of a run: stage ``stage`` (shard ``shard`` of ``shards``; None: the whole stage) of the run in
-    ``rundir``, rebuilt there from ``RUNDIR/experiment.yaml``. ``experiment``: that file's SHA-256 when the job was
-    submitted (empty: not checked); a job whose experiment was replaced since stops rather than mix two."""
+    ``rundir``, rebuilt there from the experiment — ``RUNDIR/experiment.yaml``, or ``experiment`` where that copy
+    has secrets masked. ``digest``: that file's SHA-256 when the job was submitted (empty: not checked); a job whose
+    experiment was replaced since stops rather than mix two."""
     from fs1.run.pipeline import Pipeline, part_for
 
     root = Path(rundir)
-    if experiment and experiment_digest(root) != experiment:
-        raise ConfigError(
-            f"{root / EXPERIMENT_COPY} changed since this job was submitted; run `fs1 run` again"
-        )
-    pipe = Pipeline.for_job(root, verbose=verbose)
+    source = Path(experiment) if experiment else root / EXPERIMENT_COPY
+    if digest and experiment_digest(source) != digest:
+        raise ConfigError(f"{source} changed since this job was submitted; run `fs1 run` again")
+    pipe = Pipeline.for_job(root, source, verbose=verbose)
     part = part_for(pipe, stage)
     run_piece(part, root / stage, None if shard is None else Shard(shard, shards), verbose)

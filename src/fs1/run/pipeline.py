@@ -95,9 +95,8 @@ class Pipeline:
     only: Any = None  # `fs1 run --only`: the one stage to run (fs1.run.only.Only)
 
     @classmethod
-    def for_job(cls, rundir: Path, verbose: bool = False) -> Pipeline:
-        """The pipeline a cluster job rebuilds from the run directory alone."""
-        experiment = rundir / EXPERIMENT_COPY
+    def for_job(cls, rundir: Path, experiment: Path, verbose: bool = False) -> Pipeline:
+        """The pipeline a cluster job rebuilds from the run directory and the experiment alone."""
         base = recorded_origin(rundir)
         return cls(
             load_experiment(experiment, base), rundir, experiment, verbose=verbose, base=base, job=True
@@ -168,8 +167,15 @@ class Pipeline:
         if not self.executor.remote:
             return functools.partial(run_piece, part, self.rundir / name, shard, self.verbose)
         index, count = (None, 1) if shard is None else (shard.index, shard.count)
-        digest = experiment_digest(self.rundir)
-        return functools.partial(run_job, str(self.rundir), name, index, count, self.verbose, digest)
+        source = (
+            self.rundir / EXPERIMENT_COPY
+        )  # the file the worker rebuilds the stage from, unless it masks secrets
+        if source.read_bytes() != self.experiment_file.read_bytes():
+            source = self.experiment_file.resolve()
+        digest = experiment_digest(source)
+        return functools.partial(
+            run_job, str(self.rundir), name, index, count, self.verbose, str(source), digest
+        )
 
     def unfinished(self, result: StageResult, part: Part) -> list[Shard]:
         """The shards still to run: not finished, or changed after they finished (set aside, then run again)."""

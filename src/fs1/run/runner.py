@@ -138,6 +138,8 @@ def run_stages(pipe: Pipeline) -> None:
         if exp.judge is not None:
             pipe.run_judge(run)
     pipe.barrier()
+    if pipe.only is not None:  # `--only`: the walk passed every stage without meeting the one asked for
+        return
     pipe.clean_stale_runs(runs)
     pipe.runs = runs
     write_results_table(pipe, runs, summaries)
