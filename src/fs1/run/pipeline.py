@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,13 +30,13 @@ from fs1.run.jobs import ATTEMPTS, EXPERIMENT_COPY, experiment_digest, fold_shar
 from fs1.run.markers import LOG_NAME, MARKER, StageResult, close_stage, open_stage, read_marker
 from fs1.run.rundir import recorded_origin, set_aside
 from fs1.run.stages import HEAVY, TRAINED_SETTINGS, Part, config_for, family, heavy_model, part_for
-from fs1.shards import changed_since_done, done_path, drop_other_counts, remove_shard_files
+from fs1.shards import changed_since_done, done_path, drop_other_counts
 from fs1.summary_types import SUMMARY_FILE
 
 Log = Callable[[str], None]
-MERGE_LOCK = (
-    ".merge.lock"  # in a stage directory: one merge at a time (the driver, or the last of its shards' jobs)
-)
+# In a stage directory: one merge at a time (the driver, or the last of its shards' jobs).
+MERGE_LOCK = ".merge.lock"
+SHARD_FILE = re.compile(r"^.+\.shard-\d+-of-\d+\..+$")  # a shard's records, marker, sidecar, log or side file
 __all__ = ["ATTEMPTS", "TRAINED_SETTINGS", "Pipeline", "StagesFailed"]
 
 
@@ -143,12 +144,10 @@ class Pipeline:
         result = open_stage(self.rundir, name, config, self.log, prune=self.prune)
         self.fingerprints[name] = result.fingerprint
         self.results.append(result)
-        if result.status == "skipped":
-            for out in result.directory.glob(
-                "*.shard-*-of-*.jsonl"
-            ):  # a merge interrupted after it was recorded
-                count = int(out.name.rsplit("-of-", 1)[1].split(".")[0])
-                remove_shard_files(out.with_name(out.name.split(".shard-")[0] + ".jsonl"), count)
+        if result.status == "skipped":  # a merge interrupted after it was recorded left its shards' files
+            for leftover in result.directory.iterdir():
+                if SHARD_FILE.match(leftover.name) and leftover.is_file():
+                    leftover.unlink()
         return result
 
     def jobs_for(self, result: StageResult, part: Part, kind: str | None) -> list[Job]:
