@@ -44,7 +44,7 @@ from fs1.scoring.extract import (
 )
 from fs1.scoring.match import scoring_gold
 from fs1.scoring.normalize import normalize_answer
-from fs1.scoring.prediction import TRUNCATED_REASONS, score_extraction
+from fs1.scoring.prediction import TRUNCATED_REASONS, authors_hint, score_extraction
 from fs1.scoring.summary import VerdictColumns
 
 try:  # a faster decoder of the same JSON; without it, json does all the work
@@ -215,7 +215,7 @@ def _prediction(raw: bytes) -> Prediction:
             return prediction
         return Prediction.from_dict(row)
     except (RecordError, TypeError) as exc:
-        raise _BadLine(str(exc)) from None
+        raise _BadLine(f"{exc}{authors_hint(row)}") from None
 
 
 def _decode(raw: bytes) -> Any:

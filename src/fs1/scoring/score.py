@@ -120,7 +120,7 @@ def score_file(
         if not lines:
             raise InputError(f"{predictions_path}: no predictions")
         try:
-            summary = {**aggregate(columns, questions, ks, seed=seed), "extract": extract}
+            summary: dict[str, Any] = {**aggregate(columns, questions, ks, seed=seed), "extract": extract}
         except DuplicateSampleError as exc:
             raise InputError(f"{predictions_path}:{lines[exc.position]}: {exc}") from None
         if require_complete:

@@ -44,7 +44,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -184,7 +184,7 @@ def summarise(
     ks: Sequence[int] | None = None,
     seed: int = 0,
     intervals: bool = True,
-) -> dict[str, Any]:
+) -> Summary:
     """Aggregate per-sample verdicts from any source (rule scorer or judge) into the summary (module docstring).
 
     Each row needs ``id``, ``sample``, ``correct`` and ``extracted`` (``None``: no answer); ``budget`` is read from the
@@ -249,7 +249,7 @@ def aggregate(
             _budget_key(b): _sections(context, np.array([x == b for x in budgets]), f"budget={b}/")
             for b in distinct
         }
-    return summary
+    return cast(Summary, summary)  # built to the declared shape (tests/test_contracts.py walks it)
 
 
 def _budget_key(budget: int | None) -> str:
@@ -395,7 +395,7 @@ def _sections(context: _SliceContext, mask: np.ndarray, prefix: str) -> dict[str
             rng = slice_rng(context.seed, f"{prefix}source={source}")
             replicates[source] = replicate_sums(context.matrix[inside], context.qids[inside], rng)
     pooled = (
-        (sum(r[0] for r in replicates.values()), sum(r[1] for r in replicates.values()))
+        cast(Replicates, (sum(r[0] for r in replicates.values()), sum(r[1] for r in replicates.values())))
         if replicates
         else None
     )
