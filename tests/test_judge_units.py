@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+from pathlib import Path
 
 import pytest
 
@@ -248,10 +250,46 @@ def test_jobs_sharing_a_cache_never_cut_each_others_lines(tmp_path) -> None:
     assert keys == ["first", "parent", "child"]
 
 
-def test_cache_with_a_bad_line_names_file_and_line(tmp_path) -> None:
+def test_cache_lines_that_cannot_be_trusted_are_skipped_with_a_count_and_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 31 item 7: a line whose verdict is not one its preset gives (an object, null, "banana", another
+    preset's grade) or whose fields have the wrong types is skipped, never counted as a verdict."""
+    good = {"key": "k1", "verdict": "correct", "reply": "1", "model": "m", "prompt": "fs1"}
+    bad = [
+        {**good, "key": "k2", "verdict": {"x": 1}},
+        {**good, "key": "k3", "verdict": None},
+        {**good, "key": "k4", "verdict": "banana"},
+        {**good, "key": "k5", "verdict": "not_attempted"},  # a simpleqa grade under the fs1 prompt
+        {**good, "key": "k6", "prompt": "vibes"},
+        {**good, "key": 7},
+        {**good, "key": "k8", "reply": ["1"]},
+        {**good, "key": "k9", "prompt_tokens": "12"},
+        {**good, "key": "k10", "votes": {"banana": 2}},
+        {"key": "k11"},
+        ["not", "an", "object"],
+    ]
     path = tmp_path / "cache.jsonl"
-    path.write_text(
-        '{"key": "k1", "verdict": "correct", "reply": "1", "model": "m", "prompt": "fs1"}\n{"key": "k2"}\n'
-    )
-    with pytest.raises(InputError, match=r"cache.jsonl:2: .*'verdict'"):
-        VerdictCache(path)
+    lines = [json.dumps(good), *map(json.dumps, bad), "{not json", json.dumps({**good, "key": "k12"})]
+    path.write_bytes(("\n".join(lines) + "\n").encode() + b"\xff\xfe\n")
+    caplog.set_level(logging.WARNING)
+    cache = VerdictCache(path)
+    assert cache.skipped == len(bad) + 2 and len(cache) == 2
+    assert cache.get("k1").verdict == VERDICT_CORRECT and cache.get("k12") is not None
+    assert all(f"k{i}" not in cache for i in range(2, 12))
+    assert "13 judge cache lines skipped" in caplog.text and "line 2: verdict" in caplog.text
+    ok = {
+        **good,
+        "key": "s1",
+        "prompt": "simpleqa",
+        "verdict": "not_attempted",
+        "votes": {"not_attempted": 2},
+    }
+    path.write_text(json.dumps(ok) + "\n")
+    assert VerdictCache(path).get("s1").verdict == VERDICT_NOT_ATTEMPTED  # valid under its own preset
+
+
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/urandom"])
+def test_a_cache_that_is_not_a_regular_file_is_refused_before_reading(device: str) -> None:
+    with pytest.raises(InputError, match="must be a regular file"):
+        VerdictCache(device)

@@ -201,7 +201,7 @@ def test_columns_gathered_in_pieces_aggregate_as_in_one_go() -> None:
 def test_the_cycle_collector_is_running_again_after_a_range_good_or_bad() -> None:
     import gc
 
-    scorer = batches.RangeScorer("p.jsonl", {qid: tuple(q.gold) for qid, q in QUESTIONS.items()})
+    scorer = batches.RangeScorer("p.jsonl", batches.Golds(QUESTIONS))
     good = b'{"id": "q1", "sample": 0, "text": "Tokyo"}\n'
     assert scorer.score_bytes(good).error is None and gc.isenabled()
     assert scorer.score_bytes(good + b'{"id": "q1", "sample": 1}\n').error_line == 2 and gc.isenabled()

@@ -11,6 +11,8 @@ import json
 import multiprocessing
 import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -160,28 +162,42 @@ def test_a_worker_killed_mid_run_fails_the_run_with_one_line(
     assert not multiprocessing.active_children()  # the other worker was ended too
 
 
-def _private_megabytes(pid: int) -> float:
-    """Memory only this process holds (its pages not shared with another): Private_Clean + Private_Dirty."""
-    fields = dict(
-        line.split(":", 1) for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]
-    )
+# Run in a fresh interpreter, as `fs1 score` runs: a thread some other test left running here would (rightly) make
+# the pool spawn its workers, each with its own copy of the gold answers.
+SHARING_PROBE = """
+import multiprocessing, sys
+from pathlib import Path
+from fs1.records import Question
+from fs1.scoring import batches, workers
+from fs1.scoring.score import score_file
+
+def private_megabytes(pid):
+    rows = Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]
+    fields = dict(row.split(":", 1) for row in rows)
     return sum(int(fields[name].split()[0]) for name in ("Private_Clean", "Private_Dirty")) / 1024
+
+if __name__ == "__main__":
+    workers.usable_cores = lambda: 2
+    batches.RANGE_BYTES = 1024
+    questions = {  # gold answers alone: about 60 MB in this process
+        f"q{i}": Question(ID=f"q{i}", question="?", main_answers=["Tokyo", f"{i:0600d}"]) for i in range(100_000)
+    }
+    private = []
+    progress = lambda n: private.extend(map(private_megabytes, (c.pid for c in multiprocessing.active_children())))
+    score_file(sys.argv[1], questions, sys.argv[2], workers=2, progress=progress)
+    print(max(private))
+"""
 
 
 @pytest.mark.skipif(not Path("/proc/self/smaps_rollup").exists(), reason="needs Linux /proc/PID/smaps_rollup")
-@pytest.mark.timeout(120)
-def test_workers_share_the_benchmark_instead_of_each_holding_a_copy(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(workers, "usable_cores", lambda: 2)
-    monkeypatch.setattr(batches, "RANGE_BYTES", 1024)
-    questions = benchmark(100_000, gold_chars=600)  # gold answers alone: about 60 MB in this process
+@pytest.mark.timeout(180)
+def test_workers_share_the_benchmark_instead_of_each_holding_a_copy(tmp_path: Path) -> None:
     path = predictions_file(tmp_path / "p.jsonl", 800)  # for 50 of the questions
-    private: list[float] = []
-
-    def measure(scored: int) -> None:
-        private.extend(_private_megabytes(child.pid) for child in multiprocessing.active_children())
-
-    score_file(path, questions, tmp_path / "out", workers=2, progress=measure)
+    probe = subprocess.run(
+        [sys.executable, "-c", SHARING_PROBE, str(path), str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     # A worker that unpickled its own copy of the gold answers would hold 60 MB and more of its own.
-    assert private and max(private) < 30, private
+    assert float(probe.stdout) < 30, probe.stdout

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from fs1.io import write_json_atomic
+from fs1.redact import redact_argv, redact_text
 from fs1.seeding import DEFAULT_SEED
 
 MANIFEST_NAME = "manifest.json"
@@ -118,8 +119,9 @@ def now() -> str:
 
 
 def command_line() -> list[str]:
-    """``sys.argv`` with the program named by its file name only (no home directories in the manifest)."""
-    return [Path(sys.argv[0]).name, *sys.argv[1:]] if sys.argv else []
+    """``sys.argv`` with the program named by its file name only (no home directories in the manifest) and secrets
+    masked (a password in a ``--kg sparql:`` URL, a ``--token`` value)."""
+    return redact_argv([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv else []
 
 
 def describe(seeds: dict[str, Any], inputs: dict[str, str | Path | None] | None = None) -> dict[str, Any]:
@@ -180,7 +182,8 @@ def recording(
     try:
         yield manifest
     except BaseException as exc:
-        manifest |= {"status": "failed", "ended": now(), "error": f"{type(exc).__name__}: {exc}"[:500]}
+        error = redact_text(f"{type(exc).__name__}: {exc}")[:500]
+        manifest |= {"status": "failed", "ended": now(), "error": error}
         write_json_atomic(path, manifest)
         raise
     manifest |= {"status": "finished", "ended": now()}

@@ -12,8 +12,7 @@ from fs1.vocab import PROMPT_SETTINGS
 # Every conversation of the authors' vLLM chat script (run_vllm_inference.py) starts with this system message: their
 # students', their baselines' and their Llama judge's alike (fs1's `paper` generation preset and `fs1` judge preset).
 AUTHORS_SYSTEM_PROMPT = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
-# Their repetition penalty, in every generation and judge call.
-AUTHORS_REPETITION_PENALTY = 1.05
+# Their repetition penalty, in every generation and judge call, is a sampling fact: fs1.config.AUTHORS_REPETITION_PENALTY.
 
 # --- Evaluation prompt (docs/protocol.md §3) ---
 BOXED_INSTRUCTION = " Put your final answer in \\boxed{}."
@@ -110,10 +109,5 @@ JUDGE_SIMPLEQA_USER = (
 JUDGE_SIMPLEQA_CORRECT = ("A", "CORRECT")
 JUDGE_SIMPLEQA_INCORRECT = ("B", "INCORRECT")
 JUDGE_SIMPLEQA_NOT_ATTEMPTED = ("C", "NOT_ATTEMPTED", "NOT ATTEMPTED")
-# The paper's judge sampling (protocol §4): temperature 0.6, top-p 0.9, top-k 20, repetition penalty 1.05, at most
-# 5 reply tokens (scripts/6.run_vllm_evaluation.sh and run_vllm_inference.py of the authors' code).
-JUDGE_FS1_TEMPERATURE = 0.6
-JUDGE_FS1_TOP_P = 0.9
-JUDGE_FS1_TOP_K = 20
-JUDGE_MAX_TOKENS = 5
-JUDGE_FS1_REPETITION_PENALTY = AUTHORS_REPETITION_PENALTY
+# The judges' sampling presets (the paper's: protocol §4, from scripts/6.run_vllm_evaluation.sh and
+# run_vllm_inference.py of the authors' code) are in fs1.config.PRESETS with every other preset.

@@ -87,13 +87,36 @@ class Sections(TypedDict):
     by_topic: dict[str, Stats]
 
 
+class IdList(TypedDict):
+    """A count of questions and their IDs (all of them, or the first few: ``fs1.scoring.accounting``)."""
+
+    count: int
+    ids: list[str]
+
+
+class Excluded(IdList):
+    """Questions left out of every number (IDs: all of them), with the number left out for each reason."""
+
+    reasons: dict[str, int]
+
+
 class Summary(Sections):
-    """``summary.json``: ``n`` (smallest samples per unit), ``ks``, the sections, and ``by_budget`` when the samples
-    carry several thinking budgets (keyed by the budget as a string, or ``NO_BUDGET_KEY``)."""
+    """``summary.json``: ``n`` (smallest samples per unit), ``ks``, the question accounting (benchmark questions,
+    excluded, without predictions, warnings: ``fs1.scoring.accounting``), the sections, and ``by_budget`` when the
+    samples carry several thinking budgets (keyed by the budget as a string, or ``NO_BUDGET_KEY``)."""
 
     n: int
     ks: list[int]
+    benchmark_questions: NotRequired[
+        int
+    ]  # NotRequired: summaries written before questions were accounted for
+    excluded: NotRequired[Excluded]
+    questions_without_predictions: NotRequired[IdList]
+    warnings: NotRequired[list[str]]
     by_budget: NotRequired[dict[str, Sections]]
+    extract: NotRequired[
+        str
+    ]  # the extraction rule (fs1.vocab.ExtractMode); absent in files written before it
 
 
 class JudgedSections(TypedDict):
@@ -111,8 +134,13 @@ class JudgedSummary(JudgedSections):
 
     n: int
     ks: list[int]
+    benchmark_questions: NotRequired[int]
+    excluded: NotRequired[Excluded]
+    questions_without_predictions: NotRequired[IdList]
+    warnings: NotRequired[list[str]]
     by_budget: NotRequired[dict[str, JudgedSections]]
-    judge: dict[str, Any]  # model, backend, prompt, mode
+    extract: str  # the extraction rule of the answers the judge was shown
+    judge: dict[str, Any]  # model, backend, prompt, system message, mode, sampling
     judge_calls: int
     cache_hits: int
     decided_by_rule: int

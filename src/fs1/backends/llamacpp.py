@@ -16,6 +16,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -31,21 +32,9 @@ from fs1.backends.decoding import (
     sample_rows,
 )
 from fs1.backends.embedded import cache_root, is_embedded, resolve_for_llamacpp
+from fs1.backends.options import WEIGHT_TYPES, LlamaCppOptions
 
-DEFAULT_SLOTS = 16
-DEFAULT_CTX_PER_SEQUENCE = 4096
-BATCH_TOKENS = 2048
 _PIECE_BYTES = 256
-# GGUF tensor types the embedded model can be converted to (llama.cpp file-type names). The shipped Q4_1 has no
-# batched (GEMM) CPU kernel, so 16 sequences per decode cost ~1.5x one; bf16/f16 go through llama.cpp's tiled
-# matmul and 16 cost ~3.5-5.5x one, fp32-exact to the shipped weights up to bf16/f16 rounding.
-WEIGHT_TYPES = {
-    "q4_0": "MOSTLY_Q4_0",
-    "q8_0": "MOSTLY_Q8_0",
-    "f16": "MOSTLY_F16",
-    "bf16": "MOSTLY_BF16",
-    "f32": "ALL_F32",
-}
 
 
 def auto_weights(model: str, flags: frozenset[str]) -> tuple[str, str]:
@@ -102,24 +91,16 @@ class LlamaCppBackend(Backend):
     name = "llamacpp"
     supports_sequence_limits = True
 
-    def __init__(
-        self,
-        model: str,
-        *,
-        threads: int | None = None,
-        slots: int = DEFAULT_SLOTS,
-        ctx_per_sequence: int = DEFAULT_CTX_PER_SEQUENCE,
-        batch_tokens: int = BATCH_TOKENS,
-        weights: str = "auto",
-    ) -> None:
+    def __init__(self, model: str, **options: Any) -> None:
         super().__init__(model)
+        self.options = opts = LlamaCppOptions(**options)
+        threads, slots, weights = opts.threads, opts.slots, opts.weights
+        ctx_per_sequence, batch_tokens = opts.ctx_per_sequence, opts.batch_tokens
         self._ll = ll = _import_llama_cpp()
         path = resolve_for_llamacpp(model)
         if not os.path.isfile(path):
             raise BackendError(f"llamacpp backend needs a GGUF file; {path!r} does not exist")
         kind, why = auto_weights(model, cpu_flags()) if weights == "auto" else (weights, "asked for")
-        if kind not in WEIGHT_TYPES and kind != "as-is":
-            raise BackendError(f"unknown weights {weights!r}; use auto, as-is, {', '.join(WEIGHT_TYPES)}")
         if kind != "as-is":
             path = converted_gguf(ll, path, kind)
         self.weights_note = f"llamacpp: {kind} weights ({weights}: {why})"

@@ -7,12 +7,10 @@ from pathlib import Path
 import typer
 
 from fs1.cli.app import (
-    BACKEND_OPTION,
     BENCHMARK_FORMAT_HELP,
     app,
     console,
     merge_shards_option,
-    parse_backend_options,
     recorded,
     shard_option,
     user_errors,
@@ -57,16 +55,12 @@ def distill(
     verbose: bool = typer.Option(
         False, "--verbose", help="Show library output too (always kept in TRACES.log.txt)."
     ),
-    backend_option: list[str] | None = BACKEND_OPTION,
 ) -> None:
     from fs1.backends import BackendError
     from fs1.distill.inputs import load_paths, load_questions
     from fs1.distill.runner import run_distillation
 
     with user_errors():
-        if backend_option:
-            settings = config.model_dump() | {"backend_options": parse_backend_options(backend_option)}
-            config = DistillConfig.model_validate(settings)
         questions = load_questions(benchmark, limit, fmt)
         path_index = load_paths(paths) if paths is not None else None
         from fs1.manifest import side_manifest_path

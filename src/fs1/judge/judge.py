@@ -14,7 +14,7 @@ Three prompt presets (texts in ``fs1.prompts``):
 - ``simpleqa``: a SimpleQA-style grader with three grades, CORRECT / INCORRECT / NOT_ATTEMPTED (also sees the
   question); greedy, at most 5 tokens.
 
-A prompt preset carries its sampling (``JudgeSampling``, the one place the judge's sampling is declared); a user may
+A prompt preset names its sampling preset (``fs1.config.PRESETS``, where every preset is declared); a user may
 override any field, and ask ``samples`` replies per request, of which the majority verdict counts (ties go to the
 earliest sample's verdict, so ``samples=1`` is the paper's judge). Each request is sent with the judge ``seed``.
 
@@ -40,9 +40,10 @@ from typing import Any
 
 from fs1 import prompts
 from fs1.backends.base import Backend
+from fs1.backends.ref import ModelRef
 from fs1.errors import ConfigError
 from fs1.judge.cache import CachedVerdict, VerdictCache
-from fs1.judge.config import DEFAULT_BATCH_SIZE, JudgeSampling
+from fs1.judge.config import DEFAULT_BATCH_SIZE, JudgeSampling, JudgeSettings
 from fs1.records import Question
 
 VERDICT_CORRECT = "correct"
@@ -62,22 +63,10 @@ ERROR_EXAMPLES_KEPT = 20  # unparseable replies kept for the report (the count i
 _REPLY_WRAPPING = " \t\r\n\"'`*"
 
 
-PAPER_SAMPLING = JudgeSampling(
-    temperature=prompts.JUDGE_FS1_TEMPERATURE,
-    top_p=prompts.JUDGE_FS1_TOP_P,
-    top_k=prompts.JUDGE_FS1_TOP_K,
-    repetition_penalty=prompts.JUDGE_FS1_REPETITION_PENALTY,
-    max_tokens=prompts.JUDGE_MAX_TOKENS,
-)
-CLEAN_SAMPLING = PAPER_SAMPLING.model_copy(update={"repetition_penalty": 1.0})
-GREEDY_SAMPLING = JudgeSampling(
-    temperature=0.0, top_p=1.0, top_k=-1, repetition_penalty=1.0, max_tokens=prompts.JUDGE_MAX_TOKENS
-)
-
-
 @dataclass(frozen=True)
 class JudgePrompt:
-    """One judge preset: its messages, the replies it accepts (upper-cased token -> verdict) and its sampling.
+    """One judge preset: its messages, the replies it accepts (upper-cased token -> verdict) and its sampling
+    preset (a name in ``fs1.config.PRESETS``).
 
     ``verbatim``: the authors' serialisation: the gold list as given (duplicates kept) and ``json.dumps`` with its
     defaults (non-ASCII as ``\\u`` escapes), as their ``prepare_llm_as_a_judge.py`` wrote it. Otherwise the gold list
@@ -88,7 +77,7 @@ class JudgePrompt:
     system: str | None  # None: one user turn only
     user: str
     replies: Mapping[str, str]
-    sampling: JudgeSampling
+    sampling: str
     verbatim: bool = False
 
     def messages(self, question: str, gold: Sequence[str], prediction: str) -> list[dict[str, str]]:
@@ -122,10 +111,10 @@ PROMPTS: dict[str, JudgePrompt] = {
         prompts.AUTHORS_SYSTEM_PROMPT,
         prompts.JUDGE_FS1_USER,
         _FS1_REPLIES,
-        PAPER_SAMPLING,
+        "judge-fs1",
         verbatim=True,
     ),
-    "fs1-clean": JudgePrompt("fs1-clean", None, prompts.JUDGE_FS1_USER, _FS1_REPLIES, CLEAN_SAMPLING),
+    "fs1-clean": JudgePrompt("fs1-clean", None, prompts.JUDGE_FS1_USER, _FS1_REPLIES, "judge-fs1-clean"),
     "simpleqa": JudgePrompt(
         "simpleqa",
         prompts.JUDGE_SIMPLEQA_SYSTEM,
@@ -135,9 +124,14 @@ PROMPTS: dict[str, JudgePrompt] = {
             incorrect=prompts.JUDGE_SIMPLEQA_INCORRECT,
             not_attempted=prompts.JUDGE_SIMPLEQA_NOT_ATTEMPTED,
         ),
-        GREEDY_SAMPLING,
+        "judge-simpleqa",
     ),
 }
+
+
+def prompt_verdicts() -> dict[str, frozenset[str]]:
+    """The verdicts each prompt preset can give (what a cache line may hold)."""
+    return {name: frozenset(prompt.replies.values()) for name, prompt in PROMPTS.items()}
 
 
 def get_prompt(name: str) -> JudgePrompt:
@@ -299,37 +293,20 @@ def majority(verdicts: Sequence[str], replies: Sequence[str]) -> tuple[str, str]
 
 
 def load_judge(
-    model: str,
+    judge: ModelRef | str,
     *,
-    backend: str = "openai",
     prompt: str = "fs1",
     cache_path: str | Path | None = None,
-    base_url: str | None = None,
-    api_key_env: str | None = None,
-    concurrency: int | None = None,
-    max_retries: int | None = None,
-    tokenizer: str | None = None,
     sampling: JudgeSampling | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
-    backend_options: dict[str, Any] | None = None,
+    **server: Any,
 ) -> Judge:
-    """A ``Judge`` on backend ``backend`` (``openai``: any OpenAI-compatible server at ``base_url``;
-    ``transformers`` or ``llamacpp``: a local model) with a verdict cache at ``cache_path`` (none if
-    ``None``) and ``sampling`` over the preset's."""
+    """A ``Judge`` on the model ``judge`` references with a verdict cache at ``cache_path`` (none if ``None``) and
+    ``sampling`` over the preset's. A model name instead of a reference takes the ``fs1 judge`` defaults (the
+    openai backend) and ``server`` settings as ``JudgeSettings`` fields (backend, base_url, api_key_env, ...)."""
     from fs1.backends import load_backend
 
     judge_prompt = get_prompt(prompt)
-    remote = {
-        "base_url": base_url,
-        "api_key_env": api_key_env,
-        "concurrency": concurrency,
-        "max_retries": max_retries,
-        "tokenizer": tokenizer,
-    }
-    options = {name: value for name, value in remote.items() if value is not None}
-    if options and backend != "openai":
-        raise ConfigError(f"{', '.join(options)} apply to the openai backend only (got backend {backend!r})")
-    options.update(backend_options or {})
+    ref = judge if isinstance(judge, ModelRef) else JudgeSettings(model=judge, **server).judge_ref()
     cache = VerdictCache(cache_path) if cache_path is not None else None
-    return Judge(load_backend(backend, model, **options), judge_prompt, cache, sampling=sampling,
-                 batch_size=batch_size)  # fmt: skip
+    return Judge(load_backend(ref), judge_prompt, cache, sampling=sampling, batch_size=batch_size)

@@ -26,6 +26,10 @@ HUB_CHECK_BATCH = 16  # bridge edges whose inner nodes are hub-checked together
 # Roots are first listed up to this many edges; a bigger one is listed in full (endpoint_limit) only when the
 # search has to grow from it, since a 2-hop path from a small root needs just pair lookups against the big one.
 ROOT_PROBE = 256
+STUCK_NOTE = (
+    "neither entity could be listed (more edges than endpoint_limit, or the KG gave up listing them); "
+    "not searched beyond 1 hop"
+)
 
 
 @dataclass
@@ -90,9 +94,7 @@ class PathSearch:
         self.graph.adjacency([a, b], min(ROOT_PROBE, self.settings.endpoint_limit))
         for hops in range(2, max_hops + 1):
             if not self._expand_one(sides, exclude={a, b}):
-                return PairResult(
-                    a, b, None, [], "both entities exceed endpoint_limit; not searched beyond 1 hop"
-                )
+                return PairResult(a, b, None, [], STUCK_NOTE)
             paths = self._paths_across(*sides)
             if paths:
                 return PairResult(a, b, hops, paths)

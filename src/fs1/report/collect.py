@@ -44,8 +44,11 @@ class ReportData:
     manifest: dict[str, Any] | None = None  # rundir/manifest.json: versions, hardware, seeds, times
 
 
-# Parts of a judged summary that hold text (the judge's settings, example replies); everything else is a number.
-TEXT_KEYS = frozenset({"judge", "error_examples"})
+# Parts of a summary that hold text (the judge's settings, example replies, the extraction rule, warnings);
+# everything else is a number.
+TEXT_KEYS = frozenset(
+    {"judge", "error_examples", "extract", "warnings", "excluded", "questions_without_predictions"}
+)
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -200,6 +203,7 @@ def load_traces(rundir: Path, runs: list[RunView]) -> list[dict[str, Any]]:
                     "text": text[-VIEWER_TEXT_LIMIT:],
                     "extracted": score.get("extracted"),
                     "correct": bool(score.get("correct")),
+                    "excluded": score.get("match") == "excluded",  # left out of every number
                     "think_tokens": pred.get("think_tokens"),
                     "waits": pred.get("waits") or 0,
                 }

@@ -111,7 +111,7 @@ def factuality_table(runs: list[RunView]) -> str:
 def _question_accuracy(traces: Iterable[Mapping[str, Any]], run: str, budget: int | None) -> dict[str, float]:
     totals: dict[str, list[int]] = {}
     for t in traces:
-        if t["run"] == run and (budget is None or t.get("budget") == budget):
+        if t["run"] == run and (budget is None or t.get("budget") == budget) and not t.get("excluded"):
             total = totals.setdefault(str(t["id"]), [0, 0])
             total[0] += bool(t.get("correct"))
             total[1] += 1

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from fs1.io import atomic_open
-from fs1.report import factuality, plots
+from fs1.redact import redact_text
+from fs1.report import factuality, plots, questions
 from fs1.report.collect import ReportData, RunView, collect
 from fs1.summary_types import KGSEL_AT_K, MAJ_AT_K, PASS_AT_K
 
@@ -24,6 +25,11 @@ FACTUALITY_NOTE = (
     "correct, hallucinated (attempted but wrong) or not attempted (no answer, or a refusal such as 'I don't "
     "know'). k = 1 is the per-sample rate. Brackets: 95% bootstrap intervals over questions. Fewer "
     "hallucinations with fewer correct answers means the model abstains more, not that it knows more."
+)
+QUESTIONS_NOTE = (
+    "Every number above covers the scored questions only. Excluded questions cannot be scored (their gold answers "
+    "are only knowledge-graph ids: convert the dataset with --kg to label them); questions without predictions were "
+    "in the benchmark but no prediction names them."
 )
 PAIRED_NOTE = (
     "Same questions, two runs: A - B is the mean per-question accuracy difference in points with its 95% "
@@ -340,6 +346,9 @@ def render(data: ReportData) -> str:
         f"<p class='note'>Run directory: {escape(str(data.rundir))}. {notes}</p>",
         "<h2>Main results</h2>",
         f'<div class="wide">{main_table(data)}</div>',
+        "<h3>Questions scored, excluded and without predictions</h3>",
+        f"<p class='note'>{escape(QUESTIONS_NOTE)}</p>",
+        f'<div class="wide">{questions.accounting_table(data.runs)}</div>',
         "<h2>pass@k and selection</h2>",
         selection_table(data, selection),
         _img(plots.passk_curves(data.runs, selection), "pass@k curves"),
@@ -382,5 +391,5 @@ def write_report(rundir: str | Path, out: str | Path | None = None, title: str |
     data = collect(rundir, title=title)
     path = Path(out) if out else Path(rundir) / "report.html"
     with atomic_open(path) as fh:
-        fh.write(render(data))
+        fh.write(redact_text(render(data)))  # a report is for sharing: no password or key, whatever it quotes
     return path

@@ -29,18 +29,23 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from fs1.records import Prediction, RecordError, _plain_pairs
+from fs1.records import Prediction, Question, RecordError, _plain_pairs
 from fs1.scoring.extract import (
+    EXTRACT_AUTHORS,
+    EXTRACT_FS1,
     NO_ANSWER,
     VIA_BOX,
     VIA_LINE,
     VIA_MARKER,
     VIA_NONE,
+    VIA_TAIL,
     Extraction,
+    extract_authors,
     extract_part,
     raw_answer_part,
     trim_answer_part,
 )
+from fs1.scoring.match import scoring_gold
 from fs1.scoring.normalize import normalize_answer
 from fs1.scoring.outcome import starts_as_refusal
 from fs1.scoring.prediction import TRUNCATED_REASONS, score_extraction
@@ -54,7 +59,7 @@ _CACHE_ENTRIES = 1 << 13
 _CACHED_PART_CHARS = 512
 _PLAIN = _plain_pairs(Prediction)
 _MAX_SAMPLE = (1 << 63) - 1  # (field, type) pairs a row may hold as they are
-_VIA_TEXT = {via: _string(via) for via in (VIA_BOX, VIA_MARKER, VIA_LINE, VIA_NONE)}
+_VIA_TEXT = {via: _string(via) for via in (VIA_BOX, VIA_MARKER, VIA_LINE, VIA_NONE, VIA_TAIL)}
 _NOTHING = (None, VIA_NONE)  # no answer part: no answer
 
 
@@ -94,12 +99,29 @@ class _Verdict(NamedTuple):
     refusal: bool  # answer_key starts as a refusal (summary.VerdictColumns.refusals)
 
 
-class RangeScorer:
-    """Scores byte ranges of one predictions file against the gold answers of a benchmark (``{id: golds}``)."""
+class Golds(dict[str, tuple[str, ...]]):
+    """The gold answers each question is scored against (``scoring_gold``), worked out for a question when it is
+    first asked for: a worker scores a few of the benchmark's questions. A missing ID is a ``KeyError``."""
 
-    def __init__(self, path: str, golds: Mapping[str, tuple[str, ...]]) -> None:
+    def __init__(self, questions: Mapping[str, Question]) -> None:
+        super().__init__()
+        self.questions = questions
+
+    def __missing__(self, qid: str) -> tuple[str, ...]:
+        gold = self[qid] = scoring_gold(self.questions[qid])
+        return gold
+
+
+class RangeScorer:
+    """Scores byte ranges of one predictions file against a benchmark's gold answers (``golds``: ``{id: gold
+    answers}``, or ``Golds``), extracting answers by rule ``extract`` (``fs1``; ``authors`` reads the whole text,
+    thinking included: the tail-first search does not apply).
+    """
+
+    def __init__(self, path: str, golds: Mapping[str, tuple[str, ...]], extract: str = EXTRACT_FS1) -> None:
         self.path = path
         self.golds = golds
+        self.authors = extract == EXTRACT_AUTHORS
         self.parts: dict[
             tuple[str, bool, bool], tuple[str | None, str]
         ] = {}  # (raw part, closed, allow_line) ->
@@ -130,21 +152,19 @@ class RangeScorer:
         units: list[int] = []
         unit_keys: dict[tuple[str, int | None], int] = {}
         unit, last = -1, None
-        add_route, golds, samples = result.routes.add, self.golds, result.columns.sample
+        add_route, samples = result.routes.add, result.columns.sample
         for lineno, raw in enumerate(data.split(b"\n"), 1):
             if not raw or raw.isspace():  # (no copy of the line, unlike strip())
                 continue
             try:
                 qid, sample, text, budget, finish_reason, route = _fields(raw)
-                if qid not in golds:
-                    raise _BadLine(f"unknown question ID {qid!r}")
+                answer, via = self._answer(text, finish_reason)
+                verdict = self.verdicts.get((answer, qid))
+                if verdict is None:  # (a new answer, or a new question: its ID is checked here)
+                    verdict = self._new_verdict(answer, via, qid)
             except _BadLine as exc:
                 result.error, result.error_line = str(exc), lineno
                 break
-            answer, via = self._answer(text, finish_reason)
-            verdict = self.verdicts.get((answer, qid))
-            if verdict is None:
-                verdict = self._new_verdict(answer, via, qid)
             budget_text = "" if budget is None else f', "budget": {budget}'
             out.append(f"{verdict.prefix}{sample}{verdict.middle}{_VIA_TEXT[via]}{budget_text}{verdict.end}")
             if (qid, budget) != last:  # the samples of a unit are usually neighbours
@@ -160,6 +180,9 @@ class RangeScorer:
 
     def _answer(self, text: str, finish_reason: str | None) -> tuple[str | None, str]:
         """The extracted answer of a reply and how it was found, remembered per (raw) answer part."""
+        if self.authors:
+            found = extract_authors(text)
+            return found.answer, found.via
         raw, closed = raw_answer_part(text)
         if raw is None:
             return _NOTHING
@@ -177,10 +200,14 @@ class RangeScorer:
         return found
 
     def _new_verdict(self, answer: str | None, via: str, qid: str) -> _Verdict:
+        try:
+            gold = self.golds[qid]
+        except KeyError:
+            raise _BadLine(f"unknown question ID {qid!r}") from None
         if len(self.verdicts) >= _CACHE_ENTRIES:
             self.verdicts.clear()
         found = NO_ANSWER if answer is None else Extraction(answer, via)
-        verdict = self.verdicts[(answer, qid)] = _verdict(qid, found, self.golds[qid])
+        verdict = self.verdicts[(answer, qid)] = _verdict(qid, found, gold)
         return verdict
 
 

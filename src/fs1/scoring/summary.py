@@ -33,6 +33,9 @@ Shape (keep it; other stages read it)::
 - ``ci``: 95 % bootstrap intervals over questions (``fs1.scoring.intervals``; seeded by ``seed``) of the headline
   slices: ``overall`` and ``by_source`` (per budget too); questions are resampled within each source.
   ``by_hops`` / ``by_answer_type`` / ``by_topic`` (no intervals) hold only questions where the field is known.
+- Question accounting (``fs1.scoring.accounting``): ``benchmark_questions``, ``excluded`` (questions that cannot be
+  scored, left out of every number above: gold answers that are only KG ids), ``questions_without_predictions`` and
+  ``warnings`` sit beside the sections.
 - ``by_hops`` keys are the protocol's hop slices: "1", "2", "3", and "3+" pooling every count of 4 or more ("0",
   a question entity that is its own answer, stays "0"). ``by_topic`` keys are ``Question.topic`` as loaded.
 """
@@ -48,8 +51,9 @@ import numpy as np
 
 from fs1.errors import ConfigError, InputError
 from fs1.records import Question, Score
+from fs1.scoring.accounting import account, scored_columns
 from fs1.scoring.intervals import percentile_interval, replicate_sums_parallel, slice_rng
-from fs1.scoring.match import match_answer
+from fs1.scoring.match import match_answer, scoring_gold
 from fs1.scoring.metrics import pass_at_k_array
 from fs1.scoring.normalize import normalize_answer
 from fs1.scoring.outcome import starts_as_refusal
@@ -217,8 +221,9 @@ def summarise(
         extracted = data.get("extracted")
         exact, f1 = data.get("exact"), data.get("f1")
         if exact is None or f1 is None:
-            result = match_answer(extracted, questions[qid].gold)
-            exact, f1 = result.exact, result.f1
+            gold = scoring_gold(questions[qid])
+            result = match_answer(extracted, gold) if gold else None  # an excluded question: left out below
+            exact, f1 = (result.exact, result.f1) if result else (False, 0.0)
         attempted = data.get("attempted")
         columns.add(
             qid, budget, int(data["sample"]), bool(data["correct"]), exact, f1, extracted,
@@ -244,7 +249,12 @@ def aggregate(
         raise ConfigError(f"k must be >= 1, got {requested}")
     if not len(columns):
         raise InputError("no predictions to summarise")
-    per_unit = _per_unit_values(columns, requested, seed)
+    accounting = account((qid for qid, _ in columns.unit_keys), questions)
+    columns, kept = scored_columns(columns, questions, accounting)
+    try:
+        per_unit = _per_unit_values(columns, requested, seed)
+    except DuplicateSampleError as exc:  # name the position among all verdicts, not among the kept ones
+        raise DuplicateSampleError(str(exc), kept[exc.position] if kept else exc.position) from None
     keys = list(columns.unit_keys)
     meta = [questions[qid] for qid, _ in keys]
     budgets = [budget for _, budget in keys]
@@ -255,7 +265,7 @@ def aggregate(
     if len(distinct) > 1:
         masks.update({f"budget={b}/": np.array([x == b for x in budgets]) for b in distinct})
     replicates = _bootstrap(context, masks)
-    summary: dict[str, Any] = {"n": per_unit["min_n"], "ks": per_unit["ks"]}
+    summary: dict[str, Any] = {"n": per_unit["min_n"], "ks": per_unit["ks"], **accounting.fields()}
     summary.update(_sections(context, masks[""], replicates[""]))
     if len(distinct) > 1:
         summary["by_budget"] = {

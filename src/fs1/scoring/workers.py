@@ -23,32 +23,36 @@ from collections import deque
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from pathlib import Path
 
 from fs1.cores import usable_cores
 from fs1.errors import Fs1Error
 from fs1.records import Question
 from fs1.scoring import batches
-from fs1.scoring.batches import RangeResult, RangeScorer, absolute, line_ranges
+from fs1.scoring.batches import Golds, RangeResult, RangeScorer, absolute, line_ranges
+from fs1.scoring.extract import EXTRACT_FS1
 
 
 class WorkerDiedError(Fs1Error, RuntimeError):
     """A scoring worker process ended without returning its range (killed, out of memory, crashed)."""
 
 
-def score_ranges(path: Path, questions: Mapping[str, Question], workers: int) -> Iterator[RangeResult]:
-    """Score every range of ``path`` in file order, with up to ``workers`` processes (1: in this process).
+def score_ranges(
+    path: Path, questions: Mapping[str, Question], workers: int, extract: str = EXTRACT_FS1
+) -> Iterator[RangeResult]:
+    """Score every range of ``path`` in file order, with up to ``workers`` processes (1: in this process), answers
+    extracted by rule ``extract``.
 
     Each result's ``error`` names a line of the file (the first line is 1).
     """
-    golds = {qid: tuple(question.gold) for qid, question in questions.items()}
     ranges = -(-path.stat().st_size // batches.RANGE_BYTES)
     workers = min(capped_workers(workers)[0], ranges)  # and one per range at most
     if workers <= 1:
-        scorer = RangeScorer(str(path), golds)
+        scorer = RangeScorer(str(path), Golds(questions), extract)
         yield from absolute((scorer(start, end) for start, end in line_ranges(path)), path)
     else:
-        yield from absolute(_pooled(path, golds, workers), path)
+        yield from absolute(_pooled(path, questions, workers, extract), path)
 
 
 def capped_workers(requested: int) -> tuple[int, str | None]:
@@ -61,9 +65,11 @@ def capped_workers(requested: int) -> tuple[int, str | None]:
     return requested, None
 
 
-def _pooled(path: Path, golds: dict[str, tuple[str, ...]], workers: int) -> Iterator[RangeResult]:
+def _pooled(
+    path: Path, questions: Mapping[str, Question], workers: int, extract: str
+) -> Iterator[RangeResult]:
     """The ranges' results, in file order, scored by ``workers`` processes; at most 2 × workers + 1 in flight."""
-    pool = _start_pool(str(path), golds, workers)
+    pool = _start_pool(_Job(str(path), extract, questions=questions), workers)
     pending: deque[Future[RangeResult]] = deque()
     try:
         for start, end in line_ranges(path):
@@ -84,26 +90,42 @@ def _pooled(path: Path, golds: dict[str, tuple[str, ...]], workers: int) -> Iter
         _set_inherited(None)
 
 
-# What a forked worker inherits from its parent (set just before the workers start): the file and the gold answers.
-_inherited: tuple[str, Mapping[str, tuple[str, ...]]] | None = None
+@dataclass(frozen=True)
+class _Job:
+    """What a worker scores: the file, by which rule, against the benchmark's questions (a forked worker shares its
+    parent's) or their gold answers alone (sent to a spawned worker)."""
+
+    path: str
+    extract: str
+    questions: Mapping[str, Question] | None = None
+    golds: dict[str, tuple[str, ...]] | None = None
+
+    def scorer(self) -> RangeScorer:
+        golds = self.golds if self.golds is not None else Golds(self.questions or {})
+        return RangeScorer(self.path, golds, self.extract)
+
+
+# What a forked worker inherits from its parent (set just before the workers start).
+_inherited: _Job | None = None
 _worker_scorer: RangeScorer | None = None
 
 
-def _start_pool(path: str, golds: dict[str, tuple[str, ...]], workers: int) -> ProcessPoolExecutor:
+def _start_pool(job: _Job, workers: int) -> ProcessPoolExecutor:
     if _can_fork():
-        _set_inherited(
-            (path, golds)
-        )  # until the pool is shut down (some Pythons start a worker when work reaches it)
+        _set_inherited(job)  # until the pool is shut down (some Pythons start a worker when work reaches it)
         return ProcessPoolExecutor(
             workers, mp_context=multiprocessing.get_context("fork"), initializer=_init_worker
         )
+    # Spawned workers are sent what they need: the gold answers, not the whole benchmark.
+    golds = Golds(job.questions or {})
+    compact = _Job(job.path, job.extract, golds={qid: golds[qid] for qid in golds.questions})
     context = multiprocessing.get_context("spawn")
-    return ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(path, golds))
+    return ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(compact,))
 
 
-def _set_inherited(data: tuple[str, Mapping[str, tuple[str, ...]]] | None) -> None:
+def _set_inherited(job: _Job | None) -> None:
     global _inherited
-    _inherited = data
+    _inherited = job
 
 
 def _can_fork() -> bool:
@@ -111,14 +133,14 @@ def _can_fork() -> bool:
     return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
 
 
-def _init_worker(path: str | None = None, golds: Mapping[str, tuple[str, ...]] | None = None) -> None:
+def _init_worker(job: _Job | None = None) -> None:
     global _worker_scorer
     gc.disable()  # (it would walk, and so copy, every object shared with the parent; scoring makes no cycles)
-    if path is None or golds is None:
-        assert _inherited is not None, "a forked worker starts with the parent's data"
-        path, golds = _inherited
-    _worker_scorer = RangeScorer(path, golds)
-    # A worker has nothing to print; its parent's buffered console output is not its to flush at exit.
+    job = job or _inherited
+    assert job is not None, "a forked worker starts with its parent's job"
+    _worker_scorer = job.scorer()
+    # A forked worker must not flush what its parent had buffered for the console (it would be printed twice), and
+    # has nothing of its own to print.
     sys.stdout = sys.stderr = None  # type: ignore[assignment]
 
 
