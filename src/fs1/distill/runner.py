@@ -164,8 +164,8 @@ def _results(
             finished, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in finished:
                 batch = pending.pop(future)
-                exc = future.exception()
-                yield batch, (exc if exc is not None else future.result())
+                failure = future.exception()
+                yield batch, (failure if failure is not None else future.result())
                 nxt = next(queue, None)
                 if nxt is not None:
                     pending[pool.submit(ask_teacher, backend, nxt, config)] = nxt

@@ -238,7 +238,9 @@ def supports(kg: KG | PathFinder, question_entities: Iterable[str], answer: str,
     Label answers match an entity whose label equals the answer after Unicode/case/space normalisation. The
     question entities themselves never count as support. A ``PathFinder`` may be passed to share its caches.
     """
-    finder = kg if isinstance(kg, PathFinder) else _FINDERS.get(kg)
-    if finder is None:
-        finder = _FINDERS[kg] = PathFinder(kg)  # type: ignore[index]
+    if isinstance(kg, PathFinder):
+        finder = kg
+    else:
+        finder = _FINDERS.get(kg) or PathFinder(kg)
+        _FINDERS[kg] = finder
     return finder.supports(question_entities, answer, max_hops)

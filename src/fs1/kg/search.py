@@ -89,7 +89,8 @@ class PathSearch:
             return PairResult(a, b, None, [], "question entity is the answer")
         direct = self.graph.pair_edges([a], [b])[_key(a, b)]
         if direct:
-            return PairResult(a, b, 1, [(e,) for e in direct][: self.settings.max_paths])
+            singles: list[tuple[Edge, ...]] = [(e,) for e in direct]
+            return PairResult(a, b, 1, singles[: self.settings.max_paths])
         sides = (_Side(a), _Side(b))
         self.graph.adjacency([a, b], min(ROOT_PROBE, self.settings.endpoint_limit))
         for hops in range(2, max_hops + 1):

@@ -17,6 +17,7 @@ appear on a path whatever the deny-list says.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 
@@ -86,10 +87,10 @@ class SearchSettings(BaseModel):
 
     @field_validator("deny", mode="before")
     @classmethod
-    def _normalise_deny(cls, value: object) -> tuple[str, ...]:
+    def _normalise_deny(cls, value: str | Iterable[object]) -> tuple[str, ...]:
         if isinstance(value, str):
             value = [v for v in value.split(",") if v.strip()]
-        return tuple(dict.fromkeys(normalise_pid(str(v).strip()) for v in value))  # type: ignore[union-attr]
+        return tuple(dict.fromkeys(normalise_pid(str(v).strip()) for v in value))
 
 
 EngineName = Literal["virtuoso", "qlever", "blazegraph", "oxigraph", "fuseki", "rdf4j"]

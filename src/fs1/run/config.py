@@ -137,7 +137,7 @@ class JudgeSpec(JudgeSettings):
     def fingerprint(self) -> dict[str, Any]:
         """What decides the verdicts, in the shape earlier runs recorded (so their judge stages stay up to date);
         how the judge is reached (retries, concurrency, batches, key) is left out."""
-        what = {
+        what: dict[str, Any] = {
             "name": self.name, "model": self.model, "backend": self.backend, "base_url": self.base_url,
             "tokenizer": self.tokenizer, "prompt": self.prompt, "mode": self.mode,
             "sampling": self.sampling_only().model_dump(),

@@ -10,7 +10,6 @@ the s1 think/answer format and budget forcing when budgets are given.
 from __future__ import annotations
 
 import functools
-import json
 import shutil
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ from fs1.run.shards import RUNNING, drop_other_counts, mark_done, merge_shards, 
 from fs1.run.stage import LOG_NAME, StageResult, close_stage, open_stage
 from fs1.seeding import derive_seed
 from fs1.stage_log import side_log_path, stage_log
-from fs1.summary_types import SUMMARY_FILE
+from fs1.summary_types import SUMMARY_FILE, Summary, load_summary
 from fs1.vocab import TRACE_MODES
 
 if TYPE_CHECKING:
@@ -41,7 +40,9 @@ TRAINED_SETTINGS = TRACE_MODES
 # Budget-forcing fields change only the rt/fs1 runs; an instruct/cot run depends on the rest.
 FORCING_FIELDS = {"budgets", "min_think_tokens", "answer_max_tokens", "greedy_budgets", "continue_sweep"}
 # Bumped when the score summary gains fields, so runs scored before are scored again (cheap) on resume.
-SCORE_METRICS_VERSION = 2
+SCORE_METRICS_VERSION = (
+    3  # 3: question accounting (excluded, questions_without_predictions), BCE eras, Unicode
+)
 ATTEMPTS = ".attempts.jsonl"
 Log = Callable[[str], None]
 
@@ -537,7 +538,8 @@ class Pipeline:
             )
 
         def expected_keys() -> set[Hashable]:
-            return {(q.ID, s, b) for q in self.questions() for s in range(g.n) for b in (budgets or [None])}
+            planned: list[int | None] = list(budgets) or [None]
+            return {(q.ID, s, b) for q in self.questions() for s in range(g.n) for b in planned}
 
         from fs1.generate.predictions import prediction_key
 
@@ -549,7 +551,7 @@ class Pipeline:
         self.stage(f"generate/{run}", config, work, kind="generate", model=student, sharding=sharding)
         return run
 
-    def run_score(self, run: str) -> dict[str, Any]:
+    def run_score(self, run: str) -> Summary:
         config = {
             "generate": self.fingerprints[f"generate/{run}"],
             "ks": self.exp.ks,
@@ -574,7 +576,7 @@ class Pipeline:
                 self.log(f"  [yellow]warning:[/] {warning}")
 
         d = self.stage(f"score/{run}", config, work)
-        return json.loads((d / SUMMARY_FILE).read_text())
+        return load_summary(d / SUMMARY_FILE)
 
     def clean_stale_runs(self, runs: list[str]) -> None:
         """Drop generate/score dirs of runs no longer in the experiment, so the report shows only current runs."""

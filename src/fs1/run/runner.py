@@ -12,6 +12,7 @@ from fs1.run.config import ExecutorSpec, Experiment, load_experiment
 from fs1.run.executors import make_executor
 from fs1.run.pipeline import TRAINED_SETTINGS, Log, Pipeline
 from fs1.run.results import kg_selection_rows, summary_rows, write_results
+from fs1.summary_types import Summary
 
 
 def run_experiment(
@@ -39,7 +40,7 @@ def run_experiment(
     keep_experiment_copy(experiment_file, rundir / "experiment.yaml", log)
     engine = make_executor(exp.executor.kind, rundir, exp.executor)
     pipe = Pipeline(exp, rundir, experiment_file, log, verbose=verbose, executor=engine)
-    inputs = {"experiment": experiment_file}
+    inputs: dict[str, str | Path | None] = {"experiment": experiment_file}
     with recording(rundir / MANIFEST_NAME, seeds={"run": exp.seed}, inputs=inputs) as manifest:
         run_stages(pipe)
         manifest["seeds"]["train"] = {
@@ -74,7 +75,7 @@ def run_stages(pipe: Pipeline) -> None:
     pipe.barrier()
     runs = [pipe.run_generate(student, setting) for student in exp.students for setting in exp.settings]
     pipe.barrier()
-    summaries: dict[str, dict[str, Any]] = {}
+    summaries: dict[str, Summary] = {}
     for run in runs:
         summaries[run] = pipe.run_score(run)
         if exp.judge is not None:
@@ -128,7 +129,7 @@ def quiet_library_logs() -> None:
     transformers.logging.set_verbosity_error()
 
 
-def write_results_table(pipe: Pipeline, runs: list[str], summaries: dict[str, dict[str, Any]]) -> Path:
+def write_results_table(pipe: Pipeline, runs: list[str], summaries: dict[str, Summary]) -> Path:
     """``results.parquet``: every summary number, plus KG-verified selection where the KG knows the entities."""
     from fs1.kg import supports
 

@@ -48,7 +48,7 @@ from fs1.scoring.extract import (
 from fs1.scoring.match import scoring_gold
 from fs1.scoring.normalize import normalize_answer
 from fs1.scoring.outcome import starts_as_refusal
-from fs1.scoring.prediction import TRUNCATED_REASONS, score_extraction
+from fs1.scoring.prediction import TRUNCATED_REASONS, authors_hint, score_extraction
 from fs1.scoring.summary import VerdictColumns
 
 RANGE_BYTES = 4 << 20
@@ -181,8 +181,8 @@ class RangeScorer:
     def _answer(self, text: str, finish_reason: str | None) -> tuple[str | None, str]:
         """The extracted answer of a reply and how it was found, remembered per (raw) answer part."""
         if self.authors:
-            found = extract_authors(text)
-            return found.answer, found.via
+            extraction = extract_authors(text)
+            return extraction.answer, extraction.via
         raw, closed = raw_answer_part(text)
         if raw is None:
             return _NOTHING
@@ -281,7 +281,7 @@ def _prediction(raw: bytes) -> Prediction:
     try:
         return Prediction.from_dict(row)
     except (RecordError, TypeError) as exc:
-        raise _BadLine(str(exc)) from None
+        raise _BadLine(f"{exc}{authors_hint(row)}") from None
 
 
 def _decode(raw: bytes) -> Any:

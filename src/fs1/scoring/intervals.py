@@ -75,11 +75,16 @@ def replicate_sums_parallel(
     numpy releases the GIL in the draws, counts and products that are all of the work, and each job draws from its
     own generator: the results are those of running the jobs one after the other.
     """
+
+    def run(job: tuple[np.ndarray, np.ndarray, np.random.Generator]) -> tuple[np.ndarray, np.ndarray]:
+        values, cluster, rng = job
+        return replicate_sums(values, cluster, rng, draws)
+
     threads = min(len(jobs), usable_cores())
     if threads <= 1:
-        return [replicate_sums(*job, draws=draws) for job in jobs]
+        return [run(job) for job in jobs]
     with ThreadPoolExecutor(threads) as pool:
-        return list(pool.map(lambda job: replicate_sums(*job, draws=draws), jobs))
+        return list(pool.map(run, jobs))
 
 
 def percentile_interval(replicates: np.ndarray, level: float = LEVEL) -> np.ndarray:

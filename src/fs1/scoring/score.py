@@ -129,7 +129,7 @@ def score_file(
         if not count:
             raise InputError(f"{predictions_path}: no predictions")
         try:
-            summary = {**aggregate(columns, questions, ks, seed=seed), "extract": extract}
+            summary: dict[str, Any] = {**aggregate(columns, questions, ks, seed=seed), "extract": extract}
         except DuplicateSampleError as exc:
             raise InputError(
                 f"{predictions_path}:{record_line(predictions_path, exc.position)}: {exc}"

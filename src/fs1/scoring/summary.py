@@ -45,7 +45,7 @@ from __future__ import annotations
 from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -175,7 +175,7 @@ class VerdictColumns:
         units = [self.unit_keys.setdefault(key, len(self.unit_keys)) for key in other.unit_keys]
         # other's refusal flags are aligned with its answers (both in order of first appearance): reused, not redone.
         answers = [
-            self.answer_id(key, refusal)
+            self.answer_id(key, bool(refusal))
             for key, refusal in zip(other.answer_ids, other.refusals, strict=True)
         ]
         offset = len(self.unit)
@@ -203,7 +203,7 @@ def summarise(
     ks: Sequence[int] | None = None,
     seed: int = 0,
     intervals: bool = True,
-) -> dict[str, Any]:
+) -> Summary:
     """Aggregate per-sample verdicts from any source (rule scorer or judge) into the summary (module docstring).
 
     Each row needs ``id``, ``sample``, ``correct`` and ``extracted`` (``None``: no answer); ``budget`` is read from the
@@ -272,7 +272,7 @@ def aggregate(
             _budget_key(b): _sections(context, masks[f"budget={b}/"], replicates[f"budget={b}/"])
             for b in distinct
         }
-    return summary
+    return cast(Summary, summary)  # built to the declared shape (tests/test_contracts.py walks it)
 
 
 def _budget_key(budget: int | None) -> str:
@@ -405,7 +405,7 @@ def _sections(context: _SliceContext, mask: np.ndarray, replicates: dict[str, Re
     sources = context.slices["source"]
     present = _present(sources, mask)
     pooled = (
-        (sum(r[0] for r in replicates.values()), sum(r[1] for r in replicates.values()))
+        cast(Replicates, (sum(r[0] for r in replicates.values()), sum(r[1] for r in replicates.values())))
         if replicates
         else None
     )

@@ -141,7 +141,7 @@ def _init_worker(job: _Job | None = None) -> None:
     _worker_scorer = job.scorer()
     # A forked worker must not flush what its parent had buffered for the console (it would be printed twice), and
     # has nothing of its own to print.
-    sys.stdout = sys.stderr = None  # type: ignore[assignment]
+    sys.stdout = sys.stderr = None
 
 
 def _score_in_worker(start: int, end: int) -> RangeResult:
