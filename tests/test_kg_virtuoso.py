@@ -220,3 +220,29 @@ def test_partial_answers_are_never_cached_and_the_questions_say_why(
         assert cache.costly(costly_tag, listing) is not None  # the verdict was, with its reason
     finally:
         cache.close()
+
+
+def test_a_cache_written_under_other_limits_or_another_graph_is_not_reused(
+    virtuoso: VirtuosoServer, tmp_path: Path
+) -> None:
+    query = adjacency_query("Q20", DEFAULT_DENY, 4)  # within any cap below: the same rows whatever the limits
+
+    def ask(**options) -> tuple[list, int]:
+        with remote(virtuoso.url, **{"cache": True, "cache_dir": tmp_path, **options}) as kg:
+            rows = kg.select(query)
+            return rows, kg.requests_sent
+
+    first, sent = ask(default_graph=[TINY])
+    assert len(first) == 4 and sent >= 1
+    again, sent = ask(default_graph=[TINY])
+    assert again == first and sent == 2  # the two probes only: the answer came from the cache
+    # The server now announces another cap: the old answers are not used.
+    with virtuoso.limits(ResultSetMaxRows=5):
+        _, sent = ask(default_graph=[TINY])
+    assert sent == 3
+    _, sent = ask(default_graph=[OTHER])  # another graph
+    assert sent == 3
+    _, sent = ask(default_graph=[TINY], endpoint_max_rows=100)  # a cap the user declares
+    assert sent == 3
+    _, sent = ask(default_graph=[TINY], cache=False)  # --no-cache: asked afresh
+    assert sent == 3
