@@ -351,6 +351,25 @@ def test_a_gold_list_that_differs_from_the_benchmark_is_counted(tmp_path: Path, 
     assert report["problems"] == {"gold_differs": 1} and report["files"][0]["format"] == "judge-prompts"
 
 
+def test_their_prompts_and_their_judges_outputs_import_together(tmp_path: Path, bench: Path) -> None:
+    evals = (
+        tmp_path / "evals"
+    )  # as their scripts leave it: the prompts (_part_1.jsonl) beside the judge's folder
+    write_lines(evals / "_part_1.jsonl", judge_rows(JUDGED, replies=False))
+    write_lines(evals / JUDGE_DIR / "outputs.jsonl", judge_rows(JUDGED, replies=True))
+    write_lines(
+        evals / "again" / "_part_1.jsonl", judge_rows(JUDGED[:2], replies=False)
+    )  # the same prompts twice
+    out = tmp_path / "imported"
+    result = run_import(bench, out, evals, extra=["--k", "1"])
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "import.json").read_text())
+    assert [f["format"] for f in report["files"]] == ["judge-prompts", "judge-prompts", "judge-outputs"]
+    assert report["problems"] == {"duplicate": 2}  # only the repeated prompt file's two lines
+    assert (report["runs"][MODEL_DIR]["judge_answers"], report["runs"][MODEL_DIR]["verdicts"]) == (12, 12)
+    assert len(read(out / "score" / MODEL_DIR / "scores.jsonl")) == 12
+
+
 def test_judge_prompts_are_asked_again_with_their_exact_request(tmp_path: Path, bench: Path) -> None:
     prompts = judge_rows(JUDGED, replies=False)
     path = write_lines(tmp_path / "evals" / "_part_1.jsonl", prompts)
@@ -473,6 +492,18 @@ def test_a_bad_line_is_one_line_naming_file_and_line(
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert result.output.count("error:") == 1
     assert re.search(message, flat(result.output)), result.output
+
+
+def test_fs1_score_on_their_file_names_fs1_import(tmp_path: Path, bench: Path) -> None:
+    path = write_lines(
+        tmp_path / MODEL_DIR / "outputs.jsonl", v2_rows({"SimpleQA_1": V2_REPLIES["SimpleQA_1"]})
+    )
+    result = runner.invoke(app, ["score", str(path), "-b", str(bench), "--out", str(tmp_path / "s")])
+    assert result.exit_code == 2
+    assert (
+        f"{path}:1: missing field(s) id, sample, text (one of the authors' files? `fs1 import` reads them"
+        in flat(result.output)
+    )
 
 
 def test_strict_stops_at_an_unknown_id_and_out_is_guarded(tmp_path: Path, bench: Path) -> None:

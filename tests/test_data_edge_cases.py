@@ -139,3 +139,16 @@ def test_the_report_shows_excluded_and_missing_questions(tmp_path: Path) -> None
     assert "<td>4</td><td>2</td>" in table  # 4 benchmark questions, 2 scored
     assert "gold answers are only KG ids" in table
     assert 'id="summary-warnings"' in html
+
+
+def test_per_question_readers_leave_excluded_questions_out(tmp_path: Path) -> None:
+    from fs1.run.results import kg_selection_units
+    from fs1.scoring.paired import load_verdicts, question_accuracy
+
+    name = "ComplexWebQuestions_test.chatkbqa_edge.json"
+    questions = load_questions(EDGE / name)
+    score_file(predictions_of(name), questions, tmp_path, ks=[1])
+    rows = load_verdicts(tmp_path)
+    scored = {"WebQTrn-3000_edge0002", "WebQTrn-3001_edge0003"}  # WebQTest-743_edge0001 is excluded
+    assert set(question_accuracy(rows)) == scored  # fs1 compare and the report's paired table
+    assert {qid for qid, _, _ in kg_selection_units(rows, questions, [1], lambda q, a: True)} == scored

@@ -383,3 +383,20 @@ def test_old_row_ids_still_find_their_question(tmp_path: Path) -> None:
     assert summary["overall"]["n_questions"] == 1  # one question, however its predictions name it
     assert summary["questions_without_predictions"] == {"count": 1, "ids": [questions[0].ID]}
     assert summary["benchmark_questions"] == 2
+
+
+def test_teacher_traces_are_labelled_with_the_evaluations_gold() -> None:
+    from fs1.distill.labelling import label_trace
+    from fs1.records import Trace
+
+    def trace(question: Question, answer: str) -> Trace:
+        return Trace(
+            id=question.ID, question=question.question, mode="rt", model="t", reasoning_trace="thinking",
+            model_attempt=f"\\boxed{{{answer}}}", gold_answer=list(scoring_gold(question)),
+        )  # fmt: skip
+
+    year = Question(ID="y", question="What year did Harrison become president?", main_answers=["1841-03-04"])
+    assert label_trace(trace(year, "1841")).label == 1  # the date policy holds for training labels too
+    ids = Question(ID="i", question="Which brother?", main_answers=["m.0194xc"], meta={IDS_ONLY: True})
+    labelled = label_trace(trace(ids, "m.0194xc"))
+    assert labelled.gold_answer == [] and labelled.label is None and labelled.meta["match"] == "excluded"

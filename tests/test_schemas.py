@@ -18,8 +18,7 @@ from fs1.config import ScoreConfig
 from fs1.distill.config import DistillConfig
 from fs1.generate.predictions import GenerateConfig, GenerationSettings
 from fs1.judge.config import JudgeConfig, JudgeSampling, JudgeSettings
-from fs1.kg.settings import SearchSettings
-from fs1.kg.stage import EndpointOptions
+from fs1.kg.settings import EndpointOptions, SearchSettings
 from fs1.run.config import Experiment, GenerationSpec, JudgeSpec, TeacherSpec, TrainSpec
 from fs1.train.config import SftConfig, TrainConfig
 
@@ -41,6 +40,7 @@ SECTIONS: dict[type, tuple[str, type, set[str], dict[str, Any]]] = {
         {},
     ),
     SearchSettings: ("paths", SearchSettings, set(), {}),
+    EndpointOptions: ("endpoint", EndpointOptions, set(), {}),
     # The run judges with its own k list (`ks`) and extraction rule (top-level `extract`, which its scoring uses too);
     # its judge runs locally by default, as its students do.
     JudgeConfig: ("judge", JudgeSpec, {"k", "extract"}, {"backend": "transformers"}),
@@ -53,8 +53,6 @@ NO_SECTION = {
     ScoreConfig: "the run sets k (ks), the seed (generation.seed), the workers and the extraction (extract)",
     # `fs1 import` reads files a run never makes (the authors'); an experiment has nothing to import.
     ImportConfig: "a command of its own, outside `fs1 run`",
-    # `kg: sparql:URL` queries with the endpoint's defaults ($FS1_USER_AGENT, the cache in RUNDIR/cache/kg)
-    EndpointOptions: "the run's paths stage uses the endpoint defaults",
 }
 
 

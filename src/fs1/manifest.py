@@ -79,7 +79,8 @@ def _git(cwd: Path, *args: str) -> str:
 
 
 def cpu_info() -> dict[str, Any]:
-    model, flags = platform.processor() or None, []
+    model: str | None = platform.processor() or None
+    flags: list[str] = []
     try:
         text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
     except OSError:
@@ -97,7 +98,7 @@ def cpu_info() -> dict[str, Any]:
 
 def thread_info() -> dict[str, Any]:
     try:
-        usable = len(os.sched_getaffinity(0))
+        usable: int | None = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         usable = os.cpu_count()
     info: dict[str, Any] = {"cpu_count": os.cpu_count(), "usable_cpus": usable}

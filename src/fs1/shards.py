@@ -13,6 +13,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -122,7 +123,7 @@ def pending_shards(out: Path, count: int) -> list[int]:
 def merge_shards(
     out: Path,
     count: int,
-    expected: set[Hashable],
+    expected: AbstractSet[Hashable],
     key: Callable[[dict[str, Any]], Hashable],
     remove_parts: bool = True,
     *,
@@ -169,7 +170,7 @@ def merge_shards(
 
 def _checked_lines(
     part: Path,
-    expected: set[Hashable],
+    expected: AbstractSet[Hashable],
     key: Callable[[dict[str, Any]], Hashable],
     record: type[Record] | None,
     seen: dict[Hashable, str],

@@ -12,6 +12,7 @@ package defines and the driver passes through untouched.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -36,7 +37,8 @@ class Stage(Generic[S]):
     ``expected(questions, settings)`` is every key a complete output holds; ``excused(shard_file)`` the keys a shard
     recorded as failed (its side files), which the merge accepts missing; ``after_merge(out, count)`` joins the
     shards' side files once their records are merged and returns the summary of the whole. ``side_files`` are the
-    suffixes of those side files (``traces.jsonl`` → ``traces.errors.jsonl``).
+    suffixes of those side files (``traces.jsonl`` → ``traces.errors.jsonl``). ``manifest(summary)``: entries a
+    standalone command records in its side manifest beside the provenance (what the part did).
     """
 
     name: str
@@ -44,11 +46,12 @@ class Stage(Generic[S]):
     record: type[Record] | None
     key: Callable[[dict[str, Any]], Key]
     run: Callable[[list[Question], S, Path, bool], Any]
-    expected: Callable[[Sequence[Question], S], set[Key]] | None = None
-    excused: Callable[[Path], set[Key]] = nothing_excused
+    expected: Callable[[Sequence[Question], S], AbstractSet[Key]] | None = None
+    excused: Callable[[Path], AbstractSet[Key]] = nothing_excused
     after_merge: Callable[[Path, int], Any] | None = None
     side_files: tuple[str, ...] = ()
     shardable: bool = True
+    manifest: Callable[[Any], dict[str, Any]] | None = None
 
     def side_path(self, out: Path, suffix: str) -> Path:
         """A side file of the output ``out``: ``traces.jsonl`` + ``.errors.jsonl`` → ``traces.errors.jsonl``."""

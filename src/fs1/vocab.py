@@ -19,7 +19,7 @@ PROMPT_SETTINGS: tuple[str, ...] = get_args(PromptSetting)
 # traces; the paper compares the four without abstain.
 RunSetting = Literal["instruct", "cot", "abstain", "rt", "fs1"]
 RUN_SETTINGS: tuple[str, ...] = get_args(RunSetting)
-PAPER_SETTINGS: tuple[str, ...] = ("instruct", "cot", "rt", "fs1")
+PAPER_SETTINGS: tuple[RunSetting, ...] = ("instruct", "cot", "rt", "fs1")
 
 # The two kinds of reasoning traces (``fs1 distill --mode``): the plain question, or the question with KG paths.
 TraceMode = Literal["rt", "fs1"]

@@ -186,7 +186,9 @@ def take(state: ImportState, sinks: Sinks, shape: str, where: str, line: Authors
     if line.failed is not None:
         state.problems.add("failed_request", f"{where} ({line.failed})")
         return
-    kind = "prediction" if shape in PREDICTION_FORMATS else "judged"
+    # A sample is a duplicate when its shape gave it before; their judge prompts and the judge's outputs over the same
+    # prompts are two shapes of one sample (its answer is scored once, its verdict kept).
+    kind = "prediction" if shape in PREDICTION_FORMATS else shape
     if not state.first_time(kind, line):
         state.problems.add("duplicate", where)
         return
@@ -214,8 +216,9 @@ def _take_judged(state: ImportState, tally: RunTally, sinks: Sinks, where: str, 
     question = state.questions[line.qid]
     if line.gold is not None and line.gold != [*question.main_answers, *question.answer_aliases]:
         state.problems.add("gold_differs", where)
-    tally.judge_answers += 1
-    sinks.write("score", line.run, score_row(line, question, where))
+    if state.first_time("answer", line):
+        tally.judge_answers += 1
+        sinks.write("score", line.run, score_row(line, question, where))
     if line.reply is not None:
         tally.verdicts += 1
         tally.judges.add(line.model or "")

@@ -76,7 +76,7 @@ def remote_backends() -> list[str]:
 
 def options_model(name: str) -> type[BaseModel]:
     """The options model of backend ``name`` (its module is light: no engine library is imported)."""
-    return _load(backend_info(name).options)  # type: ignore[no-any-return]
+    return _load(backend_info(name).options)
 
 
 def _load(target: str) -> Any:
@@ -119,7 +119,7 @@ def load_backend(ref: ModelRef | str, model: str | None = None, **kwargs: Any) -
         raise BackendError(
             f"backend {name!r} needs a library that is not installed: {exc.name}{hint}"
         ) from exc
-    return cls(ref.model, **ref.engine_options(), **runtime)  # type: ignore[no-any-return]
+    return cls(ref.model, **ref.engine_options(), **runtime)
 
 
 __all__ = [

@@ -198,7 +198,9 @@ class Backend(ABC):
         params, copies = greedy_once(params)
         if copies > 1:
             return copied(self.generate(prompts, params), copies)
-        seeds = None if params.seed is None else [params.seed + i for i in range(len(prompts) * params.n)]
+        seeds: list[int | None] | None = None
+        if params.seed is not None:
+            seeds = [params.seed + i for i in range(len(prompts) * params.n)]
         return self._complete(prompts, params, seeds)
 
     def _complete(

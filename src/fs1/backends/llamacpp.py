@@ -77,6 +77,13 @@ class _SeqState:
     last_used: int = 0
 
 
+def _resident(state: _SeqState) -> int:
+    """The slot of a sequence made resident (``_make_resident``); a parked one has none."""
+    if state.slot is None:
+        raise RuntimeError("sequence is not resident in a llama.cpp slot")
+    return state.slot
+
+
 def _import_llama_cpp():  # noqa: ANN202
     import llama_cpp
 
@@ -243,7 +250,7 @@ class LlamaCppBackend(Backend):
             if not free:
                 victims = [o for o in self._owners if o is not None and id(o) not in wanted]
                 victim = min(victims, key=lambda o: o.last_used)
-                slot = victim.slot
+                slot = _resident(victim)
                 self._park(victim)
             else:
                 slot = free[0]
@@ -290,7 +297,9 @@ class LlamaCppBackend(Backend):
                     f"llama_decode failed (status {status}); is the {self.ctx_per_sequence}-token context full?"
                 )
             # Logits of a decode call are only valid until the next one: read them now.
-            for r, index in finished if out is not None else ():
+            for r, index in finished:
+                if out is None:
+                    break
                 ptr = ll.llama_get_logits_ith(self._ctx, index)
                 out[r if out_rows is None else out_rows[r]] = np.ctypeslib.as_array(
                     ptr, shape=(self.n_vocab,)
@@ -308,11 +317,11 @@ class LlamaCppBackend(Backend):
             chunk = distinct[start : start + self.slots]
             holders = [_SeqState(encoded[p], 0, make_generator(0)) for p in chunk]
             self._make_resident(holders)
-            self._feed([(h.slot, 0, h.ids[:-1]) for h in holders])
+            self._feed([(_resident(h), 0, h.ids[:-1]) for h in holders])
             for prompt, holder in zip(chunk, holders, strict=True):
                 self.stats.prefilled_tokens += len(holder.ids) - 1
-                prefix[prompt] = self._save(holder.slot) if len(holder.ids) > 1 else None
-                self._release(holder.slot)
+                prefix[prompt] = self._save(_resident(holder)) if len(holder.ids) > 1 else None
+                self._release(_resident(holder))
         seqs = []
         for index, prompt in enumerate(prompts):
             for sample in range(n):
@@ -378,7 +387,7 @@ class LlamaCppBackend(Backend):
         logits = np.empty(
             (len(seqs), self.n_vocab), dtype=np.float32
         )  # row i: sequence i's next-token logits
-        self._feed([(st.slot, st.n_past, p) for st, p in zip(states, pending, strict=True)], logits)
+        self._feed([(_resident(st), st.n_past, p) for st, p in zip(states, pending, strict=True)], logits)
         seen = self._seen(states) if params.repetition_penalty != 1.0 else None
         live = [i for i, sc in enumerate(scanners) if not sc.done]
         while live:
@@ -396,7 +405,7 @@ class LlamaCppBackend(Backend):
             live = [i for i, _ in feed]
             if not feed:
                 break
-            self._feed([(states[i].slot, fed[i], [tok]) for i, tok in feed], logits, live)
+            self._feed([(_resident(states[i]), fed[i], [tok]) for i, tok in feed], logits, live)
             for i in live:
                 fed[i] += 1
         return [

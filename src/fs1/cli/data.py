@@ -44,7 +44,7 @@ def convert_command(
 
     Output rows: ID, question, main_answers, answer_aliases, source_of_data, question/answer entities, hops,
     answer_type, topic and the dataset's own metadata in meta. Records without any gold answer are skipped, counted
-    and named (the first few on the console, all of them with their reasons in OUT's .skipped.jsonl side file);
+    and named (the first few on the console, all of them with their reasons in a side file: cwq.jsonl → cwq.skipped.jsonl);
     writing no question at all (a test split, an empty file) is an error (exit 1).
     """
     from fs1.data import NoQuestionsError

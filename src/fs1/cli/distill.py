@@ -17,7 +17,7 @@ from fs1.cli.app import (
     user_errors,
 )
 from fs1.cli.schema import schema_options
-from fs1.distill.config import DistillConfig
+from fs1.distill.config import DistillConfig, DistillSummary
 
 _HELP = """Distil teacher reasoning traces (rt: plain question; fs1: question + KG paths) into TRACES.jsonl.
 
@@ -84,10 +84,9 @@ def distill(
         raise typer.Exit(1)
 
 
-def _print_summary(summary: object, out: Path) -> None:
+def _print_summary(s: DistillSummary, out: Path) -> None:
     from rich.table import Table
 
-    s = summary  # DistillSummary
     table = Table(title=f"fs1 distill — {s.mode} traces from {s.teacher} ({s.backend})", show_header=False)
     table.add_row("traces written now", str(s.written))
     table.add_row("already there (resume)", str(s.already_done))

@@ -12,9 +12,10 @@ import typer
 from fs1.cli.app import app, console, user_errors
 from fs1.cli.schema import schema_options
 from fs1.judge.config import DEFAULT_BATCH_SIZE, JudgeConfig, JudgeSettings
+from fs1.summary_types import JudgedSummary
 
 
-def _option(field: str, *names: str, default: object = None) -> object:
+def _option(field: str, *names: str, default: object = None) -> Any:
     """An option of ``fs1 judge-agreement`` worded as the ``JudgeSettings`` field it sets (declared once there)."""
     info = JudgeSettings.model_fields[field]
     return typer.Option(default, *names, help=info.description)
@@ -176,7 +177,7 @@ def _backend_errors() -> Iterator[None]:
         raise typer.Exit(1) from None
 
 
-def _print_judged(summary: dict[str, Any]) -> None:
+def _print_judged(summary: JudgedSummary) -> None:
     from rich.table import Table
 
     ks = [str(k) for k in summary["ks"]]

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from pydantic import BaseModel
 
 # Field types an option can carry as they are; lists and tuples travel as comma-separated text.
 _PLAIN = (bool, int, float, str, Path)
@@ -40,7 +41,7 @@ def option_name(field_name: str) -> str:
 
 
 def schema_options(
-    model: type,
+    model: type[BaseModel],
     *,
     param: str = "config",
     exclude: tuple[str, ...] = (),
@@ -75,7 +76,8 @@ def schema_options(
             _parameter(name, info, aliases.get(name, ()), panels.get(name)) for name, info in fields.items()
         ]
         names = {name: _cli_name(info) or option_name(name) for name, info in fields.items()}
-        command = _bound_command(func, model, fields, param, names)
+        mappings = {name: names[name] for name, info in fields.items() if _is_mapping(info)}
+        command = _bound_command(func, model, fields, param, mappings)
         command.__signature__ = signature.replace(parameters=[*own, *added])  # type: ignore[attr-defined]
         command.__annotations__ = {p.name: p.annotation for p in (*own, *added)}
         BOUND.append(Binding(func.__name__, model, names))
@@ -190,7 +192,8 @@ def _is_mapping(info: Any) -> bool:
 def _cli_name(info: Any) -> str | None:
     """The option name a field declares for itself (``json_schema_extra={"cli": ...}``), if any."""
     extra = info.json_schema_extra
-    return extra.get("cli") if isinstance(extra, dict) else None  # type: ignore[return-value]
+    name = extra.get("cli") if isinstance(extra, dict) else None
+    return name if isinstance(name, str) else None
 
 
 def key_values(items: list[str] | None, option: str) -> dict[str, str]:

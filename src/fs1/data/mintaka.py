@@ -161,8 +161,10 @@ def question_from_record(item: dict[str, Any], where: str) -> dict[str, Any] | N
 def variant_of(records: list[dict[str, Any]]) -> str:
     """v1.1 stores labels per language (``{"en": …}``) and adds ``supportingEnt``/``supportingNum``."""
     for record in records:
-        answer = record.get("answer") if isinstance(record.get("answer"), dict) else {}
-        values = answer.get("answer") if isinstance(answer.get("answer"), list) else []
+        raw = record.get("answer")
+        answer: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        listed = answer.get("answer")
+        values: list[Any] = listed if isinstance(listed, list) else []
         if {"supportingEnt", "supportingNum"} & set(answer) or any(
             isinstance(v, dict) and isinstance(v.get("label"), dict) for v in values
         ):

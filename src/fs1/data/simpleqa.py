@@ -44,6 +44,7 @@ from fs1.data.common import (
     with_precision_aliases,
 )
 from fs1.io import InputError
+from fs1.records import Question
 from fs1.vocab import ANSWER_TYPES
 
 # Column names: the official file's, then the renamed copies' (question, answer).
@@ -181,7 +182,8 @@ def load_simpleqa(path: Path) -> Loaded:
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     rows, layout, variant = _csv_rows(path) if path.suffix.lower() == ".csv" else _json_rows(path)
-    questions, skipped = [], {NO_GOLD: []}
+    questions: list[Question] = []
+    skipped: dict[str, list[str]] = {NO_GOLD: []}
     seen: Counter[str] = Counter()
     for index, (where, row) in enumerate(rows):
         built = question_from_row(row, index, where, layout, seen)

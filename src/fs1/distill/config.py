@@ -84,7 +84,7 @@ class DistillConfig(Sampling, ModelRef):
         the concurrency bound; options given explicitly win)."""
         if not self.info().remote:
             return self.ref()
-        server = {"concurrency": self.concurrency, "stream": self.stream}
+        server: dict[str, Any] = {"concurrency": self.concurrency, "stream": self.stream}
         if self.api_key_env:
             server["api_key_env"] = self.api_key_env
         return self.ref().model_copy(update={"options": {**server, **self.options}})

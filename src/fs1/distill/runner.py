@@ -37,6 +37,7 @@ from fs1.io import (
 )
 from fs1.records import PathRecord, Question, Trace
 from fs1.redact import redact_text
+from fs1.scoring.match import scoring_gold
 from fs1.seeding import derive_seed
 
 __all__ = ["DistillConfig", "DistillSummary", "open_teacher", "run_distillation"]
@@ -106,7 +107,7 @@ def make_trace(unit: Unit, completion: Completion, config: DistillConfig) -> Tra
         model_attempt=reply.attempt,
         kg_path=unit.prompt.kg_path,
         sample=unit.sample,
-        gold_answer=unit.question.gold,
+        gold_answer=list(scoring_gold(unit.question)),  # the evaluation's gold; [] for an id-only question
         flags=[*unit.prompt.flags, *reply.flags],
         tokens_in=completion.prompt_tokens,
         tokens_out=completion.tokens,
@@ -163,8 +164,8 @@ def _results(
             finished, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in finished:
                 batch = pending.pop(future)
-                exc = future.exception()
-                yield batch, (exc if exc is not None else future.result())
+                failure = future.exception()
+                yield batch, (failure if failure is not None else future.result())
                 nxt = next(queue, None)
                 if nxt is not None:
                     pending[pool.submit(ask_teacher, backend, nxt, config)] = nxt

@@ -218,7 +218,8 @@ def resume_config(config: GenerateConfig, backend: Backend) -> dict:
 
 
 def _planned_budgets(config: GenerateConfig) -> list[int | None]:
-    return sorted(set(config.budgets)) if config.budgets else [None]
+    planned: list[int | None] = [*sorted(set(config.budgets))] if config.budgets else [None]
+    return planned
 
 
 def _scale(

@@ -28,7 +28,7 @@ class GenerateSpec:
 
 def expected_keys(questions: Sequence[Question], spec: GenerateSpec) -> set[tuple[str, int, int | None]]:
     """Every (id, sample, budget) a complete output holds."""
-    budgets: list[int | None] = sorted(set(spec.config.budgets)) if spec.config.budgets else [None]
+    budgets: list[int | None] = [*sorted(set(spec.config.budgets))] if spec.config.budgets else [None]
     return {(q.ID, s, b) for q in questions for s in range(spec.config.n) for b in budgets}
 
 

@@ -126,7 +126,8 @@ def _confusion(pairs: Sequence[tuple[str, LabelledCase]]) -> dict[str, dict[str,
 def _cascade(cases: Sequence[LabelledCase], rules: Sequence[Rule]) -> tuple[dict[str, Any], dict[str, str]]:
     """The cascade's rule decisions on the answered cases: a summary and ``case -> verdict`` for each."""
     decided: dict[str, str] = {}
-    pairs, by_rule = [], Counter()
+    pairs: list[tuple[str, LabelledCase]] = []
+    by_rule: Counter[str] = Counter()
     agree_by_rule: Counter[str] = Counter()
     answered = [c for c in cases if c.answer is not None]
     for case in answered:

@@ -26,7 +26,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from fs1.data import exclusion_reason
 from fs1.errors import ConfigError
@@ -44,7 +44,7 @@ from fs1.judge.rules import CASCADE_RULES, Rule, decide, get_rules
 from fs1.records import Prediction, Question, RecordError, Score
 from fs1.scoring.extract import EXTRACT_AUTHORS, EXTRACT_FS1
 from fs1.scoring.normalize import normalize_answer
-from fs1.scoring.prediction import score_prediction
+from fs1.scoring.prediction import authors_hint, score_prediction
 from fs1.scoring.score import SCORES_FILE
 from fs1.scoring.summary import DuplicateSampleError, summarise
 from fs1.stage import Stage
@@ -223,7 +223,10 @@ def judged_summary(
     summary = summarise(base, questions, ks, seed=seed)
     _add_simpleqa(summary, summarise(attempted, questions, ks, intervals=False))
     counters = judge.counters if judge is not None else None
-    summary.update(
+    sections: dict[str, Any] = cast(
+        dict[str, Any], summary
+    )  # _add_simpleqa added each slice's SimpleQA metrics
+    sections.update(
         {
             "extract": str(judge_info.get("extract", EXTRACT_FS1)),
             "judge": {**dict(judge_info), **(judge.settings() if judge is not None else {})},
@@ -244,7 +247,7 @@ def judged_summary(
             "verdicts": {v: stats.verdicts[v] for v in sorted(stats.verdicts)},
         }
     )
-    return summary  # type: ignore[return-value]  # _add_simpleqa and update() made it one
+    return cast(JudgedSummary, sections)
 
 
 def _metric_row(row: JudgedRow, flag: bool) -> dict[str, Any]:
@@ -340,7 +343,7 @@ def load_scored(
                     raise InputError(f"{source}:{lineno}: unknown question ID {prediction.id!r}")
                 score = score_prediction(prediction, question, extract=extract)
         except (RecordError, TypeError) as exc:
-            raise InputError(f"{source}:{lineno}: {exc}") from None
+            raise InputError(f"{source}:{lineno}: {exc}{authors_hint(row)}") from None
         if score.id not in questions:
             raise InputError(f"{source}:{lineno}: unknown question ID {score.id!r}")
         unit = (score.id, score.meta.get("budget"), score.sample)
@@ -377,7 +380,7 @@ def judge_file(
     progress: Callable[[int], None] | None = None,
     seed: int = 0,
     extract: str | None = None,
-) -> dict[str, Any]:
+) -> JudgedSummary:
     """Judge a scores directory or predictions file into ``out_dir/judged.jsonl`` + ``judged_summary.json``.
 
     Both files are written atomically at the end; the judge's cache is the incremental, kill-safe record, so a
@@ -421,7 +424,7 @@ class JudgeRunSpec:
     extract: str | None = None
 
 
-def run_judge(questions: list[Question], spec: JudgeRunSpec, out: Path, resume: bool) -> dict[str, Any]:
+def run_judge(questions: list[Question], spec: JudgeRunSpec, out: Path, resume: bool) -> JudgedSummary:
     """Judge ``spec.scored`` into ``out`` (``judged.jsonl``) and its summary; the verdict cache is what resumes."""
     by_id = {q.ID: q for q in questions}
     return judge_file(spec.scored, by_id, out.parent, spec.load(), mode=spec.mode, rules=get_rules(spec.rules),

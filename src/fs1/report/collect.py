@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from fs1.io import InputError, read_records
 from fs1.manifest import MANIFEST_NAME, read_manifest
@@ -156,9 +156,9 @@ def load_runs(rundir: Path) -> list[RunView]:
                 name=name,
                 model=meta.get("model", name.split("__")[0]),
                 setting=meta.get("setting", name.split("__")[-1]),
-                summary=_read_summary(summary_path),
+                summary=cast(Summary, _read_summary(summary_path)),  # its shape checked as it is read
                 budgets=[b for b in meta.get("budgets") or [] if b is not None],
-                judged=_read_summary(judged_path) if judged_path.exists() else None,
+                judged=cast(JudgedSummary, _read_summary(judged_path)) if judged_path.exists() else None,
             )
         )
     if not runs:
@@ -203,6 +203,7 @@ def load_traces(rundir: Path, runs: list[RunView]) -> list[dict[str, Any]]:
                     "text": text[-VIEWER_TEXT_LIMIT:],
                     "extracted": score.get("extracted"),
                     "correct": bool(score.get("correct")),
+                    "excluded": score.get("match") == "excluded",  # left out of every number
                     "think_tokens": pred.get("think_tokens"),
                     "waits": pred.get("waits") or 0,
                 }

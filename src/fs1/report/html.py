@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import statistics
+from collections.abc import Mapping
 from html import escape
 from importlib import resources
 from pathlib import Path
@@ -54,13 +55,13 @@ def _cell(value: float | None, interval: Any = None, **attrs: Any) -> str:
     return f"<td{data}{raw}>{_pct(value)}</td>"
 
 
-def _ci(section: dict[str, Any], metric: str, k: str | None = None) -> Any:
+def _ci(section: Mapping[str, Any], metric: str, k: str | None = None) -> Any:
     """The interval of ``metric`` (at ``k``) in a summary slice, or ``None``."""
     found = (section.get("ci") or {}).get(metric)
     return (found or {}).get(k) if k is not None else found
 
 
-def _max_k(section: dict[str, Any]) -> str | None:
+def _max_k(section: Mapping[str, Any]) -> str | None:
     ks = [int(k) for k in section.get(PASS_AT_K, {})]
     return str(max(ks)) if ks else None
 
@@ -73,12 +74,8 @@ def main_table(data: ReportData) -> str:
     for run in data.runs:
         cells = []
         for source in [*data.sources, "Overall"]:
-            sec = (
-                run.summary.get("overall")
-                if source == "Overall"
-                else run.summary.get("by_source", {}).get(source)
-            )
-            sec = sec or {}
+            found = run.summary["overall"] if source == "Overall" else run.summary["by_source"].get(source)
+            sec: Mapping[str, Any] = found or {}
             kmax = _max_k(sec)
             p1 = sec.get(PASS_AT_K, {}).get("1")
             pk = sec.get(PASS_AT_K, {}).get(kmax) if kmax else None
@@ -154,15 +151,21 @@ def selection_table(data: ReportData, selection: dict[str, dict[str, float]]) ->
     )
 
 
+def _slices(run: RunView, key: str) -> Mapping[str, Any]:
+    """The slices ``key`` (by_hops, by_answer_type, by_topic) of a run's summary; none in an older summary."""
+    sections: Mapping[str, Any] = run.summary
+    return sections.get(key) or {}
+
+
 def slice_table(data: ReportData, key: str, table_id: str) -> str:
     """pass@1 per slice value (hops, answer type or topic), one row per run."""
-    values = sorted({v for run in data.runs for v in run.summary.get(key, {})}, key=str)
+    values = sorted({v for run in data.runs for v in _slices(run, key)}, key=str)
     if not values:
         return "<p class='note'>No slice information in this benchmark.</p>"
     head = "".join(f"<th>{escape(str(v))}</th>" for v in values)
     rows = []
     for run in data.runs:
-        sec = run.summary.get(key, {})
+        sec = _slices(run, key)
         cells = "".join(
             _cell((sec.get(v) or {}).get(PASS_AT_K, {}).get("1"), run=run.name, slice=v, metric="pass@1")
             for v in values

@@ -4,6 +4,7 @@ cannot be scored, e.g. only KG ids) or had no prediction, with their IDs, and th
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from html import escape
 from typing import Any
 
@@ -12,7 +13,7 @@ from fs1.report.collect import RunView
 IDS_SHOWN = 10  # IDs written in a cell; the cell's title holds every ID the summary lists
 
 
-def _ids_cell(part: dict[str, Any] | None, kind: str, run: str) -> str:
+def _ids_cell(part: Mapping[str, Any] | None, kind: str, run: str) -> str:
     if not part:
         return "<td>–</td>"
     count, ids = int(part.get("count", 0)), [str(i) for i in part.get("ids") or []]
@@ -28,8 +29,8 @@ def accounting_table(runs: list[RunView]) -> str:
     for run in runs:
         summary = run.summary
         total = summary.get("benchmark_questions")
-        excluded = summary.get("excluded") or {}
-        missing = summary.get("questions_without_predictions") or {}
+        excluded: Mapping[str, Any] = summary.get("excluded") or {}
+        missing: Mapping[str, Any] = summary.get("questions_without_predictions") or {}
         scored = (
             total - int(excluded.get("count", 0)) - int(missing.get("count", 0))
             if total is not None

@@ -16,7 +16,7 @@ from fs1.distill.config import DistillConfig
 from fs1.generate.predictions import GenerationSettings
 from fs1.io import InputError
 from fs1.judge.config import JudgeSettings
-from fs1.kg.settings import SearchSettings
+from fs1.kg.settings import EndpointOptions, SearchSettings
 from fs1.redact import register_secrets_in
 from fs1.seeding import DEFAULT_SEED
 from fs1.train.config import SftConfig
@@ -137,7 +137,7 @@ class JudgeSpec(JudgeSettings):
     def fingerprint(self) -> dict[str, Any]:
         """What decides the verdicts, in the shape earlier runs recorded (so their judge stages stay up to date);
         how the judge is reached (retries, concurrency, batches, key) is left out."""
-        what = {
+        what: dict[str, Any] = {
             "name": self.name, "model": self.model, "backend": self.backend, "base_url": self.base_url,
             "tokenizer": self.tokenizer, "prompt": self.prompt, "mode": self.mode,
             "sampling": self.sampling_only().model_dump(),
@@ -253,6 +253,10 @@ class Experiment(_Strict):
         default_factory=SearchSettings,
         description="Path search: the `fs1 paths` settings (max_hops, deny, ...).",
     )
+    endpoint: EndpointOptions = Field(
+        default_factory=EndpointOptions,
+        description="How a `sparql:` KG is asked: the `fs1 paths` endpoint settings (default_graph, rate, ...).",
+    )
     teacher: TeacherSpec = Field(default_factory=lambda: TeacherSpec(model=EMBEDDED_NAME, backend="llamacpp"))
     students: list[ModelSpec] = Field(
         ..., min_length=1, description="Models evaluated (and fine-tuned for rt/fs1)."
@@ -347,6 +351,8 @@ def load_experiment(path: str | Path, base: Path | None = None) -> Experiment:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark else ""
         raise InputError(f"{path}{where}: invalid YAML ({getattr(exc, 'problem', exc)})") from None
+    except RecursionError:  # PyYAML builds nested collections recursively
+        raise InputError(f"{path}: invalid YAML (nested too deeply to read)") from None
     if not isinstance(raw, dict):
         raise InputError(f"{path}: the experiment file must be a YAML mapping")
     register_secrets_in(raw)  # a password in the kg URL is masked wherever it shows up later

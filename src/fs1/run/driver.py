@@ -67,15 +67,19 @@ def side_recording(written: Path, *, seed: int | None, inputs: dict[str, Any], v
 
 
 @contextlib.contextmanager
-def _recorded(recording: Recording) -> Iterator[None]:
+def _recorded(recording: Recording) -> Iterator[dict[str, Any]]:
+    """The part's log and side manifest around its run; yields the manifest (a throwaway dict without one)."""
     from fs1.manifest import recording as manifest_recording
 
     with contextlib.ExitStack() as stack:
+        manifest: dict[str, Any] = {}
         if recording.manifest is not None:
             seeds = {"run": recording.seed}
-            stack.enter_context(manifest_recording(recording.manifest, seeds=seeds, inputs=recording.inputs))
+            manifest = stack.enter_context(
+                manifest_recording(recording.manifest, seeds=seeds, inputs=recording.inputs)
+            )
         stack.enter_context(stage_log(recording.log, verbose=recording.verbose))
-        yield
+        yield manifest
 
 
 def run_part(
@@ -96,8 +100,10 @@ def run_part(
     todo = questions if shard is None else shard_slice(questions, shard.index, shard.count)
     if shard is not None:
         done_path(written).unlink(missing_ok=True)  # about to change: not done until this run ends
-    with _recorded(recording or Recording()):
+    with _recorded(recording or Recording()) as manifest:
         summary = stage.run(todo, settings, written, resume)
+        if stage.manifest is not None:
+            manifest.update(stage.manifest(summary))
     if shard is not None:
         mark_done(written)
     return summary

@@ -13,12 +13,11 @@ driver (``driver.py``).
 from __future__ import annotations
 
 import functools
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from fs1.io import file_lock, read_records, write_jsonl_atomic
 from fs1.records import Question
@@ -31,7 +30,10 @@ from fs1.run.markers import LOG_NAME, MARKER, StageResult, close_stage, open_sta
 from fs1.run.rundir import recorded_origin, set_aside
 from fs1.run.stages import HEAVY, TRAINED_SETTINGS, Part, config_for, family, heavy_model, part_for
 from fs1.shards import changed_since_done, done_path, drop_other_counts
-from fs1.summary_types import SUMMARY_FILE
+from fs1.summary_types import SUMMARY_FILE, Summary, load_summary
+
+if TYPE_CHECKING:
+    from fs1.kg import KG
 
 Log = Callable[[str], None]
 # In a stage directory: one merge at a time (the driver, or the last of its shards' jobs).
@@ -247,6 +249,13 @@ class Pipeline:
             return f"local:{target}"
         return self.exp.kg
 
+    def open_kg(self) -> KG:
+        """The experiment's KG; a ``sparql:`` one asked as its ``endpoint`` section says."""
+        from fs1.kg import open_kg
+
+        options = self.exp.endpoint.model_dump() if self.exp.kg.startswith("sparql:") else {}
+        return open_kg(self.kg_spec(), cache_dir=self.rundir / "cache" / "kg", **options)
+
     def questions(self) -> list[Question]:
         """The evaluation questions of this run."""
         return read_records(self.rundir / "benchmark" / "questions.jsonl", Question)
@@ -310,9 +319,9 @@ class Pipeline:
         self.stage(f"generate/{run}")
         return run
 
-    def run_score(self, run: str) -> dict[str, Any]:
+    def run_score(self, run: str) -> Summary:
         d = self.stage(f"score/{run}")
-        return json.loads((d / SUMMARY_FILE).read_text()) if self.only is None else {}
+        return load_summary(d / SUMMARY_FILE) if self.only is None else cast("Summary", {})
 
     def run_judge(self, run: str) -> Path:
         return self.stage(f"judge/{run}")

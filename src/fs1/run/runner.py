@@ -17,6 +17,7 @@ from fs1.run.only import Only, OnlyDone
 from fs1.run.pipeline import TRAINED_SETTINGS, Log, Pipeline
 from fs1.run.results import kg_selection_rows, summary_rows, write_results
 from fs1.run.rundir import claim, driver_lock, manifest_of, prune_stale, recorded_origin
+from fs1.summary_types import Summary
 
 
 def run_experiment(
@@ -56,7 +57,7 @@ def run_experiment(
         pipe.prune = prune
         if prune:
             prune_stale(rundir, log)
-        inputs = {"experiment": experiment_file}
+        inputs: dict[str, str | Path | None] = {"experiment": experiment_file}
         extra = {"experiment_dir": str(origin)}
         with recording(
             rundir / MANIFEST_NAME, seeds={"run": exp.seed}, inputs=inputs, extra=extra
@@ -132,7 +133,7 @@ def run_stages(pipe: Pipeline) -> None:
     pipe.barrier()
     runs = [pipe.run_generate(student, setting) for student in exp.students for setting in exp.settings]
     pipe.barrier()
-    summaries: dict[str, dict[str, Any]] = {}
+    summaries: dict[str, Summary] = {}
     for run in runs:
         summaries[run] = pipe.run_score(run)
         if exp.judge is not None:
@@ -194,12 +195,12 @@ def quiet_library_logs() -> None:
     transformers.logging.set_verbosity_error()
 
 
-def write_results_table(pipe: Pipeline, runs: list[str], summaries: dict[str, dict[str, Any]]) -> Path:
+def write_results_table(pipe: Pipeline, runs: list[str], summaries: dict[str, Summary]) -> Path:
     """``results.parquet``: every summary number, plus KG-verified selection where the KG knows the entities."""
-    from fs1.kg import open_kg, supports
+    from fs1.kg import supports
 
     questions = {q.ID: q for q in pipe.questions()}
-    kg = open_kg(pipe.kg_spec(), cache_dir=pipe.rundir / "cache" / "kg")
+    kg = pipe.open_kg()
     cache: dict[tuple[str, str], bool] = {}
 
     def supported(question: Any, answer: str) -> bool:

@@ -28,7 +28,9 @@ TRAINED_SETTINGS = TRACE_MODES
 # Budget-forcing fields change only the rt/fs1 runs; an instruct/cot run depends on the rest.
 FORCING_FIELDS = {"budgets", "min_think_tokens", "answer_max_tokens", "greedy_budgets", "continue_sweep"}
 # Bumped when the score summary gains fields, so runs scored before are scored again (cheap) on resume.
-SCORE_METRICS_VERSION = 2
+SCORE_METRICS_VERSION = (
+    3  # 3: question accounting (excluded, questions_without_predictions), BCE eras, Unicode
+)
 # The stage families whose jobs may go to a cluster, by the kind their resources are looked up under.
 HEAVY = {"paths": "paths", "distill": "distill", "train": "train", "generate": "generate", "judge": "judge"}
 # rt- and fs1-tuned students answer in the s1 think/answer format.
@@ -87,11 +89,15 @@ def heavy_model(pipe: Pipeline, name: str) -> Any:
 
 
 def paths_config(pipe: Pipeline) -> dict[str, Any]:
-    return {
+    config = {
         "benchmark": pipe.fingerprints["benchmark"],
         "kg": pipe.exp.kg,
         "paths": pipe.exp.paths.model_dump(mode="json"),
     }
+    graphs = pipe.exp.endpoint.model_dump(mode="json", include={"default_graph", "named_graph"})
+    if pipe.exp.kg.startswith("sparql:") and any(graphs.values()):
+        config["graphs"] = graphs  # the graphs asked decide the data (absent when unset: older runs resume)
+    return config
 
 
 def paths_part(pipe: Pipeline) -> Part:
@@ -101,9 +107,13 @@ def paths_part(pipe: Pipeline) -> Part:
     # must not share over a network filesystem (and public endpoints throttle parallel clients anyway). Local KGs
     # shard: a store directory opens read-only, a small file loads into each process's memory, and a large file's
     # store is built once under a lock (fs1.kg.store.build_store).
-    questions = pipe.train_questions()
-    count = 1 if pipe.exp.kg.startswith("sparql:") else pipe.shard_count(len(questions))
-    spec = PathsSpec(pipe.kg_spec(), pipe.exp.paths, cache_dir=pipe.rundir / "cache" / "kg", progress=False)
+    sparql = pipe.exp.kg.startswith("sparql:")
+    count = 1 if sparql else pipe.shard_count(len(pipe.train_questions()))
+    # the endpoint's engine, graphs, caps and traffic beside the whole stage's records
+    described = pipe.rundir / "paths" / "kg_endpoint.json" if count == 1 else None
+    endpoint = pipe.exp.endpoint if sparql else None
+    spec = PathsSpec(pipe.kg_spec(), pipe.exp.paths, pipe.rundir / "cache" / "kg", endpoint, progress=False,
+                     described=described)  # fmt: skip
     return Part(PATHS, spec, pipe.train_questions, count)
 
 
@@ -333,7 +343,7 @@ def _wiring(kind: str) -> tuple[Callable[..., dict[str, Any]], Callable[..., Par
     from fs1.errors import ConfigError
     from fs1.run import training
 
-    table = {
+    table: dict[str, tuple[Callable[..., dict[str, Any]], Callable[..., Part]]] = {
         "paths": (paths_config, paths_part),
         "distill": (distill_config, distill_part),
         "sft": (training.sft_config, training.sft_part),

@@ -79,8 +79,8 @@ def run_status(rundir: Path) -> list[StatusRow]:
         directory = marker.parent
         stage = directory.relative_to(rundir).as_posix()
         done = bool(json.loads(marker.read_text()).get("done"))
-        output = directory / outputs.get(stage.split("/")[0], "-")
-        output = output if output.exists() else None
+        declared = directory / outputs.get(stage.split("/")[0], "-")
+        output = declared if declared.exists() else None
         tries = _attempts(directory)
         shards = _shards(directory, stage, ledger)
         if shards and not done:

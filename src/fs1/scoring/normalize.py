@@ -37,6 +37,7 @@ The mapping tables live in ``fs1.scoring.tables``. Results are cached: model ans
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from decimal import Decimal, InvalidOperation
@@ -285,9 +286,13 @@ def _era_token(match: re.Match[str]) -> str:
     return number + BCE
 
 
+def _iso_date_of(order: tuple[int, int, int], match: re.Match[str]) -> str:
+    return _iso_date(match, order)
+
+
 def _normalize_dates(text: str, patterns: tuple[tuple[re.Pattern[str], tuple[int, int, int]], ...]) -> str:
     for pattern, order in patterns:
-        text = pattern.sub(lambda m, order=order: _iso_date(m, order), text)
+        text = pattern.sub(functools.partial(_iso_date_of, order), text)
     return text
 
 

@@ -13,6 +13,18 @@ from fs1.records import Prediction, Question, Score
 from fs1.scoring.extract import EXTRACT_FS1, Extraction, extract_with
 from fs1.scoring.match import EXCLUDED_RESULT, match_answer, scoring_gold
 
+# Keys of the authors' own files (docs/authors.md): a reader of predictions that meets one names `fs1 import`.
+_AUTHORS_KEYS = ("request_id", "generated_text", "custom_id")
+
+
+def authors_hint(row: dict[str, Any]) -> str:
+    """A pointer to ``fs1 import`` for a row in one of the authors' shapes (else ``""``), for error messages."""
+    v1 = "answer" in row and "id" in row and "text" not in row
+    if v1 or any(key in row for key in _AUTHORS_KEYS):
+        return " (one of the authors' files? `fs1 import` reads them into predictions)"
+    return ""
+
+
 # finish_reason of a reply cut off by the token cap (OpenAI / vLLM naming) or by a full context (fs1.backends.base).
 FINISH_LENGTH = "length"
 TRUNCATED_REASONS = (FINISH_LENGTH, "context")

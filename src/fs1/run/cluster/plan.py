@@ -195,8 +195,8 @@ def planned_jobs(exp: Experiment, questions: int, train_questions: int | None = 
         jobs += _sharded(f"distill/{mode}", teacher.model, gpus, hours, shards)
     for student in exp.students:
         res = resolve_resources(exp.executor, "train", student.model, student.resolved_backend())
-        tokens = train_q * teacher.samples * exp.train.num_train_epochs * exp.train.max_length
-        hours = tokens / (train_rate(student.model) * max(1, res.gpus)) / 3600 if res.gpus else 0.0
+        trained = train_q * teacher.samples * exp.train.num_train_epochs * exp.train.max_length
+        hours = trained / (train_rate(student.model) * max(1, res.gpus)) / 3600 if res.gpus else 0.0
         jobs += [
             PlannedJob(f"train/{student.name}-{m}", student.model, res.gpus, hours, wave=3) for m in modes
         ]
