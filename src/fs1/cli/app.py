@@ -133,13 +133,3 @@ def merge_shards_option(verb: str, key: str) -> Any:
         min=1,
         help=f"{verb} nothing: merge the N shard files of --out into --out, checking every {key} once.",
     )
-
-
-def parse_int_list(text: str | None) -> list[int] | None:
-    """Parse ``"1,2,4"`` into ``[1, 2, 4]``; ``None`` stays ``None``."""
-    if text is None or not text.strip():
-        return None
-    try:
-        return [int(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise typer.BadParameter(f"expected comma-separated integers, got {text!r}") from None

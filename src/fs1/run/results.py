@@ -85,24 +85,6 @@ def _sections_rows(base: dict[str, Any], sections: Mapping[str, Any], budget: in
     return rows
 
 
-def kg_selection(
-    scores: Iterable[Mapping[str, Any]],
-    questions: Mapping[str, Question],
-    ks: list[int],
-    supported: Callable[[Question, str], bool],
-    seed: int = 0,
-) -> dict[str, dict[int, float]]:
-    """KG-select@k per source (and ``overall``) over (question, budget) units, from scored samples.
-
-    ``supported(question, answer)`` is asked once per distinct normalised answer of a question (its first form).
-    """
-    grouped = _by_source(kg_selection_units(scores, questions, ks, supported, seed), questions)
-    return {
-        source: {k: float(np.mean([v for _, v in pairs])) for k, pairs in by_k.items()}
-        for source, by_k in grouped.items()
-    }
-
-
 def kg_selection_rows(
     base: Mapping[str, Any],
     scores: Iterable[Mapping[str, Any]],

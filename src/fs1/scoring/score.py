@@ -65,15 +65,6 @@ def check_extract(extract: str) -> None:
         raise ConfigError(f"unknown extraction rule {extract!r}; choose one of {', '.join(EXTRACT_MODES)}")
 
 
-def load_questions(spec: str | Path, fmt: str = "auto") -> dict[str, Question]:
-    """Benchmark questions by ID, through ``fs1.data.load_benchmark`` (``sample``, a fs1-format or dataset file in
-    format ``fmt``, a hub id); older IDs of a question (SimpleQA row positions) find it too
-    (``fs1.data.question_index``)."""
-    from fs1.data import load_benchmark, question_index
-
-    return question_index(load_benchmark(str(spec), fmt=fmt))
-
-
 def score_file(
     predictions_path: str | Path,
     questions: Mapping[str, Question],
