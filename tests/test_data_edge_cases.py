@@ -12,16 +12,15 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from fs1.cli.main import app
 from fs1.data import EXCLUDED_IDS_ONLY, convert, load_questions, question_index, read_dataset
 from fs1.io import read_records
 from fs1.records import Prediction, Score
 from fs1.scoring import score_file
+from tests.support.cli import runner
 
 EDGE = Path(__file__).parent / "fixtures" / "edge_cases"
-runner = CliRunner()
 
 # dataset file → (questions loaded, IDs skipped for no gold answer, IDs without predictions), counted by hand
 DATASETS = {
