@@ -34,11 +34,15 @@ def score(
     k-subsets), 95% bootstrap intervals over questions; overall and by source, hops, answer type and budget)."""
     from fs1.data import load_questions, question_index
     from fs1.scoring.score import SCORES_FILE, SUMMARY_FILE
+    from fs1.scoring.workers import capped_workers
 
     ks = config.k or None  # `--k ""`: every k up to the samples per question
+    workers, note = capped_workers(config.workers)
+    if note:
+        console.print(f"[yellow]note:[/] {note}")
     with user_errors():
         questions = question_index(load_questions(benchmark, fmt=fmt))
-        summary = _score_with_progress(predictions, questions, out, ks, config)
+        summary = _score_with_progress(predictions, questions, out, ks, config, workers)
     dropped = sorted(set(ks or []) - set(summary["ks"]))
     if dropped:
         console.print(
@@ -52,23 +56,37 @@ def score(
 
 
 def _score_with_progress(
-    predictions: Path, questions: dict, out: Path, ks: list[int] | None, config: ScoreConfig
+    predictions: Path, questions: dict, out: Path, ks: list[int] | None, config: ScoreConfig, workers: int
 ) -> dict:
-    """``score_file`` under a progress line (predictions scored, time elapsed)."""
+    """``score_file`` under a progress line (predictions scored, time elapsed), with ``workers`` processes.
+
+    The line is redrawn from the scoring loop itself, not by a refresh thread: with no other thread running, the
+    scoring workers can be forked (``fs1.scoring.workers``).
+    """
+    from time import monotonic
+
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from fs1.scoring.score import score_file
 
     columns = (SpinnerColumn(), TextColumn("scoring {task.completed:,} predictions"), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True) as bar:
+    with Progress(*columns, console=console, transient=True, auto_refresh=False) as bar:
         task = bar.add_task("score", total=None)
+        shown = [0.0]
+
+        def progress(n: int) -> None:
+            bar.update(task, completed=n)
+            if monotonic() - shown[0] >= 0.1:  # (as often as the default refresh thread would)
+                shown[0] = monotonic()
+                bar.refresh()
+
         return score_file(
             predictions,
             questions,
             out,
             ks,
-            progress=lambda n: bar.update(task, completed=n),
-            workers=config.workers,
+            progress=progress,
+            workers=workers,
             seed=config.seed,
             extract=config.extract,
             require_complete=config.require_complete,

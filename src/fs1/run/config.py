@@ -331,6 +331,8 @@ def load_experiment(path: str | Path) -> Experiment:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark else ""
         raise InputError(f"{path}{where}: invalid YAML ({getattr(exc, 'problem', exc)})") from None
+    except RecursionError:  # PyYAML builds nested collections recursively
+        raise InputError(f"{path}: invalid YAML (nested too deeply to read)") from None
     if not isinstance(raw, dict):
         raise InputError(f"{path}: the experiment file must be a YAML mapping")
     register_secrets_in(raw)  # a password in the kg URL is masked wherever it shows up later
