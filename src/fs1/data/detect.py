@@ -49,6 +49,8 @@ FORMAT_TABLE: dict[str, DatasetFormat] = {
     ),
 }  # fmt: skip
 FORMATS: tuple[str, ...] = tuple(FORMAT_TABLE)
+FS1_FORMAT = "fs1"  # fs1's own; the others are the datasets' own formats
+DATASET_FORMATS: tuple[str, ...] = tuple(name for name in FORMATS if name != FS1_FORMAT)
 
 
 def reader_of(fmt: str) -> Callable[[Path], Loaded]:

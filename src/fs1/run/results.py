@@ -20,15 +20,11 @@ from typing import Any
 import numpy as np
 
 from fs1.records import Question
-from fs1.summary_types import CURVE_METRICS, KGSEL_AT_K, Summary
+from fs1.summary_types import CURVE_METRICS, KGSEL_AT_K, SCALAR_METRICS, Summary
 
 SELECTION_METRIC = KGSEL_AT_K
 COLUMNS = ("run", "model", "setting", "source", "topic", "budget", "k", "metric", "value", "lo", "hi")
-# Per-slice numbers without k (``fs1.scoring.summary``), and the factuality of the maj@k answer, named maj_<x>@k.
-SCALAR_METRICS = (
-    "accuracy", "exact", "f1", "no_answer_rate", "attempted", "accuracy_given_attempted", "hallucination_rate",
-    "hallucination_given_attempted", "simpleqa_f1",
-)  # fmt: skip
+# The factuality of the maj@k answer, named maj_<x>@k (the numbers without k: ``summary_types.SCALAR_METRICS``).
 VOTE_METRICS = (
     "attempted", "accuracy_given_attempted", "hallucination_rate", "hallucination_given_attempted", "simpleqa_f1"
 )  # fmt: skip
