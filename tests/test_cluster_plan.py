@@ -11,7 +11,6 @@ import pytest
 import yaml
 from hypothesis import given
 from hypothesis import strategies as st
-from typer.testing import CliRunner
 
 from fs1.cli.main import app
 from fs1.generate.predictions import prediction_key
@@ -31,6 +30,7 @@ from fs1.shards import (
     shard_path,
     shard_slice,
 )
+from tests.support.cli import runner
 
 # --- shards -------------------------------------------------------------------------------------------------------
 
@@ -110,7 +110,6 @@ def test_shard_files_of_another_count_are_dropped(tmp_path: Path) -> None:
 
 
 def test_cli_shards_then_merge_equal_one_unsharded_run(tiny_model_dir: Path, tmp_path: Path) -> None:
-    runner = CliRunner()
     common = ["generate", "--benchmark", "sample", "--limit", "5", "--model", str(tiny_model_dir), "--n", "2"]
     common += ["--max-tokens", "6", "--threads", "1", "--dtype", "float32"]
     whole = runner.invoke(app, [*common, "--out", str(tmp_path / "whole.jsonl")])
@@ -328,7 +327,7 @@ def test_cli_plan_prints_jobs_and_writes_scripts(tmp_path: Path) -> None:
     path = tmp_path / "exp.yaml"
     path.write_text(yaml.safe_dump(_grid(PAPER[:2]).model_dump(exclude_defaults=True)))
     rundir = tmp_path / "run"
-    result = CliRunner().invoke(
+    result = runner.invoke(
         app,
         ["plan", str(path), "--questions", "500", "--shards", "3", "--dry-run", str(tmp_path / "s"),
          "--out", str(rundir)],
@@ -347,7 +346,7 @@ def test_cli_plan_prints_jobs_and_writes_scripts(tmp_path: Path) -> None:
 def test_plan_refuses_a_job_wider_than_a_node_in_one_line(tmp_path: Path) -> None:
     path = tmp_path / "exp.yaml"
     path.write_text(yaml.safe_dump(_grid(["Qwen/Qwen2.5-72B-Instruct"]).model_dump(exclude_defaults=True)))
-    result = CliRunner().invoke(app, ["plan", str(path), "--questions", "10", "--gpus-per-node", "2"])
+    result = runner.invoke(app, ["plan", str(path), "--questions", "10", "--gpus-per-node", "2"])
     assert result.exit_code == 2 and "needs 4 GPUs, more than a node's 2" in result.output
     assert "Traceback" not in result.output
 
@@ -402,5 +401,5 @@ def test_status_reads_markers_shards_and_ledger(tmp_path: Path) -> None:
         "CANCELLED by 0",
         None,
     )
-    result = CliRunner().invoke(app, ["status", str(run)])
+    result = runner.invoke(app, ["status", str(run)])
     assert result.exit_code == 0 and "1 failed" in result.output and "CANCELLED by 0" in result.output

@@ -31,6 +31,7 @@ from fs1.kg.settings import DEFAULT_DENY
 from fs1.records import Question
 from tests.fixtures.kg.graphs import HUB, write_hub, write_other, write_tiny
 from tests.fixtures.kg.virtuoso import VirtuosoServer, virtuoso_missing
+from tests.support.cli import runner
 
 pytestmark = [
     pytest.mark.slow,
@@ -88,12 +89,10 @@ def local_records(path: Path, questions: list[Question], settings: SearchSetting
 def test_sample_records_equal_the_embedded_store_at_default_limits(
     virtuoso: VirtuosoServer, tmp_path: Path
 ) -> None:
-    from typer.testing import CliRunner
 
     from fs1.cli.main import app
 
     out, local_out = tmp_path / "virtuoso.jsonl", tmp_path / "local.jsonl"
-    runner = CliRunner()
     assert runner.invoke(app, ["paths", "sample", "--out", str(local_out)]).exit_code == 0
     args = ["paths", "sample", "--out", str(out), "--kg", f"sparql:{virtuoso.url}", "--default-graph", SAMPLE]
     result = runner.invoke(app, [*args, "--cache-dir", str(tmp_path / "cache")])

@@ -12,11 +12,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from typer.testing import CliRunner
 
 from fs1.cli.main import app
 from fs1.run.runner import run_experiment
-from tests.support.cli import cli
+from tests.support.cli import cli, runner
 from tests.test_train_support import sft_row, write_sft_dir
 
 SETTINGS = ["instruct", "cot", "abstain", "rt", "fs1"]
@@ -75,7 +74,7 @@ def test_plan_jobs_write_what_fs1_run_writes_and_fs1_run_adopts_them(
     assert held_back in jobs
     for line in jobs:  # submitted by hand, in order; one shard is not run (its job was lost)
         if line != held_back:
-            result = CliRunner().invoke(app, shlex.split(line)[1:])
+            result = runner.invoke(app, shlex.split(line)[1:])
             assert result.exit_code == 0, (line, result.output)
     done = _outputs(planned)
     want = _outputs(reference)
@@ -143,7 +142,7 @@ def test_unanswered_traces_are_skipped_and_counted_by_fs1_train_as_by_the_run(
     out = tmp_path / "model"
     args = ["train", "--data", str(data), "--model", str(tiny_model_dir), "--out", str(out), "--max-steps", "1",
             "--no-filter-check", "--effective-batch", "1", "--per-device-batch", "1"]  # fmt: skip
-    result = CliRunner().invoke(app, args)
+    result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "skipped 1 trace(s) without an answer" in " ".join(result.output.split())
     summary = json.loads((out / "fs1_train.json").read_text())

@@ -57,13 +57,14 @@ def distill(
     verbose: bool = _VERBOSE,
 ) -> None:
     from fs1.backends import BackendError
-    from fs1.distill.inputs import load_paths, load_questions
+    from fs1.data import load_questions
+    from fs1.distill.inputs import load_paths
     from fs1.distill.stage import DISTILL, DistillSpec
     from fs1.run.driver import merge, part_file, run_part, side_recording
 
     with user_errors():
         part = chosen_shard(shard, merge_shards)
-        questions = load_questions(benchmark, limit, fmt)
+        questions = load_questions(benchmark, fmt=fmt, limit=limit)
         spec = DistillSpec(config, load_paths(paths) if paths is not None else None, overwrite, not quiet)
         if merge_shards is not None:
             _, merged = merge(DISTILL, spec, questions, out, merge_shards)

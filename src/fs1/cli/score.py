@@ -32,7 +32,8 @@ def score(
     is contained in it on token boundaries. Writes OUT/scores.jsonl (one Score per prediction) and OUT/summary.json
     (accuracy, exact, F1, no-answer rate, attempted and hallucination rates, unbiased pass@k and maj@k (all
     k-subsets), 95% bootstrap intervals over questions; overall and by source, hops, answer type and budget)."""
-    from fs1.scoring.score import SCORES_FILE, SUMMARY_FILE, load_questions
+    from fs1.data import load_questions, question_index
+    from fs1.scoring.score import SCORES_FILE, SUMMARY_FILE
     from fs1.scoring.workers import capped_workers
 
     ks = config.k or None  # `--k ""`: every k up to the samples per question
@@ -40,7 +41,7 @@ def score(
     if note:
         console.print(f"[yellow]note:[/] {note}")
     with user_errors():
-        questions = load_questions(benchmark, fmt)
+        questions = question_index(load_questions(benchmark, fmt=fmt))
         summary = _score_with_progress(predictions, questions, out, ks, config, workers)
     dropped = sorted(set(ks or []) - set(summary["ks"]))
     if dropped:

@@ -12,6 +12,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from fs1.backends.ref import BackendChoice, ModelRef, role_backend
+from fs1.data.detect import DATASET_FORMATS
 from fs1.distill.config import DistillConfig
 from fs1.generate.predictions import GenerationSettings
 from fs1.io import InputError
@@ -238,7 +239,7 @@ class Experiment(_Strict):
     benchmark_format: str = Field(
         "auto",
         description="Format of benchmark/train_benchmark files: auto (told from contents), fs1, or a dataset's "
-        "own (mintaka, simpleqa, cwq, webqsp, grailqa, exaqt), as `fs1 data convert --format`.",
+        f"own ({', '.join(DATASET_FORMATS)}), as `fs1 data convert --format`.",
     )
     train_benchmark: str | None = Field(
         None,

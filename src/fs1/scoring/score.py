@@ -9,7 +9,6 @@ process or in worker processes that each read their own ranges (``batches.py``; 
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -65,23 +64,6 @@ def check_extract(extract: str) -> None:
     """``ConfigError`` unless ``extract`` names a rule (``fs1.vocab.EXTRACT_MODES``)."""
     if extract not in EXTRACT_MODES:
         raise ConfigError(f"unknown extraction rule {extract!r}; choose one of {', '.join(EXTRACT_MODES)}")
-
-
-def load_questions(spec: str | Path, fmt: str = "auto") -> dict[str, Question]:
-    """Benchmark questions by ID, through ``fs1.data.load_benchmark`` (``sample``, a fs1-format or dataset file in
-    format ``fmt``, a hub id); older IDs of a question (SimpleQA row positions) find it too
-    (``fs1.data.question_index``)."""
-    from fs1.data import load_benchmark, question_index
-
-    # Loading makes no reference cycles, but 100,000s of new records set off the cycle collector again and again, each
-    # pass walking all of them so far (a third of the loading time of the paper's benchmark): it is paused meanwhile.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        return question_index(load_benchmark(str(spec), fmt=fmt))
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def score_file(

@@ -10,7 +10,6 @@ it loadable last.
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import shutil
@@ -224,8 +223,3 @@ turn), following the s1/fs1 recipe of *Scaling Reasoning can Improve Factuality 
 `fs1 generate --backend transformers --model {cfg.out} ...`, or `AutoModelForCausalLM.from_pretrained("{cfg.out}")`.
 Full arguments: `training_args.json`; fs1 config and data statistics: `{SUMMARY_FILE}`.
 """
-
-
-def read_summary(out: str | Path) -> dict[str, Any]:
-    """The ``fs1_train.json`` of a trained model directory."""
-    return json.loads((Path(out) / SUMMARY_FILE).read_text(encoding="utf-8"))
