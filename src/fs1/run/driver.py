@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fs1.errors import ConfigError
+from fs1.errors import ConfigError, InputError
 from fs1.records import Question
 from fs1.shards import done_path, mark_done, merge_shards, remove_shard_files, shard_path, shard_slice
 from fs1.stage import Stage
@@ -63,7 +63,14 @@ def side_recording(written: Path, *, seed: int | None, inputs: dict[str, Any], v
     shard records beside its own file, as shards of one output may run at the same time)."""
     from fs1.manifest import side_manifest_path
 
+    check_output(written)
     return Recording(side_log_path(written), side_manifest_path(written), seed, inputs, verbose)
+
+
+def check_output(out: Path) -> None:
+    """An output is a file: ``--out ""`` (an unset shell variable) is the current directory, not a file to write."""
+    if out.is_dir():
+        raise InputError(f"{out}: is a directory, expected the output file (a .jsonl path)")
 
 
 @contextlib.contextmanager
@@ -97,6 +104,7 @@ def run_part(
     if shard is not None and not stage.shardable:
         raise ConfigError(f"the {stage.name} stage runs as one job; it has no shards")
     written = part_file(out, shard)
+    check_output(written)
     todo = questions if shard is None else shard_slice(questions, shard.index, shard.count)
     if shard is not None:
         done_path(written).unlink(missing_ok=True)  # about to change: not done until this run ends
