@@ -24,7 +24,7 @@ from fs1.scoring.normalize import normalize_answer
 from fs1.scoring.prediction import score_prediction
 from fs1.scoring.summary import DuplicateSampleError, VerdictColumns, aggregate
 from fs1.scoring.workers import score_ranges
-from fs1.summary_types import SUMMARY_FILE
+from fs1.summary_types import SUMMARY_FILE, Summary
 from fs1.vocab import EXTRACT_MODES
 
 SCORES_FILE = "scores.jsonl"
@@ -76,7 +76,7 @@ def score_file(
     seed: int = 0,
     extract: str = EXTRACT_FS1,
     require_complete: bool = False,
-) -> dict[str, Any]:
+) -> Summary:
     """Score a predictions JSONL file into ``out_dir/scores.jsonl`` and ``out_dir/summary.json``; returns the summary.
 
     ``extract``: the rule that reads each answer, ``fs1`` or ``authors`` (recorded as the summary's ``extract``).
@@ -111,7 +111,7 @@ def score_file(
         if not count:
             raise InputError(f"{predictions_path}: no predictions")
         try:
-            summary: dict[str, Any] = {**aggregate(columns, questions, ks, seed=seed), "extract": extract}
+            summary: Summary = {**aggregate(columns, questions, ks, seed=seed), "extract": extract}
         except DuplicateSampleError as exc:
             raise InputError(
                 f"{predictions_path}:{record_line(predictions_path, exc.position)}: {exc}"
