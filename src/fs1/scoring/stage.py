@@ -11,6 +11,7 @@ from fs1.records import Question, Score
 from fs1.scoring.extract import EXTRACT_FS1
 from fs1.scoring.score import SCORES_FILE
 from fs1.stage import Stage
+from fs1.summary_types import Summary
 
 
 @dataclass
@@ -28,7 +29,7 @@ def score_key(row: dict[str, Any]) -> tuple[str, int, Any]:
     return str(row["id"]), int(row["sample"]), row.get("budget")
 
 
-def run_score(questions: list[Question], spec: ScoreSpec, out: Path, resume: bool) -> dict[str, Any]:
+def run_score(questions: list[Question], spec: ScoreSpec, out: Path, resume: bool) -> Summary:
     """Score ``spec.predictions`` against ``questions`` into ``out`` and ``summary.json`` beside it (rewritten
     whole: scoring has nothing to resume)."""
     from fs1.scoring.score import score_file
