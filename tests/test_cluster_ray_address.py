@@ -24,9 +24,9 @@ import pytest
 import yaml
 
 from fs1.errors import ConfigError
+from fs1.run.cluster.executors import Job, Ledger, Resources
+from fs1.run.cluster.on_ray import RayExecutor, probe_ray_address
 from fs1.run.config import RaySpec
-from fs1.run.executors import Job, Ledger, Resources
-from fs1.run.on_ray import RayExecutor, probe_ray_address
 from tests.support.cli import cli
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 
 from fs1.errors import ConfigError
-from fs1.run.config import ResourceSpec
-from fs1.run.executors import Resources
-from fs1.run.slurm_limits import (
+from fs1.run.cluster.executors import Resources
+from fs1.run.cluster.slurm_limits import (
     PartitionLimits,
     explicit_fields,
     fit_resources,
@@ -21,6 +20,7 @@ from fs1.run.slurm_limits import (
     never_clears,
     slurm_minutes,
 )
+from fs1.run.config import ResourceSpec
 from tests.support.cli import cli
 
 SMALL = PartitionLimits("debug", cpus=2, mem_gb=8, gpus=0, time_min=120)

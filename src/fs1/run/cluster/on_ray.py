@@ -15,10 +15,12 @@ from __future__ import annotations
 import importlib.util
 import os
 import socket
+from pathlib import Path
+from typing import Any
 
 from fs1.errors import ConfigError
+from fs1.run.cluster.executors import Job, JobCall, JobFailure, Ledger, last_error_line
 from fs1.run.config import RaySpec
-from fs1.run.executors import Job, JobCall, JobFailure, Ledger, last_error_line
 
 PROBE_TIMEOUT_S = 5.0
 CLIENT_PREFIX = "ray://"
@@ -86,6 +88,10 @@ class RayExecutor:
     def __init__(self, spec: RaySpec) -> None:
         self.spec = spec
         probe_ray_address(spec.address)  # before any stage runs: an unreachable cluster is one line, at once
+
+    @classmethod
+    def from_spec(cls, rundir: Path, spec: Any) -> RayExecutor:
+        return cls(spec.ray)
 
     def connect(self) -> None:
         import ray

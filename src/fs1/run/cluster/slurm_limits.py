@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from fs1.errors import ConfigError
-from fs1.run.executors import Resources
+from fs1.run.cluster.executors import Resources
 
 # Pending reasons that waiting does not clear: the request exceeds what the partition, QOS or account allows, or the
 # nodes it needs are gone (squeue's REASON codes, Slurm 22-24).
