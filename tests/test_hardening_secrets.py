@@ -247,3 +247,42 @@ def test_no_secret_in_any_file_of_a_run_or_on_its_console(tmp_path: Path, tiny_m
     assert "sparql:http://***@127.0.0.1" in (rundir / "paths" / "paths.jsonl").read_text()
     assert "I was sent ***" in (rundir / "distill" / "fs1" / "traces.jsonl").read_text()
     assert (rundir / "distill" / "fs1" / "traces.errors.jsonl").exists()
+
+
+def test_a_secret_named_as_an_environment_variable_stays_out_of_the_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cluster jobs rebuild the run from RUNDIR/experiment.yaml, where a literal secret is masked: ``${VAR}`` in a
+    ``kg`` or ``base_url`` keeps the secret out of the file and lets every job read it from its environment."""
+    from fs1.io import InputError
+    from fs1.run.config import load_experiment
+    from fs1.run.runner import keep_experiment_copy
+
+    text = (
+        "students: [{name: s, model: smollm2-135m, backend: openai, base_url: 'http://h/v1?api-key=${FS1_T_KEY}'}]\n"
+        "kg: sparql:http://alice:${FS1_T_PW}@127.0.0.1:9/sparql\n"
+    )
+    experiment = tmp_path / "exp.yaml"
+    experiment.write_text(text)
+    monkeypatch.delenv("FS1_T_PW", raising=False)
+    monkeypatch.setenv("FS1_T_KEY", QUERY_KEY)
+    with pytest.raises(InputError, match=r"exp\.yaml: kg: \$\{FS1_T_PW\} is not set in the environment"):
+        load_experiment(experiment)
+    monkeypatch.setenv("FS1_T_PW", PASSWORD)
+    exp = load_experiment(experiment)
+    assert exp.kg == f"sparql:http://alice:{PASSWORD}@127.0.0.1:9/sparql"
+    assert exp.students[0].base_url == f"http://h/v1?api-key={QUERY_KEY}"
+    assert redact_text(f"echo {PASSWORD}") == "echo ***"  # known as a secret from now on
+    copy = tmp_path / "run" / "experiment.yaml"
+    assert keep_experiment_copy(experiment, copy, log=lambda _: None) is False and copy.read_text() == text
+
+
+def test_a_literal_secret_with_a_cluster_executor_is_refused_naming_the_fix(tmp_path: Path) -> None:
+    experiment = tmp_path / "exp.yaml"
+    experiment.write_text(
+        f"students: [{{name: s, model: smollm2-135m}}]\nkg: sparql:http://alice:{PASSWORD}@127.0.0.1:9/sparql\n"
+        "executor: {kind: slurm}\n"
+    )
+    code, output = _fs1("run", str(experiment), "--out", str(tmp_path / "run"))
+    assert code == 2 and "cluster jobs would read masked" in output and "${ENV_VAR}" in output, output
+    assert leaks(output, _all_secret_forms()) == []

@@ -45,6 +45,7 @@ _POINTER_SUFFIXES = ("env", "file", "path", "var", "name")
 _URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s\"'<>`\\]+")
 # Any prefix of schemes: ``sparql:http://user:pass@host`` is the KG spec form.
 _NETLOC_USERINFO = re.compile(r"^((?:[a-zA-Z][a-zA-Z0-9+.-]*:)*//)([^/?#]*)@")
+_VARIABLE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
 _PARAM = re.compile(r"([?&;#])([^=&;#]*)=([^&;#]*)")
 _BASIC = re.compile(r"\b(basic)(\s+|%20|\+)([A-Za-z0-9+/_-]{4,}={0,2})", re.IGNORECASE)
 # Bearer tokens are long and hold a digit: ``Bearer bonds`` in a model's answer is not one.
@@ -133,9 +134,14 @@ def redact_url(url: str) -> str:
     return _PARAM.sub(_param_masked, url)
 
 
+def _names_a_variable(value: str) -> bool:
+    """``${SPARQL_PASSWORD}``: where a secret comes from (an experiment file's reference), not the secret."""
+    return bool(_VARIABLE.fullmatch(value))
+
+
 def _userinfo_masked(match: re.Match[str]) -> str:
     user, _, password = match.group(2).partition(":")
-    if match.group(2) == MASK:
+    if match.group(2) == MASK or (password and _names_a_variable(password)):
         return match.group(0)
     plain_user, plain_password = urllib.parse.unquote(user), urllib.parse.unquote(password)
     register_secret(plain_password, user=plain_user)
@@ -147,7 +153,7 @@ def _userinfo_masked(match: re.Match[str]) -> str:
 
 def _param_masked(match: re.Match[str]) -> str:
     sep, name, value = match.groups()
-    if not is_sensitive_name(name) or value == MASK or not value:
+    if not is_sensitive_name(name) or value == MASK or not value or _names_a_variable(value):
         return match.group(0)
     register_secret(urllib.parse.unquote_plus(value))
     register_secret(value)
@@ -170,8 +176,8 @@ def _basic_masked(match: re.Match[str]) -> str:
 
 def _header_masked(match: re.Match[str]) -> str:
     name, sep, scheme, value = match.groups()
-    if value.startswith(MASK) or (not scheme and value.lower() in ("basic", "bearer")):
-        return match.group(0)
+    if value.startswith((MASK, "$")) or (not scheme and value.lower() in ("basic", "bearer")):
+        return match.group(0)  # masked already, a variable's name (``$KEY``, ``${KEY}``), or only the scheme
     register_secret(value)
     return f"{name}{sep}{scheme}{MASK}"
 

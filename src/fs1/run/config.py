@@ -5,6 +5,8 @@ Errors name the file and the offending key path (``students.0.backend``) with th
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -332,6 +334,30 @@ class UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+# Fields that may name a secret through the environment: ``kg: sparql:https://me:${SPARQL_PASSWORD}@host/sparql``.
+SECRET_REF_FIELDS = ("kg", "base_url")
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def expand_secret_refs(raw: Any, path: Path) -> Any:
+    """``raw`` with every ``${VAR}`` in a ``kg`` or ``base_url`` value replaced by the environment variable: the
+    secret stays out of the file (and of the run's copy of it, which cluster jobs read), the jobs take it from their
+    own environment. An unset variable is an ``InputError`` naming it."""
+    if isinstance(raw, list):
+        return [expand_secret_refs(item, path) for item in raw]
+    if not isinstance(raw, dict):
+        return raw
+    out = {}
+    for key, value in raw.items():
+        if key in SECRET_REF_FIELDS and isinstance(value, str):
+            missing = [name for name in _ENV_REF.findall(value) if name not in os.environ]
+            if missing:
+                raise InputError(f"{path}: {key}: ${{{missing[0]}}} is not set in the environment")
+            value = _ENV_REF.sub(lambda m: os.environ[m.group(1)], value)
+        out[key] = expand_secret_refs(value, path)
+    return out
+
+
 def load_experiment(path: str | Path, base: Path | None = None) -> Experiment:
     """Parse and validate an experiment file; every problem is reported as ``FILE:LINE: key: message``.
 
@@ -356,6 +382,7 @@ def load_experiment(path: str | Path, base: Path | None = None) -> Experiment:
         raise InputError(f"{path}: invalid YAML (nested too deeply to read)") from None
     if not isinstance(raw, dict):
         raise InputError(f"{path}: the experiment file must be a YAML mapping")
+    raw = expand_secret_refs(raw, path)
     register_secrets_in(raw)  # a password in the kg URL is masked wherever it shows up later
     try:
         exp = Experiment.model_validate(raw)

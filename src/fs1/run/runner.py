@@ -51,8 +51,14 @@ def run_experiment(
     if only is not None:
         return run_only(exp, experiment_file, rundir, origin, log, Only(only, shard), verbose=verbose)
     with driver_lock(rundir):
-        keep_experiment_copy(experiment_file, rundir / EXPERIMENT_COPY, log)
+        masked = keep_experiment_copy(experiment_file, rundir / EXPERIMENT_COPY, log)
         engine = make_executor(exp.executor.kind, rundir, exp.executor)
+        if masked and engine.remote:
+            raise ConfigError(
+                f"{experiment_file} holds a secret (a password or key in a URL) that cluster jobs would read masked "
+                f"from {rundir / EXPERIMENT_COPY}: write it as ${{ENV_VAR}} (e.g. kg: "
+                "sparql:https://me:${SPARQL_PASSWORD}@host/sparql) and set the variable where the jobs run"
+            )
         pipe = Pipeline(exp, rundir, experiment_file, log, verbose=verbose, executor=engine, base=origin)
         pipe.prune = prune
         if prune:
@@ -167,12 +173,12 @@ def same_experiment(copy: Path, experiment_file: Path) -> bool:
     return copy.read_bytes() == redact_text(experiment_file.read_bytes().decode("utf-8")).encode("utf-8")
 
 
-def keep_experiment_copy(experiment_file: Path, copy: Path, log: Log = print) -> None:
+def keep_experiment_copy(experiment_file: Path, copy: Path, log: Log = print) -> bool:
     """Keep the experiment beside its results; rerunning from that very copy (``fs1 run RUN/experiment.yaml
     --out RUN``) simply resumes. Secrets in it (a password in the ``kg`` URL, a key in a ``base_url``) are masked
-    in the copy, which then cannot be rerun as it is: the console says so."""
+    in the copy, which then cannot be rerun as it is: the console says so. Returns whether anything was masked."""
     if copy.exists() and copy.samefile(experiment_file):
-        return
+        return False
     copy.parent.mkdir(parents=True, exist_ok=True)
     # Loaded as UTF-8 already; bytes, so that its line ends stay as they are.
     text = experiment_file.read_bytes().decode("utf-8")
@@ -182,8 +188,9 @@ def keep_experiment_copy(experiment_file: Path, copy: Path, log: Log = print) ->
     if kept != text:
         log(
             f"note: {copy} has the experiment's secrets masked (***): rerun from {experiment_file}, "
-            "or keep secrets out of the file (the API key comes from the environment)"
+            "or name them as ${ENV_VAR} in the file (the API key comes from the environment)"
         )
+    return kept != text
 
 
 def quiet_library_logs() -> None:
