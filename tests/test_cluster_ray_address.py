@@ -8,7 +8,6 @@ cluster tests. It stops the head by its process group, never with ``ray stop`` (
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import shutil
 import signal
@@ -24,9 +23,7 @@ import pytest
 import yaml
 
 from fs1.errors import ConfigError
-from fs1.run.cluster.executors import Job, Ledger, Resources
-from fs1.run.cluster.on_ray import RayExecutor, probe_ray_address
-from fs1.run.config import RaySpec
+from fs1.run.cluster.on_ray import probe_ray_address
 from tests.support.cli import cli
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -114,7 +111,7 @@ def test_auto_without_a_cluster_says_how_to_start_one(monkeypatch: pytest.Monkey
 @pytest.fixture
 def ray_head(tmp_path: Path) -> Iterator[int]:
     """A real Ray head with a Ray Client server; yields the client port; stopped by its process group."""
-    client_port = _free_port()
+    client_port, gcs_port = _free_port(), _free_port()
     env = {
         **os.environ,
         "RAY_USAGE_STATS_ENABLED": "0",
@@ -123,21 +120,21 @@ def ray_head(tmp_path: Path) -> Iterator[int]:
         "RAY_CLIENT_SERVER_CHECK_CHANNEL_TIMEOUT_S": "180",
     }
     temp = Path("/tmp") / f"fs1-ray-{os.getpid()}-{client_port}"  # Ray's socket paths must stay short
+    ray_cli = [sys.executable, "-m", "ray.scripts.scripts"]
     head = subprocess.Popen(
-        [sys.executable, "-m", "ray.scripts.scripts", "start", "--head", "--block", f"--port={_free_port()}",
-         f"--ray-client-server-port={client_port}", "--num-cpus=1", "--include-dashboard=false",
-         f"--temp-dir={temp}", "--disable-usage-stats"],
+        [*ray_cli, "start", "--head", "--block", f"--port={gcs_port}", f"--ray-client-server-port={client_port}",
+         "--num-cpus=1", "--include-dashboard=false", f"--temp-dir={temp}", "--disable-usage-stats"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", client_port), timeout=1).close()
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:  # the head is ready when Ray's own health check passes
+            check = [*ray_cli, "health-check", "--address", f"127.0.0.1:{gcs_port}"]
+            if subprocess.run(check, env=env, capture_output=True).returncode == 0:
                 break
-            except OSError:
-                assert head.poll() is None, "ray start --head exited"
-                time.sleep(0.5)
+            assert head.poll() is None, "ray start --head exited"
+            time.sleep(1)
+        socket.create_connection(("127.0.0.1", client_port), timeout=60).close()
         yield client_port
     finally:
         os.killpg(head.pid, signal.SIGTERM)
@@ -148,17 +145,39 @@ def ray_head(tmp_path: Path) -> Iterator[int]:
         shutil.rmtree(temp, ignore_errors=True)
 
 
+CLIENT_JOB = """
+import functools, sys
+from pathlib import Path
+import ray
+from fs1.run.cluster.executors import Job, Ledger, Resources
+from fs1.run.cluster.on_ray import RayExecutor
+from fs1.run.config import RaySpec
+
+address, folder = sys.argv[1], Path(sys.argv[2])
+job = Job("paths", functools.partial(Path.write_text, folder / "done.txt", "ran on Ray"), Resources(cpus=1))
+try:
+    failures = RayExecutor(RaySpec(address=address)).run([job], Ledger(folder, "ray"))
+finally:
+    ray.shutdown()
+print("failures", failures)
+"""
+
+
 @pytest.mark.slow
 def test_jobs_run_on_a_cluster_through_ray_client(tmp_path: Path, ray_head: int) -> None:
-    import ray
-
-    out = tmp_path / "done.txt"
-    job = Job("paths", functools.partial(Path.write_text, out, "ran on Ray"), Resources(cpus=1))
-    executor = RayExecutor(RaySpec(address=f"ray://127.0.0.1:{ray_head}"))
-    try:
-        failures = executor.run([job], Ledger(tmp_path, "ray"))
-    finally:
-        ray.shutdown()
-    assert failures == [] and out.read_text() == "ran on Ray"
-    events = [line for line in (tmp_path / ".jobs" / "ledger.jsonl").read_text().splitlines()]
+    """fs1's Ray executor through ``ray://`` against a real head: the job runs, the ledger records it."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)]),
+        # Ray Client gives up after about 35 s by default; a loaded two-core machine starts its server slower.
+        "RAY_CLIENT_INITIAL_CONNECTION_TIMEOUT_S": "20",
+        "RAY_CLIENT_MAX_CONNECTION_TIMEOUT_S": "120",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", CLIENT_JOB, f"ray://127.0.0.1:{ray_head}", str(tmp_path)],
+        env=env, capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert done.returncode == 0 and "failures []" in done.stdout, done.stderr[-3000:]
+    assert (tmp_path / "done.txt").read_text() == "ran on Ray"
+    events = (tmp_path / ".jobs" / "ledger.jsonl").read_text().splitlines()
     assert '"submitted"' in events[0] and '"finished"' in events[-1]
