@@ -58,9 +58,13 @@ _CACHE_ENTRIES = 1 << 13
 # Answer parts longer than this (whole plain replies) are rarely repeated: extracted without being remembered.
 _CACHED_PART_CHARS = 512
 _PLAIN = _plain_pairs(Prediction)
-_MAX_SAMPLE = (1 << 63) - 1  # (field, type) pairs a row may hold as they are
+_MAX_SAMPLE = (1 << 63) - 1
+_SPACE = frozenset(
+    b" \t\n\r\x0b\x0c"
+)  # what bytes.isspace() counts as white space  # (field, type) pairs a row may hold as they are
 _VIA_TEXT = {via: _string(via) for via in (VIA_BOX, VIA_MARKER, VIA_LINE, VIA_NONE, VIA_TAIL)}
 _NOTHING = (None, VIA_NONE)  # no answer part: no answer
+_BOOLEAN = {True: "true", False: "false"}
 
 
 @dataclass
@@ -126,6 +130,7 @@ class RangeScorer:
             tuple[str, bool, bool], tuple[str | None, str]
         ] = {}  # (raw part, closed, allow_line) ->
         self.verdicts: dict[tuple[str | None, str], _Verdict] = {}
+        self.prefixes: dict[str, str] = {}  # per question: its lines' text up to the sample number
 
     def __call__(self, start: int, end: int) -> RangeResult:
         with open(self.path, "rb") as fh:
@@ -153,11 +158,17 @@ class RangeScorer:
         unit_keys: dict[tuple[str, int | None], int] = {}
         unit, last = -1, None
         add_route, samples = result.routes.add, result.columns.sample
-        for lineno, raw in enumerate(data.split(b"\n"), 1):
-            if not raw or raw.isspace():  # (no copy of the line, unlike strip())
-                continue
+        # Lines are read through a memoryview (split() would copy every line: a tenth of the time per line).
+        view, find, size, at, lineno = memoryview(data), data.find, len(data), 0, 0
+        while at < size:
+            end = find(b"\n", at)
+            if end < 0:
+                end = size
+            start, at, lineno = at, end + 1, lineno + 1
+            if start == end or (data[start] in _SPACE and data[start:end].isspace()):
+                continue  # a blank line
             try:
-                qid, sample, text, budget, finish_reason, route = _fields(raw)
+                qid, sample, text, budget, finish_reason, route = _fields(view[start:end])
                 answer, via = self._answer(text, finish_reason)
                 verdict = self.verdicts.get((answer, qid))
                 if verdict is None:  # (a new answer, or a new question: its ID is checked here)
@@ -206,23 +217,26 @@ class RangeScorer:
             raise _BadLine(f"unknown question ID {qid!r}") from None
         if len(self.verdicts) >= _CACHE_ENTRIES:
             self.verdicts.clear()
+        prefix = self.prefixes.get(qid)
+        if prefix is None:
+            prefix = self.prefixes[qid] = f'{{"id": {_string(qid)}, "sample": '
         found = NO_ANSWER if answer is None else Extraction(answer, via)
-        verdict = self.verdicts[(answer, qid)] = _verdict(qid, found, gold)
+        verdict = self.verdicts[(answer, qid)] = _verdict(prefix, found, gold)
         return verdict
 
 
-def _verdict(qid: str, found: Extraction, gold: tuple[str, ...]) -> _Verdict:
-    score = score_extraction(qid, 0, None, found, gold)
-    gold_text = f', "gold": {_string(score.meta["gold"])}' if "gold" in score.meta else ""
-    answer_key = normalize_answer(score.extracted) if score.extracted is not None else ""
+def _verdict(prefix: str, found: Extraction, gold: tuple[str, ...]) -> _Verdict:
+    """The verdict on ``found`` (``score_extraction``'s) with its line pieces; ``prefix``: the question's piece."""
+    score = score_extraction("", 0, None, found, gold)
+    answer_key = normalize_answer(found.answer) if found.answer is not None else ""
     return _Verdict(
-        prefix=f'{{"id": {_string(qid)}, "sample": ',
+        prefix=prefix,
         middle=(
-            f', "extracted": {_value(score.extracted)}, "correct": {_value(score.correct)}, '
-            f'"match": {_string(score.match)}, "exact": {_value(score.exact)}, "f1": {_value(score.f1)}, '
+            f', "extracted": {_value(found.answer)}, "correct": {_BOOLEAN[score.correct]}, '
+            f'"match": {_string(score.match)}, "exact": {_BOOLEAN[score.exact]}, "f1": {_value(score.f1)}, '
             '"meta": {"via": '
         ),
-        end=gold_text + "}}\n",
+        end=(f', "gold": {_string(score.meta["gold"])}}}}}\n' if "gold" in score.meta else "}}\n"),
         correct=score.correct,
         exact=score.exact,
         f1=score.f1,
@@ -246,7 +260,7 @@ def _fill_columns(
     columns.answer = array("q", [number(v.answer_key, v.refusal) if v.answer_key else -1 for v in verdicts])
 
 
-def _fields(raw: bytes) -> tuple[str, int, str, int | None, str | None, str | None]:
+def _fields(raw: memoryview) -> tuple[str, int, str, int | None, str | None, str | None]:
     """What scoring reads of one line (id, sample, text, budget, finish_reason, route); ``_BadLine`` (what is
     wrong) if it is not a valid prediction."""
     try:
@@ -260,7 +274,7 @@ def _fields(raw: bytes) -> tuple[str, int, str, int | None, str | None, str | No
                 return row["id"], sample, row["text"], get("budget"), get("finish_reason"), get("route")
     except (ValueError, KeyError):  # orjson rejects the line (json decides below), or a field is missing
         pass
-    prediction = _prediction(raw)
+    prediction = _prediction(bytes(raw))
     if prediction.sample > _MAX_SAMPLE:  # (json reads any integer; the summary's columns hold 64-bit ones)
         raise _BadLine(f"field sample: expected an integer up to {_MAX_SAMPLE}, found {prediction.sample}")
     return (

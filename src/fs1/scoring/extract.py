@@ -45,6 +45,7 @@ from fs1.scoring.tables import (
 THINK_CLOSERS = (THINK_CLOSE_TAG, ANSWER_MARKER)
 THINK_OPENERS = (THINK_OPEN_TAG, THINK_MARKER)
 BOX_COMMANDS = ("\\boxed", "\\fbox")
+_BOXED, _FBOX = BOX_COMMANDS
 
 # How an answer was found (``Score.meta["via"]``); ``tail``: the authors' last-10-tokens fallback.
 VIA_BOX, VIA_MARKER, VIA_LINE, VIA_NONE, VIA_TAIL = "boxed", "marker", "line", "none", "tail"
@@ -144,9 +145,7 @@ def extract_from_part(part: str | None, closed: bool, *, truncated: bool = False
 
 def extract_part(part: str, allow_line: bool) -> Extraction:
     """The rules 2-4 on an answer part, not cached (``allow_line``: rule 4 may apply; ``extract_from_part`` decides)."""
-    if any(
-        command in part for command in BOX_COMMANDS
-    ):  # (most answer parts either end in a box or have none)
+    if _BOXED in part or _FBOX in part:  # (BOX_COMMANDS; most answer parts either end in a box or have none)
         boxed = last_boxed(part)
         if boxed is not None:
             return Extraction(boxed, VIA_BOX)
@@ -266,11 +265,14 @@ def _boxes_nothing(part: str) -> bool:
 def _cut_at_end_of_turn(part: str) -> str:
     # A model may run past its end-of-turn token into an imagined next turn; the answer ends at the first one
     # after some content (special tokens before any content, such as a role header, are dropped).
-    if "<" not in part:
+    first = part.find("<")  # (every special token starts with "<")
+    if first < 0:
         return part
-    part = _LEADING_SPECIAL.sub("", part)
+    if not part[:first].strip():  # only white space before it: special tokens may lead
+        part = _LEADING_SPECIAL.sub("", part)
+        first = max(part.find("<"), 0)
     for token in END_OF_TURN_TOKENS:
-        at = part.find(token)
+        at = part.find(token, first)
         if at >= 0:
             part = part[:at]
     return part
@@ -283,7 +285,7 @@ def last_boxed(part: str) -> str | None:
         return None
     start, end, content = found
     items = [content]
-    while True:
+    while part.rfind(_BOXED, 0, start) >= 0 or part.rfind(_FBOX, 0, start) >= 0:  # (an earlier box at all?)
         before = _find_box(part, start)
         if before is None or not _LIST_GAP.fullmatch(part, before[1], start):
             break
@@ -317,8 +319,10 @@ def _find_box(part: str, search_end: int) -> tuple[int, int, str] | None:
 def _balanced(text: str, open_at: int) -> tuple[str, int]:
     """The text inside the brace group opening at ``open_at`` and the index after it (to the end if unclosed)."""
     close = text.find("}", open_at + 1)
-    if close >= 0 and "{" not in text[open_at + 1 : close] and "\\" not in text[open_at + 1 : close]:
-        return text[open_at + 1 : close], close + 1  # (the common case: no nested or escaped brace before it)
+    if close >= 0:
+        inner = text[open_at + 1 : close]
+        if "{" not in inner and "\\" not in inner:
+            return inner, close + 1  # (the common case: no nested or escaped brace before it)
     depth = 0
     for match in _BRACE.finditer(text, open_at):
         token = match.group()
