@@ -23,10 +23,10 @@ from array import array
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring
-from operator import attrgetter
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import numpy as np
 import orjson
 
 from fs1.records import Prediction, Question, RecordError, _plain_pairs
@@ -170,18 +170,19 @@ class RangeScorer:
         result = RangeResult()
         lines, records, result.newlines, error = _read_lines(data)
         answers = self._answers(records)
-        verdicts, failed = self._verdicts(records, answers)
+        indices, table, failed = self._verdicts(records, answers)
         if failed is not None:  # an unknown question ID, before any bad line
-            error, records = failed, records[: len(verdicts)]
+            error, records = failed, records[: len(indices)]
         if error is not None:
             result.error, result.error_line = error, lines[len(records)]
         out: list[str] = []
         units: list[int] = []
         unit_keys: dict[tuple[str, int | None], int] = {}
         unit, last, add_route = -1, None, result.routes.add
-        for (qid, sample, _, budget, _, route), verdict, (_, via) in zip(
-            records, verdicts, answers, strict=False
+        for (qid, sample, _, budget, _, route), index, (_, via) in zip(
+            records, indices, answers, strict=False
         ):
+            verdict = table[index]
             budget_text = "" if budget is None else f', "budget": {budget}'
             out.append(f"{verdict.prefix}{sample}{verdict.middle}{_VIA_TEXT[via]}{budget_text}{verdict.end}")
             if (qid, budget) != last:  # the samples of a unit are usually neighbours
@@ -191,7 +192,7 @@ class RangeScorer:
             add_route(route)
         result.data = "".join(out).encode("utf-8")
         result.columns.sample = array("q", [record[1] for record in records])
-        _fill_columns(result.columns, unit_keys, units, verdicts)
+        _fill_columns(result.columns, unit_keys, units, indices, table)
         return result
 
     def _answers(self, records: list[_Record]) -> list[_Answer]:
@@ -222,26 +223,33 @@ class RangeScorer:
                 parts[key] = found[key]
         return [_NOTHING if key is None else found[key] for key in keys]
 
-    def _verdicts(self, records: list[_Record], answers: list[_Answer]) -> tuple[list[_Verdict], str | None]:
-        """Each record's verdict, each (answer, question) new to this scorer judged once, in the order of the lines;
-        at an unknown question ID, the verdicts before its line and the error."""
-        pairs = [(answer, record[0]) for (answer, _), record in zip(answers, records, strict=True)]
+    def _verdicts(
+        self, records: list[_Record], answers: list[_Answer]
+    ) -> tuple[list[int], list[_Verdict], str | None]:
+        """The range's distinct verdicts (in the order of their first line) and each record's index among them; each
+        (answer, question) new to this scorer judged once, in the order of the lines. At an unknown question ID: the
+        indices of the records before its line, their verdicts, and the error."""
         cache = self.verdicts
-        found: dict[tuple[str | None, str], _Verdict] = {}
-        new: dict[tuple[str | None, str], int] = {}  # -> the index of its first record
-        for index, pair in enumerate(pairs):
-            if pair not in found and pair not in new:
-                known = cache.get(pair)
-                if known is None:
-                    new[pair] = index
-                else:
-                    found[pair] = known
-        for pair, index in new.items():
-            try:
-                found[pair] = self._new_verdict(pair[0], answers[index][1], pair[1])
-            except _BadLine as exc:
-                return [found[p] for p in pairs[:index]], str(exc)
-        return [found[pair] for pair in pairs], None
+        local: dict[tuple[str | None, str], int] = {}
+        table: list[_Verdict | None] = []
+        firsts: list[int] = []  # per verdict, its first record
+        indices: list[int] = []
+        for position, ((answer, _), record) in enumerate(zip(answers, records, strict=True)):
+            pair = (answer, record[0])
+            index = local.get(pair)
+            if index is None:
+                index = local[pair] = len(table)
+                table.append(cache.get(pair))
+                firsts.append(position)
+            indices.append(index)
+        for index, verdict in enumerate(table):
+            if verdict is None:
+                first = firsts[index]
+                try:
+                    table[index] = self._new_verdict(answers[first][0], answers[first][1], records[first][0])
+                except _BadLine as exc:
+                    return indices[:first], table[:index], str(exc)  # type: ignore[return-value]
+        return indices, table, None  # type: ignore[return-value]
 
     def _new_verdict(self, answer: str | None, via: str, qid: str) -> _Verdict:
         facts = self.facts.get(qid)
@@ -298,15 +306,24 @@ def _fill_columns(
     columns: VerdictColumns,
     unit_keys: dict[tuple[str, int | None], int],
     units: list[int],
-    verdicts: list[_Verdict],
+    indices: list[int],
+    table: list[_Verdict],
 ) -> None:
-    """The range's verdict columns, as ``VerdictColumns.add_verdict`` per line would have gathered them."""
+    """The range's verdict columns, as ``VerdictColumns.add_verdict`` per line would have gathered them: each
+    distinct verdict's values (answers numbered in the order of their first line) picked per record by numpy."""
     columns.unit_keys, columns.unit = unit_keys, array("q", units)
-    columns.correct = array("b", map(attrgetter("correct"), verdicts))
-    columns.exact = array("b", map(attrgetter("exact"), verdicts))
-    columns.f1 = array("d", map(attrgetter("f1"), verdicts))
     number = columns.answer_id
-    columns.answer = array("q", [number(v.answer_key, v.refusal) if v.answer_key else -1 for v in verdicts])
+    answer_ids = [number(v.answer_key, v.refusal) if v.answer_key else -1 for v in table]
+    picks = np.asarray(indices, dtype=np.intp)
+    for name, values, typecode, dtype in (
+        ("correct", [v.correct for v in table], "b", np.int8),
+        ("exact", [v.exact for v in table], "b", np.int8),
+        ("f1", [v.f1 for v in table], "d", np.float64),
+        ("answer", answer_ids, "q", np.int64),
+    ):
+        column = array(typecode)
+        column.frombytes(np.asarray(values, dtype=dtype)[picks].tobytes())
+        setattr(columns, name, column)
 
 
 def _read_lines(data: bytes) -> tuple[list[int], list[_Record], int, str | None]:
@@ -317,6 +334,7 @@ def _read_lines(data: bytes) -> tuple[list[int], list[_Record], int, str | None]
     # Lines are read through a memoryview (split() would copy every line) and counted here (bytes.count() takes
     # longer than this whole loop's finding of line ends).
     view, find, size, at, lineno = memoryview(data), data.find, len(data), 0, 0
+    loads, plain = orjson.loads, _PLAIN.issuperset
     while at < size:
         end = find(b"\n", at)
         if end < 0:
@@ -325,27 +343,29 @@ def _read_lines(data: bytes) -> tuple[list[int], list[_Record], int, str | None]
         if start == end or (data[start] in _SPACE and data[start:end].isspace()):
             continue  # a blank line
         lines.append(lineno)
+        raw = view[start:end]
         try:
-            records.append(_fields(view[start:end]))
+            row = loads(raw)
+        except ValueError:  # orjson rejects the line: json decides (_fields)
+            row = None
+        # One set test: every (field, value type) pair is one a Prediction holds unchanged (no unknown field, float,
+        # bool for an integer, null for a required field...); then only presence and the range of sample are left.
+        if type(row) is dict and plain(zip(row, map(type, row.values()), strict=True)):
+            get = row.get
+            qid, sample, text = get("id"), get("sample"), get("text")
+            if qid is not None and text is not None and sample is not None and 0 <= sample <= _MAX_SAMPLE:
+                records.append((qid, sample, text, get("budget"), get("finish_reason"), get("route")))
+                continue
+        try:
+            records.append(_fields(raw))
         except _BadLine as exc:
             return lines, records, data.count(b"\n"), str(exc)
     return lines, records, lineno - (size > 0 and data[-1] != 10), None
 
 
-def _fields(raw: memoryview) -> tuple[str, int, str, int | None, str | None, str | None]:
-    """What scoring reads of one line (id, sample, text, budget, finish_reason, route); ``_BadLine`` (what is
-    wrong) if it is not a valid prediction."""
-    try:
-        row = orjson.loads(raw)
-        # One set test: every (field, value type) pair is one a Prediction holds unchanged (no unknown field, float,
-        # bool for an integer, null for a required field...); then only presence and the sign of sample are left.
-        if type(row) is dict and _PLAIN.issuperset(zip(row, map(type, row.values()), strict=True)):
-            sample = row["sample"]
-            if 0 <= sample <= _MAX_SAMPLE:
-                get = row.get
-                return row["id"], sample, row["text"], get("budget"), get("finish_reason"), get("route")
-    except (ValueError, KeyError):  # orjson rejects the line (json decides below), or a field is missing
-        pass
+def _fields(raw: memoryview) -> _Record:
+    """What scoring reads of a line that is not a plain prediction (``_read_lines`` reads those): as ``json`` and
+    ``Prediction.from_dict`` read it, or ``_BadLine`` (what is wrong)."""
     prediction = _prediction(bytes(raw))
     if prediction.sample > _MAX_SAMPLE:  # (json reads any integer; the summary's columns hold 64-bit ones)
         raise _BadLine(f"field sample: expected an integer up to {_MAX_SAMPLE}, found {prediction.sample}")

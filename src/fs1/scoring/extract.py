@@ -225,29 +225,27 @@ def trim_answer_part(raw: str, closed: bool) -> str:
     return _cut_at_end_of_turn(raw)
 
 
-# The closing marker is looked for in the reply's last characters first: it is there in a finished reply, and
-# searching the whole thinking for a marker that is not in it costs more than the rest of locating the answer.
-_TAIL_CHARS = 1024
+# Each closing marker starts with "<" and holds no other: a marker cannot overlap a "<" other than its first
+# character, so the last marker of a reply starts at the last "<" that starts one. Those are looked for from the end
+# (memrchr), a few at most; a reply with more "<" near its end is searched marker by marker.
+_CLOSERS_OPEN_AT_LT = all(c.startswith("<") and "<" not in c[1:] for c in THINK_CLOSERS)
+_LT_LOOKS = 8
 
 
 def _last_closer_end(text: str) -> int:
     """Where the text after the last think-closing marker starts (-1: none), as ``max(rfind + len)`` over closers."""
-    window = max(0, len(text) - _TAIL_CHARS)
-    best, unseen = -1, []
-    for closer in THINK_CLOSERS:
-        at = text.rfind(closer, window)
-        if at >= 0:
-            best = max(best, at + len(closer))
-        else:
-            unseen.append(closer)
-    for closer in unseen:
-        # Not in the window: a last occurrence starts before it and ends by ``window + len - 1`` at the latest.
-        limit = window + len(closer) - 1
-        if window and best < limit:
-            at = text.rfind(closer, 0, limit)
-            if at >= 0:
-                best = max(best, at + len(closer))
-    return best
+    at = len(text)
+    if _CLOSERS_OPEN_AT_LT:
+        for _ in range(_LT_LOOKS):
+            at = text.rfind("<", 0, at)
+            if at < 0:
+                return -1
+            for closer in THINK_CLOSERS:
+                if text.startswith(closer, at):
+                    return at + len(closer)
+    # (no marker starts at or after ``at``; with the property above, none ends after it either)
+    ends = [found + len(closer) for closer in THINK_CLOSERS if (found := text.rfind(closer, 0, at)) >= 0]
+    return max(ends, default=-1)
 
 
 _EMPTY_BOX = re.compile(r"\\(?:boxed|fbox)\s*\{\s*\}")
