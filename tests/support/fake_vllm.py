@@ -44,7 +44,8 @@ DETOKENIZE_PRIME = (
 SAMPLING_EPS = 1e-5
 ENGINE_ARGS = {
     "tokenizer", "seed", "dtype", "gpu_memory_utilization", "max_model_len", "tensor_parallel_size",
-    "enforce_eager", "enable_prefix_caching", "trust_remote_code", "max_num_seqs",
+    "enforce_eager", "enable_prefix_caching", "trust_remote_code", "max_num_seqs", "max_num_batched_tokens",
+    "block_size", "kv_cache_memory_bytes",
 }  # fmt: skip
 Script = Callable[[str, random.Random], str]
 
@@ -246,9 +247,22 @@ class LLM:
         raise AssertionError("unreachable: the plan ends with EOS")
 
 
-def install(monkeypatch: Any, tokenizer: Any, script: Script, *, model_len: int = 8192) -> types.ModuleType:
-    """Put a fresh stand-in ``vllm`` (and ``vllm.exceptions``) into ``sys.modules``, undone by ``monkeypatch``;
-    ``module.engines`` lists the LLMs made. ``model_len`` is the model's own context length."""
+class Platform:
+    """``vllm.platforms.current_platform``: the device vLLM was built for (this stand-in: CUDA unless told CPU)."""
+
+    def __init__(self, cpu: bool) -> None:
+        self.device_type = "cpu" if cpu else "cuda"
+
+    def is_cpu(self) -> bool:
+        return self.device_type == "cpu"
+
+
+def install(
+    monkeypatch: Any, tokenizer: Any, script: Script, *, model_len: int = 8192, cpu: bool = False
+) -> types.ModuleType:
+    """Put a fresh stand-in ``vllm`` (and ``vllm.exceptions``, ``vllm.platforms``) into ``sys.modules``, undone by
+    ``monkeypatch``; ``module.engines`` lists the LLMs made. ``model_len`` is the model's own context length,
+    ``cpu`` makes the platform vLLM's CPU build."""
     module = types.ModuleType("vllm")
     module.__version__ = VLLM_VERSION  # type: ignore[attr-defined]
     module.engines = []  # type: ignore[attr-defined]
@@ -267,4 +281,7 @@ def install(monkeypatch: Any, tokenizer: Any, script: Script, *, model_len: int 
     module.exceptions = exceptions  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "vllm", module)
     monkeypatch.setitem(sys.modules, "vllm.exceptions", exceptions)
+    platforms = types.ModuleType("vllm.platforms")
+    platforms.current_platform = Platform(cpu)  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "vllm.platforms", platforms)
     return module

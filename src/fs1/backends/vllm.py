@@ -31,10 +31,9 @@ What vLLM does that this backend answers for (read against the vLLM 0.20–0.33 
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from typing import Any
-
-from pydantic import BaseModel, ConfigDict, Field
 
 from fs1.backends.base import (
     FINISH_CONTEXT,
@@ -50,38 +49,15 @@ from fs1.backends.base import (
     render_chat,
 )
 from fs1.backends.embedded import resolve_for_transformers
+from fs1.backends.spelling import spelled_prefix
+from fs1.backends.vllm_engine import EngineOutput, Host, VLLMOptions, engine_args
 
 INSTALL_HINT = "pip install 'fs1[vllm]' (vLLM >= 0.20 needs a CUDA GPU; see the README's GPU install)"
 BATCH_INVARIANT_ENV = "VLLM_BATCH_INVARIANT"
-# How many trailing generated tokens may belong to a trimmed stop string / EOS (searched from the end).
-TRIM_SEARCH_TOKENS = 64
 # Context tokens a decode is primed with, so a token's leading space decodes as vLLM's incremental detokenizer
 # decodes it (vLLM primes with up to 5 prompt tokens; a few more cost nothing).
 PRIME_TOKENS = 8
 RETRIES_ON_ERROR = 1  # vLLM's "error" finish reason is a retryable request-level failure
-
-
-class VLLMOptions(BaseModel):
-    """Engine options of the ``vllm`` backend (``load_backend("vllm", model, **options)``)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    seed: int = Field(0, description="Engine seed (sequences without their own seed draw from it).")
-    tokenizer: str | None = Field(
-        None, description="Tokenizer path or hub id when it differs from the model."
-    )
-    dtype: str = Field("auto", description="Weights dtype (auto, bfloat16, float16).")
-    gpu_memory_utilization: float = Field(0.9, gt=0, le=1, description="Share of GPU memory vLLM may take.")
-    max_model_len: int | None = Field(None, gt=0, description="Context length cap; None = the model's.")
-    tensor_parallel_size: int = Field(1, ge=1, description="GPUs to shard the model over.")
-    enforce_eager: bool = Field(False, description="Skip CUDA graph capture (faster start, slower decode).")
-    enable_prefix_caching: bool = Field(
-        True, description="Reuse computed prefix blocks (budget forcing needs it)."
-    )
-    batch_invariant: bool = Field(
-        False,
-        description="Set VLLM_BATCH_INVARIANT=1: outputs independent of batch composition (beta, slower).",
-    )
 
 
 @dataclass
@@ -110,18 +86,30 @@ class VLLMBackend(Backend):
     def __init__(self, model: str, **options: Any) -> None:
         super().__init__(model)
         self.options = VLLMOptions(**options)
-        if self.options.batch_invariant:  # read by vLLM when the engine starts
-            os.environ[BATCH_INVARIANT_ENV] = "1"
         self._vllm = _import_vllm()
         self._refusals = _validation_errors()
-        engine = self.options.model_dump(exclude={"batch_invariant"})
-        for unset in ("tokenizer", "max_model_len"):
-            if engine[unset] is None:
-                del engine[unset]
+        self._dead = _engine_errors()
+        host = Host.read(_platform())
+        if self.options.batch_invariant and host.on_cpu:
+            raise BackendError(
+                "batch_invariant needs vLLM's GPU kernels (NVIDIA, compute capability >= 8.0); this vLLM runs on CPU"
+            )
+        if self.options.batch_invariant:  # read by vLLM when the engine starts
+            os.environ[BATCH_INVARIANT_ENV] = "1"
+        engine, note = engine_args(self.options, host)
+        self.engine_note = note
+        if note:
+            print(note, file=sys.stderr)  # one line on stderr: outputs stay byte-identical
+        self.output = EngineOutput()
         try:
-            self.llm = self._vllm.LLM(model=resolve_for_transformers(model), **engine)
-        except (ValueError, TypeError, RuntimeError, OSError) as exc:
-            raise BackendError(f"vLLM could not start an engine for {model!r}: {exc}") from exc
+            with self.output.capture():
+                self.llm = self._vllm.LLM(model=resolve_for_transformers(model), **engine)
+        except (
+            Exception
+        ) as exc:  # vLLM raises ValueError, RuntimeError, TypeError, OSError... with the cause elsewhere
+            raise BackendError(
+                self.output.explain(f"vLLM could not start an engine for {model!r}", exc)
+            ) from exc
         self.tokenizer = self.llm.get_tokenizer()
         self.max_model_len = _max_model_len(self.llm, self.options.max_model_len)
 
@@ -237,10 +225,13 @@ class VLLMBackend(Backend):
         return self.max_model_len - len(self._state(seq).ids)
 
     def _generate(self, requests: list[dict[str, Any]], sampling: list[Any]) -> list[Any]:
+        mark = self.output.mark()
         try:
             return self.llm.generate(requests, sampling, use_tqdm=False)
         except self._refusals as exc:  # a request vLLM refuses after our own checks
             raise BackendError(f"vLLM refused the request: {exc}") from exc
+        except self._dead as exc:  # the engine core died: its own output says why
+            raise BackendError(self.output.explain("the vLLM engine died", exc, since=mark)) from exc
 
     def _state(self, seq: Sequence) -> _Ids:
         if not isinstance(seq.state, _Ids):
@@ -270,15 +261,18 @@ class VLLMBackend(Backend):
         )
 
     def _absorb(self, seq: Sequence, result: Any, stops: list[str], by_context: bool) -> Completion:
+        """One output into its sequence. ``tokens`` counts the ids that spell the text (the contract every backend
+        keeps: generated tokens without the EOS and without a stop string's tokens), not the engine's count."""
         state = self._state(seq)
         self._account_prompt(len(state.ids), result)
         out = result.outputs[0]
         finish, ids, text = self._finish(out, by_context)
         self.stats.generated_tokens += len(ids)
         stop = out.stop_reason if isinstance(out.stop_reason, str) and out.stop_reason in stops else None
-        completion = Completion(text=text, tokens=len(ids), finish_reason=finish, stop=stop,
+        kept = self._ids_for_text(state.ids, ids, text)
+        completion = Completion(text=text, tokens=len(kept), finish_reason=finish, stop=stop,
                                 prompt_tokens=len(state.ids))  # fmt: skip
-        state.ids.extend(self._ids_for_text(state.ids, ids, text))
+        state.ids.extend(kept)
         seq.text += text
         return completion
 
@@ -289,11 +283,8 @@ class VLLMBackend(Backend):
         keeping them would feed the model a marker the text no longer shows (budget forcing cuts exactly those).
         Decoding is primed with the context, as vLLM decodes, so both agree on leading spaces.
         """
-        for keep in range(len(token_ids), max(-1, len(token_ids) - TRIM_SEARCH_TOKENS - 1), -1):
-            decoded = self._decode_after(context, token_ids[:keep])
-            if text.startswith(decoded):
-                return token_ids[:keep] + self._encode(text[len(decoded) :])
-        return self._encode(text)  # text and ids disagree beyond a stop string: trust the text
+        keep, rest = spelled_prefix(token_ids, text, lambda ids: self._decode_after(context, ids))
+        return token_ids[:keep] + self._encode(rest)
 
 
 def _validation_errors() -> tuple[type[Exception], ...]:
@@ -304,6 +295,25 @@ def _validation_errors() -> tuple[type[Exception], ...]:
     except ImportError:  # a vLLM without vllm.exceptions raises plain ValueError
         return (ValueError,)
     return (ValueError, VLLMValidationError)
+
+
+def _engine_errors() -> tuple[type[Exception], ...]:
+    """What ``LLM.generate`` raises when the engine core is gone (``EngineDeadError``, vLLM >= 0.8's v1 engine), or
+    when a request fails inside it (``EngineGenerateError``)."""
+    try:
+        from vllm.v1.engine.exceptions import EngineDeadError, EngineGenerateError
+    except ImportError:
+        return (RuntimeError,)
+    return (EngineDeadError, EngineGenerateError, RuntimeError)
+
+
+def _platform() -> Any:
+    """vLLM's platform (``current_platform``: cuda, rocm, cpu...), or ``None`` where it cannot be read."""
+    try:
+        from vllm.platforms import current_platform
+    except ImportError:
+        return None
+    return current_platform
 
 
 def _max_model_len(llm: Any, configured: int | None) -> int | None:

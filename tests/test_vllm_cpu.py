@@ -1,0 +1,177 @@
+"""fs1 against the real vLLM: its CPU build, in-process (the ``vllm`` backend) and through its OpenAI server (the
+``openai`` backend), one engine of each shared by the whole session (tests/support/vllm_cpu.py).
+
+The reference is the transformers backend in float32 on the same checkpoint: greedy records must be equal, field
+for field (texts, think/answer token counts, Waits, finish reasons), in the three settings. Both engines run with
+``ENGINE_OPTIONS`` (float32, 2048-token context, 1 GiB KV cache).
+
+The last test kills the engine's worker process, so it stays last in this file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fs1.backends import load_backend
+from fs1.backends.base import BackendError
+from fs1.data import load_benchmark
+from fs1.generate.predictions import GenerateConfig, generate_predictions
+from fs1.records import Question
+from tests.support.vllm_cpu import ENGINE_OPTIONS, VllmCpu
+
+pytestmark = pytest.mark.slow
+
+QUESTIONS = 4
+COMPARED = ("id", "sample", "budget", "text", "think_tokens", "answer_tokens", "waits", "finish_reason")
+SETTINGS: dict[str, dict[str, Any]] = {
+    "instruct": {"setting": "instruct", "temperature": 0.0, "max_tokens": 48},
+    "cot": {"setting": "cot", "temperature": 0.0, "max_tokens": 64},
+    # min-think makes Waits: their number depends on the think-token counts, so counts must mean the same
+    "reasoning": {
+        "setting": "reasoning",
+        "budgets": [40, 96],
+        "min_think_tokens": 64,
+        "answer_max_tokens": 24,
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def questions() -> list[Question]:
+    return load_benchmark("sample", limit=QUESTIONS)
+
+
+@pytest.fixture(scope="module")
+def transformers_fp32(vllm_cpu: VllmCpu) -> Any:
+    backend = load_backend("transformers", str(vllm_cpu.model), dtype="float32")
+    yield backend
+
+
+def _config(vllm_cpu: VllmCpu, setting: str) -> GenerateConfig:
+    return GenerateConfig(model=str(vllm_cpu.model), seed=0, **SETTINGS[setting])
+
+
+def _records(path: Path) -> list[dict[str, Any]]:
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    return [{key: row.get(key) for key in COMPARED} for row in rows]
+
+
+def _in_process(vllm_cpu: VllmCpu, questions: list[Question], config: GenerateConfig, out: Path) -> dict:
+    return vllm_cpu.worker.call(
+        "generate", questions=[q.to_dict() for q in questions], config=config.model_dump(), out=str(out)
+    )
+
+
+def _server_backend(vllm_cpu: VllmCpu, **options: Any) -> Any:
+    return load_backend("openai", "auto", base_url=vllm_cpu.server.base_url, **options)
+
+
+@pytest.mark.parametrize("setting", list(SETTINGS))
+def test_greedy_records_equal_transformers_fp32_in_process_and_over_the_server(
+    setting: str, vllm_cpu: VllmCpu, transformers_fp32: Any, questions: list[Question], tmp_path: Path
+) -> None:
+    config = _config(vllm_cpu, setting)
+    generate_predictions(questions, transformers_fp32, config, tmp_path / "hf.jsonl")
+    _in_process(vllm_cpu, questions, config, tmp_path / "vllm.jsonl")
+    generate_predictions(questions, _server_backend(vllm_cpu), config, tmp_path / "server.jsonl")
+    reference = _records(tmp_path / "hf.jsonl")
+    assert len(reference) == QUESTIONS * len(config.budgets or [None])
+    assert _records(tmp_path / "vllm.jsonl") == reference
+    assert _records(tmp_path / "server.jsonl") == reference
+    if setting == "reasoning":  # the check has teeth: Waits were added, and some thinking hit a budget
+        assert any(row["waits"] > 0 for row in reference)
+
+
+def _long_question(tokens: int) -> Question:
+    words = " ".join(f"city{i}" for i in range(tokens))  # ~2 tokens a word under SmolLM2's tokenizer
+    return Question(ID="too-long", question=f"Which of these is a capital? {words}", main_answers=["x"])
+
+
+def test_an_over_long_question_is_marked_context_and_the_others_are_written(
+    vllm_cpu: VllmCpu, questions: list[Question], tmp_path: Path
+) -> None:
+    """Over the server, with fs1's default --max-tokens (8000, beyond the 2048 context): every record written."""
+    batch = [*questions[:2], _long_question(1100), questions[2]]
+    config = GenerateConfig(model=str(vllm_cpu.model), setting="instruct", temperature=0.0)
+    for name, run in (
+        ("server", lambda out: generate_predictions(batch, _server_backend(vllm_cpu), config, out)),
+        ("in-process", lambda out: _in_process(vllm_cpu, batch, config, out)),
+    ):
+        out = tmp_path / f"{name}.jsonl"
+        run(out)
+        rows = {row["id"]: row for row in map(json.loads, out.read_text().splitlines())}
+        assert list(rows) == [q.ID for q in batch], name
+        assert rows["too-long"]["finish_reason"] == "context" and rows["too-long"]["text"] == "", name
+        assert all(
+            row["finish_reason"] == "stop" and row["text"] for key, row in rows.items() if key != "too-long"
+        )
+
+
+def test_budget_forcing_that_fills_the_context_ends_as_context_over_the_server(
+    vllm_cpu: VllmCpu, questions: list[Question], tmp_path: Path
+) -> None:
+    backend = _server_backend(vllm_cpu)
+    prompt_tokens = backend.count_tokens(backend.chat_prompt(_long_question(880).question))
+    assert 1900 < prompt_tokens < 2048 - 40  # fits, but thinking fills the context before the budget
+    batch = [questions[0], _long_question(880)]
+    config = GenerateConfig(
+        model=str(vllm_cpu.model), setting="reasoning", budgets=[256], min_think_tokens=200
+    )
+    generate_predictions(batch, backend, config, tmp_path / "server.jsonl")
+    rows = {row["id"]: row for row in map(json.loads, (tmp_path / "server.jsonl").read_text().splitlines())}
+    assert (
+        rows["too-long"]["finish_reason"] == "context" and rows["too-long"]["meta"]["think_end"] == "context"
+    )
+    assert rows[questions[0].ID]["finish_reason"] != "context"
+
+
+def test_a_failed_start_quotes_the_engine_root_cause(vllm_cpu: VllmCpu) -> None:
+    """The cause is printed by vLLM's engine-core child process; fs1 quotes it in one line (not "see above")."""
+    options = {**ENGINE_OPTIONS, "kv_cache_gib": 0.01}  # less than one 2048-token sequence needs
+    reply = vllm_cpu.worker.call("load", options=options)
+    message = reply["error"]
+    assert message is not None and "\n" not in message
+    assert message.startswith("vLLM could not start an engine") and "KV cache" in message
+    assert "See root cause above" not in message and "vLLM's output: " in message
+
+
+def test_cpu_defaults_start_the_engine_and_say_what_they_chose(vllm_cpu: VllmCpu) -> None:
+    assert vllm_cpu.worker.ready["max_model_len"] == ENGINE_OPTIONS["max_model_len"]
+    assert vllm_cpu.worker.ready["note"] == "vllm on CPU: eager mode"  # dtype and KV cache were given
+
+
+def test_the_cli_records_the_vllm_version_actually_used(
+    vllm_cpu: VllmCpu, questions: list[Question], tmp_path: Path
+) -> None:
+    bench = tmp_path / "bench.jsonl"
+    bench.write_text("".join(json.dumps(q.to_dict()) + "\n" for q in questions[:2]))
+    out = tmp_path / "preds.jsonl"
+    argv = ["generate", "-b", str(bench), "-o", str(out), "--backend", "vllm", "-m", str(vllm_cpu.model),
+            "--temperature", "0", "--max-tokens", "16"]  # fmt: skip
+    argv += [arg for key, value in ENGINE_OPTIONS.items() for arg in ("--backend-option", f"{key}={value}")]
+    assert vllm_cpu.worker.call("cli", argv=argv)["code"] == 0
+    manifest = json.loads(out.with_name("preds.manifest.json").read_text())
+    assert manifest["versions"]["vllm"] == f"{vllm_cpu.worker.ready['vllm']} (vllm-cpu)"
+    assert len(out.read_text().splitlines()) == 2
+
+
+def test_the_engine_dying_is_one_backend_error_line_with_its_cause(
+    vllm_cpu: VllmCpu, questions: list[Question], tmp_path: Path
+) -> None:
+    """Kill the engine's model worker (as the OOM killer would): the next call fails in one line. Last test here."""
+    children = vllm_cpu.worker.call("children")["pids"]
+    worker = max(children)  # EngineCore spawns VllmWorker last
+    os.kill(worker, signal.SIGKILL)
+    config = GenerateConfig(model=str(vllm_cpu.model), setting="instruct", temperature=0.0, max_tokens=8)
+    with pytest.raises(RuntimeError, match="BackendError: the vLLM engine died") as failure:
+        _in_process(vllm_cpu, questions[:1], config, tmp_path / "dead.jsonl")
+    first_line = str(failure.value).splitlines()[0]
+    assert "vLLM's output: " in first_line
+    with pytest.raises(BackendError):  # the same message, raised where fs1 runs
+        raise BackendError(first_line)
