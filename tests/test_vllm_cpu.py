@@ -19,10 +19,11 @@ from typing import Any
 import pytest
 
 from fs1.backends import load_backend
-from fs1.backends.base import BackendError
 from fs1.data import load_benchmark
-from fs1.generate.predictions import GenerateConfig, generate_predictions
+from fs1.generate.predictions import GenerateConfig, build_prompt, generate_predictions
+from fs1.prompts import ANSWER_MARKER
 from fs1.records import Question
+from tests.support import fake_vllm
 from tests.support.vllm_cpu import ENGINE_OPTIONS, VllmCpu
 
 pytestmark = pytest.mark.slow
@@ -49,8 +50,8 @@ def questions() -> list[Question]:
 
 @pytest.fixture(scope="module")
 def transformers_fp32(vllm_cpu: VllmCpu) -> Any:
-    backend = load_backend("transformers", str(vllm_cpu.model), dtype="float32")
-    yield backend
+    """The reference: fp32, one thread (two would contend with the two engines' cores)."""
+    return load_backend("transformers", str(vllm_cpu.model), dtype="float32", threads=1)
 
 
 def _config(vllm_cpu: VllmCpu, setting: str) -> GenerateConfig:
@@ -157,8 +158,56 @@ def test_the_cli_records_the_vllm_version_actually_used(
     argv += [arg for key, value in ENGINE_OPTIONS.items() for arg in ("--backend-option", f"{key}={value}")]
     assert vllm_cpu.worker.call("cli", argv=argv)["code"] == 0
     manifest = json.loads(out.with_name("preds.manifest.json").read_text())
-    assert manifest["versions"]["vllm"] == f"{vllm_cpu.worker.ready['vllm']} (vllm-cpu)"
+    assert manifest["packages"]["vllm"] == f"{vllm_cpu.worker.ready['vllm']} (vllm-cpu)"
     assert len(out.read_text().splitlines()) == 2
+
+
+# --- the stand-in (tests/support/fake_vllm.py) checked against the real engine -------------------------------
+
+GREEDY = {
+    "temperature": 0.0,
+    "max_tokens": 64,
+    "skip_special_tokens": False,
+    "spaces_between_special_tokens": False,
+}
+
+
+@pytest.mark.parametrize(("setting", "stop"), [("reasoning", [ANSWER_MARKER]), ("instruct", [])])
+def test_the_stand_in_answers_like_the_real_engine_on_a_greedy_case(
+    setting: str, stop: list[str], vllm_cpu: VllmCpu, smollm2_tokenizer: Any, questions: list[Question],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """Scripted with the text the real model produced, the stand-in returns what vLLM returns: the text (stop string
+    cut), the ids (stop string and EOS kept), the finish and stop reasons."""
+    prompt = build_prompt(load_backend("transformers", str(vllm_cpu.model)), questions[0], setting)
+    ids = smollm2_tokenizer.encode(prompt, add_special_tokens=False)
+    sampling = {**GREEDY, "stop": stop}
+    real = vllm_cpu.worker.call("request", prompt_ids=ids, sampling=sampling)
+    eos = smollm2_tokenizer.eos_token_id
+    said = smollm2_tokenizer.decode([t for t in real["token_ids"] if t != eos], skip_special_tokens=False)
+    module = fake_vllm.install(monkeypatch, smollm2_tokenizer, lambda context, rng: said)
+    [result] = module.LLM(model="m").generate([{"prompt_token_ids": ids}], module.SamplingParams(**sampling))
+    out = result.outputs[0]
+    fields = ("text", "token_ids", "finish_reason", "stop_reason")
+    assert {k: getattr(out, k) for k in fields} == {k: real[k] for k in fields}
+    assert real["finish_reason"] == "stop" and (
+        real["stop_reason"] == stop[0] if stop else real["token_ids"][-1] == eos
+    )
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [{"temperature": 2.5}, {"temperature": -1.0}, {"top_p": 0.0}, {"top_k": -2}, {"repetition_penalty": 0.0},
+     {"max_tokens": 0}, {"n": 3, "temperature": 0.0}, {"stop": [""]}, {"temperature": float("inf")}],
+)  # fmt: skip
+def test_the_stand_in_refuses_what_vllm_refuses_with_its_words(fields: dict, vllm_cpu: VllmCpu) -> None:
+    real = vllm_cpu.worker.call("sampling", fields=fields)
+    try:
+        fake_vllm.SamplingParams(**fields)
+        fake = {"error": None, "message": None}
+    except Exception as exc:
+        fake = {"error": type(exc).__name__, "message": str(exc)}
+    assert real["error"] is not None and fake == {k: real[k] for k in ("error", "message")}
 
 
 def test_the_engine_dying_is_one_backend_error_line_with_its_cause(
@@ -169,9 +218,8 @@ def test_the_engine_dying_is_one_backend_error_line_with_its_cause(
     worker = max(children)  # EngineCore spawns VllmWorker last
     os.kill(worker, signal.SIGKILL)
     config = GenerateConfig(model=str(vllm_cpu.model), setting="instruct", temperature=0.0, max_tokens=8)
-    with pytest.raises(RuntimeError, match="BackendError: the vLLM engine died") as failure:
+    with pytest.raises(RuntimeError, match="BackendError: the vLLM engine died: ") as failure:
         _in_process(vllm_cpu, questions[:1], config, tmp_path / "dead.jsonl")
-    first_line = str(failure.value).splitlines()[0]
-    assert "vLLM's output: " in first_line
-    with pytest.raises(BackendError):  # the same message, raised where fs1 runs
-        raise BackendError(first_line)
+    message = str(failure.value).splitlines()[0]
+    assert "vLLM's output: " in message and "See stack trace" not in message
+    print(message)

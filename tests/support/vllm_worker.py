@@ -33,11 +33,10 @@ def _start(spec: dict[str, Any]) -> Any:
 
 
 def _generate(backend: Any, request: dict[str, Any]) -> dict[str, Any]:
-    from fs1.backends.base import BackendStats
     from fs1.generate.predictions import GenerateConfig, generate_predictions
     from fs1.records import Question
 
-    backend.stats = BackendStats()
+    backend.stats = type(backend.stats)()
     questions = [Question.from_dict(q) for q in request["questions"]]
     config = GenerateConfig.model_validate(request["config"])
     summary = generate_predictions(questions, backend, config, Path(request["out"]))

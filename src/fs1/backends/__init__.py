@@ -24,6 +24,16 @@ EXTRAS = {"llamacpp": "fs1[llamacpp]", "vllm": "fs1[vllm]"}
 
 def load_backend(name: str, model: str, **kwargs: Any) -> Backend:
     """Instantiate backend ``name`` for ``model`` (a path, hub id, or short name such as ``smollm2-135m``)."""
+    return backend_class(name)(model, **kwargs)
+
+
+def check_sampling(name: str, params: SamplingParams) -> None:
+    """Backend ``name``'s own check of ``params``, before anything is loaded (``Backend.check_sampling``)."""
+    backend_class(name).check_sampling(params)
+
+
+def backend_class(name: str) -> type[Backend]:
+    """The class of backend ``name`` (its module imported; heavy libraries load only when it is instantiated)."""
     if name not in BACKENDS:
         raise ConfigError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
     module_name, cls_name = BACKENDS[name].split(":")
@@ -37,8 +47,10 @@ def load_backend(name: str, model: str, **kwargs: Any) -> Backend:
         raise BackendError(
             f"backend {name!r} needs a library that is not installed: {exc.name}{hint}"
         ) from exc
-    cls = getattr(module, cls_name)
-    return cls(model, **kwargs)
+    return getattr(module, cls_name)
 
 
-__all__ = ["BACKENDS", "Backend", "BackendError", "Completion", "SamplingParams", "Sequence", "load_backend"]
+__all__ = [
+    "BACKENDS", "Backend", "BackendError", "Completion", "SamplingParams", "Sequence", "backend_class",
+    "check_sampling", "load_backend",
+]  # fmt: skip

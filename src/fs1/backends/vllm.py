@@ -42,6 +42,7 @@ from fs1.backends.base import (
     FINISH_STOP,
     Backend,
     BackendError,
+    BackendStats,
     Completion,
     SamplingParams,
     Sequence,
@@ -58,6 +59,14 @@ BATCH_INVARIANT_ENV = "VLLM_BATCH_INVARIANT"
 # decodes it (vLLM primes with up to 5 prompt tokens; a few more cost nothing).
 PRIME_TOKENS = 8
 RETRIES_ON_ERROR = 1  # vLLM's "error" finish reason is a retryable request-level failure
+
+
+@dataclass
+class VLLMStats(BackendStats):
+    """``BackendStats`` plus the prompt tokens handed to the engine and, of them, those its prefix cache served."""
+
+    prompt_tokens: int = 0
+    cached_tokens: int = 0
 
 
 @dataclass
@@ -85,6 +94,7 @@ class VLLMBackend(Backend):
 
     def __init__(self, model: str, **options: Any) -> None:
         super().__init__(model)
+        self.stats: VLLMStats = VLLMStats()
         self.options = VLLMOptions(**options)
         self._vllm = _import_vllm()
         self._refusals = _validation_errors()
@@ -142,26 +152,13 @@ class VLLMBackend(Backend):
         return self.tokenizer.decode(ids, skip_special_tokens=False)
 
     def _sampling(self, params: SamplingParams, *, max_tokens: int, seed: int | None) -> Any:
-        fields: dict[str, Any] = {
-            "n": 1,
-            "temperature": params.temperature,
-            "top_p": params.top_p,
-            "repetition_penalty": params.repetition_penalty,
-            "max_tokens": max_tokens,
-            "stop": list(params.stop),
-            "seed": seed,
-            "skip_special_tokens": False,
-            "spaces_between_special_tokens": False,
-        }
-        if params.top_k > 0:  # otherwise vLLM's default, which is "off" in every version (-1 before, 0 now)
-            fields["top_k"] = params.top_k
-        try:
-            return self._vllm.SamplingParams(**fields)
-        except Exception as exc:  # VLLMValidationError (a ValueError), or TypeError on an unknown field
-            reason = str(exc).rstrip(".")
-            raise BackendError(
-                f"vLLM rejected the sampling parameters: {reason}; change that setting"
-            ) from exc
+        return vllm_sampling(self._vllm, params, max_tokens=max_tokens, seed=seed)
+
+    @classmethod
+    def check_sampling(cls, params: SamplingParams) -> None:
+        """vLLM's own validation of ``params`` before any engine starts (an engine start costs a minute on CPU)."""
+        super().check_sampling(params)
+        vllm_sampling(_import_vllm(), params, max_tokens=params.max_tokens, seed=params.seed)
 
     # --- sequence interface ---
     def open(self, prompts: list[str], n: int = 1, seeds: list[int | None] | None = None) -> list[Sequence]:
@@ -239,8 +236,10 @@ class VLLMBackend(Backend):
         return seq.state
 
     def _account_prompt(self, prompt_len: int, result: Any) -> None:
-        cached = getattr(result, "num_cached_tokens", None) or 0
-        self.stats.prefilled_tokens += prompt_len - min(int(cached), prompt_len)
+        cached = min(int(getattr(result, "num_cached_tokens", None) or 0), prompt_len)
+        self.stats.prefilled_tokens += prompt_len - cached
+        self.stats.prompt_tokens += prompt_len
+        self.stats.cached_tokens += cached
         self.stats.calls += 1
 
     def _finish(self, out: Any, by_context: bool) -> tuple[str, list[int], str]:
@@ -285,6 +284,29 @@ class VLLMBackend(Backend):
         """
         keep, rest = spelled_prefix(token_ids, text, lambda ids: self._decode_after(context, ids))
         return token_ids[:keep] + self._encode(rest)
+
+
+def vllm_sampling(vllm: Any, params: SamplingParams, *, max_tokens: int, seed: int | None) -> Any:
+    """``vllm.SamplingParams`` for one request; vLLM's validation error becomes a ``BackendError`` naming the
+    setting."""
+    fields: dict[str, Any] = {
+        "n": 1,
+        "temperature": params.temperature,
+        "top_p": params.top_p,
+        "repetition_penalty": params.repetition_penalty,
+        "max_tokens": max_tokens,
+        "stop": list(params.stop),
+        "seed": seed,
+        "skip_special_tokens": False,
+        "spaces_between_special_tokens": False,
+    }
+    if params.top_k > 0:  # otherwise vLLM's default, which is "off" in every version (-1 before, 0 now)
+        fields["top_k"] = params.top_k
+    try:
+        return vllm.SamplingParams(**fields)
+    except Exception as exc:  # VLLMValidationError, or TypeError on an unknown field
+        reason = str(exc).rstrip(".")
+        raise BackendError(f"vLLM rejected the sampling parameters: {reason}; change that setting") from exc
 
 
 def _validation_errors() -> tuple[type[Exception], ...]:

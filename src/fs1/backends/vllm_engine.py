@@ -21,7 +21,7 @@ given (vLLM refuses to start when one full-length sequence does not fit the KV c
 **vLLM's output.** vLLM runs its engine core and worker in child processes; what they print (and the root cause of a
 failed start or of a dead engine) never reaches Python's logging in fs1's process. While the engine starts, fs1
 points file descriptors 1 and 2 at the stage's log (``stage_log.active_log``) or, outside a stage, at a temporary
-file, so the children write there for their whole life; an engine that fails quotes the last exception its children
+file (removed at exit unless an error names it), so the children write there for their whole life; an engine that fails quotes the last exception its children
 printed (``root_cause``) in one ``BackendError`` line naming the log.
 """
 
@@ -59,8 +59,11 @@ WRAPPER_MESSAGES = (
     "See root cause above",
     "See stack trace",
 )
+# A traceback's last line, as vLLM's processes print it: "(EngineCore pid=12) " before it, and maybe a log header
+# ("ERROR 12-06 07:06:26 [core.py:1100] ") when the traceback went through vLLM's logger.
 EXCEPTION_LINE = re.compile(
-    r"^(?:\([^)]*pid=\d+\)\s+)?(?:[A-Za-z_][\w.]*\.)?([A-Z]\w*(?:Error|Exception|Exit))(?::\s*(.*))?$"
+    r"^(?:\([^)]*pid=\d+\)\s+)?(?:[A-Z]+ \d\d-\d\d [\d:.]+ \[[^\]]*\]\s+)?"
+    r"(?:[A-Za-z_][\w.]*\.)?([A-Z]\w*(?:Error|Exception|Exit))(?::\s*(.*))?$"
 )
 
 
@@ -178,6 +181,7 @@ class EngineOutput:
     """The file vLLM's processes write to: the active stage log, else a temporary file removed at exit."""
 
     def __init__(self) -> None:
+        self.keep = False  # a temporary file named in an error message outlives the process
         log = active_log()
         if log is not None:
             self.path, self.temporary = log, False
@@ -189,8 +193,9 @@ class EngineOutput:
         self.start = self.path.stat().st_size if self.path.exists() else 0
 
     def _remove(self) -> None:
-        with contextlib.suppress(OSError):
-            self.path.unlink()
+        if not self.keep:
+            with contextlib.suppress(OSError):
+                self.path.unlink()
 
     @contextlib.contextmanager
     def capture(self) -> Iterator[None]:
@@ -234,7 +239,16 @@ class EngineOutput:
 
     def explain(self, what: str, exc: BaseException, since: int | None = None) -> str:
         """One line: what failed, the root cause vLLM printed (else the exception), and where the output is."""
-        cause = self.root_cause(since) or f"{type(exc).__name__}: {exc}".strip()
+        cause = self.root_cause(since)
+        if cause is None:
+            told = f"{type(exc).__name__}: {exc}".strip()
+            pointer = any(wrapper in told for wrapper in WRAPPER_MESSAGES)
+            cause = (
+                "its processes printed no error (ended from outside, e.g. by the out-of-memory killer?)"
+                if pointer
+                else told
+            )
+        self.keep = True
         return f"{what}: {cause} (vLLM's output: {self.path})"
 
 

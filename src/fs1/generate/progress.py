@@ -24,8 +24,9 @@ def generate_with_progress(
     """Load ``backend_name`` for ``model`` and generate ``config`` into ``out`` with a live progress bar."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from fs1.backends import load_backend
+    from fs1.backends import check_sampling, load_backend
 
+    check_sampling(backend_name, config.sampling())  # a refused setting fails before a slow engine start
     engine = load_backend(backend_name, model, **backend_options)
     # A setting the server cannot serve fails before the progress bar is drawn.
     choose_route(engine, config.setting)
