@@ -419,20 +419,36 @@ def test_cpu_platform_starts_with_the_cpu_defaults_and_says_so(
     assert len(module.engines) == 1  # refused before a second engine started
 
 
-def test_the_root_cause_is_the_last_exception_the_engine_printed_not_a_pointer() -> None:
+def test_the_root_cause_is_what_the_engine_said_went_wrong_not_a_pointer() -> None:
+    """Excerpts of real vLLM 0.32 CPU output: a failed start, and the model worker killed mid-run."""
     from fs1.backends.vllm_engine import root_cause
 
-    log = """\
+    failed_start = """\
 (EngineCore pid=18312) INFO 12-06 07:06:26 [core.py:133] Initializing a V1 LLM engine (v0.32.0)
 (EngineCore pid=18312) ERROR 12-06 07:07:18 [core.py:1100] EngineCore failed to start.
 (EngineCore pid=18312) ERROR 12-06 07:07:18 [core.py:1100] Traceback (most recent call last):
 (EngineCore pid=18312) ERROR 12-06 07:07:18 [core.py:1100]   File "vllm/v1/engine/core.py", line 90, in __init__
 (EngineCore pid=18312) ERROR 12-06 07:07:18 [core.py:1100] ValueError: To serve at least one request (0.09 GiB KV cache is needed)
+(EngineCore pid=18312) ERROR 12-06 07:07:23 [multiproc_executor.py:315] Worker proc VllmWorker-0 died unexpectedly (exit code: None), shutting down executor.
 Traceback (most recent call last):
   File "probe.py", line 5, in <module>
 RuntimeError: Engine core initialization failed. See root cause above. Failed core proc(s): {}
 """
-    assert root_cause(log) == "ValueError: To serve at least one request (0.09 GiB KV cache is needed)"
+    assert (
+        root_cause(failed_start) == "ValueError: To serve at least one request (0.09 GiB KV cache is needed)"
+    )
+    killed = """\
+(EngineCore pid=20401) ERROR 12-06 08:11:25 [multiproc_executor.py:315] Worker proc VllmWorker-0 died unexpectedly (exit code: -9), shutting down executor.
+(EngineCore pid=20401) ERROR 12-06 08:11:25 [dump_input.py:72] Dumping input data for V1 LLM engine (v0.32.0) with config: ...
+(EngineCore pid=20401) ERROR 12-06 08:11:25 [core.py:1512] EngineCore encountered a fatal error.
+(EngineCore pid=20401) ERROR 12-06 08:11:25 [core.py:1512] Traceback (most recent call last):
+(EngineCore pid=20401) ERROR 12-06 08:11:25 [core.py:1512]     raise RuntimeError("cancelled")
+(EngineCore pid=20401) ERROR 12-06 08:11:25 [core.py:1512] RuntimeError: cancelled
+"""
+    assert (
+        root_cause(killed)
+        == "Worker proc VllmWorker-0 died unexpectedly (exit code: -9), shutting down executor."
+    )
     dead = "vllm.v1.engine.exceptions.EngineDeadError: EngineCore encountered an issue. See stack trace (above)\n"
     assert root_cause("(EngineCore pid=7) torch.OutOfMemoryError: out of memory\n" + dead) == (
         "OutOfMemoryError: out of memory"

@@ -59,6 +59,11 @@ WRAPPER_MESSAGES = (
     "See root cause above",
     "See stack trace",
 )
+# ERROR lines of vLLM's logger, with the "(EngineCore pid=12) " its processes put before their lines.
+PID_PREFIX = re.compile(r"^\([^)]*pid=\d+\)\s+")
+ERROR_LINE = re.compile(r"^(?:\([^)]*pid=\d+\)\s+)?(?:ERROR|CRITICAL) \d\d-\d\d [\d:.]+ \[[^\]]*\] (.*)$")
+# ERROR messages that only announce a failure whose cause follows (a traceback, a dump).
+GENERIC_ERRORS = ("failed to start", "encountered a fatal error", "hit an exception", "Dumping ")
 # A traceback's last line, as vLLM's processes print it: "(EngineCore pid=12) " before it, and maybe a log header
 # ("ERROR 12-06 07:06:26 [core.py:1100] ") when the traceback went through vLLM's logger.
 EXCEPTION_LINE = re.compile(
@@ -253,12 +258,26 @@ class EngineOutput:
 
 
 def root_cause(text: str) -> str | None:
-    """The last ``SomeError: message`` line in ``text`` that is not a pointer to another one."""
-    found = None
+    """What vLLM's processes said went wrong first in ``text``: an ERROR message that is neither generic nor part of
+    a traceback ("Worker proc VllmWorker-0 died unexpectedly (exit code: -9)"), or a ``SomeError: ...`` line that is
+    not a pointer to another one ("ValueError: To serve at least one request ..."). What follows the first is its
+    consequence (the engine shutting down, "RuntimeError: cancelled")."""
     for line in text.splitlines():
-        match = EXCEPTION_LINE.match(line.strip())
-        if match is None or any(wrapper in line for wrapper in WRAPPER_MESSAGES):
+        if any(wrapper in line for wrapper in WRAPPER_MESSAGES):
             continue
-        name, message = match.group(1), (match.group(2) or "").strip()
-        found = f"{name}: {message}" if message else name
-    return found
+        logged = ERROR_LINE.match(line)
+        body = logged.group(1) if logged else line.strip()
+        match = EXCEPTION_LINE.match(PID_PREFIX.sub("", body, count=1).strip())
+        if match is not None:
+            name, message = match.group(1), (match.group(2) or "").strip()
+            return f"{name}: {message}" if message else name
+        if logged and _specific(body):
+            return body.strip()
+    return None
+
+
+def _specific(message: str) -> bool:
+    """An ERROR message that says what happened (not a traceback line, not "failed to start", not a dump)."""
+    if not message.strip() or message[:1].isspace() or message.startswith("Traceback"):
+        return False
+    return not any(phrase in message for phrase in GENERIC_ERRORS)
