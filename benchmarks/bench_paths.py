@@ -12,6 +12,12 @@ time (the machine is shared; CPU time is what the search itself costs); ``warm``
 and how often both methods give the same hops and paths.
 
     python benchmarks/bench_paths.py --edges 1000000          # then --edges 10000000 if time and memory allow
+
+P7, ``--endpoint-rate``: the bundled sample through ``sparql:`` against local servers (``oxigraph serve`` and, when
+installed, Virtuoso), at the old default of 100 requests/s and at the loopback default (no spacing), interleaved
+rounds in one process; prints wall time per run, the ratio and the share of the old run that was fs1's own spacing.
+
+    PYTHONPATH=src:. python benchmarks/bench_paths.py --endpoint-rate --rounds 5
 """
 
 from __future__ import annotations
@@ -214,6 +220,52 @@ def report_set(args, kg, spec: str, cache: Path, name: str, pairs, settings: Sea
     )
 
 
+def time_endpoint(url: str, questions: list, rate: float) -> tuple[float, int]:
+    """Wall seconds of one ``fs1 paths`` search over ``questions`` against ``url``, and the requests it sent."""
+    from fs1.kg import find_paths
+    from fs1.kg.endpoint import EndpointSettings, SparqlKG
+
+    start = time.perf_counter()
+    with SparqlKG(EndpointSettings(url=url, rate=rate, cache=False)) as kg:
+        kg.profile  # noqa: B018  (the engine probes are part of every run)
+        records = list(find_paths(kg, questions))
+        sent = kg.requests_sent
+    assert sum(r.status == "found" for r in records) > 40
+    return time.perf_counter() - start, sent
+
+
+def bench_endpoint_rate(rounds: int, workdir: Path) -> None:
+    """P7: the sample over HTTP at 100 requests/s (the old default) and with no spacing (the loopback default)."""
+    from contextlib import ExitStack
+
+    from tests.fixtures.kg.servers import OxigraphServer
+    from tests.fixtures.kg.virtuoso import VirtuosoServer, virtuoso_missing
+
+    from fs1.data import load_benchmark
+    from fs1.kg import bundled_kg_path
+
+    questions = load_benchmark("sample")
+    with ExitStack() as stack:
+        (workdir / "oxi").mkdir(parents=True, exist_ok=True)
+        servers = {"oxigraph": stack.enter_context(OxigraphServer(bundled_kg_path(), workdir / "oxi")).url}
+        if virtuoso_missing() is None:
+            virtuoso = stack.enter_context(VirtuosoServer(workdir / "virtuoso"))
+            virtuoso.load(bundled_kg_path(), "urn:fs1:sample")
+            servers["virtuoso"] = f"{virtuoso.url}?default-graph-uri=urn:fs1:sample"
+        for name, url in servers.items():
+            time_endpoint(url, questions, 0.0)  # warm the server's caches once
+            times: dict[float, list[float]] = {100.0: [], 0.0: []}
+            for _ in range(rounds):
+                for rate in times:
+                    wall, sent = time_endpoint(url, questions, rate)
+                    times[rate].append(wall)
+            old, new = (statistics.median(times[r]) for r in (100.0, 0.0))
+            print(
+                f"{name}: {len(questions)} questions, {sent} requests; median of {rounds}: rate 100/s {old:.2f} s, "
+                f"no spacing {new:.2f} s → {old / new:.2f}× faster; spacing was {1 - new / old:.0%} of the old run"
+            )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--edges", type=int, default=1_000_000, help="item–item claims in the synthetic graph")
@@ -228,7 +280,16 @@ def main() -> None:
         "--reuse", action="store_true", help="reuse the graph file and store of an earlier --keep run"
     )
     ap.add_argument("--keep", action="store_true", help="keep the generated file and store")
+    ap.add_argument("--endpoint-rate", action="store_true", help="P7: request spacing against local servers")
+    ap.add_argument("--rounds", type=int, default=5, help="--endpoint-rate: interleaved rounds per rate")
     args = ap.parse_args()
+    if args.endpoint_rate:
+        args.workdir.mkdir(parents=True, exist_ok=True)
+        try:
+            bench_endpoint_rate(args.rounds, args.workdir)
+        finally:
+            shutil.rmtree(args.workdir, ignore_errors=True)
+        return
 
     args.workdir.mkdir(parents=True, exist_ok=True)
     nt, cache = args.workdir / f"synthetic-{args.edges}.nt", args.workdir / "cache"

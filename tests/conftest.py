@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from fs1.backends.embedded import cache_root
+from fs1.redact import forget_secrets
 from tests.support.tiny_model import load_smollm2_tokenizer, make_scripted_model_dir, make_tiny_model_dir
 
 pytest_plugins = ["tests.support.fixtures", "tests.support.vllm_cpu"]  # llama.cpp server; vLLM CPU engines
@@ -65,3 +66,10 @@ def tiny_model_dir() -> Path:
 def scripted_model_dir() -> Path:
     """A tiny checkpoint whose greedy output follows ``SCRIPT`` (real weights set by hand, real code paths)."""
     return _cached_model("scripted-llama", lambda path: make_scripted_model_dir(path, SCRIPT))
+
+
+@pytest.fixture(autouse=True)
+def _no_secrets_from_earlier_tests() -> Iterator[None]:
+    """fs1.redact remembers secrets for the life of the process; one test's API key must not mask another's text."""
+    yield
+    forget_secrets()

@@ -9,8 +9,8 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from fs1.cli.main import app
-from fs1.config import SAMPLING_INSTRUCT, default_sampling
 from fs1.data import load_benchmark
+from fs1.generate.predictions import generation_preset
 from fs1.prompts import ABSTAIN_INSTRUCTION, eval_user_prompt
 from fs1.run.config import load_experiment
 from tests.support.scripted_openai import Reply, ScriptedOpenAIServer
@@ -62,4 +62,4 @@ def test_experiment_file_takes_abstain_as_a_fifth_setting(tmp_path: Path) -> Non
         "settings: [instruct, cot, abstain, rt, fs1]\n"
     )
     assert load_experiment(path).settings == ["instruct", "cot", "abstain", "rt", "fs1"]
-    assert default_sampling("abstain") == SAMPLING_INSTRUCT
+    assert generation_preset("abstain") == generation_preset("instruct") == "instruct"

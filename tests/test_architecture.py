@@ -13,13 +13,13 @@ ROOT = SRC.parent.parent
 # Higher imports lower, never the reverse; packages on one layer never import each other.
 LAYERS = {
     "cli": 7,
-    "run": 6,
+    "run": 6, "authors": 6,
     "distill": 5, "train": 5, "judge": 5, "report": 5,
     "generate": 4, "scoring": 4,
     "data": 3, "kg": 3, "backends": 3, "manifest": 3,
     "config": 2, "io": 2, "prompts": 2,
-    "records": 1,
-    "errors": 0, "vocab": 0, "summary_types": 0, "seeding": 0, "stage_log": 0, "retry_after": 0,
+    "records": 1, "stage_log": 1,
+    "errors": 0, "redact": 0, "vocab": 0, "summary_types": 0, "seeding": 0, "retry_after": 0,
 }  # fmt: skip
 # Beyond the layers: the KG is an offline input to the teacher prompt, reaching distill only as path records.
 FORBIDDEN = {("distill", "kg")}
@@ -82,3 +82,38 @@ def test_protocol_citations_point_at_sections_that_exist() -> None:
     assert cited
     missing = [f"{path.relative_to(ROOT)}: §{ref}" for path, ref in cited if ref not in sections]
     assert not missing, missing
+
+
+def _backend_literals(node: ast.AST, names: set[str]) -> list[str]:
+    """Backend names written as string literals in ``node`` (alone, or in a tuple, list or set)."""
+    items = node.elts if isinstance(node, ast.Tuple | ast.List | ast.Set) else [node]
+    return [i.value for i in items if isinstance(i, ast.Constant) and i.value in names]
+
+
+def test_no_code_outside_backends_tells_backends_apart_by_name() -> None:
+    # What a backend can do is a capability of its registry entry (fs1.backends.BACKENDS), so a new backend is one
+    # entry, not a hunt for `backend == "vllm"` in the stages.
+    from fs1.backends import BACKENDS
+
+    names = set(BACKENDS)
+    found = []
+    for path in SRC.rglob("*.py"):
+        if path.relative_to(SRC).parts[0] == "backends":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Compare):
+                literals = [
+                    v for side in (node.left, *node.comparators) for v in _backend_literals(side, names)
+                ]
+            elif isinstance(node, ast.MatchValue):
+                literals = _backend_literals(node.value, names)
+            elif isinstance(node, ast.Tuple | ast.List | ast.Set) and node.elts:
+                # a set of backends kept aside to test against (`CPU_BACKENDS = {"llamacpp", "openai"}`)
+                literals = _backend_literals(node, names)
+                literals = literals if len(literals) == len(node.elts) else []
+            else:
+                continue
+            found += [f"{path.relative_to(ROOT)}:{node.lineno}: {value!r}" for value in literals]
+    assert not found, "compare capabilities (fs1.backends.BackendInfo), not backend names:\n" + "\n".join(
+        found
+    )

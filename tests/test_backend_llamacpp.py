@@ -8,6 +8,7 @@ import pytest
 from fs1.backends import load_backend
 from fs1.backends.base import BackendError, SamplingParams
 from fs1.backends.llamacpp import LlamaCppBackend
+from fs1.errors import ConfigError
 from fs1.generate.budget import BudgetConfig, budget_forcing
 from fs1.prompts import ANSWER_MARKER, THINK_START
 
@@ -122,8 +123,8 @@ def test_budget_forcing_sweep_on_llamacpp(backend):  # noqa: ANN001
 def test_load_errors(tmp_path):  # noqa: ANN001
     with pytest.raises(BackendError, match="GGUF"):
         load_backend("llamacpp", str(tmp_path / "missing.gguf"))
-    with pytest.raises(BackendError, match="weights"):
-        LlamaCppBackend("smollm2-135m", weights="q3_z")
+    with pytest.raises(ConfigError, match="weights"):
+        load_backend("llamacpp", "smollm2-135m", weights="q3_z")
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from typing import Any
 from fs1.records import Prediction
 from fs1.scoring import score_predictions
 from fs1.summary_types import JudgedSections, JudgedStats, JudgedSummary, Sections, Stats, Summary
-from fs1.vocab import BACKEND_NAMES, PROMPT_SETTINGS, SOURCES, TRACE_MODES
+from fs1.vocab import PROMPT_SETTINGS, SOURCES, TRACE_MODES
 from tests.support.scripted_openai import ScriptedOpenAIServer
 from tests.test_judge_stage import QUESTIONS as PLAIN_QUESTIONS
 from tests.test_judge_stage import make_judge, oracle, scores
@@ -67,10 +67,8 @@ def test_judged_summary_json_has_exactly_the_declared_keys() -> None:
 
 
 def test_each_vocabulary_is_the_one_its_users_enforce() -> None:
-    from fs1.backends import BACKENDS
     from fs1.data import SOURCES as DATA_SOURCES
     from fs1.distill.teacher import MODES
     from fs1.prompts import SETTINGS
 
-    assert tuple(BACKENDS) == BACKEND_NAMES
     assert DATA_SOURCES == SOURCES and MODES == TRACE_MODES and SETTINGS == PROMPT_SETTINGS

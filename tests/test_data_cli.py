@@ -17,7 +17,8 @@ from fs1.io import InputError, read_records
 from fs1.records import Question
 
 FIXTURES = Path(__file__).parent / "fixtures" / "data"
-MINTAKA_DEV = Path(__file__).resolve().parents[2] / "shared" / "data" / "mintaka_dev_sample.json"
+SHARED = Path(os.environ.get("FS1_SHARED") or Path(__file__).resolve().parents[2] / "shared")
+MINTAKA_DEV = SHARED / "data" / "mintaka_dev_sample.json"
 NATIVE = {
     "simple_qa_test_set.csv": "simpleqa",
     "ComplexWebQuestions_dev.json": "cwq",
@@ -103,12 +104,19 @@ def test_cli_convert_auto(tmp_path: Path, name: str) -> None:
     out = tmp_path / "out.jsonl"
     result = runner.invoke(app, ["data", "convert", str(FIXTURES / name), "--out", str(out)])
     assert result.exit_code == 0, result.output
-    expected = read_dataset(FIXTURES / name).questions
+    loaded = read_dataset(FIXTURES / name)
+    expected = loaded.questions
     assert read_records(out, Question) == expected
     line = flat(result.output)
     assert f"loaded {len(expected)} questions" in line and f"format: {LABELS[NATIVE[name]]}" in line
+    side = [json.loads(row) for row in (tmp_path / "out.skipped.jsonl").read_text().splitlines()]
     if name != "simple_qa_test_set.csv":
-        assert "skipped 1 (no gold answer)" in line
+        (skipped,) = loaded.skipped["no gold answer"]
+        assert f"skipped 1 (no gold answer: {skipped})" in line  # named on the console
+        assert side == [{"id": skipped, "reason": "no gold answer"}]  # and in the side file
+        assert "out.skipped.jsonl" in line
+    else:
+        assert side == []  # written even when empty: it always belongs to this conversion
 
 
 def test_cli_convert_shared_mintaka(tmp_path: Path) -> None:

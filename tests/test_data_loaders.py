@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,8 @@ from fs1.data.common import CWQ, EXAQT, GRAILQA, MINTAKA, SIMPLEQA, WEBQSP
 from fs1.io import InputError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "data"
-MINTAKA_DEV = Path(__file__).resolve().parents[2] / "shared" / "data" / "mintaka_dev_sample.json"
+SHARED = Path(os.environ.get("FS1_SHARED") or Path(__file__).resolve().parents[2] / "shared")
+MINTAKA_DEV = SHARED / "data" / "mintaka_dev_sample.json"
 
 
 def by_id(path: Path, fmt: str) -> dict:
@@ -121,14 +123,17 @@ def test_mintaka_bad_record_names_file_and_record(tmp_path: Path) -> None:
 
 def test_simpleqa_csv_rows_and_metadata() -> None:
     got = by_id(FIXTURES / "simple_qa_test_set.csv", "simpleqa")
-    assert list(got) == ["simpleqa-0", "simpleqa-1", "simpleqa-2"]
-    gold = got["simpleqa-1"]
+    # IDs from the question text: the first 12 hex digits of its SHA-256 (computed by hand with hashlib)
+    assert list(got) == ["simpleqa-c04ec7c29cf9", "simpleqa-a2aba7bdfe1b", "simpleqa-cc8f8563e695"]
+    assert [q.meta["row_id"] for q in got.values()] == ["simpleqa-0", "simpleqa-1", "simpleqa-2"]
+    gold = got["simpleqa-a2aba7bdfe1b"]
     assert gold.question == 'What is the atomic number of gold, the element with symbol "Au"?'
     assert gold.main_answers == ["79"]
     assert gold.answer_type == "number"
     assert gold.meta["topic"] == "Science and technology"
     assert gold.meta["urls"] == ["https://en.wikipedia.org/wiki/Gold", "https://example.org/a,b"]
-    assert got["simpleqa-0"].answer_type == "place" and got["simpleqa-2"].answer_type == "date"
+    assert got["simpleqa-c04ec7c29cf9"].answer_type == "place"
+    assert got["simpleqa-cc8f8563e695"].answer_type == "date"
     assert all(q.source_of_data == SIMPLEQA for q in got.values())
 
 
@@ -362,7 +367,7 @@ def test_simpleqa_json_rows_and_grailqa_string_ids(tmp_path: Path) -> None:
     ]
     got = by_id(write_json(tmp_path / "grail.json", grail), "grailqa")
     assert got["dev-7"].main_answers == ["3"]
-    assert got["42"].main_answers == ["m.0abc"] and got["42"].meta["answers_are_freebase_ids"] is True
+    assert got["42"].main_answers == ["m.0abc"] and got["42"].meta["answers_are_ids"] is True
 
 
 def test_cwq_answer_as_labels_ids_and_literals(tmp_path: Path) -> None:
@@ -377,9 +382,6 @@ def test_cwq_answer_as_labels_ids_and_literals(tmp_path: Path) -> None:
     got = {q.ID: q for q in loaded.questions}
     assert got["a"].main_answers == ["Paris", "Lyon"] and got["a"].answer_entities == []
     assert got["b"].main_answers == ["1987"] and got["b"].answer_entities == ["m.05qtj"]
-    assert (
-        got["b"].meta["unlabelled_answer_ids"] == ["m.05qtj"]
-        and "answers_are_freebase_ids" not in got["b"].meta
-    )
+    assert got["b"].meta["unlabelled_answer_ids"] == ["m.05qtj"] and "answers_are_ids" not in got["b"].meta
     assert got["c"].main_answers == ["Paris"] and got["c"].question_entities == ["m.0q"]
     assert loaded.skipped == {"no gold answer": ["d"]}

@@ -91,7 +91,7 @@ def test_cli_converts_each_file_with_one_line(tmp_path: Path, folder: str, prefi
     assert result.exit_code == 0, result.output
     line = flat(result.output)
     assert f"loaded {loaded_n} questions" in line
-    assert (f"skipped {skipped_n} (no gold answer)" if skipped_n else "skipped 0;") in line
+    assert (f"skipped {skipped_n} (no gold answer: " if skipped_n else "skipped 0;") in line
     assert f"format: {variant} →" in line
     assert len(read_records(out, Question)) == loaded_n
 
@@ -128,12 +128,12 @@ def test_cwq_chatkbqa_without_kg_warns_once_and_again_when_used(tmp_path: Path, 
     result = runner.invoke(app, ["data", "convert", str(source), "-o", str(out)])
     assert result.exit_code == 0, result.output
     text = flat(result.output)
-    assert text.count("containment scoring needs labels") == 1
-    assert "30 question(s) have only Freebase ids" in text and "--kg" in text
+    assert text.count("scoring leaves them out of every number") == 1
+    assert "30 question(s) have only KG ids" in text and "--kg" in text
     with caplog.at_level("WARNING", logger="fs1.data"):
         questions = load_benchmark(str(out))  # what generate/score/paths/distill read
     assert len(questions) == 30 and all(q.meta[IDS_ONLY] for q in questions)
-    assert [r.getMessage().count("containment scoring needs labels") for r in caplog.records] == [1]
+    assert [r.getMessage().count("scoring leaves them out of every number") for r in caplog.records] == [1]
 
 
 def test_cwq_chatkbqa_with_kg_maps_ids_to_labels_through_p646(tmp_path: Path, monkeypatch) -> None:
@@ -161,8 +161,8 @@ def test_cwq_chatkbqa_with_kg_maps_ids_to_labels_through_p646(tmp_path: Path, mo
         assert IDS_ONLY not in got[qid].meta and UNLABELLED not in got[qid].meta
     assert got["WebQTest-832_c334509bb5e02cacae1ba2e80c176499"].answer_entities == ["m.0117q3yz"]
     # m.0117q3yz answers two of the 30 questions, m.01qdhx one: 27 stay id-only, the KG has nothing for them
-    assert "27 question(s) have only Freebase ids" in flat(result.output)
-    assert "the --kg given has no P646 item" in flat(result.output)
+    assert "27 question(s) have only KG ids" in flat(result.output)
+    assert "the --kg given has no label for them (Freebase: no P646 item)" in flat(result.output)
 
 
 # ---------------------------------------------------------------- WebQSP
@@ -415,3 +415,56 @@ def test_generate_and_paths_read_a_dataset_copy_with_format(tmp_path: Path, tiny
         "WebQTest-459",
         "WebQTest-646",
     ]
+
+
+# ---------------------------------------------------------------- the policies of issue #27 on the real records
+
+
+def test_real_records_follow_the_date_and_answer_type_policies() -> None:
+    test = by_id(real("timequestions", "TimeQuestions_test"))
+    assert "929" in test["12960"].answer_aliases  # 0929-01-01T00:00:00Z: a Wikidata year-precision date
+    assert "1993" in test["12968"].answer_aliases  # "what years in the 1990's…": 1993-01-01T00:00:00Z
+    assert test["12945"].answer_aliases == [
+        "1 March 1994",
+        "March 1, 1994",
+    ]  # 1994-03-01: a day, no bare year
+    assert test["12945"].answer_type == "date" and test["12946"].answer_type == "entity"
+    tog = by_id(real("webqsp", "WebQSP.json.ToG-variant"))
+    romney = tog["WebQTest-1472"]  # "when did romney become governor?" Value 2003-01-02
+    assert romney.main_answers == ["2003-01-02"] and romney.answer_type == "date"
+    assert romney.answer_aliases == ["2 January 2003", "January 2, 2003"]  # a "when" question: no bare year
+    mintaka = by_id(real("mintaka", "mintaka_dev.v1.0"))
+    ivory = mintaka["5d8dc3ff"]  # superlative, answerNum 89: kept on the record, no alias
+    assert ivory.main_answers == ["James Ivory"] and ivory.meta["answer_num"] == 89 and "89" not in ivory.gold
+    assert ivory.answer_type == "entity" and mintaka["88bdb808"].answer_type == "number"
+    assert mintaka["26ebd827"].answer_type == "other"  # boolean
+
+
+@pytest.mark.parametrize(("folder", "prefix"), sorted(EXPECTED))
+def test_real_records_use_one_answer_type_vocabulary_and_no_none_entities(folder: str, prefix: str) -> None:
+    from fs1.vocab import ANSWER_TYPES
+
+    for question in read_dataset(real(folder, prefix)).questions:
+        assert question.answer_type is None or question.answer_type in ANSWER_TYPES, question.answer_type
+        assert "None" not in question.question_entities + question.answer_entities + question.main_answers
+
+
+def test_chatkbqa_golds_are_excluded_from_scoring_not_scored_as_text(tmp_path: Path) -> None:
+    from fs1.records import Prediction
+    from fs1.scoring import score_predictions
+
+    questions = by_id(real("cwq", "ComplexWebQuestions_test.answer-mids"))
+    kennedy = "WebQTest-743_0a8cdba29cf260283b7c890b3609c0b9"  # gold m.0194xc: Robert F. Kennedy
+    tog = by_id(real("cwq", "cwq.ToG-variant"))
+    belmont = (
+        "WebQTrn-1259_1997cb4922db71983be26e6a509950f4"  # the ToG copy's label for the same kind of record
+    )
+    keep = {kennedy: questions[kennedy], belmont: tog[belmont]}
+    preds = [
+        Prediction(id=kennedy, sample=0, text="\\boxed{Robert F. Kennedy}"),
+        Prediction(id=kennedy, sample=1, text="\\boxed{m.0194xc}"),
+        Prediction(id=belmont, sample=0, text="\\boxed{Belmont University}"),
+    ]
+    scores, summary = score_predictions(preds, keep, ks=[1])
+    assert [s.match for s in scores] == ["excluded", "excluded", "exact"]
+    assert summary["excluded"]["ids"] == [kennedy] and summary["overall"]["n_questions"] == 1

@@ -95,13 +95,13 @@ def test_refuses_to_append_without_resume_and_duplicate_ids(tiny, tmp_path):  # 
 
 
 def test_sampling_defaults_follow_the_paper():
-    instruct = GenerateConfig(setting="instruct").sampling()
+    instruct = GenerateConfig(setting="instruct").sampling_params()
     assert (instruct.temperature, instruct.top_p, instruct.top_k, instruct.max_tokens) == (0.7, 0.8, 20, 8000)
-    reasoning = GenerateConfig(setting="reasoning", n=16).sampling()
+    reasoning = GenerateConfig(setting="reasoning", n=16).sampling_params()
     assert (reasoning.temperature, reasoning.top_p, reasoning.top_k) == (0.6, 0.95, 40)
-    forced = GenerateConfig(setting="reasoning", budgets=[512]).sampling()
+    forced = GenerateConfig(setting="reasoning", budgets=[512]).sampling_params()
     assert forced.greedy and forced.repetition_penalty == 1.05
-    assert GenerateConfig(temperature=0.0, top_k=5).sampling().top_k == 5
+    assert GenerateConfig(temperature=0.0, top_k=5).sampling_params().top_k == 5
 
 
 def test_cli_generate_and_resume(tiny_model_dir, tmp_path):  # noqa: ANN001

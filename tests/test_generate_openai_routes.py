@@ -178,9 +178,11 @@ def test_tokenizer_reaches_the_backend_from_distill_judge_and_the_experiment_fil
         teacher = open_teacher(DistillConfig(teacher=srv.model, base_url=srv.base_url, tokenizer="my/tok"))
         judge = load_judge(srv.model, base_url=srv.base_url, tokenizer="my/tok")
     assert teacher.options.tokenizer == judge.backend.options.tokenizer == "my/tok"
-    with pytest.raises(ValueError, match="openai backend"):
-        open_teacher(DistillConfig(teacher="smollm2-135m", backend="llamacpp", tokenizer="my/tok"))
-    with pytest.raises(ValueError, match="tokenizer applies to the openai backend"):
+    with pytest.raises(ValueError, match=r"tokenizer applies to a remote backend \(openai\), not 'llamacpp'"):
+        DistillConfig(teacher="smollm2-135m", backend="llamacpp", tokenizer="my/tok")
+    with pytest.raises(
+        ValueError, match=r"tokenizer applies to a remote backend \(openai\), not 'transformers'"
+    ):
         ModelSpec(name="s", model="m", backend="transformers", tokenizer="my/tok")
     for command in ("generate", "distill", "judge"):
         assert "--tokenizer" in CliRunner().invoke(app, [command, "--help"]).output

@@ -108,15 +108,19 @@ def test_judge_samples_and_seed_options_reach_the_request_and_the_summary(runner
     preds = write_predictions(tmp_path / "preds.jsonl", REPLIES)
     with ScriptedOpenAIServer(oracle({"New York": "1"})) as server:
         args = judge_args(preds, bench, tmp_path / "j", server, "--judge-samples", "3", "--judge-seed", "11")
-        result = runner.invoke(app, [*args, "--max-tokens", "4"])
+        result = runner.invoke(app, [*args, "--max-tokens", "4", "--repetition-penalty", "1.1"])
         bodies = [r["body"] for r in server.requests if r["endpoint"] == "chat"]
     assert result.exit_code == 0, result.output
-    assert [(b["n"], b["seed"], b["max_tokens"], b["temperature"]) for b in bodies] == [(3, 11, 4, 0.6)]
-    sampling = json.loads((tmp_path / "j" / "judged_summary.json").read_text())["judge"]["sampling"]
-    assert sampling == {
+    assert [
+        (b["n"], b["seed"], b["max_tokens"], b["temperature"], b["repetition_penalty"]) for b in bodies
+    ] == [(3, 11, 4, 0.6, 1.1)]
+    judge = json.loads((tmp_path / "j" / "judged_summary.json").read_text())["judge"]
+    assert judge["system"] == "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
+    assert judge["sampling"] == {
         "temperature": 0.6,
         "top_p": 0.9,
         "top_k": 20,
+        "repetition_penalty": 1.1,
         "max_tokens": 4,
         "seed": 11,
         "samples": 3,
@@ -167,7 +171,7 @@ def test_bad_options_are_clear_errors(runner, bench, tmp_path) -> None:
     assert bad_mode.exit_code == bad_prompt.exit_code == bad_rule.exit_code == 2
     # The schema checks the vocabularies and names the option and its choices in one line.
     assert "--mode: Input should be 'all' or 'cascade'" in bad_mode.output
-    assert "--prompt: Input should be 'fs1' or 'simpleqa'" in bad_prompt.output
+    assert "--prompt: Input should be 'fs1', 'fs1-clean' or 'simpleqa'" in bad_prompt.output
     assert "unknown rule(s) vibes" in bad_rule.output
 
 
@@ -264,3 +268,32 @@ def test_help_text_wraps_as_paragraphs_not_at_the_docstring_line_breaks() -> Non
     # The docstring breaks after "(a" at 110 columns; the help must flow past it on a 100-column terminal.
     assert not any(line.endswith("(a") for line in lines), result.output
     assert any("disk (a re-run" in line for line in lines), result.output
+
+
+def test_poisoned_cache_lines_are_asked_again_not_counted(runner, bench, tmp_path, caplog) -> None:
+    """Issue 31 item 7: verdicts of an edited cache ({"x": 1}, null, "banana", another preset's grade) are skipped with
+    a warning and asked again; on the old code they were read as verdicts (a hallucination each)."""
+    preds = write_predictions(tmp_path / "preds.jsonl", REPLIES)
+    out = tmp_path / "judged"
+    with ScriptedOpenAIServer(oracle({"New York": "1"})) as server:
+        first = runner.invoke(app, judge_args(preds, bench, out, server, "--mode", "all"))
+        judged = (out / "judged.jsonl").read_text()
+        cache = out / "judge_cache.jsonl"
+        rows = [json.loads(line) for line in cache.read_text().splitlines()]
+        poison = [{"x": 1}, None, "banana", "not_attempted"]
+        cache.write_text(
+            "".join(json.dumps({**r, "verdict": poison[i % 4]}) + "\n" for i, r in enumerate(rows))
+        )
+        second = runner.invoke(app, judge_args(preds, bench, out, server, "--mode", "all"))
+    assert first.exit_code == 0 and second.exit_code == 0, second.output
+    assert f"{len(rows)} judge cache lines skipped" in caplog.text  # a warning on the terminal
+    assert (out / "judged.jsonl").read_text() == judged  # the verdicts the judge gives, not the poison
+    assert len(predictions_of(server)) == 2 * len(rows)  # every poisoned line was asked again
+
+
+def test_a_cache_that_is_not_a_regular_file_is_one_line_error(runner, bench, tmp_path) -> None:
+    preds = write_predictions(tmp_path / "preds.jsonl", REPLIES)
+    with ScriptedOpenAIServer() as server:
+        result = runner.invoke(app, judge_args(preds, bench, tmp_path / "j", server, "--cache", "/dev/zero"))
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "/dev/zero: the judge cache must be a regular file" in " ".join(result.output.split())

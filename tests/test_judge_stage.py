@@ -252,28 +252,47 @@ def test_judge_file_writes_both_files_and_reads_a_scores_directory(tmp_path: Pat
 # --- the paper's judge request, judge settings in the cache key ---------------------------------------------
 
 
-def test_fs1_preset_sends_the_papers_request_and_sampling() -> None:
-    with ScriptedOpenAIServer(oracle()) as server:
+def test_fs1_preset_sends_the_authors_request_byte_for_byte() -> None:
+    # The authors' judge call (run_vllm_inference.py + scripts/6.run_vllm_evaluation.sh): their Qwen system message,
+    # their user turn (json.dumps defaults: ASCII escapes; main answers + aliases as listed), T 0.6, top-p 0.9,
+    # top-k 20, repetition penalty 1.05, 5 tokens, through the chat route of a vLLM server.
+    question = Question(
+        ID="q", question="Who?", main_answers=["Mark Twain"], answer_aliases=["Samuel Clemens"]
+    )
+    with ScriptedOpenAIServer(oracle(), owned_by="vllm") as server:
         judge = make_judge(server, None)
-        [outcome] = judge.judge([JudgeRequest("Who?", ("Mark Twain", "Samuel Clemens"), "Mark Twain")])
+        [outcome] = judge.judge([JudgeRequest.about(question, "Mark Twain, né Clemens")])
     [request] = server.requests
     assert outcome.verdict == VERDICT_CORRECT and request["endpoint"] == "chat"
-    assert request["body"] == {
-        "model": server.model,
-        "messages": [
-            {
-                "role": "user",
-                "content": 'gold answer: ["Mark Twain", "Samuel Clemens"]\npredicted answer: "Mark Twain"\n\n'
-                "Is the gold answer entity or value contained in the predicted answer? "
-                "Respond only with 0 (no) or 1 (yes).",
-            }
-        ],
-        "temperature": 0.6,
-        "top_p": 0.9,
-        "top_k": 20,
-        "max_tokens": 5,
-        "seed": 0,
-    }
+    expected = (
+        '{"model":"scripted-model","messages":['
+        '{"role":"system","content":"You are Qwen, created by Alibaba Cloud. You are a helpful assistant."},'
+        '{"role":"user","content":"gold answer: [\\"Mark Twain\\", \\"Samuel Clemens\\"]\\n'
+        'predicted answer: \\"Mark Twain, n\\\\u00e9 Clemens\\"\\n\\n'
+        "Is the gold answer entity or value contained in the predicted answer? "
+        'Respond only with 0 (no) or 1 (yes)."}],'
+        '"temperature":0.6,"top_p":0.9,"max_tokens":5,"min_p":0.0,"seed":0,"top_k":20,"repetition_penalty":1.05}'
+    )
+    assert request["raw"] == expected.encode("ascii")
+
+
+def test_fs1_clean_preset_sends_the_user_turn_alone_without_penalty() -> None:
+    with ScriptedOpenAIServer(oracle(), owned_by="vllm") as server:
+        judge = make_judge(server, None, prompt="fs1-clean")
+        judge.judge([JudgeRequest("Who?", ("Mark Twain", "Mark Twain"), "Twain")])
+    [request] = server.requests
+    assert [m["role"] for m in request["body"]["messages"]] == ["user"]
+    assert request["body"]["messages"][0]["content"].startswith('gold answer: ["Mark Twain"]\n')
+    # vLLM's own default would be the model's generation_config: "off" is sent explicitly
+    assert (request["body"]["repetition_penalty"], request["body"]["top_k"]) == (1.0, 20)
+
+
+def test_a_server_without_repetition_penalty_refuses_the_authors_preset() -> None:
+    with ScriptedOpenAIServer(oracle(), owned_by="openai") as server:
+        judge = make_judge(server, None)
+        with pytest.raises(BackendError, match="repetition_penalty=1.05"):
+            judge.judge([JudgeRequest("Who?", ("Mark Twain",), "Twain")])
+    assert server.requests == []  # refused before anything was sent
 
 
 def test_judge_samples_take_the_majority_and_are_recorded(tmp_path: Path) -> None:
@@ -296,7 +315,7 @@ def test_judge_samples_take_the_majority_and_are_recorded(tmp_path: Path) -> Non
     [row] = [json.loads(line) for line in (tmp_path / "cache.jsonl").read_text().splitlines()]
     assert row["votes"] == {"incorrect": 1, "correct": 2}
     assert judge.settings()["sampling"] == {
-        "temperature": 0.6, "top_p": 0.9, "top_k": 20, "max_tokens": 5, "seed": 5, "samples": 3,
+        "temperature": 0.6, "top_p": 0.9, "top_k": 20, "repetition_penalty": 1.05, "max_tokens": 5, "seed": 5, "samples": 3,
     }  # fmt: skip
 
 
@@ -335,5 +354,5 @@ def test_judged_summary_records_the_judge_sampling_and_seed(tmp_path: Path) -> N
     assert recorded == summary["judge"]
     assert recorded["prompt"] == "fs1" and recorded["model"] == server.model
     assert recorded["sampling"] == {
-        "temperature": 0.6, "top_p": 0.9, "top_k": 20, "max_tokens": 5, "seed": 0, "samples": 1,
+        "temperature": 0.6, "top_p": 0.9, "top_k": 20, "repetition_penalty": 1.05, "max_tokens": 5, "seed": 0, "samples": 1,
     }  # fmt: skip

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+from pathlib import Path
 
 import pytest
 
@@ -20,6 +22,7 @@ from fs1.judge.judge import (
 from fs1.judge.rules import CASCADE_RULES, KEEP_PRECISION, decide, get_rules
 
 FS1 = get_prompt("fs1")
+CLEAN = get_prompt("fs1-clean")
 SIMPLEQA = get_prompt("simpleqa")
 
 
@@ -67,16 +70,32 @@ def test_simpleqa_parsing_is_strict(reply: str, verdict: str) -> None:
     assert SIMPLEQA.parse(reply) == verdict
 
 
-def test_fs1_prompt_is_the_papers_request_byte_for_byte() -> None:
-    messages = FS1.messages("Who?", ["Mark Twain", 'Samuel "Sam" Clemens'], "Twain")
-    assert messages == [  # one user turn, no system message, the question never shown (protocol §4)
+AUTHORS_SYSTEM = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
+QUESTION_TAIL = "Is the gold answer entity or value contained in the predicted answer? Respond only with 0 (no) or 1 (yes)."
+
+
+def test_fs1_prompt_is_the_authors_request_byte_for_byte() -> None:
+    # Their prepare_llm_as_a_judge.py: json.dumps with its defaults (ASCII escapes), main answers + aliases as
+    # listed (a duplicate stays); run_vllm_inference.py puts the Qwen system message before it (protocol §4).
+    gold = ["Zürich", 'Samuel "Sam" Clemens', "Zürich"]
+    messages = FS1.messages("Who?", gold, "Zürich")
+    assert messages == [
+        {"role": "system", "content": AUTHORS_SYSTEM},
         {
             "role": "user",
-            "content": 'gold answer: ["Mark Twain", "Samuel \\"Sam\\" Clemens"]\n'
-            'predicted answer: "Twain"\n'
-            "\n"
-            "Is the gold answer entity or value contained in the predicted answer? "
-            "Respond only with 0 (no) or 1 (yes).",
+            "content": 'gold answer: ["Z\\u00fcrich", "Samuel \\"Sam\\" Clemens", "Z\\u00fcrich"]\n'
+            'predicted answer: "Z\\u00fcrich"\n'
+            "\n" + QUESTION_TAIL,
+        },
+    ]
+
+
+def test_fs1_clean_prompt_is_the_same_user_turn_alone() -> None:
+    messages = CLEAN.messages("Who?", ["Zürich", "Mark Twain", "Zürich"], "Twain")
+    assert messages == [  # no system message, the question never shown, duplicates dropped, UTF-8 kept
+        {
+            "role": "user",
+            "content": 'gold answer: ["Zürich", "Mark Twain"]\npredicted answer: "Twain"\n\n' + QUESTION_TAIL,
         }
     ]
     assert "Who?" in SIMPLEQA.messages("Who?", ["x"], "y")[-1]["content"]
@@ -84,11 +103,18 @@ def test_fs1_prompt_is_the_papers_request_byte_for_byte() -> None:
 
 def test_presets_carry_their_sampling_and_overrides_replace_single_fields() -> None:
     paper = JudgeSampling().resolve(FS1.sampling)
-    assert (paper.temperature, paper.top_p, paper.top_k, paper.max_tokens) == (0.6, 0.9, 20, 5)
+    assert (paper.temperature, paper.top_p, paper.top_k, paper.repetition_penalty, paper.max_tokens) == (
+        0.6, 0.9, 20, 1.05, 5,
+    )  # fmt: skip
     assert (paper.seed, paper.samples) == (0, 1)
+    params = paper.params()
+    assert (params.repetition_penalty, params.top_k, params.max_tokens) == (1.05, 20, 5)
+    clean = JudgeSampling().resolve(CLEAN.sampling)
+    assert (clean.temperature, clean.top_p, clean.top_k, clean.repetition_penalty) == (0.6, 0.9, 20, 1.0)
     assert JudgeSampling().resolve(SIMPLEQA.sampling).temperature == 0.0  # the grader stays greedy
-    mine = JudgeSampling(max_tokens=8, samples=3, seed=7).resolve(FS1.sampling)
+    mine = JudgeSampling(max_tokens=8, samples=3, seed=7, repetition_penalty=1.0).resolve(FS1.sampling)
     assert (mine.temperature, mine.max_tokens, mine.samples, mine.seed) == (0.6, 8, 3, 7)
+    assert mine.repetition_penalty == 1.0
     with pytest.raises(ValueError, match="not resolved"):
         JudgeSampling().params()
 
@@ -224,10 +250,46 @@ def test_jobs_sharing_a_cache_never_cut_each_others_lines(tmp_path) -> None:
     assert keys == ["first", "parent", "child"]
 
 
-def test_cache_with_a_bad_line_names_file_and_line(tmp_path) -> None:
+def test_cache_lines_that_cannot_be_trusted_are_skipped_with_a_count_and_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 31 item 7: a line whose verdict is not one its preset gives (an object, null, "banana", another
+    preset's grade) or whose fields have the wrong types is skipped, never counted as a verdict."""
+    good = {"key": "k1", "verdict": "correct", "reply": "1", "model": "m", "prompt": "fs1"}
+    bad = [
+        {**good, "key": "k2", "verdict": {"x": 1}},
+        {**good, "key": "k3", "verdict": None},
+        {**good, "key": "k4", "verdict": "banana"},
+        {**good, "key": "k5", "verdict": "not_attempted"},  # a simpleqa grade under the fs1 prompt
+        {**good, "key": "k6", "prompt": "vibes"},
+        {**good, "key": 7},
+        {**good, "key": "k8", "reply": ["1"]},
+        {**good, "key": "k9", "prompt_tokens": "12"},
+        {**good, "key": "k10", "votes": {"banana": 2}},
+        {"key": "k11"},
+        ["not", "an", "object"],
+    ]
     path = tmp_path / "cache.jsonl"
-    path.write_text(
-        '{"key": "k1", "verdict": "correct", "reply": "1", "model": "m", "prompt": "fs1"}\n{"key": "k2"}\n'
-    )
-    with pytest.raises(InputError, match=r"cache.jsonl:2: .*'verdict'"):
-        VerdictCache(path)
+    lines = [json.dumps(good), *map(json.dumps, bad), "{not json", json.dumps({**good, "key": "k12"})]
+    path.write_bytes(("\n".join(lines) + "\n").encode() + b"\xff\xfe\n")
+    caplog.set_level(logging.WARNING)
+    cache = VerdictCache(path)
+    assert cache.skipped == len(bad) + 2 and len(cache) == 2
+    assert cache.get("k1").verdict == VERDICT_CORRECT and cache.get("k12") is not None
+    assert all(f"k{i}" not in cache for i in range(2, 12))
+    assert "13 judge cache lines skipped" in caplog.text and "line 2: verdict" in caplog.text
+    ok = {
+        **good,
+        "key": "s1",
+        "prompt": "simpleqa",
+        "verdict": "not_attempted",
+        "votes": {"not_attempted": 2},
+    }
+    path.write_text(json.dumps(ok) + "\n")
+    assert VerdictCache(path).get("s1").verdict == VERDICT_NOT_ATTEMPTED  # valid under its own preset
+
+
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/urandom"])
+def test_a_cache_that_is_not_a_regular_file_is_refused_before_reading(device: str) -> None:
+    with pytest.raises(InputError, match="must be a regular file"):
+        VerdictCache(device)

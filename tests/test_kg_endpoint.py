@@ -59,7 +59,7 @@ def without_source(record: dict) -> dict:
 
 
 def remote(url: str, **options) -> SparqlKG:
-    options = {"cache": False, "rate": 1000.0, "backoff_s": 0.05, **options}
+    options = {"cache": False, "rate": 1000.0, "backoff_s": 0.05, "endpoint_engine": "oxigraph", **options}
     return SparqlKG(EndpointSettings(url=url, **options))
 
 
@@ -121,7 +121,8 @@ def test_server_timeout_is_surfaced_not_retried(proxy: FaultProxy) -> None:
         with pytest.raises(QueryTimeout):
             kg.select(ASK_QUERY)
         assert len(proxy.requests) == 1
-        proxy.faults.append(Fault(status=500, body=WDQS_TIMEOUT_BODY))
+        # Every edge lookup times out: the batch is split down to single pairs, then the question fails.
+        proxy.faults.append(Fault(status=500, body=WDQS_TIMEOUT_BODY, when=("VALUES ?s",), times=None))
         (record,) = find_paths(kg, [q("t", ["Q1"], ["Q4"])])
     assert record.status == "error" and "timed out" in record.error
 
@@ -141,10 +142,21 @@ def test_stalled_reply_times_out_and_is_retried(proxy: FaultProxy) -> None:
 
 
 def test_retries_are_bounded(proxy: FaultProxy) -> None:
-    proxy.faults.extend([Fault(status=500)] * 5)
+    proxy.faults.extend([Fault(status=502)] * 5)
     with remote(proxy.url, retries=2) as kg, pytest.raises(KGError, match="after 3 attempts"):
         kg.select(ASK_QUERY)
     assert len(proxy.requests) == 3
+
+
+def test_a_plain_500_is_an_answer_not_retried(proxy: FaultProxy) -> None:
+    # Only 429, 502, 503, 504 and dropped connections are transient; a 500 is the server's word on the query.
+    proxy.faults.extend([Fault(status=500, body="Internal error: something about the query\nstack ...")] * 5)
+    with (
+        remote(proxy.url, retries=3) as kg,
+        pytest.raises(KGError, match="HTTP 500: Internal error: something"),
+    ):
+        kg.select(ASK_QUERY)
+    assert len(proxy.requests) == 1
 
 
 def test_bad_request_is_not_retried(proxy: FaultProxy) -> None:
@@ -205,8 +217,11 @@ def test_wdqs_gets_polite_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
             kg.close()
     monkeypatch.delenv("FS1_USER_AGENT")
     with open_kg("sparql:http://127.0.0.1:9/sparql", cache=False) as other:  # not Wikimedia: nothing required
-        assert (other.settings.concurrency, other.settings.rate) == (4, 100.0)
+        assert (other.settings.concurrency, other.settings.rate) == (4, 0.0)  # loopback: no spacing at all
         assert other._client.headers["User-Agent"] == DEFAULT_USER_AGENT
+    for host, rate in (("10.1.2.3", 0.0), ("localhost", 0.0), ("[::1]", 0.0), ("qlever.example.org", 20.0)):
+        with open_kg(f"sparql:http://{host}:7001/sparql", cache=False) as other:
+            assert (other.settings.concurrency, other.settings.rate) == (4, rate), host
     with pytest.raises(ValueError, match="http"):
         open_kg("sparql:ftp://example.org/sparql")
 
@@ -235,8 +250,8 @@ def test_cli_over_sparql_with_failures_then_retry(proxy: FaultProxy, tiny_file: 
         ).exit_code
         == 0
     )
-    # The endpoint fails every request for the first question (1 try + 5 retries), then recovers.
-    proxy.faults.extend([Fault(status=503, retry_after="0")] * 6)
+    # The endpoint fails every request for the first question's first query (1 try + 5 retries), then recovers.
+    proxy.faults.append(Fault(status=503, retry_after="0", when=("VALUES ?s", "wd:Q1 wd:Q4"), times=6))
     remote_args = [
         "paths",
         str(bench),

@@ -43,6 +43,10 @@ def _write(tmp_path: Path, text: str) -> Path:
         ("students: [{name: a, model: m}]\ngeneration: {n: 2}\nks: [1, 4]\n", r"ks: \[4\] outside 1\.\.n"),
         ("students: [{name: a, model: m}, {name: a, model: n}]\n", r"names must be unique"),
         ("students: [{name: a, model: m}\n", r"invalid YAML"),
+        (
+            "students: [{name: a, model: m}]\nextract: mine\n",
+            r"exp\.yaml:2: extract: Input should be 'fs1' or",
+        ),
     ],
 )
 def test_experiment_file_errors_name_file_line_and_key(tmp_path: Path, text: str, expected: str) -> None:
@@ -236,6 +240,7 @@ def test_judge_stage_runs_against_a_real_openai_compatible_server(
             "base_url": server.base_url,
             "mode": "all",
         }
+        spec["extract"] = "authors"  # the experiment's rule reaches the score and judge stages
         exp = tmp_path / "judged.yaml"
         exp.write_text(yaml.safe_dump(spec))
         rundir = tmp_path / "run"
@@ -245,6 +250,7 @@ def test_judge_stage_runs_against_a_real_openai_compatible_server(
         judged = json.loads((rundir / "judge" / "served__instruct" / "judged_summary.json").read_text())
         scored = json.loads((rundir / "score" / "served__instruct" / "summary.json").read_text())
         assert judged["judge_calls"] == 6
+        assert judged["extract"] == scored["extract"] == "authors"
         assert judged["overall"]["accuracy"] == 1.0  # the judge's verdicts, not the rules', feed the summary
         assert scored["overall"]["accuracy"] < 1.0
         assert 'id="judge-table"' in (rundir / "report.html").read_text()

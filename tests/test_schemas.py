@@ -11,13 +11,14 @@ import typer
 from pydantic import ValidationError
 
 import fs1.cli.main  # noqa: F401  (registers every command and its schema binding)
+from fs1.authors.config import ImportConfig
 from fs1.cli.app import app
-from fs1.cli.schema import BOUND, option_name
+from fs1.cli.schema import BOUND
 from fs1.config import ScoreConfig
 from fs1.distill.config import DistillConfig
 from fs1.generate.predictions import GenerateConfig, GenerationSettings
 from fs1.judge.config import JudgeConfig, JudgeSampling, JudgeSettings
-from fs1.kg.settings import SearchSettings
+from fs1.kg.settings import EndpointOptions, SearchSettings
 from fs1.run.config import Experiment, GenerationSpec, JudgeSpec, TeacherSpec, TrainSpec
 from fs1.train.config import SftConfig, TrainConfig
 
@@ -25,10 +26,11 @@ from fs1.train.config import SftConfig, TrainConfig
 SECTIONS: dict[type, tuple[str, type, set[str], dict[str, Any]]] = {
     # the run distils both modes its settings need; seeds derive from the experiment's top-level `seed`
     DistillConfig: ("teacher", TeacherSpec, {"mode", "seed"}, {}),
+    # the run's students name the models (a student's reference), each run its setting and label
     GenerateConfig: (
         "generation",
         GenerationSpec,
-        {"model", "setting", "seed"},
+        {"model", "backend", "base_url", "tokenizer", "options", "label", "setting", "seed"},
         {"n": 16},
     ),  # paper's n: pass@16
     TrainConfig: (
@@ -38,14 +40,20 @@ SECTIONS: dict[type, tuple[str, type, set[str], dict[str, Any]]] = {
         {},
     ),
     SearchSettings: ("paths", SearchSettings, set(), {}),
-    # The run judges with its own k list (`ks`); its judge runs locally by default, as its students do.
-    JudgeConfig: ("judge", JudgeSpec, {"k"}, {"backend": "transformers"}),
+    EndpointOptions: ("endpoint", EndpointOptions, set(), {}),
+    # The run judges with its own k list (`ks`) and extraction rule (top-level `extract`, which its scoring uses too);
+    # its judge runs locally by default, as its students do.
+    JudgeConfig: ("judge", JudgeSpec, {"k", "extract"}, {"backend": "transformers"}),
 }
 STUDENTS = [{"name": "s", "model": "m"}]
 # Keys a section cannot go without, added to each one-key section the tests write.
 REQUIRED = {"judge": {"model": "j"}}
 # `fs1 score` has no section: the run scores with its own k list and seed, by one process per core.
-NO_SECTION = {ScoreConfig: "the run sets k (ks), the seed (generation.seed) and the workers"}
+NO_SECTION = {
+    ScoreConfig: "the run sets k (ks), the seed (generation.seed), the workers and the extraction (extract)",
+    # `fs1 import` reads files a run never makes (the authors'); an experiment has nothing to import.
+    ImportConfig: "a command of its own, outside `fs1 run`",
+}
 
 
 def _commands() -> dict[str, click.Command]:
@@ -54,6 +62,8 @@ def _commands() -> dict[str, click.Command]:
 
 
 def _cli_default(value: Any) -> Any:
+    if isinstance(value, dict):  # a mapping is a repeated KEY=VALUE option, empty by default
+        return value or None
     return ",".join(map(str, value)) if isinstance(value, list | tuple) else value
 
 
@@ -71,8 +81,8 @@ def test_every_schema_field_is_an_option_with_the_fields_default(binding: Any) -
     for name, info in binding.model.model_fields.items():
         if name not in binding.options:
             continue  # excluded from the command on purpose (a dict passed through, a Python-only knob)
-        param = options.get(option_name(name))
-        assert param is not None, f"{binding.command}: no option {option_name(name)}"
+        param = options.get(binding.options[name])
+        assert param is not None, f"{binding.command}: no option {binding.options[name]}"
         if info.is_required():
             assert param.required, name
         else:
@@ -117,15 +127,16 @@ def test_old_names_still_read_the_same_field() -> None:
 
 def test_the_teacher_max_tokens_no_longer_drifts() -> None:
     # fs1 run used 1024 and fs1 distill 8192: one field now.
-    assert TeacherSpec().max_tokens == DistillConfig().max_tokens == 8192
+    assert TeacherSpec().resolved().max_tokens == DistillConfig().resolved().max_tokens == 8192
 
 
 def test_judge_settings_read_the_same_under_old_names() -> None:
     # Earlier experiment files nested the sampling; earlier commands spelt --judge, --judge-samples, --judge-seed.
     old = Experiment.model_validate(
-        {"students": STUDENTS, "judge": {"model": "j", "options": {"timeout": 5}, "sampling": {"samples": 3}}}
-    )
-    assert old.judge is not None and old.judge.samples == 3 and old.judge.backend_options == {"timeout": 5}
+        {"students": STUDENTS, "judge": {"model": "j", "backend": "openai", "backend_options": {"timeout": 5},
+                                         "sampling": {"samples": 3}}}
+    )  # fmt: skip
+    assert old.judge is not None and old.judge.samples == 3 and old.judge.options == {"timeout": 5}
     assert old.judge.sampling_only() == JudgeSampling(samples=3)
     assert JudgeConfig(judge="j", judge_samples=3, judge_seed=7).sampling_only() == JudgeSampling(
         samples=3, seed=7
@@ -137,9 +148,14 @@ def test_judge_settings_read_the_same_under_old_names() -> None:
 
 
 def test_a_local_judge_refuses_server_settings() -> None:
-    with pytest.raises(ValidationError, match="base_url apply to the openai backend only"):
+    with pytest.raises(
+        ValidationError, match=r"base_url applies to a remote backend \(openai\), not 'llamacpp'"
+    ):
         JudgeSettings(model="j", backend="llamacpp", base_url="http://x/v1")
-    assert JudgeSettings(model="j", base_url="http://x/v1").remote_options() == {"base_url": "http://x/v1"}
+    with pytest.raises(ValidationError, match=r"concurrency applies to a remote backend"):
+        JudgeSettings(model="j", backend="transformers", concurrency=2)
+    ref = JudgeSettings(model="j", base_url="http://x/v1", max_retries=1, options={"timeout": 5}).judge_ref()
+    assert (ref.base_url, ref.options) == ("http://x/v1", {"max_retries": 1, "timeout": 5})
 
 
 def test_the_judge_fingerprint_keeps_the_shape_earlier_runs_recorded() -> None:

@@ -218,6 +218,11 @@ _tricky = st.sampled_from(
         "million",
         "first",
         "\\text{x}",
+        "BC",
+        "-3500",
+        "AD",
+        "\u200b",
+        "10\u00b2",
         ",",
         ".",
     ]

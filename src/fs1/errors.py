@@ -24,12 +24,17 @@ class BackendError(Fs1Error, RuntimeError):
     """A backend failed after its retries, or cannot honour a request."""
 
 
-def validation_message(exc: object, *, prefix: str = "--") -> str:
+def validation_message(exc: object, *, prefix: str = "--", names: dict[str, str] | None = None) -> str:
     """One line from a pydantic ``ValidationError``: ``--field-name: reason; ...`` (``prefix=""``: field names as
-    they are, for settings that are not command-line options)."""
+    they are, for settings that are not command-line options). ``names`` maps a field to the option that sets it
+    (``options`` -> ``--backend-option``); a key inside a mapping follows it (``--backend-option timout``)."""
     reasons = []
     for err in exc.errors():  # type: ignore[attr-defined]
-        loc = ".".join(str(part) for part in err["loc"])
-        name = f"{prefix}{loc.replace('_', '-')}" if prefix else loc
-        reasons.append(f"{name}: {err['msg']}" if loc else err["msg"])
+        parts = [str(part) for part in err["loc"]]
+        if names and parts and parts[0] in names:
+            where = " ".join([names[parts[0]], *parts[1:]])
+        else:
+            loc = ".".join(parts)
+            where = f"{prefix}{loc.replace('_', '-')}" if prefix else loc
+        reasons.append(f"{where}: {err['msg']}" if parts else err["msg"])
     return "; ".join(reasons) or str(exc)

@@ -21,6 +21,7 @@ from typing import IO, Any, TypeVar
 
 from fs1.errors import InputError
 from fs1.records import Record, RecordError
+from fs1.redact import redact_obj
 
 R = TypeVar("R", bound=Record)
 log = logging.getLogger(__name__)
@@ -310,9 +311,10 @@ def write_jsonl_atomic(path: str | Path, rows: Iterable[Record | dict[str, Any]]
 
 
 def write_json_atomic(path: str | Path, obj: Any) -> None:
-    """Write one JSON document atomically (indented, for people to read)."""
+    """Write one JSON document atomically (indented, for people to read), secrets masked (``fs1.redact``): these are
+    manifests, configs and summaries, which may name a URL with a password or key in it."""
     with atomic_open(path) as fh:
-        json.dump(obj, fh, indent=2, ensure_ascii=False)
+        json.dump(redact_obj(obj), fh, indent=2, ensure_ascii=False)
         fh.write("\n")
 
 
@@ -342,7 +344,7 @@ def check_resume_config(out: str | Path, config: dict[str, Any], *, resume: bool
     if resume:
         require_regular_file(out)
     side = config_path(out)
-    current = json.loads(json.dumps(config, sort_keys=True, default=str))
+    current = redact_obj(json.loads(json.dumps(config, sort_keys=True, default=str)))  # as it is stored
     has_records = out.exists() and out.is_file() and out.stat().st_size > 0
     if resume and has_records:
         if not side.exists():

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from fs1.io import write_json_atomic
+from fs1.redact import redact_argv, redact_text
 from fs1.seeding import DEFAULT_SEED
 
 MANIFEST_NAME = "manifest.json"
@@ -87,7 +88,8 @@ def _git(cwd: Path, *args: str) -> str:
 
 
 def cpu_info() -> dict[str, Any]:
-    model, flags = platform.processor() or None, []
+    model: str | None = platform.processor() or None
+    flags: list[str] = []
     try:
         text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
     except OSError:
@@ -105,7 +107,7 @@ def cpu_info() -> dict[str, Any]:
 
 def thread_info() -> dict[str, Any]:
     try:
-        usable = len(os.sched_getaffinity(0))
+        usable: int | None = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         usable = os.cpu_count()
     info: dict[str, Any] = {"cpu_count": os.cpu_count(), "usable_cpus": usable}
@@ -127,8 +129,9 @@ def now() -> str:
 
 
 def command_line() -> list[str]:
-    """``sys.argv`` with the program named by its file name only (no home directories in the manifest)."""
-    return [Path(sys.argv[0]).name, *sys.argv[1:]] if sys.argv else []
+    """``sys.argv`` with the program named by its file name only (no home directories in the manifest) and secrets
+    masked (a password in a ``--kg sparql:`` URL, a ``--token`` value)."""
+    return redact_argv([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv else []
 
 
 def describe(seeds: dict[str, Any], inputs: dict[str, str | Path | None] | None = None) -> dict[str, Any]:
@@ -189,7 +192,8 @@ def recording(
     try:
         yield manifest
     except BaseException as exc:
-        manifest |= {"status": "failed", "ended": now(), "error": f"{type(exc).__name__}: {exc}"[:500]}
+        error = redact_text(f"{type(exc).__name__}: {exc}")[:500]
+        manifest |= {"status": "failed", "ended": now(), "error": error}
         write_json_atomic(path, manifest)
         raise
     manifest |= {"status": "finished", "ended": now()}

@@ -8,6 +8,12 @@ from __future__ import annotations
 from fs1.errors import ConfigError
 from fs1.vocab import PROMPT_SETTINGS
 
+# --- The authors' scripts (docs/protocol.md §4, §5) ---
+# Every conversation of the authors' vLLM chat script (run_vllm_inference.py) starts with this system message: their
+# students', their baselines' and their Llama judge's alike (fs1's `paper` generation preset and `fs1` judge preset).
+AUTHORS_SYSTEM_PROMPT = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
+# Their repetition penalty, in every generation and judge call, is a sampling fact: fs1.config.AUTHORS_REPETITION_PENALTY.
+
 # --- Evaluation prompt (docs/protocol.md §3) ---
 BOXED_INSTRUCTION = " Put your final answer in \\boxed{}."
 COT_INSTRUCTION = " Think step-by-step."
@@ -71,8 +77,9 @@ def s1_assistant_text(reasoning_trace: str, model_attempt: str) -> str:
 
 
 # --- LLM-as-a-judge prompts (issue 6, issue 20; docs/protocol.md §4) ------------------------------------------------------
-# fs1: the paper's containment judge, laid out as the authors' evaluation code sends it: one user turn, no system
-# message; the gold answer list as a JSON array, the predicted answer as a JSON string, an empty line, the question.
+# fs1: the paper's containment judge, laid out as the authors' evaluation code sends it (prepare_llm_as_a_judge.py):
+# the gold answer list as a JSON array, the predicted answer as a JSON string, an empty line, the question. The `fs1`
+# preset sends it after AUTHORS_SYSTEM_PROMPT, as their chat script did; `fs1-clean` sends this user turn alone.
 JUDGE_FS1_USER = (
     "gold answer: {gold}\n"
     "predicted answer: {prediction}\n"
@@ -102,8 +109,5 @@ JUDGE_SIMPLEQA_USER = (
 JUDGE_SIMPLEQA_CORRECT = ("A", "CORRECT")
 JUDGE_SIMPLEQA_INCORRECT = ("B", "INCORRECT")
 JUDGE_SIMPLEQA_NOT_ATTEMPTED = ("C", "NOT_ATTEMPTED", "NOT ATTEMPTED")
-# The paper's judge sampling (protocol §4): temperature 0.6, top-p 0.9, top-k 20, at most 5 reply tokens.
-JUDGE_FS1_TEMPERATURE = 0.6
-JUDGE_FS1_TOP_P = 0.9
-JUDGE_FS1_TOP_K = 20
-JUDGE_MAX_TOKENS = 5
+# The judges' sampling presets (the paper's: protocol §4, from scripts/6.run_vllm_evaluation.sh and
+# run_vllm_inference.py of the authors' code) are in fs1.config.PRESETS with every other preset.

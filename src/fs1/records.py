@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar, cast
 
 from fs1.errors import InputError
 
@@ -22,7 +22,7 @@ class RecordError(InputError):
 
 
 @functools.cache
-def _field_info(cls: type) -> tuple[frozenset[str], tuple[tuple[str, bool], ...]]:
+def _field_info(cls: Any) -> tuple[frozenset[str], tuple[tuple[str, bool], ...]]:
     """Field names and the required fields with whether each may be null; computed once per record class."""
     fields = dataclasses.fields(cls)
     required = tuple(
@@ -155,7 +155,7 @@ class Record:
         """Build a record from a JSON row; unknown keys go to ``meta`` when the record has one, else error."""
         if not isinstance(row, dict):
             raise RecordError(f"expected a JSON object, got {type(row).__name__}")
-        names, required = _field_info(cls)
+        names, required = _field_info(cast(Hashable, cls))
         # A required field may be null only where its type allows it (``Score.extracted``: no answer).
         missing = [
             name for name, nullable in required if name not in row or (row[name] is None and not nullable)

@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from fs1.redact import RedactingStream
+
 LIBRARY_LOGGERS = (
     "transformers", "trl", "datasets", "accelerate", "peft", "torch", "huggingface_hub", "httpx", "httpcore",
     "urllib3", "filelock", "llama_cpp", "vllm", "pyoxigraph",
@@ -61,7 +63,8 @@ def stage_log(path: Path | None, *, verbose: bool = False) -> Iterator[None]:
         yield
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8", buffering=1) as log, warnings.catch_warnings():
+    with path.open("a", encoding="utf-8", buffering=1) as raw, warnings.catch_warnings():
+        log: IO[str] = RedactingStream(raw)  # type: ignore[assignment]  # a library may log a URL with a password
         # The filters stay as they are (Python's defaults show each distinct warning once); only where they go changes.
         warnings.showwarning = _warning_writer(log, verbose)
         out: IO[str] = _Tee(sys.stdout, log) if verbose else log  # type: ignore[assignment]

@@ -6,20 +6,23 @@ Semantics of each number: ``fs1.scoring.summary``. This module imports nothing f
 
 from __future__ import annotations
 
-from typing import Any, NotRequired, TypedDict
+import json
+from pathlib import Path
+from typing import Any, Final, NotRequired, TypedDict, cast
 
 SUMMARY_FILE = "summary.json"
 JUDGED_SUMMARY_FILE = "judged_summary.json"
 
 # Metric names: the keys of a slice that hold {k: value} curves, and the run table's KG-selection metric.
-PASS_AT_K = "pass@k"
-MAJ_AT_K = "maj@k"
-KGSEL_AT_K = "kgsel@k"
-CURVE_METRICS = (PASS_AT_K, MAJ_AT_K)
+# ``Final``: each is its literal type too, so a reader indexing a slice with it is checked against ``Stats``.
+PASS_AT_K: Final = "pass@k"
+MAJ_AT_K: Final = "maj@k"
+KGSEL_AT_K: Final = "kgsel@k"
+CURVE_METRICS: Final = (PASS_AT_K, MAJ_AT_K)
 # Key of the ``by_budget`` entry for samples generated without a thinking budget.
 NO_BUDGET_KEY = "none"
 
-FACTUALITY_AT_K = "factuality@k"
+FACTUALITY_AT_K: Final = "factuality@k"
 
 
 class Factuality(TypedDict):
@@ -33,7 +36,8 @@ class Factuality(TypedDict):
     simpleqa_f1: float
 
 
-# One slice ``S`` of a summary; the curves are keyed by k as a string (JSON object keys).
+# One slice ``S`` of a summary; the curves are keyed by k as a string (JSON object keys). The functional form: curve
+# names are no identifiers, and NotRequired is read at runtime (a class body's annotations are strings here).
 Stats = TypedDict(
     "Stats",
     {
@@ -51,28 +55,26 @@ Stats = TypedDict(
         "pass@k": dict[str, float],
         "maj@k": dict[str, float],
         "factuality@k": dict[str, Factuality],
-        "ci": NotRequired[
-            dict[str, Any]
-        ],  # 95 % bootstrap intervals of the numbers above (overall, by_source)
-        "mc_error": NotRequired[
-            dict[str, Any]
-        ],  # Monte-Carlo standard errors where a subset average was sampled
+        # 95 % bootstrap intervals of the numbers above (overall, by_source)
+        "ci": NotRequired[dict[str, Any]],
+        # Monte-Carlo standard errors where a subset average was sampled
+        "mc_error": NotRequired[dict[str, Any]],
     },
 )
 
 
-JudgedStats = TypedDict(
-    "JudgedStats",
+_JudgedCurves = TypedDict(
+    "_JudgedCurves",
     {
-        **Stats.__annotations__,
         "attempted@k": dict[str, float],
         "accuracy_given_attempted@k": dict[str, float],
         "simpleqa_f1@k": dict[str, float],
     },
 )
-JudgedStats.__doc__ = (
-    "A slice of ``judged_summary.json``: the figures over judge verdicts plus SimpleQA's metrics."
-)
+
+
+class JudgedStats(Stats, _JudgedCurves):
+    """A slice of ``judged_summary.json``: the figures over judge verdicts plus SimpleQA's metrics."""
 
 
 class Sections(TypedDict):
@@ -87,13 +89,36 @@ class Sections(TypedDict):
     by_topic: dict[str, Stats]
 
 
+class IdList(TypedDict):
+    """A count of questions and their IDs (all of them, or the first few: ``fs1.scoring.accounting``)."""
+
+    count: int
+    ids: list[str]
+
+
+class Excluded(IdList):
+    """Questions left out of every number (IDs: all of them), with the number left out for each reason."""
+
+    reasons: dict[str, int]
+
+
 class Summary(Sections):
-    """``summary.json``: ``n`` (smallest samples per unit), ``ks``, the sections, and ``by_budget`` when the samples
-    carry several thinking budgets (keyed by the budget as a string, or ``NO_BUDGET_KEY``)."""
+    """``summary.json``: ``n`` (smallest samples per unit), ``ks``, the question accounting (benchmark questions,
+    excluded, without predictions, warnings: ``fs1.scoring.accounting``), the sections, and ``by_budget`` when the
+    samples carry several thinking budgets (keyed by the budget as a string, or ``NO_BUDGET_KEY``)."""
 
     n: int
     ks: list[int]
+    benchmark_questions: NotRequired[
+        int
+    ]  # NotRequired: summaries written before questions were accounted for
+    excluded: NotRequired[Excluded]
+    questions_without_predictions: NotRequired[IdList]
+    warnings: NotRequired[list[str]]
     by_budget: NotRequired[dict[str, Sections]]
+    extract: NotRequired[
+        str
+    ]  # the extraction rule (fs1.vocab.ExtractMode); absent in files written before it
 
 
 class JudgedSections(TypedDict):
@@ -111,8 +136,13 @@ class JudgedSummary(JudgedSections):
 
     n: int
     ks: list[int]
+    benchmark_questions: NotRequired[int]
+    excluded: NotRequired[Excluded]
+    questions_without_predictions: NotRequired[IdList]
+    warnings: NotRequired[list[str]]
     by_budget: NotRequired[dict[str, JudgedSections]]
-    judge: dict[str, Any]  # model, backend, prompt, mode
+    extract: str  # the extraction rule of the answers the judge was shown
+    judge: dict[str, Any]  # model, backend, prompt, system message, mode, sampling
     judge_calls: int
     cache_hits: int
     decided_by_rule: int
@@ -125,3 +155,8 @@ class JudgedSummary(JudgedSections):
     error_rate: float
     error_examples: list[str]
     verdicts: dict[str, int]  # verdict -> count
+
+
+def load_summary(path: Path) -> Summary:
+    """A ``summary.json`` that fs1 wrote, read as its declared shape (the report checks files of unknown origin)."""
+    return cast(Summary, json.loads(path.read_text(encoding="utf-8")))

@@ -11,7 +11,7 @@ import json
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -33,12 +33,18 @@ class Reply:
 
 @dataclass
 class Fault:
-    """An injected fault: ``status`` 429/500/... with optional ``retry_after`` header, or ``delay`` seconds stall."""
+    """An injected fault: ``status`` 429/500/... with optional ``retry_after`` header, or ``delay`` seconds stall.
+
+    ``chunks``: a body sent piece by piece as the generator yields them (it may sleep between pieces, or never end),
+    without a Content-Length, the connection closed after it; ``headers`` are added (e.g. Content-Encoding).
+    """
 
     status: int = 500
     retry_after: str | None = None
     delay: float = 0.0
     body: str = '{"error": {"message": "injected fault"}}'
+    chunks: Callable[[], Iterator[bytes]] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 Responder = Callable[[str, dict[str, Any]], Reply]
@@ -102,7 +108,8 @@ class ScriptedOpenAIServer:
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
-                body = json.loads(self.rfile.read(length) or b"{}")
+                raw = self.rfile.read(length)
+                body = json.loads(raw or b"{}")
                 if self.path in server.routes:
                     with server._lock:
                         server.requests.append(
@@ -116,8 +123,13 @@ class ScriptedOpenAIServer:
                     return
                 endpoint = "chat" if self.path.endswith("/chat/completions") else "completions"
                 with server._lock:
-                    server.requests.append(
-                        {"endpoint": endpoint, "body": body, "headers": dict(self.headers.items())}
+                    server.requests.append(  # "raw": the body's bytes as sent (byte-for-byte tests)
+                        {
+                            "endpoint": endpoint,
+                            "body": body,
+                            "raw": raw,
+                            "headers": dict(self.headers.items()),
+                        }
                     )
                     fault = server.faults.popleft() if server.faults else None
                 if endpoint == "completions" and not server.completions:
@@ -126,8 +138,11 @@ class ScriptedOpenAIServer:
                 if fault is not None:
                     if fault.delay:
                         time.sleep(fault.delay)
-                    headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else None
-                    self._send(fault.status, fault.body, headers)
+                    if fault.chunks is not None:
+                        self._send_chunks(fault)
+                        return
+                    headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
+                    self._send(fault.status, fault.body, headers | fault.headers)
                     return
                 n = int(body.get("n") or 1) if server.honour_n else 1
                 replies = [server.responder(endpoint, body) for _ in range(n)]
@@ -135,6 +150,22 @@ class ScriptedOpenAIServer:
                     self._stream(endpoint, replies[0])
                 else:
                     self._send(200, json.dumps(server._payload(endpoint, replies)))
+
+            def _send_chunks(self, fault: Fault) -> None:
+                self.send_response(fault.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Connection", "close")
+                for k, v in fault.headers.items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.close_connection = True
+                assert fault.chunks is not None
+                try:
+                    for piece in fault.chunks():
+                        self.wfile.write(piece)
+                        self.wfile.flush()
+                except OSError:  # the client hung up, as it should on a body without end
+                    pass
 
             def _stream(self, endpoint: str, reply: Reply) -> None:
                 self.send_response(200)

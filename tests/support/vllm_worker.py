@@ -51,10 +51,17 @@ def _cli(backend: Any, spec: dict[str, Any], request: dict[str, Any]) -> dict[st
     real = backends.load_backend
     started = VLLMOptions(**spec["options"])
 
-    def shared(name: str, model: str, **options: Any) -> Any:
-        if name == "vllm" and model == spec["model"] and VLLMOptions(**options) == started:
+    def shared(ref: Any, model: str | None = None, **options: Any) -> Any:
+        if isinstance(ref, str):  # load_backend("vllm", model, **options): the shorthand of a reference
+            return real(ref, model, **options) if ref != "vllm" else shared_ref(model, options, ref, options)
+        if ref.resolved_backend() == "vllm":
+            return shared_ref(ref.model, ref.engine_options(), ref, {})
+        return real(ref, **options)
+
+    def shared_ref(model: str | None, options: dict[str, Any], ref: Any, extra: dict[str, Any]) -> Any:
+        if model == spec["model"] and VLLMOptions(**options) == started:
             return backend
-        return real(name, model, **options)
+        return real(ref, model, **extra) if isinstance(ref, str) else real(ref)
 
     backends.load_backend = shared
     try:

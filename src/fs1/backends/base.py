@@ -15,6 +15,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
+from fs1.config import SAMPLING_FIELDS, Sampling
 from fs1.errors import BackendError
 
 # Why a continuation ended (``Completion.finish_reason``).
@@ -50,7 +51,9 @@ def render_chat(tokenizer: Any, model: str, user: str, system: str | None = None
 
 @dataclass
 class SamplingParams:
-    """Sampling parameters with vLLM/OpenAI names. A backend that cannot honour a field raises, never ignores it."""
+    """One request's sampling, as backends take it: the settings of a resolved ``fs1.config.Sampling`` (stages build
+    it with ``of``) plus what belongs to the request (n, stop strings, seed). A backend that cannot honour a field
+    raises, never ignores it. The defaults are greedy decoding, for tests and benchmarks that set a field or two."""
 
     n: int = 1
     temperature: float = 0.0
@@ -64,6 +67,15 @@ class SamplingParams:
     @property
     def greedy(self) -> bool:
         return self.temperature == 0.0
+
+    @classmethod
+    def of(cls, sampling: Sampling, *, n: int = 1, seed: int | None = None) -> SamplingParams:
+        """The request of resolved ``sampling`` (every field set: ``Sampling.resolve`` first)."""
+        values = {name: getattr(sampling, name) for name in SAMPLING_FIELDS}
+        unset = [name for name, value in values.items() if value is None]
+        if unset:
+            raise ValueError(f"sampling is not resolved against a preset ({', '.join(unset)} unset)")
+        return cls(n=n, seed=seed, **values)
 
 
 def greedy_once(params: SamplingParams) -> tuple[SamplingParams, int]:
@@ -199,7 +211,9 @@ class Backend(ABC):
         params, copies = greedy_once(params)
         if copies > 1:
             return copied(self.generate(prompts, params), copies)
-        seeds = None if params.seed is None else [params.seed + i for i in range(len(prompts) * params.n)]
+        seeds: list[int | None] | None = None
+        if params.seed is not None:
+            seeds = [params.seed + i for i in range(len(prompts) * params.n)]
         return self._complete(prompts, params, seeds)
 
     def _complete(

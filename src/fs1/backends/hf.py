@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field
 
 from fs1.backends.base import (
     Backend,
@@ -37,28 +36,12 @@ from fs1.backends.decoding import (
 )
 from fs1.backends.embedded import resolve_for_transformers
 from fs1.backends.hf_kv import KVBatch
+from fs1.backends.options import TransformersOptions
 
-# Rows decoded together at most; larger calls run in chunks (bounds the batched buffer's memory).
-MAX_BATCH_ROWS = 64
 # Tokens prefilled in one forward at most when opening prompts (bounds the attention mask's memory).
 PREFILL_TOKENS_PER_FORWARD = 8192
 # Decode columns reserved up front; the buffer grows in chunks beyond this.
 INITIAL_DECODE_COLUMNS = 256
-
-
-class TransformersOptions(BaseModel):
-    """Options of the ``transformers`` backend (``load_backend("transformers", model, **options)``)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    dtype: str = Field(
-        "auto",
-        description="Weights dtype: auto (bf16 on CUDA or a CPU with native BF16, else float32), float32, "
-        "bfloat16, float16.",
-    )
-    device: str | None = Field(None, description="torch device; None = cuda when available, else cpu.")
-    threads: int | None = Field(None, ge=1, description="CPU threads for torch; None = torch's default.")
-    max_batch_rows: int = Field(MAX_BATCH_ROWS, ge=1, description="Rows decoded together at most.")
 
 
 @dataclass

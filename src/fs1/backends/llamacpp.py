@@ -16,6 +16,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -31,21 +32,9 @@ from fs1.backends.decoding import (
     sample_rows,
 )
 from fs1.backends.embedded import cache_root, is_embedded, resolve_for_llamacpp
+from fs1.backends.options import WEIGHT_TYPES, LlamaCppOptions
 
-DEFAULT_SLOTS = 16
-DEFAULT_CTX_PER_SEQUENCE = 4096
-BATCH_TOKENS = 2048
 _PIECE_BYTES = 256
-# GGUF tensor types the embedded model can be converted to (llama.cpp file-type names). The shipped Q4_1 has no
-# batched (GEMM) CPU kernel, so 16 sequences per decode cost ~1.5x one; bf16/f16 go through llama.cpp's tiled
-# matmul and 16 cost ~3.5-5.5x one, fp32-exact to the shipped weights up to bf16/f16 rounding.
-WEIGHT_TYPES = {
-    "q4_0": "MOSTLY_Q4_0",
-    "q8_0": "MOSTLY_Q8_0",
-    "f16": "MOSTLY_F16",
-    "bf16": "MOSTLY_BF16",
-    "f32": "ALL_F32",
-}
 
 
 def auto_weights(model: str, flags: frozenset[str]) -> tuple[str, str]:
@@ -88,6 +77,13 @@ class _SeqState:
     last_used: int = 0
 
 
+def _resident(state: _SeqState) -> int:
+    """The slot of a sequence made resident (``_make_resident``); a parked one has none."""
+    if state.slot is None:
+        raise RuntimeError("sequence is not resident in a llama.cpp slot")
+    return state.slot
+
+
 def _import_llama_cpp():  # noqa: ANN202
     import llama_cpp
 
@@ -102,24 +98,16 @@ class LlamaCppBackend(Backend):
     name = "llamacpp"
     supports_sequence_limits = True
 
-    def __init__(
-        self,
-        model: str,
-        *,
-        threads: int | None = None,
-        slots: int = DEFAULT_SLOTS,
-        ctx_per_sequence: int = DEFAULT_CTX_PER_SEQUENCE,
-        batch_tokens: int = BATCH_TOKENS,
-        weights: str = "auto",
-    ) -> None:
+    def __init__(self, model: str, **options: Any) -> None:
         super().__init__(model)
+        self.options = opts = LlamaCppOptions(**options)
+        threads, slots, weights = opts.threads, opts.slots, opts.weights
+        ctx_per_sequence, batch_tokens = opts.ctx_per_sequence, opts.batch_tokens
         self._ll = ll = _import_llama_cpp()
         path = resolve_for_llamacpp(model)
         if not os.path.isfile(path):
             raise BackendError(f"llamacpp backend needs a GGUF file; {path!r} does not exist")
         kind, why = auto_weights(model, cpu_flags()) if weights == "auto" else (weights, "asked for")
-        if kind not in WEIGHT_TYPES and kind != "as-is":
-            raise BackendError(f"unknown weights {weights!r}; use auto, as-is, {', '.join(WEIGHT_TYPES)}")
         if kind != "as-is":
             path = converted_gguf(ll, path, kind)
         self.weights_note = f"llamacpp: {kind} weights ({weights}: {why})"
@@ -262,7 +250,7 @@ class LlamaCppBackend(Backend):
             if not free:
                 victims = [o for o in self._owners if o is not None and id(o) not in wanted]
                 victim = min(victims, key=lambda o: o.last_used)
-                slot = victim.slot
+                slot = _resident(victim)
                 self._park(victim)
             else:
                 slot = free[0]
@@ -309,7 +297,9 @@ class LlamaCppBackend(Backend):
                     f"llama_decode failed (status {status}); is the {self.ctx_per_sequence}-token context full?"
                 )
             # Logits of a decode call are only valid until the next one: read them now.
-            for r, index in finished if out is not None else ():
+            for r, index in finished:
+                if out is None:
+                    break
                 ptr = ll.llama_get_logits_ith(self._ctx, index)
                 out[r if out_rows is None else out_rows[r]] = np.ctypeslib.as_array(
                     ptr, shape=(self.n_vocab,)
@@ -327,11 +317,11 @@ class LlamaCppBackend(Backend):
             chunk = distinct[start : start + self.slots]
             holders = [_SeqState(encoded[p], 0, make_generator(0)) for p in chunk]
             self._make_resident(holders)
-            self._feed([(h.slot, 0, h.ids[:-1]) for h in holders])
+            self._feed([(_resident(h), 0, h.ids[:-1]) for h in holders])
             for prompt, holder in zip(chunk, holders, strict=True):
                 self.stats.prefilled_tokens += len(holder.ids) - 1
-                prefix[prompt] = self._save(holder.slot) if len(holder.ids) > 1 else None
-                self._release(holder.slot)
+                prefix[prompt] = self._save(_resident(holder)) if len(holder.ids) > 1 else None
+                self._release(_resident(holder))
         seqs = []
         for index, prompt in enumerate(prompts):
             for sample in range(n):
@@ -397,7 +387,7 @@ class LlamaCppBackend(Backend):
         logits = np.empty(
             (len(seqs), self.n_vocab), dtype=np.float32
         )  # row i: sequence i's next-token logits
-        self._feed([(st.slot, st.n_past, p) for st, p in zip(states, pending, strict=True)], logits)
+        self._feed([(_resident(st), st.n_past, p) for st, p in zip(states, pending, strict=True)], logits)
         seen = self._seen(states) if params.repetition_penalty != 1.0 else None
         live = [i for i, sc in enumerate(scanners) if not sc.done]
         while live:
@@ -415,7 +405,7 @@ class LlamaCppBackend(Backend):
             live = [i for i, _ in feed]
             if not feed:
                 break
-            self._feed([(states[i].slot, fed[i], [tok]) for i, tok in feed], logits, live)
+            self._feed([(_resident(states[i]), fed[i], [tok]) for i, tok in feed], logits, live)
             for i in live:
                 fed[i] += 1
         return [

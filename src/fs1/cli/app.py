@@ -20,6 +20,22 @@ app = typer.Typer(
 )
 console = Console(stderr=True, soft_wrap=True)  # never wrap paths in messages
 
+
+@app.callback()
+def _redacted_terminal() -> None:
+    """Every command's terminal output passes through fs1.redact: a password in a URL, an API key echoed by a
+    server, never reaches the screen (or a terminal log), whichever library prints it."""
+    import sys
+
+    from fs1.redact import RedactingStream, redact_argv
+
+    redact_argv(sys.argv)  # registers the secrets of the command line, in every encoding
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if not isinstance(stream, RedactingStream):
+            setattr(sys, name, RedactingStream(stream))
+
+
 # The --format of every command that takes a benchmark (data convert has its own, with the same choices).
 BENCHMARK_FORMAT_HELP = (
     "Format of a benchmark file: auto (told from its contents), fs1, or a dataset's own: mintaka, simpleqa, "
@@ -99,14 +115,6 @@ def describe_os_error(exc: OSError) -> str:
     return escape(f"{' -> '.join(paths)}: {reason}" if paths else reason)
 
 
-# One option for any setting of the chosen backend's own config (OpenAIOptions etc.), so no command restates them.
-BACKEND_OPTION = typer.Option(
-    None,
-    "--backend-option",
-    help="KEY=VALUE setting of the backend's config (repeatable), e.g. timeout=120 or max_retry_after=60 (openai).",
-)
-
-
 def shard_option(verb: str, note: str = "") -> Any:
     """``--shard I/N`` of a per-question command (generate, distill, paths): worded once, ``verb`` names its work."""
     return typer.Option(
@@ -125,17 +133,6 @@ def merge_shards_option(verb: str, key: str) -> Any:
         min=1,
         help=f"{verb} nothing: merge the N shard files of --out into --out, checking every {key} once.",
     )
-
-
-def parse_backend_options(items: list[str] | None) -> dict[str, str]:
-    """``["timeout=120"]`` -> ``{"timeout": "120"}``; the backend's config validates names and values."""
-    options: dict[str, str] = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise typer.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--backend-option")
-        options[key.strip()] = value.strip()
-    return options
 
 
 def parse_int_list(text: str | None) -> list[int] | None:

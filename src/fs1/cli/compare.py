@@ -26,27 +26,83 @@ def compare(
     budget_b: int | None = typer.Option(None, "--budget-b", help="Only this thinking budget of run B."),
     seed: int = typer.Option(0, "--seed", help="Seed of the paired bootstrap."),
     flips: int = typer.Option(10, "--flips", min=0, help="Flipped questions listed per direction."),
+    k: str = typer.Option(
+        "1,2,4,8,16", "--k", help="k of the side-by-side pass@k table (those above the samples are left out)."
+    ),
     out: Path | None = typer.Option(
         None, "--json", help="Also write the full comparison (all flips) as JSON."
     ),
 ) -> None:
     """Compare two runs question by question: per dataset, accuracy A - B with its 95% paired-bootstrap interval
-    and the exact sign-test p-value (McNemar with one sample per question), and the questions that flip."""
+    and the exact sign-test p-value (McNemar with one sample per question), and the questions that flip; then
+    pass@k per dataset side by side and the sample verdicts that flip (e.g. one set of predictions scored with
+    --extract fs1 and with --extract authors)."""
     from fs1.io import write_json_atomic
     from fs1.scoring.paired import compare as paired_compare
     from fs1.scoring.paired import load_verdicts, question_accuracy
+    from fs1.scoring.side_by_side import pass_at_k_by_source, shared_ks, unit_counts, verdict_flips
 
     with user_errors():
         sources = _sources(benchmark, fmt, run_a)
-        a = question_accuracy(load_verdicts(run_a), budget_a)
-        b = question_accuracy(load_verdicts(run_b), budget_b)
+        rows_a, rows_b = load_verdicts(run_a), load_verdicts(run_b)
+        a, b = question_accuracy(rows_a, budget_a), question_accuracy(rows_b, budget_b)
         results = paired_compare(a, b, sources, seed)
-    _print(results, str(run_a), str(run_b), flips)
+        counts_a, counts_b = unit_counts(rows_a, budget_a), unit_counts(rows_b, budget_b)
+        ks = shared_ks(_ks(k), counts_a, counts_b)
+        side = {
+            "a": pass_at_k_by_source(counts_a, sources, ks),
+            "b": pass_at_k_by_source(counts_b, sources, ks),
+        }
+        flipped = verdict_flips(rows_a, rows_b, budget_a, budget_b)
+        extraction = {"a": _extraction(run_a), "b": _extraction(run_b)}
+    _print(results, f"{run_a}{_rule(extraction['a'])}", f"{run_b}{_rule(extraction['b'])}", flips)
+    _print_side_by_side(side, ks, flipped)
     if out is not None:
         write_json_atomic(
-            out, {"a": str(run_a), "b": str(run_b), "by_source": [r.to_dict() for r in results]}
-        )
+            out,
+            {
+                "a": str(run_a),
+                "b": str(run_b),
+                "extract": extraction,
+                "by_source": [r.to_dict() for r in results],
+                "pass@k": {run: {name: {str(k): v for k, v in by_k.items()} for name, by_k in table.items()}
+                           for run, table in side.items()},
+                "verdict_flips": flipped.to_dict(),
+            },
+        )  # fmt: skip
         console.print(f"wrote {out}")
+
+
+def _ks(text: str) -> list[int]:
+    from fs1.errors import ConfigError
+
+    try:
+        ks = sorted({int(part) for part in text.split(",") if part.strip()})
+    except ValueError:
+        raise ConfigError(f"--k: expected comma-separated integers, got {text!r}") from None
+    if any(k < 1 for k in ks):
+        raise ConfigError(f"--k: every k must be at least 1, got {text!r}")
+    return ks
+
+
+def _extraction(run: Path) -> str | None:
+    """The extraction rule a run's summary records (beside its verdict file), if it records one."""
+    import json
+
+    folder = run if run.is_dir() else run.parent
+    for name in ("summary.json", "judged_summary.json"):
+        path = folder / name
+        if path.is_file():
+            try:
+                extract = json.loads(path.read_text(encoding="utf-8")).get("extract")
+            except (ValueError, AttributeError):
+                return None
+            return str(extract) if extract else None
+    return None
+
+
+def _rule(extract: str | None) -> str:
+    return f" ({extract} extraction)" if extract else ""
 
 
 def _sources(benchmark: str | None, fmt: str, run_a: Path) -> dict[str, str]:
@@ -63,6 +119,27 @@ def _sources(benchmark: str | None, fmt: str, run_a: Path) -> dict[str, str]:
             return {}
         benchmark = str(local)
     return {qid: q.source_of_data for qid, q in load_questions(benchmark, fmt).items()}
+
+
+def _print_side_by_side(side: dict, ks: list[int], flipped) -> None:  # noqa: ANN001
+    from rich import box
+    from rich.table import Table
+
+    table = Table(box=box.SIMPLE, title="pass@k, A | B", title_justify="left")
+    table.add_column("dataset", no_wrap=True)
+    for k in ks:
+        table.add_column(f"pass@{k}", justify="right", no_wrap=True)
+    for name, by_k in side["a"].items():
+        other = side["b"].get(name, {})
+        table.add_row(
+            name, *(f"{by_k[k]:.3f} | {other[k]:.3f}" if k in other else f"{by_k[k]:.3f} | -" for k in ks)
+        )
+    console.print(table)
+    console.print(
+        f"sample verdicts: {flipped.shared} in both runs, {flipped.a_only + flipped.b_only} flip "
+        f"({flipped.a_only} correct only in A, {flipped.b_only} only in B); "
+        f"{flipped.only_in_a} only in A, {flipped.only_in_b} only in B"
+    )
 
 
 def _print(results: list, name_a: str, name_b: str, shown: int) -> None:

@@ -43,7 +43,8 @@ def convert_command(
     """Convert a dataset file into fs1 benchmark JSONL; prints one line: loaded, skipped by reason, format.
 
     Output rows: ID, question, main_answers, answer_aliases, source_of_data, question/answer entities, hops,
-    answer_type, topic and the dataset's own metadata in meta. Records without any gold answer are skipped and counted;
+    answer_type, topic and the dataset's own metadata in meta. Records without any gold answer are skipped, counted
+    and named (the first few on the console, all of them with their reasons in a side file: cwq.jsonl → cwq.skipped.jsonl);
     writing no question at all (a test split, an empty file) is an error (exit 1).
     """
     from fs1.data import NoQuestionsError
@@ -54,9 +55,11 @@ def convert_command(
         except NoQuestionsError as exc:
             console.print(f"[bold red]error:[/] {exc}")
             raise typer.Exit(1) from None
-    from fs1.data import conversion_line, warn_ids_only
+    from fs1.data import conversion_line, skipped_path, warn_ids_only
 
-    console.print(f"{conversion_line(input, loaded)} → wrote {out}")
+    console.print(f"{conversion_line(input, loaded)} → wrote {out}", soft_wrap=True)
+    if loaded.skipped:
+        console.print(f"skipped records, with their reasons: {skipped_path(out)}", soft_wrap=True)
     warn_ids_only(
         loaded, warn=lambda text: console.print(f"[yellow]warning:[/] {text}"), kg_given=kg is not None
     )
@@ -77,19 +80,22 @@ def _convert(input: Path, fmt: str, out: Path, kg_spec: str | None):  # noqa: AN
 
 
 def _freebase_labeller(kg):  # noqa: ANN001, ANN202
-    """Freebase ids → English labels of the Wikidata items carrying them as P646 (the paths stage's mapping).
+    """KG ids → English labels: Freebase ids through the Wikidata items carrying them as P646 (the paths stage's
+    mapping), Wikidata ids (TimeQuestions, Mintaka answers without a label) directly.
 
     ``g.…`` ids have no P646 value (Wikidata keeps those under P2671), so they stay unlabelled."""
     from fs1.kg import PathFinder
-    from fs1.kg.ids import is_mid, normalise_mid
+    from fs1.kg.ids import is_mid, is_qid, normalise_mid
 
     graph = PathFinder(kg).graph
 
     def labeller(ids: list[str]) -> dict[str, list[str]]:
         mids = [i for i in ids if is_mid(i)]
+        qids = [i for i in ids if is_qid(i)]
         items = graph.mids_to_qids(mids)
-        labels = graph.labels(sorted({q for qs in items.values() for q in qs}))
-        return {m: [labels[q] for q in items[normalise_mid(m)] if labels.get(q)] for m in mids}
+        labels = graph.labels(sorted({q for qs in items.values() for q in qs} | set(qids)))
+        found = {m: [labels[q] for q in items[normalise_mid(m)] if labels.get(q)] for m in mids}
+        return found | {q: [labels[q]] for q in qids if labels.get(q)}
 
     return labeller
 

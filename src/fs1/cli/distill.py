@@ -7,18 +7,16 @@ from pathlib import Path
 import typer
 
 from fs1.cli.app import (
-    BACKEND_OPTION,
     BENCHMARK_FORMAT_HELP,
     app,
     console,
     merge_shards_option,
-    parse_backend_options,
     recorded,
     shard_option,
     user_errors,
 )
 from fs1.cli.schema import schema_options
-from fs1.distill.config import DistillConfig
+from fs1.distill.config import DistillConfig, DistillSummary
 from fs1.errors import ConfigError
 
 _HELP = """Distil teacher reasoning traces (rt: plain question; fs1: question + KG paths) into TRACES.jsonl.
@@ -57,16 +55,12 @@ def distill(
     verbose: bool = typer.Option(
         False, "--verbose", help="Show library output too (always kept in TRACES.log.txt)."
     ),
-    backend_option: list[str] | None = BACKEND_OPTION,
 ) -> None:
     from fs1.backends import BackendError
     from fs1.distill.inputs import load_paths, load_questions
     from fs1.distill.runner import run_distillation
 
     with user_errors():
-        if backend_option:
-            settings = config.model_dump() | {"backend_options": parse_backend_options(backend_option)}
-            config = DistillConfig.model_validate(settings)
         questions = load_questions(benchmark, limit, fmt)
         path_index = load_paths(paths) if paths is not None else None
         from fs1.manifest import side_manifest_path
@@ -111,10 +105,9 @@ def distill(
         raise typer.Exit(1)
 
 
-def _print_summary(summary: object, out: Path) -> None:
+def _print_summary(s: DistillSummary, out: Path) -> None:
     from rich.table import Table
 
-    s = summary  # DistillSummary
     table = Table(title=f"fs1 distill — {s.mode} traces from {s.teacher} ({s.backend})", show_header=False)
     table.add_row("traces written now", str(s.written))
     table.add_row("already there (resume)", str(s.already_done))

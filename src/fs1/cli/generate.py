@@ -10,12 +10,10 @@ from pathlib import Path
 import typer
 
 from fs1.cli.app import (
-    BACKEND_OPTION,
     BENCHMARK_FORMAT_HELP,
     app,
     console,
     merge_shards_option,
-    parse_backend_options,
     recorded,
     shard_option,
     user_errors,
@@ -26,7 +24,7 @@ from fs1.generate.predictions import GenerateConfig
 
 
 @app.command("generate")
-@schema_options(GenerateConfig, aliases={"model": ("-m",)}, exclude=("continue_sweep", "system"))
+@schema_options(GenerateConfig, aliases={"model": ("-m",)}, exclude=("continue_sweep", "label"))
 def generate(
     config: GenerateConfig,
     benchmark: str = typer.Option(
@@ -37,13 +35,6 @@ def generate(
     ),
     fmt: str = typer.Option("auto", "--format", help=BENCHMARK_FORMAT_HELP),
     out: Path = typer.Option(..., "--out", "-o", help="Predictions JSONL, appended record by record."),
-    backend: str = typer.Option("transformers", "--backend", help="transformers | llamacpp | vllm | openai."),
-    base_url: str | None = typer.Option(
-        None, "--base-url", help="Server URL for --backend openai (key: env only)."
-    ),
-    tokenizer: str | None = typer.Option(
-        None, "--tokenizer", help="--backend openai: the model's tokenizer (path, hub id, smollm2-135m)."
-    ),
     max_think_tokens: int | None = typer.Option(
         None,
         "--max-think-tokens",
@@ -52,13 +43,13 @@ def generate(
     ),
     limit: int | None = typer.Option(None, "--limit", min=0, help="Only the first N questions."),
     threads: int | None = typer.Option(
-        None, "--threads", min=1, help="CPU threads (transformers, llamacpp)."
+        None, "--threads", min=1, help="CPU threads (transformers, llamacpp): --backend-option threads=N."
     ),
     dtype: str | None = typer.Option(
         None,
         "--dtype",
         help="transformers weights: auto (default: bfloat16 where the CPU has native BF16, else float32), "
-        "float32, bfloat16, float16.",
+        "float32, bfloat16, float16: --backend-option dtype=D.",
     ),
     resume: bool = typer.Option(
         False, "--resume", help="Skip (id, sample, budget) records already in --out."
@@ -68,7 +59,6 @@ def generate(
     verbose: bool = typer.Option(
         False, "--verbose", help="Show library output too (always kept in OUT.log.txt)."
     ),
-    backend_option: list[str] | None = BACKEND_OPTION,
 ) -> None:
     """Generate predictions for a benchmark with parallel sampling and s1 budget forcing.
 
@@ -78,22 +68,22 @@ def generate(
     markers and answer), think/answer token counts, waits, finish reason, model, setting, budget and seed.
     """
     with user_errors():
+        shortcuts = {"threads": threads, "dtype": dtype}  # backend options with options of their own
+        options = {name: value for name, value in shortcuts.items() if value is not None}
         if max_think_tokens is not None:
             if config.budgets is not None:
                 raise ConfigError("give either --max-think-tokens or --budgets, not both")
             config = GenerateConfig.model_validate(config.model_dump() | {"budgets": [max_think_tokens]})
+        if options:
+            config = GenerateConfig.model_validate(
+                config.model_dump() | {"options": {**options, **config.options}}
+            )
         if merge_shards is not None:
             if shard is not None:
                 raise ConfigError("give either --shard or --merge-shards, not both")
             merged = _merge(benchmark, fmt, limit, config, out, merge_shards)
             console.print(f"merged {merge_shards} shards into {out}: {merged} predictions, every key once")
             return
-        options = _backend_options(backend, base_url, threads, dtype)
-        if tokenizer is not None:
-            if backend != "openai":
-                raise ConfigError(f"--tokenizer applies to the openai backend, not {backend!r}")
-            options["tokenizer"] = tokenizer
-        options.update(parse_backend_options(backend_option))
         from fs1.manifest import side_manifest_path
         from fs1.run.shards import parse_shard, shard_path
         from fs1.stage_log import side_log_path
@@ -102,25 +92,11 @@ def generate(
         written = out if shard is None else shard_path(out, *parse_shard(shard))
         manifest, log = side_manifest_path(written), side_log_path(written)
         with recorded(manifest, log, seed=config.seed, inputs={"benchmark": benchmark}, verbose=verbose):
-            summary = _run(benchmark, fmt, limit, backend, options, config, out, resume, shard)
+            summary = _run(benchmark, fmt, limit, config, out, resume, shard)
     console.print(
         f"wrote {summary.written} predictions to {out} ({summary.skipped} already there, "
         f"{summary.sequences} sequences generated)"
     )
-
-
-def _backend_options(backend: str, base_url: str | None, threads: int | None, dtype: str | None) -> dict:
-    options: dict[str, object] = {"base_url": base_url} if base_url else {}
-    local = ("transformers", "llamacpp")
-    if threads is not None:
-        if backend not in local:
-            raise ConfigError(f"--threads applies to the transformers and llamacpp backends, not {backend!r}")
-        options["threads"] = threads
-    if dtype is not None:
-        if backend != "transformers":
-            raise ConfigError(f"--dtype applies to the transformers backend, not {backend!r}")
-        options["dtype"] = dtype
-    return options
 
 
 def _merge(benchmark: str, fmt: str, limit: int | None, config, out: Path, count: int) -> int:  # noqa: ANN001
@@ -139,9 +115,7 @@ def _run(
     benchmark: str,
     fmt: str,
     limit: int | None,
-    backend: str,
-    options: dict,
-    config,  # noqa: ANN001
+    config: GenerateConfig,
     out: Path,
     resume: bool,
     shard: str | None = None,
@@ -158,12 +132,10 @@ def _run(
         questions = shard_slice(questions, index, count)
         out = shard_path(out, index, count)
     try:
-        summary = generate_with_progress(
-            questions, backend, config.model, config, out, resume=resume, console=console, **options
-        )
+        summary = generate_with_progress(questions, config, out, resume=resume, console=console)
         if shard is not None:
             mark_done(out)
         return summary
     except BackendError as exc:
         # Transport failures after retries, unusable models: one line, no stack trace, records so far kept.
-        raise BackendError(f"backend {backend!r}: {exc}") from None
+        raise BackendError(f"backend {config.resolved_backend()!r}: {exc}") from None

@@ -9,24 +9,25 @@ from typing import Any
 
 import typer
 
-from fs1.cli.app import BACKEND_OPTION, app, console, parse_backend_options, user_errors
+from fs1.cli.app import app, console, user_errors
 from fs1.cli.schema import schema_options
 from fs1.judge.config import DEFAULT_BATCH_SIZE, JudgeConfig, JudgeSettings
+from fs1.summary_types import JudgedSummary
 
 
-def _option(field: str, *names: str, default: object = None) -> object:
+def _option(field: str, *names: str, default: object = None) -> Any:
     """An option of ``fs1 judge-agreement`` worded as the ``JudgeSettings`` field it sets (declared once there)."""
     info = JudgeSettings.model_fields[field]
     return typer.Option(default, *names, help=info.description)
 
 
 # `fs1 judge-agreement` takes a few judge settings, each worded by its schema field; None keeps the default.
-JUDGE_BACKEND = _option("backend", "--backend", default="openai")
+JUDGE_BACKEND = _option("backend", "--backend", default=JudgeSettings.model_fields["backend"].default)
 BASE_URL = _option("base_url", "--base-url")
 API_KEY_ENV = _option("api_key_env", "--api-key-env")
 CONCURRENCY = _option("concurrency", "--concurrency")
 MAX_RETRIES = _option("max_retries", "--max-retries")
-PROMPT = _option("prompt", "--prompt", default="fs1")
+PROMPT = _option("prompt", "--prompt", default=JudgeSettings.model_fields["prompt"].default)
 MAX_TOKENS = _option("max_tokens", "--max-tokens")
 JUDGE_SAMPLES = _option("samples", "--judge-samples")
 JUDGE_SEED = _option("seed", "--judge-seed")
@@ -50,7 +51,6 @@ def judge(
     cache: Path | None = typer.Option(
         None, "--cache", help="Verdict cache (JSONL), shareable between runs; default OUT/judge_cache.jsonl."
     ),
-    backend_option: list[str] | None = BACKEND_OPTION,
 ) -> None:
     """Judge every prediction with an LLM (the paper's containment judge or a SimpleQA-style grader).
 
@@ -66,22 +66,18 @@ def judge(
     from fs1.scoring.score import load_questions
 
     with user_errors(), _backend_errors():
-        if backend_option:
-            settings = config.model_dump() | {"backend_options": parse_backend_options(backend_option)}
-            config = JudgeConfig.model_validate(settings)
         rule_list = get_rules(config.rules)
         questions = load_questions(benchmark)
         the_judge = load_judge(
-            config.model, backend=config.backend, prompt=config.prompt, cache_path=cache or out / CACHE_FILE,
+            config.judge_ref(), prompt=config.prompt, cache_path=cache or out / CACHE_FILE,
             sampling=config.sampling_only(), batch_size=config.batch_size,
-            backend_options=config.backend_options, **config.remote_options(),
         )  # fmt: skip
-        info = {"model": config.model, "backend": config.backend, "prompt": config.prompt}
+        info = {"model": config.model, "backend": config.resolved_backend(), "prompt": config.prompt}
         try:
             with _progress() as advance:
                 summary = judge_file(
                     scores, questions, out, the_judge, mode=config.mode, rules=rule_list, ks=config.k or None,
-                    judge_info=info, progress=advance,
+                    judge_info=info, progress=advance, extract=config.extract,
                 )  # fmt: skip
         finally:
             if the_judge.cache is not None:
@@ -181,12 +177,13 @@ def _backend_errors() -> Iterator[None]:
         raise typer.Exit(1) from None
 
 
-def _print_judged(summary: dict[str, Any]) -> None:
+def _print_judged(summary: JudgedSummary) -> None:
     from rich.table import Table
 
     ks = [str(k) for k in summary["ks"]]
     table = Table(
-        title=f"fs1 judge ({summary['judge']['prompt']} prompt, n = {summary['n']} samples per question)"
+        title=f"fs1 judge ({summary['judge']['prompt']} prompt, {summary['extract']} extraction, "
+        f"n = {summary['n']} samples per question)"
     )
     columns = ["slice", "questions", "accuracy", "attempted", "acc|att", "F1"]
     for column in columns:
@@ -214,6 +211,8 @@ def _print_judged(summary: dict[str, Any]) -> None:
             f"[yellow]warning:[/] {summary['errors']} prediction(s) got an unparseable judge reply "
             "(error verdicts, counted as not correct); run again to re-ask them"
         )
+    for warning in summary.get("warnings", []):
+        console.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
 
 
 def print_agreement(report: dict[str, Any]) -> None:

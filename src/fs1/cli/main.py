@@ -12,6 +12,7 @@ from fs1.cli import (  # noqa: F401  (imported for their registration side effec
     data,
     distill,
     generate,
+    import_authors,
     judge,
     paths,
     report,

@@ -5,6 +5,8 @@ A thin command over :class:`fs1.kg.PathFinder`; pyoxigraph/httpx load inside the
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,7 +15,9 @@ import typer
 from fs1.cli.app import BENCHMARK_FORMAT_HELP, app, console, merge_shards_option, shard_option, user_errors
 from fs1.cli.schema import schema_options
 from fs1.errors import ConfigError
-from fs1.kg.settings import SearchSettings
+from fs1.kg.settings import EndpointOptions, SearchSettings
+
+INCOMPLETE = "incomplete"  # records whose search met answers the KG gave up on or gave in part
 
 if TYPE_CHECKING:
     from fs1.kg import KG
@@ -22,8 +26,12 @@ if TYPE_CHECKING:
 
 @app.command("paths")
 @schema_options(SearchSettings, param="settings")
+@schema_options(
+    EndpointOptions, param="endpoint", panels=dict.fromkeys(EndpointOptions.model_fields, "SPARQL endpoint")
+)
 def paths(
     settings: SearchSettings,
+    endpoint: EndpointOptions,
     bench: str = typer.Argument(
         ..., help="'sample' (bundled), an fs1-format JSONL/JSON/Parquet file, a dataset file, or a hub id."
     ),
@@ -42,26 +50,8 @@ def paths(
         "--retry-errors",
         help="With --resume: drop status=error records from --out and search them again.",
     ),
-    user_agent: str | None = typer.Option(
-        None,
-        "--user-agent",
-        help="User-Agent for sparql: (default $FS1_USER_AGENT or a descriptive fs1 one).",
-    ),
-    concurrency: int | None = typer.Option(
-        None, "--concurrency", min=1, help="sparql: queries in flight (default 1 for WDQS, 4 elsewhere)."
-    ),
-    rate: float | None = typer.Option(
-        None, "--rate", min=0.01, help="sparql: requests per second (WDQS default 5)."
-    ),
     cache_dir: Path | None = typer.Option(
         None, "--cache-dir", help="Query cache and built stores (default $FS1_CACHE_DIR or ~/.cache/fs1)."
-    ),
-    no_cache: bool = typer.Option(False, "--no-cache", help="sparql: do not keep answered queries on disk."),
-    server_timeout: int | None = typer.Option(
-        None,
-        "--server-timeout",
-        min=1,
-        help="QLever only: per-query time limit in s (its `timeout` parameter).",
     ),
     shard: str | None = shard_option(
         "search",
@@ -107,27 +97,24 @@ def paths(
             questions, out = shard_slice(questions, index, count), shard_path(out, index, count)
         if out.is_file() and not resume:
             raise ConfigError(f"{out} exists: pass --resume to continue it, or remove it")
-        check_resume_config(out, _resume_config(kg, settings), resume=resume)
+        check_resume_config(out, _resume_config(kg, settings, endpoint), resume=resume)
         if retry_errors and out.exists():
             kept = [row for _, row in read_jsonl_rows(out) if row.get("status") != ERROR]
             write_jsonl_atomic(out, kept)
         done = completed_keys(out, key=_key) if resume else set()
         todo = [q for q in questions if q.ID not in done]
-        endpoint = {
-            "user_agent": user_agent,
-            "concurrency": concurrency,
-            "rate": rate,
-            "cache": not no_cache,
-            "server_timeout_s": server_timeout,
-        }
         graph = _open(kg, cache_dir, endpoint)
-        with graph:
+        with graph, _recording(out, bench, graph) as recorded:
             counts = _run(graph, settings, todo, out)
+            recorded.update(counts)
         if shard is not None and not counts.get(ERROR):  # a shard with errors is not done: --retry-errors
             mark_done(out)
-    summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "nothing to do"
+    summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()) if status != INCOMPLETE)
+    if counts.get(INCOMPLETE):
+        summary += f"; {counts[INCOMPLETE]} met answers the KG gave up on or gave in part (meta.incomplete)"
     console.print(
-        f"wrote {sum(counts.values())} path records to {out} ({summary}; {len(done)} already there)"
+        f"wrote {sum(n for s, n in counts.items() if s != INCOMPLETE)} path records to {out} "
+        f"({summary or 'nothing to do'}; {len(done)} already there)"
     )
     if counts.get(ERROR):
         console.print(
@@ -141,22 +128,68 @@ def _key(row: dict) -> str:
     return str(row.get("ID"))
 
 
-def _resume_config(kg: str | None, settings: SearchSettings) -> dict:
-    """What decides a path record, kept beside --out so that --resume cannot mix KGs or search settings."""
+def _resume_config(kg: str | None, settings: SearchSettings, endpoint: EndpointOptions) -> dict:
+    """What decides a path record, kept beside --out so that --resume cannot mix KGs, graphs or search settings."""
     batching = {"pair_batch", "label_batch"}  # how queries are grouped, not what they find
-    return {"command": "paths", "kg": kg or "bundled", **settings.model_dump(mode="json", exclude=batching)}
+    config = {"command": "paths", "kg": kg or "bundled", **settings.model_dump(mode="json", exclude=batching)}
+    if (kg or "").startswith(
+        "sparql:"
+    ):  # the graphs asked decide the data (added only when set: older files)
+        config |= {
+            k: list(v) for k, v in endpoint.model_dump(include={"default_graph", "named_graph"}).items() if v
+        }
+    return config
 
 
-def _open(spec: str | None, cache_dir: Path | None, endpoint: dict[str, object]) -> KG:
-    """Open the KG; endpoint options apply to ``sparql:`` only; a KG failure becomes a one-line error."""
+def _open(spec: str | None, cache_dir: Path | None, endpoint: EndpointOptions) -> KG:
+    """Open the KG; endpoint options apply to ``sparql:`` only. An endpoint is probed at once (its engine and
+    limits, fs1.kg.profile), so an unreachable one or an option it cannot honour is a one-line error up front."""
     from fs1.kg import KGError, open_kg
 
     try:
-        if (spec or "").startswith("sparql:"):
-            return open_kg(spec, cache_dir=cache_dir, **endpoint)
-        return open_kg(spec, cache_dir=cache_dir)
+        if not (spec or "").startswith("sparql:"):
+            return open_kg(spec, cache_dir=cache_dir)
+        graph = open_kg(spec, cache_dir=cache_dir, **endpoint.model_dump())
+        try:
+            profile = graph.describe()  # type: ignore[attr-defined]
+        except BaseException:
+            graph.close()
+            raise
     except KGError as exc:
         raise ConfigError(str(exc)) from None
+    console.print(f"endpoint: {_endpoint_line(profile)}", highlight=False)
+    return graph
+
+
+def _endpoint_line(profile: dict) -> str:
+    """The engine fs1 found behind a ``sparql:`` KG and the limits it works within, in one line."""
+    parts = [
+        f"{profile['engine']} {profile['version']}".strip() + f" ({profile['detected_by'] or 'not detected'})"
+    ]
+    if profile["max_rows"]:
+        parts.append(f"at most {profile['max_rows']} rows per answer (longer lists are paged)")
+    if profile["anytime_ms"]:
+        parts.append(f"answers slower than {profile['anytime_ms'] / 1000:g} s count as possibly partial")
+    if profile["default_graphs"]:
+        parts.append("default graph " + ", ".join(profile["default_graphs"]))
+    return "; ".join(parts + list(profile["notes"]))
+
+
+@contextmanager
+def _recording(out: Path, bench: str, graph: KG) -> Iterator[dict[str, int]]:
+    """The side manifest of ``out`` (``OUT.manifest.json``): what made it, and for ``sparql:`` the endpoint's
+    profile and traffic (engine, graphs, caps, requests, incomplete answers). Yields the counts to record."""
+    from fs1.manifest import recording, side_manifest_path
+
+    counts: dict[str, int] = {}
+    with recording(side_manifest_path(out), inputs={"benchmark": bench, "kg": graph.spec}) as manifest:
+        try:
+            yield counts
+        finally:
+            manifest["paths"] = dict(counts)
+            describe = getattr(graph, "describe", None)
+            if describe is not None:
+                manifest["kg_endpoint"] = describe()
 
 
 def _run(graph: KG, settings: SearchSettings, questions: list[Question], out: Path) -> dict[str, int]:
@@ -175,5 +208,7 @@ def _run(graph: KG, settings: SearchSettings, questions: list[Question], out: Pa
             record = finder.record(question)
             sink.write(record)
             counts[record.status] = counts.get(record.status, 0) + 1
+            if record.meta.get("incomplete"):
+                counts[INCOMPLETE] = counts.get(INCOMPLETE, 0) + 1
             bar.advance(task)
     return counts

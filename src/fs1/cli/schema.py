@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from pydantic import BaseModel
 
 # Field types an option can carry as they are; lists and tuples travel as comma-separated text.
 _PLAIN = (bool, int, float, str, Path)
@@ -40,7 +41,7 @@ def option_name(field_name: str) -> str:
 
 
 def schema_options(
-    model: type,
+    model: type[BaseModel],
     *,
     param: str = "config",
     exclude: tuple[str, ...] = (),
@@ -55,11 +56,12 @@ def schema_options(
     """
     aliases = aliases or {}
     panels = panels or {}
-    # A mapping is no option: commands take those as repeated KEY=VALUE options of their own.
+    # A mapping is an option only where it names one (``json_schema_extra={"cli": "--name"}``): a repeated KEY=VALUE
+    # option, such as a model reference's --backend-option; other mappings are Python-only.
     fields = {
         name: info
         for name, info in model.model_fields.items()
-        if name not in exclude and typing.get_origin(_unwrap_optional(info.annotation)[0]) is not dict
+        if name not in exclude and (not _is_mapping(info) or _cli_name(info) is not None)
     }
 
     def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -73,10 +75,12 @@ def schema_options(
         added = [
             _parameter(name, info, aliases.get(name, ()), panels.get(name)) for name, info in fields.items()
         ]
+        names = {name: _cli_name(info) or option_name(name) for name, info in fields.items()}
+        mappings = {name: names[name] for name, info in fields.items() if _is_mapping(info)}
 
         @functools.wraps(func)
         def command(**kwargs: Any) -> Any:
-            values = {name: _from_cli(kwargs.pop(name), fields[name].annotation) for name in fields}
+            values = {name: _from_cli(kwargs.pop(name), fields[name]) for name in fields}
             from pydantic import ValidationError
 
             from fs1.cli.app import user_errors
@@ -86,12 +90,12 @@ def schema_options(
                 try:
                     config = model(**values)
                 except ValidationError as exc:  # named as the options the user typed
-                    raise ConfigError(validation_message(exc)) from None
+                    raise ConfigError(validation_message(exc, names=mappings)) from None
             return func(**kwargs, **{param: config})
 
         command.__signature__ = signature.replace(parameters=[*own, *added])  # type: ignore[attr-defined]
         command.__annotations__ = {p.name: p.annotation for p in (*own, *added)}
-        BOUND.append(Binding(func.__name__, model, {name: option_name(name) for name in fields}))
+        BOUND.append(Binding(func.__name__, model, names))
         return command
 
     return decorate
@@ -104,11 +108,18 @@ def _parameter(name: str, info: Any, extra: tuple[str, ...], panel: str | None) 
     default = info.get_default(call_default_factory=True)
     # Bounds stay with the schema, which checks them and names the option in a one-line message.
     kwargs: dict[str, Any] = {"help": _help(info), "rich_help_panel": panel}
-    extra = (*_alias_options(name, info), *extra)
+    # A mapping's other names stay YAML-only: its one option already reads as its name.
+    extra = (*([] if _is_mapping(info) else _alias_options(name, info)), *extra)
     long_aliases = [alias for alias in extra if alias.startswith("--")]
     if long_aliases:  # the option column of --help is narrow; the help text names them in full
         kwargs["help"] += f" Also: {', '.join(long_aliases)}."
-    names: list[str] = [option_name(name), *extra]
+    names: list[str] = [_cli_name(info) or option_name(name), *extra]
+    if _is_mapping(info):  # repeated KEY=VALUE; the schema checks names and values
+        kwargs["help"] += " KEY=VALUE, repeatable."
+        option = typer.Option(None, *names, **kwargs)
+        return inspect.Parameter(
+            name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=list[str] | None
+        )
     if annotation is bool:
         # A switch that is off by default is a plain flag; one that is on (or decided later, None) can be negated.
         if default is not False:
@@ -166,10 +177,34 @@ def _unwrap_optional(annotation: Any) -> tuple[Any, bool]:
     return annotation, False
 
 
-def _from_cli(value: Any, annotation: Any) -> Any:
-    """Comma-separated text back into the list a ``list[int]`` field takes; other values (a tuple of names is
-    split by its schema) pass through."""
-    inner, _ = _unwrap_optional(annotation)
+def _is_mapping(info: Any) -> bool:
+    return typing.get_origin(_unwrap_optional(info.annotation)[0]) is dict
+
+
+def _cli_name(info: Any) -> str | None:
+    """The option name a field declares for itself (``json_schema_extra={"cli": ...}``), if any."""
+    extra = info.json_schema_extra
+    name = extra.get("cli") if isinstance(extra, dict) else None
+    return name if isinstance(name, str) else None
+
+
+def key_values(items: list[str] | None, option: str) -> dict[str, str]:
+    """``["timeout=120"]`` -> ``{"timeout": "120"}``; the schema validates names and values."""
+    pairs: dict[str, str] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint=option)
+        pairs[key.strip()] = value.strip()
+    return pairs
+
+
+def _from_cli(value: Any, info: Any) -> Any:
+    """Comma-separated text back into the list a ``list[int]`` field takes, KEY=VALUE items into a mapping; other
+    values (a tuple of names is split by its schema) pass through."""
+    if _is_mapping(info):
+        return key_values(value, _cli_name(info) or "")
+    inner, _ = _unwrap_optional(info.annotation)
     if typing.get_origin(inner) is list and _item_type(inner) is int and isinstance(value, str):
         try:
             return [int(x) for x in value.split(",") if x.strip()]

@@ -28,16 +28,16 @@ def score(
     out: Path = typer.Option(..., "--out", "-o", help="Output directory for scores.jsonl and summary.json."),
 ) -> None:
     """Score predictions by rule: extract each final answer (last \\boxed{}, else the answer marker; never the
-    thinking), normalise it, and count it correct when a gold answer or alias is contained in it on token
-    boundaries. Writes OUT/scores.jsonl (one Score per prediction) and OUT/summary.json (accuracy, exact, F1,
-    no-answer rate, attempted and hallucination rates, unbiased pass@k and maj@k (all k-subsets), 95% bootstrap
-    intervals over questions; overall and by source, hops, answer type and budget)."""
+    thinking; --extract authors: the paper's rule), normalise it, and count it correct when a gold answer or alias
+    is contained in it on token boundaries. Writes OUT/scores.jsonl (one Score per prediction) and OUT/summary.json
+    (accuracy, exact, F1, no-answer rate, attempted and hallucination rates, unbiased pass@k and maj@k (all
+    k-subsets), 95% bootstrap intervals over questions; overall and by source, hops, answer type and budget)."""
     from fs1.scoring.score import SCORES_FILE, SUMMARY_FILE, load_questions
 
     ks = config.k or None  # `--k ""`: every k up to the samples per question
     with user_errors():
         questions = load_questions(benchmark, fmt)
-        summary = _score_with_progress(predictions, questions, out, ks, config.workers, config.seed)
+        summary = _score_with_progress(predictions, questions, out, ks, config)
     dropped = sorted(set(ks or []) - set(summary["ks"]))
     if dropped:
         console.print(
@@ -46,11 +46,12 @@ def score(
     for warning in summary.get("warnings", []):
         console.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
     _print_summary(summary)
+    console.print(accounting_line(summary), soft_wrap=True)
     console.print(f"wrote {out / SCORES_FILE} and {out / SUMMARY_FILE}")
 
 
 def _score_with_progress(
-    predictions: Path, questions: dict, out: Path, ks: list[int] | None, workers: int, seed: int = 0
+    predictions: Path, questions: dict, out: Path, ks: list[int] | None, config: ScoreConfig
 ) -> dict:
     """``score_file`` under a progress line (predictions scored, time elapsed)."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -66,8 +67,10 @@ def _score_with_progress(
             out,
             ks,
             progress=lambda n: bar.update(task, completed=n),
-            workers=workers,
-            seed=seed,
+            workers=config.workers,
+            seed=config.seed,
+            extract=config.extract,
+            require_complete=config.require_complete,
         )
 
 
@@ -79,7 +82,7 @@ def _print_summary(summary: dict) -> None:
 
     ks = [str(k) for k in summary["ks"]]
     table = Table(
-        title=f"fs1 score (n = {summary['n']} samples per question)",
+        title=f"fs1 score (n = {summary['n']} samples per question, {summary['extract']} extraction)",
         caption="accuracy and halluc.: value (95% interval over questions)",
         title_justify="left",
     )
@@ -101,6 +104,27 @@ def _print_summary(summary: dict) -> None:
         for metric, what in (("pass@k", "a correct answer among k samples"), ("maj@k", "majority vote of k")):
             by_k = [(name, stats[metric]) for name, stats in rows]
             console.print(by_k_table(f"{metric} ({what}), by k", ks, by_k))
+
+
+def accounting_line(summary: dict) -> str:
+    """Where the benchmark's questions went: scored, excluded, without predictions (with the first IDs)."""
+    excluded = summary.get("excluded") or {"count": 0, "ids": []}
+    missing = summary.get("questions_without_predictions") or {"count": 0, "ids": []}
+    total = summary.get("benchmark_questions")
+    if total is None:  # a summary written before questions were accounted for
+        return f"questions scored: {summary['overall']['n_questions']}"
+    scored = total - excluded["count"] - missing["count"]
+    line = f"questions: {total} in the benchmark, {scored} scored, {excluded['count']} excluded"
+    if excluded["count"]:
+        line += f" ({_first(excluded['ids'], excluded['count'])})"
+    line += f", {missing['count']} without predictions"
+    if missing["count"]:
+        line += f" ({_first(missing['ids'], missing['count'])})"
+    return line
+
+
+def _first(ids: list[str], count: int, shown: int = 5) -> str:
+    return ", ".join(ids[:shown]) + (f", … {count - shown} more" if count > shown else "")
 
 
 def _with_interval(stats: dict, metric: str) -> str:

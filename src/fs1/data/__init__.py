@@ -18,12 +18,23 @@ import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from fs1.data.common import IDS_ONLY, NO_GOLD, SOURCES, UNLABELLED, Loaded, is_freebase_id
+from fs1.data.common import (
+    EXCLUDED_IDS_ONLY,
+    IDS_ONLY,
+    LEGACY_IDS_ONLY,
+    NO_GOLD,
+    SOURCES,
+    UNLABELLED,
+    Loaded,
+    exclusion_reason,
+    is_kg_id,
+)
 from fs1.data.detect import FORMATS, detect_format
 from fs1.io import InputError, write_jsonl_atomic
 from fs1.records import Question
 
 __all__ = [
+    "EXCLUDED_IDS_ONLY",
     "FORMATS",
     "IDS_ONLY",
     "SOURCES",
@@ -33,23 +44,27 @@ __all__ = [
     "conversion_line",
     "convert",
     "detect_format",
+    "exclusion_reason",
     "label_freebase_answers",
     "load_benchmark",
+    "question_index",
     "read_dataset",
     "sample_path",
+    "skipped_path",
 ]
 
 log = logging.getLogger("fs1.data")
 
-# Freebase ids (m.…/g.…) → their English labels, best first; an id missing from the result has none.
+# KG ids (Freebase m.…/g.…, Wikidata Q…) → their English labels, best first; an id missing from the result has none.
 FreebaseLabeller = Callable[[list[str]], Mapping[str, list[str]]]
 IDS_ONLY_WARNING = (
-    "{n} question(s) have only Freebase ids as gold answers (e.g. {example}); they are kept with the ids in "
-    "answer_entities and marked meta.{mark}, but containment scoring needs labels: {remedy}"
+    "{n} question(s) have only KG ids as gold answers (e.g. {example}); they are kept with the ids in "
+    "answer_entities and marked meta.{mark}, and scoring leaves them out of every number (counted as excluded in "
+    "summary.json and the report) until they have labels: {remedy}"
 )
-REMEDY_KG = "convert again with --kg (Freebase ids are mapped to Wikidata labels through P646)"
+REMEDY_KG = "convert again with --kg (Freebase ids are mapped to Wikidata labels through P646, Wikidata ids labelled directly)"
 REMEDY_BIGGER_KG = (
-    "the --kg given has no P646 item with a label for them; try a fuller KG (sparql: = Wikidata)"
+    "the --kg given has no label for them (Freebase: no P646 item); try a fuller KG (sparql: = Wikidata)"
 )
 
 
@@ -115,24 +130,39 @@ def require_questions(loaded: Loaded, path: str | Path) -> None:
     raise NoQuestionsError(f"{path}: holds no records — no questions to read")
 
 
-def _skip_text(loaded: Loaded) -> str:
-    return (
-        ", ".join(f"skipped {len(ids)} ({reason})" for reason, ids in loaded.skipped.items()) or "skipped 0"
-    )
+SKIPPED_SHOWN = 3  # skipped IDs named per reason on the console (all of them go to the side file)
+
+
+def _skip_text(loaded: Loaded, shown: int = 0) -> str:
+    parts = []
+    for reason, ids in loaded.skipped.items():
+        named = ""
+        if shown:
+            more = f", … {len(ids) - shown} more" if len(ids) > shown else ""
+            named = f": {', '.join(ids[:shown])}{more}"
+        parts.append(f"skipped {len(ids)} ({reason}{named})")
+    return ", ".join(parts) or "skipped 0"
 
 
 def conversion_line(path: str | Path, loaded: Loaded) -> str:
-    """The one line every conversion prints: loaded, skipped by reason, format recognised."""
-    return f"{path}: loaded {len(loaded.questions)} questions, {_skip_text(loaded)}; format: {loaded.variant}"
+    """The one line every conversion prints: loaded, skipped by reason (the first IDs of each), format recognised."""
+    skipped = _skip_text(loaded, SKIPPED_SHOWN)
+    return f"{path}: loaded {len(loaded.questions)} questions, {skipped}; format: {loaded.variant}"
+
+
+def skipped_path(out: str | Path) -> Path:
+    """Where a conversion lists the records it skipped: ``cwq.jsonl`` → ``cwq.skipped.jsonl``."""
+    out = Path(out)
+    return out.with_name(out.name.removesuffix(".jsonl") + ".skipped.jsonl")
 
 
 def label_freebase_answers(loaded: Loaded, labeller: FreebaseLabeller) -> int:
-    """Give questions whose answers are unlabelled Freebase ids the labels ``labeller`` finds for them.
+    """Give questions whose answers are unlabelled KG ids (Freebase or Wikidata) the labels ``labeller`` finds.
 
     A found label becomes a main answer (further labels of the same id: aliases), the id leaves
     ``meta[UNLABELLED]``, and an id-only question loses its mark once one answer has a label; its raw ids stay in
     ``answer_entities`` either way. Returns the number of questions that gained a label."""
-    wanted = sorted({i for q in loaded.questions for i in q.meta.get(UNLABELLED, []) if is_freebase_id(i)})
+    wanted = sorted({i for q in loaded.questions for i in q.meta.get(UNLABELLED, []) if is_kg_id(i)})
     if not wanted:
         return 0
     labels = labeller(wanted)
@@ -148,7 +178,8 @@ def label_freebase_answers(loaded: Loaded, labeller: FreebaseLabeller) -> int:
 
 def _apply_labels(question: Question, found: dict[str, list[str]]) -> None:
     """Labels of some unlabelled answer ids: first label → main answer, others → aliases; ids stay entities."""
-    main = [] if question.meta.get(IDS_ONLY) else list(question.main_answers)  # id placeholders go
+    ids_only = question.meta.get(IDS_ONLY) or question.meta.get(LEGACY_IDS_ONLY)
+    main = [] if ids_only else list(question.main_answers)  # id placeholders go
     question.main_answers = list(dict.fromkeys(main + [names[0] for names in found.values()]))
     aliases = question.answer_aliases + [n for names in found.values() for n in names[1:]]
     question.answer_aliases = [a for a in dict.fromkeys(aliases) if a not in question.main_answers]
@@ -156,19 +187,35 @@ def _apply_labels(question: Question, found: dict[str, list[str]]) -> None:
     if left:
         question.meta[UNLABELLED] = left
     question.meta.pop(IDS_ONLY, None)
-    question.meta["answer_labels_from"] = "Wikidata P646"
+    question.meta.pop(LEGACY_IDS_ONLY, None)
+    question.meta["answer_labels_from"] = "Wikidata (P646 for Freebase ids)"
 
 
 def warn_ids_only(
     loaded: Loaded, warn: Callable[[str], None] | None = None, *, kg_given: bool = False
 ) -> None:
-    """Warn once when questions' gold answers are only Freebase ids (containment scoring needs labels)."""
+    """Warn once when questions' gold answers are only KG ids (containment scoring needs labels)."""
     ids = loaded.ids_only
     if ids:
         remedy = REMEDY_BIGGER_KG if kg_given else REMEDY_KG
         (warn or log.warning)(
             IDS_ONLY_WARNING.format(n=len(ids), example=ids[0], mark=IDS_ONLY, remedy=remedy)
         )
+
+
+LEGACY_ID = "row_id"  # meta key of an ID fs1 gave a question before (SimpleQA's row positions)
+
+
+def question_index(questions: list[Question]) -> dict[str, Question]:
+    """Questions by ID, plus the older IDs some were known by (``meta["row_id"]``: SimpleQA's row positions, before
+    IDs came from content), so predictions written against an older conversion still find their question. An older
+    ID never shadows a current one."""
+    index = {q.ID: q for q in questions}
+    for question in questions:
+        old = question.meta.get(LEGACY_ID)
+        if isinstance(old, str) and old not in index:
+            index[old] = question
+    return index
 
 
 def _canonical_sources(sources: list[str]) -> set[str]:
@@ -231,12 +278,15 @@ def convert(
 ) -> Loaded:
     """Convert ``input`` (format ``fmt``, or ``auto``) into a fs1-format JSONL file ``out``, written atomically.
 
-    Records without a gold answer are skipped (counted by reason in the result). Answers that are only Freebase ids
-    get labels from ``labeller`` when given; otherwise those questions keep the ids, are marked, and a warning says
-    so once. ``NoQuestionsError`` (nothing written) when no question remains."""
+    Records without a gold answer are skipped: counted by reason in the result and listed, one ``{"id", "reason"}``
+    per line, in ``skipped_path(out)`` (written every time, empty when nothing was skipped, so it always belongs to
+    ``out``). Answers that are only KG ids get labels from ``labeller`` when given; otherwise those questions keep the
+    ids, are marked, and a warning says so once. ``NoQuestionsError`` (nothing written) when no question remains."""
     loaded = read_dataset(input, fmt)
     require_questions(loaded, input)
     if labeller is not None:
         label_freebase_answers(loaded, labeller)
     write_jsonl_atomic(out, loaded.questions)
+    skipped = ({"id": qid, "reason": reason} for reason, ids in loaded.skipped.items() for qid in ids)
+    write_jsonl_atomic(skipped_path(out), skipped)
     return loaded

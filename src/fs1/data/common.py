@@ -16,19 +16,27 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from fs1.data.dates import asks_for_year, parse_date, precision_aliases
 from fs1.io import InputError, read_jsonl_rows
 from fs1.records import Question, RecordError
-from fs1.vocab import SOURCES
+from fs1.vocab import ANSWER_TYPES, SOURCES
 
 # Exact `source_of_data` values of the published fs1 benchmark.
 CWQ, EXAQT, GRAILQA, SIMPLEQA, MINTAKA, WEBQSP = SOURCES
 
 
 NO_GOLD = "no gold answer"
-# Meta keys marking answers that are only Freebase ids: containment scoring needs labels, which --kg supplies.
-IDS_ONLY = "answers_are_freebase_ids"
+# Meta keys marking answers that are only KG ids (Freebase m./g. ids, Wikidata QIDs): containment scoring needs
+# labels, which --kg supplies. Files converted before Wikidata ids were marked carry the Freebase-only key.
+IDS_ONLY = "answers_are_ids"
+LEGACY_IDS_ONLY = "answers_are_freebase_ids"
 UNLABELLED = "unlabelled_answer_ids"
+# Why a question is left out of every number (``Question`` → ``exclusion_reason``).
+EXCLUDED_IDS_ONLY = "gold answers are only KG ids, no label to match an answer against (convert with --kg)"
+NUMBER = re.compile(r"^[+-]?\d+(?:\.\d+)?$")
+YEARLIKE = re.compile(r"^\d{3,4}$")
 _FREEBASE_ID = re.compile(r"^[mg]\.[0-9a-z_]+$")
+_WIKIDATA_ID = re.compile(r"^Q[1-9][0-9]*$")
 
 
 @dataclass
@@ -46,13 +54,32 @@ class Loaded:
 
     @property
     def ids_only(self) -> list[str]:
-        """IDs of questions whose gold answers are only Freebase ids (no label to score against)."""
-        return [q.ID for q in self.questions if q.meta.get(IDS_ONLY)]
+        """IDs of questions whose gold answers are only KG ids (no label to score against)."""
+        return [q.ID for q in self.questions if exclusion_reason(q)]
 
 
 def is_freebase_id(text: str) -> bool:
     """True for a Freebase entity id as the datasets write it (``m.0abc``, ``g.11b6…``)."""
     return bool(_FREEBASE_ID.match(text))
+
+
+def is_kg_id(text: str) -> bool:
+    """True for a Freebase id or a Wikidata item id (``Q42``): an answer field that names an entity by id only."""
+    return bool(_FREEBASE_ID.match(text) or _WIKIDATA_ID.match(text))
+
+
+def exclusion_reason(question: Question) -> str | None:
+    """Why ``question`` cannot be scored (it is then left out of accuracy and pass@k, and counted), or ``None``.
+
+    Its gold answers are only KG ids: the loader marked it (``meta[IDS_ONLY]``, or the older Freebase-only key), or
+    every gold answer is a Freebase id (a file written without marks). A bare Wikidata id counts only when marked,
+    since a text answer can look like one ("Q1", a quarter)."""
+    meta = question.meta
+    if meta.get(IDS_ONLY) or meta.get(LEGACY_IDS_ONLY):
+        return EXCLUDED_IDS_ONLY
+    if all(is_freebase_id(answer.strip()) for answer in question.gold):
+        return EXCLUDED_IDS_ONLY
+    return None
 
 
 @dataclass
@@ -234,10 +261,11 @@ def load_json_records(
 def answer_fields(pairs: Iterable[tuple[Any, Any]]) -> dict[str, Any] | None:
     """``main_answers``, ``answer_entities`` and meta marks from ``(label, entity id)`` answer pairs.
 
-    Either side may be missing: a value answer has no id, a Freebase-id-only answer (``m.…``/``g.…``) no label.
-    Ids without a label stay in ``answer_entities`` and are listed in ``meta[UNLABELLED]``; when no answer has a
-    label, the ids stand in as ``main_answers`` and ``meta[IDS_ONLY]`` marks the question, so it is never scored
-    silently against raw ids (``fs1 data convert --kg`` maps them to labels). ``None`` when there is no answer."""
+    Either side may be missing: a value answer has no id, an id-only answer (Freebase ``m.…``/``g.…``, a Wikidata
+    QID) no label. Ids without a label stay in ``answer_entities`` and are listed in ``meta[UNLABELLED]``; when no
+    answer has a label, the ids stand in as ``main_answers`` and ``meta[IDS_ONLY]`` marks the question, which scoring
+    then leaves out of every number and counts as excluded (``exclusion_reason``) instead of matching text against
+    raw ids; ``fs1 data convert --kg`` maps them to labels. ``None`` when there is no answer."""
     labels: list[str] = []
     ids: list[str] = []
     unlabelled: list[str] = []
@@ -258,3 +286,30 @@ def answer_fields(pairs: Iterable[tuple[Any, Any]]) -> dict[str, Any] | None:
     if not labels:
         marks[IDS_ONLY] = True
     return {"main_answers": labels or ids, "answer_entities": ids, "marks": marks}
+
+
+def value_type(value: str, question: str) -> str:
+    """The answer type of a literal answer: ``date`` (a date of any precision; a bare year when the question asks
+    "when" or for a year), ``number``, else ``other``."""
+    value = value.strip()
+    if parse_date(value) is not None:
+        return "date"
+    if NUMBER.match(value):
+        asks_when = asks_for_year(question) or question.strip().lower().startswith("when")
+        return "date" if asks_when and YEARLIKE.match(value) else "number"
+    return "other"
+
+
+def one_type(types: Iterable[str | None]) -> str | None:
+    """The answer type of a question from its answers' types: the one they share, ``None`` when they differ (or
+    one is unknown). Each is a value of ``fs1.vocab.ANSWER_TYPES``."""
+    found = set(types)
+    if len(found) != 1 or None in found:
+        return None
+    (kind,) = found
+    return kind if kind in ANSWER_TYPES else None
+
+
+def with_precision_aliases(question: str, main: list[str], aliases: list[str]) -> list[str]:
+    """``aliases`` plus the years the date-precision policy accepts (``fs1.data.dates``), without the main answers."""
+    return without([*aliases, *precision_aliases(question, [*main, *aliases])], main)

@@ -19,7 +19,12 @@ Copies that KGQA projects circulate (JSON or JSON Lines) replace ``answers`` by 
 Field mapping:
 
 - ``ID`` ← ``ID``; ``question`` ← ``question``; ``main_answers`` ← each answer's name; ``answer_aliases`` ← the
-  union of their aliases; ``answer_entities`` ← ``answer_id`` (Freebase MIDs, ``m.…``).
+  union of their aliases (and the date forms and precision years of ``fs1.data.dates``); ``answer_entities`` ←
+  ``answer_id`` (Freebase MIDs, ``m.…``).
+- ``answer_type``: ``entity`` for answers with a Freebase id; a literal (an answer without one, in a copy whose other
+  answers have ids, as ChatKBQA's) is ``date`` / ``number`` / ``other`` by its text. A copy without any ids (the
+  Think-on-Graph copy's one string) cannot tell a name from a literal: ``date`` / ``number`` by the text, else
+  unset. Unset when a question mixes types.
 - ``question_entities`` ← the copy's ``topic_entity`` MIDs when it has them, else the Freebase MIDs named in
   ``sparql`` (``ns:m.…``): the SPARQL's constants are the question's entities (plus constraint entities).
 - ``meta`` ← ``compositionality_type``, ``machine_question``, ``composition_answer``, ``webqsp_id``,
@@ -41,9 +46,12 @@ from fs1.data.common import (
     expect_dict,
     is_freebase_id,
     load_json_records,
+    one_type,
     require,
-    without,
+    value_type,
+    with_precision_aliases,
 )
+from fs1.data.dates import date_answer
 from fs1.io import InputError
 
 SPARQL_MID = re.compile(r"\bns:([mg]\.[0-9a-z_]+)")
@@ -73,6 +81,23 @@ def _single_answer_dicts(answer: Any, where: str) -> list[dict[str, Any]]:
     return [{"answer_id": v} if is_freebase_id(v) else {"answer": v} for v in values]
 
 
+def _literal_forms(answers: list[dict[str, Any]], question: str) -> tuple[list[str], str | None]:
+    """Date aliases of the answers without an id, and the answer type of the question (module docstring)."""
+    has_ids = any(a.get("answer_id") for a in answers)
+    aliases: list[str] = []
+    kinds: list[str | None] = []
+    for answer in answers:
+        if answer.get("answer_id"):
+            kinds.append("entity")
+            continue
+        for name in as_text_list(answer.get("answer")):
+            forms = date_answer(name)
+            aliases += forms[1] if forms else []
+            kind = "date" if forms else value_type(name, question)
+            kinds.append(kind if has_ids or kind != "other" else None)
+    return aliases, one_type(kinds)
+
+
 def question_from_record(item: dict[str, Any], where: str) -> dict[str, Any] | None:
     """One CWQ record as a Question row, or ``None`` when it has no answer."""
     if "answers" in item:
@@ -86,7 +111,9 @@ def question_from_record(item: dict[str, Any], where: str) -> dict[str, Any] | N
     )
     if gold is None:
         return None
-    aliases = [alias for a in answers for alias in as_text_list(a.get("aliases"))]
+    question = require(item, "question", where)
+    literal_aliases, kind = _literal_forms(answers, str(question))
+    aliases = [alias for a in answers for alias in as_text_list(a.get("aliases"))] + literal_aliases
     sparql = str(item.get("sparql") or "")
     topic = item.get("topic_entity")
     topic_mids = as_text_list(list(topic)) if isinstance(topic, dict) else []
@@ -103,10 +130,11 @@ def question_from_record(item: dict[str, Any], where: str) -> dict[str, Any] | N
             meta[key] = item[key]
     return {
         "ID": str(require(item, "ID", where)),
-        "question": require(item, "question", where),
+        "question": question,
         "main_answers": gold["main_answers"],
-        "answer_aliases": without(aliases, gold["main_answers"]),
+        "answer_aliases": with_precision_aliases(str(question), gold["main_answers"], aliases),
         "source_of_data": CWQ,
+        "answer_type": kind,
         "question_entities": topic_mids or list(dict.fromkeys(SPARQL_MID.findall(sparql))),
         "answer_entities": gold["answer_entities"],
         "meta": {**meta, **gold["marks"]},

@@ -58,7 +58,7 @@ def normalise_row(row: dict[str, Any]) -> dict[str, Any]:
             if isinstance(value, tuple) or hasattr(value, "tolist"):
                 value = list(value)  # numpy arrays / tuples from Parquet readers
             out[name] = value
-    hops = out.get("hops")
+    hops: Any = out.get("hops")
     if hasattr(hops, "item") and not isinstance(hops, (str, bytes)):
         out["hops"] = hops.item()  # a numpy integer from a Parquet reader
     elif isinstance(hops, str) and hops.strip().isdigit():

@@ -12,7 +12,9 @@ Field mapping:
 - ``main_answers`` ← ``entity_name`` of Entity answers, ``answer_argument`` of Value answers;
   ``answer_entities`` ← Entity answers' MIDs; ``question_entities`` ← ``graph_query`` nodes of type ``entity``.
 - ``answer_type``: ``count`` questions and int/float answer classes → number, ``type.datetime`` → date,
-  ``people.person`` → person, ``location.*`` → place (a heuristic over the question node's class).
+  ``people.person`` → person, ``location.*`` → place (the question node's class); other Entity answers → entity,
+  other Value answers → date / number / other by their text.
+- Date values by the one date policy of ``fs1.data.dates`` (spelled-out aliases; the year for a "what year" question).
 - ``topic`` ← ``domains`` (Freebase domains, e.g. ``measurement_unit``, ``cvg``): the domain when there is one;
   a multi-domain question gets its domains sorted and joined with "+" (``religion+time``), a slice of its own,
   so no question counts in two topic slices.
@@ -36,8 +38,12 @@ from fs1.data.common import (
     domains_topic,
     expect_dict,
     load_json_records,
+    one_type,
     require,
+    value_type,
+    with_precision_aliases,
 )
+from fs1.data.dates import date_answer
 from fs1.io import InputError
 
 CLASS_SLICE = {
@@ -54,14 +60,29 @@ def _graph_nodes(item: dict[str, Any]) -> list[dict[str, Any]]:
     return [n for n in nodes or [] if isinstance(n, dict)]
 
 
-def _answer_slice(function: str, answer_class: str | None) -> str | None:
+def _answer_slice(
+    function: str, answer_class: str | None, answers: list[dict[str, Any]], question: str
+) -> str | None:
     if function == "count":
         return "number"
-    if answer_class is None:
-        return None
-    if answer_class.startswith("location."):
+    if answer_class is not None and answer_class.startswith("location."):
         return "place"
-    return CLASS_SLICE.get(answer_class)
+    if answer_class in CLASS_SLICE:
+        return CLASS_SLICE[answer_class]
+    return one_type(
+        "entity"
+        if a.get("answer_type") == "Entity"
+        else value_type(str(a.get("answer_argument") or ""), question)
+        for a in answers
+    )
+
+
+def _value_aliases(answers: list[dict[str, Any]]) -> list[str]:
+    """The spelled-out forms of date values (``fs1.data.dates``)."""
+    forms = [
+        date_answer(str(a.get("answer_argument") or "")) for a in answers if a.get("answer_type") != "Entity"
+    ]
+    return [alias for found in forms if found for alias in found[1]]
 
 
 def question_from_record(item: dict[str, Any], where: str) -> dict[str, Any] | None:
@@ -83,15 +104,17 @@ def question_from_record(item: dict[str, Any], where: str) -> dict[str, Any] | N
     answer_class = question_node.get("class")
     function = str(item.get("function") or "none")
     num_edge = item.get("num_edge")
+    question = str(require(item, "question", where))
     return {
         "ID": str(require(item, "qid", where)),
-        "question": require(item, "question", where),
+        "question": question,
         "main_answers": gold["main_answers"],
+        "answer_aliases": with_precision_aliases(question, gold["main_answers"], _value_aliases(answers)),
         "source_of_data": GRAILQA,
         "question_entities": as_text_list([n.get("id") for n in nodes if n.get("node_type") == "entity"]),
         "answer_entities": gold["answer_entities"],
         "hops": num_edge,
-        "answer_type": _answer_slice(function, answer_class),
+        "answer_type": _answer_slice(function, answer_class, answers, question),
         "topic": domains_topic(item.get("domains")),
         "meta": {
             "level": item.get("level"),

@@ -10,18 +10,24 @@ SimpleQuestions (Bordes et al., 2015; Freebase; ``topic_entity``/``relation``/``
 
 Field mapping:
 
-- ``ID`` ← ``simpleqa-<n>`` with ``n`` the 0-based data row (the CSV has no id column; uncertain whether the fs1
-  benchmark numbers SimpleQA the same way, so join on question text if you must match its IDs).
-- ``question`` ← ``problem``; ``main_answers`` ← ``[answer]``; no aliases (SimpleQA gives one answer).
-- ``answer_type`` ← ``metadata['answer_type']`` lower-cased when it is one of the fs1 slices
-  (Date/Number/Person/Place/Other); ``topic`` ← ``metadata['topic']`` lower-cased ("Science and technology" →
-  "science and technology"); ``meta`` ← ``topic`` (as written), ``dataset_answer_type``, ``urls``.
+- ``ID`` ← the copy's own ``id``/``ID`` column where it has one; else ``simpleqa-`` + the first 12 hex digits of
+  the SHA-256 of the question text (white space collapsed), so a subset or a reordered copy keeps each question's
+  ID. A question text that occurs again gets ``-2``, ``-3``… in order of appearance. Files written before this
+  (IDs ``simpleqa-<n>``, ``n`` the 0-based data row) still score: the row ID is kept as ``meta["row_id"]`` and
+  ``fs1 score``/``judge``/``compare`` accept it for the question (``fs1.data.question_index``).
+- ``question`` ← ``problem``; ``main_answers`` ← ``[answer]``; no aliases (SimpleQA gives one answer) but the year
+  of a full-date answer to a "what year" question (the one date policy of ``fs1.data.dates``).
+- ``answer_type`` ← ``metadata['answer_type']`` lower-cased (Date/Number/Person/Place/Other: the paper's five
+  answer types, in ``fs1.vocab.ANSWER_TYPES``); ``topic`` ← ``metadata['topic']`` lower-cased ("Science and technology" →
+  "science and technology"); ``meta`` ← ``topic`` (as written), ``dataset_answer_type``, ``urls``, ``row_id``.
 """
 
 from __future__ import annotations
 
 import ast
 import csv
+import hashlib
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -35,12 +41,14 @@ from fs1.data.common import (
     make_question,
     read_records,
     topic_label,
+    with_precision_aliases,
 )
 from fs1.io import InputError
+from fs1.records import Question
+from fs1.vocab import ANSWER_TYPES
 
 # Column names: the official file's, then the renamed copies' (question, answer).
 LAYOUTS = (("problem", "answer"), ("question", "true_answer"))
-SLICES = {"date", "number", "person", "place", "other"}
 SIMPLEQUESTIONS_KEYS = frozenset({"topic_entity", "relation", "answer", "question"})
 NOT_SIMPLEQA = (
     "{path}: this is SimpleQuestions (Freebase; records with topic_entity, relation, answer), often saved as "
@@ -82,26 +90,59 @@ def _layout(columns: Iterable[str], where: str) -> tuple[str, str]:
     )
 
 
+ID_COLUMNS = ("id", "ID")
+ID_PREFIX = "simpleqa-"
+ID_HEX_DIGITS = 12  # 48 bits: no collision expected among millions of questions
+
+
+def content_id(question: str) -> str:
+    """The ID of a SimpleQA question without an id column: a stable hash of its text (white space collapsed)."""
+    digest = hashlib.sha256(" ".join(question.split()).encode("utf-8")).hexdigest()
+    return ID_PREFIX + digest[:ID_HEX_DIGITS]
+
+
+def row_id(index: int) -> str:
+    """The ID fs1 gave the row at 0-based ``index`` before IDs were derived from content."""
+    return f"{ID_PREFIX}{index}"
+
+
+def _question_id(row: dict[str, Any], question: str, seen: Counter[str]) -> str:
+    own = next((row[key] for key in ID_COLUMNS if row.get(key) not in (None, "")), None)
+    if own is not None:
+        return str(own).strip()
+    base = content_id(question)
+    seen[base] += 1
+    return base if seen[base] == 1 else f"{base}-{seen[base]}"
+
+
 def question_from_row(
-    row: dict[str, Any], index: int, where: str, layout: tuple[str, str] = LAYOUTS[0]
+    row: dict[str, Any],
+    index: int,
+    where: str,
+    layout: tuple[str, str] = LAYOUTS[0],
+    seen: Counter[str] | None = None,
 ) -> dict[str, Any] | None:
-    """One row as a Question row, or ``None`` when its answer is blank."""
+    """One row as a Question row, or ``None`` when its answer is blank. ``seen`` counts the content IDs given so
+    far in this file (repeated question texts)."""
     meta = parse_metadata(row.get("metadata"), where)
     kind = str(meta.get("answer_type") or "")
     answer = str(row.get(layout[1]) or "").strip()
     if not answer:
         return None
+    question = str(row.get(layout[0]) or "")
     return {
-        "ID": f"simpleqa-{index}",
-        "question": str(row.get(layout[0]) or ""),
+        "ID": _question_id(row, question, Counter() if seen is None else seen),
+        "question": question,
         "main_answers": [answer],
+        "answer_aliases": with_precision_aliases(question, [answer], []),
         "source_of_data": SIMPLEQA,
-        "answer_type": kind.lower() if kind.lower() in SLICES else None,
+        "answer_type": kind.lower() if kind.lower() in ANSWER_TYPES else None,
         "topic": topic_label(meta.get("topic")),
         "meta": {
             "topic": meta.get("topic"),
             "dataset_answer_type": kind or None,
             "urls": meta.get("urls", []),
+            "row_id": row_id(index),
         },
     }
 
@@ -141,11 +182,13 @@ def load_simpleqa(path: Path) -> Loaded:
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     rows, layout, variant = _csv_rows(path) if path.suffix.lower() == ".csv" else _json_rows(path)
-    questions, skipped = [], {NO_GOLD: []}
+    questions: list[Question] = []
+    skipped: dict[str, list[str]] = {NO_GOLD: []}
+    seen: Counter[str] = Counter()
     for index, (where, row) in enumerate(rows):
-        built = question_from_row(row, index, where, layout)
-        if built is None:
-            skipped[NO_GOLD].append(f"simpleqa-{index}")
+        built = question_from_row(row, index, where, layout, seen)
+        if built is None:  # named by the ID it would have had
+            skipped[NO_GOLD].append(content_id(str(row.get(layout[0]) or "")))
             continue
         questions.append(make_question(built, where))
     return finish(questions, skipped, path, variant)

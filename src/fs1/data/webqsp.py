@@ -13,6 +13,10 @@ Field mapping:
 - Gold = the union over all parses: an ``Entity`` answer contributes its ``EntityName`` (and its MID
   ``AnswerArgument`` to ``answer_entities``), a ``Value`` answer its ``AnswerArgument``. ``Answers`` may be
   ``null`` (the test file's partial parses); an entity with an empty ``EntityName`` is an unlabelled id.
+- Date values by the one date policy of ``fs1.data.dates``: ``1841-03-04`` gets ``4 March 1841`` /
+  ``March 4, 1841``, and the year ``1841`` when the question asks "what year".
+- ``answer_type`` ← ``AnswerType``: ``entity`` for Entity answers, ``date`` / ``number`` / ``other`` for Value
+  answers by their text; unset when a question mixes them.
 - ``question_entities`` ← every parse's ``TopicEntityMid`` (Freebase MIDs, ``m.…``).
 - ``meta`` ← ``topic_entity_mids``, ``topic_entity_names``, ``inferential_chains``, ``parse_ids``,
   ``processed_question``.
@@ -31,14 +35,22 @@ from fs1.data.common import (
     as_text_list,
     expect_dict,
     load_json_records,
+    one_type,
     require,
+    value_type,
+    with_precision_aliases,
 )
+from fs1.data.dates import date_answer
 from fs1.io import InputError
 
 
-def _answer_pairs(parses: list[dict[str, Any]], where: str) -> list[tuple[Any, Any]]:
-    """``(label, MID)`` per answer, union over parses in order of appearance."""
+def _answers(
+    parses: list[dict[str, Any]], question: str, where: str
+) -> tuple[list[tuple[Any, Any]], list[str], str | None]:
+    """``(label, MID)`` per answer (union over parses in order of appearance), date aliases, answer type."""
     pairs: list[tuple[Any, Any]] = []
+    aliases: list[str] = []
+    kinds: list[str | None] = []
     for p_index, parse in enumerate(parses):
         answers = parse.get("Answers") or []
         if not isinstance(answers, list):
@@ -47,9 +59,14 @@ def _answer_pairs(parses: list[dict[str, Any]], where: str) -> list[tuple[Any, A
             answer = expect_dict(answer, f"{where}: Parses[{p_index}].Answers")
             if answer.get("AnswerType") == "Entity":
                 pairs.append((answer.get("EntityName"), answer.get("AnswerArgument")))
-            else:
-                pairs.append((answer.get("AnswerArgument"), None))
-    return pairs
+                kinds.append("entity")
+                continue
+            value = str(answer.get("AnswerArgument") or "").strip()
+            forms = date_answer(value)
+            pairs.append((forms[0] if forms else value, None))
+            aliases += forms[1] if forms else []
+            kinds.append(value_type(value, question) if value else None)
+    return pairs, aliases, one_type(kinds)
 
 
 def question_from_record(item: dict[str, Any], where: str) -> dict[str, Any] | None:
@@ -58,7 +75,9 @@ def question_from_record(item: dict[str, Any], where: str) -> dict[str, Any] | N
     if not isinstance(parses, list):
         raise InputError(f"{where}: field Parses must be a list")
     parses = [expect_dict(p, f"{where}: Parses[{i}]") for i, p in enumerate(parses)]
-    gold = answer_fields(_answer_pairs(parses, where))
+    question = item.get("RawQuestion") or require(item, "ProcessedQuestion", where)
+    pairs, aliases, kind = _answers(parses, str(question), where)
+    gold = answer_fields(pairs)
     if gold is None:
         return None
     topic_mids = as_text_list([p.get("TopicEntityMid") for p in parses])
@@ -74,9 +93,11 @@ def question_from_record(item: dict[str, Any], where: str) -> dict[str, Any] | N
             meta[key] = item[key]
     return {
         "ID": str(require(item, "QuestionId", where)),
-        "question": item.get("RawQuestion") or require(item, "ProcessedQuestion", where),
+        "question": question,
         "main_answers": gold["main_answers"],
+        "answer_aliases": with_precision_aliases(str(question), gold["main_answers"], aliases),
         "source_of_data": WEBQSP,
+        "answer_type": kind,
         "question_entities": topic_mids,
         "answer_entities": gold["answer_entities"],
         "meta": {**meta, **gold["marks"]},

@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, ConfigDict, Field, model_validator
 
-from fs1.backends import SamplingParams
-from fs1.backends.embedded import EMBEDDED_NAME, is_embedded
-from fs1.config import MaxTokens, RepetitionPenalty, Temperature, TopP
+from fs1.backends import AUTO, SamplingParams
+from fs1.backends.embedded import EMBEDDED_NAME
+from fs1.backends.ref import BackendChoice, ModelRef, refuse_server_settings, role_backend
+from fs1.config import Sampling
 from fs1.distill.accounting import Usage
 from fs1.seeding import DEFAULT_SEED
 from fs1.vocab import TraceMode
@@ -19,11 +20,15 @@ WEAK_TEACHER_NOTE = (
     f"{EMBEDDED_NAME} is a 135M-parameter offline stand-in teacher: its traces are weak and mostly wrong, good for "
     "exercising the pipeline only. Use a reasoning teacher (DeepSeek-R1, QwQ-32B) through --base-url for real data."
 )
-REMOTE_BACKENDS = ("openai",)
 
 
-class DistillConfig(BaseModel):
-    """Everything that decides which traces a distillation run makes."""
+class DistillConfig(Sampling, ModelRef):
+    """Everything that decides which traces a distillation run makes: the teacher (a ``ModelRef``), its sampling
+    (unset fields take the ``teacher`` preset, ``SAMPLING_PRESET``: T 0.6, top-p 0.95, no top-k, no repetition
+    penalty, 8192 tokens) and the run's own settings."""
+
+    # The teacher samples as DeepSeek-R1 advises; hosted reasoning APIs take no top-k nor repetition penalty.
+    SAMPLING_PRESET: ClassVar[str] = "teacher"
 
     model_config = ConfigDict(extra="forbid")
 
@@ -33,11 +38,9 @@ class DistillConfig(BaseModel):
         validation_alias=AliasChoices("model", "teacher"),
         description="Teacher model (server model id, hub id, path, short name).",
     )
-    backend: str = Field(
-        "auto", description="openai | transformers | llamacpp | vllm | auto (openai with a URL)."
-    )
-    base_url: str | None = Field(
-        None, description="OpenAI-compatible server URL (…/v1); the key comes from the env."
+    backend: BackendChoice = role_backend(
+        AUTO,
+        "a teacher is a served reasoning model given by its URL, or the model a local file or name needs",
     )
     samples: int = Field(1, ge=1, description="Traces per question.")
     no_path: Literal["rt", "skip"] = Field(
@@ -47,11 +50,6 @@ class DistillConfig(BaseModel):
         4, ge=1, description="Requests in flight at once (remote teachers; local runs use 1)."
     )
     batch_size: int = Field(1, ge=1, description="Units per backend call (batching for local/vLLM teachers).")
-    temperature: Temperature = Field(0.6, description="Teacher sampling temperature (DeepSeek-R1's advice).")
-    top_p: TopP = Field(0.95, description="Nucleus sampling mass.")
-    top_k: int = Field(-1, description="Top-k cut; -1 = off (hosted APIs do not take it).")
-    max_tokens: MaxTokens = Field(8192, description="Cap on teacher tokens (reasoning + answer) per trace.")
-    repetition_penalty: RepetitionPenalty = Field(1.0, description="1 = off (hosted APIs do not take it).")
     seed: int = Field(
         DEFAULT_SEED,
         description="Run seed; each (question, sample) draws with derive_seed(seed, 'distill', id, sample).",
@@ -69,34 +67,35 @@ class DistillConfig(BaseModel):
     )
     stream: bool = Field(False, description="openai backend: stream replies (long reasoning, idle proxies).")
     api_key_env: str | None = Field(None, description="openai backend: env variable holding the API key.")
-    tokenizer: str | None = Field(
-        None, description="openai backend: teacher tokenizer (path, hub id, smollm2-135m), for counts."
-    )
-    backend_options: dict[str, Any] = Field(
-        default_factory=dict,
-        validation_alias=AliasChoices("backend_options", "options"),
-        description="More settings of the backend's own config (e.g. timeout for openai).",
-    )
 
     @property
     def teacher(self) -> str:
         """The teacher model (``model``; the name ``fs1 distill --teacher`` and earlier versions use)."""
         return self.model
 
-    def backend_name(self) -> str:
-        """The backend ``auto`` stands for: openai with a URL, llama.cpp for the embedded GGUF, else transformers."""
-        if self.backend != "auto":
-            return self.backend
-        if self.base_url:
-            return "openai"
-        return "llamacpp" if is_embedded(self.teacher) else "transformers"
+    @model_validator(mode="after")
+    def _server_settings(self) -> DistillConfig:
+        if not self.info().remote:
+            refuse_server_settings(self, ("stream", "api_key_env"), self.resolved_backend())
+        return self
 
-    def sampling(self, seed: int | None = None) -> SamplingParams:
+    def teacher_ref(self) -> ModelRef:
+        """The teacher's reference with the run's server settings (a remote teacher gets an HTTP pool as large as
+        the concurrency bound; options given explicitly win)."""
+        if not self.info().remote:
+            return self.ref()
+        server: dict[str, Any] = {"concurrency": self.concurrency, "stream": self.stream}
+        if self.api_key_env:
+            server["api_key_env"] = self.api_key_env
+        return self.ref().model_copy(update={"options": {**server, **self.options}})
+
+    def resolved(self) -> DistillConfig:
+        """These settings with the unset sampling fields taken from the teacher preset."""
+        return self.resolve(self.SAMPLING_PRESET)
+
+    def sampling_params(self, seed: int | None = None) -> SamplingParams:
         """The teacher's sampling parameters (per-unit seeds travel separately, see ``fs1.seeding``)."""
-        return SamplingParams(
-            n=1, temperature=self.temperature, top_p=self.top_p, top_k=self.top_k, max_tokens=self.max_tokens,
-            seed=seed, repetition_penalty=self.repetition_penalty,
-        )  # fmt: skip
+        return SamplingParams.of(self.resolved(), seed=seed)
 
 
 @dataclass

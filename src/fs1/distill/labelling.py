@@ -2,7 +2,10 @@
 
 A trace is **valid** (well-formed) when it has reasoning, was not cut off, and its attempt holds one final boxed
 answer (boxes that disagree with the final one make it invalid). ``label`` uses the same extraction and matching as
-the evaluation (``fs1.scoring``), applied to the attempt, against the question's gold answers (main + aliases).
+the evaluation (``fs1.scoring``), applied to the attempt, against the question's gold answers as the evaluation scores
+them (``fs1.scoring.match.scoring_gold``: main answers, aliases, date-precision years). A question whose gold answers
+are only KG ids has none (``gold_answer`` empty): its traces get no label (``None``, match ``excluded``), so the SFT
+filter (``label == 1``) never keeps them on a verdict against raw ids.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 from fs1.distill.teacher import INVALID_FLAGS, form_flags
 from fs1.records import Trace
 from fs1.scoring.extract import extract
-from fs1.scoring.match import match_answer
+from fs1.scoring.match import EXCLUDED_RESULT, match_answer
 
 
 def label_trace(trace: Trace) -> Trace:
@@ -24,8 +27,8 @@ def label_trace(trace: Trace) -> Trace:
             trace.flags.append(flag)
     trace.valid = int(not any(flag in INVALID_FLAGS for flag in trace.flags))
     extraction = extract(trace.model_attempt)
-    result = match_answer(extraction.answer, trace.gold_answer)
-    trace.label = int(result.correct)
+    result = match_answer(extraction.answer, trace.gold_answer) if trace.gold_answer else EXCLUDED_RESULT
+    trace.label = None if result is EXCLUDED_RESULT else int(result.correct)
     trace.meta["extracted"] = extraction.answer
     trace.meta["match"] = result.match
     return trace

@@ -19,11 +19,10 @@ from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from fs1.backends import Backend, BackendError, Completion, load_backend
+from fs1.backends import Backend, BackendError, Completion, backend_info, load_backend
 from fs1.backends.embedded import is_embedded
-from fs1.distill.config import REMOTE_BACKENDS, WEAK_TEACHER_NOTE, DistillConfig, DistillSummary
+from fs1.distill.config import WEAK_TEACHER_NOTE, DistillConfig, DistillSummary
 from fs1.distill.labelling import label_trace
 from fs1.distill.teacher import TeacherPrompt, build_prompt, parse_reply
 from fs1.errors import ConfigError
@@ -37,6 +36,8 @@ from fs1.io import (
     write_json_atomic,
 )
 from fs1.records import PathRecord, Question, Trace
+from fs1.redact import redact_text
+from fs1.scoring.match import scoring_gold
 from fs1.seeding import derive_seed
 
 __all__ = ["DistillConfig", "DistillSummary", "open_teacher", "run_distillation"]
@@ -53,23 +54,8 @@ class Unit:
 
 
 def open_teacher(config: DistillConfig) -> Backend:
-    """Load the teacher backend the config names; the openai backend gets the URL, stream flag and key variable
-    (the key itself stays in the environment) and an HTTP pool as large as the concurrency bound."""
-    name = config.backend_name()
-    kwargs: dict[str, Any] = {}
-    if name in REMOTE_BACKENDS:
-        kwargs = {"concurrency": config.concurrency, "stream": config.stream}
-        if config.base_url:
-            kwargs["base_url"] = config.base_url
-        if config.api_key_env:
-            kwargs["api_key_env"] = config.api_key_env
-        if config.tokenizer:
-            kwargs["tokenizer"] = config.tokenizer
-    elif config.base_url or config.stream or config.api_key_env or config.tokenizer:
-        raise ConfigError(
-            f"--base-url, --stream, --api-key-env and --tokenizer need the openai backend, not {name!r}"
-        )
-    return load_backend(name, config.teacher, **{**kwargs, **config.backend_options})
+    """Open the teacher the config names (a remote one with the run's server settings, ``teacher_ref``)."""
+    return load_backend(config.teacher_ref())
 
 
 def side_path(out: Path, suffix: str) -> Path:
@@ -121,7 +107,7 @@ def make_trace(unit: Unit, completion: Completion, config: DistillConfig) -> Tra
         model_attempt=reply.attempt,
         kg_path=unit.prompt.kg_path,
         sample=unit.sample,
-        gold_answer=unit.question.gold,
+        gold_answer=list(scoring_gold(unit.question)),  # the evaluation's gold; [] for an id-only question
         flags=[*unit.prompt.flags, *reply.flags],
         tokens_in=completion.prompt_tokens,
         tokens_out=completion.tokens,
@@ -136,7 +122,7 @@ def ask_teacher(backend: Backend, batch: list[Unit], config: DistillConfig) -> l
     for unit in batch:
         system = [{"role": "system", "content": config.system_prompt}] if config.system_prompt else []
         conversations.append([*system, {"role": "user", "content": unit.prompt.text}])
-    outputs = backend.chat(conversations, config.sampling(), seeds=[unit.seed for unit in batch])
+    outputs = backend.chat(conversations, config.sampling_params(), seeds=[unit.seed for unit in batch])
     traces = []
     for unit, out in zip(batch, outputs, strict=True):
         completion = out[0]
@@ -178,8 +164,8 @@ def _results(
             finished, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in finished:
                 batch = pending.pop(future)
-                exc = future.exception()
-                yield batch, (exc if exc is not None else future.result())
+                failure = future.exception()
+                yield batch, (failure if failure is not None else future.result())
                 nxt = next(queue, None)
                 if nxt is not None:
                     pending[pool.submit(ask_teacher, backend, nxt, config)] = nxt
@@ -190,16 +176,15 @@ def _results(
 # Settings that change how traces are fetched, not what they are: a resume may change them.
 OPERATIONAL_FIELDS = {
     "samples", "concurrency", "batch_size", "on_error", "price_in", "price_out", "max_failures_in_a_row", "stream",
-    "api_key_env", "base_url", "backend_options",
+    "api_key_env", "base_url", "options",
 }  # fmt: skip
 
 
 def resume_config(config: DistillConfig) -> dict:
     """What decides a trace's content, kept beside the output so a resume cannot mix teachers or settings."""
-    settings = config.model_dump(exclude=OPERATIONAL_FIELDS)
-    settings["teacher"] = settings.pop(
-        "model"
-    )  # the key outputs of earlier versions carry, so they still resume
+    # Resolved sampling, as earlier versions recorded it (concrete values), so their outputs still resume.
+    settings = config.resolved().model_dump(exclude=OPERATIONAL_FIELDS)
+    settings["teacher"] = settings.pop("model")  # the key outputs of earlier versions carry
     return {"command": "distill", **settings}
 
 
@@ -249,7 +234,7 @@ def run_distillation(
     """
     out = Path(out)
     _check_inputs(questions, config, paths)
-    name = backend.name if backend is not None else config.backend_name()
+    name = backend.name if backend is not None else config.resolved_backend()
     summary = DistillSummary(teacher=config.teacher, mode=config.mode, backend=name)
     if is_embedded(config.teacher):
         summary.note = WEAK_TEACHER_NOTE
@@ -258,7 +243,7 @@ def run_distillation(
     started = time.monotonic()
     if units:
         backend = backend or open_teacher(config)
-        workers = config.concurrency if name in REMOTE_BACKENDS else 1
+        workers = config.concurrency if backend_info(name).remote else 1
         batches = [units[i : i + config.batch_size] for i in range(0, len(units), config.batch_size)]
         _execute(backend, batches, config, workers, out, summary, show_progress)
     summary.wall_s = round(time.monotonic() - started, 3)
@@ -335,7 +320,7 @@ def _record_failure(
     with JsonlAppender(errors_path) as errors:
         for unit in batch:
             errors.write(
-                {"id": unit.question.ID, "sample": unit.sample, "error": f"{type(exc).__name__}: {exc}",
+                {"id": unit.question.ID, "sample": unit.sample, "error": redact_text(f"{type(exc).__name__}: {exc}"),
                  "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
             )  # fmt: skip
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -192,7 +192,7 @@ def write_json(path: Path, obj: Any) -> None:
 
 
 def build_sft_dataset(
-    trace_files: list[str | Path],
+    trace_files: Sequence[str | Path],
     student: str,
     out_dir: str | Path,
     *,
@@ -251,7 +251,7 @@ def build_sft_dataset(
 
 def _stats(
     traces: list[Trace], rows: list[dict[str, Any]], kept: list[dict[str, Any]], max_length: int, student: str,
-    files: list[str | Path],
+    files: Sequence[str | Path],
 ) -> SftStats:  # fmt: skip
     return SftStats(
         traces=len(rows),

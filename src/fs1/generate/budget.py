@@ -190,9 +190,9 @@ def _sweep(
             fresh = _answer(backend, open_ended, budget, params, cfg, fork=not last)
             answers = {id(t): out for t, out in zip(open_ended, fresh, strict=True)}
             for track in tracks:
-                out = answers.get(id(track)) or track.answer
-                if out is not None:
-                    yield replace(out, budget=budget if record_budget else None, meta=dict(out.meta))
+                answer = answers.get(id(track)) or track.answer
+                if answer is not None:
+                    yield replace(answer, budget=budget if record_budget else None, meta=dict(answer.meta))
     finally:
         backend.close([t.seq for t in tracks])
 

@@ -17,18 +17,20 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal, Self
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AliasChoices, ConfigDict, Field, model_validator
 
 from fs1.backends.base import Backend, BackendError, Completion, SamplingParams
-from fs1.config import MaxTokens, RepetitionPenalty, Sampling, Temperature, TopP, default_sampling
+from fs1.backends.ref import ENDPOINT_FIELDS, BackendChoice, ModelRef, role_backend
+from fs1.config import SAMPLING_FIELDS, Sampling
 from fs1.errors import ConfigError
 from fs1.generate.budget import BudgetConfig, budget_forcing
 from fs1.generate.parallel import ScaledOutput, parallel_sample
 from fs1.io import InputError, JsonlAppender, check_resume_config, completed_keys
 from fs1.prompts import (
     ANSWER_MAX_TOKENS,
+    AUTHORS_SYSTEM_PROMPT,
     THINK_CLOSE_TAG,
     THINK_OPEN_TAG,
     THINK_START,
@@ -43,10 +45,10 @@ ROUTE_RAW = "raw"  # chat template applied here, raw text completed (and continu
 ROUTE_CHAT = "chat"  # the server's chat endpoint applies its own template; no continuation possible
 
 
-class GenerationSettings(BaseModel):
-    """How to generate, whatever the model: samples, budgets and sampling (``None`` = the paper's default for the
-    setting). ``fs1 generate`` takes these with a model and a setting (``GenerateConfig``); an experiment file's
-    ``generation`` section is these for every model of the run."""
+class GenerationSettings(Sampling):
+    """How to generate, whatever the model: samples, budgets and sampling (unset = the setting's paper preset,
+    ``generation_preset``). ``fs1 generate`` takes these with a model and a setting (``GenerateConfig``); an
+    experiment file's ``generation`` section is these for every model of the run."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -56,21 +58,6 @@ class GenerationSettings(BaseModel):
     )
     min_think_tokens: int | None = Field(
         None, ge=0, description="Cut early ends of thinking until this many."
-    )
-    temperature: Temperature | None = Field(
-        None, description="Softmax temperature; 0 = greedy. Default: the paper's per setting."
-    )
-    top_p: TopP | None = Field(
-        None, description="Nucleus sampling mass. Default: 0.8 instruct/cot, 0.95 reasoning."
-    )
-    top_k: int | None = Field(
-        None, description="Top-k cut; -1 = off. Default: 20 instruct/cot, 40 reasoning."
-    )
-    repetition_penalty: RepetitionPenalty | None = Field(
-        None, description="Repetition penalty (1 = off). Default: 1.05."
-    )
-    max_tokens: MaxTokens | None = Field(
-        None, description="Cap on new tokens (instruct/cot; thinking w/o budget). Default: 8000."
     )
     answer_max_tokens: int = Field(ANSWER_MAX_TOKENS, gt=0, description="Cap on the forced answer (greedy).")
     seed: int = Field(
@@ -83,15 +70,60 @@ class GenerationSettings(BaseModel):
         description="Sequences (question × sample) decoded together.",
     )
     continue_sweep: bool = Field(True, description="Continue longer budgets from shorter ones' state.")
-    system: str | None = Field(None, description="System prompt (None = the chat template's default).")
+    system: str | None = Field(
+        None,
+        validation_alias=AliasChoices("system", "system_prompt"),
+        description="System prompt before every question (None: the chat template's own default, if it has one).",
+    )
+    # Left out of fingerprints and resume records: what it decides is in the fields it fills (``with_preset``).
+    preset: Literal["paper"] | None = Field(
+        None,
+        description="paper: the authors' generation (their scripts): their Qwen system message for every model and "
+        "sampling by model family (QwQ / DeepSeek-R1 distills T 0.6, top-p 0.95, top-k 40; any other model, tuned "
+        "students included, T 0.7, top-p 0.8, top-k 20), repetition penalty 1.05, at most 8000 new tokens; fields "
+        "given explicitly win. None: fs1's defaults by setting.",
+    )
+
+    def with_preset(self, model: str, *, greedy: bool = False) -> Self:
+        """These settings with the ``paper`` preset's values in every unset sampling field and the system prompt,
+        for ``model`` (its hub id or path decides the family); ``greedy`` (single-sample budget forcing, as the
+        authors' s1 runs): the greedy preset instead. Unchanged without a preset."""
+        if self.preset != PRESET_PAPER:
+            return self
+        resolved = self.resolve("greedy" if greedy else paper_family_preset(model))
+        system = AUTHORS_SYSTEM_PROMPT if self.system is None else self.system
+        return resolved.model_copy(update={"system": system})
 
 
-class GenerateConfig(GenerationSettings):
-    """What ``fs1 generate`` runs: a model in a setting, with the generation settings."""
+PRESET_PAPER = "paper"
+# The authors' scripts/4.run_vllm_inference_parallel.sh samples these at T 0.6 / top-p 0.95 / top-k 40 (their
+# default branch: QwQ-32B, DeepSeek-R1-Distill-Llama-70B) and Qwen2.5-Instruct, SmolLM2 and every tuned student at
+# T 0.7 / top-p 0.8 / top-k 20 (docs/protocol.md §5).
+PAPER_REASONING_MODELS = ("qwq", "deepseek-r1")
+# Fields no fingerprint or resume record holds: their effect is in the fields they fill.
+NOT_RECORDED = frozenset({"preset"})
+
+
+def paper_family_preset(model: str) -> str:
+    """The sampling preset the authors' scripts gave ``model``: ``reasoning`` for QwQ and the DeepSeek-R1 distills,
+    ``instruct`` for any other (their Qwen2.5-Instruct, SmolLM2 and rt/fs1-tuned students)."""
+    lowered = model.lower()
+    return "reasoning" if any(name in lowered for name in PAPER_REASONING_MODELS) else "instruct"
+
+
+class GenerateConfig(GenerationSettings, ModelRef):
+    """What ``fs1 generate`` runs: a model (a ``ModelRef``) in a setting, with the generation settings."""
 
     model: str = Field(
         EMBEDDED_NAME,
         description="Checkpoint dir, hub id, GGUF, or smollm2-135m; recorded in each prediction.",
+    )
+    backend: BackendChoice = role_backend(
+        "transformers", "a model under evaluation is a Hugging Face checkpoint, as fs1 fine-tunes them"
+    )
+    label: str | None = Field(
+        None,
+        description="Name recorded as each prediction's model instead of the model (a run's model × setting).",
     )
     setting: PromptSetting = Field(
         "instruct",
@@ -100,6 +132,11 @@ class GenerateConfig(GenerationSettings):
 
     @model_validator(mode="after")
     def _check(self) -> GenerateConfig:
+        # A run applies the preset before, for the model's real id (this one may be a label): nothing left then.
+        if self.preset == PRESET_PAPER:
+            filled = self.with_preset(self.model, greedy=self.budgets is not None and self.n == 1)
+            for name in (*SAMPLING_FIELDS, "system"):
+                setattr(self, name, getattr(filled, name))
         forcing = self.budgets is not None or self.min_think_tokens is not None
         if forcing and self.setting != "reasoning":
             raise ConfigError(
@@ -109,13 +146,24 @@ class GenerateConfig(GenerationSettings):
             raise ConfigError(f"budgets must be positive token counts, got {self.budgets}")
         return self
 
-    def sampling(self) -> SamplingParams:
-        """The paper's defaults for the setting (greedy for single-sample budget forcing), then the overrides."""
-        base = default_sampling(self.setting, greedy=self.budgets is not None and self.n == 1)
-        given = {
-            name: getattr(self, name) for name in Sampling.model_fields if getattr(self, name) is not None
-        }
-        return SamplingParams(n=1, **base.model_copy(update=given).model_dump())
+    @property
+    def recorded_model(self) -> str:
+        """The name each prediction records as its model."""
+        return self.label or self.model
+
+    def sampling_params(self) -> SamplingParams:
+        """The settings over the setting's preset (greedy for single-sample budget forcing)."""
+        preset = generation_preset(self.setting, greedy=self.budgets is not None and self.n == 1)
+        return SamplingParams.of(self.resolve(preset))
+
+
+def generation_preset(setting: str, *, greedy: bool = False) -> str:
+    """The paper's sampling preset of a setting (docs/protocol.md §5): ``instruct`` for instruct/cot (and the
+    ``abstain`` prompt variant of instruct), ``reasoning`` for the reasoning setting; single-sample budget forcing
+    decodes greedily (``greedy``), as s1 does."""
+    if greedy:
+        return "greedy"
+    return "instruct" if setting in ("instruct", "cot", "abstain") else "reasoning"
 
 
 @dataclass
@@ -163,17 +211,15 @@ def resume_config(config: GenerateConfig, backend: Backend) -> dict:
     """What decides a prediction's content, kept beside the output so a resume cannot mix runs.
 
     ``n`` is left out: samples are seeded by index, so raising ``n`` on resume only adds samples; batch size changes
-    nothing either.
+    nothing either, nor how the backend is reached (its name is recorded).
     """
-    return {
-        "command": "generate",
-        "backend": backend.name,
-        **config.model_dump(exclude={"n", "batch_sequences"}),
-    }
+    settings = config.model_dump(exclude={"n", "batch_sequences", "label", *ENDPOINT_FIELDS, *NOT_RECORDED})
+    return {"command": "generate", "backend": backend.name, **settings, "model": config.recorded_model}
 
 
 def _planned_budgets(config: GenerateConfig) -> list[int | None]:
-    return sorted(set(config.budgets)) if config.budgets else [None]
+    planned: list[int | None] = [*sorted(set(config.budgets))] if config.budgets else [None]
+    return planned
 
 
 def _scale(
@@ -264,7 +310,7 @@ def generate_predictions(
     skipped = len(questions) * config.n * len(budgets) - sum(
         1 for q, s in todo for b in budgets if (q.ID, s, b) not in done
     )
-    params = config.sampling()
+    params = config.sampling_params()
     written = finished = 0
     if progress is not None:
         progress(0, len(todo))
@@ -324,7 +370,7 @@ def _prediction(
         id=question.ID,
         sample=sample,
         text=out.text,
-        model=config.model,
+        model=config.recorded_model,
         setting=config.setting,
         budget=out.budget,
         seed=out.seed,

@@ -11,23 +11,22 @@ from fs1.records import Question
 
 def generate_with_progress(
     questions: list[Question],
-    backend_name: str,
-    model: str,
     config: GenerateConfig,
     out: Path,
     *,
     resume: bool,
     description: str = "generating",
     console: Any = None,
-    **backend_options: Any,
 ) -> GenerateSummary:
-    """Load ``backend_name`` for ``model`` and generate ``config`` into ``out`` with a live progress bar."""
+    """Open the model ``config`` names and generate into ``out`` with a live progress bar."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from fs1.backends import check_sampling, load_backend
 
-    check_sampling(backend_name, config.sampling())  # a refused setting fails before a slow engine start
-    engine = load_backend(backend_name, model, **backend_options)
+    ref = config.ref()
+    # Settings the backend refuses fail before a (slow) engine start.
+    check_sampling(ref.resolved_backend(), config.sampling_params())
+    engine = load_backend(ref)
     # A setting the server cannot serve fails before the progress bar is drawn.
     choose_route(engine, config.setting)
     columns = (TextColumn(description), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())

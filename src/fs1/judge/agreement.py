@@ -126,7 +126,8 @@ def _confusion(pairs: Sequence[tuple[str, LabelledCase]]) -> dict[str, dict[str,
 def _cascade(cases: Sequence[LabelledCase], rules: Sequence[Rule]) -> tuple[dict[str, Any], dict[str, str]]:
     """The cascade's rule decisions on the answered cases: a summary and ``case -> verdict`` for each."""
     decided: dict[str, str] = {}
-    pairs, by_rule = [], Counter()
+    pairs: list[tuple[str, LabelledCase]] = []
+    by_rule: Counter[str] = Counter()
     agree_by_rule: Counter[str] = Counter()
     answered = [c for c in cases if c.answer is not None]
     for case in answered:
@@ -159,7 +160,7 @@ def _judge_section(
 ) -> dict[str, Any]:
     """Judge each answered case once (judge-all); score the judge alone and the cascade (rules + judge)."""
     answered = [c for c in cases if c.answer is not None]
-    requests = [JudgeRequest(c.question.question, tuple(c.question.gold), c.answer or "") for c in answered]
+    requests = [JudgeRequest.about(c.question, c.answer or "") for c in answered]
     verdicts = {c.case: o.verdict for c, o in zip(answered, judge.judge(requests, progress), strict=True)}
     judged = [(verdicts[c.case], c) for c in answered]
     final = [(decided.get(c.case) or verdicts.get(c.case) or VERDICT_NOT_ATTEMPTED, c) for c in cases]

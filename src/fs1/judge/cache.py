@@ -6,16 +6,64 @@ cache file. A torn last line left by a crash is cut off when the cache is opened
 (``fs1.io.JsonlAppender``). Jobs that run at the same time (the judge stages of several runs on a cluster) share the
 file safely: lines are written and read under an exclusive lock on ``<cache>.lock``. Only valid verdicts are stored: an
 unparseable reply is asked again next time.
+
+A cache is a file anyone may edit or damage, so each line is checked when it is read: a JSON object whose ``verdict``
+is one its own prompt preset can give (``verdicts``: preset → verdicts), whose key, reply, model and prompt are text
+and whose token counts are whole numbers. A line that fails is skipped — its request is asked again — and the count of
+skipped lines, with the first reason, is one warning. The cache must be a regular file: a device would be read for
+ever.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from fs1.io import InputError, JsonlAppender, read_jsonl_rows
+from fs1.io import InputError, JsonlAppender
+
+log = logging.getLogger(__name__)
 
 CACHE_FILE = "judge_cache.jsonl"
+_TEXT_FIELDS = ("key", "verdict", "reply", "model", "prompt")
+_COUNT_FIELDS = ("prompt_tokens", "completion_tokens")
+
+
+class BadCacheLine(ValueError):
+    """Why one cache line cannot be trusted (internal: the line is skipped and counted)."""
+
+
+def check_line(row: Any, verdicts: Mapping[str, frozenset[str]]) -> CachedVerdict:
+    """The verdict a cache line holds, or ``BadCacheLine`` saying what is wrong with it."""
+    if not isinstance(row, dict):
+        raise BadCacheLine(f"not a JSON object but {type(row).__name__}")
+    for name in _TEXT_FIELDS:
+        if not isinstance(row.get(name), str):
+            raise BadCacheLine(f"{name} should be text, found {_shown(row.get(name))}")
+    allowed = verdicts.get(row["prompt"])
+    if allowed is None:
+        raise BadCacheLine(f"unknown judge prompt {_shown(row['prompt'])}")
+    if row["verdict"] not in allowed:
+        raise BadCacheLine(f"verdict {_shown(row['verdict'])} is not one the {row['prompt']} prompt gives")
+    for name in _COUNT_FIELDS:
+        value = row.get(name)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+            raise BadCacheLine(f"{name} should be a count, found {_shown(value)}")
+    votes = row.get("votes")
+    if votes is not None and not (
+        isinstance(votes, dict)
+        and all(v in allowed and isinstance(n, int) and not isinstance(n, bool) for v, n in votes.items())
+    ):
+        raise BadCacheLine(f"votes should map {row['prompt']} verdicts to counts, found {_shown(votes)}")
+    return CachedVerdict(row["key"], row["verdict"], row["reply"], row["model"], row["prompt"])
+
+
+def _shown(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 @dataclass(frozen=True)
@@ -30,12 +78,25 @@ class CachedVerdict:
 
 
 class VerdictCache:
-    """A JSONL-backed dict of verdicts; ``get`` reads memory, ``put`` appends one fsynced line."""
+    """A JSONL-backed dict of verdicts; ``get`` reads memory, ``put`` appends one fsynced line.
 
-    def __init__(self, path: str | Path) -> None:
+    ``verdicts``: the verdicts each prompt preset can give (default: fs1's presets); lines holding anything else
+    are skipped, and ``skipped`` counts them."""
+
+    def __init__(self, path: str | Path, verdicts: Mapping[str, frozenset[str]] | None = None) -> None:
+        if verdicts is None:  # the presets of fs1.judge.judge (imported here: it imports this module)
+            from fs1.judge.judge import prompt_verdicts
+
+            verdicts = prompt_verdicts()
         self.path = Path(path)
+        self.verdicts = verdicts
+        self.skipped = 0
         self._verdicts: dict[str, CachedVerdict] = {}
         self._appender: JsonlAppender | None = None
+        if self.path.exists() and not self.path.is_file():
+            raise InputError(
+                f"{self.path}: the judge cache must be a regular file (--cache), not a device or folder"
+            )
         if self.path.exists():
             # Opening the appender first cuts a torn last line left by a crash; reading under its lock sees whole
             # lines only, even while other jobs of a cluster run append to the same cache.
@@ -48,22 +109,25 @@ class VerdictCache:
                 raise
 
     def _load(self) -> None:
-        for lineno, row in read_jsonl_rows(self.path):
-            try:
-                entry = CachedVerdict(
-                    str(row["key"]),
-                    str(row["verdict"]),
-                    str(row["reply"]),
-                    str(row["model"]),
-                    str(row["prompt"]),
-                )
-            except KeyError as exc:
-                raise InputError(
-                    f"{self.path}:{lineno}: judge cache line lacks field {exc.args[0]!r}"
-                ) from None
-            self._verdicts[entry.key] = entry
+        first_problem = None
+        with self.path.open("rb") as fh:
+            for lineno, raw in enumerate(fh, 1):
+                if not raw.strip():
+                    continue
+                try:
+                    entry = check_line(_parsed(raw), self.verdicts)
+                except BadCacheLine as exc:
+                    self.skipped += 1
+                    first_problem = first_problem or f"line {lineno}: {exc}"
+                    continue
+                self._verdicts[entry.key] = entry
+        if self.skipped:
+            log.warning(
+                "%s: %d judge cache line%s skipped, their requests asked again (first: %s)",
+                self.path, self.skipped, "s" if self.skipped > 1 else "", first_problem,
+            )  # fmt: skip
 
-    def __len__(self) -> int:
+    def __len__(self) -> int:  # the valid verdicts held
         return len(self._verdicts)
 
     def __contains__(self, key: str) -> bool:
@@ -110,3 +174,12 @@ class VerdictCache:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _parsed(raw: bytes) -> Any:
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise BadCacheLine("not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise BadCacheLine(f"not JSON ({exc.msg})") from None

@@ -5,30 +5,26 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AliasChoices, ConfigDict, Field, field_validator, model_validator
 
 from fs1.backends.base import SamplingParams
-from fs1.config import MaxTokens, Temperature, TopP
-from fs1.vocab import DEFAULT_KS, BackendName
+from fs1.backends.ref import BackendChoice, ModelRef, refuse_server_settings, role_backend
+from fs1.config import Sampling
+from fs1.vocab import DEFAULT_KS, ExtractMode
 
 DEFAULT_BATCH_SIZE = 32
-JudgePromptName = Literal["fs1", "simpleqa"]
+JudgePromptName = Literal["fs1", "fs1-clean", "simpleqa"]
 JudgeMode = Literal["all", "cascade"]
-# Settings of a server judge only; a local backend refuses them rather than ignore them.
-REMOTE_ONLY = ("base_url", "api_key_env", "concurrency", "max_retries", "tokenizer")
+# Settings of a server judge only (beside the reference's base_url and tokenizer); a local backend refuses them.
+SERVER_SETTINGS = ("api_key_env", "concurrency", "max_retries")
 
 
-class JudgeSampling(BaseModel):
-    """How the judge samples its replies. ``None`` fields take the prompt preset's value (``resolve``)."""
+class JudgeSampling(Sampling):
+    """How the judge samples its replies: the sampling fields (unset: the prompt preset's, ``resolve``), the judge
+    seed and the replies per request."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    temperature: Temperature | None = Field(
-        None, description="Judge temperature; None = the prompt preset's (fs1: 0.6, the paper's)."
-    )
-    top_p: TopP | None = Field(None, description="Judge top-p; None = the preset's (fs1: 0.9).")
-    top_k: int | None = Field(None, description="Judge top-k, -1 = off; None = the preset's (fs1: 20).")
-    max_tokens: MaxTokens | None = Field(None, description="Cap on a judge reply; None = the preset's (5).")
     seed: int = Field(
         0,
         validation_alias=AliasChoices("seed", "judge_seed"),
@@ -41,40 +37,27 @@ class JudgeSampling(BaseModel):
         description="Judge replies per request; the majority verdict counts.",
     )
 
-    def resolve(self, preset: JudgeSampling) -> JudgeSampling:
-        """These settings with every ``None`` field taken from ``preset``."""
-        return preset.model_copy(update=self.sampling_only().model_dump(exclude_none=True))
-
     def sampling_only(self) -> JudgeSampling:
-        """The sampling fields alone (a ``JudgeSettings`` carries more)."""
+        """The judge's sampling fields, seed and samples alone (a ``JudgeSettings`` carries more)."""
         return JudgeSampling(**{name: getattr(self, name) for name in JudgeSampling.model_fields})
 
     def params(self) -> SamplingParams:
         """The backend request of resolved settings (``samples`` replies, seeded)."""
-        if None in (self.temperature, self.top_p, self.top_k, self.max_tokens):
-            raise ValueError(f"judge sampling is not resolved against a prompt preset: {self}")
-        return SamplingParams(
-            n=self.samples, temperature=self.temperature, top_p=self.top_p, top_k=self.top_k,
-            max_tokens=self.max_tokens, seed=self.seed,
-        )  # fmt: skip
+        return SamplingParams.of(self, n=self.samples, seed=self.seed)
 
 
-class JudgeSettings(JudgeSampling):
-    """Which judge, asked how: the settings ``fs1 judge`` and a run's judge share (the sampling fields are
-    ``JudgeSampling``'s). Inputs, outputs, the cache and the k list are the command's or the run's."""
+class JudgeSettings(JudgeSampling, ModelRef):
+    """Which judge, asked how: the settings ``fs1 judge`` and a run's judge share: the judge (a ``ModelRef``), its
+    sampling (``JudgeSampling``) and its server settings. Inputs, outputs, the cache and the k list are the command's
+    or the run's."""
 
     model: str = Field(
         ...,
         validation_alias=AliasChoices("model", "judge"),
         description="Judge model (served name, hub id, path or smollm2-135m).",
     )
-    backend: BackendName = Field(
-        "openai",
-        description="Judge backend: openai (any OpenAI-compatible server), transformers or llamacpp.",
-    )
-    base_url: str | None = Field(
-        None,
-        description="OpenAI-compatible base URL ending in /v1 (openai backend; default $OPENAI_BASE_URL).",
+    backend: BackendChoice = role_backend(
+        "openai", "a judge is a served model, as the paper's Llama-3.3-70B judge ran on vLLM"
     )
     api_key_env: str | None = Field(
         None, description="Environment variable holding the API key (openai backend; default OPENAI_API_KEY)."
@@ -87,13 +70,11 @@ class JudgeSettings(JudgeSampling):
         ge=0,
         description="Retries of a failed judge request: 429, 5xx, timeouts (openai backend; default 5).",
     )
-    tokenizer: str | None = Field(
-        None, description="openai backend: the judge's tokenizer (path, hub id, smollm2-135m) for counts."
-    )
     prompt: JudgePromptName = Field(
         "fs1",
-        description="fs1: the paper's containment judge (0/1), its request and sampling; simpleqa: CORRECT/"
-        "INCORRECT/NOT_ATTEMPTED, greedy.",
+        description="fs1: the paper's containment judge (0/1), the authors' request exactly (their Qwen system "
+        "message, repetition penalty 1.05); fs1-clean: the same user turn alone, no repetition penalty; simpleqa: "
+        "CORRECT/INCORRECT/NOT_ATTEMPTED, greedy.",
     )
     mode: JudgeMode = Field(
         "cascade",
@@ -106,13 +87,6 @@ class JudgeSettings(JudgeSampling):
         None,
         description="Comma-separated cascade rules, in order (default: the measured set; see `fs1 judge-agreement`).",
     )
-    # Left out of fingerprints (exclude=True): timeouts and retries change how, not what, the judge decides.
-    backend_options: dict[str, Any] = Field(
-        default_factory=dict,
-        exclude=True,
-        validation_alias=AliasChoices("backend_options", "options"),
-        description="More settings of the backend's own config, e.g. {timeout: 120} (openai).",
-    )
 
     @field_validator("rules", mode="before")
     @classmethod
@@ -122,25 +96,26 @@ class JudgeSettings(JudgeSampling):
         return value
 
     @model_validator(mode="after")
-    def _remote_only(self) -> JudgeSettings:
-        given = [name for name in REMOTE_ONLY if getattr(self, name) is not None]
-        if given and self.backend != "openai":
-            raise ValueError(
-                f"{', '.join(given)} apply to the openai backend only (got backend {self.backend!r})"
-            )
-        if self.backend_options and self.backend == "openai":
-            from fs1.backends.openai.compat import OpenAIOptions  # names and types checked at load
-
-            OpenAIOptions(**{**self.backend_options, "base_url": self.base_url or "http://unset/v1"})
+    def _server_settings(self) -> JudgeSettings:
+        if not self.info().remote:
+            refuse_server_settings(self, SERVER_SETTINGS, self.resolved_backend())
         return self
 
-    def remote_options(self) -> dict[str, Any]:
-        """The server settings given (none for a local backend), as ``load_judge`` takes them."""
-        return {name: getattr(self, name) for name in REMOTE_ONLY if getattr(self, name) is not None}
+    def judge_ref(self) -> ModelRef:
+        """The judge's reference with the server settings given (options given explicitly win)."""
+        server = {name: getattr(self, name) for name in SERVER_SETTINGS if getattr(self, name) is not None}
+        return self.ref().model_copy(update={"options": {**server, **self.options}})
 
 
 class JudgeConfig(JudgeSettings):
-    """The ``fs1 judge`` schema: the judge settings plus the k list (a run uses its own ``ks``)."""
+    """The ``fs1 judge`` schema: the judge settings plus the k list and the extraction rule (a run uses its own
+    ``ks`` and ``extract``)."""
+
+    extract: ExtractMode | None = Field(
+        None,
+        description="Answers shown to the judge: fs1's extraction or the authors' (the paper's); default: the "
+        "rule the scores directory was scored with, fs1 for a predictions file.",
+    )
 
     k: list[Annotated[int, Field(ge=1)]] = Field(
         default_factory=lambda: list(DEFAULT_KS),

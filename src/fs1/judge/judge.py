@@ -1,15 +1,20 @@
 """The LLM judge: judge prompts, strict verdict parsing, and a ``Judge`` that asks a backend, cache first.
 
-Two prompts (texts in ``fs1.prompts``):
+Three prompt presets (texts in ``fs1.prompts``):
 
-- ``fs1``: the paper's containment judge exactly as the authors' evaluation code asks it (docs/protocol.md §4): one user
-  turn, no system message, ``gold answer: `` + the gold list as a JSON array, ``predicted answer: `` + the
-  prediction as a JSON string, an empty line, the 0/1 question; sampled at temperature 0.6, top-p 0.9, top-k 20,
-  at most 5 tokens.
+- ``fs1`` (the default): the paper's containment judge exactly as the authors' code asked it (docs/protocol.md §4):
+  the system message their chat script sends with every conversation (``You are Qwen, created by Alibaba Cloud.
+  You are a helpful assistant.``, sent to the Llama judge too), then one user turn: ``gold answer: `` + the gold list
+  (main answers + aliases as the benchmark gives them) as a JSON array, ``predicted answer: `` + the prediction as a
+  JSON string, both written as ``json.dumps`` writes them by default (non-ASCII escaped), an empty line, the 0/1
+  question; sampled at temperature 0.6, top-p 0.9, top-k 20, repetition penalty 1.05, at most 5 tokens.
+- ``fs1-clean``: the same user turn without the stray system message (which names another model family than the
+  judge) and without repetition penalty, the gold list without duplicates and the JSON with non-ASCII kept: the cleaner
+  call, not the published one.
 - ``simpleqa``: a SimpleQA-style grader with three grades, CORRECT / INCORRECT / NOT_ATTEMPTED (also sees the
   question); greedy, at most 5 tokens.
 
-A prompt preset carries its sampling (``JudgeSampling``, the one place the judge's sampling is declared); a user may
+A prompt preset names its sampling preset (``fs1.config.PRESETS``, where every preset is declared); a user may
 override any field, and ask ``samples`` replies per request, of which the majority verdict counts (ties go to the
 earliest sample's verdict, so ``samples=1`` is the paper's judge). Each request is sent with the judge ``seed``.
 
@@ -18,9 +23,9 @@ stop are stripped, must be one of the prompt's reply tokens. Anything else is an
 and reported by the stage, never read as "incorrect" — and is not cached, so a later run asks again.
 
 The ``Judge`` asks only what its cache (``cache.VerdictCache``) does not already hold, and asks each
-distinct request once: the cache key covers the judge model, the exact messages (prompt, gold list, predicted
-answer) and the resolved sampling (temperature, top-p, top-k, max tokens, seed, samples), so verdicts drawn under
-different judge settings never answer for each other.
+distinct request once: the cache key covers the judge model, the preset, the exact messages (system message, gold
+list, predicted answer) and the resolved sampling (temperature, top-p, top-k, repetition penalty, max tokens, seed,
+samples), so verdicts drawn under different judge settings never answer for each other.
 """
 
 from __future__ import annotations
@@ -35,9 +40,11 @@ from typing import Any
 
 from fs1 import prompts
 from fs1.backends.base import Backend
+from fs1.backends.ref import ModelRef
 from fs1.errors import ConfigError
 from fs1.judge.cache import CachedVerdict, VerdictCache
-from fs1.judge.config import DEFAULT_BATCH_SIZE, JudgeSampling
+from fs1.judge.config import DEFAULT_BATCH_SIZE, JudgeSampling, JudgeSettings
+from fs1.records import Question
 
 VERDICT_CORRECT = "correct"
 VERDICT_INCORRECT = "incorrect"
@@ -56,31 +63,31 @@ ERROR_EXAMPLES_KEPT = 20  # unparseable replies kept for the report (the count i
 _REPLY_WRAPPING = " \t\r\n\"'`*"
 
 
-PAPER_SAMPLING = JudgeSampling(
-    temperature=prompts.JUDGE_FS1_TEMPERATURE,
-    top_p=prompts.JUDGE_FS1_TOP_P,
-    top_k=prompts.JUDGE_FS1_TOP_K,
-    max_tokens=prompts.JUDGE_MAX_TOKENS,
-)
-GREEDY_SAMPLING = JudgeSampling(temperature=0.0, top_p=1.0, top_k=-1, max_tokens=prompts.JUDGE_MAX_TOKENS)
-
-
 @dataclass(frozen=True)
 class JudgePrompt:
-    """One judge preset: its messages, the replies it accepts (upper-cased token -> verdict) and its sampling."""
+    """One judge preset: its messages, the replies it accepts (upper-cased token -> verdict) and its sampling
+    preset (a name in ``fs1.config.PRESETS``).
+
+    ``verbatim``: the authors' serialisation: the gold list as given (duplicates kept) and ``json.dumps`` with its
+    defaults (non-ASCII as ``\\u`` escapes), as their ``prepare_llm_as_a_judge.py`` wrote it. Otherwise the gold list
+    loses its duplicates and non-ASCII text is sent as it is.
+    """
 
     name: str
-    system: str | None  # None: one user turn only (the paper's judge)
+    system: str | None  # None: one user turn only
     user: str
     replies: Mapping[str, str]
-    sampling: JudgeSampling
+    sampling: str
+    verbatim: bool = False
 
     def messages(self, question: str, gold: Sequence[str], prediction: str) -> list[dict[str, str]]:
         """The chat messages about one predicted answer (gold and prediction as JSON, as in the paper)."""
+        golds = list(gold) if self.verbatim else list(dict.fromkeys(gold))
+        ascii_only = self.verbatim
         user = self.user.format(
             question=question.strip(),
-            gold=json.dumps(list(gold), ensure_ascii=False),
-            prediction=json.dumps(prediction, ensure_ascii=False),
+            gold=json.dumps(golds, ensure_ascii=ascii_only),
+            prediction=json.dumps(prediction, ensure_ascii=ascii_only),
         )
         system = [] if self.system is None else [{"role": "system", "content": self.system}]
         return [*system, {"role": "user", "content": user}]
@@ -97,14 +104,17 @@ def _replies(**groups: Sequence[str]) -> dict[str, str]:
     return {token: verdict for verdict, tokens in groups.items() for token in tokens}
 
 
+_FS1_REPLIES = _replies(correct=(prompts.JUDGE_FS1_CORRECT,), incorrect=(prompts.JUDGE_FS1_INCORRECT,))
 PROMPTS: dict[str, JudgePrompt] = {
     "fs1": JudgePrompt(
         "fs1",
-        None,
+        prompts.AUTHORS_SYSTEM_PROMPT,
         prompts.JUDGE_FS1_USER,
-        _replies(correct=(prompts.JUDGE_FS1_CORRECT,), incorrect=(prompts.JUDGE_FS1_INCORRECT,)),
-        PAPER_SAMPLING,
+        _FS1_REPLIES,
+        "judge-fs1",
+        verbatim=True,
     ),
+    "fs1-clean": JudgePrompt("fs1-clean", None, prompts.JUDGE_FS1_USER, _FS1_REPLIES, "judge-fs1-clean"),
     "simpleqa": JudgePrompt(
         "simpleqa",
         prompts.JUDGE_SIMPLEQA_SYSTEM,
@@ -114,13 +124,18 @@ PROMPTS: dict[str, JudgePrompt] = {
             incorrect=prompts.JUDGE_SIMPLEQA_INCORRECT,
             not_attempted=prompts.JUDGE_SIMPLEQA_NOT_ATTEMPTED,
         ),
-        GREEDY_SAMPLING,
+        "judge-simpleqa",
     ),
 }
 
 
+def prompt_verdicts() -> dict[str, frozenset[str]]:
+    """The verdicts each prompt preset can give (what a cache line may hold)."""
+    return {name: frozenset(prompt.replies.values()) for name, prompt in PROMPTS.items()}
+
+
 def get_prompt(name: str) -> JudgePrompt:
-    """The judge prompt called ``name`` (``fs1`` or ``simpleqa``); ``ValueError`` for any other name."""
+    """The judge prompt called ``name`` (``fs1``, ``fs1-clean`` or ``simpleqa``); ``ConfigError`` for any other."""
     if name not in PROMPTS:
         raise ConfigError(f"unknown judge prompt {name!r}; choose one of {', '.join(PROMPTS)}")
     return PROMPTS[name]
@@ -133,6 +148,12 @@ class JudgeRequest:
     question: str
     gold: tuple[str, ...]
     prediction: str
+
+    @classmethod
+    def about(cls, question: Question, prediction: str) -> JudgeRequest:
+        """The request about ``prediction`` to ``question``, its gold as the benchmark lists it: main answers, then
+        aliases, duplicates kept (the ``fs1`` preset shows that list; the others drop the duplicates)."""
+        return cls(question.question, (*question.main_answers, *question.answer_aliases), prediction)
 
 
 @dataclass(frozen=True)
@@ -185,8 +206,14 @@ class Judge:
         return self.backend.model
 
     def settings(self) -> dict[str, Any]:
-        """What decides a verdict besides the request: model, prompt preset and resolved sampling (recorded)."""
-        return {"model": self.model, "prompt": self.prompt.name, "sampling": self.sampling.model_dump()}
+        """What decides a verdict besides the request: model, prompt preset, its system message and resolved
+        sampling (recorded in the judged summary, hashed into every cache key)."""
+        return {
+            "model": self.model,
+            "prompt": self.prompt.name,
+            "system": self.prompt.system,
+            "sampling": self.sampling.model_dump(),
+        }
 
     def key(self, request: JudgeRequest) -> str:
         """The cache key: a hash of the judge settings and the exact messages (prompt, gold list, prediction)."""
@@ -266,37 +293,20 @@ def majority(verdicts: Sequence[str], replies: Sequence[str]) -> tuple[str, str]
 
 
 def load_judge(
-    model: str,
+    judge: ModelRef | str,
     *,
-    backend: str = "openai",
     prompt: str = "fs1",
     cache_path: str | Path | None = None,
-    base_url: str | None = None,
-    api_key_env: str | None = None,
-    concurrency: int | None = None,
-    max_retries: int | None = None,
-    tokenizer: str | None = None,
     sampling: JudgeSampling | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
-    backend_options: dict[str, Any] | None = None,
+    **server: Any,
 ) -> Judge:
-    """A ``Judge`` on backend ``backend`` (``openai``: any OpenAI-compatible server at ``base_url``;
-    ``transformers`` or ``llamacpp``: a local model) with a verdict cache at ``cache_path`` (none if
-    ``None``) and ``sampling`` over the preset's."""
+    """A ``Judge`` on the model ``judge`` references with a verdict cache at ``cache_path`` (none if ``None``) and
+    ``sampling`` over the preset's. A model name instead of a reference takes the ``fs1 judge`` defaults (the
+    openai backend) and ``server`` settings as ``JudgeSettings`` fields (backend, base_url, api_key_env, ...)."""
     from fs1.backends import load_backend
 
     judge_prompt = get_prompt(prompt)
-    remote = {
-        "base_url": base_url,
-        "api_key_env": api_key_env,
-        "concurrency": concurrency,
-        "max_retries": max_retries,
-        "tokenizer": tokenizer,
-    }
-    options = {name: value for name, value in remote.items() if value is not None}
-    if options and backend != "openai":
-        raise ConfigError(f"{', '.join(options)} apply to the openai backend only (got backend {backend!r})")
-    options.update(backend_options or {})
+    ref = judge if isinstance(judge, ModelRef) else JudgeSettings(model=judge, **server).judge_ref()
     cache = VerdictCache(cache_path) if cache_path is not None else None
-    return Judge(load_backend(backend, model, **options), judge_prompt, cache, sampling=sampling,
-                 batch_size=batch_size)  # fmt: skip
+    return Judge(load_backend(ref), judge_prompt, cache, sampling=sampling, batch_size=batch_size)

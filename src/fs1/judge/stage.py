@@ -1,7 +1,8 @@
 """The judging stage (``fs1 judge``): scored or raw predictions -> a verdict each -> the judged summary.
 
 Cost control, in order: (1) a prediction with no extracted answer is ``not_attempted`` without a call (there
-is nothing to show a judge); (2) identical normalised answers among a question's samples are decided once; (3)
+is nothing to show a judge); (2) identical normalised answers among a question's samples are decided once (with the
+authors' extraction, identical answers as extracted: the judge sees each text exactly as theirs did); (3)
 in ``cascade`` mode the rules of ``rules`` decide what they decide surely; (4) the judge's verdict cache
 answers what was asked before (same judge model, prompt, gold list and answer); (5) only the rest is sent to
 the judge. ``all`` mode skips step 3 (the paper's setting: the judge sees every answer).
@@ -20,12 +21,14 @@ are not cached).
 
 from __future__ import annotations
 
+import json
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+from fs1.data import exclusion_reason
 from fs1.errors import ConfigError
 from fs1.io import InputError, read_jsonl_rows, write_json_atomic, write_jsonl_atomic
 from fs1.judge.judge import (
@@ -39,11 +42,12 @@ from fs1.judge.judge import (
 )
 from fs1.judge.rules import CASCADE_RULES, Rule, decide
 from fs1.records import Prediction, Question, RecordError, Score
+from fs1.scoring.extract import EXTRACT_AUTHORS, EXTRACT_FS1
 from fs1.scoring.normalize import normalize_answer
-from fs1.scoring.prediction import score_prediction
+from fs1.scoring.prediction import authors_hint, score_prediction
 from fs1.scoring.score import SCORES_FILE
 from fs1.scoring.summary import DuplicateSampleError, summarise
-from fs1.summary_types import JUDGED_SUMMARY_FILE, PASS_AT_K, JudgedSummary
+from fs1.summary_types import JUDGED_SUMMARY_FILE, PASS_AT_K, SUMMARY_FILE, JudgedSummary
 
 JUDGED_FILE = "judged.jsonl"
 MODE_ALL, MODE_CASCADE = "all", "cascade"
@@ -103,16 +107,17 @@ def judge_scores(
     mode: str = MODE_CASCADE,
     rules: Sequence[Rule] = CASCADE_RULES,
     progress: Callable[[int], None] | None = None,
+    verbatim: bool = False,
 ) -> tuple[list[JudgedRow], JudgeRunStats]:
     """Judge scored predictions (their ``extracted`` answers); rows come back in input order.
 
     ``judge`` may be ``None`` only if nothing is left for it; ``progress`` gets the count of judge requests
-    done.
+    done. ``verbatim``: answers are shared only when identical as extracted, not when they normalise alike.
     """
     if mode not in MODES:
         raise ConfigError(f"unknown judge mode {mode!r}; choose one of {', '.join(MODES)}")
     stats = JudgeRunStats(predictions=len(scores))
-    groups = _group(scores, questions)
+    groups = _group(scores, questions, verbatim)
     pending: list[_Group] = []
     for group in groups.values():
         if group.answer is None:
@@ -126,9 +131,7 @@ def judge_scores(
     if pending and judge is None:
         raise ConfigError(f"{len(pending)} answer(s) need an LLM judge but no judge model was given")
     if pending and judge is not None:
-        requests = [
-            JudgeRequest(g.question.question, tuple(g.question.gold), g.answer or "") for g in pending
-        ]
+        requests = [JudgeRequest.about(g.question, g.answer or "") for g in pending]
         for group, outcome in zip(pending, judge.judge(requests, progress), strict=True):
             group.verdict, group.decided_by, group.reply = outcome.verdict, outcome.source, outcome.reply
     stats.unique_answers, stats.judge_requests = len(groups), len(pending)
@@ -140,8 +143,11 @@ def judge_scores(
     return [row for row in rows if row is not None], stats
 
 
-def _group(scores: Sequence[Score], questions: Mapping[str, Question]) -> dict[tuple[str, str], _Group]:
-    """Samples grouped by (question, normalised answer), lowest sample first: a stable representative."""
+def _group(
+    scores: Sequence[Score], questions: Mapping[str, Question], verbatim: bool = False
+) -> dict[tuple[str, str], _Group]:
+    """Samples grouped by (question, normalised answer; ``verbatim``: the answer as extracted), lowest sample first:
+    a stable representative. Samples of excluded questions (``fs1.data.exclusion_reason``) are left out."""
     groups: dict[tuple[str, str], _Group] = {}
     order = sorted(range(len(scores)), key=lambda i: (scores[i].id, scores[i].sample))
     for index in order:
@@ -149,10 +155,21 @@ def _group(scores: Sequence[Score], questions: Mapping[str, Question]) -> dict[t
         question = questions.get(score.id)
         if question is None:
             raise InputError(f"verdict for unknown question ID {score.id!r}")
-        norm = normalize_answer(score.extracted) if score.extracted is not None else ""
+        if exclusion_reason(question) is not None:
+            continue  # no judge call: left out of every number, and counted as excluded in the summary
+        norm = _answer_key(score.extracted, verbatim)
         group = groups.setdefault((score.id, norm), _Group(question, score.extracted if norm else None))
         group.members.append(index)
     return groups
+
+
+def _answer_key(extracted: str | None, verbatim: bool) -> str:
+    """What makes two answers one request (``""``: no answer to show a judge)."""
+    if extracted is None:
+        return ""
+    if verbatim:
+        return extracted if extracted.strip() else ""
+    return normalize_answer(extracted)
 
 
 def _row(score: Score, group: _Group) -> JudgedRow:
@@ -186,7 +203,7 @@ def _count(stats: JudgeRunStats, group: _Group) -> None:
 
 
 def judged_summary(
-    rows: Sequence[JudgedRow],
+    rows: Sequence[JudgedRow] | Callable[[], Iterable[JudgedRow]],
     questions: Mapping[str, Question],
     ks: Sequence[int] | None,
     stats: JudgeRunStats,
@@ -197,14 +214,20 @@ def judged_summary(
     """``fs1 score``'s summary over judge verdicts, with SimpleQA metrics per slice and the run's costs.
 
     The three-way rates (``attempted``, ``hallucination_rate``, ...) and their intervals come from the verdicts
-    through ``summarise``, exactly as on the rule path, so the two paths can be compared field by field."""
-    base = [{**_metric_row(r, r.correct), "attempted": r.attempted} for r in rows]
-    attempted = [_metric_row(r, r.attempted) for r in rows]
+    through ``summarise``, exactly as on the rule path, so the two paths can be compared field by field.
+    ``rows`` may be a function giving them anew on each call (rows read from a file, never all in memory)."""
+    read = rows if callable(rows) else lambda: rows
+    base = ({**_metric_row(r, r.correct), "attempted": r.attempted} for r in read())
+    attempted = (_metric_row(r, r.attempted) for r in read())
     summary = summarise(base, questions, ks, seed=seed)
     _add_simpleqa(summary, summarise(attempted, questions, ks, intervals=False))
     counters = judge.counters if judge is not None else None
-    summary.update(
+    sections: dict[str, Any] = cast(
+        dict[str, Any], summary
+    )  # _add_simpleqa added each slice's SimpleQA metrics
+    sections.update(
         {
+            "extract": str(judge_info.get("extract", EXTRACT_FS1)),
             "judge": {**dict(judge_info), **(judge.settings() if judge is not None else {})},
             "judge_calls": counters.calls if counters else 0,
             "cache_hits": counters.cache_hits if counters else 0,
@@ -223,7 +246,7 @@ def judged_summary(
             "verdicts": {v: stats.verdicts[v] for v in sorted(stats.verdicts)},
         }
     )
-    return summary  # type: ignore[return-value]  # _add_simpleqa and update() made it one
+    return cast(JudgedSummary, sections)
 
 
 def _metric_row(row: JudgedRow, flag: bool) -> dict[str, Any]:
@@ -268,10 +291,41 @@ def _add_simpleqa(node: Any, attempted: Any) -> None:
 # --- files --------------------------------------------------------------------------------------------------
 
 
-def load_scored(path: str | Path, questions: Mapping[str, Question]) -> tuple[list[Score], list[int], Path]:
+def scored_extraction(path: str | Path, asked: str | None) -> str:
+    """The extraction rule of the answers to judge: a ``fs1 score`` directory's own (its summary's ``extract``;
+    ``fs1`` for summaries written before it was recorded), which ``asked`` must not contradict; for a predictions
+    file, ``asked`` (default ``fs1``)."""
+    path = Path(path)
+    if not path.is_dir():
+        return asked or EXTRACT_FS1
+    recorded = EXTRACT_FS1
+    summary_path = path / SUMMARY_FILE
+    if summary_path.is_file():
+        recorded = str(_read_summary(summary_path).get("extract", EXTRACT_FS1))
+    if asked is not None and asked != recorded:
+        raise ConfigError(
+            f"{path}: its answers were extracted by the {recorded} rule, not {asked}: score the predictions "
+            f"again with --extract {asked}, or judge these with --extract {recorded}"
+        )
+    return recorded
+
+
+def _read_summary(path: Path) -> dict[str, Any]:
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: not a JSON summary ({exc})") from None
+    if not isinstance(summary, dict):
+        raise InputError(f"{path}: expected a JSON object")
+    return summary
+
+
+def load_scored(
+    path: str | Path, questions: Mapping[str, Question], extract: str = EXTRACT_FS1
+) -> tuple[list[Score], list[int], Path]:
     """Scores to judge, with the input line of each: a ``fs1 score`` directory (its ``scores.jsonl``) or a
-    predictions JSONL file (answers extracted here). Bad rows and unknown question IDs raise ``InputError``
-    naming file:line."""
+    predictions JSONL file (answers extracted here by rule ``extract``). Bad rows and unknown question IDs raise
+    ``InputError`` naming file:line."""
     path = Path(path)
     source = path / SCORES_FILE if path.is_dir() else path
     scores: list[Score] = []
@@ -286,9 +340,9 @@ def load_scored(path: str | Path, questions: Mapping[str, Question]) -> tuple[li
                 question = questions.get(prediction.id)
                 if question is None:
                     raise InputError(f"{source}:{lineno}: unknown question ID {prediction.id!r}")
-                score = score_prediction(prediction, question)
+                score = score_prediction(prediction, question, extract=extract)
         except (RecordError, TypeError) as exc:
-            raise InputError(f"{source}:{lineno}: {exc}") from None
+            raise InputError(f"{source}:{lineno}: {exc}{authors_hint(row)}") from None
         if score.id not in questions:
             raise InputError(f"{source}:{lineno}: unknown question ID {score.id!r}")
         unit = (score.id, score.meta.get("budget"), score.sample)
@@ -324,18 +378,23 @@ def judge_file(
     judge_info: Mapping[str, Any] | None = None,
     progress: Callable[[int], None] | None = None,
     seed: int = 0,
-) -> dict[str, Any]:
+    extract: str | None = None,
+) -> JudgedSummary:
     """Judge a scores directory or predictions file into ``out_dir/judged.jsonl`` + ``judged_summary.json``.
 
     Both files are written atomically at the end; the judge's cache is the incremental, kill-safe record, so a
     re-run after a crash (or any re-run) asks only what the cache does not hold. ``seed`` seeds the summary's
-    bootstrap intervals.
+    bootstrap intervals. ``extract``: the rule whose answers the judge is shown (``scored_extraction``; recorded).
     """
-    scores, lines, source = load_scored(input_path, questions)
-    rows, stats = judge_scores(scores, questions, judge, mode=mode, rules=rules, progress=progress)
+    rule = scored_extraction(input_path, extract)
+    scores, lines, source = load_scored(input_path, questions, rule)
+    rows, stats = judge_scores(
+        scores, questions, judge, mode=mode, rules=rules, progress=progress, verbatim=rule == EXTRACT_AUTHORS
+    )
     info = {
         "mode": mode,
         "rules": [r.name for r in rules] if mode == MODE_CASCADE else [],
+        "extract": rule,
         **(judge_info or {}),
     }
     try:

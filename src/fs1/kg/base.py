@@ -32,6 +32,19 @@ class QueryMemoryError(QueryTooCostly):
     """The engine ran out of memory on a query (QLever: "Tried to allocate …"; Java: ``OutOfMemoryError``)."""
 
 
+class IncompleteAnswer(QueryTooCostly):
+    """The endpoint answered with a part of the result only: a row cap it announced (or the user declared) was
+    reached, it flagged the answer as partial, or (Virtuoso's anytime mode) it may have cut it short unnoticed.
+
+    Never cached; callers treat it as they treat a timeout (a node becomes a hub, a batch is split and asked again).
+    ``cause``: ``cap`` (a row cap was reached: ask differently) or ``partial`` (cut short, as by a timeout).
+    """
+
+    def __init__(self, message: str, cause: str = "partial") -> None:
+        super().__init__(message)
+        self.cause = cause
+
+
 class KG(ABC):
     """A queryable knowledge graph in Wikidata's RDF shape."""
 
@@ -45,19 +58,31 @@ class KG(ABC):
         """Run several independent queries; results come back in input order (remote backends run them concurrently)."""
         return [self.select(q) for q in queries]
 
-    def select_many_or_costly(self, queries: Sequence[str]) -> list[list[Row] | None]:
-        """Like ``select_many``, but a query the engine gives up on (``QueryTooCostly``) yields ``None``.
+    def select_many_or_costly(self, queries: Sequence[str]) -> list[list[Row] | QueryTooCostly]:
+        """Like ``select_many``, but a query the engine gives up on (``QueryTooCostly``) yields that exception.
 
         For probes whose failure is itself the answer (a node too big to count is a hub). Remote backends also
         remember such failures, so later runs do not pay for them again.
         """
-        out: list[list[Row] | None] = []
+        return self.select_many_results(queries)
+
+    def select_many_results(self, queries: Sequence[str]) -> list[list[Row] | QueryTooCostly]:
+        """Like ``select_many``, but a query the engine gave up on, or answered in part, yields its exception.
+
+        For batches that can be split and asked again; nothing is remembered about the failures.
+        """
+        out: list[list[Row] | QueryTooCostly] = []
         for query in queries:
             try:
                 out.append(self.select(query))
-            except QueryTooCostly:
-                out.append(None)
+            except QueryTooCostly as exc:
+                out.append(exc)
         return out
+
+    @property
+    def max_rows(self) -> int | None:
+        """The most rows one answer may hold (a cap the endpoint announced or the user declared); None: no cap."""
+        return None
 
     def close(self) -> None:  # noqa: B027  (optional hook: most backends have nothing to release)
         """Release connections or store handles."""

@@ -1,102 +1,90 @@
-"""The remote backend: a SPARQL 1.1 Protocol client (WDQS, QLever, ``oxigraph serve``) built on httpx.
+"""The remote backend: a SPARQL 1.1 Protocol client (Virtuoso, QLever, WDQS/Blazegraph, Oxigraph, Fuseki, GraphDB).
 
-Policy it follows (docs/protocol.md §A.1): a User-Agent with a contact, required for ``*.wikidata.org`` hosts
-(``FS1_USER_AGENT`` or the ``user_agent`` setting); GET, or form-encoded POST for long queries; JSON results;
-bounded concurrency and a request-rate limit, polite ones for every ``*.wikidata.org`` host; on a genuine 429/503
-it waits exactly what ``Retry-After`` says (seconds or an HTTP date) and pauses every worker, since ignoring a 429
-gets a client banned; other 5xx and transport errors are retried with exponential back-off a bounded number of
-times, then raised. Redirects are never followed: httpx turns a redirected POST into a body-less GET, so a
-redirect is an error naming its target.
+What it does with every query (docs/kg.md has the engine table):
 
-What the engine says about the query itself is never retried, since the same query fails the same way:
+- **asks politely** (``fs1.kg.politeness``): GET, or form POST for long queries; JSON results; bounded concurrency
+  and request rate; a User-Agent with a contact where Wikimedia requires one; redirects are never followed (httpx
+  turns a redirected POST into a body-less GET), a redirect is an error naming its target;
+- **reads within bounds** (``fs1.kg.http``): a byte cap on the decoded body and a deadline on the whole request;
+- **knows the engine** (``fs1.kg.profile``): detected once, before the first query; the graphs asked and the
+  limits the engine announced; ``--server-timeout`` in the engine's own form, refused where it has none;
+- **takes no answer for whole unless it is** (``fs1.kg.completeness``): an answer that reached a row cap, was
+  flagged partial, or may have been cut by Virtuoso's anytime mode raises ``IncompleteAnswer`` and is never cached;
+- **tells errors apart** (``fs1.kg.engines``): a timeout or a refusal on cost is a verdict about the query
+  (``QueryTimeout``, ``QueryTooCostly``: the node becomes a hub); any other error the engine names is one line with
+  its own words and is never sent again; only 429, 502, 503, 504 and dropped connections are retried, waiting what
+  ``Retry-After`` says (every worker pauses: ignoring a 429 gets a client banned), else backing off exponentially.
 
-- a timeout → ``QueryTimeout``: Blazegraph (WDQS) answers HTTP 500 with ``TimeoutException`` in the body; QLever
-  answers HTTP **429** (no ``Retry-After``) with a JSON error document whose ``exception`` says "timed out" —
-  not throttling, though the status says so;
-- running out of memory → ``QueryMemoryError`` (QLever: "Tried to allocate …"; Java: ``OutOfMemoryError``);
-- any other QLever error document (``"status": "ERROR"``) → ``KGError``;
-- a 200 whose body breaks off with QLever's ``!!!!>>#`` error marker (the error struck while streaming) → the
-  matching error; nothing of it is cached.
-
-QLever's own time limit can be set per query (``server_timeout_s`` → its ``timeout`` URL parameter). Answers are
-cached on disk (``fs1.kg.cache``); probes the engine gave up on are remembered apart (``select_many_or_costly``).
+Answers are cached on disk (``fs1.kg.cache``) under the profile's tag; probes the engine gave up on are remembered
+apart (``select_many_or_costly``).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import re
+import logging
 import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit
+from typing import Any
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from fs1.errors import ConfigError
-from fs1.kg.base import KG, KGError, QueryMemoryError, QueryTimeout, QueryTooCostly, Row
+from fs1.kg import completeness
+from fs1.kg.base import KG, IncompleteAnswer, KGError, QueryMemoryError, QueryTimeout, QueryTooCostly, Row
 from fs1.kg.cache import QueryCache
+from fs1.kg.engines import COSTLY, MEMORY, RETRY, TIMEOUT, TIMEOUT_PARAMS, VIRTUOSO, Verdict, classify_error
+from fs1.kg.engines import stream_error as engine_stream_error
+from fs1.kg.http import ACCEPT_ENCODING, Reply, exchange, with_params
+from fs1.kg.politeness import (
+    DEFAULT_USER_AGENT,
+    RateLimiter,
+    default_concurrency,
+    default_rate,
+    endpoint_host,
+    is_wikidata_host,
+    user_agent_for,
+)
+from fs1.kg.profile import EndpointProfile, detect_engine, virtuoso_limits
+from fs1.kg.settings import EndpointOptions
+from fs1.redact import redact_url
 from fs1.retry_after import retry_after
 
+log = logging.getLogger(__name__)
 WDQS_URL = "https://query.wikidata.org/sparql"
-WIKIDATA_DOMAIN = "wikidata.org"
-USER_AGENT_ENV = "FS1_USER_AGENT"
-DEFAULT_USER_AGENT = (
-    "fs1/0.1 (KG path retrieval for arXiv:2505.11140; set FS1_USER_AGENT to add a contact) httpx"
-)
-USER_AGENT_EXAMPLE = "fs1/0.1 (https://example.org/you; you@example.org)"
-# A contact in a User-Agent: an e-mail address or a URL (Wikimedia's User-Agent policy asks for either).
-CONTACT = re.compile(r"[^\s@()<>;]+@[^\s@()<>;]+\.[A-Za-z]{2,}|https?://[^\s()<>;]+")
 RESULTS_JSON = "application/sparql-results+json"
 # URLs longer than this go by POST (proxies and servers commonly cap request lines near 8 KB; stay well below).
 GET_MAX_URL = 2000
-TIMEOUT_MARKERS = ("TimeoutException", "Query timed out", "query timeout")  # Blazegraph/WDQS bodies
-MEMORY_MARKERS = ("Tried to allocate", "OutOfMemoryError", "bad_alloc")
-QLEVER_STREAM_ERROR = b"!!!!>>#"  # QLever ends a 200 body with this when an error strikes while streaming
+__all__ = [
+    "DEFAULT_USER_AGENT",
+    "EndpointSettings",
+    "SparqlKG",
+    "WDQS_URL",
+    "endpoint_host",
+    "parse_retry_after",
+]
 
 
-class EndpointSettings(BaseModel):
-    """How a remote SPARQL endpoint is queried."""
-
-    model_config = ConfigDict(extra="forbid")
+class EndpointSettings(EndpointOptions):
+    """How a remote SPARQL endpoint is queried: the user's options plus the client's own bounds."""
 
     url: str = Field(WDQS_URL, description="SPARQL endpoint URL.")
-    user_agent: str | None = Field(
-        None,
-        description="User-Agent with a contact (e-mail or URL); default $FS1_USER_AGENT. Required for "
-        "*.wikidata.org hosts (Wikimedia policy); elsewhere a descriptive fs1 one is used when unset.",
-    )
     timeout_s: float = Field(
-        70.0, gt=0, description="Client read timeout (WDQS itself stops queries at 60 s)."
+        70.0, gt=0, description="Longest wait for any one read (WDQS stops queries at 60 s)."
     )
-    retries: int = Field(
-        5, ge=0, description="Retries after a transport error, 429, or 5xx before giving up."
-    )
+    retries: int = Field(5, ge=0, description="Retries after a dropped connection, 429, 502, 503 or 504.")
     backoff_s: float = Field(
         1.0, ge=0, description="First back-off wait when no Retry-After is given; doubles."
     )
     max_wait_s: float = Field(
         600.0, gt=0, description="Longest Retry-After honoured; a longer one is an error."
     )
-    concurrency: int | None = Field(
-        None, ge=1, description="Queries in flight at once; default 1 for WDQS (its policy), 4 elsewhere."
-    )
-    rate: float | None = Field(
-        None, gt=0, description="Most requests started per second; default 5 for WDQS, 100 elsewhere."
-    )
     cache_dir: Path | None = Field(
         None, description="Directory of the query cache; None = default cache dir."
-    )
-    cache: bool = Field(True, description="Keep answered queries on disk and reuse them.")
-    server_timeout_s: int | None = Field(
-        None,
-        ge=1,
-        description="QLever: per-query time limit sent as its `timeout` URL parameter (30 → timeout=30s); "
-        "None = the server's default. Send it to QLever only.",
     )
 
 
@@ -105,79 +93,10 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return retry_after(value, now)
 
 
-class RateLimiter:
-    """Spaces request starts at least ``1/rate`` apart across threads; ``pause`` holds everyone back (429)."""
-
-    def __init__(self, rate: float) -> None:
-        self._interval = 1.0 / rate
-        self._next = 0.0
-        self._lock = threading.Lock()
-
-    def wait(self) -> None:
-        """Block until this caller may start a request."""
-        with self._lock:
-            now = time.monotonic()
-            start = max(now, self._next)
-            self._next = start + self._interval
-        if start > now:
-            time.sleep(start - now)
-
-    def pause(self, seconds: float) -> None:
-        """No request may start within the next ``seconds``."""
-        with self._lock:
-            self._next = max(self._next, time.monotonic() + seconds)
-
-
 def _rows_from_json(payload: dict) -> list[Row]:
     """Rows of a SPARQL JSON results document."""
     bindings = payload["results"]["bindings"]
     return [{name: term["value"] for name, term in binding.items()} for binding in bindings]
-
-
-def is_wikidata_host(url: str) -> bool:
-    """True for ``wikidata.org`` and every ``*.wikidata.org`` host (query, query-main, query-scholarly, …)."""
-    host = endpoint_host(url)
-    return host == WIKIDATA_DOMAIN or host.endswith("." + WIKIDATA_DOMAIN)
-
-
-def user_agent_for(url: str, configured: str | None) -> str:
-    """The User-Agent to send: ``configured`` or ``$FS1_USER_AGENT``; Wikimedia hosts require one with a contact."""
-    agent = (configured or os.environ.get(USER_AGENT_ENV) or "").strip()
-    if not is_wikidata_host(url):
-        return agent or DEFAULT_USER_AGENT
-    if not agent:
-        problem = "no User-Agent is set"
-    elif not CONTACT.search(agent):
-        problem = f"the User-Agent {agent!r} names no contact (an e-mail address or URL)"
-    else:
-        return agent
-    raise KGError(
-        f"{endpoint_host(url)} requires a User-Agent with a contact (Wikimedia policy: other agents are "
-        f"rate-limited, then blocked), but {problem}; set {USER_AGENT_ENV} or --user-agent, "
-        f"e.g. {USER_AGENT_EXAMPLE!r}"
-    )
-
-
-def engine_error(body: str) -> str | None:
-    """The ``exception`` text of a QLever JSON error document (``{"status": "ERROR", "exception": …}``)."""
-    if not body.lstrip().startswith("{"):
-        return None
-    try:
-        doc = json.loads(body)
-    except ValueError:
-        return None
-    if isinstance(doc, dict) and isinstance(doc.get("exception"), str):
-        return doc["exception"]
-    return None
-
-
-def _says_timeout(text: str) -> bool:
-    lowered = text.lower()
-    return "timed out" in lowered or "timeout" in lowered
-
-
-def _short(text: str, limit: int = 300) -> str:
-    return " ".join(text.split())[:limit]
 
 
 class SparqlKG(KG):
@@ -192,25 +111,23 @@ class SparqlKG(KG):
         settings = settings or EndpointSettings()
         if not settings.url.startswith(("http://", "https://")):
             raise ConfigError(f"SPARQL endpoint must be an http(s) URL, got {settings.url!r}")
-        polite = is_wikidata_host(settings.url)
         self.settings = settings.model_copy(
             update={
-                "concurrency": settings.concurrency or (1 if polite else 4),
-                "rate": settings.rate or (5.0 if polite else 100.0),
+                "concurrency": settings.concurrency or default_concurrency(settings.url),
+                "rate": default_rate(settings.url) if settings.rate is None else settings.rate,
             }
         )
         self.url = self.settings.url
-        self.spec = f"sparql:{self.url}"
-        agent = user_agent_for(self.url, self.settings.user_agent)
-        self._params: dict[str, str] = {}
-        if self.settings.server_timeout_s is not None:
-            self._params["timeout"] = f"{self.settings.server_timeout_s}s"
-        self._client = httpx.Client(
-            headers={"User-Agent": agent, "Accept": RESULTS_JSON},
-            timeout=httpx.Timeout(self.settings.timeout_s, connect=min(10.0, self.settings.timeout_s)),
-            follow_redirects=False,
-        )
-        self._limiter = RateLimiter(float(self.settings.rate or 1.0))
+        self.shown_url = redact_url(self.url)  # what records, logs and messages name: no password or key
+        self.spec = f"sparql:{self.shown_url}"
+        headers = {
+            "User-Agent": user_agent_for(self.url, self.settings.user_agent),
+            "Accept": RESULTS_JSON,
+            "Accept-Encoding": ACCEPT_ENCODING,
+        }
+        timeout = httpx.Timeout(self.settings.timeout_s, connect=min(10.0, self.settings.timeout_s))
+        self._client = httpx.Client(headers=headers, timeout=timeout, follow_redirects=False)
+        self._limiter = RateLimiter(float(self.settings.rate or 0.0))
         self._pool = ThreadPoolExecutor(
             max_workers=self.settings.concurrency or 1, thread_name_prefix="fs1-sparql"
         )
@@ -219,129 +136,242 @@ class SparqlKG(KG):
             from fs1.kg.store import default_cache_dir
 
             self._cache = QueryCache((self.settings.cache_dir or default_cache_dir()) / "sparql-cache.sqlite")
+        self._graph_params = [("default-graph-uri", g) for g in self.settings.default_graph]
+        self._graph_params += [("named-graph-uri", g) for g in self.settings.named_graph]
+        self._profile: EndpointProfile | None = None
+        self._profile_lock = threading.Lock()
+        self._learned_max_rows: int | None = None
+        self._count_lock = threading.Lock()
         self.requests_sent = 0
+        self.incomplete_answers = 0
 
+    # -- the endpoint's profile ------------------------------------------------------------------------------------
+    @property
+    def profile(self) -> EndpointProfile:
+        """The engine, graphs and limits, found with a few tiny probes before the first query (once)."""
+        with self._profile_lock:
+            if self._profile is None:
+                self._profile = self._detect()
+                if self._cache is not None:
+                    self._cache.record_endpoint(self._profile.answers_tag(), self._profile.describe())
+            return self._profile
+
+    def _detect(self) -> EndpointProfile:
+        s = self.settings
+
+        def send(query: str) -> Reply:
+            return self._exchange(query, raw=True, extras=False)
+
+        engine: str
+        if s.endpoint_engine:
+            engine, version, how = s.endpoint_engine, "", "declared (--endpoint-engine)"
+        else:
+            engine, version, how = detect_engine(self.url, send, is_wikidata_host(self.url))
+        if s.server_timeout is not None and engine not in TIMEOUT_PARAMS:
+            raise ConfigError(
+                f"--server-timeout: {self.shown_url} runs {engine}, which takes no per-query time limit from a client "
+                f"(engines that do: {', '.join(sorted(TIMEOUT_PARAMS))}); set the server's own limit instead"
+                + ("" if engine != "unknown" else ", or name the engine with --endpoint-engine")
+            )
+        announced, anytime, note = (None, None, "")
+        if engine == VIRTUOSO:
+            announced, anytime, note = virtuoso_limits(send, s.server_timeout)
+        url_params = httpx.URL(self.url).params
+        profile = EndpointProfile(
+            url=self.shown_url,
+            engine=engine,
+            version=version,
+            detected_by=how,
+            default_graphs=(*url_params.get_list("default-graph-uri"), *s.default_graph),
+            named_graphs=(*url_params.get_list("named-graph-uri"), *s.named_graph),
+            announced_max_rows=announced,
+            declared_max_rows=s.endpoint_max_rows,
+            anytime_ms=anytime,
+            server_timeout_s=s.server_timeout,
+            notes=(note,) if note else (),
+        )
+        log.info("%s: %s", self.shown_url, profile.describe())
+        return profile
+
+    @property
+    def max_rows(self) -> int | None:
+        """The row cap in force: announced at detection, declared, or learned from an ``X-SPARQL-MaxRows``."""
+        caps = [c for c in (self.profile.max_rows, self._learned_max_rows) if c]
+        return min(caps) if caps else None
+
+    def describe(self) -> dict[str, Any]:
+        """The profile and this run's traffic, for the paths summary and the manifest."""
+        return {
+            **self.profile.describe(),
+            "learned_max_rows": self._learned_max_rows,
+            "requests": self.requests_sent,
+            "incomplete_answers": self.incomplete_answers,
+            "rate": self.settings.rate,
+            "concurrency": self.settings.concurrency,
+        }
+
+    # -- queries -----------------------------------------------------------------------------------------------
     def select(self, query: str) -> list[Row]:
-        """Answer one query from the cache or the endpoint."""
+        """Answer one query from the cache or the endpoint; only complete answers are cached."""
+        tag = self.profile.answers_tag()
         if self._cache is not None:
-            cached = self._cache.get(self.url, query)
+            cached = self._cache.get(tag, query)
             if cached is not None:
                 return cached
-        rows = self._fetch(query)
+        rows = self._answer(query)
         if self._cache is not None:
-            self._cache.put(self.url, query, rows)
+            self._cache.put(tag, query, rows)
         return rows
 
     def select_many(self, queries: Sequence[str]) -> list[list[Row]]:
         """Answer several queries with at most ``concurrency`` in flight; results in input order."""
         return self._map(self.select, queries)
 
-    def select_many_or_costly(self, queries: Sequence[str]) -> list[list[Row] | None]:
-        """Like ``select_many``; a query the engine gives up on is ``None`` and is remembered in the cache."""
+    def select_many_or_costly(self, queries: Sequence[str]) -> list[list[Row] | QueryTooCostly]:
+        """Like ``select_many``; a query the engine gives up on yields its exception and is remembered."""
         return self._map(self._select_or_costly, queries)
 
-    def _select_or_costly(self, query: str) -> list[Row] | None:
-        if self._cache is not None and self._cache.costly(self.url, query) is not None:
-            return None
+    def select_many_results(self, queries: Sequence[str]) -> list[list[Row] | QueryTooCostly]:
+        """Like ``select_many``; a query given up on or answered in part yields its exception (nothing kept)."""
+        return self._map(self._select_or_exception, queries)
+
+    def _select_or_exception(self, query: str) -> list[Row] | QueryTooCostly:
         try:
             return self.select(query)
         except QueryTooCostly as exc:
-            if self._cache is not None:
-                self._cache.put_costly(self.url, query, str(exc))
-            return None
+            return exc
+
+    def _select_or_costly(self, query: str) -> list[Row] | QueryTooCostly:
+        tag = self.profile.costly_tag()
+        if self._cache is not None:
+            reason = self._cache.costly(tag, query)
+            if reason is not None:
+                return QueryTooCostly(reason)  # the same words as when it happened: records do not differ
+        try:
+            return self.select(query)
+        except QueryTooCostly as exc:
+            # A cut answer is no verdict on the query's cost (ask differently); a partial one is, as a timeout is.
+            if self._cache is not None and getattr(exc, "cause", "") != "cap":
+                self._cache.put_costly(tag, query, str(exc))
+            return exc
 
     def _map(self, fn, queries: Sequence[str]) -> list:  # noqa: ANN001
         if len(queries) <= 1 or self.settings.concurrency == 1:
             return [fn(q) for q in queries]
         return list(self._pool.map(fn, queries))
 
-    def _send(self, query: str) -> httpx.Response:
-        self.requests_sent += 1
-        params = {"query": query, **self._params}
-        if len(self.url) + len(urlencode(params)) + 1 <= GET_MAX_URL:
-            return self._client.get(self.url, params=params)
-        return self._client.post(self.url, data=params)
+    def _answer(self, query: str) -> list[Row]:
+        """Rows of a complete answer, or the error the reply amounts to."""
+        reply = self._exchange(query)
+        payload, rows = self._parse(reply)
+        announced = completeness.announced_cap(reply.headers)
+        if announced and announced != self.max_rows:
+            self._learned_max_rows = min(c for c in (announced, self._learned_max_rows) if c)
+            log.info("%s announces a row cap of %d (X-SPARQL-MaxRows)", self.shown_url, announced)
+        try:
+            completeness.check(
+                query,
+                len(rows),
+                status=reply.status,
+                headers=reply.headers,
+                payload=payload,
+                elapsed_s=reply.elapsed,
+                profile=self.profile,
+            )
+        except IncompleteAnswer:
+            with self._count_lock:
+                self.incomplete_answers += 1
+            raise
+        return rows
 
-    def _fetch(self, query: str) -> list[Row]:
-        """Send with retries; return rows or raise ``KGError``/``QueryTimeout``/``QueryMemoryError``."""
+    def _exchange(self, query: str, *, raw: bool = False, extras: bool = True) -> Reply:
+        """Send with retries of transient failures; the reply (200/206, or any status when ``raw``) or raise."""
         s = self.settings
+        params = [("query", query), *self._graph_params]
+        if extras:
+            params += self.profile.timeout_params()
+        post = len(str(with_params(self.url, params))) > GET_MAX_URL
         problem = ""
         for attempt in range(s.retries + 1):
             self._limiter.wait()
+            with self._count_lock:
+                self.requests_sent += 1
             try:
-                response = self._send(query)
+                reply = exchange(
+                    self._client,
+                    self.url,
+                    params,
+                    post=post,
+                    max_bytes=int(s.max_response_mb * 2**20),
+                    deadline_s=s.request_deadline,
+                    shown_url=self.shown_url,
+                )
             except httpx.TransportError as exc:
                 problem, delay = f"{type(exc).__name__}: {exc}", s.backoff_s * 2**attempt
             else:
-                if response.status_code == 200:
-                    return self._parse(response)
-                delay = self._retry_delay(response, attempt)
-                problem = f"HTTP {response.status_code}"
+                if reply.status in (200, 206):
+                    return reply
+                verdict = self._verdict(reply)
+                if verdict.kind != RETRY:
+                    if raw:
+                        return reply
+                    raise self._error(verdict, reply.status)
+                delay, problem = self._retry_delay(reply, attempt), f"HTTP {reply.status}"
             if attempt < s.retries:
                 self._limiter.pause(delay)
                 time.sleep(delay)
-        raise KGError(f"{self.url}: query failed after {s.retries + 1} attempts ({problem})")
+        raise KGError(f"{self.shown_url}: query failed after {s.retries + 1} attempts ({problem})")
 
-    def _retry_delay(self, response: httpx.Response, attempt: int) -> float:
-        """How long to wait before retrying a non-200 answer; raise when it must not be retried."""
-        code, body = response.status_code, response.text[:4000]
-        if 300 <= code < 400:
-            target = response.headers.get("Location", "(no Location header)")
+    def _verdict(self, reply: Reply) -> Verdict:
+        if 300 <= reply.status < 400:
+            target = reply.headers.get("Location", "(no Location header)")
             raise KGError(
-                f"{self.url}: HTTP {code} redirect to {target}; redirects are not followed (a redirected POST "
-                "loses its query): use that URL as the endpoint"
+                f"{self.shown_url}: HTTP {reply.status} redirect to {target}; redirects are not followed (a redirected "
+                "POST loses its query): use that URL as the endpoint"
             )
-        self._raise_engine_error(code, body)
-        if code != 429 and code < 500:
-            raise KGError(f"{self.url}: HTTP {code}: {_short(body)}")
-        delay = parse_retry_after(response.headers.get("Retry-After"))
+        return classify_error(reply.status, reply.headers, reply.text)
+
+    def _retry_delay(self, reply: Reply, attempt: int) -> float:
+        delay = parse_retry_after(reply.headers.get("Retry-After"))
         if delay is None:
             return self.settings.backoff_s * 2**attempt
         if delay > self.settings.max_wait_s:
             raise KGError(
-                f"{self.url}: HTTP {code} with Retry-After {delay:.0f} s (over max_wait_s); stopping"
+                f"{self.shown_url}: HTTP {reply.status} with Retry-After {delay:.0f} s (over max_wait_s); stopping"
             )
         return delay
 
-    def _raise_engine_error(self, code: int, body: str) -> None:
-        """Raise for answers in which the engine speaks about the query itself (never worth sending again)."""
-        exception = engine_error(body)
-        if code == 429 and exception is not None:
-            # QLever: a cancelled query (its time limit, mostly) comes back as 429 with an error document.
-            if _says_timeout(exception):
-                raise QueryTimeout(
-                    f"{self.url}: the server timed out on the query (HTTP 429: {_short(exception)})"
-                )
-            raise KGError(f"{self.url}: the server cancelled the query (HTTP 429: {_short(exception)})")
-        if code < 500:
-            return
-        if any(marker in body for marker in TIMEOUT_MARKERS):
-            raise QueryTimeout(f"{self.url}: the server timed out on the query (HTTP {code})")
-        if any(marker in body for marker in MEMORY_MARKERS):
-            raise QueryMemoryError(
-                f"{self.url}: the server ran out of memory on the query (HTTP {code}: {_short(exception or body)})"
+    def _error(self, verdict: Verdict, status: int | None, while_sending: bool = False) -> KGError:
+        """The exception a verdict amounts to, with the engine's own first line."""
+        where = f"HTTP {status}: " if status is not None else ""
+        when = " while sending the result" if while_sending else ""
+        if verdict.kind == TIMEOUT:
+            return QueryTimeout(
+                f"{self.shown_url}: the server timed out on the query{when} ({where}{verdict.line})"
             )
-        if exception is not None:
-            raise KGError(f"{self.url}: HTTP {code}: {_short(exception)}")
+        if verdict.kind == MEMORY:
+            return QueryMemoryError(
+                f"{self.shown_url}: the server ran out of memory on the query ({where}{verdict.line})"
+            )
+        if verdict.kind == COSTLY:
+            return QueryTooCostly(
+                f"{self.shown_url}: the server refused the query as too costly ({where}{verdict.line})"
+            )
+        if (
+            status == 429
+        ):  # QLever's cancellation (other than its time limit): not throttling, not worth a retry
+            return KGError(f"{self.shown_url}: the server cancelled the query ({where}{verdict.line})")
+        return KGError(f"{self.shown_url}: the server failed on the query{when} ({where}{verdict.line})")
 
-    def _parse(self, response: httpx.Response) -> list[Row]:
+    def _parse(self, reply: Reply) -> tuple[dict, list[Row]]:
         try:
-            return _rows_from_json(response.json())
+            payload = json.loads(reply.content)
+            return payload, _rows_from_json(payload)
         except (ValueError, KeyError, TypeError) as exc:
-            self._raise_stream_error(response.content)
-            raise KGError(f"{self.url}: not a SPARQL JSON result ({exc})") from None
-
-    def _raise_stream_error(self, content: bytes) -> None:
-        """A body cut short by QLever's error marker: the error it names (a timeout, mostly)."""
-        at = content.rfind(QLEVER_STREAM_ERROR)
-        if at < 0:
-            return
-        message = _short(content[at : at + 4000].decode("utf-8", errors="replace"))
-        if _says_timeout(message):
-            raise QueryTimeout(f"{self.url}: the server timed out while sending the result ({message})")
-        if any(marker in message for marker in MEMORY_MARKERS):
-            raise QueryMemoryError(f"{self.url}: the server ran out of memory while sending ({message})")
-        raise KGError(f"{self.url}: the server failed while sending the result ({message})")
+            verdict = engine_stream_error(reply.content)
+            if verdict is not None:
+                raise self._error(verdict, None, while_sending=True) from None
+            raise KGError(f"{self.shown_url}: not a SPARQL JSON result ({exc})") from None
 
     def close(self) -> None:
         """Close the HTTP client, worker pool and cache."""
@@ -349,8 +379,3 @@ class SparqlKG(KG):
         self._client.close()
         if self._cache is not None:
             self._cache.close()
-
-
-def endpoint_host(url: str) -> str:
-    """The host name of an endpoint URL (used to pick polite defaults for Wikidata hosts)."""
-    return (urlsplit(url).hostname or "").lower()

@@ -20,6 +20,7 @@ from fs1.kg.search import EdgePath, PathSearch
 from fs1.kg.settings import SearchSettings
 from fs1.kg.verbalise import verbalise
 from fs1.records import PathRecord, Question, Triple
+from fs1.redact import redact_text
 
 FOUND, NONE, NO_ENTITIES, ERROR = "found", "none", "no_entities", "error"
 REACH_CACHE_SIZE = 256  # questions whose reachable labels are kept for supports()
@@ -63,10 +64,18 @@ class PathFinder:
 
     def record(self, question: Question) -> PathRecord:
         """The ``PathRecord`` of one question; a KG failure gives status ``error`` with the reason."""
+        self.graph.begin_question()
         try:
             record = self._record(question)
         except KGError as exc:
-            record = PathRecord(ID=question.ID, status=ERROR, error=str(exc))
+            # The reason quotes the endpoint's URL, which may carry a password.
+            record = PathRecord(ID=question.ID, status=ERROR, error=redact_text(str(exc)))
+        if self.graph.question_notes:
+            # Nodes judged from answers the KG gave up on or gave in part: the record says which, and why.
+            record.meta["incomplete"] = [
+                {"node": node, "why": redact_text(why)}
+                for node, why in sorted(self.graph.question_notes.items())
+            ]
         record.kg = self.kg.spec
         record.kg_date = self.data_date(ask=record.status != ERROR)
         return record
@@ -229,7 +238,9 @@ def supports(kg: KG | PathFinder, question_entities: Iterable[str], answer: str,
     Label answers match an entity whose label equals the answer after Unicode/case/space normalisation. The
     question entities themselves never count as support. A ``PathFinder`` may be passed to share its caches.
     """
-    finder = kg if isinstance(kg, PathFinder) else _FINDERS.get(kg)
-    if finder is None:
-        finder = _FINDERS[kg] = PathFinder(kg)  # type: ignore[index]
+    if isinstance(kg, PathFinder):
+        finder = kg
+    else:
+        finder = _FINDERS.get(kg) or PathFinder(kg)
+        _FINDERS[kg] = finder
     return finder.supports(question_entities, answer, max_hops)

@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from fs1.kg import queries
-from fs1.kg.base import KG
+from fs1.kg.base import KG, QueryTooCostly, Row
+from fs1.kg.batches import ask_blocks, batch_size, chunks, halves, split_pair_block
 from fs1.kg.ids import normalise_mid, pid_from_wdt_iri, qid_from_iri, term_id
 from fs1.kg.settings import SearchSettings, read_hub_list
 
@@ -67,23 +68,21 @@ class Adjacency:
         return cls(ordered, True, limit, {k: tuple(v) for k, v in index.items()})
 
 
+_MORE: Row = {}  # a stand-in row: "more edges than the limit" from a count, where no listing was asked
+
+
 def _key(a: str, b: str) -> tuple[str, str]:
     return (a, b) if a <= b else (b, a)
 
 
-def _raw_degree(rows: list[dict[str, str]] | None) -> int | None:
+def _raw_degree(rows: list[Row] | QueryTooCostly) -> int | None:
     """Total of the ``?out``/``?in`` raw counts, or ``None`` when the engine did not give both."""
-    if not rows or "out" not in rows[0] or "in" not in rows[0]:
+    if isinstance(rows, QueryTooCostly) or not rows or "out" not in rows[0] or "in" not in rows[0]:
         return None
     try:
         return int(rows[0]["out"]) + int(rows[0]["in"])
     except ValueError:
         return None
-
-
-def _chunks(items: list, size: int) -> Iterable[list]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
 
 
 class GraphAccess:
@@ -103,6 +102,10 @@ class GraphAccess:
         self._known_hubs = read_hub_list(settings.hub_list) if settings.hub_list else frozenset()
         self.queries = 0
         self.costly_hubs = 0  # nodes found to be hubs because the engine gave up on them
+        # Why a node was judged from a failed or incomplete answer, and those the current question met (its record
+        # says so: "complete or says it is not").
+        self.failures: dict[str, str] = {}
+        self.question_notes: dict[str, str] = {}
         # Remote engines count one triple pattern from index metadata; the embedded store would scan (fs1.kg.store).
         self.fast_raw_counts = bool(getattr(kg, "fast_raw_counts", False))
         # Relative cost of fetching one adjacency vs. checking one node pair: remote endpoints pack many pairs into
@@ -124,6 +127,8 @@ class GraphAccess:
         if node in self._known_hubs:
             return True
         if node in self._hub:
+            if self._hub[node]:
+                self._note_failures([node])
             return self._hub[node]
         adj = self._adjacency.get(node)
         if adj is None or (not adj.complete and adj.limit < self.settings.degree_limit):
@@ -149,21 +154,25 @@ class GraphAccess:
         texts = [queries.degree_query(n, self.settings.deny, limit + 1) for n in unknown]
         self.queries += len(texts)
         for node, rows in zip(unknown, self.kg.select_many_or_costly(texts), strict=True):
-            if rows is None:
-                self._mark_costly_hub(node, "counting")
+            if isinstance(rows, QueryTooCostly):
+                self._mark_failed_hub(node, "counting its edges", rows)
             else:
                 self._hub[node] = int(rows[0]["c"]) > limit if rows and "c" in rows[0] else True
         if len(self._hub) > self._max_cached_edges:
             self._hub.clear()
-        return {n for n in nodes if self.is_hub(n)}
+        found = {n for n in nodes if self.is_hub(n)}
+        self._note_failures(found)
+        return found
 
     def adjacency(
         self, nodes: Iterable[str], limit: int, *, hub_on_failure: bool = False
     ) -> dict[str, Adjacency]:
         """Adjacency of each node, fetched with ``LIMIT limit + 1`` when not cached well enough.
 
-        ``hub_on_failure`` (intermediates only): a node whose listing the engine gives up on comes back as an
-        incomplete adjacency and is marked a hub, instead of failing the question.
+        Where the endpoint cuts answers at a row cap below ``limit + 1``, the edges are counted first and listed in
+        pages within the cap. A node whose listing the engine gives up on or answers in part comes back as an
+        incomplete adjacency: an intermediate (``hub_on_failure``) is then a hub, a question or answer entity is
+        only probed by pair lookups (as one above ``endpoint_limit`` is); either way the question says why.
         """
         out: dict[str, Adjacency] = {}
         missing = []
@@ -172,23 +181,79 @@ class GraphAccess:
             if adj is not None and (adj.complete or adj.limit >= limit):
                 self._adjacency.move_to_end(node)
                 out[node] = adj
+                if not adj.complete:
+                    self._note_failures([node])
             else:
                 missing.append(node)
-        texts = [queries.adjacency_query(n, self.settings.deny, limit + 1) for n in missing]
-        self.queries += len(texts)
-        answers = self.kg.select_many_or_costly(texts) if hub_on_failure else self.kg.select_many(texts)
+        cap = self.kg.max_rows
+        paged = cap is not None and limit + 1 > cap
+        answers = self._listings_paged(missing, limit, cap) if paged else self._listings(missing, limit)  # type: ignore[arg-type]
         for node, rows in zip(missing, answers, strict=True):
-            if rows is None:
-                self._mark_costly_hub(node, "listing")
+            if isinstance(rows, QueryTooCostly):
+                self._mark_failed_listing(node, rows, hub=hub_on_failure)
                 out[node] = self._remember(node, Adjacency((), False, max(limit, self.settings.degree_limit)))
             else:
                 out[node] = self._remember(node, self._adjacency_from_rows(node, rows, limit))
         return out
 
-    def _mark_costly_hub(self, node: str, doing: str) -> None:
+    def _listings(self, nodes: list[str], limit: int) -> list[list[Row] | QueryTooCostly]:
+        texts = [queries.adjacency_query(n, self.settings.deny, limit + 1) for n in nodes]
+        self.queries += len(texts)
+        return self.kg.select_many_or_costly(texts)
+
+    def _listings_paged(self, nodes: list[str], limit: int, cap: int) -> list[list[Row] | QueryTooCostly]:
+        """Each node's rows, listed in pages of ``cap`` rows after counting them; a node with more than ``limit``
+        edges is not listed (one row more than ``limit`` stands for it, as ``LIMIT limit + 1`` would give)."""
+        deny = self.settings.deny
+        counts = self.kg.select_many_or_costly([queries.degree_query(n, deny, limit + 1) for n in nodes])
+        out: list[list[Row] | QueryTooCostly] = []
+        pages: list[tuple[int, str]] = []
+        for i, (node, rows) in enumerate(zip(nodes, counts, strict=True)):
+            if isinstance(rows, QueryTooCostly):
+                out.append(rows)
+                continue
+            total = int(rows[0].get("c", limit + 1)) if rows else limit + 1
+            if total > limit:
+                out.append([_MORE] * (limit + 1))
+                continue
+            out.append([])
+            pages += [
+                (i, queries.adjacency_page_query(node, deny, cap, start)) for start in range(0, total, cap)
+            ]
+        self.queries += len(nodes) + len(pages)
+        for (i, _), rows in zip(
+            pages, self.kg.select_many_or_costly([text for _, text in pages]), strict=True
+        ):
+            done = out[i]
+            if not isinstance(done, QueryTooCostly):
+                out[i] = rows if isinstance(rows, QueryTooCostly) else done + rows
+        return out
+
+    def _mark_failed_hub(self, node: str, doing: str, failure: QueryTooCostly) -> None:
         self._hub[node] = True
         self.costly_hubs += 1
-        log.info("%s taken for a hub: the KG gave up %s its edges (timeout or memory)", node, doing)
+        self.failures[node] = f"taken for a hub: the KG gave up {doing} ({failure})"
+        log.info("%s %s", node, self.failures[node])
+
+    def _mark_failed_listing(self, node: str, failure: QueryTooCostly, *, hub: bool) -> None:
+        if hub:
+            self._mark_failed_hub(node, "listing its edges", failure)
+        else:
+            self.failures[node] = (
+                f"not listed, only probed by pair lookups: the KG gave up listing its edges ({failure})"
+            )
+            log.info("%s %s", node, self.failures[node])
+        self.question_notes[node] = self.failures[node]
+
+    def _note_failures(self, nodes: Iterable[str]) -> None:
+        """Record in the current question's notes the nodes whose verdict came from a failed or partial answer."""
+        for node in nodes:
+            if node in self.failures:
+                self.question_notes[node] = self.failures[node]
+
+    def begin_question(self) -> None:
+        """Start collecting the notes of a new question (see ``question_notes``)."""
+        self.question_notes = {}
 
     def _adjacency_from_rows(self, node: str, rows: list[dict[str, str]], limit: int) -> Adjacency:
         if len(rows) > limit:
@@ -249,26 +314,29 @@ class GraphAccess:
 
     def _ask_pairs(self, a_nodes: list[str], b_nodes: list[str]) -> None:
         """Fetch and cache the edges of every pair in ``a_nodes × b_nodes``."""
-        size = self.settings.pair_batch
+        size, deny = self.settings.pair_batch, self.settings.deny
         union = sorted(set(a_nodes) | set(b_nodes))
         if len(union) <= size:
             # Small sets (most calls: one pair, or one node against a few): one query over U × U answers both
             # directions at once, half the requests of the A→B / B→A pair; edges inside A or B are ignored.
-            texts = [queries.pair_edges_queries(union, union, self.settings.deny)[0]]
+            blocks = [(union, union)]
         else:
-            texts = [
-                text
-                for a_chunk in _chunks(a_nodes, size)
-                for b_chunk in _chunks(b_nodes, size)
-                for text in queries.pair_edges_queries(a_chunk, b_chunk, self.settings.deny)
+            blocks = [
+                block
+                for a_chunk in chunks(a_nodes, size)
+                for b_chunk in chunks(b_nodes, size)
+                for block in ((a_chunk, b_chunk), (b_chunk, a_chunk))
             ]
-        self.queries += len(texts)
+        # Each block is the subjects × objects of one query; one answered in part is split and asked again.
+        rows, sent = ask_blocks(
+            self.kg, blocks, lambda b: queries.pair_edges_queries(b[0], b[1], deny)[0], split_pair_block
+        )
+        self.queries += sent
         found: dict[tuple[str, str], set[Edge]] = {}
-        for rows in self.kg.select_many(texts):
-            for row in rows:
-                edge = self._edge_from_row(row)
-                if edge is not None:
-                    found.setdefault(_key(edge.s, edge.o), set()).add(edge)
+        for row in rows:
+            edge = self._edge_from_row(row)
+            if edge is not None:
+                found.setdefault(_key(edge.s, edge.o), set()).add(edge)
         for a in a_nodes:
             for b in b_nodes:
                 if a != b:
@@ -300,27 +368,22 @@ class GraphAccess:
         missing = [i for i in wanted if i not in self._labels]
         items = [i for i in missing if i.startswith("Q")]
         props = [i for i in missing if i.startswith("P")]
-        lang, size = self.settings.language, self.settings.label_batch
-        texts = [queries.labels_query(c, lang) for c in _chunks(items, size)]
-        texts += [queries.property_labels_query(c, lang) for c in _chunks(props, size)]
-        self.queries += len(texts)
-        for i in missing:
-            self._labels[i] = None
-        for rows in self.kg.select_many(texts):
-            for row in rows:
-                ident = term_id(row.get("n") or row.get("p") or "")
-                if ident is not None and row.get("l") and self._labels.get(ident) is None:
-                    self._labels[ident] = row["l"]
+        lang = self.settings.language
+        found: dict[str, str] = {}
+        rows = self._ask_ids(items, lambda c: queries.labels_query(c, lang))
+        rows += self._ask_ids(props, lambda c: queries.property_labels_query(c, lang))
+        for row in rows:
+            ident = term_id(row.get("n") or row.get("p") or "")
+            if ident is not None and row.get("l"):
+                found.setdefault(ident, row["l"])
         # A property without a wikibase:directClaim link: fall back to the label of its entity wd:P….
-        unlabelled = [p for p in props if self._labels[p] is None]
-        if unlabelled:
-            for rows in self.kg.select_many(
-                [queries.labels_query(c, lang) for c in _chunks(unlabelled, size)]
-            ):
-                for row in rows:
-                    ident = term_id(row.get("n", ""))
-                    if ident is not None and row.get("l"):
-                        self._labels[ident] = row["l"]
+        unlabelled = [p for p in props if p not in found]
+        for row in self._ask_ids(unlabelled, lambda c: queries.labels_query(c, lang)):
+            ident = term_id(row.get("n", ""))
+            if ident is not None and row.get("l"):
+                found[ident] = row["l"]
+        for i in missing:
+            self._labels[i] = found.get(i)
         return {i: self._labels[i] for i in wanted}
 
     def mids_to_qids(self, mids: Iterable[str]) -> dict[str, list[str]]:
@@ -328,13 +391,18 @@ class GraphAccess:
         wanted = list(dict.fromkeys(normalise_mid(m) for m in mids))
         missing = [m for m in wanted if m not in self._mids]
         found: dict[str, set[str]] = {m: set() for m in missing}
-        texts = [queries.mid_query(c) for c in _chunks(missing, self.settings.label_batch)]
-        self.queries += len(texts)
-        for rows in self.kg.select_many(texts):
-            for row in rows:
-                item = qid_from_iri(row.get("item", ""))
-                if item is not None and row.get("mid") in found:
-                    found[row["mid"]].add(item)
+        for row in self._ask_ids(missing, queries.mid_query):
+            item = qid_from_iri(row.get("item", ""))
+            if item is not None and row.get("mid") in found:
+                found[row["mid"]].add(item)
         for mid, items in found.items():
             self._mids[mid] = sorted(items, key=lambda q: int(q[1:]))
         return {m: self._mids[m] for m in wanted}
+
+    def _ask_ids(self, ids: list[str], text_of: Callable[[list[str]], str]) -> list[Row]:
+        """Rows of a lookup over ``ids`` in VALUES blocks kept below the endpoint's row cap; a block answered in
+        part is split and asked again."""
+        size = batch_size(self.settings.label_batch, self.kg.max_rows)
+        rows, sent = ask_blocks(self.kg, chunks(ids, size), text_of, halves)
+        self.queries += sent
+        return rows

@@ -33,19 +33,31 @@ def _item(var: str) -> str:
     return f'isIRI({var}) && STRSTARTS(STR({var}), "{WD_ENTITY}Q")'
 
 
-def _adjacency_select(qid: str, deny: Sequence[str], limit: int) -> str:
+def _adjacency_select(qid: str, deny: Sequence[str], limit: int, offset: int | None = None) -> str:
     node = wd(normalise_qid(qid))
+    # A page of a longer listing needs a total order, so every page is a slice of the same sequence.
+    window = (
+        f"LIMIT {int(limit)}"
+        if offset is None
+        else f"ORDER BY ?dir ?p ?n LIMIT {int(limit)} OFFSET {int(offset)}"
+    )
     return (
         "SELECT ?dir ?p ?n WHERE {\n"
         + f'  {{ {node} ?p ?n . BIND("{OUT}" AS ?dir) }} UNION {{ ?n ?p {node} . BIND("{IN}" AS ?dir) }}\n'
         + f"  FILTER({_item('?n')}) {_allowed_predicate('?p', deny)}\n"
-        + f"}} LIMIT {int(limit)}"
+        + f"}} {window}"
     )
 
 
 def adjacency_query(qid: str, deny: Sequence[str], limit: int) -> str:
     """Allowed item–item edges at ``qid`` in both directions, at most ``limit`` rows (one row per edge)."""
     return PREFIXES + _adjacency_select(qid, deny, limit)
+
+
+def adjacency_page_query(qid: str, deny: Sequence[str], size: int, offset: int) -> str:
+    """Rows ``offset`` to ``offset + size`` of the allowed edges at ``qid`` in a fixed order: one page of a listing
+    longer than the endpoint's row cap (Virtuoso's ``ResultSetMaxRows``), which cuts any longer answer."""
+    return PREFIXES + _adjacency_select(qid, deny, size, offset)
 
 
 def degree_query(qid: str, deny: Sequence[str], limit: int) -> str:

@@ -26,6 +26,10 @@ HUB_CHECK_BATCH = 16  # bridge edges whose inner nodes are hub-checked together
 # Roots are first listed up to this many edges; a bigger one is listed in full (endpoint_limit) only when the
 # search has to grow from it, since a 2-hop path from a small root needs just pair lookups against the big one.
 ROOT_PROBE = 256
+STUCK_NOTE = (
+    "neither entity could be listed (more edges than endpoint_limit, or the KG gave up listing them); "
+    "not searched beyond 1 hop"
+)
 
 
 @dataclass
@@ -85,14 +89,13 @@ class PathSearch:
             return PairResult(a, b, None, [], "question entity is the answer")
         direct = self.graph.pair_edges([a], [b])[_key(a, b)]
         if direct:
-            return PairResult(a, b, 1, [(e,) for e in direct][: self.settings.max_paths])
+            singles: list[tuple[Edge, ...]] = [(e,) for e in direct]
+            return PairResult(a, b, 1, singles[: self.settings.max_paths])
         sides = (_Side(a), _Side(b))
         self.graph.adjacency([a, b], min(ROOT_PROBE, self.settings.endpoint_limit))
         for hops in range(2, max_hops + 1):
             if not self._expand_one(sides, exclude={a, b}):
-                return PairResult(
-                    a, b, None, [], "both entities exceed endpoint_limit; not searched beyond 1 hop"
-                )
+                return PairResult(a, b, None, [], STUCK_NOTE)
             paths = self._paths_across(*sides)
             if paths:
                 return PairResult(a, b, hops, paths)

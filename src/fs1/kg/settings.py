@@ -17,7 +17,9 @@ appear on a path whatever the deny-list says.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -85,10 +87,83 @@ class SearchSettings(BaseModel):
 
     @field_validator("deny", mode="before")
     @classmethod
-    def _normalise_deny(cls, value: object) -> tuple[str, ...]:
+    def _normalise_deny(cls, value: str | Iterable[object]) -> tuple[str, ...]:
         if isinstance(value, str):
             value = [v for v in value.split(",") if v.strip()]
-        return tuple(dict.fromkeys(normalise_pid(str(v).strip()) for v in value))  # type: ignore[union-attr]
+        return tuple(dict.fromkeys(normalise_pid(str(v).strip()) for v in value))
+
+
+EngineName = Literal["virtuoso", "qlever", "blazegraph", "oxigraph", "fuseki", "rdf4j"]
+
+
+class EndpointOptions(BaseModel):
+    """How a ``sparql:`` endpoint is asked (``fs1 paths`` options; ignored for ``local:`` KGs). docs/kg.md."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    user_agent: str | None = Field(
+        None,
+        description="sparql: User-Agent with a contact (e-mail or URL); default $FS1_USER_AGENT. Required for "
+        "*.wikidata.org hosts (Wikimedia policy); elsewhere a descriptive fs1 one is used when unset.",
+    )
+    concurrency: int | None = Field(
+        None,
+        ge=1,
+        description="sparql: queries in flight at once; default 1 for *.wikidata.org, 4 elsewhere.",
+    )
+    rate: float | None = Field(
+        None,
+        ge=0,
+        description="sparql: most requests started per second (0 = no limit); default 5 for *.wikidata.org, "
+        "no limit for loopback and private-network hosts, 20 for other hosts.",
+    )
+    cache: bool = Field(
+        True,
+        description="sparql: keep complete answers on disk and reuse them (--no-cache: ask everything afresh; "
+        "answers cached under another graph, engine or row cap are never reused).",
+    )
+    server_timeout: int | None = Field(
+        None,
+        ge=1,
+        description="sparql: per-query time limit in seconds, sent in the engine's own form (QLever timeout=Ns, "
+        "Virtuoso timeout=ms, Blazegraph/Fuseki/RDF4J timeout=s); refused for engines without one (Oxigraph).",
+    )
+    default_graph: tuple[str, ...] = Field(
+        (),
+        description="sparql: default-graph-uri IRIs (comma-separated) sent with every query, GET and POST.",
+    )
+    named_graph: tuple[str, ...] = Field(
+        (), description="sparql: named-graph-uri IRIs (comma-separated) sent with every query."
+    )
+    endpoint_max_rows: int | None = Field(
+        None,
+        ge=2,
+        description="sparql: the most rows the endpoint returns per answer, where it cuts without saying so (a "
+        "gateway adding a LIMIT); answers that reach it count as incomplete. Virtuoso's cap is read by itself.",
+    )
+    endpoint_engine: EngineName | None = Field(
+        None,
+        description="sparql: the engine behind the endpoint (virtuoso, qlever, blazegraph, oxigraph, fuseki, rdf4j) "
+        "when fs1 cannot tell it (a proxy hiding it); default: detected once from the Server header or a probe.",
+    )
+    max_response_mb: float = Field(
+        64.0,
+        gt=0,
+        description="sparql: largest reply read, in MB after decompression (a bigger one is an error).",
+    )
+    request_deadline: float = Field(
+        300.0, gt=0, description="sparql: seconds one request may take in all, sending to last byte."
+    )
+
+    @field_validator("default_graph", "named_graph", mode="before")
+    @classmethod
+    def _split_iris(cls, value: object) -> tuple[str, ...]:
+        items = value.split(",") if isinstance(value, str) else list(value or ())  # type: ignore[call-overload]
+        iris = tuple(dict.fromkeys(str(v).strip() for v in items if str(v).strip()))
+        for iri in iris:
+            if not iri.startswith(("http://", "https://", "urn:")) or any(c in iri for c in ' <>"{}|^`'):
+                raise ValueError(f"not a graph IRI: {iri!r}")
+        return iris
 
 
 def read_hub_list(spec: str) -> frozenset[str]:

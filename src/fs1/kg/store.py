@@ -17,6 +17,7 @@ import logging
 import os
 import shutil
 from pathlib import Path
+from typing import IO, cast
 
 import pyoxigraph as ox
 
@@ -63,6 +64,8 @@ class LocalKG(KG):
             raise KGError(f"invalid SPARQL query: {exc}") from None
         except OSError as exc:
             raise KGError(f"store read failed: {exc}") from None
+        if not isinstance(solutions, ox.QuerySolutions):
+            raise KGError("expected a SELECT query")
         names = [v.value for v in solutions.variables]
         rows = []
         for solution in solutions:
@@ -88,7 +91,7 @@ def _load_into(store: ox.Store, path: Path, *, bulk: bool) -> None:
     try:
         if path.name.endswith(".gz"):
             with gzip.open(path, "rb") as fh:
-                load(input=fh, format=fmt, lenient=True)
+                load(input=cast(IO[bytes], fh), format=fmt, lenient=True)  # a GzipFile is a binary file
         else:
             load(path=str(path), format=fmt, lenient=True)
     except SyntaxError as exc:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from fs1.io import InputError, read_records
 from fs1.manifest import MANIFEST_NAME, read_manifest
@@ -44,8 +44,11 @@ class ReportData:
     manifest: dict[str, Any] | None = None  # rundir/manifest.json: versions, hardware, seeds, times
 
 
-# Parts of a judged summary that hold text (the judge's settings, example replies); everything else is a number.
-TEXT_KEYS = frozenset({"judge", "error_examples"})
+# Parts of a summary that hold text (the judge's settings, example replies, the extraction rule, warnings);
+# everything else is a number.
+TEXT_KEYS = frozenset(
+    {"judge", "error_examples", "extract", "warnings", "excluded", "questions_without_predictions"}
+)
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -153,9 +156,9 @@ def load_runs(rundir: Path) -> list[RunView]:
                 name=name,
                 model=meta.get("model", name.split("__")[0]),
                 setting=meta.get("setting", name.split("__")[-1]),
-                summary=_read_summary(summary_path),
+                summary=cast(Summary, _read_summary(summary_path)),  # its shape checked as it is read
                 budgets=[b for b in meta.get("budgets") or [] if b is not None],
-                judged=_read_summary(judged_path) if judged_path.exists() else None,
+                judged=cast(JudgedSummary, _read_summary(judged_path)) if judged_path.exists() else None,
             )
         )
     if not runs:
@@ -200,6 +203,7 @@ def load_traces(rundir: Path, runs: list[RunView]) -> list[dict[str, Any]]:
                     "text": text[-VIEWER_TEXT_LIMIT:],
                     "extracted": score.get("extracted"),
                     "correct": bool(score.get("correct")),
+                    "excluded": score.get("match") == "excluded",  # left out of every number
                     "think_tokens": pred.get("think_tokens"),
                     "waits": pred.get("waits") or 0,
                 }

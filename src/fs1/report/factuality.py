@@ -47,7 +47,11 @@ def interval_cell(value: float | None, interval: Any, **attrs: Any) -> str:
     if value is None:
         return f"<td{_attrs(**attrs)}>–</td>"
     lo, hi = interval if isinstance(interval, list | tuple) and len(interval) == 2 else (None, None)
-    bounds = "" if lo is None else f' <small class="ci">[{escape(_pct(lo))}, {escape(_pct(hi))}]</small>'
+    bounds = (
+        ""
+        if lo is None or hi is None
+        else f' <small class="ci">[{escape(_pct(lo))}, {escape(_pct(hi))}]</small>'
+    )
     data = _attrs(**attrs, value=repr(float(value)), lo=lo, hi=hi)
     return f'<td class="iv"{data}><span class="v">{escape(_pct(value))}</span>{bounds}</td>'
 
@@ -68,7 +72,7 @@ def stacked_bar(correct: float, hallucinated: float) -> str:
     return f'<td class="bar"><div class="stack">{segments}</div></td>'
 
 
-def _budget_sections(run: RunView) -> list[tuple[str | None, dict[str, Any]]]:
+def _budget_sections(run: RunView) -> list[tuple[str | None, Mapping[str, Any]]]:
     by_budget = run.summary.get("by_budget") or {}
     if not by_budget:
         return [(None, run.summary.get("overall") or {})]
@@ -111,17 +115,20 @@ def factuality_table(runs: list[RunView]) -> str:
 def _question_accuracy(traces: Iterable[Mapping[str, Any]], run: str, budget: int | None) -> dict[str, float]:
     totals: dict[str, list[int]] = {}
     for t in traces:
-        if t["run"] == run and (budget is None or t.get("budget") == budget):
+        if t["run"] == run and (budget is None or t.get("budget") == budget) and not t.get("excluded"):
             total = totals.setdefault(str(t["id"]), [0, 0])
             total[0] += bool(t.get("correct"))
             total[1] += 1
     return {qid: right / count for qid, (right, count) in totals.items()}
 
 
-def contrasts(data: ReportData) -> list[tuple[str, tuple[str, int | None], tuple[str, int | None]]]:
+Contrast = tuple[str, tuple[str, int | None], tuple[str, int | None]]
+
+
+def contrasts(data: ReportData) -> list[Contrast]:
     """The experiment's comparisons: (label, (run A, budget A), (run B, budget B))."""
     by_setting = {(r.model, r.setting): r for r in data.runs}
-    out = []
+    out: list[Contrast] = []
     for model in dict.fromkeys(r.model for r in data.runs):
         for a, b in SETTING_CONTRASTS:
             if (model, a) in by_setting and (model, b) in by_setting:

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import json
 import statistics
+from collections.abc import Mapping
 from html import escape
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from fs1.io import atomic_open
-from fs1.report import factuality, plots
+from fs1.redact import redact_text
+from fs1.report import factuality, plots, questions
 from fs1.report.collect import ReportData, RunView, collect
 from fs1.summary_types import KGSEL_AT_K, MAJ_AT_K, PASS_AT_K
 
@@ -24,6 +26,11 @@ FACTUALITY_NOTE = (
     "correct, hallucinated (attempted but wrong) or not attempted (no answer, or a refusal such as 'I don't "
     "know'). k = 1 is the per-sample rate. Brackets: 95% bootstrap intervals over questions. Fewer "
     "hallucinations with fewer correct answers means the model abstains more, not that it knows more."
+)
+QUESTIONS_NOTE = (
+    "Every number above covers the scored questions only. Excluded questions cannot be scored (their gold answers "
+    "are only knowledge-graph ids: convert the dataset with --kg to label them); questions without predictions were "
+    "in the benchmark but no prediction names them."
 )
 PAIRED_NOTE = (
     "Same questions, two runs: A - B is the mean per-question accuracy difference in points with its 95% "
@@ -48,13 +55,13 @@ def _cell(value: float | None, interval: Any = None, **attrs: Any) -> str:
     return f"<td{data}{raw}>{_pct(value)}</td>"
 
 
-def _ci(section: dict[str, Any], metric: str, k: str | None = None) -> Any:
+def _ci(section: Mapping[str, Any], metric: str, k: str | None = None) -> Any:
     """The interval of ``metric`` (at ``k``) in a summary slice, or ``None``."""
     found = (section.get("ci") or {}).get(metric)
     return (found or {}).get(k) if k is not None else found
 
 
-def _max_k(section: dict[str, Any]) -> str | None:
+def _max_k(section: Mapping[str, Any]) -> str | None:
     ks = [int(k) for k in section.get(PASS_AT_K, {})]
     return str(max(ks)) if ks else None
 
@@ -67,12 +74,8 @@ def main_table(data: ReportData) -> str:
     for run in data.runs:
         cells = []
         for source in [*data.sources, "Overall"]:
-            sec = (
-                run.summary.get("overall")
-                if source == "Overall"
-                else run.summary.get("by_source", {}).get(source)
-            )
-            sec = sec or {}
+            found = run.summary["overall"] if source == "Overall" else run.summary["by_source"].get(source)
+            sec: Mapping[str, Any] = found or {}
             kmax = _max_k(sec)
             p1 = sec.get(PASS_AT_K, {}).get("1")
             pk = sec.get(PASS_AT_K, {}).get(kmax) if kmax else None
@@ -148,15 +151,21 @@ def selection_table(data: ReportData, selection: dict[str, dict[str, float]]) ->
     )
 
 
+def _slices(run: RunView, key: str) -> Mapping[str, Any]:
+    """The slices ``key`` (by_hops, by_answer_type, by_topic) of a run's summary; none in an older summary."""
+    sections: Mapping[str, Any] = run.summary
+    return sections.get(key) or {}
+
+
 def slice_table(data: ReportData, key: str, table_id: str) -> str:
     """pass@1 per slice value (hops, answer type or topic), one row per run."""
-    values = sorted({v for run in data.runs for v in run.summary.get(key, {})}, key=str)
+    values = sorted({v for run in data.runs for v in _slices(run, key)}, key=str)
     if not values:
         return "<p class='note'>No slice information in this benchmark.</p>"
     head = "".join(f"<th>{escape(str(v))}</th>" for v in values)
     rows = []
     for run in data.runs:
-        sec = run.summary.get(key, {})
+        sec = _slices(run, key)
         cells = "".join(
             _cell((sec.get(v) or {}).get(PASS_AT_K, {}).get("1"), run=run.name, slice=v, metric="pass@1")
             for v in values
@@ -340,6 +349,9 @@ def render(data: ReportData) -> str:
         f"<p class='note'>Run directory: {escape(str(data.rundir))}. {notes}</p>",
         "<h2>Main results</h2>",
         f'<div class="wide">{main_table(data)}</div>',
+        "<h3>Questions scored, excluded and without predictions</h3>",
+        f"<p class='note'>{escape(QUESTIONS_NOTE)}</p>",
+        f'<div class="wide">{questions.accounting_table(data.runs)}</div>',
         "<h2>pass@k and selection</h2>",
         selection_table(data, selection),
         _img(plots.passk_curves(data.runs, selection), "pass@k curves"),
@@ -382,5 +394,5 @@ def write_report(rundir: str | Path, out: str | Path | None = None, title: str |
     data = collect(rundir, title=title)
     path = Path(out) if out else Path(rundir) / "report.html"
     with atomic_open(path) as fh:
-        fh.write(render(data))
+        fh.write(redact_text(render(data)))  # a report is for sharing: no password or key, whatever it quotes
     return path

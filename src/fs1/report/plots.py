@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import io
+from collections.abc import Mapping
 from typing import Any
 
 import matplotlib
@@ -88,7 +89,7 @@ def factuality_curves(runs: list[RunView]) -> str | None:
     for i, run in enumerate(runs):
         by_budget = run.summary.get("by_budget") or {}
         budgets = sorted((b for b in by_budget if b.isdigit()), key=int)
-        sections = [by_budget[b].get("overall") or {} for b in budgets]
+        sections: list[Mapping[str, Any]] = [by_budget[b].get("overall") or {} for b in budgets]
         if not budgets or any("hallucination_rate" not in s for s in sections):
             continue
         colour, xs = f"C{i % 10}", [int(b) for b in budgets]

@@ -11,14 +11,16 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from fs1.backends.ref import BackendChoice, ModelRef, role_backend
 from fs1.distill.config import DistillConfig
 from fs1.generate.predictions import GenerationSettings
 from fs1.io import InputError
 from fs1.judge.config import JudgeSettings
-from fs1.kg.settings import SearchSettings
+from fs1.kg.settings import EndpointOptions, SearchSettings
+from fs1.redact import register_secrets_in
 from fs1.seeding import DEFAULT_SEED
 from fs1.train.config import SftConfig
-from fs1.vocab import DEFAULT_KS, EMBEDDED_NAME, PAPER_SETTINGS, BackendName, RunSetting
+from fs1.vocab import DEFAULT_KS, EMBEDDED_NAME, PAPER_SETTINGS, ExtractMode, RunSetting
 
 Setting = RunSetting
 
@@ -35,31 +37,13 @@ def refuse_section_seed(section: str, data: Any) -> Any:
     return data
 
 
-class ModelSpec(_Strict):
-    """A model and the backend that runs it."""
+class ModelSpec(ModelRef):
+    """A student: a model and the backend that runs it (``ModelRef``), with a label."""
 
     name: str = Field(..., description="Short label used in run names and the report.")
-    model: str = Field(
-        ..., description="Model id: `smollm2-135m`, a local checkpoint, a hub id, or a server model."
+    backend: BackendChoice = role_backend(
+        "transformers", "a student is a Hugging Face checkpoint, the format fs1 fine-tunes and runs"
     )
-    backend: BackendName = Field("transformers", description="Generation backend.")
-    base_url: str | None = Field(None, description="Server URL for the `openai` backend.")
-    tokenizer: str | None = Field(None, description="Tokenizer for raw-text prompts on the `openai` backend.")
-    # Left out of stage fingerprints (exclude=True): timeouts and retries change how, not what, a stage computes.
-    options: dict[str, Any] = Field(
-        default_factory=dict,
-        exclude=True,
-        description="More settings of the backend's own config, e.g. {timeout: 120, max_retry_after: 60} (openai).",
-    )
-
-    @model_validator(mode="after")
-    def _check_options(self) -> ModelSpec:
-        """Backend settings are checked at load (unknown names, wrong types), not when a stage reaches them."""
-        if self.options and self.backend == "openai":
-            from fs1.backends.openai.compat import OpenAIOptions
-
-            OpenAIOptions(**{**self.options, "base_url": self.base_url or "http://unset/v1"})
-        return self
 
     @field_validator("name")
     @classmethod
@@ -68,12 +52,10 @@ class ModelSpec(_Strict):
             raise ValueError("must be a non-empty label without '/', '\\' or spaces")
         return v
 
-    @model_validator(mode="after")
-    def _tokenizer_for_servers(self) -> ModelSpec:
-        # Local backends read the model's own tokenizer; only a server may need one named.
-        if self.tokenizer is not None and self.backend != "openai":
-            raise ValueError(f"tokenizer applies to the openai backend, not {self.backend!r}")
-        return self
+    def fingerprint(self) -> dict[str, Any]:
+        """What decides a student's outputs, in the shape earlier runs recorded; its options (timeouts, threads,
+        dtype) are left out, as they were."""
+        return self.model_dump(exclude={"options"})
 
 
 class TeacherSpec(DistillConfig):
@@ -90,6 +72,14 @@ class TeacherSpec(DistillConfig):
         return refuse_section_seed("teacher", data)
 
     _safe_name = field_validator("name")(ModelSpec._safe_name.__func__)  # type: ignore[attr-defined]
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What decides the traces, in the shape earlier runs recorded (sampling resolved against the teacher
+        preset, the options under their earlier name), so their distill stages stay up to date; the seed is the
+        run's."""
+        what = self.resolved().model_dump(exclude={"seed"})
+        what["backend_options"] = what.pop("options")
+        return what
 
 
 class TrainSpec(SftConfig):
@@ -128,9 +118,7 @@ class JudgeSpec(JudgeSettings):
     mapping of earlier experiment files is read as the same fields."""
 
     name: str = Field("judge", description="Short label used in the run log.")
-    backend: BackendName = Field(
-        "transformers", description=JudgeSettings.model_fields["backend"].description
-    )
+    backend: BackendChoice = role_backend("transformers", "a run judges locally, as its students run")
 
     @model_validator(mode="before")
     @classmethod
@@ -149,7 +137,7 @@ class JudgeSpec(JudgeSettings):
     def fingerprint(self) -> dict[str, Any]:
         """What decides the verdicts, in the shape earlier runs recorded (so their judge stages stay up to date);
         how the judge is reached (retries, concurrency, batches, key) is left out."""
-        what = {
+        what: dict[str, Any] = {
             "name": self.name, "model": self.model, "backend": self.backend, "base_url": self.base_url,
             "tokenizer": self.tokenizer, "prompt": self.prompt, "mode": self.mode,
             "sampling": self.sampling_only().model_dump(),
@@ -248,6 +236,10 @@ class Experiment(_Strict):
         default_factory=SearchSettings,
         description="Path search: the `fs1 paths` settings (max_hops, deny, ...).",
     )
+    endpoint: EndpointOptions = Field(
+        default_factory=EndpointOptions,
+        description="How a `sparql:` KG is asked: the `fs1 paths` endpoint settings (default_graph, rate, ...).",
+    )
     teacher: TeacherSpec = Field(default_factory=lambda: TeacherSpec(model=EMBEDDED_NAME, backend="llamacpp"))
     students: list[ModelSpec] = Field(
         ..., min_length=1, description="Models evaluated (and fine-tuned for rt/fs1)."
@@ -257,6 +249,11 @@ class Experiment(_Strict):
     generation: GenerationSpec = Field(default_factory=GenerationSpec)
     ks: list[int] = Field(
         default_factory=lambda: list(DEFAULT_KS), description="k values for pass@k / maj@k."
+    )
+    extract: ExtractMode = Field(
+        "fs1",
+        description="Answer extraction for scoring and the judge: fs1 (last box after the thinking) or authors "
+        "(the paper's: first box anywhere, else the answer marker, else the last 10 tokens).",
     )
     judge: JudgeSpec | None = None
     executor: ExecutorSpec = Field(default_factory=ExecutorSpec, description="Local, Slurm or Ray; sharding.")
@@ -336,6 +333,7 @@ def load_experiment(path: str | Path) -> Experiment:
         raise InputError(f"{path}{where}: invalid YAML ({getattr(exc, 'problem', exc)})") from None
     if not isinstance(raw, dict):
         raise InputError(f"{path}: the experiment file must be a YAML mapping")
+    register_secrets_in(raw)  # a password in the kg URL is masked wherever it shows up later
     try:
         exp = Experiment.model_validate(raw)
     except ValidationError as exc:

@@ -78,8 +78,8 @@ def finish_distill_merge(out: Path, count: int, *, remove_parts: bool = True) ->
     """After the traces are merged: join the shards' errors files into ``OUT.errors.jsonl`` and their summaries into
     ``OUT.summary.json`` (counts and tokens summed, wall time of the slowest shard, file counts of the merged file)."""
     parts = [shard_path(out, index, count) for index in range(count)]
-    summaries = [_read_summary(side_path(p, ".summary.json")) for p in parts]
-    summaries = [s for s in summaries if s is not None]
+    read = [_read_summary(side_path(p, ".summary.json")) for p in parts]
+    summaries = [s for s in read if s is not None]
     if not summaries:
         raise InputError(f"{out.parent}: no shard summary ({side_path(parts[0], '.summary.json').name}, …)")
     first = summaries[0]

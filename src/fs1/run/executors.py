@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from fs1.io import JsonlAppender
+from fs1.redact import redact_text
 
 LEDGER = Path(".jobs") / "ledger.jsonl"
 
@@ -93,7 +94,7 @@ class Ledger:
             "job_id": job_id,
         }
         if error:
-            row["error"] = error
+            row["error"] = redact_text(error)
         with JsonlAppender(self.path) as sink:
             sink.write(row)
 

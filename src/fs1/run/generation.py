@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
+from fs1.backends.ref import ModelRef
 from fs1.records import Question
 from fs1.run.config import GenerationSpec
 
@@ -18,42 +18,46 @@ SETTING_FOR_GENERATION = {
 }
 
 
+def effective_generation(spec: GenerationSpec, model: str, budgets: list[int]) -> GenerationSpec:
+    """The generation settings a run's model is given: with ``preset: paper``, the preset's values for that model
+    (its real id or checkpoint path decides the family; budget-forced runs decoded greedily get the greedy preset)."""
+    greedy = bool(budgets) and (spec.greedy_budgets or spec.n == 1)
+    return spec.with_preset(model, greedy=greedy)
+
+
 def generate_run(
     questions: list[Question],
     label: str,
-    model: str,
-    backend_name: str,
+    ref: ModelRef,
     setting: str,
     spec: GenerationSpec,
     budgets: list[int],
     out: Path,
     *,
     seed: int,
-    **backend_options: Any,
 ) -> None:
-    """Generate ``spec.n`` samples per question (× budgets) into ``out``, resuming what is already there; ``seed`` is
-    the run seed."""
+    """Generate ``spec.n`` samples per question (× budgets) with the model ``ref`` names into ``out``, resuming what
+    is already there; each prediction records ``label`` as its model; ``seed`` is the run seed."""
     from rich.console import Console
 
     from fs1.generate import GenerateConfig
     from fs1.generate.progress import generate_with_progress
 
-    options = {k: v for k, v in backend_options.items() if v is not None}
     gen_setting = SETTING_FOR_GENERATION[setting]
-    settings = spec.model_dump(exclude={"greedy_budgets"})
+    settings = effective_generation(spec, ref.model, budgets).model_dump(exclude={"greedy_budgets"})
     config = GenerateConfig(
         **settings
+        | ref.ref().model_dump()
         | {
-            "model": label,
+            "label": label,
             "setting": gen_setting,
             "budgets": budgets or None,
             "min_think_tokens": spec.min_think_tokens if gen_setting == "reasoning" else None,
-            "temperature": 0.0 if (budgets and spec.greedy_budgets) else spec.temperature,
+            "temperature": 0.0 if (budgets and spec.greedy_budgets) else settings["temperature"],
             "seed": seed,
         }
     )
     # stderr: stdout carries library chatter into the stage's log.txt (fs1.stage_log)
     generate_with_progress(
-        questions, backend_name, model, config, out, resume=True, description=f"generate {label}",
-        console=Console(stderr=True), **options,
-    )  # fmt: skip
+        questions, config, out, resume=True, description=f"generate {label}", console=Console(stderr=True)
+    )

@@ -31,14 +31,11 @@ def judge_run(pipe: Pipeline, run: str) -> Path:
         from fs1.judge.stage import judge_file
 
         judge = load_judge(
-            spec.model,
-            backend=spec.backend,
+            spec.judge_ref(),
             prompt=spec.prompt,
             sampling=judge_sampling(spec, pipe.exp.seed),
             cache_path=pipe.rundir / "cache" / "judge_verdicts.jsonl",
             batch_size=spec.batch_size,
-            backend_options=spec.backend_options,
-            **spec.remote_options(),
         )
         questions = {q.ID: q for q in pipe.questions()}
         judge_file(
@@ -49,8 +46,9 @@ def judge_run(pipe: Pipeline, run: str) -> Path:
             mode=spec.mode,
             rules=get_rules(spec.rules),
             ks=pipe.exp.ks,
-            judge_info={"model": spec.model, "prompt": spec.prompt, "backend": spec.backend},
+            judge_info={"model": spec.model, "prompt": spec.prompt, "backend": spec.resolved_backend()},
             seed=pipe.exp.seed,
+            extract=pipe.exp.extract,
         )
 
     return pipe.stage(f"judge/{run}", config, work, kind="judge", model=spec)

@@ -10,34 +10,39 @@ the s1 think/answer format and budget forcing when budgets are given.
 from __future__ import annotations
 
 import functools
-import json
 import shutil
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fs1.generate.predictions import NOT_RECORDED
 from fs1.io import JsonlAppender, completed_keys, read_records, write_json_atomic, write_jsonl_atomic
 from fs1.records import PathRecord, Question
 from fs1.run.config import Experiment, ModelSpec, resolve_input
 from fs1.run.executors import Executor, Job, JobFailure, Ledger, LocalExecutor
+from fs1.run.generation import effective_generation
 from fs1.run.resources import resolve_resources
 from fs1.run.shards import RUNNING, drop_other_counts, mark_done, merge_shards, pending_shards, shard_path
 from fs1.run.stage import LOG_NAME, StageResult, close_stage, open_stage
 from fs1.seeding import derive_seed
 from fs1.stage_log import side_log_path, stage_log
-from fs1.summary_types import SUMMARY_FILE
+from fs1.summary_types import SUMMARY_FILE, Summary, load_summary
 from fs1.vocab import TRACE_MODES
 
 if TYPE_CHECKING:
+    from fs1.backends.ref import ModelRef
     from fs1.distill import DistillConfig
+    from fs1.kg import KG
 
 # Settings whose student is first fine-tuned on traces of the same name.
 TRAINED_SETTINGS = TRACE_MODES
 # Budget-forcing fields change only the rt/fs1 runs; an instruct/cot run depends on the rest.
 FORCING_FIELDS = {"budgets", "min_think_tokens", "answer_max_tokens", "greedy_budgets", "continue_sweep"}
 # Bumped when the score summary gains fields, so runs scored before are scored again (cheap) on resume.
-SCORE_METRICS_VERSION = 2
+SCORE_METRICS_VERSION = (
+    3  # 3: question accounting (excluded, questions_without_predictions), BCE eras, Unicode
+)
 ATTEMPTS = ".attempts.jsonl"
 Log = Callable[[str], None]
 
@@ -152,7 +157,7 @@ class Pipeline:
         config: dict[str, Any],
         work: Callable[[Path], None],
         kind: str | None = None,
-        model: ModelSpec | None = None,
+        model: ModelRef | None = None,
         sharding: Sharding | None = None,
     ) -> Path:
         """Run a stage unless it is up to date. A heavy stage (``kind`` given) becomes jobs — one per unfinished
@@ -185,12 +190,15 @@ class Pipeline:
         result: StageResult,
         work: Callable[[Path], None],
         kind: str | None,
-        model: ModelSpec | None,
+        model: ModelRef | None,
         sharding: Sharding | None,
     ) -> list[Job]:
         spec = self.exp.executor
         res = resolve_resources(
-            spec, kind or "default", model.model if model else None, model and model.backend
+            spec,
+            kind or "default",
+            model.model if model else None,
+            model.resolved_backend() if model else None,
         )
         d = result.directory
         if sharding is None:
@@ -287,24 +295,38 @@ class Pipeline:
 
         self.stage("benchmark", content, work)
 
+    def open_kg(self) -> KG:
+        """The experiment's KG; a ``sparql:`` one asked as its ``endpoint`` section says."""
+        from fs1.kg import open_kg
+
+        options = self.exp.endpoint.model_dump() if self.exp.kg.startswith("sparql:") else {}
+        return open_kg(self.kg_spec(), cache_dir=self.rundir / "cache" / "kg", **options)
+
     def run_paths(self) -> None:
         config = {
             "benchmark": self.fingerprints["benchmark"],
             "kg": self.exp.kg,
             "paths": self.exp.paths.model_dump(mode="json"),
         }
+        graphs = self.exp.endpoint.model_dump(mode="json", include={"default_graph", "named_graph"})
+        if self.exp.kg.startswith("sparql:") and any(graphs.values()):
+            config["graphs"] = (
+                graphs  # the graphs asked decide the data (absent when unset: older runs resume)
+            )
 
         def paths_part(d: Path, index: int, count: int) -> None:
-            from fs1.kg import find_paths, open_kg
+            from fs1.kg import find_paths
             from fs1.run.shards import shard_slice
 
             out = d / "paths.jsonl" if count == 1 else shard_path(d / "paths.jsonl", index, count)
             done = completed_keys(out, path_key)
             todo = [q for q in shard_slice(self.train_questions(), index, count) if q.ID not in done]
-            kg = open_kg(self.kg_spec(), cache_dir=self.rundir / "cache" / "kg")
-            with JsonlAppender(out) as sink:
+            with self.open_kg() as kg, JsonlAppender(out) as sink:
                 for record in find_paths(kg, todo, settings=self.exp.paths):
                     sink.write(record)
+                describe = getattr(kg, "describe", None)
+                if describe is not None and count == 1:  # the endpoint's engine, graphs, caps and traffic
+                    write_json_atomic(d / "kg_endpoint.json", describe())
 
         # A sparql: KG stays one job: its query cache is one SQLite file in WAL mode, which processes on different
         # nodes must not share over a network filesystem (and public endpoints throttle parallel clients anyway).
@@ -329,7 +351,7 @@ class Pipeline:
         t = self.exp.teacher
         config = {
             "benchmark": self.fingerprints["benchmark"],
-            "teacher": t.model_dump(exclude={"seed"}),
+            "teacher": t.fingerprint(),
             "mode": mode,
             "seed": self.exp.seed,
         }
@@ -458,25 +480,23 @@ class Pipeline:
         """The seed of one fine-tuning run (data order, initialisation of adapters, dropout)."""
         return derive_seed(self.exp.seed, "train", student.name, mode)
 
-    def model_for(self, student: ModelSpec, setting: str) -> tuple[str, str]:
-        """(model path or id, backend) that a run of ``setting`` generates with."""
+    def model_for(self, student: ModelSpec, setting: str) -> ModelRef:
+        """The model a run of ``setting`` generates with: the student, or its checkpoint tuned on traces."""
         if setting in TRAINED_SETTINGS:
-            path = self.rundir / "train" / f"{student.name}-{setting}" / "model"
-            backend = "transformers" if student.backend == "llamacpp" else student.backend
-            return str(path), backend
-        return student.model, student.backend
+            return student.for_checkpoint(str(self.rundir / "train" / f"{student.name}-{setting}" / "model"))
+        return student.ref()
 
     def run_generate(self, student: ModelSpec, setting: str) -> str:
         run = f"{student.name}__{setting}"
         g = self.exp.generation
-        model, backend = self.model_for(student, setting)
+        ref = self.model_for(student, setting)
         budgets = list(g.budgets or []) if setting in TRAINED_SETTINGS else []
         config = {
             "benchmark": self.fingerprints["benchmark"],
-            "student": student.model_dump(),
+            "student": student.fingerprint(),
             "setting": setting,
-            "generation": g.model_dump(
-                exclude={"seed"} | (set() if setting in TRAINED_SETTINGS else FORCING_FIELDS)
+            "generation": effective_generation(g, ref.model, budgets).model_dump(
+                exclude={"seed", *NOT_RECORDED} | (set() if setting in TRAINED_SETTINGS else FORCING_FIELDS)
             ),
             "budgets": budgets,
             "seed": self.exp.seed,
@@ -485,8 +505,12 @@ class Pipeline:
             config["model"] = self.fingerprints[f"train/{student.name}-{setting}"]
 
         # On a cluster a vLLM job shards the model over the GPUs it was given (resources table / experiment file).
-        gpus = resolve_resources(self.exp.executor, "generate", student.model, student.backend).gpus
-        tensor_parallel = gpus if backend == "vllm" and self.executor.remote and gpus > 1 else None
+        gpus = resolve_resources(
+            self.exp.executor, "generate", student.model, student.resolved_backend()
+        ).gpus
+        shard_over = ref.info().tensor_parallel_option
+        if shard_over is not None and self.executor.remote and gpus > 1:
+            ref = ref.with_options(**{shard_over: gpus})
 
         def generate_part(d: Path, index: int, count: int) -> None:
             from fs1.run.generation import generate_run
@@ -495,8 +519,8 @@ class Pipeline:
             meta = {
                 "model": student.name,
                 "setting": setting,
-                "backend": backend,
-                "model_path": model,
+                "backend": ref.resolved_backend(),
+                "model_path": ref.model,
                 "budgets": budgets,
                 "n": g.n,
             }
@@ -505,20 +529,17 @@ class Pipeline:
             generate_run(
                 shard_slice(self.questions(), index, count),
                 run,
-                model,
-                backend,
+                ref,
                 setting,
                 g,
                 budgets,
                 out if count == 1 else shard_path(out, index, count),
                 seed=self.exp.seed,
-                base_url=student.base_url,
-                tokenizer=student.tokenizer,
-                **({"tensor_parallel_size": tensor_parallel} if tensor_parallel else {}) | student.options,
             )
 
         def expected_keys() -> set[Hashable]:
-            return {(q.ID, s, b) for q in self.questions() for s in range(g.n) for b in (budgets or [None])}
+            planned: list[int | None] = list(budgets) or [None]
+            return {(q.ID, s, b) for q in self.questions() for s in range(g.n) for b in planned}
 
         from fs1.generate.predictions import prediction_key
 
@@ -530,12 +551,13 @@ class Pipeline:
         self.stage(f"generate/{run}", config, work, kind="generate", model=student, sharding=sharding)
         return run
 
-    def run_score(self, run: str) -> dict[str, Any]:
+    def run_score(self, run: str) -> Summary:
         config = {
             "generate": self.fingerprints[f"generate/{run}"],
             "ks": self.exp.ks,
             "seed": self.exp.seed,
             "metrics": SCORE_METRICS_VERSION,
+            "extract": self.exp.extract,
         }
 
         def work(d: Path) -> None:
@@ -548,12 +570,13 @@ class Pipeline:
                 d,
                 ks=self.exp.ks,
                 seed=self.exp.seed,
+                extract=self.exp.extract,
             )
             for warning in summary.get("warnings", []):
                 self.log(f"  [yellow]warning:[/] {warning}")
 
         d = self.stage(f"score/{run}", config, work)
-        return json.loads((d / SUMMARY_FILE).read_text())
+        return load_summary(d / SUMMARY_FILE)
 
     def clean_stale_runs(self, runs: list[str]) -> None:
         """Drop generate/score dirs of runs no longer in the experiment, so the report shows only current runs."""

@@ -13,7 +13,7 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fs1.config import Sampling
+from fs1.generate.predictions import generation_preset
 from fs1.run.config import Experiment
 from fs1.run.resources import model_size_b, resolve_resources
 
@@ -127,8 +127,8 @@ class Placement:
 def tokens_per_sample(setting: str, exp: Experiment) -> int:
     """Budget-forced runs think up to the largest budget, then answer once per budget; others the assumed mean."""
     g = exp.generation
-    # No max_tokens in the experiment file means the paper's default cap (the Sampling default).
-    cap = Sampling().max_tokens if g.max_tokens is None else g.max_tokens
+    # No max_tokens in the experiment file means the cap of the setting's preset (the paper's).
+    cap = g.resolve(generation_preset(setting)).max_tokens or 0
     if setting in TRAINED and g.budgets:
         return max(g.budgets) + len(g.budgets) * g.answer_max_tokens
     if setting in TRAINED:
@@ -141,7 +141,7 @@ def generation_jobs(exp: Experiment, questions: int) -> list[PlannedJob]:
     shards = exp.executor.shard_count(questions)
     jobs = []
     for student in exp.students:
-        res = resolve_resources(exp.executor, "generate", student.model, student.backend)
+        res = resolve_resources(exp.executor, "generate", student.model, student.resolved_backend())
         gpus = max(1, res.gpus)
         for setting in exp.settings:
             tokens = questions * exp.generation.n * tokens_per_sample(setting, exp)
@@ -193,8 +193,9 @@ def generate_command(exp: Experiment, rundir: Path, job: PlannedJob) -> str:
     student = next(s for s in exp.students if s.name == job.student)
     g = exp.generation
     trained = job.setting in TRAINED
-    model = str(rundir / "train" / f"{student.name}-{job.setting}" / "model") if trained else student.model
-    backend = "transformers" if trained and student.backend == "llamacpp" else student.backend
+    tuned = str(rundir / "train" / f"{student.name}-{job.setting}" / "model")
+    ref = student.for_checkpoint(tuned) if trained else student.ref()
+    model, backend = ref.model, ref.resolved_backend()
     args = [
         "fs1", "generate", "--benchmark", str(rundir / "benchmark" / "questions.jsonl"),
         "--out", str(rundir / job.stage / "predictions.jsonl"), "--model", model, "--backend", backend,

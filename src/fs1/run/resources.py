@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
+from fs1.backends import backend_info
 from fs1.run.config import ExecutorSpec
 from fs1.run.executors import Resources
 
@@ -21,8 +22,6 @@ SIZE_TABLE: list[tuple[float, int, int, int, int]] = [
     (80.0, 4, 8, 32, 512),
     (float("inf"), 8, 8, 64, 1024),
 ]
-# Backends that never use a local GPU: llama.cpp here is a CPU engine; `openai` talks to a server elsewhere.
-CPU_BACKENDS = {"llamacpp", "openai"}
 TIME_MIN = {"paths": 240, "distill": 720, "train": 1440, "generate": 720, "judge": 240}
 
 
@@ -36,9 +35,10 @@ def model_size_b(model: str) -> float | None:
 
 
 def default_resources(kind: str, model: str | None, backend: str | None) -> Resources:
-    """The table's row for ``model`` (an unknown size takes the ≤ 16B row); CPU-only stages get 4 cores."""
+    """The table's row for ``model`` (an unknown size takes the ≤ 16B row); CPU-only stages get 4 cores, and so do
+    models on a backend that uses no local GPU (llama.cpp here is a CPU engine; a server computes elsewhere)."""
     time_min = TIME_MIN.get(kind, 240)
-    if kind == "paths" or model is None or backend in CPU_BACKENDS:
+    if kind == "paths" or model is None or (backend is not None and not backend_info(backend).gpu):
         return Resources(gpus=0, cpus=4, mem_gb=16, time_min=time_min)
     size = model_size_b(model)
     row = next(r for r in SIZE_TABLE if (size if size is not None else 16.0) <= r[0])

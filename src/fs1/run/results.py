@@ -136,10 +136,13 @@ def kg_selection_units(
 ) -> list[tuple[str, int, float]]:
     """Each (question, budget) unit's all-subsets KG-selection outcome per k, as (question ID, k, value)."""
     from fs1.scoring import normalize_answer
+    from fs1.scoring.match import MATCH_EXCLUDED
     from fs1.scoring.selection import select_at_k, vote_groups
 
     units: dict[tuple[str, Any], list[Mapping[str, Any]]] = {}
     for row in scores:
+        if row.get("match") == MATCH_EXCLUDED:
+            continue  # left out of every number (gold answers that are only KG ids)
         units.setdefault(
             (str(row["id"]), row.get("budget", (row.get("meta") or {}).get("budget"))), []
         ).append(row)

@@ -7,10 +7,12 @@ from typing import Any
 
 from fs1.io import atomic_open, read_jsonl_rows
 from fs1.manifest import MANIFEST_NAME, recording
+from fs1.redact import redact_text
 from fs1.run.config import ExecutorSpec, Experiment, load_experiment
 from fs1.run.executors import make_executor
 from fs1.run.pipeline import TRAINED_SETTINGS, Log, Pipeline
 from fs1.run.results import kg_selection_rows, summary_rows, write_results
+from fs1.summary_types import Summary
 
 
 def run_experiment(
@@ -35,10 +37,10 @@ def run_experiment(
     exp = with_executor_overrides(exp, executor, shards)
     rundir = Path(rundir)
     rundir.mkdir(parents=True, exist_ok=True)
-    keep_experiment_copy(experiment_file, rundir / "experiment.yaml")
+    keep_experiment_copy(experiment_file, rundir / "experiment.yaml", log)
     engine = make_executor(exp.executor.kind, rundir, exp.executor)
     pipe = Pipeline(exp, rundir, experiment_file, log, verbose=verbose, executor=engine)
-    inputs = {"experiment": experiment_file}
+    inputs: dict[str, str | Path | None] = {"experiment": experiment_file}
     with recording(rundir / MANIFEST_NAME, seeds={"run": exp.seed}, inputs=inputs) as manifest:
         run_stages(pipe)
         manifest["seeds"]["train"] = {
@@ -73,7 +75,7 @@ def run_stages(pipe: Pipeline) -> None:
     pipe.barrier()
     runs = [pipe.run_generate(student, setting) for student in exp.students for setting in exp.settings]
     pipe.barrier()
-    summaries: dict[str, dict[str, Any]] = {}
+    summaries: dict[str, Summary] = {}
     for run in runs:
         summaries[run] = pipe.run_score(run)
         if exp.judge is not None:
@@ -100,13 +102,22 @@ def with_executor_overrides(exp: Experiment, executor: str | None, shards: int |
     return exp.model_copy(update={"executor": spec})
 
 
-def keep_experiment_copy(experiment_file: Path, copy: Path) -> None:
+def keep_experiment_copy(experiment_file: Path, copy: Path, log: Log = print) -> None:
     """Keep the experiment beside its results; rerunning from that very copy (``fs1 run RUN/experiment.yaml
-    --out RUN``) simply resumes."""
+    --out RUN``) simply resumes. Secrets in it (a password in the ``kg`` URL, a key in a ``base_url``) are masked
+    in the copy, which then cannot be rerun as it is: the console says so."""
     if copy.exists() and copy.samefile(experiment_file):
         return
+    # Loaded as UTF-8 already; bytes, so that its line ends stay as they are.
+    text = experiment_file.read_bytes().decode("utf-8")
+    kept = redact_text(text)
     with atomic_open(copy, "wb") as fh:
-        fh.write(experiment_file.read_bytes())
+        fh.write(kept.encode("utf-8"))
+    if kept != text:
+        log(
+            f"note: {copy} has the experiment's secrets masked (***): rerun from {experiment_file}, "
+            "or keep secrets out of the file (the API key comes from the environment)"
+        )
 
 
 def quiet_library_logs() -> None:
@@ -118,12 +129,12 @@ def quiet_library_logs() -> None:
     transformers.logging.set_verbosity_error()
 
 
-def write_results_table(pipe: Pipeline, runs: list[str], summaries: dict[str, dict[str, Any]]) -> Path:
+def write_results_table(pipe: Pipeline, runs: list[str], summaries: dict[str, Summary]) -> Path:
     """``results.parquet``: every summary number, plus KG-verified selection where the KG knows the entities."""
-    from fs1.kg import open_kg, supports
+    from fs1.kg import supports
 
     questions = {q.ID: q for q in pipe.questions()}
-    kg = open_kg(pipe.kg_spec(), cache_dir=pipe.rundir / "cache" / "kg")
+    kg = pipe.open_kg()
     cache: dict[tuple[str, str], bool] = {}
 
     def supported(question: Any, answer: str) -> bool:

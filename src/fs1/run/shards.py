@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -87,7 +88,7 @@ def pending_shards(out: Path, count: int) -> list[int]:
 def merge_shards(
     out: Path,
     count: int,
-    expected: set[Hashable],
+    expected: AbstractSet[Hashable],
     key: Callable[[dict[str, Any]], Hashable],
     remove_parts: bool = True,
 ) -> int:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from fs1.io import write_json_atomic
+from fs1.redact import redact_obj
 from fs1.stage_log import stage_log
 
 MARKER = ".stage.json"
@@ -23,8 +24,9 @@ LOG_NAME = "log.txt"  # a stage's library output (fs1.stage_log)
 
 
 def fingerprint(config: dict[str, Any]) -> str:
-    """A stable hash of a JSON-able config."""
-    blob = json.dumps(config, sort_keys=True, default=str).encode()
+    """A stable hash of a JSON-able config, secrets masked first: a new password reruns nothing, and no hash of
+    one is written beside the outputs."""
+    blob = json.dumps(redact_obj(config), sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
 
 

@@ -30,16 +30,21 @@ from typing import Any, NamedTuple
 
 from fs1.records import Prediction, Question, RecordError, Score, _field_info, check_types
 from fs1.scoring.extract import (
+    EXTRACT_AUTHORS,
+    EXTRACT_FS1,
     VIA_BOX,
     VIA_LINE,
     VIA_MARKER,
     VIA_NONE,
+    VIA_TAIL,
     Extraction,
     answer_part,
+    extract_authors,
     extract_from_part,
 )
+from fs1.scoring.match import scoring_gold
 from fs1.scoring.normalize import normalize_answer
-from fs1.scoring.prediction import TRUNCATED_REASONS, score_extraction
+from fs1.scoring.prediction import TRUNCATED_REASONS, authors_hint, score_extraction
 from fs1.scoring.summary import VerdictColumns
 
 try:  # a faster decoder of the same JSON; without it, json does all the work
@@ -94,11 +99,13 @@ class _Verdict(
 
 
 class RangeScorer:
-    """Scores byte ranges of one predictions file against one set of questions."""
+    """Scores byte ranges of one predictions file against one set of questions, extracting answers by rule
+    ``extract`` (``fs1``; ``authors`` reads the whole text, thinking included)."""
 
-    def __init__(self, path: str, questions: Mapping[str, Question]) -> None:
+    def __init__(self, path: str, questions: Mapping[str, Question], extract: str = EXTRACT_FS1) -> None:
         self.path = path
         self.questions = questions
+        self.authors = extract == EXTRACT_AUTHORS
         self.golds: dict[str, tuple[str, ...]] = {}
         self.verdicts: dict[tuple[Any, ...], _Verdict] = {}
 
@@ -150,8 +157,11 @@ class RangeScorer:
 
     def _verdict(self, qid: str, text: str, truncated: bool) -> tuple[_Verdict, str]:
         """The verdict on the answer of ``text`` and how the answer was found."""
-        part, closed = answer_part(text)
-        found = extract_from_part(part, closed, truncated=truncated)
+        if self.authors:
+            found = extract_authors(text)
+        else:
+            part, closed = answer_part(text)
+            found = extract_from_part(part, closed, truncated=truncated)
         key = (found.answer, qid)
         verdict = self.verdicts.get(key)
         if verdict is None:
@@ -163,7 +173,7 @@ class RangeScorer:
     def _gold(self, qid: str) -> tuple[str, ...]:
         gold = self.golds.get(qid)
         if gold is None:
-            gold = self.golds[qid] = tuple(self.questions[qid].gold)
+            gold = self.golds[qid] = scoring_gold(self.questions[qid])
         return gold
 
 
@@ -185,7 +195,7 @@ def _new_verdict(qid: str, found: Extraction, gold: tuple[str, ...]) -> _Verdict
     )
 
 
-_VIA_TEXT = {via: _string(via) for via in (VIA_BOX, VIA_MARKER, VIA_LINE, VIA_NONE)}
+_VIA_TEXT = {via: _string(via) for via in (VIA_BOX, VIA_MARKER, VIA_LINE, VIA_NONE, VIA_TAIL)}
 
 
 _PREDICTION_FIELDS, _ = _field_info(Prediction)
@@ -205,7 +215,7 @@ def _prediction(raw: bytes) -> Prediction:
             return prediction
         return Prediction.from_dict(row)
     except (RecordError, TypeError) as exc:
-        raise _BadLine(str(exc)) from None
+        raise _BadLine(f"{exc}{authors_hint(row)}") from None
 
 
 def _decode(raw: bytes) -> Any:
@@ -267,13 +277,16 @@ def line_ranges(path: Path, size: int | None = None) -> Iterator[tuple[int, int]
             start = end
 
 
-def score_ranges(path: Path, questions: Mapping[str, Question], workers: int) -> Iterator[RangeResult]:
-    """Score every range of ``path`` in file order, with ``workers`` processes (1: in this process).
+def score_ranges(
+    path: Path, questions: Mapping[str, Question], workers: int, extract: str = EXTRACT_FS1
+) -> Iterator[RangeResult]:
+    """Score every range of ``path`` in file order, with ``workers`` processes (1: in this process), answers
+    extracted by rule ``extract``.
 
     Each result's ``lines`` and ``error`` name lines of the file (the first line is 1).
     """
     first_line = 0  # lines before the current range
-    for result in _range_results(path, questions, workers):
+    for result in _range_results(path, questions, workers, extract):
         if first_line:
             result.lines = [line + first_line for line in result.lines]
         if result.error is not None:
@@ -283,15 +296,17 @@ def score_ranges(path: Path, questions: Mapping[str, Question], workers: int) ->
         yield result
 
 
-def _range_results(path: Path, questions: Mapping[str, Question], workers: int) -> Iterator[RangeResult]:
+def _range_results(
+    path: Path, questions: Mapping[str, Question], workers: int, extract: str
+) -> Iterator[RangeResult]:
     workers = min(workers, -(-path.stat().st_size // RANGE_BYTES))  # no more workers than ranges
     if workers <= 1:
-        scorer = RangeScorer(str(path), questions)
+        scorer = RangeScorer(str(path), questions, extract)
         for start, end in line_ranges(path):
             yield scorer(start, end)
         return
     context = multiprocessing.get_context("spawn")
-    pool = context.Pool(workers, initializer=_init_worker, initargs=(str(path), dict(questions)))
+    pool = context.Pool(workers, initializer=_init_worker, initargs=(str(path), dict(questions), extract))
     pending: deque[Any] = deque()
     try:
         for start, end in line_ranges(path):
@@ -318,9 +333,9 @@ def default_workers() -> int:
 _worker_scorer: RangeScorer | None = None
 
 
-def _init_worker(path: str, questions: dict[str, Question]) -> None:
+def _init_worker(path: str, questions: dict[str, Question], extract: str) -> None:
     global _worker_scorer
-    _worker_scorer = RangeScorer(path, questions)
+    _worker_scorer = RangeScorer(path, questions, extract)
     # A worker ends by interpreter teardown, freeing its large memo caches object by object (0.1-0.3 s that the
     # parent's join waits for); it has no files or buffered output to flush, so it may leave at once instead.
     atexit.register(os._exit, 0)

@@ -17,6 +17,12 @@ The rules, in order:
    reasons before answering ends with its conclusion. A plain reply cut off by the token limit (``truncated=True``)
    has no answer: its text is an unfinished thought.
 
+The authors' rule (``extract_authors``, ``--extract authors``; their ``prepare_llm_as_a_judge.py``, docs/protocol.md
+§4) is kept beside these, to reproduce their numbers: the first ``\boxed{[^}]*}`` anywhere in the reply, thinking
+included, no nested braces (``\boxed{\text{Paris}}`` gives ``\text{Paris``), stripped; else the text between the
+first ``<|im_start|>answer`` and the next one (or the end), unstripped; else the last 10 whitespace-separated tokens.
+Its answer is handed on as it is (the judge sees exactly that text; rule matching normalises it as any answer).
+
 The extracted text is cleaned of LaTeX (``\text{}``, ``\textbf{}``, ``\mathrm{}`` ... wrappers, ``\frac{a}{b}`` -> a/b,
 escapes, math delimiters), Markdown emphasis, surrounding quotes and a final full stop. Scanning starts from the end of
 the reply (``rfind``), so the cost does not grow with the length of the thinking.
@@ -40,8 +46,9 @@ THINK_CLOSERS = (THINK_CLOSE_TAG, ANSWER_MARKER)
 THINK_OPENERS = (THINK_OPEN_TAG, THINK_MARKER)
 BOX_COMMANDS = ("\\boxed", "\\fbox")
 
-# How an answer was found (``Score.meta["via"]``).
-VIA_BOX, VIA_MARKER, VIA_LINE, VIA_NONE = "boxed", "marker", "line", "none"
+# How an answer was found (``Score.meta["via"]``); ``tail``: the authors' last-10-tokens fallback.
+VIA_BOX, VIA_MARKER, VIA_LINE, VIA_NONE, VIA_TAIL = "boxed", "marker", "line", "none", "tail"
+EXTRACT_FS1, EXTRACT_AUTHORS = "fs1", "authors"  # the two rules (``fs1.vocab.ExtractMode``)
 _CACHED_PART_LENGTH = 512
 # A plain answer part this short is read whole (an answer and its elaboration); a longer one by its last line.
 _SHORT_REPLY_LINES = 3
@@ -87,6 +94,41 @@ def extract(text: str, *, truncated: bool = False) -> Extraction:
     """Extract the final answer of ``text`` with the rules of this module; ``truncated``: the reply hit the token cap."""
     part, closed = answer_part(text)
     return extract_from_part(part, closed, truncated=truncated)
+
+
+def extract_with(mode: str, text: str, *, truncated: bool = False) -> Extraction:
+    """The answer of ``text`` by rule ``mode``: ``fs1`` (``extract``) or ``authors`` (``extract_authors``, which
+    knows no truncation: their files record no finish reason)."""
+    if mode == EXTRACT_AUTHORS:
+        return extract_authors(text)
+    if mode != EXTRACT_FS1:
+        raise ValueError(f"unknown extraction rule {mode!r}; expected {EXTRACT_FS1} or {EXTRACT_AUTHORS}")
+    return extract(text, truncated=truncated)
+
+
+# The authors' rule, as their code wrote it: re.search(r'\\boxed\{([^}]*)\}', text) over the whole reply.
+_AUTHORS_BOX = re.compile(r"\\boxed\{([^}]*)\}")
+AUTHORS_TAIL_TOKENS = 10
+
+
+def extract_authors(text: str) -> Extraction:
+    """The answer of ``text`` by the authors' rule (module docstring); the whole text is scanned, thinking included.
+
+    An answer that is empty or white space (``\\boxed{}``) is no answer: fs1 asks no judge about it, where the
+    authors' judge was shown ``""``, in which no gold answer is contained.
+    """
+    box = _AUTHORS_BOX.search(text)
+    if box is not None:
+        answer, via = box.group(1).strip(), VIA_BOX
+    else:
+        first = text.find(ANSWER_MARKER)
+        if first >= 0:  # text.split(marker)[1]: up to the next marker, not stripped
+            start = first + len(ANSWER_MARKER)
+            following = text.find(ANSWER_MARKER, start)
+            answer, via = text[start : following if following >= 0 else len(text)], VIA_MARKER
+        else:  # " ".join(text.split()[-10:]), without splitting the whole reply
+            answer, via = " ".join(text.rsplit(None, AUTHORS_TAIL_TOKENS)[-AUTHORS_TAIL_TOKENS:]), VIA_TAIL
+    return Extraction(answer, via) if answer.strip() else NO_ANSWER
 
 
 def extract_from_part(part: str | None, closed: bool, *, truncated: bool = False) -> Extraction:

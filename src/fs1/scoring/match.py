@@ -7,7 +7,12 @@ predicted answer?"), done by rule. A yes/no gold must appear and its opposite mu
 Exact match and SQuAD-style token F1 are reported alongside, each the best over the golds.
 
 ``MatchResult.match`` says how it matched: ``exact`` (equal after normalisation), ``contains`` (a gold inside the
-prediction), ``none`` (no gold found) or ``no_answer`` (nothing was extracted).
+prediction), ``none`` (no gold found) or ``no_answer`` (nothing was extracted); a Score of a question left out of
+scoring (gold answers that are only KG ids) says ``excluded``.
+
+The gold a question is scored against is ``scoring_gold``: its main answers and aliases plus the years of the one
+date-precision policy (``fs1.data.dates``), so a benchmark file written without those aliases scores as the dataset's
+own file does.
 """
 
 from __future__ import annotations
@@ -18,11 +23,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from fs1.data.common import exclusion_reason
+from fs1.data.dates import precision_aliases
 from fs1.errors import InputError
+from fs1.records import Question
 from fs1.scoring.normalize import normalize_answer
 from fs1.scoring.tables import NO, YES
 
 MATCH_EXACT, MATCH_CONTAINS, MATCH_NONE, MATCH_NO_ANSWER = "exact", "contains", "none", "no_answer"
+MATCH_EXCLUDED = "excluded"
 _OPPOSITE = {YES: NO, NO: YES}
 _PARENTHETICAL = re.compile(r"\s*\([^()]*\)")
 
@@ -39,6 +48,16 @@ class MatchResult:
 
 
 NO_ANSWER_RESULT = MatchResult(False, MATCH_NO_ANSWER, False, 0.0)
+EXCLUDED_RESULT = MatchResult(False, MATCH_EXCLUDED, False, 0.0)
+
+
+def scoring_gold(question: Question) -> tuple[str, ...]:
+    """The gold answers ``question`` is scored against (module docstring); ``()`` for a question that is left out
+    of scoring (``fs1.data.exclusion_reason``: its gold answers are only KG ids)."""
+    if exclusion_reason(question) is not None:
+        return ()
+    gold = question.gold
+    return (*gold, *precision_aliases(question.question, gold))
 
 
 def match_answer(extracted: str | None, gold: Sequence[str]) -> MatchResult:

@@ -3,7 +3,12 @@
 ``normalize_answer`` applies, in order:
 
 1. LaTeX (in a gold answer) is stripped as in extraction: ``\\frac{1}{2}`` -> 1/2.
-2. Unicode: accents dropped (São Paulo = Sao Paulo), letters without decomposition mapped (ø -> o, ß -> ss), curly
+2. Unicode: invisible format characters dropped (category Cf: zero-width space and joiners, soft hyphen, bidi marks,
+   BOM; and the other default-ignorables: variation selectors, the combining grapheme joiner), so ``Pa\u200bris`` =
+   Paris; compatibility forms folded (NFKD: fullwidth ``Ｐａｒｉｓ``, ligatures ``ﬁ``, no-break and ideographic spaces,
+   mathematical letters), except where that would change a value: a superscript, subscript or fraction right after a
+   digit stays a token of its own (``10²`` is not ``102``; ``1½`` is ``1 1/2``) and ™ ℠ are dropped, not spelled
+   ``TM``; accents dropped (São Paulo = Sao Paulo), letters without decomposition mapped (ø -> o, ß -> ss), curly
    quotes and dashes made plain.
 3. Booleans: a whole answer or a leading word "True"/"Correct"/"False"/"Incorrect" (followed by punctuation or the
    end) becomes yes/no.
@@ -14,18 +19,25 @@
 6. Numbers: thousands separators dropped (1,000 = 1000), "1.5 million" = 1500000, number words to digits
    (twelve = 12, twenty-one = 21, one hundred and five = 105), ordinals to numerals (fourth = 4th), trailing decimal
    zeros dropped (1.50 = 1.5, 2.0 = 2), "%" and "per cent" written "percent", "&" written "and".
-7. Dates: "4 July 1776" = "July 4, 1776" = "1776-07-04" -> "1776 07 04"; "July 1776" -> "1776 07"; "4 July" /
+7. Eras and signs: a year before the common era keeps its era as part of its token, in every spelling: "3500 BC" =
+   "3500 BCE" = "3500 B.C." = "-3500" = "3500 before Christ" -> ``3500bce`` (leading zeros dropped: "-0500" =
+   "500 BC"; "5th century BC" -> ``5th centurybce``). A token is compared whole, so a BCE gold is never found in a bare
+   or AD year and an AD gold never in a BCE one. "AD"/"CE" only confirm the default era and are dropped ("AD 79" =
+   "79 CE" = "79"). A leading minus on any number is the same sign token ("-40" is not "40").
+8. Dates: "4 July 1776" = "July 4, 1776" = "1776-07-04" -> "1776 07 04"; "July 1776" -> "1776 07"; "4 July" /
    "July 4" -> "07 04". Year-first, so a year or month-and-year gold is contained in a full date. Numeric day/month
-   dates (04/07/1776) are left alone: their order is ambiguous.
-8. Punctuation and symbols become spaces (apostrophes vanish: Macy's = Macys; a decimal point between digits stays).
-9. Abbreviations written out (St. Petersburg = Saint Petersburg, Mt. Everest = Mount Everest); runs of single
-   letters join (U.S.A. = U S A = USA; B.B. King = BB King); white space collapses.
+   dates (04/07/1776) are left alone: their order is ambiguous. Years lose leading zeros ("0929-01-01" = "1 January
+   929"); a BCE year keeps its era ("15 March 44 BC" -> "44bce 03 15").
+9. Punctuation and symbols become spaces (apostrophes vanish: Macy's = Macys; a decimal point between digits stays).
+10. Abbreviations written out (St. Petersburg = Saint Petersburg, Mt. Everest = Mount Everest); runs of single
+    letters join (U.S.A. = U S A = USA; B.B. King = BB King); white space collapses.
 
 The mapping tables live in ``fs1.scoring.tables``. Results are cached: model answers repeat across samples.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from decimal import Decimal, InvalidOperation
@@ -68,18 +80,44 @@ _ORDINAL = re.compile(rf"\b(?:({_TENS_ALT})[\s-]+)?(" + "|".join(ORDINAL_WORDS) 
 _DECIMAL = re.compile(r"(?<![\d.])(\d+)\.(\d+)(?!\.?\d)")
 _PERCENT = re.compile(r"\s*%|\bper\s+cent\b")
 
+# Eras (on casefolded text, before punctuation goes). What an era marker may follow: a number (3500, 3,500 already
+# joined, 500s), an ordinal's century or millennium ("5th century").
+_ERA_HOLDER = r"(\d+(?:\.\d+)?(?:st|nd|rd|th|s|bce)?|centur(?:y|ies)|millenni(?:um|a))"
+_BCE_WORDS = r"(?:b\.?\s?c\.?\s?e\.?|b\.?\s?c\.?|before\s+(?:christ|(?:the\s+)?c(?:ommon|urrent)\s+era))"
+_BCE_AFTER = re.compile(rf"{_ERA_HOLDER}(?:\s*{_BCE_WORDS}(?!\w))+")  # a repeated marker ("-3500 BC") is one
+_AD_AFTER = re.compile(rf"{_ERA_HOLDER}(?:\s*(?:a\.?\s?d\.?|c\.?\s?e\.?|anno\s+domini|common\s+era)(?!\w))+")
+_AD_BEFORE = re.compile(r"\b(?:(?:a\.?\s?d\.?|anno\s+domini)\s*)+(?=\d)")
+# A minus sign on a number that does not follow a word or number ("1939-1945" is a range, not a sign).
+_NEGATIVE = re.compile(r"(?<![\w.\-)\]])-(\d+(?:\.\d+)?)(?![\w.])")
+# Could the text hold an era word or a sign? (false positives only cost the substitutions)
+_ERA_HINT = re.compile(r"(?<![a-z])(?:b\.?\s?c|a\.?\s?d|c\.?\s?e|before|anno|common)")
+BCE = "bce"  # the era suffix of a BCE year's token; also the token of a negative number
+
 _MONTH_ALT = "|".join(sorted(MONTHS, key=len, reverse=True))
 _DAY = r"(?<![\w.])(\d{1,2})(?:st|nd|rd|th)?"
+_YEAR = rf"(\d{{1,4}}(?:{BCE})?)"
 # (pattern, group indices of (year, month, day); 0 = absent)
-_ISO_DATES = ((re.compile(r"\b(\d{4})-(\d{1,2})-(\d{1,2})(?:t[\d:.]+z?)?\b"), (1, 2, 3)),)
+_ISO_DATES = (
+    (re.compile(rf"\b(\d{{4}}|\d{{1,4}}{BCE})-(\d{{1,2}})-(\d{{1,2}})(?:t[\d:.]+z?)?\b"), (1, 2, 3)),
+)
 _NAMED_DATES = (  # on text without punctuation
-    (re.compile(rf"{_DAY}\s+(?:of\s+)?({_MONTH_ALT})\s+(\d{{1,4}})\b"), (3, 2, 1)),
-    (re.compile(rf"\b({_MONTH_ALT})\s+{_DAY}\s+(\d{{1,4}})\b"), (3, 1, 2)),
-    (re.compile(rf"\b({_MONTH_ALT})\s+(\d{{3,4}})\b"), (2, 1, 0)),
+    (re.compile(rf"{_DAY}\s+(?:of\s+)?({_MONTH_ALT})\s+{_YEAR}\b"), (3, 2, 1)),
+    (re.compile(rf"\b({_MONTH_ALT})\s+{_DAY}\s+{_YEAR}\b"), (3, 1, 2)),
+    (re.compile(rf"\b({_MONTH_ALT})\s+(\d{{3,4}}|\d{{1,4}}{BCE})\b"), (2, 1, 0)),
     (re.compile(rf"{_DAY}\s+(?:of\s+)?({_MONTH_ALT})\b"), (0, 2, 1)),
     (re.compile(rf"\b({_MONTH_ALT})\s+{_DAY}\b"), (0, 1, 2)),
 )
 _HAS_DIGIT = re.compile(r"\d")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+# Default-ignorable characters outside category Cf (which goes whole): the combining grapheme joiner, Mongolian free
+# variation selectors, variation selectors (emoji and CJK presentation).
+_IGNORABLE = frozenset(
+    ["\u034f", "\u180b", "\u180c", "\u180d", "\u180f"]
+    + [chr(c) for c in range(0xFE00, 0xFE10)]
+    + [chr(c) for c in range(0xE0100, 0xE01F0)]
+)
+_MARKS = frozenset("\u2122\u2120")  # ™ ℠: trademark marks, not part of a name
+_DETACHED = ("<super>", "<sub>", "<fraction>")  # decompositions that must not merge into a number before them
 _DECIMAL_POINT = re.compile(r"(?<=\d)\.(?=\d)")
 _POINT_PLACEHOLDER = "\x00"
 _APOSTROPHES = "'"
@@ -99,27 +137,55 @@ def normalize_answer(text: str) -> str:
     text = _normalize_numbers(text)
     has_digit = _HAS_DIGIT.search(text) is not None
     if has_digit:
+        if "-" in text:
+            text = _NEGATIVE.sub(_era_token, text)  # before punctuation goes: the minus sign is punctuation
         text = _normalize_dates(text, _ISO_DATES)  # before punctuation goes: it needs the dashes
     text = _strip_punctuation(text)
-    if has_digit:
-        # after punctuation goes, so that "July 4, 1776" and "4 July, 1776" read alike; repeated until nothing changes
-        # (a rewritten date can meet a month name before it), so that a normal form stays as it is
-        for _ in range(4):
-            dated = _normalize_dates(text, _NAMED_DATES)
-            if dated == text:
-                break
-            text = dated
     tokens = [ABBREVIATIONS.get(token, token) for token in text.split()]
-    tokens = _join_single_letters(tokens)
-    joined = " ".join(tokens)
+    joined = " ".join(_join_single_letters(tokens))
+    if has_digit:
+        # after punctuation goes and single letters join, so that "July 4, 1776" and "4 July, 1776" read alike, and
+        # eras again ("1000, BC", "1000 B C"); repeated until nothing changes (a rewritten date can meet a month name
+        # or an era word before it), so that a normal form stays as it is
+        for _ in range(4):
+            dated = _normalize_dates(_normalize_eras(joined), _NAMED_DATES)
+            if dated == joined:
+                break
+            joined = dated
     return _BOOL_WORDS.get(joined, joined)
 
 
 def _fold_unicode(text: str) -> str:
     if text.isascii():
         return text
-    text = unicodedata.normalize("NFKD", text.translate(_SPECIAL))
+    text = text.translate(_SPECIAL)
+    unusual = {ch for ch in set(_NON_ASCII.findall(text)) if _invisible(ch) or _detached(ch)}
+    if unusual:
+        text = _drop_invisible_keep_values_apart(text, unusual)
+    text = unicodedata.normalize("NFKD", text)
     return "".join(ch for ch in text if not unicodedata.combining(ch))
+
+
+def _invisible(ch: str) -> bool:
+    return unicodedata.category(ch) == "Cf" or ch in _IGNORABLE or ch in _MARKS
+
+
+def _detached(ch: str) -> bool:
+    return unicodedata.decomposition(ch).startswith(_DETACHED)
+
+
+def _drop_invisible_keep_values_apart(text: str, unusual: set[str]) -> str:
+    """Invisible characters (and the marks ™ ℠, which NFKD would spell ``TM``, ``SM``) go; a compatibility form that
+    NFKD would merge into a number before it gets a space (``10²`` → ``10 2``, ``1½`` → ``1 1⁄2``)."""
+    out: list[str] = []
+    for ch in text:
+        if ch in unusual:
+            if _invisible(ch):
+                continue
+            if out and out[-1][-1:].isdigit():
+                out.append(" ")
+        out.append(ch)
+    return "".join(out)
 
 
 def _drop_articles(text: str) -> str:
@@ -202,9 +268,31 @@ def _words_to_numbers(run: str) -> str:
     return " ".join(numbers)
 
 
+def _normalize_eras(text: str) -> str:
+    """BCE years as one token with the era suffix; AD/CE markers dropped (module docstring). On text without
+    punctuation, where "B.C." has become "bc"."""
+    if _ERA_HINT.search(text) is None:  # most answers: one search instead of three substitutions
+        return text
+    # AD first, so that a BCE marker after it still finds its number
+    text = _AD_BEFORE.sub("", _AD_AFTER.sub(r"\1", text))
+    return _BCE_AFTER.sub(_era_token, text)
+
+
+def _era_token(match: re.Match[str]) -> str:
+    """The token of the number (or century) in group 1 with the era suffix; leading zeros of a year dropped."""
+    number = match.group(1).removesuffix(BCE)
+    if number.isdigit():
+        number = number.lstrip("0") or "0"
+    return number + BCE
+
+
+def _iso_date_of(order: tuple[int, int, int], match: re.Match[str]) -> str:
+    return _iso_date(match, order)
+
+
 def _normalize_dates(text: str, patterns: tuple[tuple[re.Pattern[str], tuple[int, int, int]], ...]) -> str:
     for pattern, order in patterns:
-        text = pattern.sub(lambda m, order=order: _iso_date(m, order), text)
+        text = pattern.sub(functools.partial(_iso_date_of, order), text)
     return text
 
 
@@ -215,7 +303,8 @@ def _iso_date(match: re.Match[str], order: tuple[int, int, int]) -> str:
     day = int(match.group(day_at)) if day_at else None
     if not 1 <= month <= 12 or (day is not None and not 1 <= day <= 31):
         return match.group()
-    parts = [match.group(year_at)] if year_at else []
+    year = match.group(year_at) if year_at else ""
+    parts = [year.lstrip("0") or "0" if year.isdigit() else year] if year_at else []
     parts.append(f"{month:02d}")
     if day is not None:
         parts.append(f"{day:02d}")

@@ -23,6 +23,7 @@ import numpy as np
 
 from fs1.io import InputError, read_jsonl_rows
 from fs1.scoring.intervals import percentile_interval, replicate_means, slice_rng
+from fs1.scoring.match import MATCH_EXCLUDED
 
 OVERALL = "overall"
 
@@ -89,10 +90,11 @@ def sign_test(wins: int, losses: int) -> float:
 
 
 def question_accuracy(rows: Iterable[Mapping[str, Any]], budget: int | None = None) -> dict[str, float]:
-    """Per question ID: the share of correct samples (of ``budget`` only, when given)."""
+    """Per question ID: the share of correct samples (of ``budget`` only, when given). Questions left out of scoring
+    (verdict ``excluded``: gold answers that are only KG ids) are left out here too."""
     totals: dict[str, list[int]] = {}
     for row in rows:
-        if budget is not None and _budget_of(row) != budget:
+        if (budget is not None and budget_of(row) != budget) or row.get("match") == MATCH_EXCLUDED:
             continue
         total = totals.setdefault(str(row["id"]), [0, 0])
         total[0] += bool(row.get("correct"))
@@ -102,10 +104,10 @@ def question_accuracy(rows: Iterable[Mapping[str, Any]], budget: int | None = No
 
 def budgets_of(rows: Iterable[Mapping[str, Any]]) -> list[int]:
     """The distinct budgets of scored rows, smallest first."""
-    return sorted({b for b in map(_budget_of, rows) if b is not None})
+    return sorted({b for b in map(budget_of, rows) if b is not None})
 
 
-def _budget_of(row: Mapping[str, Any]) -> int | None:
+def budget_of(row: Mapping[str, Any]) -> int | None:
     budget = row.get("budget", (row.get("meta") or {}).get("budget"))
     return None if budget is None else int(budget)
 

@@ -1,4 +1,5 @@
-"""Score one prediction: extract its answer (never from inside the thinking) and match it against the gold answers.
+"""Score one prediction: extract its answer (fs1's rule never reads the thinking; the authors' rule reads the whole
+reply) and match it against the gold answers.
 
 Shared by the in-memory scorer (``score.py``) and the batch workers (``batches.py``), which import it from here.
 """
@@ -9,28 +10,52 @@ from collections.abc import Sequence
 from typing import Any
 
 from fs1.records import Prediction, Question, Score
-from fs1.scoring.extract import Extraction, extract
-from fs1.scoring.match import match_answer
+from fs1.scoring.extract import EXTRACT_FS1, Extraction, extract_with
+from fs1.scoring.match import EXCLUDED_RESULT, match_answer, scoring_gold
+
+# Keys of the authors' own files (docs/authors.md): a reader of predictions that meets one names `fs1 import`.
+_AUTHORS_KEYS = ("request_id", "generated_text", "custom_id")
+
+
+def authors_hint(row: dict[str, Any]) -> str:
+    """A pointer to ``fs1 import`` for a row in one of the authors' shapes (else ``""``), for error messages."""
+    v1 = "answer" in row and "id" in row and "text" not in row
+    if v1 or any(key in row for key in _AUTHORS_KEYS):
+        return " (one of the authors' files? `fs1 import` reads them into predictions)"
+    return ""
+
 
 # finish_reason of a reply cut off by the token cap (OpenAI / vLLM naming) or by a full context (fs1.backends.base).
 FINISH_LENGTH = "length"
 TRUNCATED_REASONS = (FINISH_LENGTH, "context")
 
 
-def score_prediction(prediction: Prediction, question: Question, gold: Sequence[str] | None = None) -> Score:
-    """Extract the answer of one prediction and match it against the question's gold answers.
+def score_prediction(
+    prediction: Prediction,
+    question: Question,
+    gold: Sequence[str] | None = None,
+    extract: str = EXTRACT_FS1,
+) -> Score:
+    """Extract the answer of one prediction by rule ``extract`` (``fs1`` or ``authors``) and match it against the
+    question's gold answers.
 
-    ``gold``: ``question.gold`` computed once by a caller that scores many samples of one question.
+    ``gold``: ``scoring_gold(question)`` computed once by a caller that scores many samples of one question.
     """
-    found = extract(prediction.text, truncated=prediction.finish_reason in TRUNCATED_REASONS)
+    truncated = prediction.finish_reason in TRUNCATED_REASONS
+    found = extract_with(extract, prediction.text, truncated=truncated)
     return score_extraction(
-        prediction.id, prediction.sample, prediction.budget, found, question.gold if gold is None else gold
+        prediction.id,
+        prediction.sample,
+        prediction.budget,
+        found,
+        scoring_gold(question) if gold is None else gold,
     )
 
 
 def score_extraction(qid: str, sample: int, budget: Any, found: Extraction, gold: Sequence[str]) -> Score:
-    """The Score of an extracted answer (``found``) of sample ``sample`` of question ``qid``."""
-    result = match_answer(found.answer, gold)
+    """The Score of an extracted answer (``found``) of sample ``sample`` of question ``qid``; an empty ``gold`` (a
+    question left out of scoring, ``scoring_gold``) gives the verdict ``excluded``, never a match against text."""
+    result = match_answer(found.answer, gold) if gold else EXCLUDED_RESULT
     meta: dict[str, Any] = {"via": found.via}
     if budget is not None:
         meta["budget"] = budget

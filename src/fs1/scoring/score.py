@@ -13,23 +13,31 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from fs1.errors import ConfigError
 from fs1.io import InputError, atomic_open, write_json_atomic
 from fs1.records import Prediction, Question, Score
+from fs1.scoring.accounting import require_complete as check_complete
 from fs1.scoring.batches import default_workers, score_ranges
-from fs1.scoring.extract import _extract_from_part
-from fs1.scoring.match import _gold_forms, _match_cached, match_normalized
+from fs1.scoring.extract import EXTRACT_FS1, _extract_from_part
+from fs1.scoring.match import _gold_forms, _match_cached, match_normalized, scoring_gold
 from fs1.scoring.normalize import normalize_answer
 from fs1.scoring.prediction import score_prediction
 from fs1.scoring.summary import DuplicateSampleError, VerdictColumns, aggregate
 from fs1.summary_types import SUMMARY_FILE
+from fs1.vocab import EXTRACT_MODES
 
 SCORES_FILE = "scores.jsonl"
 
 
 def score_predictions(
-    predictions: Iterable[Prediction], questions: Mapping[str, Question], ks: Sequence[int] | None = None
+    predictions: Iterable[Prediction],
+    questions: Mapping[str, Question],
+    ks: Sequence[int] | None = None,
+    extract: str = EXTRACT_FS1,
 ) -> tuple[list[Score], dict[str, Any]]:
-    """Score predictions in memory: ``(scores in input order, summary)``; ``ValueError`` on an unknown question ID."""
+    """Score predictions in memory, answers extracted by rule ``extract``: ``(scores in input order, summary)``;
+    ``InputError`` on an unknown question ID."""
+    check_extract(extract)
     scores: list[Score] = []
     columns = VerdictColumns()
     golds: dict[str, tuple[str, ...]] = {}
@@ -37,7 +45,7 @@ def score_predictions(
         question = questions.get(prediction.id)
         if question is None:
             raise InputError(f"prediction for unknown question ID {prediction.id!r}")
-        score = score_prediction(prediction, question, _gold_of(golds, question))
+        score = score_prediction(prediction, question, _gold_of(golds, question), extract)
         scores.append(score)
         columns.add(
             prediction.id,
@@ -48,15 +56,22 @@ def score_predictions(
             score.f1,
             score.extracted,
         )
-    return scores, aggregate(columns, questions, ks)
+    return scores, {**aggregate(columns, questions, ks), "extract": extract}
+
+
+def check_extract(extract: str) -> None:
+    """``ConfigError`` unless ``extract`` names a rule (``fs1.vocab.EXTRACT_MODES``)."""
+    if extract not in EXTRACT_MODES:
+        raise ConfigError(f"unknown extraction rule {extract!r}; choose one of {', '.join(EXTRACT_MODES)}")
 
 
 def load_questions(spec: str | Path, fmt: str = "auto") -> dict[str, Question]:
     """Benchmark questions by ID, through ``fs1.data.load_benchmark`` (``sample``, a fs1-format or dataset file in
-    format ``fmt``, a hub id)."""
-    from fs1.data import load_benchmark
+    format ``fmt``, a hub id); older IDs of a question (SimpleQA row positions) find it too
+    (``fs1.data.question_index``)."""
+    from fs1.data import load_benchmark, question_index
 
-    return {question.ID: question for question in load_benchmark(str(spec), fmt=fmt)}
+    return question_index(load_benchmark(str(spec), fmt=fmt))
 
 
 def score_file(
@@ -67,8 +82,14 @@ def score_file(
     progress: Callable[[int], None] | None = None,
     workers: int = 1,
     seed: int = 0,
+    extract: str = EXTRACT_FS1,
+    require_complete: bool = False,
 ) -> dict[str, Any]:
     """Score a predictions JSONL file into ``out_dir/scores.jsonl`` and ``out_dir/summary.json``; returns the summary.
+
+    ``extract``: the rule that reads each answer, ``fs1`` or ``authors`` (recorded as the summary's ``extract``).
+    The summary accounts for every benchmark question (``fs1.scoring.accounting``); ``require_complete`` makes a
+    benchmark question without a prediction an ``IncompleteError`` (nothing written).
 
     ``progress`` is called with the number of predictions scored so far, after each range of lines. ``workers``:
     processes to score with (0: one per core this process may use); the outputs do not depend on it. Each worker
@@ -78,6 +99,7 @@ def score_file(
     summary's bootstrap intervals.
     """
     predictions_path, out_dir = Path(predictions_path), Path(out_dir)
+    check_extract(extract)
     if not predictions_path.is_file():
         raise InputError(f"{predictions_path}: no such file")
     if workers <= 0:
@@ -86,7 +108,7 @@ def score_file(
     lines: list[int] = []
     routes: set[str | None] = set()
     with atomic_open(out_dir / SCORES_FILE, "wb") as out:
-        for result in score_ranges(predictions_path, questions, workers):
+        for result in score_ranges(predictions_path, questions, workers, extract):
             out.write(result.data)
             columns.extend(result.columns)
             lines += result.lines
@@ -98,12 +120,14 @@ def score_file(
         if not lines:
             raise InputError(f"{predictions_path}: no predictions")
         try:
-            summary = aggregate(columns, questions, ks, seed=seed)
+            summary: dict[str, Any] = {**aggregate(columns, questions, ks, seed=seed), "extract": extract}
         except DuplicateSampleError as exc:
             raise InputError(f"{predictions_path}:{lines[exc.position]}: {exc}") from None
+        if require_complete:
+            check_complete(summary, str(predictions_path))
     warning = mixed_routes_warning(predictions_path, routes)
     if warning:
-        summary["warnings"] = [warning]
+        summary.setdefault("warnings", []).append(warning)
     write_json_atomic(out_dir / SUMMARY_FILE, summary)
     return summary
 
@@ -128,5 +152,5 @@ def clear_caches() -> None:
 def _gold_of(golds: dict[str, tuple[str, ...]], question: Question) -> tuple[str, ...]:
     gold = golds.get(question.ID)
     if gold is None:
-        gold = golds[question.ID] = tuple(question.gold)
+        gold = golds[question.ID] = scoring_gold(question)
     return gold

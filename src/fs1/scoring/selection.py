@@ -80,8 +80,8 @@ def _select_cached(groups: tuple[Group, ...], n: int, k: int, seed: int) -> Sele
     if not groups:
         return SelectionEstimate(0.0, 0.0)
     if len(groups) == 1 and groups[0][0] == n:  # every sample votes for one answer: every subset elects it
-        votes, right, tried, _ = groups[0]
-        return SelectionEstimate(right / votes, tried / votes)
+        votes, right_votes, tried_votes, _ = groups[0]
+        return SelectionEstimate(right_votes / votes, tried_votes / votes)
     if k == 1:  # each sample alone: it is selected when it has an answer
         return SelectionEstimate(sum(g[1] for g in groups) / n, sum(g[2] for g in groups) / n)
     sizes = tuple(g[0] for g in groups)

@@ -33,6 +33,9 @@ Shape (keep it; other stages read it)::
 - ``ci``: 95 % bootstrap intervals over questions (``fs1.scoring.intervals``; seeded by ``seed``) of the headline
   slices: ``overall`` and ``by_source`` (per budget too); questions are resampled within each source.
   ``by_hops`` / ``by_answer_type`` / ``by_topic`` (no intervals) hold only questions where the field is known.
+- Question accounting (``fs1.scoring.accounting``): ``benchmark_questions``, ``excluded`` (questions that cannot be
+  scored, left out of every number above: gold answers that are only KG ids), ``questions_without_predictions`` and
+  ``warnings`` sit beside the sections.
 - ``by_hops`` keys are the protocol's hop slices: "1", "2", "3", and "3+" pooling every count of 4 or more ("0",
   a question entity that is its own answer, stays "0"). ``by_topic`` keys are ``Question.topic`` as loaded.
 """
@@ -41,14 +44,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from fs1.errors import ConfigError, InputError
 from fs1.records import Question, Score
+from fs1.scoring.accounting import account, scored_columns
 from fs1.scoring.intervals import percentile_interval, replicate_sums, slice_rng
-from fs1.scoring.match import match_answer
+from fs1.scoring.match import match_answer, scoring_gold
 from fs1.scoring.metrics import pass_at_k_array
 from fs1.scoring.normalize import normalize_answer
 from fs1.scoring.outcome import starts_as_refusal
@@ -180,7 +184,7 @@ def summarise(
     ks: Sequence[int] | None = None,
     seed: int = 0,
     intervals: bool = True,
-) -> dict[str, Any]:
+) -> Summary:
     """Aggregate per-sample verdicts from any source (rule scorer or judge) into the summary (module docstring).
 
     Each row needs ``id``, ``sample``, ``correct`` and ``extracted`` (``None``: no answer); ``budget`` is read from the
@@ -198,8 +202,9 @@ def summarise(
         extracted = data.get("extracted")
         exact, f1 = data.get("exact"), data.get("f1")
         if exact is None or f1 is None:
-            result = match_answer(extracted, questions[qid].gold)
-            exact, f1 = result.exact, result.f1
+            gold = scoring_gold(questions[qid])
+            result = match_answer(extracted, gold) if gold else None  # an excluded question: left out below
+            exact, f1 = (result.exact, result.f1) if result else (False, 0.0)
         attempted = data.get("attempted")
         columns.add(
             qid, budget, int(data["sample"]), bool(data["correct"]), exact, f1, extracted,
@@ -225,13 +230,18 @@ def aggregate(
         raise ConfigError(f"k must be >= 1, got {requested}")
     if not len(columns):
         raise InputError("no predictions to summarise")
-    per_unit = _per_unit_values(columns, requested, seed)
+    accounting = account((qid for qid, _ in columns.unit_keys), questions)
+    columns, kept = scored_columns(columns, questions, accounting)
+    try:
+        per_unit = _per_unit_values(columns, requested, seed)
+    except DuplicateSampleError as exc:  # name the position among all verdicts, not among the kept ones
+        raise DuplicateSampleError(str(exc), kept[exc.position] if kept else exc.position) from None
     keys = list(columns.unit_keys)
     meta = [questions[qid] for qid, _ in keys]
     budgets = [budget for _, budget in keys]
     qids = np.array([qid for qid, _ in keys], dtype=object)
     context = _SliceContext.build(per_unit, meta, qids, seed, intervals)
-    summary: dict[str, Any] = {"n": per_unit["min_n"], "ks": per_unit["ks"]}
+    summary: dict[str, Any] = {"n": per_unit["min_n"], "ks": per_unit["ks"], **accounting.fields()}
     summary.update(_sections(context, np.ones(len(keys), dtype=bool), ""))
     distinct = sorted(set(budgets), key=lambda b: (b is None, b or 0))
     if len(distinct) > 1:
@@ -239,7 +249,7 @@ def aggregate(
             _budget_key(b): _sections(context, np.array([x == b for x in budgets]), f"budget={b}/")
             for b in distinct
         }
-    return summary
+    return cast(Summary, summary)  # built to the declared shape (tests/test_contracts.py walks it)
 
 
 def _budget_key(budget: int | None) -> str:
@@ -385,7 +395,7 @@ def _sections(context: _SliceContext, mask: np.ndarray, prefix: str) -> dict[str
             rng = slice_rng(context.seed, f"{prefix}source={source}")
             replicates[source] = replicate_sums(context.matrix[inside], context.qids[inside], rng)
     pooled = (
-        (sum(r[0] for r in replicates.values()), sum(r[1] for r in replicates.values()))
+        cast(Replicates, (sum(r[0] for r in replicates.values()), sum(r[1] for r in replicates.values())))
         if replicates
         else None
     )

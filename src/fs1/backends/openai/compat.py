@@ -38,12 +38,14 @@ from fs1.backends.base import (
     copied,
     greedy_once,
 )
+from fs1.backends.openai.bodies import DEFAULT_MAX_RESPONSE_BYTES
 from fs1.backends.openai.context import ContextWindow, context_completion, is_context_error, read_as_context
 from fs1.backends.openai.counting import choice_tokens
 from fs1.backends.openai.protocol import (
     DIALECTS,
     Dialect,
     Reply,
+    cut_overlong,
     flavour_from_models,
     parse_reply,
     parse_stream,
@@ -85,7 +87,17 @@ class OpenAIOptions(BaseModel):
     )
     concurrency: int = Field(8, ge=1, description="Requests in flight at once.")
     timeout: float = Field(
-        600.0, gt=0, description="Seconds per request (per streamed chunk when streaming)."
+        600.0, gt=0, description="Seconds one read may wait (a reply, or a streamed chunk when streaming)."
+    )
+    deadline: float | None = Field(
+        None,
+        gt=0,
+        description="Seconds one request may take in all, body included; None = timeout (6 × timeout streaming).",
+    )
+    max_response_bytes: int = Field(
+        DEFAULT_MAX_RESPONSE_BYTES,
+        ge=1024,
+        description="Largest reply body read, after decompression (bytes).",
     )
     max_retries: int = Field(5, ge=0, description="Retries after the first attempt (429, 5xx, timeouts).")
     backoff_base: float = Field(0.5, ge=0, description="First backoff in seconds; doubles each retry.")
@@ -111,6 +123,7 @@ class RemoteStats(BackendStats):
     prompt_tokens: int = 0
     cached_tokens: int = 0
     retries: int = 0
+    cut_replies: int = 0  # choices longer than max_tokens allows, cut to it (a server that ignored the cap)
 
 
 class _ChatOnly(Exception):
@@ -132,6 +145,7 @@ class OpenAIBackend(Backend):
             max_retries=self.options.max_retries, backoff_base=self.options.backoff_base,
             max_backoff=self.options.max_backoff, max_retry_after=self.options.max_retry_after,
             jitter=self.options.jitter, pool_size=self.options.concurrency, sleep=sleep,
+            deadline=self.options.deadline, max_response_bytes=self.options.max_response_bytes,
         )  # fmt: skip
         self._lock = threading.Lock()
         self._flavour: str | None = None if self.options.server == "auto" else self.options.server
@@ -439,8 +453,18 @@ class OpenAIBackend(Backend):
         reply = scrub_reply(reply, self._transport.scrub)
         if not reply.choices:
             raise BackendError(f"{self._transport.url(path)} returned no choices")
+        self._cut_overlong(reply, params.max_tokens, self._transport.url(path))
         self._account(reply)
         return reply
+
+    def _cut_overlong(self, reply: Reply, max_tokens: int, url: str) -> None:
+        """Choices longer than ``max_tokens`` allows are cut to it, counted in ``stats.cut_replies`` and logged."""
+        cut = cut_overlong(reply, max_tokens, self._tokenizer())
+        if cut:
+            with self._lock:
+                self.stats.cut_replies += cut
+            log.warning("%s sent %d choices longer than max_tokens %d allows: cut, counted as capped", url, cut,
+                        max_tokens)  # fmt: skip
 
     def _completions_of(self, reply: Reply, params: SamplingParams, *, chat: bool) -> list[Completion]:
         total = reply.completion_tokens

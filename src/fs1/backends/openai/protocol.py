@@ -10,6 +10,7 @@ prompt tokens (OpenAI/vLLM ``prompt_tokens_details.cached_tokens``, llama.cpp ``
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +31,9 @@ OWNED_BY = {
 }
 HOSTED_OPENAI_HOST = "api.openai.com"
 REASONING_KEYS = ("reasoning", "reasoning_content")
+# No tokenizer's token is longer than this in UTF-8 (SmolLM2's longest is 81 characters): a reply longer than
+# max_tokens × this cannot be within max_tokens, whatever the model, and is cut (``cut_choice``).
+MAX_BYTES_PER_TOKEN = 256
 
 
 @dataclass(frozen=True)
@@ -231,6 +235,43 @@ def scrub_reply(reply: Reply, scrub: Callable[[str], str]) -> Reply:
         choice.text = scrub(choice.text)
         choice.reasoning = scrub(choice.reasoning)
     return reply
+
+
+def overlong(choice: Choice, max_tokens: int, reported_tokens: int | None) -> bool:
+    """Whether a choice is longer than ``max_tokens`` allows: the server counted more tokens for it, or its text
+    (reasoning included) is more bytes than ``max_tokens`` tokens of any tokenizer can hold."""
+    if reported_tokens is not None and reported_tokens > max_tokens:
+        return True
+    size = len(choice.reasoning.encode("utf-8")) + len(choice.text.encode("utf-8"))
+    return size > max_tokens * MAX_BYTES_PER_TOKEN
+
+
+def cut_choice(choice: Choice, max_tokens: int, tokenizer: Any = None) -> None:
+    """Cut a choice to its first ``max_tokens`` tokens (reasoning first, then text) and mark it capped (``length``):
+    with ``tokenizer`` exactly, else to the bytes ``max_tokens`` tokens can hold at most."""
+    whole = choice.reasoning + choice.text
+    head = whole[: max_tokens * MAX_BYTES_PER_TOKEN]  # enough characters for any max_tokens tokens
+    if tokenizer is not None:
+        kept = tokenizer.decode(tokenizer.encode(head, add_special_tokens=False)[:max_tokens])
+        kept = kept if head.startswith(kept) else os.path.commonprefix([head, kept])
+    else:
+        kept = head.encode("utf-8")[: max_tokens * MAX_BYTES_PER_TOKEN].decode("utf-8", "ignore")
+    split = min(len(choice.reasoning), len(kept))
+    choice.reasoning, choice.text = kept[:split], kept[split:]
+    choice.finish_reason = "length"
+    choice.stop_reason = None
+
+
+def cut_overlong(reply: Reply, max_tokens: int, tokenizer: Any = None) -> int:
+    """Cut every choice longer than ``max_tokens`` allows (a server that ignored the cap) to it, marked capped, so
+    it is never kept whole; the reported usage shrinks to match. Returns how many were cut."""
+    reported = reply.completion_tokens if len(reply.choices) == 1 else None
+    cut = [choice for choice in reply.choices if overlong(choice, max_tokens, reported)]
+    for choice in cut:
+        cut_choice(choice, max_tokens, tokenizer)
+    if cut and reply.completion_tokens is not None:
+        reply.completion_tokens = min(reply.completion_tokens, max_tokens * len(reply.choices))
+    return len(cut)
 
 
 def normalise_finish(reason: str | None) -> str:

@@ -5,6 +5,11 @@ date, or OpenAI's ``retry-after-ms``), 5xx / timeouts / dropped connections back
 fails at once. After the last attempt a ``RemoteError`` names the URL and HTTP status, never the API key (the key
 is scrubbed from any server text we quote, in case a server echoes request headers).
 
+Every body is read within bounds (``bodies``): at most ``max_response_bytes`` after decompression, and the whole
+request within ``deadline`` seconds, so an endless, trickling or gzip-bomb reply ends with an error, never a hang or a
+process grown by gigabytes. A reply over the cap is not retried (it would be again); one past the deadline is, as a
+timeout.
+
 Why httpx and not the ``openai`` client: fs1 needs routes outside the OpenAI API (vLLM ``/tokenize``, llama.cpp
 ``/apply-template``, llama-cpp-python ``/extras/tokenize``) at the server root, and vendor fields of the replies
 (vLLM ``stop_reason``, llama.cpp ``timings.cache_n``, ``reasoning`` / ``reasoning_content``) as raw JSON; one httpx
@@ -18,8 +23,8 @@ import json
 import logging
 import random
 import time
-import urllib.parse
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +32,16 @@ import httpx
 import tenacity
 
 from fs1.backends.base import BackendError
+from fs1.backends.openai.bodies import (
+    ACCEPT_ENCODING,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    ERROR_BODY_BYTES,
+    BodyTooLarge,
+    DeadlineExceeded,
+    iter_body,
+    iter_lines,
+)
+from fs1.redact import mask_secret, redact_text, redact_url, register_secret
 from fs1.retry_after import retry_after
 
 log = logging.getLogger(__name__)
@@ -37,45 +52,10 @@ RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 ABSENT_STATUS = frozenset({404, 405, 501})
 SSE_DATA_PREFIX = "data:"
 SSE_DONE = "[DONE]"
-KEY_MASK = "***"
 SERVER_TEXT_LIMIT = 300  # characters of a server's error body quoted in messages
-
-
-MIN_ECHO = 8  # the shortest piece of a key masked where it appears on its own (a truncated or partial echo)
-
-
-def key_forms(key: str) -> list[str]:
-    """The key as a server may echo it: verbatim, URL-encoded (query strings, form bodies), JSON-escaped."""
-    forms = [key, urllib.parse.quote(key, safe=""), urllib.parse.quote_plus(key), json.dumps(key)[1:-1]]
-    return [form for form in dict.fromkeys(forms) if form]
-
-
-def _mask_pieces(text: str, secret: str) -> str:
-    """Mask every run of ``text`` that is a piece of ``secret`` at least ``MIN_ECHO`` long (all of it if shorter)."""
-    size = min(MIN_ECHO, len(secret))
-    grams = {secret[i : i + size] for i in range(len(secret) - size + 1)}
-    out: list[str] = []
-    i = 0
-    while i < len(text):
-        if text[i : i + size] in grams:
-            end = i + size
-            while end < len(text) and text[i : end + 1] in secret:
-                end += 1
-            out.append(KEY_MASK)
-            i = end
-        else:
-            out.append(text[i])
-            i += 1
-    return "".join(out)
-
-
-def mask_key(text: str, key: str | None) -> str:
-    """``text`` with every form of ``key`` masked, whole or in pieces of ``MIN_ECHO`` characters or more."""
-    if not key or not text:
-        return text
-    for form in key_forms(key):
-        text = _mask_pieces(text, form)
-    return text
+# Without a deadline of its own, a streamed request may take this many read timeouts in all (a long generation arrives
+# token by token; the per-read timeout alone would let a trickle run for ever).
+STREAM_DEADLINE_FACTOR = 6
 
 
 class RemoteError(BackendError):
@@ -85,6 +65,20 @@ class RemoteError(BackendError):
         super().__init__(message)
         self.url = url
         self.status = status
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A reply read whole (within bounds): what the request methods parse."""
+
+    status: int
+    headers: httpx.Headers
+    content: bytes
+    url: str
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", "replace")
 
 
 class HTTPFailure(Exception):
@@ -132,10 +126,16 @@ class Transport:
         jitter: float = 0.1,
         pool_size: int = 8,
         sleep: Callable[[float], None] = time.sleep,
+        deadline: float | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.root_url = self.base_url.removesuffix("/v1")
         self.timeout = timeout
+        # One request in all, body included: ``deadline``, else the read timeout (6 of them when streaming).
+        self.deadline = timeout if deadline is None else deadline
+        self.stream_deadline = STREAM_DEADLINE_FACTOR * timeout if deadline is None else deadline
+        self.max_response_bytes = max_response_bytes
         self.max_retries = max_retries
         self.backoff_base, self.max_backoff, self.max_retry_after, self.jitter = (
             backoff_base, max_backoff, max_retry_after, jitter,
@@ -143,25 +143,28 @@ class Transport:
         self.sleep = sleep
         self.retries = 0  # attempts repeated, for stats
         self._key = api_key or ""
-        self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        register_secret(self._key)  # whatever else fs1 writes or prints masks it too
+        redact_url(base_url)  # registers a key or password the URL itself carries
+        self._headers = {"Accept-Encoding": ACCEPT_ENCODING}
+        if api_key:
+            self._headers["Authorization"] = f"Bearer {api_key}"
         self._client = httpx.Client(
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
             limits=httpx.Limits(max_connections=pool_size + 2, max_keepalive_connections=pool_size),
         )
 
     def __repr__(self) -> str:
-        return (
-            f"Transport(base_url={self.base_url!r}, timeout={self.timeout}, max_retries={self.max_retries})"
-        )
+        shown = redact_url(self.base_url)
+        return f"Transport(base_url={shown!r}, timeout={self.timeout}, max_retries={self.max_retries})"
 
     def close(self) -> None:
         """Close pooled connections."""
         self._client.close()
 
     def scrub(self, text: str) -> str:
-        """``text`` with the API key masked in every form (servers may echo request headers, whole, cut short or
-        URL-encoded, in error bodies and even in replies)."""
-        return mask_key(text, self._key)
+        """``text`` with the API key masked in every form (servers may echo request headers, whole, cut short,
+        percent-encoded or base64'd, in error bodies and even in replies), and every other secret (``fs1.redact``)."""
+        return redact_text(mask_secret(text, self._key))
 
     def url(self, path: str, *, root: bool = False) -> str:
         """Absolute URL of ``path`` under the OpenAI base (``…/v1``) or, with ``root``, under the server root."""
@@ -171,9 +174,7 @@ class Transport:
     def get_json(self, path: str) -> dict[str, Any]:
         """GET ``path`` under the base URL, with retries."""
         url = self.url(path)
-        return self._with_retries(
-            url, lambda: self._json(self._checked(self._client.get(url, headers=self._headers)))
-        )
+        return self._with_retries(url, lambda: self._json(self._checked(self._send("GET", url))))
 
     def post_json(
         self, path: str, body: dict[str, Any], *, root: bool = False, retries: int | None = None
@@ -182,14 +183,16 @@ class Transport:
         url = self.url(path, root=root)
 
         def attempt() -> dict[str, Any]:
-            return self._json(self._checked(self._client.post(url, json=body, headers=self._headers)))
+            return self._json(self._checked(self._send("POST", url, body)))
 
         return self._with_retries(url, attempt, self.max_retries if retries is None else retries)
 
     def post_stream(self, path: str, body: dict[str, Any]) -> list[dict[str, Any]]:
         """POST with ``stream: true`` and return every SSE event; a stall past the timeout is retried whole."""
         url = self.url(path)
-        return self._with_retries(url, lambda: list(self._stream_events(url, {**body, "stream": True})))
+        return self._with_retries(
+            url, lambda: list(self._stream_events(url, {**body, "stream": True})), streamed=True
+        )
 
     def probe_json(
         self, path: str, body: dict[str, Any], *, root: bool = True, discovering: bool = False
@@ -214,20 +217,46 @@ class Transport:
         """GET an optional route once (no retries); ``None`` when the server does not answer it with JSON."""
         url = self.url(path, root=root)
         try:
-            return self._with_retries(
-                url, lambda: self._json(self._checked(self._client.get(url, headers=self._headers))), 0
-            )
+            return self._with_retries(url, lambda: self._json(self._checked(self._send("GET", url))), 0)
         except RemoteError as exc:
             if exc.status is not None:
                 return None
             raise
 
-    def _stream_events(self, url: str, body: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        with self._client.stream("POST", url, json=body, headers=self._headers) as resp:
+    def _send(self, method: str, url: str, body: dict[str, Any] | None = None) -> Answer:
+        """One attempt: status, headers and the whole body, read within the byte cap and the deadline."""
+        deadline = time.monotonic() + self.deadline
+        with self._client.stream(
+            method, url, json=body, headers=self._headers, timeout=self._timeouts(self.deadline)
+        ) as resp:
             if resp.status_code >= 400:
-                resp.read()
-                self._checked(resp)
-            for line in resp.iter_lines():
+                return self._error_answer(resp, deadline)
+            content = b"".join(iter_body(resp, cap=self.max_response_bytes, deadline=deadline))
+            return Answer(resp.status_code, resp.headers, content, str(resp.request.url))
+
+    def _error_answer(self, resp: httpx.Response, deadline: float) -> Answer:
+        """An error reply with the start of its body (all we quote), however long the body is."""
+        content = b""
+        try:
+            for piece in iter_body(resp, cap=10 * ERROR_BODY_BYTES, deadline=deadline):
+                content += piece
+                if len(content) >= ERROR_BODY_BYTES:
+                    break
+        except (BodyTooLarge, httpx.TransportError):
+            pass  # the status says what went wrong; the body only adds the server's words
+        return Answer(resp.status_code, resp.headers, content, str(resp.request.url))
+
+    def _timeouts(self, deadline: float) -> httpx.Timeout:
+        read = min(self.timeout, deadline)
+        return httpx.Timeout(read, connect=min(read, 10.0))
+
+    def _stream_events(self, url: str, body: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        deadline = time.monotonic() + self.stream_deadline
+        timeouts = self._timeouts(self.stream_deadline)
+        with self._client.stream("POST", url, json=body, headers=self._headers, timeout=timeouts) as resp:
+            if resp.status_code >= 400:
+                self._checked(self._error_answer(resp, deadline))
+            for line in iter_lines(iter_body(resp, cap=self.max_response_bytes, deadline=deadline)):
                 if not line.startswith(SSE_DATA_PREFIX):
                     continue
                 data = line[len(SSE_DATA_PREFIX) :].strip()
@@ -241,22 +270,23 @@ class Transport:
                             f"{url} streamed an event that is not JSON", url=url, status=None
                         ) from None
 
-    def _json(self, resp: httpx.Response) -> dict[str, Any]:
+    def _json(self, answer: Answer) -> dict[str, Any]:
         try:
-            body = resp.json()
+            body = json.loads(answer.content)
         except ValueError:
             body = None
         if not isinstance(body, dict):
-            url = str(resp.request.url)
             raise RemoteError(
-                f"{url} answered with something that is not a JSON object", url=url, status=resp.status_code
+                f"{answer.url} answered with something that is not a JSON object",
+                url=answer.url,
+                status=answer.status,
             )
         return body
 
-    def _checked(self, resp: httpx.Response) -> httpx.Response:
-        if resp.status_code >= 400:
-            raise HTTPFailure(resp.status_code, str(resp.request.url), resp.headers, resp.text)
-        return resp
+    def _checked(self, answer: Answer) -> Answer:
+        if answer.status >= 400:
+            raise HTTPFailure(answer.status, answer.url, answer.headers, answer.text)
+        return answer
 
     # --- retry policy ---
     def _wait_seconds(self, state: tenacity.RetryCallState) -> float:
@@ -280,14 +310,24 @@ class Transport:
     def _describe(self, exc: BaseException | None) -> str:
         if isinstance(exc, HTTPFailure):
             return f"HTTP {exc.status} from {exc.url}"
+        if isinstance(exc, DeadlineExceeded):
+            return f"the request's deadline passed on {exc.request.url}"
         if isinstance(exc, httpx.TimeoutException):
             return f"a timeout ({self.timeout:g}s) on {exc.request.url}"
         if isinstance(exc, httpx.TransportError):
             return f"{type(exc).__name__} on {exc.request.url}"
         return repr(exc)
 
-    def _with_retries(self, url: str, attempt: Callable[[], Any], retries: int | None = None) -> Any:
+    def _with_retries(
+        self, url: str, attempt: Callable[[], Any], retries: int | None = None, *, streamed: bool = False
+    ) -> Any:
         retries = self.max_retries if retries is None else retries
+        try:
+            return self._retrying(attempt, retries)
+        except (RemoteError, HTTPFailure, BodyTooLarge, httpx.HTTPError) as exc:
+            raise self._final_error(exc, url, retries, streamed) from None
+
+    def _retrying(self, attempt: Callable[[], Any], retries: int) -> Any:
         retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(retries + 1),
             wait=self._wait_seconds,
@@ -296,32 +336,32 @@ class Transport:
             before_sleep=self._before_sleep,
             reraise=True,
         )
-        try:
-            return retrying(attempt)
-        except (
-            RemoteError
-        ) as exc:  # raised inside an attempt (a body that is not JSON): its text is masked too
-            raise RemoteError(self.scrub(str(exc)), url=self.scrub(exc.url), status=exc.status) from None
-        except HTTPFailure as exc:
-            attempts = self._attempts(exc, retries)
+        return retrying(attempt)
+
+    def _final_error(self, exc: BaseException, url: str, retries: int, streamed: bool) -> RemoteError:
+        """The one ``RemoteError`` a failed request ends with, its text masked (``scrub``)."""
+        status: int | None = None
+        if isinstance(exc, RemoteError):  # raised inside an attempt (a body that is not JSON)
+            message, url, status = str(exc), exc.url, exc.status
+        elif isinstance(exc, HTTPFailure):
             server_text = self.scrub(exc.text.strip())[:SERVER_TEXT_LIMIT]
-            raise RemoteError(
-                self.scrub(f"{exc.url} answered HTTP {exc.status}{attempts}: {server_text}"),
-                url=self.scrub(exc.url),
-                status=exc.status,
-            ) from None
-        except httpx.TimeoutException:
-            raise RemoteError(
-                self.scrub(f"{url} timed out after {self.timeout:g}s{self._attempts(None, retries)}"),
-                url=self.scrub(url),
-                status=None,
-            ) from None
-        except httpx.TransportError as exc:
-            raise RemoteError(
-                self.scrub(f"cannot reach {url} ({type(exc).__name__}){self._attempts(None, retries)}"),
-                url=self.scrub(url),
-                status=None,
-            ) from None
+            message = f"{exc.url} answered HTTP {exc.status}{self._attempts(exc, retries)}: {server_text}"
+            url, status = exc.url, exc.status
+        elif isinstance(exc, BodyTooLarge):
+            message = (
+                f"{url} sent a reply of more than {exc.cap} bytes (max_response_bytes); not read further, "
+                "not retried: raise max_response_bytes if such replies are expected"
+            )
+        elif isinstance(exc, DeadlineExceeded):
+            seconds = self.stream_deadline if streamed else self.deadline
+            message = f"{url} did not finish within the {seconds:g}s deadline{self._attempts(None, retries)}"
+        elif isinstance(exc, httpx.TimeoutException):
+            message = f"{url} timed out after {self.timeout:g}s{self._attempts(None, retries)}"
+        elif isinstance(exc, httpx.TransportError):
+            message = f"cannot reach {url} ({type(exc).__name__}){self._attempts(None, retries)}"
+        else:  # a body that cannot be decoded, too many redirects
+            message = f"{url}: {exc}"
+        return RemoteError(self.scrub(message), url=self.scrub(url), status=status)
 
     def _attempts(self, exc: HTTPFailure | None, retries: int) -> str:
         if retries == 0 or (exc is not None and not is_retryable(exc)):

@@ -22,7 +22,7 @@
     if (f.run && t.run !== f.run) return false;
     if (f.source && t.source !== f.source) return false;
     if (f.verdict === "correct" && !t.correct) return false;
-    if (f.verdict === "wrong" && t.correct) return false;
+    if (f.verdict === "wrong" && (t.correct || t.excluded)) return false;
     if (f.q) {
       const hay = (t.question + " " + t.extracted + " " + gold(t) + " " + t.id).toLowerCase();
       if (!hay.includes(f.q.toLowerCase())) return false;
@@ -37,7 +37,7 @@
     body.innerHTML = rows.slice(0, LIMIT).map((t) =>
       `<tr class="${t.correct ? "correct" : "wrong"}" data-id="${esc(t.id)}" data-run="${esc(t.run)}" data-source="${esc(t.source)}">` +
       `<td>${esc(t.run)}</td><td>${esc(t.source)}</td><td>${esc(t.question)}<br><small>gold: ${esc(gold(t))}</small></td>` +
-      `<td>${esc(t.extracted)}</td><td class="verdict">${t.correct ? "correct" : "wrong"}</td>` +
+      `<td>${esc(t.extracted)}</td><td class="verdict">${t.excluded ? "excluded" : t.correct ? "correct" : "wrong"}</td>` +
       `<td><details><summary>sample ${esc(t.sample)}${t.budget != null ? ", budget " + esc(t.budget) : ""}, ${esc(t.waits)} Wait</summary>` +
       (t.kg_path ? `<b>KG path</b><pre>${esc(t.kg_path)}</pre>` : "") + `<b>Trace</b><pre>${esc(t.text)}</pre></details></td></tr>`
     ).join("");
