@@ -399,7 +399,9 @@ def test_engine_options_are_a_declared_validated_list(vllm_module: Any, options:
 
     from fs1.errors import ConfigError
 
-    with pytest.raises((ConfigError, ValidationError), match=named):  # checked by the model reference, or on open
+    with pytest.raises(
+        (ConfigError, ValidationError), match=named
+    ):  # checked by the model reference, or on open
         load_backend("vllm", MODEL, **options)
     assert vllm_module.engines == []
 

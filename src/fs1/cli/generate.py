@@ -97,6 +97,11 @@ def generate(
         f"wrote {summary.written} predictions to {out} ({summary.skipped} already there, "
         f"{summary.sequences} sequences generated)"
     )
+    if summary.context:  # an over-long question is kept, marked, never silently empty
+        console.print(
+            f"[yellow]warning:[/] {summary.context} of them reached the model's context length (finish_reason "
+            "context; a prompt that did not fit has no text): scoring counts them as truncated"
+        )
 
 
 def _merge(benchmark: str, fmt: str, limit: int | None, config, out: Path, count: int) -> int:  # noqa: ANN001
