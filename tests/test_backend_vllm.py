@@ -365,7 +365,7 @@ def test_cpu_defaults_follow_the_host(
     from fs1.backends.vllm_engine import GiB, VLLMOptions, engine_args
 
     args, note = engine_args(VLLMOptions(), cpu_host(flags, available))
-    assert args["dtype"] == dtype and args["enforce_eager"] is True
+    assert args["dtype"] == dtype and args["enforce_eager"] is True and args["block_size"] == 32
     assert args["kv_cache_memory_bytes"] == int(kv_gib * GiB)
     assert note is not None and note.startswith("vllm on CPU: ") and "\n" not in note
     assert dtype in note and f"KV cache {kv_gib:g} GiB" in note
@@ -383,7 +383,9 @@ def test_given_options_win_over_cpu_defaults_and_gpu_gets_none() -> None:
     )
     assert args["block_size"] == 32 and note is None  # nothing chosen for the user: nothing said
     _, env_note = engine_args(VLLMOptions(dtype="float32"), cpu_host(env="3"))
-    assert env_note == "vllm on CPU: eager mode, KV cache 3 GiB (VLLM_CPU_KVCACHE_SPACE from the environment)"
+    assert env_note == (
+        "vllm on CPU: eager mode, 32-token KV blocks, KV cache 3 GiB (VLLM_CPU_KVCACHE_SPACE from the environment)"
+    )
     gpu, gpu_note = engine_args(VLLMOptions(), Host(False, frozenset({"avx512_bf16"}), None, None))
     assert gpu_note is None and gpu["dtype"] == "auto" and "enforce_eager" not in gpu
     assert "kv_cache_memory_bytes" not in gpu and "block_size" not in gpu  # vLLM's own defaults on a GPU
@@ -410,9 +412,9 @@ def test_cpu_platform_starts_with_the_cpu_defaults_and_says_so(
     monkeypatch: pytest.MonkeyPatch, smollm2_tokenizer: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     module = fake_vllm.install(monkeypatch, smollm2_tokenizer, script, cpu=True)
-    load_backend("vllm", MODEL, block_size=32)
+    load_backend("vllm", MODEL, block_size=64)
     args = engine(module).engine_args
-    assert args["enforce_eager"] is True and args["block_size"] == 32 and args["kv_cache_memory_bytes"] > 0
+    assert args["enforce_eager"] is True and args["block_size"] == 64 and args["kv_cache_memory_bytes"] > 0
     assert args["dtype"] in ("float32", "bfloat16")
     [line] = [line for line in capsys.readouterr().err.splitlines() if line.startswith("vllm on CPU")]
     assert "eager mode" in line and "KV cache" in line

@@ -150,7 +150,8 @@ def test_a_failed_start_quotes_the_engine_root_cause(vllm_cpu: VllmCpu) -> None:
 
 def test_cpu_defaults_start_the_engine_and_say_what_they_chose(vllm_cpu: VllmCpu) -> None:
     assert vllm_cpu.worker.ready["max_model_len"] == ENGINE_OPTIONS["max_model_len"]
-    assert vllm_cpu.worker.ready["note"] == "vllm on CPU: eager mode"  # dtype and KV cache were given
+    # dtype and KV cache were given; eager mode and 32-token blocks are fs1's CPU defaults
+    assert vllm_cpu.worker.ready["note"] == "vllm on CPU: eager mode, 32-token KV blocks"
 
 
 def test_the_cli_records_the_vllm_version_actually_used(

@@ -30,6 +30,7 @@ from typing import Any
 import httpx
 import pytest
 
+from fs1.backends.vllm_engine import CPU_BLOCK_SIZE
 from tests.support.llama_server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -165,6 +166,7 @@ class Server:
             "--served-model-name", SERVED_NAME, "--host", "127.0.0.1", "--port", str(self.port),
             "--dtype", opts["dtype"], "--kv-cache-memory-bytes", str(int(opts["kv_cache_gib"] * (1 << 30))),
             "--max-model-len", str(opts["max_model_len"]), "--seed", str(opts["seed"]), "--enforce-eager",
+            "--block-size", str(CPU_BLOCK_SIZE),
             "--enable-prefix-caching", "--enable-prompt-tokens-details",
         ]  # fmt: skip
 
