@@ -19,9 +19,10 @@ from typing import Any
 import pytest
 
 from fs1.backends import load_backend
+from fs1.backends.base import render_chat
 from fs1.data import load_benchmark
-from fs1.generate.predictions import GenerateConfig, build_prompt, generate_predictions
-from fs1.prompts import ANSWER_MARKER
+from fs1.generate.predictions import GenerateConfig, generate_predictions
+from fs1.prompts import eval_user_prompt
 from fs1.records import Question
 from tests.support import fake_vllm
 from tests.support.vllm_cpu import ENGINE_OPTIONS, VllmCpu
@@ -178,18 +179,17 @@ GREEDY = {
 }
 
 
-@pytest.mark.parametrize(
-    ("setting", "stop", "penalty"), [("reasoning", [ANSWER_MARKER], 1.05), ("instruct", [], 1.0)]
-)  # the reasoning prompt ends at the answer marker (a stop string), the instruct one at the end of sequence
+# SmolLM2 answers question 0 "The atomic number of gold is 83.": "umber" begins inside the token " number"
+@pytest.mark.parametrize("stop", [["umber"], []], ids=["stop-string-inside-a-token", "end-of-sequence"])
 def test_the_stand_in_answers_like_the_real_engine_on_a_greedy_case(
-    setting: str, stop: list[str], penalty: float, vllm_cpu: VllmCpu, smollm2_tokenizer: Any, questions: list[Question],
+    stop: list[str], vllm_cpu: VllmCpu, smollm2_tokenizer: Any, questions: list[Question],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
     """Scripted with the text the real model produced, the stand-in returns what vLLM returns: the text (stop string
     cut), the ids (stop string and EOS kept), the finish and stop reasons."""
-    prompt = build_prompt(load_backend("transformers", str(vllm_cpu.model)), questions[0], setting)
+    prompt = render_chat(smollm2_tokenizer, "smollm2", eval_user_prompt(questions[0].question, "instruct"))
     ids = smollm2_tokenizer.encode(prompt, add_special_tokens=False)
-    sampling = {**GREEDY, "stop": stop, "repetition_penalty": penalty}
+    sampling = {**GREEDY, "stop": stop}
     real = vllm_cpu.worker.call("request", prompt_ids=ids, sampling=sampling)
     eos = smollm2_tokenizer.eos_token_id
     said = smollm2_tokenizer.decode([t for t in real["token_ids"] if t != eos], skip_special_tokens=False)
@@ -198,9 +198,8 @@ def test_the_stand_in_answers_like_the_real_engine_on_a_greedy_case(
     out = result.outputs[0]
     fields = ("text", "token_ids", "finish_reason", "stop_reason")
     assert {k: getattr(out, k) for k in fields} == {k: real[k] for k in fields}
-    assert real["finish_reason"] == "stop" and (
-        real["stop_reason"] == stop[0] if stop else real["token_ids"][-1] == eos
-    )
+    ending = real["stop_reason"] == stop[0] if stop else real["token_ids"][-1] == eos
+    assert real["finish_reason"] == "stop" and ending, real
 
 
 @pytest.mark.parametrize(
