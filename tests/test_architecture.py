@@ -19,7 +19,7 @@ LAYERS = {
     "data": 3, "kg": 3, "backends": 3, "manifest": 3,
     "config": 2, "io": 2, "prompts": 2,
     "records": 1, "stage_log": 1,
-    "errors": 0, "redact": 0, "vocab": 0, "summary_types": 0, "seeding": 0, "retry_after": 0,
+    "errors": 0, "redact": 0, "vocab": 0, "summary_types": 0, "seeding": 0, "retry_after": 0, "cores": 0,
 }  # fmt: skip
 # Beyond the layers: the KG is an offline input to the teacher prompt, reaching distill only as path records.
 FORBIDDEN = {("distill", "kg")}

@@ -11,7 +11,6 @@ import pytest
 import yaml
 from hypothesis import given
 from hypothesis import strategies as st
-from typer.testing import CliRunner
 
 from fs1.cli.main import app
 from fs1.generate.predictions import prediction_key
@@ -22,6 +21,7 @@ from fs1.run.plan import generation_jobs, one_model_per_node, pack, sbatch_scrip
 from fs1.run.resources import default_resources, model_size_b, resolve_resources
 from fs1.run.shards import done_path, drop_other_counts, merge_shards, parse_shard, shard_path, shard_slice
 from fs1.run.status import run_status
+from tests.support.cli import runner
 
 # --- shards -------------------------------------------------------------------------------------------------------
 
@@ -99,7 +99,6 @@ def test_shard_files_of_another_count_are_dropped(tmp_path: Path) -> None:
 
 
 def test_cli_shards_then_merge_equal_one_unsharded_run(tiny_model_dir: Path, tmp_path: Path) -> None:
-    runner = CliRunner()
     common = ["generate", "--benchmark", "sample", "--limit", "5", "--model", str(tiny_model_dir), "--n", "2"]
     common += ["--max-tokens", "6", "--threads", "1", "--dtype", "float32"]
     whole = runner.invoke(app, [*common, "--out", str(tmp_path / "whole.jsonl")])
@@ -287,7 +286,7 @@ def test_dry_run_scripts_give_each_lane_its_own_gpus_and_each_shard_once(tmp_pat
 def test_cli_plan_prints_jobs_and_writes_scripts(tmp_path: Path) -> None:
     path = tmp_path / "exp.yaml"
     path.write_text(yaml.safe_dump(_grid(PAPER[:2]).model_dump(exclude_defaults=True)))
-    result = CliRunner().invoke(
+    result = runner.invoke(
         app, ["plan", str(path), "--questions", "500", "--shards", "3", "--dry-run", str(tmp_path / "s")]
     )
     assert result.exit_code == 0, result.output
@@ -337,5 +336,5 @@ def test_status_reads_markers_shards_and_ledger(tmp_path: Path) -> None:
         "CANCELLED by 0",
         None,
     )
-    result = CliRunner().invoke(app, ["status", str(run)])
+    result = runner.invoke(app, ["status", str(run)])
     assert result.exit_code == 0 and "1 failed" in result.output and "CANCELLED by 0" in result.output

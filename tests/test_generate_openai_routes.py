@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
 from fs1.cli.main import app
 from fs1.data import load_benchmark
 from fs1.generate import sample_seed
 from fs1.prompts import ANSWER_MARKER, FORCED_ANSWER, THINK_START, WAIT, eval_user_prompt
 from fs1.records import Prediction
+from tests.support.cli import runner
 from tests.support.scripted_openai import Reply, ScriptedOpenAIServer
 
 # SmolLM2's chat template, as llama.cpp's /props publishes a model's (shortened: no default system turn).
@@ -41,7 +41,7 @@ def generate(srv: ScriptedOpenAIServer, out: Path, *options: str) -> Any:
         "--base-url",
         srv.base_url,
     ]
-    return CliRunner().invoke(app, [*args, "--model", srv.model, "--out", str(out), *options])
+    return runner.invoke(app, [*args, "--model", srv.model, "--out", str(out), *options])
 
 
 def rows(path: Path) -> list[dict[str, Any]]:
@@ -187,4 +187,4 @@ def test_tokenizer_reaches_the_backend_from_distill_judge_and_the_experiment_fil
     ):
         ModelSpec(name="s", model="m", backend="transformers", tokenizer="my/tok")
     for command in ("generate", "distill", "judge"):
-        assert "--tokenizer" in CliRunner().invoke(app, [command, "--help"]).output
+        assert "--tokenizer" in runner.invoke(app, [command, "--help"]).output

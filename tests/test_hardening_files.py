@@ -284,3 +284,34 @@ def test_distill_overwrite_empties_a_symlinked_output_in_place(tmp_path: Path) -
     link.symlink_to(target)
     assert prepare_output(link, DistillConfig(), resume=False, overwrite=True) == set()
     assert link.is_symlink() and target.read_text() == ""
+
+
+@pytest.mark.parametrize(("umask", "file_mode", "dir_mode"), [(0o022, 0o644, 0o755), (0o027, 0o640, 0o750)])
+def test_a_trained_model_and_its_checkpoints_follow_the_umask(
+    tmp_path: Path, tiny_model_dir: Path, umask: int, file_mode: int, dir_mode: int
+) -> None:
+    """Issue 31 item 11: safetensors writes model.safetensors 0600 whatever the umask; fs1 train leaves every file as
+    a plain open would (the run's train stage calls the same code)."""
+    from tests.test_train_cli import TINY_RUN, two_step_run
+
+    out = tmp_path / "model"
+    args = [
+        *two_step_run(tmp_path, tiny_model_dir, out),
+        *TINY_RUN,
+        "--save-steps",
+        "1",
+        "--keep-checkpoints",
+    ]
+    old = os.umask(umask)
+    try:
+        code, output = cli(*args)
+    finally:
+        os.umask(old)
+    assert code == 0, output
+    written = [p for p in out.rglob("*") if not p.is_symlink()]
+    assert out / "model.safetensors" in written and any(
+        p.name == "model.safetensors" for p in written if p.parent != out
+    )
+    wrong = {str(p.relative_to(out)): oct(stat.S_IMODE(p.stat().st_mode)) for p in written
+             if stat.S_IMODE(p.stat().st_mode) != (dir_mode if p.is_dir() else file_mode)}  # fmt: skip
+    assert wrong == {}

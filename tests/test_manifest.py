@@ -7,13 +7,11 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from fs1.cli.main import app
 from fs1.manifest import recording, side_manifest_path
 from fs1.report.html import manifest_section
-
-runner = CliRunner()
+from tests.support.cli import runner
 
 
 def test_manifest_records_software_hardware_seeds_and_times(tmp_path: Path) -> None:

@@ -45,6 +45,7 @@ REPLIES = [
     "",
     "\\boxed{A}, \\boxed{B} and \\boxed{São Paulo}",
     "<think>x</think>\n\n",
+    'Answer: He said "Tokyo" \x01 \\ ok',  # quotes, a control character and a backslash in the JSON text
 ]
 BUDGETS = [None, None, 512, 1024]  # a budget is an integer (a float one is refused on reading)
 
@@ -131,6 +132,10 @@ def test_rows_json_reads_otherwise_than_orjson_score_as_json_reads_them(tmp_path
         ('{"id": "q1", "sample": "0", "text": "x"}', "field sample: expected an integer, found str '0'"),
         ('{"id": "q1", "sample": true, "text": "x"}', "field sample: expected an integer, found bool True"),
         (
+            '{"id": "q1", "sample": 9223372036854775808, "text": "x"}',
+            "field sample: expected an integer up to 9223372036854775807, found 9223372036854775808",
+        ),
+        (
             '{"id": "q1", "sample": 0, "text": "x", "budget": 2.5}',
             "field budget: expected an integer, found float 2.5",
         ),
@@ -196,7 +201,7 @@ def test_columns_gathered_in_pieces_aggregate_as_in_one_go() -> None:
 def test_the_cycle_collector_is_running_again_after_a_range_good_or_bad() -> None:
     import gc
 
-    scorer = batches.RangeScorer("p.jsonl", QUESTIONS)
+    scorer = batches.RangeScorer("p.jsonl", batches.Golds(QUESTIONS))
     good = b'{"id": "q1", "sample": 0, "text": "Tokyo"}\n'
     assert scorer.score_bytes(good).error is None and gc.isenabled()
     assert scorer.score_bytes(good + b'{"id": "q1", "sample": 1}\n').error_line == 2 and gc.isenabled()
@@ -206,3 +211,17 @@ def test_the_cycle_collector_is_running_again_after_a_range_good_or_bad() -> Non
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_duplicate_sample_names_the_line_of_its_second_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    rows = [json.dumps(row) for row in varied_rows(400)]
+    lines = [line for row in rows for line in (row, "", "  \r")]  # blank lines between records
+    lines.insert(901, rows[7])  # a second copy of record 8, on line 902 of the file
+    path = tmp_path / "p.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    monkeypatch.setattr(batches, "RANGE_BYTES", 2048)
+    with pytest.raises(InputError, match=r"p\.jsonl:902: duplicate sample"):
+        score_file(path, QUESTIONS, tmp_path / "out", workers=workers)

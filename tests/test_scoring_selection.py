@@ -82,6 +82,7 @@ def test_hand_computed_vote() -> None:
 def _clear_caches() -> None:
     selection._select_cached.cache_clear()
     selection._count_vectors.cache_clear()
+    selection._win_chances.cache_clear()
 
 
 def test_monte_carlo_beyond_the_exact_limit_is_seeded_and_within_its_error() -> None:

@@ -6,9 +6,8 @@ import json
 
 import pytest
 
-from fs1.records import Prediction, Question, Score
+from fs1.records import Prediction, Question
 from fs1.scoring import score_predictions, summarise
-from fs1.scoring.batches import score_line
 from fs1.scoring.summary import DuplicateSampleError
 
 QUESTIONS = {
@@ -142,35 +141,6 @@ def test_bad_rows() -> None:
         score_predictions(predictions(), QUESTIONS, ks=[0, 1])
     with pytest.raises(ValueError, match="unknown question ID"):
         score_predictions([Prediction(id="nope", sample=0, text="x")], QUESTIONS)
-
-
-@pytest.mark.parametrize(
-    "score",
-    [
-        Score(
-            id="q1",
-            sample=3,
-            extracted='São "x"\n\\',
-            correct=True,
-            match="exact",
-            exact=True,
-            f1=2 / 3,
-            meta={"via": "boxed", "budget": 512, "gold": "Tō"},
-        ),
-        Score(
-            id="q2",
-            sample=0,
-            extracted=None,
-            correct=False,
-            match="no_answer",
-            exact=False,
-            f1=0.0,
-            meta={"via": "none", "list": [1, {"a": None}], "x": 1.5, "flag": True, "nan": float("nan")},
-        ),
-    ],
-)
-def test_hand_built_score_lines_equal_json_dumps(score: Score) -> None:
-    assert score_line(score) == json.dumps(score.to_dict(), ensure_ascii=False) + "\n"
 
 
 # hops 0, 1, 3, 4, 5 and unknown; topics art / music / unknown. Two samples each, correct counts in CORRECT.

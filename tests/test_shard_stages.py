@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from typer.testing import CliRunner
 
 from fs1.cli.main import app
 from fs1.distill.config import DistillConfig
@@ -19,6 +18,7 @@ from fs1.run.config import load_experiment
 from fs1.run.distill_shards import merge_distill_shards
 from fs1.run.pipeline import Pipeline
 from fs1.run.shards import done_path, shard_path
+from tests.support.cli import runner
 
 SAMPLES = 2
 
@@ -216,7 +216,6 @@ def test_distill_merge_fails_on_doubled_missing_or_foreign_traces(
 
 
 def test_cli_distill_shards_then_merge_equal_one_run(tmp_path: Path, tiny_model_dir: Path) -> None:
-    runner = CliRunner()
     common = ["distill", "--benchmark", "sample", "--limit", "5", "--teacher", str(tiny_model_dir),
               "--backend", "transformers", "--max-tokens", "6", "--samples", "2", "-q"]  # fmt: skip
     whole = runner.invoke(app, [*common, "--out", str(tmp_path / "whole.jsonl")])
@@ -239,7 +238,6 @@ def test_cli_distill_shards_then_merge_equal_one_run(tmp_path: Path, tiny_model_
 
 
 def test_cli_paths_shards_then_merge_equal_one_run(tmp_path: Path) -> None:
-    runner = CliRunner()
     whole = tmp_path / "whole.jsonl"
     assert runner.invoke(app, ["paths", "sample", "--out", str(whole)]).exit_code == 0
     sharded = tmp_path / "sharded.jsonl"

@@ -194,6 +194,21 @@ def new_dir_mode() -> int:
     return 0o777 & ~current_umask()
 
 
+def honour_umask(root: Path) -> None:
+    """Give ``root`` and everything under it (which fs1 has just written) the modes a plain ``open`` and ``mkdir``
+    would: libraries that write through private temporary files leave 0600 (safetensors' ``save_file``) or 0700
+    (``mkdtemp``) behind, which a results directory shared with a group must not have. Symlinks are left alone."""
+    dir_mode, file_mode = new_dir_mode(), new_file_mode()
+    for path in [root, *root.rglob("*")]:
+        if path.is_symlink():
+            continue
+        if path.is_dir():
+            path.chmod(dir_mode)
+        elif path.is_file():
+            executable = path.stat().st_mode & 0o111
+            path.chmod(dir_mode if executable else file_mode)
+
+
 def _write_target(path: Path) -> Path:
     """Where a write to ``path`` lands: symlinks followed (we write through them, never replace them)."""
     if path.is_symlink():
@@ -341,6 +356,8 @@ def check_resume_config(out: str | Path, config: dict[str, Any], *, resume: bool
     told apart from this run's.
     """
     out = Path(out)
+    if out.is_dir():  # ``--out ""`` (an unset shell variable) is the current directory
+        raise InputError(f"{out}: is a directory, expected the output file (a .jsonl path)")
     if resume:
         require_regular_file(out)
     side = config_path(out)

@@ -13,6 +13,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from fs1.io import honour_umask
 from fs1.vocab import EMBEDDED_NAME
 
 EMBEDDED_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
@@ -74,6 +75,7 @@ def hf_dir() -> Path:
     try:
         plain.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
+        honour_umask(tmp)  # mkdtemp makes 0700, safetensors 0600
         if target.exists():
             shutil.rmtree(target)
         os.replace(tmp, target)

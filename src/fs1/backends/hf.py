@@ -98,8 +98,9 @@ class TransformersBackend(Backend):
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(path)
             self.lm = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, attn_implementation="sdpa")
-        except OSError as exc:
-            raise BackendError(f"cannot load model {model!r} with transformers: {exc}") from exc
+        except (OSError, ValueError) as exc:  # ValueError: a folder or file that is not a checkpoint
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise BackendError(f"cannot load model {model!r} with transformers: {reason}") from exc
         self.lm.to(self.device).eval()
         self.max_batch_rows = opts.max_batch_rows
         cfg = self.lm.config.get_text_config(decoder=True)

@@ -11,6 +11,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from fs1.data.detect import DATASET_FORMATS
+
 app = typer.Typer(
     name="fs1",
     help="fs1: KG-grounded reasoning traces, fine-tuning and test-time-scaled factual QA evaluation.",
@@ -38,8 +40,8 @@ def _redacted_terminal() -> None:
 
 # The --format of every command that takes a benchmark (data convert has its own, with the same choices).
 BENCHMARK_FORMAT_HELP = (
-    "Format of a benchmark file: auto (told from its contents), fs1, or a dataset's own: mintaka, simpleqa, "
-    "cwq, webqsp, grailqa, exaqt (read as `fs1 data convert` would, without writing a file)."
+    f"Format of a benchmark file: auto (told from its contents), fs1, or a dataset's own: {', '.join(DATASET_FORMATS)} "
+    "(read as `fs1 data convert` would, without writing a file)."
 )
 
 
@@ -133,13 +135,3 @@ def merge_shards_option(verb: str, key: str) -> Any:
         min=1,
         help=f"{verb} nothing: merge the N shard files of --out into --out, checking every {key} once.",
     )
-
-
-def parse_int_list(text: str | None) -> list[int] | None:
-    """Parse ``"1,2,4"`` into ``[1, 2, 4]``; ``None`` stays ``None``."""
-    if text is None or not text.strip():
-        return None
-    try:
-        return [int(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise typer.BadParameter(f"expected comma-separated integers, got {text!r}") from None

@@ -47,8 +47,8 @@ def build_sft(
     public: bool = typer.Option(False, "--public", help="Make the pushed repo public (default private)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
+    from fs1.data import load_questions
     from fs1.distill import sft
-    from fs1.distill.inputs import load_questions
 
     with user_errors():
         bench = load_questions(benchmark) if benchmark is not None else None

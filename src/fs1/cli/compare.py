@@ -107,7 +107,7 @@ def _rule(extract: str | None) -> str:
 
 def _sources(benchmark: str | None, fmt: str, run_a: Path) -> dict[str, str]:
     """Question ID -> dataset, from ``--benchmark`` or the run directory holding ``run_a`` (empty if neither)."""
-    from fs1.scoring.score import load_questions
+    from fs1.data import load_questions, question_index
 
     if benchmark is None:
         start = run_a if run_a.is_dir() else run_a.parent
@@ -118,7 +118,7 @@ def _sources(benchmark: str | None, fmt: str, run_a: Path) -> dict[str, str]:
         if local is None:
             return {}
         benchmark = str(local)
-    return {qid: q.source_of_data for qid, q in load_questions(benchmark, fmt).items()}
+    return {qid: q.source_of_data for qid, q in question_index(load_questions(benchmark, fmt=fmt)).items()}
 
 
 def _print_side_by_side(side: dict, ks: list[int], flipped) -> None:  # noqa: ANN001

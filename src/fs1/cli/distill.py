@@ -57,11 +57,12 @@ def distill(
     ),
 ) -> None:
     from fs1.backends import BackendError
-    from fs1.distill.inputs import load_paths, load_questions
+    from fs1.data import load_questions
+    from fs1.distill.inputs import load_paths
     from fs1.distill.runner import run_distillation
 
     with user_errors():
-        questions = load_questions(benchmark, limit, fmt)
+        questions = load_questions(benchmark, fmt=fmt, limit=limit)
         path_index = load_paths(paths) if paths is not None else None
         from fs1.manifest import side_manifest_path
         from fs1.run.shards import mark_done, parse_shard, shard_path, shard_slice

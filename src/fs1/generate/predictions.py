@@ -24,6 +24,7 @@ from pydantic import AliasChoices, ConfigDict, Field, model_validator
 from fs1.backends.base import FINISH_CONTEXT, Backend, BackendError, Completion, SamplingParams
 from fs1.backends.ref import ENDPOINT_FIELDS, BackendChoice, ModelRef, role_backend
 from fs1.config import SAMPLING_FIELDS, Sampling
+from fs1.data.common import check_unique_ids
 from fs1.errors import ConfigError
 from fs1.generate.budget import BudgetConfig, budget_forcing
 from fs1.generate.parallel import ScaledOutput, parallel_sample
@@ -277,14 +278,6 @@ def _chat_output(position: int, sample: int, seed: int | None, choice: int, out:
     )  # fmt: skip
 
 
-def _check_questions(questions: list[Question]) -> None:
-    seen: set[str] = set()
-    for q in questions:
-        if q.ID in seen:
-            raise InputError(f"duplicate question ID {q.ID!r} in the benchmark")
-        seen.add(q.ID)
-
-
 def generate_predictions(
     questions: list[Question],
     backend: Backend,
@@ -299,7 +292,7 @@ def generate_predictions(
     called with ``(finished, total)`` counts of the (question, sample) sequences this run generates.
     """
     out_path = Path(out_path)
-    _check_questions(questions)
+    check_unique_ids(questions, "the benchmark")  # resume keys are (id, sample, budget)
     if not resume and out_path.exists() and out_path.stat().st_size > 0:
         raise InputError(f"{out_path}: already exists; pass --resume to continue it or choose another --out")
     route = choose_route(backend, config.setting)

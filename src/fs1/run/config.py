@@ -12,6 +12,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from fs1.backends.ref import BackendChoice, ModelRef, role_backend
+from fs1.data.detect import DATASET_FORMATS
 from fs1.distill.config import DistillConfig
 from fs1.generate.predictions import GenerationSettings
 from fs1.io import InputError
@@ -221,7 +222,7 @@ class Experiment(_Strict):
     benchmark_format: str = Field(
         "auto",
         description="Format of benchmark/train_benchmark files: auto (told from contents), fs1, or a dataset's "
-        "own (mintaka, simpleqa, cwq, webqsp, grailqa, exaqt), as `fs1 data convert --format`.",
+        f"own ({', '.join(DATASET_FORMATS)}), as `fs1 data convert --format`.",
     )
     train_benchmark: str | None = Field(
         None,
@@ -331,6 +332,8 @@ def load_experiment(path: str | Path) -> Experiment:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark else ""
         raise InputError(f"{path}{where}: invalid YAML ({getattr(exc, 'problem', exc)})") from None
+    except RecursionError:  # PyYAML builds nested collections recursively
+        raise InputError(f"{path}: invalid YAML (nested too deeply to read)") from None
     if not isinstance(raw, dict):
         raise InputError(f"{path}: the experiment file must be a YAML mapping")
     register_secrets_in(raw)  # a password in the kg URL is masked wherever it shows up later

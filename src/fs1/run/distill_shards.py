@@ -16,7 +16,7 @@ from typing import Any
 
 from fs1.distill.config import DistillConfig, DistillSummary
 from fs1.distill.runner import count_file, side_path
-from fs1.distill.teacher import build_prompt
+from fs1.distill.teacher import teacher_prompt
 from fs1.io import InputError, atomic_open, completed_keys, write_json_atomic
 from fs1.records import PathRecord, Question
 from fs1.run.shards import merge_shards, shard_path
@@ -36,7 +36,7 @@ def planned_keys(
     """Every unit the run asks the teacher for (fs1 questions without a path are left out under ``no_path: skip``)."""
     keys: set[Hashable] = set()
     for question in questions:
-        if build_prompt(question, config.mode, paths, config.no_path) is not None:
+        if teacher_prompt(question, config.mode, paths, config.no_path) is not None:
             keys.update((question.ID, sample) for sample in range(config.samples))
     return keys
 

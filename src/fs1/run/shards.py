@@ -16,6 +16,7 @@ from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any, TypeVar
 
+from fs1.errors import ConfigError
 from fs1.io import InputError, _repair_torn_tail, atomic_open, config_path
 
 T = TypeVar("T")
@@ -27,10 +28,10 @@ def parse_shard(text: str) -> tuple[int, int]:
     """``"I/N"`` → ``(I, N)`` with ``0 ≤ I < N``."""
     match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
     if not match:
-        raise ValueError(f"--shard expects I/N (0-based shard I of N shards), got {text!r}")
+        raise ConfigError(f"--shard expects I/N (0-based shard I of N shards), got {text!r}")
     index, count = int(match[1]), int(match[2])
     if count < 1 or not 0 <= index < count:
-        raise ValueError(f"--shard {text}: need N ≥ 1 and 0 ≤ I < N")
+        raise ConfigError(f"--shard {text}: need N ≥ 1 and 0 ≤ I < N")
     return index, count
 
 

@@ -21,6 +21,7 @@ Predictions may name a question by an older ID (``fs1.data.question_index``); th
 
 from __future__ import annotations
 
+from array import array
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -135,10 +136,10 @@ def scored_columns(
             f"no predictions to summarise: every question with predictions is excluded "
             f"({len(accounting.excluded)}: {next(iter(accounting.excluded.values()))})"
         )
-    out.unit = [renumber[columns.unit[p]] for p in kept]
+    out.unit = array("q", [renumber[columns.unit[p]] for p in kept])
     for name in ("sample", "correct", "exact", "f1", "answer"):
         values = getattr(columns, name)
-        setattr(out, name, [values[p] for p in kept])
+        setattr(out, name, array(values.typecode, [values[p] for p in kept]))
     given = columns.attempted_given
     out.attempted_given = {new: given[old] for new, old in enumerate(kept) if old in given}
     return out, kept

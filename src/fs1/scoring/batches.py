@@ -1,75 +1,77 @@
-"""Scoring a predictions JSONL file in byte ranges of whole lines, in this process or in worker processes.
+"""Scoring a predictions JSONL file in byte ranges of whole lines (the workers that score them: ``workers.py``).
 
 The file is cut into ranges of about ``RANGE_BYTES`` that end at line ends; whoever scores a range reads it from the
 file itself, so only the (small) results travel between processes. Scoring a range parses, validates and scores each
 line and returns the ``scores.jsonl`` bytes, the verdicts for the summary (``VerdictColumns``) and, at the first bad
 line, its error. Line numbers are counted within a range and made absolute in file order by ``score_ranges``, so
-outputs and errors are the same with one process or several. Workers get ranges through a bounded window, so memory
-stays flat however large the file; they use ``spawn``, which is safe next to the progress bar's thread.
+outputs and errors are the same with one process or several.
 
-Per line, the cost that does not depend on the text's length is kept small: ``orjson`` decodes when it is installed
-(a row it rejects, or where it read a float, is decoded again by ``json``, whose result or error then counts, so the
-two agree), and the verdict and the pieces of its ``scores.jsonl`` text are remembered per (extracted answer,
-question): the samples of a question often give the same answer.
+Per line only what does not depend on the answer is paid: one ``orjson`` decode, one set test of the field types,
+the answer part located from the reply's end (``raw_answer_part``), two dictionary look-ups and the line's text
+from preformatted pieces. Everything else is done once per distinct answer part (extraction) and once per distinct
+(answer, question) pair (normalisation, matching and the pieces of its ``scores.jsonl`` line). A row the fast path
+does not take as it is (a float or an unknown field, a type to convert, a row ``orjson`` rejects) goes through
+``Prediction.from_dict`` with ``json`` deciding, whose result or error then counts, exactly as before.
 """
 
 from __future__ import annotations
 
-import atexit
 import gc
 import json
 import math
-import multiprocessing
-import os
-from collections import deque
+from array import array
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from fs1.records import Prediction, Question, RecordError, Score, _field_info, check_types
+import orjson
+
+from fs1.records import Prediction, Question, RecordError, _plain_pairs
 from fs1.scoring.extract import (
     EXTRACT_AUTHORS,
     EXTRACT_FS1,
+    NO_ANSWER,
     VIA_BOX,
     VIA_LINE,
     VIA_MARKER,
     VIA_NONE,
     VIA_TAIL,
     Extraction,
-    answer_part,
     extract_authors,
-    extract_from_part,
+    extract_part,
+    raw_answer_part,
+    trim_answer_part,
 )
 from fs1.scoring.match import scoring_gold
 from fs1.scoring.normalize import normalize_answer
+from fs1.scoring.outcome import starts_as_refusal
 from fs1.scoring.prediction import TRUNCATED_REASONS, authors_hint, score_extraction
 from fs1.scoring.summary import VerdictColumns
 
-try:  # a faster decoder of the same JSON; without it, json does all the work
-    import orjson
-
-    _fast_loads: Any = orjson.loads
-except ImportError:  # pragma: no cover - orjson is a dependency
-    _fast_loads = None
-
 RANGE_BYTES = 4 << 20
 _string = encode_basestring  # JSON string literal, non-ASCII kept (as ensure_ascii=False)
-# Remembered verdicts per scorer; cleared when full (files list the samples of a question together).
-_CACHE_ENTRIES = 1 << 12
+# Remembered extractions and verdicts per scorer; cleared when full (files list the samples of a question together).
+_CACHE_ENTRIES = 1 << 13
+# Answer parts longer than this (whole plain replies) are rarely repeated: extracted without being remembered.
+_CACHED_PART_CHARS = 512
+_PLAIN = _plain_pairs(Prediction)
+_MAX_SAMPLE = (1 << 63) - 1  # (field, type) pairs a row may hold as they are
+_VIA_TEXT = {via: _string(via) for via in (VIA_BOX, VIA_MARKER, VIA_LINE, VIA_NONE, VIA_TAIL)}
+_NOTHING = (None, VIA_NONE)  # no answer part: no answer
 
 
 @dataclass
 class RangeResult:
-    """What scoring one range gave: output bytes, verdicts, their line numbers, the first error if any.
+    """What scoring one range gave: output bytes, verdicts (one per non-blank line), the first error if any.
 
-    ``lines`` and the error's line count from the range's first line (1) until ``score_ranges`` makes them absolute.
+    The error's line counts from the range's first line (1) until ``absolute`` makes it a line of the file.
     """
 
     data: bytes = b""
     columns: VerdictColumns = field(default_factory=VerdictColumns)
-    lines: list[int] = field(default_factory=list)
     newlines: int = 0
     error: str | None = None
     error_line: int = 0
@@ -80,13 +82,11 @@ class _BadLine(ValueError):
     """A line that is not a valid prediction; the message is what follows ``file:line:``."""
 
 
-class _Verdict(
-    NamedTuple
-):  # (a named tuple: built thousands of times a second, faster than a frozen dataclass)
+class _Verdict(NamedTuple):
     """The verdict on one extracted answer to one question, with its ``scores.jsonl`` text in pieces.
 
     A line is ``prefix``, the sample number, ``middle``, the via and budget (which do not change the verdict), then
-    ``end``: the same text as ``score_line`` (a test holds them together).
+    ``end``: the same text as ``json.dumps(score.to_dict(), ensure_ascii=False)`` (tests hold them together).
     """
 
     prefix: str
@@ -95,19 +95,37 @@ class _Verdict(
     correct: bool
     exact: bool
     f1: float
-    answer_key: str
+    answer_key: str  # the normalised answer ("": none), its vote for maj@k
+    refusal: bool  # answer_key starts as a refusal (summary.VerdictColumns.refusals)
+
+
+class Golds(dict[str, tuple[str, ...]]):
+    """The gold answers each question is scored against (``scoring_gold``), worked out for a question when it is
+    first asked for: a worker scores a few of the benchmark's questions. A missing ID is a ``KeyError``."""
+
+    def __init__(self, questions: Mapping[str, Question]) -> None:
+        super().__init__()
+        self.questions = questions
+
+    def __missing__(self, qid: str) -> tuple[str, ...]:
+        gold = self[qid] = scoring_gold(self.questions[qid])
+        return gold
 
 
 class RangeScorer:
-    """Scores byte ranges of one predictions file against one set of questions, extracting answers by rule
-    ``extract`` (``fs1``; ``authors`` reads the whole text, thinking included)."""
+    """Scores byte ranges of one predictions file against a benchmark's gold answers (``golds``: ``{id: gold
+    answers}``, or ``Golds``), extracting answers by rule ``extract`` (``fs1``; ``authors`` reads the whole text,
+    thinking included: the tail-first search does not apply).
+    """
 
-    def __init__(self, path: str, questions: Mapping[str, Question], extract: str = EXTRACT_FS1) -> None:
+    def __init__(self, path: str, golds: Mapping[str, tuple[str, ...]], extract: str = EXTRACT_FS1) -> None:
         self.path = path
-        self.questions = questions
+        self.golds = golds
         self.authors = extract == EXTRACT_AUTHORS
-        self.golds: dict[str, tuple[str, ...]] = {}
-        self.verdicts: dict[tuple[Any, ...], _Verdict] = {}
+        self.parts: dict[
+            tuple[str, bool, bool], tuple[str | None, str]
+        ] = {}  # (raw part, closed, allow_line) ->
+        self.verdicts: dict[tuple[str | None, str], _Verdict] = {}
 
     def __call__(self, start: int, end: int) -> RangeResult:
         with open(self.path, "rb") as fh:
@@ -128,58 +146,75 @@ class RangeScorer:
                 gc.enable()
 
     def _score_bytes(self, data: bytes) -> RangeResult:
-        result, out, columns, lines = RangeResult(), [], VerdictColumns(), []
-        add, add_route = columns.add_verdict, result.routes.add
+        result = RangeResult(newlines=data.count(b"\n"))
+        out: list[str] = []
+        verdicts: list[_Verdict] = []
+        units: list[int] = []
+        unit_keys: dict[tuple[str, int | None], int] = {}
+        unit, last = -1, None
+        add_route, samples = result.routes.add, result.columns.sample
         for lineno, raw in enumerate(data.split(b"\n"), 1):
             if not raw or raw.isspace():  # (no copy of the line, unlike strip())
                 continue
             try:
-                prediction = _prediction(raw)
-                qid, budget = prediction.id, prediction.budget
-                if qid not in self.questions:
-                    raise _BadLine(f"unknown question ID {qid!r}")
+                qid, sample, text, budget, finish_reason, route = _fields(raw)
+                answer, via = self._answer(text, finish_reason)
+                verdict = self.verdicts.get((answer, qid))
+                if verdict is None:  # (a new answer, or a new question: its ID is checked here)
+                    verdict = self._new_verdict(answer, via, qid)
             except _BadLine as exc:
                 result.error, result.error_line = str(exc), lineno
                 break
-            verdict, via = self._verdict(qid, prediction.text, prediction.finish_reason in TRUNCATED_REASONS)
-            budget_text = "" if budget is None else f', "budget": {_value(budget)}'
-            out.append(
-                f"{verdict.prefix}{prediction.sample}{verdict.middle}{_VIA_TEXT[via]}{budget_text}{verdict.end}"
-            )
-            add(
-                qid, budget, prediction.sample, verdict.correct, verdict.exact, verdict.f1, verdict.answer_key
-            )
-            lines.append(lineno)
-            add_route(prediction.route)
+            budget_text = "" if budget is None else f', "budget": {budget}'
+            out.append(f"{verdict.prefix}{sample}{verdict.middle}{_VIA_TEXT[via]}{budget_text}{verdict.end}")
+            if (qid, budget) != last:  # the samples of a unit are usually neighbours
+                last = (qid, budget)
+                unit = unit_keys.setdefault(last, len(unit_keys))
+            units.append(unit)
+            samples.append(sample)
+            verdicts.append(verdict)
+            add_route(route)
         result.data = "".join(out).encode("utf-8")
-        result.columns, result.lines, result.newlines = columns, lines, data.count(b"\n")
+        _fill_columns(result.columns, unit_keys, units, verdicts)
         return result
 
-    def _verdict(self, qid: str, text: str, truncated: bool) -> tuple[_Verdict, str]:
-        """The verdict on the answer of ``text`` and how the answer was found."""
+    def _answer(self, text: str, finish_reason: str | None) -> tuple[str | None, str]:
+        """The extracted answer of a reply and how it was found, remembered per (raw) answer part."""
         if self.authors:
-            found = extract_authors(text)
-        else:
-            part, closed = answer_part(text)
-            found = extract_from_part(part, closed, truncated=truncated)
-        key = (found.answer, qid)
-        verdict = self.verdicts.get(key)
-        if verdict is None:
-            if len(self.verdicts) >= _CACHE_ENTRIES:
-                self.verdicts.clear()
-            verdict = self.verdicts[key] = _new_verdict(qid, found, self._gold(qid))
-        return verdict, found.via
+            extraction = extract_authors(text)
+            return extraction.answer, extraction.via
+        raw, closed = raw_answer_part(text)
+        if raw is None:
+            return _NOTHING
+        allow_line = closed or finish_reason not in TRUNCATED_REASONS
+        key = (raw, closed, allow_line)
+        found = self.parts.get(key)
+        if found is None:
+            # (not extract_from_part, whose own cache of answer parts this one replaces)
+            extraction = extract_part(trim_answer_part(raw, closed), allow_line)
+            found = (extraction.answer, extraction.via)
+            if len(raw) <= _CACHED_PART_CHARS:
+                if len(self.parts) >= _CACHE_ENTRIES:
+                    self.parts.clear()
+                self.parts[key] = found
+        return found
 
-    def _gold(self, qid: str) -> tuple[str, ...]:
-        gold = self.golds.get(qid)
-        if gold is None:
-            gold = self.golds[qid] = scoring_gold(self.questions[qid])
-        return gold
+    def _new_verdict(self, answer: str | None, via: str, qid: str) -> _Verdict:
+        try:
+            gold = self.golds[qid]
+        except KeyError:
+            raise _BadLine(f"unknown question ID {qid!r}") from None
+        if len(self.verdicts) >= _CACHE_ENTRIES:
+            self.verdicts.clear()
+        found = NO_ANSWER if answer is None else Extraction(answer, via)
+        verdict = self.verdicts[(answer, qid)] = _verdict(qid, found, gold)
+        return verdict
 
 
-def _new_verdict(qid: str, found: Extraction, gold: tuple[str, ...]) -> _Verdict:
+def _verdict(qid: str, found: Extraction, gold: tuple[str, ...]) -> _Verdict:
     score = score_extraction(qid, 0, None, found, gold)
     gold_text = f', "gold": {_string(score.meta["gold"])}' if "gold" in score.meta else ""
+    answer_key = normalize_answer(score.extracted) if score.extracted is not None else ""
     return _Verdict(
         prefix=f'{{"id": {_string(qid)}, "sample": ',
         middle=(
@@ -191,61 +226,78 @@ def _new_verdict(qid: str, found: Extraction, gold: tuple[str, ...]) -> _Verdict
         correct=score.correct,
         exact=score.exact,
         f1=score.f1,
-        answer_key=normalize_answer(score.extracted) if score.extracted is not None else "",
+        answer_key=answer_key,
+        refusal=bool(answer_key) and starts_as_refusal(answer_key),
     )
 
 
-_VIA_TEXT = {via: _string(via) for via in (VIA_BOX, VIA_MARKER, VIA_LINE, VIA_NONE, VIA_TAIL)}
+def _fill_columns(
+    columns: VerdictColumns,
+    unit_keys: dict[tuple[str, int | None], int],
+    units: list[int],
+    verdicts: list[_Verdict],
+) -> None:
+    """The range's verdict columns, as ``VerdictColumns.add_verdict`` per line would have gathered them."""
+    columns.unit_keys, columns.unit = unit_keys, array("q", units)
+    columns.correct = array("b", map(attrgetter("correct"), verdicts))
+    columns.exact = array("b", map(attrgetter("exact"), verdicts))
+    columns.f1 = array("d", map(attrgetter("f1"), verdicts))
+    number = columns.answer_id
+    columns.answer = array("q", [number(v.answer_key, v.refusal) if v.answer_key else -1 for v in verdicts])
 
 
-_PREDICTION_FIELDS, _ = _field_info(Prediction)
+def _fields(raw: bytes) -> tuple[str, int, str, int | None, str | None, str | None]:
+    """What scoring reads of one line (id, sample, text, budget, finish_reason, route); ``_BadLine`` (what is
+    wrong) if it is not a valid prediction."""
+    try:
+        row = orjson.loads(raw)
+        # One set test: every (field, value type) pair is one a Prediction holds unchanged (no unknown field, float,
+        # bool for an integer, null for a required field...); then only presence and the sign of sample are left.
+        if type(row) is dict and _PLAIN.issuperset(zip(row, map(type, row.values()), strict=True)):
+            sample = row["sample"]
+            if 0 <= sample <= _MAX_SAMPLE:
+                get = row.get
+                return row["id"], sample, row["text"], get("budget"), get("finish_reason"), get("route")
+    except (ValueError, KeyError):  # orjson rejects the line (json decides below), or a field is missing
+        pass
+    prediction = _prediction(raw)
+    if prediction.sample > _MAX_SAMPLE:  # (json reads any integer; the summary's columns hold 64-bit ones)
+        raise _BadLine(f"field sample: expected an integer up to {_MAX_SAMPLE}, found {prediction.sample}")
+    return (
+        prediction.id,
+        prediction.sample,
+        prediction.text,
+        prediction.budget,
+        prediction.finish_reason,
+        prediction.route,
+    )
 
 
 def _prediction(raw: bytes) -> Prediction:
+    """A row that is not plain: read as ``json`` reads it and built by ``Prediction.from_dict`` (its error counts)."""
     row = _decode(raw)
     if not isinstance(row, dict):
         raise _BadLine("expected a JSON object")
     try:
-        required = row.get("id") is not None and row.get("sample") is not None and row.get("text") is not None
-        if required and row.keys() <= _PREDICTION_FIELDS:
-            # Same result as from_dict for a row with only known fields, at a fraction of its per-row cost.
-            check_types(Prediction, row)
-            prediction = Prediction(**row)
-            prediction.validate()
-            return prediction
         return Prediction.from_dict(row)
     except (RecordError, TypeError) as exc:
         raise _BadLine(f"{exc}{authors_hint(row)}") from None
 
 
 def _decode(raw: bytes) -> Any:
-    if _fast_loads is not None:
-        try:
-            row = _fast_loads(raw)
-        except ValueError:  # orjson is stricter (NaN, 1e400, invalid UTF-8...): json decides
-            row = None
-        # orjson reads an integer beyond 64 bits as a float, json as an int: a float field has json decide too.
-        if type(row) is dict and float not in map(type, row.values()):
-            return row
+    try:
+        row = orjson.loads(raw)
+    except ValueError:  # orjson is stricter (NaN, 1e400, invalid UTF-8...): json decides
+        row = None
+    # orjson reads an integer beyond 64 bits as a float, json as an int: a float field has json decide too.
+    if type(row) is dict and float not in map(type, row.values()):
+        return row
     try:
         return json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise _BadLine("not UTF-8 text") from None
     except json.JSONDecodeError as exc:
         raise _BadLine(f"malformed JSON ({exc.msg})") from None
-
-
-def score_line(score: Score) -> str:
-    """One ``scores.jsonl`` line, the same text as ``json.dumps(score.to_dict(), ensure_ascii=False)``.
-
-    Built by hand: ``json.dumps`` of the row costs more than a quarter of scoring it, at millions of rows.
-    """
-    meta = ", ".join(f"{_string(key)}: {_value(value)}" for key, value in score.meta.items())
-    return (
-        f'{{"id": {_string(score.id)}, "sample": {score.sample}, "extracted": {_value(score.extracted)}, '
-        f'"correct": {_value(score.correct)}, "match": {_string(score.match)}, "exact": {_value(score.exact)}, '
-        f'"f1": {_value(score.f1)}, "meta": {{{meta}}}}}\n'
-    )
 
 
 def _value(value: object) -> str:
@@ -277,18 +329,10 @@ def line_ranges(path: Path, size: int | None = None) -> Iterator[tuple[int, int]
             start = end
 
 
-def score_ranges(
-    path: Path, questions: Mapping[str, Question], workers: int, extract: str = EXTRACT_FS1
-) -> Iterator[RangeResult]:
-    """Score every range of ``path`` in file order, with ``workers`` processes (1: in this process), answers
-    extracted by rule ``extract``.
-
-    Each result's ``lines`` and ``error`` name lines of the file (the first line is 1).
-    """
+def absolute(results: Iterator[RangeResult], path: Path) -> Iterator[RangeResult]:
+    """Range results in file order, their ``error`` naming a line of the file (the first is 1)."""
     first_line = 0  # lines before the current range
-    for result in _range_results(path, questions, workers, extract):
-        if first_line:
-            result.lines = [line + first_line for line in result.lines]
+    for result in results:
         if result.error is not None:
             result.error = f"{path}:{result.error_line + first_line}: {result.error}"
             result.error_line += first_line
@@ -296,51 +340,15 @@ def score_ranges(
         yield result
 
 
-def _range_results(
-    path: Path, questions: Mapping[str, Question], workers: int, extract: str
-) -> Iterator[RangeResult]:
-    workers = min(workers, -(-path.stat().st_size // RANGE_BYTES))  # no more workers than ranges
-    if workers <= 1:
-        scorer = RangeScorer(str(path), questions, extract)
-        for start, end in line_ranges(path):
-            yield scorer(start, end)
-        return
-    context = multiprocessing.get_context("spawn")
-    pool = context.Pool(workers, initializer=_init_worker, initargs=(str(path), dict(questions), extract))
-    pending: deque[Any] = deque()
-    try:
-        for start, end in line_ranges(path):
-            pending.append(pool.apply_async(_score_in_worker, (start, end)))
-            if len(pending) > 2 * workers:  # a bounded window keeps memory flat
-                yield pending.popleft().get()
-        while pending:
-            yield pending.popleft().get()
-    finally:
-        # Never Pool.terminate() (what leaving a ``with Pool`` does): killing workers while the pool's threads feed
-        # them can deadlock its teardown (seen: a bad line ended a test run early and the suite hung). The ranges in
-        # flight (at most 2 × workers + 1) finish instead, then the workers exit on their own.
-        for result in pending:
-            result.wait()
-        pool.close()
-        pool.join()
+def record_line(path: Path, position: int) -> int:
+    """The line of ``path`` holding its record number ``position`` (0-based; blank lines hold none).
 
-
-def default_workers() -> int:
-    """The cores this process may run on."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
-_worker_scorer: RangeScorer | None = None
-
-
-def _init_worker(path: str, questions: dict[str, Question], extract: str) -> None:
-    global _worker_scorer
-    _worker_scorer = RangeScorer(path, questions, extract)
-    # A worker ends by interpreter teardown, freeing its large memo caches object by object (0.1-0.3 s that the
-    # parent's join waits for); it has no files or buffered output to flush, so it may leave at once instead.
-    atexit.register(os._exit, 0)
-
-
-def _score_in_worker(start: int, end: int) -> RangeResult:
-    assert _worker_scorer is not None, "worker not initialised"
-    return _worker_scorer(start, end)
+    Scoring keeps no line number per record: this reads the file again, for the rare error that needs one.
+    """
+    with path.open("rb") as fh:
+        for lineno, raw in enumerate(fh, 1):
+            if raw.strip():
+                if position == 0:
+                    return lineno
+                position -= 1
+    raise IndexError("position beyond the file's records")

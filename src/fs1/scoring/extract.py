@@ -139,16 +139,19 @@ def extract_from_part(part: str | None, closed: bool, *, truncated: bool = False
     # Answer parts repeat across samples ("Answer: Tokyo"); long ones (whole plain replies) are rarely repeated.
     if len(part) <= _CACHED_PART_LENGTH:
         return _extract_from_part(part, allow_line)
-    return _extract_from_part.__wrapped__(part, allow_line)
+    return extract_part(part, allow_line)
 
 
-@lru_cache(maxsize=1 << 16)
-def _extract_from_part(part: str, allow_line: bool) -> Extraction:
-    boxed = last_boxed(part)
-    if boxed is not None:
-        return Extraction(boxed, VIA_BOX)
-    if _boxes_nothing(part):
-        return NO_ANSWER
+def extract_part(part: str, allow_line: bool) -> Extraction:
+    """The rules 2-4 on an answer part, not cached (``allow_line``: rule 4 may apply; ``extract_from_part`` decides)."""
+    if any(
+        command in part for command in BOX_COMMANDS
+    ):  # (most answer parts either end in a box or have none)
+        boxed = last_boxed(part)
+        if boxed is not None:
+            return Extraction(boxed, VIA_BOX)
+        if _boxes_nothing(part):
+            return NO_ANSWER
     marked = _after_marker(part)
     if marked is not None:
         return Extraction(marked, VIA_MARKER)
@@ -164,6 +167,9 @@ def _extract_from_part(part: str, allow_line: bool) -> Extraction:
     short = len(lines) <= _SHORT_REPLY_LINES
     answer = clean_answer(" ".join(lines) if short else lines[-1])
     return Extraction(answer, VIA_LINE) if answer else NO_ANSWER
+
+
+_extract_from_part = lru_cache(maxsize=1 << 16)(extract_part)
 
 
 def _last_nonblank_line(part: str) -> str | None:
@@ -192,21 +198,57 @@ def answer_part(text: str) -> tuple[str | None, bool]:
 
     ``(None, False)``: the reply opened a think block and was cut off before closing it.
     """
-    end = -1
+    raw, closed = raw_answer_part(text)
+    return (None, False) if raw is None else (trim_answer_part(raw, closed), closed)
+
+
+def raw_answer_part(text: str) -> tuple[str | None, bool]:
+    """``answer_part`` before ``trim_answer_part``: the text after the last think-closing marker (``closed``), else
+    the whole reply (no think block opened), else ``None`` (the thinking was cut off).
+
+    The answer part of a file's replies repeats across samples: a scorer may cache on it, and trim only new ones.
+    """
+    end = _last_closer_end(text)
+    if end >= 0:
+        return text[end:], True
+    if any(opener in text for opener in THINK_OPENERS):
+        return None, False
+    return text, False
+
+
+def trim_answer_part(raw: str, closed: bool) -> str:
+    """The answer part from a raw one: cut at a think block re-opened after the closer, and at an end-of-turn token."""
+    if closed:
+        for opener in THINK_OPENERS:
+            at = raw.find(opener)
+            if at >= 0:
+                raw = raw[:at]
+    return _cut_at_end_of_turn(raw)
+
+
+# The closing marker is looked for in the reply's last characters first: it is there in a finished reply, and
+# searching the whole thinking for a marker that is not in it costs more than the rest of locating the answer.
+_TAIL_CHARS = 1024
+
+
+def _last_closer_end(text: str) -> int:
+    """Where the text after the last think-closing marker starts (-1: none), as ``max(rfind + len)`` over closers."""
+    window = max(0, len(text) - _TAIL_CHARS)
+    best, unseen = -1, []
     for closer in THINK_CLOSERS:
-        at = text.rfind(closer)
+        at = text.rfind(closer, window)
         if at >= 0:
-            end = max(end, at + len(closer))
-    if end < 0:
-        if any(opener in text for opener in THINK_OPENERS):
-            return None, False
-        return _cut_at_end_of_turn(text), False
-    part = text[end:]
-    for opener in THINK_OPENERS:
-        at = part.find(opener)
-        if at >= 0:
-            part = part[:at]
-    return _cut_at_end_of_turn(part), True
+            best = max(best, at + len(closer))
+        else:
+            unseen.append(closer)
+    for closer in unseen:
+        # Not in the window: a last occurrence starts before it and ends by ``window + len - 1`` at the latest.
+        limit = window + len(closer) - 1
+        if window and best < limit:
+            at = text.rfind(closer, 0, limit)
+            if at >= 0:
+                best = max(best, at + len(closer))
+    return best
 
 
 _EMPTY_BOX = re.compile(r"\\(?:boxed|fbox)\s*\{\s*\}")
@@ -274,6 +316,9 @@ def _find_box(part: str, search_end: int) -> tuple[int, int, str] | None:
 
 def _balanced(text: str, open_at: int) -> tuple[str, int]:
     """The text inside the brace group opening at ``open_at`` and the index after it (to the end if unclosed)."""
+    close = text.find("}", open_at + 1)
+    if close >= 0 and "{" not in text[open_at + 1 : close] and "\\" not in text[open_at + 1 : close]:
+        return text[open_at + 1 : close], close + 1  # (the common case: no nested or escaped brace before it)
     depth = 0
     for match in _BRACE.finditer(text, open_at):
         token = match.group()

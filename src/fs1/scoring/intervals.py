@@ -12,8 +12,11 @@ recomputed per replicate, which keeps their intervals honest. Intervals are perc
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
+from fs1.cores import usable_cores
 from fs1.seeding import derive_seed
 
 BOOTSTRAP_DRAWS = 1000
@@ -62,6 +65,26 @@ def replicate_sums(
         weights = np.bincount(flat, minlength=size * n_questions).reshape(size, n_questions)
         out[start : start + size] = weights.astype(np.float64) @ sums  # float x float: the BLAS path
     return out[:, :-1], out[:, -1]
+
+
+def replicate_sums_parallel(
+    jobs: list[tuple[np.ndarray, np.ndarray, np.random.Generator]], draws: int = BOOTSTRAP_DRAWS
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``replicate_sums(values, cluster, rng)`` of each job, on as many threads as there are usable cores.
+
+    numpy releases the GIL in the draws, counts and products that are all of the work, and each job draws from its
+    own generator: the results are those of running the jobs one after the other.
+    """
+
+    def run(job: tuple[np.ndarray, np.ndarray, np.random.Generator]) -> tuple[np.ndarray, np.ndarray]:
+        values, cluster, rng = job
+        return replicate_sums(values, cluster, rng, draws)
+
+    threads = min(len(jobs), usable_cores())
+    if threads <= 1:
+        return [run(job) for job in jobs]
+    with ThreadPoolExecutor(threads) as pool:
+        return list(pool.map(run, jobs))
 
 
 def percentile_interval(replicates: np.ndarray, level: float = LEVEL) -> np.ndarray:

@@ -17,13 +17,14 @@ from fs1.errors import ConfigError
 from fs1.io import InputError, atomic_open, write_json_atomic
 from fs1.records import Prediction, Question, Score
 from fs1.scoring.accounting import require_complete as check_complete
-from fs1.scoring.batches import default_workers, score_ranges
+from fs1.scoring.batches import record_line
 from fs1.scoring.extract import EXTRACT_FS1, _extract_from_part
 from fs1.scoring.match import _gold_forms, _match_cached, match_normalized, scoring_gold
 from fs1.scoring.normalize import normalize_answer
 from fs1.scoring.prediction import score_prediction
 from fs1.scoring.summary import DuplicateSampleError, VerdictColumns, aggregate
-from fs1.summary_types import SUMMARY_FILE
+from fs1.scoring.workers import score_ranges
+from fs1.summary_types import SUMMARY_FILE, Summary
 from fs1.vocab import EXTRACT_MODES
 
 SCORES_FILE = "scores.jsonl"
@@ -65,15 +66,6 @@ def check_extract(extract: str) -> None:
         raise ConfigError(f"unknown extraction rule {extract!r}; choose one of {', '.join(EXTRACT_MODES)}")
 
 
-def load_questions(spec: str | Path, fmt: str = "auto") -> dict[str, Question]:
-    """Benchmark questions by ID, through ``fs1.data.load_benchmark`` (``sample``, a fs1-format or dataset file in
-    format ``fmt``, a hub id); older IDs of a question (SimpleQA row positions) find it too
-    (``fs1.data.question_index``)."""
-    from fs1.data import load_benchmark, question_index
-
-    return question_index(load_benchmark(str(spec), fmt=fmt))
-
-
 def score_file(
     predictions_path: str | Path,
     questions: Mapping[str, Question],
@@ -84,7 +76,7 @@ def score_file(
     seed: int = 0,
     extract: str = EXTRACT_FS1,
     require_complete: bool = False,
-) -> dict[str, Any]:
+) -> Summary:
     """Score a predictions JSONL file into ``out_dir/scores.jsonl`` and ``out_dir/summary.json``; returns the summary.
 
     ``extract``: the rule that reads each answer, ``fs1`` or ``authors`` (recorded as the summary's ``extract``).
@@ -92,37 +84,38 @@ def score_file(
     benchmark question without a prediction an ``IncompleteError`` (nothing written).
 
     ``progress`` is called with the number of predictions scored so far, after each range of lines. ``workers``:
-    processes to score with (0: one per core this process may use); the outputs do not depend on it. Each worker
-    reads its own byte ranges of the file, so two workers on two idle cores take about half the time of one. They are
-    started with ``spawn``, which imports the caller's main module again: a script that asks for more than one worker
-    must keep its top-level code under ``if __name__ == "__main__":`` (the ``fs1`` command does). ``seed`` seeds the
-    summary's bootstrap intervals.
+    processes to score with (0: one per core this process may use; never more: ``workers.capped_workers``); the
+    outputs do not depend on it. Each worker reads its own byte ranges of the file, so two workers on two idle cores
+    take about half the time of one. Where they cannot be forked (another platform, or a caller running threads)
+    they are started with ``spawn``, which imports the caller's main module again: a script that asks for more than
+    one worker must then keep its top-level code under ``if __name__ == "__main__":``. ``seed`` seeds the summary's
+    bootstrap intervals.
     """
     predictions_path, out_dir = Path(predictions_path), Path(out_dir)
     check_extract(extract)
     if not predictions_path.is_file():
         raise InputError(f"{predictions_path}: no such file")
-    if workers <= 0:
-        workers = default_workers()
     columns = VerdictColumns()
-    lines: list[int] = []
+    count = 0
     routes: set[str | None] = set()
     with atomic_open(out_dir / SCORES_FILE, "wb") as out:
         for result in score_ranges(predictions_path, questions, workers, extract):
             out.write(result.data)
             columns.extend(result.columns)
-            lines += result.lines
+            count += len(result.columns)
             routes |= result.routes
             if result.error is not None:
                 raise InputError(result.error)
             if progress is not None:
-                progress(len(lines))
-        if not lines:
+                progress(count)
+        if not count:
             raise InputError(f"{predictions_path}: no predictions")
         try:
-            summary: dict[str, Any] = {**aggregate(columns, questions, ks, seed=seed), "extract": extract}
+            summary: Summary = {**aggregate(columns, questions, ks, seed=seed), "extract": extract}
         except DuplicateSampleError as exc:
-            raise InputError(f"{predictions_path}:{lines[exc.position]}: {exc}") from None
+            raise InputError(
+                f"{predictions_path}:{record_line(predictions_path, exc.position)}: {exc}"
+            ) from None
         if require_complete:
             check_complete(summary, str(predictions_path))
     warning = mixed_routes_warning(predictions_path, routes)

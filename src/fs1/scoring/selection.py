@@ -85,13 +85,11 @@ def _select_cached(groups: tuple[Group, ...], n: int, k: int, seed: int) -> Sele
     if k == 1:  # each sample alone: it is selected when it has an answer
         return SelectionEstimate(sum(g[1] for g in groups) / n, sum(g[2] for g in groups) / n)
     sizes = tuple(g[0] for g in groups)
-    counts, ways = _count_vectors(sizes, n - sum(sizes), k)
-    if len(counts) <= EXACT_VECTORS:
+    won = _win_chances(sizes, n - sum(sizes), k, tuple(g[3] for g in groups))
+    if won is not None:
         right = np.array([g[1] / g[0] for g in groups])
         tried = np.array([g[2] / g[0] for g in groups])
-        share = _winner_shares(counts, np.array([g[3] for g in groups], dtype=bool))
-        weights = ways / ways.sum()
-        return SelectionEstimate(float(weights @ share @ right), float(weights @ share @ tried))
+        return SelectionEstimate(float(won @ right), float(won @ tried))
     group, correct, attempted, preferred = _layout(groups, n)
     picks = _random_subsets(n, k, _pattern_seed(groups, n, k, seed))
     outcome = _subset_outcomes(picks, group, correct, attempted, preferred)
@@ -99,6 +97,23 @@ def _select_cached(groups: tuple[Group, ...], n: int, k: int, seed: int) -> Sele
     return SelectionEstimate(
         float(outcome[0].mean()), float(outcome[1].mean()), float(spread[0]), float(spread[1])
     )
+
+
+@lru_cache(maxsize=1 << 12)
+def _win_chances(
+    sizes: tuple[int, ...], silent: int, k: int, preferred: tuple[bool, ...]
+) -> np.ndarray | None:
+    """Per group: its expected share of the win over all k-subsets (``None``: too many vote vectors to enumerate).
+
+    It depends on the group sizes only, not on how many voters of a group are correct: the patterns of a summary
+    that differ only in correctness (most of them) share it.
+    """
+    counts, ways = _count_vectors(sizes, silent, k)
+    if len(counts) > EXACT_VECTORS:
+        return None
+    share = _winner_shares(counts, np.array(preferred, dtype=bool))
+    weights = ways / ways.sum()
+    return weights @ share  # (the estimate's product is (weights @ share) @ right, in this order)
 
 
 @lru_cache(maxsize=1 << 12)

@@ -42,6 +42,7 @@ Shape (keep it; other stages read it)::
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -51,12 +52,12 @@ import numpy as np
 from fs1.errors import ConfigError, InputError
 from fs1.records import Question, Score
 from fs1.scoring.accounting import account, scored_columns
-from fs1.scoring.intervals import percentile_interval, replicate_sums, slice_rng
+from fs1.scoring.intervals import percentile_interval, replicate_sums_parallel, slice_rng
 from fs1.scoring.match import match_answer, scoring_gold
 from fs1.scoring.metrics import pass_at_k_array
 from fs1.scoring.normalize import normalize_answer
 from fs1.scoring.outcome import starts_as_refusal
-from fs1.scoring.selection import select_at_k
+from fs1.scoring.votes import vote_outcomes
 from fs1.summary_types import NO_BUDGET_KEY, Summary
 from fs1.vocab import DEFAULT_KS
 
@@ -73,19 +74,35 @@ class DuplicateSampleError(InputError):
         self.position = position
 
 
+def _integers() -> array[int]:
+    return array("q")
+
+
+def _flags() -> array[int]:
+    return array("b")
+
+
+def _floats() -> array[float]:
+    return array("d")
+
+
 @dataclass
 class VerdictColumns:
-    """Per-sample verdicts gathered column-wise (cheap to append millions of, fast to aggregate with numpy)."""
+    """Per-sample verdicts gathered column-wise (cheap to append millions of, fast to aggregate with numpy).
+
+    The columns are typed arrays (``array.array``: 64-bit integers, 0/1 flags, doubles), appended to like lists but
+    held as one block of machine values each: they travel between processes and reach numpy as a copy of bytes.
+    """
 
     unit_keys: dict[tuple[str, int | None], int] = field(default_factory=dict)
     answer_ids: dict[str, int] = field(default_factory=dict)
-    refusals: list[bool] = field(default_factory=list)  # per answer id: does the answer start as a refusal
-    unit: list[int] = field(default_factory=list)
-    sample: list[int] = field(default_factory=list)
-    correct: list[bool] = field(default_factory=list)
-    exact: list[bool] = field(default_factory=list)
-    f1: list[float] = field(default_factory=list)
-    answer: list[int] = field(default_factory=list)
+    refusals: array[int] = field(default_factory=_flags)  # per answer id: does the answer start as a refusal
+    unit: array[int] = field(default_factory=_integers)
+    sample: array[int] = field(default_factory=_integers)
+    correct: array[int] = field(default_factory=_flags)
+    exact: array[int] = field(default_factory=_flags)
+    f1: array[float] = field(default_factory=_floats)
+    answer: array[int] = field(default_factory=_integers)
     attempted_given: dict[int, bool] = field(default_factory=dict)  # position -> a judge's attempted verdict
 
     def add(
@@ -126,9 +143,9 @@ class VerdictColumns:
         self.correct.append(bool(correct))
         self.exact.append(bool(exact))
         self.f1.append(float(f1))
-        self.answer.append(self._answer_id(answer_key) if answer_key else -1)
+        self.answer.append(self.answer_id(answer_key) if answer_key else -1)
 
-    def _answer_id(self, answer_key: str, refusal: bool | None = None) -> int:
+    def answer_id(self, answer_key: str, refusal: bool | None = None) -> int:
         """The id of a normalised answer, numbered on first sight with its refusal flag (``refusal``: already known,
         as when merging another ``VerdictColumns``; ``None``: tested here)."""
         answer = self.answer_ids.get(answer_key)
@@ -158,7 +175,7 @@ class VerdictColumns:
         units = [self.unit_keys.setdefault(key, len(self.unit_keys)) for key in other.unit_keys]
         # other's refusal flags are aligned with its answers (both in order of first appearance): reused, not redone.
         answers = [
-            self._answer_id(key, refusal)
+            self.answer_id(key, bool(refusal))
             for key, refusal in zip(other.answer_ids, other.refusals, strict=True)
         ]
         offset = len(self.unit)
@@ -166,9 +183,11 @@ class VerdictColumns:
             {offset + position: flag for position, flag in other.attempted_given.items()}
         )
         if other.unit:
-            self.unit += np.asarray(units, dtype=np.int64)[other.unit].tolist()
+            local = np.frombuffer(other.unit, dtype=np.int64)
+            self.unit.frombytes(np.asarray(units, dtype=np.int64)[local].tobytes())
             # (index -1, no answer, picks the -1 appended last)
-            self.answer += np.asarray([*answers, -1], dtype=np.int64)[other.answer].tolist()
+            local = np.frombuffer(other.answer, dtype=np.int64)
+            self.answer.frombytes(np.asarray([*answers, -1], dtype=np.int64)[local].tobytes())
         self.sample += other.sample
         self.correct += other.correct
         self.exact += other.exact
@@ -241,12 +260,16 @@ def aggregate(
     budgets = [budget for _, budget in keys]
     qids = np.array([qid for qid, _ in keys], dtype=object)
     context = _SliceContext.build(per_unit, meta, qids, seed, intervals)
-    summary: dict[str, Any] = {"n": per_unit["min_n"], "ks": per_unit["ks"], **accounting.fields()}
-    summary.update(_sections(context, np.ones(len(keys), dtype=bool), ""))
+    masks = {"": np.ones(len(keys), dtype=bool)}
     distinct = sorted(set(budgets), key=lambda b: (b is None, b or 0))
     if len(distinct) > 1:
+        masks.update({f"budget={b}/": np.array([x == b for x in budgets]) for b in distinct})
+    replicates = _bootstrap(context, masks)
+    summary: dict[str, Any] = {"n": per_unit["min_n"], "ks": per_unit["ks"], **accounting.fields()}
+    summary.update(_sections(context, masks[""], replicates[""]))
+    if len(distinct) > 1:
         summary["by_budget"] = {
-            _budget_key(b): _sections(context, np.array([x == b for x in budgets]), f"budget={b}/")
+            _budget_key(b): _sections(context, masks[f"budget={b}/"], replicates[f"budget={b}/"])
             for b in distinct
         }
     return cast(Summary, summary)  # built to the declared shape (tests/test_contracts.py walks it)
@@ -256,10 +279,21 @@ def _budget_key(budget: int | None) -> str:
     return NO_BUDGET_KEY if budget is None else str(budget)
 
 
+def _unit_sample_order(unit: np.ndarray, sample: np.ndarray) -> np.ndarray:
+    """``np.lexsort((sample, unit))``, from one stable sort of a combined key where it fits in 62 bits: a file lists
+    the samples of a unit together and in order, and a stable sort of keys already in order is one pass over them."""
+    if not unit.size or sample.min() < 0:
+        return np.lexsort((sample, unit))
+    width = int(sample.max()) + 1
+    if width * (int(unit.max()) + 1) >= 1 << 62:
+        return np.lexsort((sample, unit))
+    return np.argsort(unit * width + sample, kind="stable")
+
+
 def _per_unit_values(columns: VerdictColumns, requested: list[int], seed: int) -> dict[str, Any]:
     unit = np.asarray(columns.unit, dtype=np.int64)
     sample = np.asarray(columns.sample, dtype=np.int64)
-    order = np.lexsort((sample, unit))
+    order = _unit_sample_order(unit, sample)
     unit, sample = unit[order], sample[order]
     repeated = np.flatnonzero((unit[1:] == unit[:-1]) & (sample[1:] == sample[:-1]))
     if repeated.size:
@@ -279,7 +313,7 @@ def _per_unit_values(columns: VerdictColumns, requested: list[int], seed: int) -
     def unit_mean(values: list | np.ndarray) -> np.ndarray:
         return np.bincount(unit, weights=np.asarray(values, dtype=float), minlength=n_units) / n
 
-    vote = _vote_outcomes(unit, answer, correct, attempted, n, ks, seed)
+    vote = vote_outcomes(unit, answer, correct, attempted, n, ks, seed)
     values = {
         "accuracy": c / n,
         "exact": unit_mean(np.asarray(columns.exact)[order]),
@@ -300,60 +334,6 @@ def _per_unit_values(columns: VerdictColumns, requested: list[int], seed: int) -
     }
 
 
-def _vote_outcomes(
-    unit: np.ndarray,
-    answer: np.ndarray,
-    correct: np.ndarray,
-    attempted: np.ndarray,
-    n: np.ndarray,
-    ks: list[int],
-    seed: int,
-) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Per k: each unit's all-subsets majority-vote (correct, attempted, Monte-Carlo error of correct)."""
-    # Many units share a vote pattern (all samples agree, ...): compute each distinct one once.
-    distinct: dict[tuple, int] = {}
-    code = np.array(
-        [
-            distinct.setdefault(key, len(distinct))
-            for key in zip(_vote_patterns(unit, answer, correct, attempted, len(n)), n.tolist(), strict=True)
-        ],
-        dtype=np.int64,
-    )
-    out = {}
-    for k in ks:
-        estimates = [select_at_k(groups, size, k, seed) for groups, size in distinct]
-        table = np.array([(e.correct, e.attempted, e.correct_error) for e in estimates]).reshape(-1, 3)
-        out[k] = (table[code, 0], table[code, 1], table[code, 2])
-    return out
-
-
-def _vote_patterns(
-    unit: np.ndarray, answer: np.ndarray, correct: np.ndarray, attempted: np.ndarray, n_units: int
-) -> list[tuple]:
-    """Each unit's vote pattern as ``selection.vote_groups`` builds it, computed for all units at once."""
-    voting = answer >= 0
-    unit, answer = unit[voting], answer[voting]
-    correct, attempted = correct[voting].astype(np.int64), attempted[voting].astype(np.int64)
-    width = int(answer.max()) + 1 if answer.size else 1
-    keys, inverse = np.unique(unit * width + answer, return_inverse=True)  # one key per (unit, answer)
-    inverse = inverse.reshape(-1)
-    votes = np.bincount(inverse, minlength=len(keys))
-    right = np.bincount(inverse, weights=correct, minlength=len(keys)).astype(np.int64)
-    tried = np.bincount(inverse, weights=attempted, minlength=len(keys)).astype(np.int64)
-    group_unit = keys // width
-    order = np.lexsort((tried, right, votes, group_unit))  # per unit, groups sorted as vote_groups sorts them
-    patterns: list[list] = [[] for _ in range(n_units)]
-    for u, v, r, t in zip(
-        group_unit[order].tolist(),
-        votes[order].tolist(),
-        right[order].tolist(),
-        tried[order].tolist(),
-        strict=True,
-    ):
-        patterns[u].append((v, r, t, False))
-    return [tuple(p) for p in patterns]
-
-
 @dataclass(frozen=True)
 class _SliceContext:
     per_unit: dict[str, Any]
@@ -363,6 +343,9 @@ class _SliceContext:
     intervals: bool
     columns: list[str] = field(default_factory=list)
     matrix: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # units x columns of per-unit values
+    slices: dict[str, np.ndarray] = field(
+        default_factory=dict
+    )  # per unit: its source, hops, answer type, topic
 
     @classmethod
     def build(
@@ -370,30 +353,57 @@ class _SliceContext:
     ):
         columns = list(per_unit["values"])
         matrix = np.stack([per_unit["values"][c] for c in columns], axis=1)
-        return cls(per_unit, meta, qids, seed, intervals, columns, matrix)
+        slices = {
+            "source": np.array([q.source_of_data for q in meta], dtype=object),
+            "hops": np.array([hops_slice(q.hops) for q in meta], dtype=object),
+            "answer_type": np.array([q.answer_type for q in meta], dtype=object),
+            "topic": np.array([q.topic for q in meta], dtype=object),
+        }
+        return cls(per_unit, meta, qids, seed, intervals, columns, matrix, slices)
 
 
 Replicates = tuple[np.ndarray, np.ndarray]  # bootstrap (column sums, unit counts) per draw
 
 
-def _sections(context: _SliceContext, mask: np.ndarray, prefix: str) -> dict[str, Any]:
+def _bootstrap(context: _SliceContext, masks: dict[str, np.ndarray]) -> dict[str, dict[str, Replicates]]:
+    """Per section (prefix -> its units) and source: the replicates of that source's units, each source resampled
+    with its own seeded generator; all drawn at once, on threads (``intervals.replicate_sums_parallel``)."""
+    out: dict[str, dict[str, Replicates]] = {prefix: {} for prefix in masks}
+    if not context.intervals:
+        return out
+    sources = context.slices["source"]
+    jobs = [
+        (prefix, source, mask & (sources == source))
+        for prefix, mask in masks.items()
+        for source in _present(sources, mask)
+    ]
+    replicates = replicate_sums_parallel(
+        [
+            (
+                context.matrix[inside],
+                context.qids[inside],
+                slice_rng(context.seed, f"{prefix}source={source}"),
+            )
+            for prefix, source, inside in jobs
+        ]
+    )
+    for (prefix, source, _), replicate in zip(jobs, replicates, strict=True):
+        out[prefix][source] = replicate
+    return out
+
+
+def _present(values: np.ndarray, mask: np.ndarray) -> list[str]:
+    return sorted({v for v in values[mask] if v is not None}, key=_natural_key)
+
+
+def _sections(context: _SliceContext, mask: np.ndarray, replicates: dict[str, Replicates]) -> dict[str, Any]:
     """``overall`` and the by-source / by-hops / by-answer-type / by-topic slices of the units in ``mask``.
 
     Intervals (headline slices only: overall and by source) resample questions within each source and pool the
-    sources for ``overall``, so one draw per question serves both.
+    sources for ``overall``, so one draw per question serves both (``replicates``: per source, from ``_bootstrap``).
     """
-    meta = context.meta
-    sources = np.array([q.source_of_data for q in meta], dtype=object)
-    hops = np.array([hops_slice(q.hops) for q in meta], dtype=object)
-    types = np.array([q.answer_type for q in meta], dtype=object)
-    topics = np.array([q.topic for q in meta], dtype=object)
-    present = sorted({v for v in sources[mask] if v is not None}, key=_natural_key)
-    replicates: dict[str, Replicates] = {}
-    if context.intervals:
-        for source in present:
-            inside = mask & (sources == source)
-            rng = slice_rng(context.seed, f"{prefix}source={source}")
-            replicates[source] = replicate_sums(context.matrix[inside], context.qids[inside], rng)
+    sources = context.slices["source"]
+    present = _present(sources, mask)
     pooled = (
         cast(Replicates, (sum(r[0] for r in replicates.values()), sum(r[1] for r in replicates.values())))
         if replicates
@@ -401,15 +411,14 @@ def _sections(context: _SliceContext, mask: np.ndarray, prefix: str) -> dict[str
     )
 
     def by(values: np.ndarray) -> dict[str, Any]:
-        kept = sorted({v for v in values[mask] if v is not None}, key=_natural_key)
-        return {v: _stats(context, mask & (values == v)) for v in kept}
+        return {v: _stats(context, mask & (values == v)) for v in _present(values, mask)}
 
     return {
         "overall": _stats(context, mask, pooled),
         "by_source": {s: _stats(context, mask & (sources == s), replicates.get(s)) for s in present},
-        "by_hops": by(hops),
-        "by_answer_type": by(types),
-        "by_topic": by(topics),
+        "by_hops": by(context.slices["hops"]),
+        "by_answer_type": by(context.slices["answer_type"]),
+        "by_topic": by(context.slices["topic"]),
     }
 
 

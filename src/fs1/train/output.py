@@ -10,7 +10,6 @@ it loadable last.
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import shutil
@@ -18,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fs1.io import InputError, write_json_atomic
+from fs1.io import InputError, honour_umask, write_json_atomic
 
 if TYPE_CHECKING:
     from fs1.train.config import TrainConfig
@@ -91,11 +90,26 @@ def finalize(
         summary = summary_dict(cfg, prepared, result)
         write_json_atomic(staging / SUMMARY_FILE, summary)
         (staging / "README.md").write_text(model_card(cfg, prepared, result), encoding="utf-8")
+        honour_umask(staging)  # safetensors writes the weights 0600
         _move_in(staging, out)
         if not cfg.keep_checkpoints:
             # Only after the model is in place: a crash before this point can still resume from them.
             shutil.rmtree(out / CHECKPOINTS_DIR, ignore_errors=True)
     trainer.accelerator.wait_for_everyone()
+
+
+def checkpoint_modes() -> Any:
+    """A ``TrainerCallback`` that gives each saved checkpoint the umask's modes (safetensors writes weights 0600)."""
+    from transformers import TrainerCallback
+    from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+
+    class CheckpointModes(TrainerCallback):
+        def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            folder = Path(args.output_dir) / f"{PREFIX_CHECKPOINT_DIR}-{state.global_step}"
+            if state.is_world_process_zero and folder.is_dir():
+                honour_umask(folder)
+
+    return CheckpointModes()
 
 
 def _move_in(staging: Path, out: Path) -> None:
@@ -208,8 +222,3 @@ turn), following the s1/fs1 recipe of *Scaling Reasoning can Improve Factuality 
 `fs1 generate --backend transformers --model {cfg.out} ...`, or `AutoModelForCausalLM.from_pretrained("{cfg.out}")`.
 Full arguments: `training_args.json`; fs1 config and data statistics: `{SUMMARY_FILE}`.
 """
-
-
-def read_summary(out: str | Path) -> dict[str, Any]:
-    """The ``fs1_train.json`` of a trained model directory."""
-    return json.loads((Path(out) / SUMMARY_FILE).read_text(encoding="utf-8"))

@@ -17,7 +17,7 @@ from fs1.errors import InputError
 from fs1.train import data as sft_data
 from fs1.train.chat import ChatFormat
 from fs1.train.config import LORA_ALL_LINEAR, TrainConfig
-from fs1.train.output import CHECKPOINTS_DIR, TrainResult, finalize, refuse_existing_model
+from fs1.train.output import CHECKPOINTS_DIR, TrainResult, checkpoint_modes, finalize, refuse_existing_model
 
 IGNORE_INDEX = -100  # label value TRL/transformers skip in the loss
 
@@ -141,7 +141,7 @@ def build_trainer(
         train_dataset=sft_data.to_dataset(prepared),
         processing_class=tokenizer,
         peft_config=lora_config(cfg) if cfg.lora else None,
-        callbacks=callbacks,
+        callbacks=[*(callbacks or []), checkpoint_modes()],
     )
 
 

@@ -47,6 +47,7 @@ from fs1.backends.openai.protocol import (
     Reply,
     cut_overlong,
     flavour_from_models,
+    model_entries,
     parse_reply,
     parse_stream,
     sampling_body,
@@ -193,7 +194,7 @@ class OpenAIBackend(Backend):
     def served_model(self) -> str:
         """The model name sent with requests; ``auto`` means the server's first model."""
         if self.model == AUTO_MODEL:
-            listed = self._models().get("data") or []
+            listed = model_entries(self._models())
             if not listed:
                 raise BackendError(f"{self._transport.url('models')} lists no model; pass the model name")
             self.model = str(listed[0]["id"])

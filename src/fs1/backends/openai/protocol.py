@@ -70,11 +70,30 @@ def flavour_from_models(models: dict[str, Any], base_url: str) -> str:
     """Guess the server kind from ``GET /v1/models`` (its ``owned_by``) and the host name."""
     if HOSTED_OPENAI_HOST in base_url:
         return "openai"
-    for entry in models.get("data") or []:
+    data = models.get("data")
+    # Only a hint: entries of another shape are passed over (a model named on the command line still works).
+    for entry in data if isinstance(data, list) else []:
+        if not isinstance(entry, dict):
+            continue
         flavour = OWNED_BY.get(str(entry.get("owned_by", "")).lower())
         if flavour:
             return flavour
     return "generic"
+
+
+def model_entries(models: dict[str, Any]) -> list[dict[str, Any]]:
+    """The entries of a ``GET /v1/models`` reply, each an object with an ``id``; another shape is malformed."""
+    entries = _expect(models.get("data"), list, "models: data") or []
+    for i, entry in enumerate(entries):
+        if (
+            not isinstance(entry, dict)
+            or not isinstance(entry.get("id"), (str, int))
+            or entry.get("id") == ""
+        ):
+            raise MalformedReply(
+                f"malformed models list: data[{i}] should be an object with an id, got {entry!r:.60}"
+            )
+    return entries
 
 
 def split_think(content: str) -> tuple[str, str | None]:
@@ -138,7 +157,10 @@ def _tuple(types: type | tuple[type, ...]) -> tuple[type, ...]:
 
 
 def _count(obj: dict[str, Any], key: str, where: str) -> int | None:
-    return _expect(obj.get(key), int, f"{where}.{key}")
+    count = _expect(obj.get(key), int, f"{where}.{key}")
+    if count is not None and count < 0:
+        raise MalformedReply(f"malformed server reply: {where}.{key} should be a count, got {count}")
+    return count
 
 
 def _usage_into(reply: Reply, body: dict[str, Any]) -> None:

@@ -107,7 +107,7 @@ def is_retryable(exc: BaseException) -> bool:
     """Transport errors and timeouts, and the retryable HTTP statuses, are worth another attempt."""
     if isinstance(exc, HTTPFailure):
         return exc.status in RETRYABLE_STATUS or exc.status >= 500
-    return isinstance(exc, httpx.TransportError)
+    return isinstance(exc, httpx.TransportError) and not isinstance(exc, httpx.UnsupportedProtocol)
 
 
 class Transport:
@@ -129,6 +129,10 @@ class Transport:
         deadline: float | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
+        if not base_url.lower().startswith(("http://", "https://")):
+            raise BackendError(
+                f"base_url must be an http(s) URL ending in /v1, got {redact_text(base_url)!r}"
+            )
         self.base_url = base_url.rstrip("/")
         self.root_url = self.base_url.removesuffix("/v1")
         self.timeout = timeout
