@@ -79,15 +79,9 @@ def test_greedy_records_equal_transformers_fp32_in_process_and_over_the_server(
     setting: str, vllm_cpu: VllmCpu, transformers_fp32: Any, questions: list[Question], tmp_path: Path
 ) -> None:
     config = _config(vllm_cpu, setting)
-    import time
-
-    t0 = time.time()
     generate_predictions(questions, transformers_fp32, config, tmp_path / "hf.jsonl")
-    t1 = time.time()
     _in_process(vllm_cpu, questions, config, tmp_path / "vllm.jsonl")
-    t2 = time.time()
     generate_predictions(questions, _server_backend(vllm_cpu), config, tmp_path / "server.jsonl")
-    print(f"TIMING {setting} hf {t1 - t0:.1f} inproc {t2 - t1:.1f} server {time.time() - t2:.1f}")
     reference = _records(tmp_path / "hf.jsonl")
     assert len(reference) == QUESTIONS * len(config.budgets or [None])
     assert _records(tmp_path / "vllm.jsonl") == reference
