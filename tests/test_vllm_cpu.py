@@ -30,6 +30,9 @@ from tests.support.vllm_cpu import ENGINE_OPTIONS, VllmCpu
 pytestmark = pytest.mark.slow
 
 QUESTIONS = 4
+DEATH_TIMEOUT_S = (
+    120.0  # vLLM notices a dead worker in well under a second; a hang fails the test, not the suite
+)
 COMPARED = ("id", "sample", "budget", "text", "think_tokens", "answer_tokens", "waits", "finish_reason")
 SETTINGS: dict[str, dict[str, Any]] = {
     "instruct": {"setting": "instruct", "temperature": 0.0, "max_tokens": 48},
@@ -215,11 +218,12 @@ def test_the_engine_dying_is_one_backend_error_line_with_its_cause(
     vllm_cpu: VllmCpu, questions: list[Question], tmp_path: Path
 ) -> None:
     """Kill the engine's model worker (as the OOM killer would): the next call fails in one line. Last test here."""
-    children = vllm_cpu.worker.call("children")["pids"]
-    worker = max(children)  # EngineCore spawns VllmWorker last
+    children = vllm_cpu.worker.call("children")["children"]
+    [worker] = [int(pid) for pid, name in children.items() if name == "VLLM::Worker"]
     os.kill(worker, signal.SIGKILL)
     config = GenerateConfig(model=str(vllm_cpu.model), setting="instruct", temperature=0.0, max_tokens=8)
     with pytest.raises(RuntimeError, match="BackendError: the vLLM engine died: ") as failure:
-        _in_process(vllm_cpu, questions[:1], config, tmp_path / "dead.jsonl")
+        vllm_cpu.worker.call("generate", timeout_s=DEATH_TIMEOUT_S, questions=[questions[0].to_dict()],
+                             config=config.model_dump(), out=str(tmp_path / "dead.jsonl"))  # fmt: skip
     message = str(failure.value).splitlines()[0]
     assert "died unexpectedly" in message and "vLLM's output: " in message

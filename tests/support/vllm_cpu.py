@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -39,6 +40,7 @@ ENGINE_OPTIONS: dict[str, Any] = {"dtype": "float32", "kv_cache_gib": 1, "max_mo
 # A KV cache smaller than one 2048-token sequence needs: vLLM's engine-core child process refuses to start.
 FAILING_OPTIONS: dict[str, Any] = {**ENGINE_OPTIONS, "kv_cache_gib": 0.01}
 START_TIMEOUT_S = 900.0  # two engines starting on two shared cores
+CALL_TIMEOUT_S = 600.0  # one request to the worker (a whole generate run of a test)
 STOP_TIMEOUT_S = 20.0
 SERVED_NAME = "smollm2-135m"
 
@@ -131,12 +133,19 @@ class Worker:
         assert self._proc is not None and self._proc.stdout is not None
         return self._proc.stdout.readline()
 
-    def call(self, op: str, **args: Any) -> dict[str, Any]:
-        """One request; raises with the worker's traceback when the operation failed."""
+    def call(self, op: str, timeout_s: float = CALL_TIMEOUT_S, **args: Any) -> dict[str, Any]:
+        """One request; raises with the worker's traceback when the operation failed, and stops the worker when
+        it does not answer within ``timeout_s``."""
         with self._lock:
-            assert self._proc is not None and self._proc.stdin is not None
+            assert self._proc is not None and self._proc.stdin is not None and self._proc.stdout is not None
             self._proc.stdin.write(json.dumps({"op": op, **args}) + "\n")
             self._proc.stdin.flush()
+            ready, _, _ = select.select([self._proc.stdout], [], [], timeout_s)
+            if not ready:
+                self.stop()
+                raise TimeoutError(
+                    f"the vLLM worker did not answer {op!r} in {timeout_s:.0f}s\n{_tail(self.log)}"
+                )
             line = self._readline()
         if not line:
             raise RuntimeError(f"the vLLM worker exited\n{_tail(self.log)}")

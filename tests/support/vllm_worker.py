@@ -15,7 +15,7 @@ Operations (``op``):
 - ``load``: a second ``load_backend("vllm", ...)`` with other options; it is shut down at once;
 - ``request``: one raw ``LLM.generate`` call (token ids in, vLLM's output fields out), to check the stand-in;
 - ``sampling``: build ``vllm.SamplingParams`` from fields and return the error vLLM raises, if any;
-- ``children``: the PIDs of the engine's child processes (a test kills one to see the engine die).
+- ``children``: the engine's child processes, PID → name (a test kills the model worker to see the engine die).
 """
 
 from __future__ import annotations
@@ -111,9 +111,10 @@ def _sampling(request: dict[str, Any]) -> dict[str, Any]:
 
 
 def _children() -> dict[str, Any]:
+    """The engine's processes by name (vLLM names them with setproctitle: VLLM::EngineCore, VLLM::Worker)."""
     import psutil
 
-    return {"pids": [child.pid for child in psutil.Process().children(recursive=True)]}
+    return {"children": {child.pid: child.name() for child in psutil.Process().children(recursive=True)}}
 
 
 def _handle(backend: Any, spec: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
