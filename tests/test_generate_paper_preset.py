@@ -15,7 +15,7 @@ from fs1.data import load_benchmark
 from fs1.generate.predictions import GenerateConfig, resume_config
 from fs1.prompts import eval_user_prompt
 from fs1.run.config import Experiment
-from fs1.run.generation import effective_generation
+from fs1.run.stages import effective_generation
 from tests.support.cli import runner
 from tests.support.scripted_openai import Reply, ScriptedOpenAIServer
 

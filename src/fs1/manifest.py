@@ -174,10 +174,12 @@ def recording(
     *,
     seeds: dict[str, Any] | None = None,
     inputs: dict[str, str | Path | None] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Write the manifest at ``path`` as the body runs: at start, then with its end time and outcome.
 
     Yields the manifest dict; the body may add entries (e.g. the seeds of the stages it ran) before it ends.
+    ``extra``: entries of the caller's own, written from the start.
     """
     earlier = read_manifest(path)
     previous = list(earlier.get("previous", [])) if earlier else []
@@ -186,7 +188,7 @@ def recording(
             {key: earlier.get(key) for key in ("started", "ended", "status", "error", "fs1", "command")}
         )
     manifest = {**describe(seeds or {"run": DEFAULT_SEED}, inputs), "started": now(), "ended": None}
-    manifest |= {"status": "running", "previous": previous}
+    manifest |= {"status": "running", "previous": previous, **(extra or {})}
     path.parent.mkdir(parents=True, exist_ok=True)
     write_json_atomic(path, manifest)
     try:

@@ -44,6 +44,14 @@ BENCHMARK_FORMAT_HELP = (
     "(read as `fs1 data convert` would, without writing a file)."
 )
 
+BENCHMARK_OPTION = typer.Option(
+    ...,
+    "--benchmark",
+    "-b",
+    help="'sample' (bundled), an fs1-format JSONL/JSON/Parquet file, a dataset file, or a hub id.",
+)
+FORMAT_OPTION = typer.Option("auto", "--format", help=BENCHMARK_FORMAT_HELP)
+
 
 def reflow_help(typer_app: typer.Typer) -> None:
     """Give every command its docstring as paragraphs: Typer's rich help keeps a docstring's hard line breaks, so
@@ -135,3 +143,15 @@ def merge_shards_option(verb: str, key: str) -> Any:
         min=1,
         help=f"{verb} nothing: merge the N shard files of --out into --out, checking every {key} once.",
     )
+
+
+def chosen_shard(shard: str | None, merge_shards: int | None) -> Any:
+    """The part ``--shard I/N`` asks for (a ``fs1.run.driver.Shard``; None: every question); ``--shard`` and
+    ``--merge-shards`` exclude each other."""
+    from fs1.errors import ConfigError
+    from fs1.run.driver import Shard
+    from fs1.shards import parse_shard
+
+    if shard is not None and merge_shards is not None:
+        raise ConfigError("give either --shard or --merge-shards, not both")
+    return None if shard is None else Shard(*parse_shard(shard))

@@ -37,7 +37,6 @@ def compare(
     and the exact sign-test p-value (McNemar with one sample per question), and the questions that flip; then
     pass@k per dataset side by side and the sample verdicts that flip (e.g. one set of predictions scored with
     --extract fs1 and with --extract authors)."""
-    from fs1.io import write_json_atomic
     from fs1.scoring.paired import compare as paired_compare
     from fs1.scoring.paired import load_verdicts, question_accuracy
     from fs1.scoring.side_by_side import pass_at_k_by_source, shared_ks, unit_counts, verdict_flips
@@ -58,19 +57,26 @@ def compare(
     _print(results, f"{run_a}{_rule(extraction['a'])}", f"{run_b}{_rule(extraction['b'])}", flips)
     _print_side_by_side(side, ks, flipped)
     if out is not None:
-        write_json_atomic(
-            out,
-            {
-                "a": str(run_a),
-                "b": str(run_b),
-                "extract": extraction,
-                "by_source": [r.to_dict() for r in results],
-                "pass@k": {run: {name: {str(k): v for k, v in by_k.items()} for name, by_k in table.items()}
-                           for run, table in side.items()},
-                "verdict_flips": flipped.to_dict(),
-            },
-        )  # fmt: skip
-        console.print(f"wrote {out}")
+        _write_json(out, run_a, run_b, extraction, results, side, flipped)
+
+
+def _write_json(out: Path, run_a: Path, run_b: Path, extraction, results, side, flipped) -> None:  # noqa: ANN001
+    """The full comparison (all flips) as JSON."""
+    from fs1.io import write_json_atomic
+
+    write_json_atomic(
+        out,
+        {
+            "a": str(run_a),
+            "b": str(run_b),
+            "extract": extraction,
+            "by_source": [r.to_dict() for r in results],
+            "pass@k": {run: {name: {str(k): v for k, v in by_k.items()} for name, by_k in table.items()}
+                       for run, table in side.items()},
+            "verdict_flips": flipped.to_dict(),
+        },
+    )  # fmt: skip
+    console.print(f"wrote {out}")
 
 
 def _ks(text: str) -> list[int]:

@@ -44,6 +44,7 @@ class TrainResult:
     trained_tokens: int = 0
     examples: int = 0
     loss_tokens: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)  # rows left out, by reason (fs1.train.data.prepare)
 
     @property
     def steps_this_run(self) -> int:
