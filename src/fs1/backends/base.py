@@ -142,6 +142,19 @@ class Backend(ABC):
         self.model = model
         self.stats = BackendStats()
 
+    @classmethod
+    def check_sampling(cls, params: SamplingParams) -> None:
+        """Refuse ``params`` this backend cannot honour, before it loads anything (``BackendError``): the ranges every
+        backend shares here; backends whose start is slow (vLLM) add what they would refuse only after it."""
+        for ok, rule, value in (
+            (params.temperature >= 0, "temperature must be >= 0", params.temperature),
+            (0 < params.top_p <= 1, "top_p must be in (0, 1]", params.top_p),
+            (params.repetition_penalty > 0, "repetition_penalty must be > 0", params.repetition_penalty),
+            (params.max_tokens >= 1, "max_tokens must be >= 1", params.max_tokens),
+        ):
+            if not ok:
+                raise BackendError(f"{rule}, got {value}")
+
     # --- tokenizer-side helpers ---
     @abstractmethod
     def chat_prompt(self, user: str, system: str | None = None) -> str:
