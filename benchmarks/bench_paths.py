@@ -13,7 +13,7 @@ and how often both methods give the same hops and paths.
 
     python benchmarks/bench_paths.py --edges 1000000          # then --edges 10000000 if time and memory allow
 
-P7, ``--endpoint-rate``: the bundled sample through ``sparql:`` against local servers (``oxigraph serve`` and, when
+P5b, ``--endpoint-rate``: the bundled sample through ``sparql:`` against local servers (``oxigraph serve`` and, when
 installed, Virtuoso), at the old default of 100 requests/s and at the loopback default (no spacing), interleaved
 rounds in one process; prints wall time per run, the ratio and the share of the old run that was fs1's own spacing.
 
@@ -235,7 +235,7 @@ def time_endpoint(url: str, questions: list, rate: float) -> tuple[float, int]:
 
 
 def bench_endpoint_rate(rounds: int, workdir: Path) -> None:
-    """P7: the sample over HTTP at 100 requests/s (the old default) and with no spacing (the loopback default)."""
+    """P5b: the sample over HTTP at 100 requests/s (the old default) and with no spacing (the loopback default)."""
     from contextlib import ExitStack
 
     from tests.fixtures.kg.servers import OxigraphServer
@@ -280,7 +280,7 @@ def main() -> None:
         "--reuse", action="store_true", help="reuse the graph file and store of an earlier --keep run"
     )
     ap.add_argument("--keep", action="store_true", help="keep the generated file and store")
-    ap.add_argument("--endpoint-rate", action="store_true", help="P7: request spacing against local servers")
+    ap.add_argument("--endpoint-rate", action="store_true", help="P5b: request spacing against local servers")
     ap.add_argument("--rounds", type=int, default=5, help="--endpoint-rate: interleaved rounds per rate")
     args = ap.parse_args()
     if args.endpoint_rate:

@@ -1,7 +1,7 @@
 """Benchmark P6b: the paper's generation grid on 4 nodes × 8 GPUs — `fs1 plan`'s packing vs one model per node.
 
 A simulation (no GPUs): 8 students (SmolLM2-360M/1.7B, Qwen2.5-0.5B … 32B), 4 settings (instruct, cot, rt, fs1),
-22.6K questions, n = 16, budgets 512 … 8000 for rt/fs1. Job hours come from ``fs1.run.plan``: per-replica vLLM decode
+22.6K questions, n = 16, budgets 512 … 8000 for rt/fs1. Job hours come from ``fs1.run.cluster.plan``: per-replica vLLM decode
 rates by model size (``DECODE_RATES``, documented in docs/cluster.md: one published anchor, Llama-3.1-8B ≈ 12.5K
 tokens/s on one H100, the rest assumed) and tokens per sample (largest budget + one answer per budget for rt/fs1;
 256 / 512 for instruct / cot). The baseline is the authors' layout: one job per model holding a whole node, its runs
@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import argparse
 
+from fs1.run.cluster.plan import DECODE_RATES, generation_jobs, one_model_per_node, pack
 from fs1.run.config import Experiment
-from fs1.run.plan import DECODE_RATES, generation_jobs, one_model_per_node, pack
 
 STUDENTS = [
     "HuggingFaceTB/SmolLM2-360M-Instruct",

@@ -25,10 +25,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.support.slurm_cluster import skip_reason, slurm_cluster  # noqa: E402
 
 from fs1.generate.predictions import prediction_key  # noqa: E402
+from fs1.run.cluster.executors import Job, Ledger, Resources  # noqa: E402
+from fs1.run.cluster.on_slurm import SlurmExecutor  # noqa: E402
 from fs1.run.config import SlurmSpec  # noqa: E402
-from fs1.run.executors import Job, Ledger, Resources  # noqa: E402
-from fs1.run.on_slurm import SlurmExecutor  # noqa: E402
-from fs1.run.shards import merge_shards, shard_path, shard_slice  # noqa: E402
+from fs1.shards import mark_done, merge_shards, shard_path, shard_slice  # noqa: E402
 
 
 def generate_shard(out: str, index: int, count: int, questions: int, n: int, max_tokens: int) -> None:
@@ -42,6 +42,8 @@ def generate_shard(out: str, index: int, count: int, questions: int, n: int, max
     config = GenerateConfig(model="bench", setting="instruct", n=n, max_tokens=max_tokens, seed=0)
     target = Path(out) if count == 1 else shard_path(Path(out), index, count)
     generate_predictions(chosen, backend, config, target, resume=True)
+    if count > 1:
+        mark_done(target)  # the merge takes finished shards only
 
 
 def timed_run(root: Path, shards: int, args: argparse.Namespace) -> tuple[float, list[str]]:

@@ -6,13 +6,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from typer.testing import CliRunner
-
 from fs1.cli.main import app
 from fs1.data import load_benchmark
 from fs1.generate.predictions import generation_preset
 from fs1.prompts import ABSTAIN_INSTRUCTION, eval_user_prompt
 from fs1.run.config import load_experiment
+from tests.support.cli import runner
 from tests.support.scripted_openai import Reply, ScriptedOpenAIServer
 
 
@@ -23,7 +22,6 @@ def test_abstain_prompt_is_sent_and_a_refusal_is_not_attempted(tmp_path: Path) -
         refuse = user.startswith(load_benchmark("sample", limit=1)[0].question)
         return Reply("\\boxed{I don't know}" if refuse else "\\boxed{Atlantis}")
 
-    runner = CliRunner()
     with ScriptedOpenAIServer(responder) as srv:
         generated = runner.invoke(
             app,

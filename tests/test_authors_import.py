@@ -14,15 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
 from fs1.authors.config import ImportFormat
 from fs1.authors.formats import FORMATS, budget_file, split_request_id
 from fs1.cli.main import app
 from fs1.records import Question
+from tests.support.cli import runner
 from tests.support.scripted_openai import Reply, ScriptedOpenAIServer
 
-runner = CliRunner()
 AUTHORS_SYSTEM = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
 QUESTION_TAIL = "Is the gold answer entity or value contained in the predicted answer? Respond only with 0 (no) or 1 (yes)."
 MODEL_DIR = "Qwen_Qwen2.5-7B-Instruct-16"

@@ -7,14 +7,13 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from fs1.cli.main import app
 from fs1.distill.leakage import embedding_available, find_leaks, normalise_question
 from fs1.distill.sft import COLUMNS, chat_messages
 from fs1.records import Question, Trace
+from tests.support.cli import runner
 
-runner = CliRunner()
 GOLD = ["Houston Rockets", "Rockets"]
 
 

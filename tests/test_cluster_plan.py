@@ -11,17 +11,26 @@ import pytest
 import yaml
 from hypothesis import given
 from hypothesis import strategies as st
-from typer.testing import CliRunner
 
 from fs1.cli.main import app
 from fs1.generate.predictions import prediction_key
 from fs1.io import InputError, JsonlAppender, write_json_atomic
+from fs1.run.cluster.executors import Job, Ledger, Resources
+from fs1.run.cluster.plan import generation_jobs, one_model_per_node, pack, planned_jobs
+from fs1.run.cluster.resources import default_resources, model_size_b, resolve_resources
+from fs1.run.cluster.scripts import plan_files
 from fs1.run.config import ExecutorSpec, Experiment, load_experiment
-from fs1.run.executors import Job, Ledger, Resources
-from fs1.run.plan import generation_jobs, one_model_per_node, pack, sbatch_scripts
-from fs1.run.resources import default_resources, model_size_b, resolve_resources
-from fs1.run.shards import done_path, drop_other_counts, merge_shards, parse_shard, shard_path, shard_slice
 from fs1.run.status import run_status
+from fs1.shards import (
+    done_path,
+    drop_other_counts,
+    mark_done,
+    merge_shards,
+    parse_shard,
+    shard_path,
+    shard_slice,
+)
+from tests.support.cli import runner
 
 # --- shards -------------------------------------------------------------------------------------------------------
 
@@ -40,11 +49,13 @@ def test_parse_shard_rejects_bad_specs(text: str) -> None:
         parse_shard(text)
 
 
-def _write_part(out: Path, index: int, count: int, keys: list[tuple[str, int]]) -> Path:
+def _write_part(out: Path, index: int, count: int, keys: list[tuple[str, int]], done: bool = True) -> Path:
     part = shard_path(out, index, count)
     with JsonlAppender(part) as sink:
         for qid, sample in keys:
             sink.write({"id": qid, "sample": sample, "budget": None, "text": f"{qid}-{sample}"})
+    if done:
+        mark_done(part)
     return part
 
 
@@ -91,15 +102,14 @@ def test_merge_fails_loudly_on_doubled_missing_or_foreign_keys(
 
 def test_shard_files_of_another_count_are_dropped(tmp_path: Path) -> None:
     out = tmp_path / "predictions.jsonl"
-    old = _write_part(out, 0, 3, [("a", 0)])
+    old = _write_part(out, 0, 3, [("a", 0)], done=False)
     done_path(old).write_text("")
-    keep = _write_part(out, 1, 2, [("b", 0)])
+    keep = _write_part(out, 1, 2, [("b", 0)], done=False)
     assert drop_other_counts(out, 2) == [old]
     assert sorted(tmp_path.iterdir()) == [keep]
 
 
 def test_cli_shards_then_merge_equal_one_unsharded_run(tiny_model_dir: Path, tmp_path: Path) -> None:
-    runner = CliRunner()
     common = ["generate", "--benchmark", "sample", "--limit", "5", "--model", str(tiny_model_dir), "--n", "2"]
     common += ["--max-tokens", "6", "--threads", "1", "--dtype", "float32"]
     whole = runner.invoke(app, [*common, "--out", str(tmp_path / "whole.jsonl")])
@@ -173,7 +183,7 @@ def test_executor_section_errors_name_file_line_and_key(tmp_path: Path) -> None:
 
 def test_extra_sbatch_lines_and_scontrol_array_ids() -> None:
     pytest.importorskip("submitit")
-    from fs1.run.on_slurm import _task_ids, extra_sbatch, sbatch_parameters
+    from fs1.run.cluster.on_slurm import _task_ids, extra_sbatch, sbatch_parameters
 
     assert extra_sbatch(["--exclusive", "#SBATCH --gres=gpu:4", "--nice 10"]) == {
         "exclusive": True,
@@ -260,13 +270,17 @@ def test_a_job_wider_than_a_node_is_refused() -> None:
 
 def test_dry_run_scripts_give_each_lane_its_own_gpus_and_each_shard_once(tmp_path: Path) -> None:
     exp = _grid(PAPER[:2] + ["Qwen/Qwen2.5-32B-Instruct"], shards=2)
-    jobs = generation_jobs(exp, 1000)
-    scripts = sbatch_scripts(exp, pack(jobs, nodes=2, gpus_per_node=8), tmp_path / "run")
+    jobs = planned_jobs(exp, 1000)
+    rundir = tmp_path / "run"
+    files = plan_files(exp, jobs, rundir, nodes=2, gpus_per_node=8)
     commands = []
-    for text in scripts.values():
-        assert text.startswith("#!/bin/bash\n#SBATCH --job-name=fs1-pack-")
+    for name, text in files.items():
+        if not name.endswith(".sbatch") or "--array" in text:
+            continue
+        assert text.startswith("#!/bin/bash\n#SBATCH --job-name=fs1-w")
         gpus = int(re.search(r"--gpus-per-node=(\d+)", text)[1])
         holder: dict[str, str] = {}  # a job starts only after waiting for every job that held its GPUs
+        waited: set[str] = set()
         for line in text.splitlines():
             if line.startswith("wait $"):
                 waited = set(re.findall(r"\$(job\d+)", line))
@@ -279,21 +293,71 @@ def test_dry_run_scripts_give_each_lane_its_own_gpus_and_each_shard_once(tmp_pat
                 holder.update(dict.fromkeys(devices, job))
                 commands.append(line.split(" ", 1)[1])
                 waited = set()
-    keys = [(re.search(r"--out (\S+)", c)[1], re.search(r"--shard (\S+)", c)[1]) for c in commands]
-    assert len(keys) == len(set(keys)) == len(jobs)
-    assert all("--resume" in c for c in commands)
+        assert text.rstrip().endswith(
+            "exit $failed"
+        )  # a failed job fails the node's script, and the next wave
+    gpu_jobs = [j for j in jobs if j.gpus]
+    keys = [
+        (re.search(r"--only (\S+)", c)[1], (re.search(r"--shard (\S+)", c) or [None, None])[1])
+        for c in commands
+    ]
+    assert len(keys) == len(set(keys)) == len(gpu_jobs)
+    assert all(c.startswith(f"fs1 run {rundir / 'experiment.yaml'} --out {rundir} --only ") for c in commands)
+    # every job, GPU or CPU, is one line of jobs.txt, wave by wave; CPU stages are arrays over their shards
+    listed = [line for line in files["jobs.txt"].splitlines() if line.startswith("fs1 run")]
+    assert len(listed) == len(jobs) and [j.wave for j in jobs] == sorted(j.wave for j in jobs)
+    paths = files["wave1-paths.sbatch"]
+    assert "#SBATCH --array=0-1" in paths and paths.rstrip().endswith(
+        "--only paths --shard $SLURM_ARRAY_TASK_ID/2"
+    )
+    assert files["submit.sh"].count("--dependency=afterok") == len({j.wave for j in jobs})
+
+
+def test_plan_covers_every_heavy_stage() -> None:
+    spec = _grid(PAPER[:2], shards=2).model_dump(exclude_defaults=True)
+    spec["judge"] = {"model": "Qwen/Qwen2.5-7B-Instruct", "backend": "vllm"}
+    jobs = planned_jobs(Experiment.model_validate(spec), 100)
+    kinds = {j.kind: j.wave for j in jobs}
+    assert kinds == {"paths": 1, "distill": 2, "train": 3, "generate": 4, "judge": 5}
+    assert sum(j.kind == "train" for j in jobs) == 2 * 2 and sum(j.kind == "judge" for j in jobs) == 2 * 4
+    assert all(j.gpus > 0 and j.hours > 0 for j in jobs if j.kind in ("train", "generate", "judge"))
 
 
 def test_cli_plan_prints_jobs_and_writes_scripts(tmp_path: Path) -> None:
     path = tmp_path / "exp.yaml"
     path.write_text(yaml.safe_dump(_grid(PAPER[:2]).model_dump(exclude_defaults=True)))
-    result = CliRunner().invoke(
-        app, ["plan", str(path), "--questions", "500", "--shards", "3", "--dry-run", str(tmp_path / "s")]
-    )
+    rundir = tmp_path / "run"
+    result = runner.invoke(
+        app,
+        ["plan", str(path), "--questions", "500", "--shards", "3", "--dry-run", str(tmp_path / "s"),
+         "--out", str(rundir)],
+    )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "24 generation job(s) over 500 questions" in result.output
     assert "packed (fs1 plan): makespan" in result.output and "one model per node: makespan" in result.output
-    assert sorted(p.name for p in (tmp_path / "s").iterdir())[0] == "pack-000.sbatch"
+    names = sorted(p.name for p in (tmp_path / "s").iterdir())
+    assert {"jobs.txt", "submit.sh", "wave4-node000.sbatch"} <= set(names)
+    # the run directory is prepared for the jobs: fs1's marker and the experiment they rebuild the stages from
+    assert (rundir / "experiment.yaml").read_bytes() == path.read_bytes() and (
+        rundir / "manifest.json"
+    ).exists()
+
+
+def test_plan_refuses_a_job_wider_than_a_node_in_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "exp.yaml"
+    path.write_text(yaml.safe_dump(_grid(["Qwen/Qwen2.5-72B-Instruct"]).model_dump(exclude_defaults=True)))
+    result = runner.invoke(app, ["plan", str(path), "--questions", "10", "--gpus-per-node", "2"])
+    assert result.exit_code == 2 and "needs 4 GPUs, more than a node's 2" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_malformed_sbatch_line_fails_at_load_naming_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "exp.yaml"
+    path.write_text(
+        "students: [{name: a, model: m}]\nexecutor:\n  resources:\n    generate: {sbatch: [-N 2]}\n"
+    )
+    with pytest.raises(InputError, match=r"exp\.yaml:4: executor\.resources\.generate\.sbatch.*long option"):
+        load_experiment(path)
 
 
 # --- status -------------------------------------------------------------------------------------------------------
@@ -308,7 +372,7 @@ def test_status_reads_markers_shards_and_ledger(tmp_path: Path) -> None:
     out = gen / "predictions.jsonl"
     done_part = _write_part(out, 0, 3, [("a", 0), ("a", 1)])
     done_path(done_part).write_text("")
-    running = _write_part(out, 1, 3, [("b", 0)])
+    running = _write_part(out, 1, 3, [("b", 0)], done=False)
     running.with_name(running.name + ".running").write_text("{}")
     with JsonlAppender(gen / ".attempts.jsonl") as sink:  # shard 1 was retried once
         for job in (done_part.name, running.name, running.name):
@@ -337,5 +401,5 @@ def test_status_reads_markers_shards_and_ledger(tmp_path: Path) -> None:
         "CANCELLED by 0",
         None,
     )
-    result = CliRunner().invoke(app, ["status", str(run)])
+    result = runner.invoke(app, ["status", str(run)])
     assert result.exit_code == 0 and "1 failed" in result.output and "CANCELLED by 0" in result.output

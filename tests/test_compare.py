@@ -6,12 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from fs1.cli.main import app
 from fs1.scoring.paired import compare, question_accuracy, sign_test
-
-runner = CliRunner()
+from tests.support.cli import runner
 
 # 10 questions, one sample each: both right 3 (q0-q2), both wrong 2 (q3, q4), only A right 4 (q5-q8), only B 1 (q9).
 A_RIGHT = {f"q{i}" for i in [0, 1, 2, 5, 6, 7, 8]}

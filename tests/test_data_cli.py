@@ -9,12 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from fs1.cli.main import app
 from fs1.data import convert, detect_format, load_benchmark, read_dataset, sample_path
 from fs1.io import InputError, read_records
 from fs1.records import Question
+from tests.support.cli import runner
 
 FIXTURES = Path(__file__).parent / "fixtures" / "data"
 SHARED = Path(os.environ.get("FS1_SHARED") or Path(__file__).resolve().parents[2] / "shared")
@@ -34,7 +34,6 @@ LABELS = {
     "grailqa": "GrailQA, official release",
     "exaqt": "TimeQuestions (ExaQT release)",
 }
-runner = CliRunner()
 
 
 def flat(text: str) -> str:

@@ -12,16 +12,15 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from fs1.cli.main import app
-from fs1.data import EXCLUDED_IDS_ONLY, convert, read_dataset
+from fs1.data import EXCLUDED_IDS_ONLY, convert, load_questions, question_index, read_dataset
 from fs1.io import read_records
 from fs1.records import Prediction, Score
-from fs1.scoring import load_questions, score_file
+from fs1.scoring import score_file
+from tests.support.cli import runner
 
 EDGE = Path(__file__).parent / "fixtures" / "edge_cases"
-runner = CliRunner()
 
 # dataset file → (questions loaded, IDs skipped for no gold answer, IDs without predictions), counted by hand
 DATASETS = {
@@ -52,7 +51,7 @@ def test_edge_records_load_as_expected(name: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(DATASETS))
 def test_edge_records_score_as_a_person_reading_them_expects(tmp_path: Path, name: str) -> None:
-    questions = load_questions(EDGE / name)
+    questions = question_index(load_questions(EDGE / name))
     predictions = read_records(predictions_of(name), Prediction)
     summary = score_file(predictions_of(name), questions, tmp_path, ks=[1])
     scores = read_records(tmp_path / "scores.jsonl", Score)
@@ -83,7 +82,7 @@ def test_raw_file_and_its_conversion_score_byte_identically(tmp_path: Path, name
     converted = tmp_path / "converted.jsonl"
     convert(EDGE / name, "auto", converted)
     for benchmark, out in ((EDGE / name, tmp_path / "raw"), (converted, tmp_path / "fs1")):
-        score_file(predictions_of(name), load_questions(benchmark), out, ks=[1], seed=3)
+        score_file(predictions_of(name), question_index(load_questions(benchmark)), out, ks=[1], seed=3)
     for file in ("scores.jsonl", "summary.json"):
         assert (tmp_path / "raw" / file).read_bytes() == (tmp_path / "fs1" / file).read_bytes(), file
 
@@ -125,7 +124,7 @@ def test_the_report_shows_excluded_and_missing_questions(tmp_path: Path) -> None
     from fs1.report import write_report
 
     name = "ComplexWebQuestions_test.chatkbqa_edge.json"
-    questions = load_questions(EDGE / name)
+    questions = question_index(load_questions(EDGE / name))
     write_jsonl_atomic(tmp_path / "benchmark" / "questions.jsonl", questions.values())
     run = tmp_path / "generate" / "m__instruct"
     write_jsonl_atomic(run / "predictions.jsonl", read_records(predictions_of(name), Prediction))
@@ -146,7 +145,7 @@ def test_per_question_readers_leave_excluded_questions_out(tmp_path: Path) -> No
     from fs1.scoring.paired import load_verdicts, question_accuracy
 
     name = "ComplexWebQuestions_test.chatkbqa_edge.json"
-    questions = load_questions(EDGE / name)
+    questions = question_index(load_questions(EDGE / name))
     score_file(predictions_of(name), questions, tmp_path, ks=[1])
     rows = load_verdicts(tmp_path)
     scored = {"WebQTrn-3000_edge0002", "WebQTrn-3001_edge0003"}  # WebQTest-743_edge0001 is excluded

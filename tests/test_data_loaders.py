@@ -385,3 +385,17 @@ def test_cwq_answer_as_labels_ids_and_literals(tmp_path: Path) -> None:
     assert got["b"].meta["unlabelled_answer_ids"] == ["m.05qtj"] and "answers_are_ids" not in got["b"].meta
     assert got["c"].main_answers == ["Paris"] and got["c"].question_entities == ["m.0q"]
     assert loaded.skipped == {"no gold answer": ["d"]}
+
+
+def test_the_format_table_tells_formats_apart_whatever_its_order() -> None:
+    # Detection takes the first format whose signature keys a record carries: disjoint signatures make the table's
+    # order irrelevant, and every reader resolves to a function.
+    from itertools import combinations
+
+    from fs1.data.detect import FORMAT_TABLE, reader_of
+
+    for (a, fa), (b, fb) in combinations(FORMAT_TABLE.items(), 2):
+        assert not fa.signature & fb.signature, (a, b)
+    assert all(callable(reader_of(name)) for name in FORMAT_TABLE)
+    with pytest.raises(InputError, match="unknown format 'nope'; choose one of fs1, mintaka, simpleqa"):
+        reader_of("nope")

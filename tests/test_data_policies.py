@@ -10,7 +10,6 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from fs1.cli.main import app
 from fs1.data import IDS_ONLY, exclusion_reason, question_index, read_dataset
@@ -20,8 +19,7 @@ from fs1.records import Prediction, Question
 from fs1.scoring import score_predictions
 from fs1.scoring.match import match_answer, scoring_gold
 from fs1.vocab import ANSWER_TYPES
-
-runner = CliRunner()
+from tests.support.cli import runner
 
 
 def write_json(path: Path, doc: object) -> Path:

@@ -14,17 +14,16 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from fs1.cli.main import app
 from fs1.data import IDS_ONLY, load_benchmark, read_dataset
 from fs1.data.common import UNLABELLED
 from fs1.io import InputError, read_records
 from fs1.records import Question
+from tests.support.cli import runner
 
 SHARED = Path(os.environ.get("FS1_SHARED") or Path(__file__).resolve().parents[2] / "shared")
 REAL = SHARED / "data" / "real_formats"
-runner = CliRunner()
 
 pytestmark = pytest.mark.skipif(not REAL.is_dir(), reason=f"shared real-format records not found at {REAL}")
 

@@ -16,17 +16,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
 from fs1.backends import BackendError, load_backend
 from fs1.cli.main import app
 from fs1.distill.runner import DistillConfig, run_distillation
 from fs1.prompts import teacher_prompt_fs1, teacher_prompt_rt
 from fs1.records import Question
+from tests.support.cli import runner
 from tests.support.scripted_openai import Fault
 from tests.support.teacher_replay import TeacherTurn, replay_server
 
-runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = [
     Question(ID="nba", question="Who won the 1994 NBA Finals?", main_answers=["Houston Rockets"],

@@ -13,9 +13,9 @@ from fs1.distill.teacher import (
     FLAG_NO_REASONING_FIELD,
     FLAG_TRUNCATED,
     FLAG_UNCLOSED_THINK,
-    build_prompt,
     index_paths,
-    parse_reply,
+    split_reply,
+    teacher_prompt,
 )
 from fs1.records import PathRecord, Question, RecordError, Trace
 
@@ -25,7 +25,7 @@ PATHS = "1994 NBA Finals, winner, Houston Rockets\n1994 NBA Finals, participant,
 
 
 def test_rt_prompt_is_question_then_boxed_instruction() -> None:
-    prompt = build_prompt(Q, "rt", None)
+    prompt = teacher_prompt(Q, "rt", None)
     assert prompt is not None
     assert prompt.text == "Who won the 1994 NBA Finals?\nPut your final answer within \\boxed{}."
     assert prompt.kg_path == "" and prompt.flags == []
@@ -33,7 +33,7 @@ def test_rt_prompt_is_question_then_boxed_instruction() -> None:
 
 def test_fs1_prompt_has_sentence_paths_one_per_line_then_instruction() -> None:
     paths = {"q1": PathRecord(ID="q1", status="found", hops=1, verbalised=PATHS)}
-    prompt = build_prompt(Q, "fs1", paths)
+    prompt = teacher_prompt(Q, "fs1", paths)
     assert prompt is not None
     assert prompt.text.split("\n") == [
         "Who won the 1994 NBA Finals?",
@@ -50,7 +50,7 @@ def test_fs1_prompt_verbalises_triples_when_the_record_has_no_text() -> None:
     edge = {"s": "Q1", "p": "P1346", "o": "Q2", "s_label": "1994 NBA Finals", "p_label": "winner",
             "o_label": "Houston Rockets"}  # fmt: skip
     paths = {"q1": PathRecord(ID="q1", status="found", paths=[[edge], [edge]])}
-    prompt = build_prompt(Q, "fs1", paths)
+    prompt = teacher_prompt(Q, "fs1", paths)
     assert prompt is not None and prompt.kg_path == "1994 NBA Finals, winner, Houston Rockets"
 
 
@@ -59,11 +59,11 @@ def test_fs1_prompt_verbalises_triples_when_the_record_has_no_text() -> None:
 )
 def test_fs1_question_without_path_falls_back_to_rt_flagged_or_is_skipped(record: PathRecord | None) -> None:
     paths = {"q1": record} if record is not None else {}
-    fallback = build_prompt(Q, "fs1", paths, no_path="rt")
+    fallback = teacher_prompt(Q, "fs1", paths, no_path="rt")
     assert fallback is not None
-    assert fallback.text == build_prompt(Q, "rt", None).text  # type: ignore[union-attr]
+    assert fallback.text == teacher_prompt(Q, "rt", None).text  # type: ignore[union-attr]
     assert fallback.flags == [FLAG_NO_KG_PATH]
-    assert build_prompt(Q, "fs1", paths, no_path="skip") is None
+    assert teacher_prompt(Q, "fs1", paths, no_path="skip") is None
 
 
 def test_two_path_records_for_one_question_are_an_error() -> None:
@@ -76,7 +76,7 @@ def _completion(text: str, reasoning: str | None = None, finish: str = "stop") -
 
 
 def test_reasoning_field_is_the_reasoning_and_content_the_attempt() -> None:
-    reply = parse_reply(
+    reply = split_reply(
         _completion("The Rockets won. \\boxed{Houston Rockets}", reasoning="Finals of 1994 ...")
     )
     assert (reply.reasoning, reply.attempt, reply.answer) == (
@@ -90,20 +90,20 @@ def test_reasoning_field_is_the_reasoning_and_content_the_attempt() -> None:
 @pytest.mark.parametrize("text", ["<think>\nLet me recall.\n</think>\n\n\\boxed{Houston Rockets}",
                                   "Let me recall.\n</think>\n\n\\boxed{Houston Rockets}"])  # fmt: skip
 def test_think_tags_split_reasoning_from_attempt(text: str) -> None:
-    reply = parse_reply(_completion(text))
+    reply = split_reply(_completion(text))
     assert reply.reasoning == "Let me recall."
     assert reply.attempt == "\\boxed{Houston Rockets}"
     assert reply.source == "think_tags" and reply.valid
 
 
 def test_unclosed_think_block_is_invalid_and_has_no_attempt() -> None:
-    reply = parse_reply(_completion("<think>\nStill thinking \\boxed{Knicks}", finish="length"))
+    reply = split_reply(_completion("<think>\nStill thinking \\boxed{Knicks}", finish="length"))
     assert reply.attempt == "" and reply.answer is None
     assert FLAG_UNCLOSED_THINK in reply.flags and FLAG_TRUNCATED in reply.flags and not reply.valid
 
 
 def test_plain_reply_is_reasoning_and_its_box_the_attempt() -> None:
-    reply = parse_reply(
+    reply = split_reply(
         _completion("The 1994 finals were won by Houston.\nSo \\boxed{\\text{Houston Rockets}}.")
     )
     assert reply.reasoning.startswith("The 1994 finals")
@@ -112,13 +112,13 @@ def test_plain_reply_is_reasoning_and_its_box_the_attempt() -> None:
 
 
 def test_unboxed_plain_reply_keeps_its_answer_text_but_is_invalid() -> None:
-    reply = parse_reply(_completion("Houston won that year.\nThe winner was the Houston Rockets."))
+    reply = split_reply(_completion("Houston won that year.\nThe winner was the Houston Rockets."))
     assert reply.attempt.endswith("The winner was the Houston Rockets")
     assert reply.answer is None and not reply.valid
 
 
 def test_truncated_reply_is_invalid_even_with_a_box() -> None:
-    reply = parse_reply(_completion("\\boxed{Houston Rockets}", reasoning="...", finish="length"))
+    reply = split_reply(_completion("\\boxed{Houston Rockets}", reasoning="...", finish="length"))
     assert FLAG_TRUNCATED in reply.flags and not reply.valid
 
 
@@ -132,7 +132,7 @@ def test_truncated_reply_is_invalid_even_with_a_box() -> None:
     ],
 )
 def test_one_final_answer_rule(attempt: str, valid: bool) -> None:
-    reply = parse_reply(_completion(attempt, reasoning="thinking"))
+    reply = split_reply(_completion(attempt, reasoning="thinking"))
     assert reply.valid is valid
     if not valid:
         assert {FLAG_MULTIPLE_ANSWERS, FLAG_NO_ANSWER} & set(reply.flags)
@@ -160,10 +160,10 @@ def test_labelling_keeps_reply_flags_and_is_idempotent() -> None:
 
 
 def test_a_box_left_open_is_invalid() -> None:
-    reply = parse_reply(_completion("\\boxed{\n \\text{2008-09-03}\n Obama was born in 2008.\n\\end{item}"))
+    reply = split_reply(_completion("\\boxed{\n \\text{2008-09-03}\n Obama was born in 2008.\n\\end{item}"))
     assert "unclosed_box" in reply.flags and not reply.valid and reply.attempt == ""
-    field = parse_reply(_completion("So \\boxed{Houston", reasoning="thinking"))
+    field = split_reply(_completion("So \\boxed{Houston", reasoning="thinking"))
     assert "unclosed_box" in field.flags and not field.valid
-    assert parse_reply(
+    assert split_reply(
         _completion("\\boxed{\\{a, b\\}}", reasoning="sets")
     ).valid  # escaped braces are content

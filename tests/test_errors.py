@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import typer
-from typer.testing import CliRunner
 
 from fs1.backends.base import BackendError as BaseBackendError
 from fs1.cli.app import user_errors
@@ -12,6 +11,7 @@ from fs1.errors import BackendError, ConfigError, Fs1Error, InputError
 from fs1.io import InputError as IoInputError
 from fs1.kg.base import KGError
 from fs1.records import RecordError
+from tests.support.cli import runner
 
 
 def test_every_user_error_is_an_fs1_error_and_old_names_still_import() -> None:
@@ -36,14 +36,14 @@ def _app(exc: Exception) -> typer.Typer:
 
 @pytest.mark.parametrize("exc", [InputError("data.jsonl:3: bad row"), ConfigError("--n: must be >= 1")])
 def test_fs1_errors_are_one_line_with_exit_code_2(exc: Exception) -> None:
-    result = CliRunner().invoke(_app(exc), [])
+    result = runner.invoke(_app(exc), [])
     assert result.exit_code == 2
     assert str(exc) in result.output and "Traceback" not in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
 
 
 def test_a_plain_value_error_is_a_bug_and_keeps_its_traceback() -> None:
-    result = CliRunner().invoke(_app(ValueError("internal invariant broken")), [])
+    result = runner.invoke(_app(ValueError("internal invariant broken")), [])
     assert isinstance(result.exception, ValueError)  # not swallowed into a user message
     assert result.exit_code == 1
 
@@ -58,7 +58,7 @@ def test_a_pydantic_validation_error_becomes_one_line_naming_the_field() -> None
         with user_errors():
             GenerateConfig(n=0)
 
-    result = CliRunner().invoke(app, [])
+    result = runner.invoke(app, [])
     assert result.exit_code == 2
     assert (
         "n: Input should be greater than or equal to 1" in result.output and "Traceback" not in result.output

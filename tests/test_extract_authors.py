@@ -10,15 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
 from fs1.cli.main import app
 from fs1.records import Prediction, Question
 from fs1.scoring import batches
 from fs1.scoring.extract import VIA_BOX, VIA_MARKER, VIA_NONE, VIA_TAIL, extract_answer, extract_authors
 from fs1.scoring.score import score_file, score_predictions
-
-runner = CliRunner()
+from tests.support.cli import runner
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from typer.testing import CliRunner
 
 from fs1.backends.hf import TransformersBackend
 from fs1.cli.main import app
@@ -13,6 +12,7 @@ from fs1.generate import GenerateConfig, build_prompt, generate_predictions, sam
 from fs1.io import InputError, read_records
 from fs1.prompts import ANSWER_MARKER, BOXED_INSTRUCTION, COT_INSTRUCTION, THINK_START
 from fs1.records import Prediction, Question
+from tests.support.cli import runner
 
 QUESTIONS = [
     Question(ID=f"q{i}", question=f"What is item number {i}?", main_answers=[str(i)], source_of_data="cwq")
@@ -109,11 +109,11 @@ def test_cli_generate_and_resume(tiny_model_dir, tmp_path):  # noqa: ANN001
     args = ["generate", "--benchmark", "sample", "--limit", "2", "--model", str(tiny_model_dir)]
     args += ["--setting", "reasoning", "--n", "2", "--max-think-tokens", "5", "--out", str(out)]
     args += ["--answer-max-tokens", "4", "--threads", "1"]
-    result = CliRunner().invoke(app, args)
+    result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) == 4 and {r["budget"] for r in rows} == {5}
-    again = CliRunner().invoke(app, [*args, "--resume"])
+    again = runner.invoke(app, [*args, "--resume"])
     assert again.exit_code == 0 and "0 predictions" in again.output
     assert len(out.read_text().splitlines()) == 4
 
@@ -122,10 +122,10 @@ def test_cli_errors_are_one_line(tiny_model_dir, tmp_path):  # noqa: ANN001
     bad = tmp_path / "bench.jsonl"
     bad.write_text('{"ID": "a", "question": "Q?", "main_answers": ["x"]}\n{not json\n')
     base = ["generate", "--model", str(tiny_model_dir), "--out", str(tmp_path / "o.jsonl")]
-    result = CliRunner().invoke(app, [*base, "--benchmark", str(bad)])
+    result = runner.invoke(app, [*base, "--benchmark", str(bad)])
     assert result.exit_code == 2 and f"{bad}:2" in result.output and "Traceback" not in result.output
-    result = CliRunner().invoke(app, [*base, "--benchmark", "sample", "--budgets", "64"])
+    result = runner.invoke(app, [*base, "--benchmark", "sample", "--budgets", "64"])
     assert result.exit_code == 2 and "reasoning" in result.output
-    result = CliRunner().invoke(app, [*base, "--benchmark", "sample", "--backend", "nope"])
+    result = runner.invoke(app, [*base, "--benchmark", "sample", "--backend", "nope"])
     assert result.exit_code == 2 and "unknown backend" in result.output
     assert not (tmp_path / "o.jsonl").exists()

@@ -10,11 +10,11 @@ import time
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from fs1.cli.main import app
 from fs1.io import read_records
 from fs1.records import Prediction
+from tests.support.cli import runner
 
 QUESTIONS, SAMPLES, BUDGETS = 8, 2, (4, 8)
 
@@ -51,7 +51,7 @@ def test_sigkill_then_resume_gives_each_record_once(tiny_model_dir, tmp_path):  
             proc.kill()
     total = QUESTIONS * SAMPLES * len(BUDGETS)
     assert 5 <= _lines(out) < total
-    result = CliRunner().invoke(app, [*args, "--resume"])
+    result = runner.invoke(app, [*args, "--resume"])
     assert result.exit_code == 0, result.output
     keys = [(p.id, p.sample, p.budget) for p in read_records(out, Prediction)]
     assert len(keys) == len(set(keys)) == total

@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
 from fs1.backends.openai.compat import OpenAIBackend
 from fs1.cli.main import app
 from fs1.prompts import ANSWER_MARKER, THINK_MARKER, WAIT
 from fs1.records import Prediction
+from tests.support.cli import runner
 
 pytestmark = pytest.mark.slow
 
@@ -35,7 +35,7 @@ def benchmark(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def generate(server: Any, benchmark: Path, out: Path, *options: str) -> list[Prediction]:
     args = ["generate", "--benchmark", str(benchmark), "--backend", "openai", "--base-url", server.base_url]
     args += ["--model", server.model_alias, "--out", str(out), "--temperature", "0", *options]
-    result = CliRunner().invoke(app, args)
+    result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     return [Prediction.from_dict(json.loads(line)) for line in out.read_text().splitlines()]
 
@@ -71,7 +71,7 @@ def test_all_settings_with_and_without_tokenizer(llama_server: Any, benchmark: P
         "--base-url",
         llama_server.base_url,
     ]
-    result = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "r.jsonl"), *reasoning])
+    result = runner.invoke(app, [*args, "--out", str(tmp_path / "r.jsonl"), *reasoning])
     assert result.exit_code == 2 and "Traceback" not in result.output
     [line] = result.output.strip().splitlines()
     assert "--tokenizer PATH|HUB_ID|smollm2-135m" in line and not (tmp_path / "r.jsonl").exists()

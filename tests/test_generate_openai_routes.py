@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
 from fs1.cli.main import app
 from fs1.data import load_benchmark
 from fs1.generate import sample_seed
 from fs1.prompts import ANSWER_MARKER, FORCED_ANSWER, THINK_START, WAIT, eval_user_prompt
 from fs1.records import Prediction
+from tests.support.cli import runner
 from tests.support.scripted_openai import Reply, ScriptedOpenAIServer
 
 # SmolLM2's chat template, as llama.cpp's /props publishes a model's (shortened: no default system turn).
@@ -41,7 +41,7 @@ def generate(srv: ScriptedOpenAIServer, out: Path, *options: str) -> Any:
         "--base-url",
         srv.base_url,
     ]
-    return CliRunner().invoke(app, [*args, "--model", srv.model, "--out", str(out), *options])
+    return runner.invoke(app, [*args, "--model", srv.model, "--out", str(out), *options])
 
 
 def rows(path: Path) -> list[dict[str, Any]]:
@@ -123,8 +123,10 @@ def test_budget_forcing_with_the_template_from_props(tmp_path: Path) -> None:
     assert prompts[0] == rendered + "<|im_start|>assistant\n" + THINK_START
     records = [Prediction.from_dict(r) for r in rows(tmp_path / "p.jsonl")]
     assert [(p.budget, p.route) for p in records] == [(40, "raw"), (60, "raw")]
-    for p in records:  # 3 tokens, then " Wait," (1 word), then thinking to the budget
-        assert (p.think_tokens, p.waits, p.answer_tokens) == (p.budget, 1, 4)
+    # "short." (1 word: a stopped reply counts its text's tokens, not the server's usage), " Wait," (1 word), then
+    # thinking to the budget; the answer is 2 words
+    for p in records:
+        assert (p.think_tokens, p.waits, p.answer_tokens) == (p.budget, 1, 2)
         assert p.text.startswith("short." + WAIT + " more thought") and p.text.count(ANSWER_MARKER) == 1
 
 
@@ -185,4 +187,4 @@ def test_tokenizer_reaches_the_backend_from_distill_judge_and_the_experiment_fil
     ):
         ModelSpec(name="s", model="m", backend="transformers", tokenizer="my/tok")
     for command in ("generate", "distill", "judge"):
-        assert "--tokenizer" in CliRunner().invoke(app, [command, "--help"]).output
+        assert "--tokenizer" in runner.invoke(app, [command, "--help"]).output

@@ -9,14 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
 from fs1.cli.main import app
 from fs1.data import load_benchmark
 from fs1.generate.predictions import GenerateConfig, resume_config
 from fs1.prompts import eval_user_prompt
 from fs1.run.config import Experiment
-from fs1.run.generation import effective_generation
+from fs1.run.stages import effective_generation
+from tests.support.cli import runner
 from tests.support.scripted_openai import Reply, ScriptedOpenAIServer
 
 AUTHORS_SYSTEM = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
@@ -77,7 +77,7 @@ def generate(srv: ScriptedOpenAIServer, out: Path, *options: str) -> Any:
         "--base-url",
         srv.base_url,
     ]
-    return CliRunner().invoke(app, [*args, "--model", srv.model, "--out", str(out), *options])
+    return runner.invoke(app, [*args, "--model", srv.model, "--out", str(out), *options])
 
 
 def test_the_system_prompt_and_the_paper_preset_reach_the_request(tmp_path: Path) -> None:

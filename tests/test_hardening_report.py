@@ -10,7 +10,6 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from fs1.cli.main import app
 from fs1.io import write_json_atomic, write_jsonl_atomic
@@ -19,6 +18,7 @@ from fs1.report.collect import ReportData, RunView
 from fs1.report.html import render
 from fs1.scoring import score_file
 from tests.support.browser import chromium_path, dump_dom
+from tests.support.cli import runner
 
 MARK = "data-pwned"
 
@@ -77,7 +77,7 @@ def _rundir(root: Path) -> Path:
 @pytest.mark.slow
 def test_payloads_in_every_text_field_stay_text_in_chromium(tmp_path: Path) -> None:
     rundir = _rundir(tmp_path / "run")
-    result = CliRunner().invoke(app, ["report", str(rundir), "--title", payload("title")])
+    result = runner.invoke(app, ["report", str(rundir), "--title", payload("title")])
     assert result.exit_code == 0, result.output
     dom = dump_dom((rundir / "report.html").as_uri())
     assert f"{MARK}=" not in dom.replace(
@@ -88,7 +88,7 @@ def test_payloads_in_every_text_field_stay_text_in_chromium(tmp_path: Path) -> N
 
 
 def _write_and_report(rundir: Path) -> tuple[int, str]:
-    result = CliRunner().invoke(app, ["report", str(rundir)])
+    result = runner.invoke(app, ["report", str(rundir)])
     return result.exit_code, " ".join(result.output.split())
 
 
@@ -132,7 +132,7 @@ def test_predictions_with_wrong_types_are_refused_by_score_and_report(
     assert code == 2 and f"predictions.jsonl:2: field {field}: expected" in output
     bench = tmp_path / "bench.jsonl"
     bench.write_text((rundir / "benchmark" / "questions.jsonl").read_text())
-    result = CliRunner().invoke(
+    result = runner.invoke(
         app, ["score", str(preds), "--benchmark", str(bench), "--out", str(tmp_path / "s")]
     )
     assert result.exit_code == 2

@@ -12,13 +12,11 @@ import time
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from fs1.cli.main import app
 from fs1.data import load_benchmark
 from fs1.kg import bundled_kg_path
-
-runner = CliRunner()
+from tests.support.cli import runner
 
 
 def rows(path: Path) -> list[dict]:

@@ -24,6 +24,7 @@ from fs1.kg.endpoint import DEFAULT_USER_AGENT, SparqlKG, parse_retry_after
 from fs1.kg.queries import labels_query
 from fs1.records import Question
 from tests.fixtures.kg.servers import WDQS_TIMEOUT_BODY, Fault, FaultProxy, OxigraphServer, oxigraph_binary
+from tests.support.cli import runner
 
 pytestmark = [
     pytest.mark.slow,
@@ -235,7 +236,6 @@ def test_parse_retry_after() -> None:
 
 
 def test_cli_over_sparql_with_failures_then_retry(proxy: FaultProxy, tiny_file: Path, tmp_path: Path) -> None:
-    from typer.testing import CliRunner
 
     from fs1.cli.main import app
 
@@ -243,7 +243,6 @@ def test_cli_over_sparql_with_failures_then_retry(proxy: FaultProxy, tiny_file: 
     bench.write_text("".join(json.dumps(x.to_dict()) + "\n" for x in TINY_QUESTIONS))
     local_out, remote_out = tmp_path / "local.jsonl", tmp_path / "remote.jsonl"
     common = ["--degree-limit", "5", "--cache-dir", str(tmp_path / "cache")]
-    runner = CliRunner()
     assert (
         runner.invoke(
             app, ["paths", str(bench), "--out", str(local_out), "--kg", f"local:{tiny_file}", *common]

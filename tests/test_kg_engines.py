@@ -36,6 +36,7 @@ from tests.fixtures.kg.servers import (
     oxigraph_binary,
     qlever_error,
 )
+from tests.support.cli import runner
 
 pytestmark = [
     pytest.mark.slow,
@@ -156,13 +157,12 @@ def test_wikidata_hosts_require_a_user_agent_with_contact(monkeypatch: pytest.Mo
 def test_cli_without_user_agent_for_wdqs_fails_in_one_line(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    from typer.testing import CliRunner
 
     from fs1.cli.main import app
 
     monkeypatch.delenv("FS1_USER_AGENT", raising=False)
     out = tmp_path / "paths.jsonl"
-    result = CliRunner().invoke(app, ["paths", "sample", "--out", str(out), "--kg", "sparql:", "--no-cache"])
+    result = runner.invoke(app, ["paths", "sample", "--out", str(out), "--kg", "sparql:", "--no-cache"])
     assert result.exit_code == 2 and "FS1_USER_AGENT" in result.output and "Traceback" not in result.output
     assert not out.exists()
 

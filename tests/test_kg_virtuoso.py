@@ -31,6 +31,7 @@ from fs1.kg.settings import DEFAULT_DENY
 from fs1.records import Question
 from tests.fixtures.kg.graphs import HUB, write_hub, write_other, write_tiny
 from tests.fixtures.kg.virtuoso import VirtuosoServer, virtuoso_missing
+from tests.support.cli import runner
 
 pytestmark = [
     pytest.mark.slow,
@@ -39,6 +40,9 @@ pytestmark = [
 SAMPLE, TINY, OTHER, HUBS = "urn:fs1:sample", "urn:fs1:tiny", "urn:fs1:other", "urn:fs1:hub"
 # A product of every triple with itself, three times over: far beyond any limit, planned as costly by Virtuoso.
 CROSS_PRODUCT = "SELECT (COUNT(*) AS ?c) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
+# Two seconds of waiting inside the engine: past a one-second limit without burning CPU (a real query stopped by
+# SR171 goes on running inside Virtuoso until it ends, and would slow the tests after it).
+SLOW = "SELECT (bif:delay(2) AS ?x) WHERE { }"
 
 
 def q(ID: str, q_ents: list[str], a_ents: list[str]) -> Question:
@@ -85,12 +89,10 @@ def local_records(path: Path, questions: list[Question], settings: SearchSetting
 def test_sample_records_equal_the_embedded_store_at_default_limits(
     virtuoso: VirtuosoServer, tmp_path: Path
 ) -> None:
-    from typer.testing import CliRunner
 
     from fs1.cli.main import app
 
     out, local_out = tmp_path / "virtuoso.jsonl", tmp_path / "local.jsonl"
-    runner = CliRunner()
     assert runner.invoke(app, ["paths", "sample", "--out", str(local_out)]).exit_code == 0
     args = ["paths", "sample", "--out", str(out), "--kg", f"sparql:{virtuoso.url}", "--default-graph", SAMPLE]
     result = runner.invoke(app, [*args, "--cache-dir", str(tmp_path / "cache")])
@@ -172,10 +174,10 @@ def test_engine_errors_are_classified_and_never_retried(virtuoso: VirtuosoServer
             with pytest.raises(error, match=words) as caught:
                 kg.select(query)
             assert not isinstance(caught.value, QueryTimeout) and kg.requests_sent == sent + 1
-        with virtuoso.limits(MaxQueryExecutionTime=1, MaxQueryCostEstimationTime=1_000_000):
+        with virtuoso.limits(MaxQueryExecutionTime=1):
             sent = kg.requests_sent
             with pytest.raises(QueryTimeout, match="SR171"):
-                kg.select(CROSS_PRODUCT)
+                kg.select(SLOW)
             assert kg.requests_sent == sent + 1
     # QLever's timeout form sent to Virtuoso (an engine wrongly declared): every query fails with SR341, once.
     with remote(virtuoso.url, endpoint_engine="qlever", server_timeout=30, retries=3) as kg:
@@ -217,3 +219,29 @@ def test_partial_answers_are_never_cached_and_the_questions_say_why(
         assert cache.costly(costly_tag, listing) is not None  # the verdict was, with its reason
     finally:
         cache.close()
+
+
+def test_a_cache_written_under_other_limits_or_another_graph_is_not_reused(
+    virtuoso: VirtuosoServer, tmp_path: Path
+) -> None:
+    query = adjacency_query("Q20", DEFAULT_DENY, 4)  # within any cap below: the same rows whatever the limits
+
+    def ask(**options) -> tuple[list, int]:
+        with remote(virtuoso.url, **{"cache": True, "cache_dir": tmp_path, **options}) as kg:
+            rows = kg.select(query)
+            return rows, kg.requests_sent
+
+    first, sent = ask(default_graph=[TINY])
+    assert len(first) == 4 and sent >= 1
+    again, sent = ask(default_graph=[TINY])
+    assert again == first and sent == 2  # the two probes only: the answer came from the cache
+    # The server now announces another cap: the old answers are not used.
+    with virtuoso.limits(ResultSetMaxRows=5):
+        _, sent = ask(default_graph=[TINY])
+    assert sent == 3
+    _, sent = ask(default_graph=[OTHER])  # another graph
+    assert sent == 3
+    _, sent = ask(default_graph=[TINY], endpoint_max_rows=100)  # a cap the user declares
+    assert sent == 3
+    _, sent = ask(default_graph=[TINY], cache=False)  # --no-cache: asked afresh
+    assert sent == 3

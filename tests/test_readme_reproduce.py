@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
 from fs1.cli.main import app
+from tests.support.cli import runner
 from tests.support.scripted_openai import Reply, ScriptedOpenAIServer
 from tests.test_authors_import import (
     GOLD,
@@ -81,7 +81,7 @@ def test_the_readme_commands_run_and_reproduce_the_hand_computed_table(
             args = shlex.split(os.path.expandvars(command))[1:]
             if args[0] in ("import", "judge", "score"):
                 args += ["--k", "1,2,3"]  # the files have 3 samples per question, not 16
-            result = CliRunner().invoke(app, args)
+            result = runner.invoke(app, args)
             assert result.exit_code == 0, f"{command}\n{result.output}"
     by_hand = {"1": 5 / 9, "2": 8 / 9, "3": 1.0}  # tests/test_authors_import.py, the held-out set
     theirs = json.loads((tmp_path / "runs/authors/judge" / MODEL_DIR / "judged_summary.json").read_text())

@@ -7,7 +7,6 @@ import re
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from fs1.cli.main import app
 from fs1.data import load_benchmark
@@ -17,6 +16,7 @@ from fs1.report import write_report
 from fs1.run.results import kg_selection_rows, summary_rows, write_results
 from fs1.scoring import score_file
 from tests.support.browser import chromium_path, dump_dom, screenshot
+from tests.support.cli import runner
 
 RUNS = {"tiny__instruct": ("tiny", "instruct", None), "tiny__fs1": ("tiny", "fs1", [32, 64])}
 
@@ -196,7 +196,7 @@ def test_report_is_self_contained(rundir: Path) -> None:
 
 
 def test_report_cli_rejects_a_directory_that_is_not_a_run(tmp_path: Path) -> None:
-    result = CliRunner().invoke(app, ["report", str(tmp_path)])
+    result = runner.invoke(app, ["report", str(tmp_path)])
     assert result.exit_code == 2
     assert "no score/ directory" in result.output
     assert not (tmp_path / "report.html").exists()

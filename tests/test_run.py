@@ -13,12 +13,12 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from typer.testing import CliRunner
 
 from fs1.cli.main import app
 from fs1.io import InputError
 from fs1.run.config import load_experiment
 from fs1.run.runner import run_experiment
+from tests.support.cli import runner
 
 
 def _write(tmp_path: Path, text: str) -> Path:
@@ -56,7 +56,7 @@ def test_experiment_file_errors_name_file_line_and_key(tmp_path: Path, text: str
 
 def test_cli_reports_config_errors_without_a_traceback(tmp_path: Path) -> None:
     path = _write(tmp_path, "students: [{name: a, model: m}]\nbogus: 1\n")
-    result = CliRunner().invoke(app, ["run", str(path), "--out", str(tmp_path / "run")])
+    result = runner.invoke(app, ["run", str(path), "--out", str(tmp_path / "run")])
     assert result.exit_code == 2
     assert "bogus: Extra inputs are not permitted" in result.output and "Traceback" not in result.output
 

@@ -6,11 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from fs1.cli.main import app
-
-runner = CliRunner()
+from tests.support.cli import runner
 
 QUESTIONS = [
     {

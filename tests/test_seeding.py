@@ -8,15 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from typer.testing import CliRunner
-
 from fs1.cli.main import app
 from fs1.distill.runner import unit_seed
 from fs1.generate import sample_seed
 from fs1.seeding import DEFAULT_SEED, derive_seed
+from tests.support.cli import runner
 from tests.test_distill import QUESTIONS
-
-runner = CliRunner()
 
 
 def test_derived_seeds_are_pinned_distinct_and_31_bit() -> None:

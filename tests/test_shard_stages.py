@@ -9,16 +9,16 @@ from pathlib import Path
 
 import pytest
 import yaml
-from typer.testing import CliRunner
 
 from fs1.cli.main import app
 from fs1.distill.config import DistillConfig
+from fs1.distill.stage import DISTILL, DistillSpec
 from fs1.io import InputError, JsonlAppender, write_json_atomic
 from fs1.records import Question
 from fs1.run.config import load_experiment
-from fs1.run.distill_shards import merge_distill_shards
 from fs1.run.pipeline import Pipeline
-from fs1.run.shards import done_path, shard_path
+from fs1.shards import done_path, mark_done, shard_path
+from tests.support.cli import runner
 
 SAMPLES = 2
 
@@ -156,17 +156,39 @@ QUESTIONS = [Question(ID=q, question=f"{q}?", main_answers=["x"]) for q in "abcd
 CONFIG = DistillConfig(teacher="t", samples=2)
 
 
+def merge_distill_shards(
+    out: Path, count: int, questions: list[Question], config: DistillConfig, paths: None
+):
+    """The run's merge of a distill stage: every trace once, then the side files joined and the shards removed."""
+    from fs1.run.driver import merge, remove_parts
+
+    _, summary = merge(DISTILL, DistillSpec(config, paths), questions, out, count)
+    remove_parts(DISTILL, out, count)
+    return summary
+
+
 def _shard(out: Path, index: int, keys: list[tuple[str, int]], failed: list[tuple[str, int]] = ()) -> None:
     part = shard_path(out, index, 2)
     with JsonlAppender(part) as sink:
         for qid, sample in keys:
             sink.write(
-                {"id": qid, "sample": sample, "mode": "rt", "model": "t", "valid": 1, "label": qid == "a"}
+                {
+                    "id": qid,
+                    "sample": sample,
+                    "mode": "rt",
+                    "model": "t",
+                    "valid": 1,
+                    "label": int(qid == "a"),
+                    "question": f"{qid}?",
+                    "reasoning_trace": "r",
+                    "model_attempt": "x",
+                }
             )
     if failed:
         with JsonlAppender(part.with_name(part.name.replace(".jsonl", ".errors.jsonl"))) as sink:
             for qid, sample in failed:
                 sink.write({"id": qid, "sample": sample, "error": "BackendError: 503"})
+    mark_done(part)
     summary = {"teacher": "t", "mode": "rt", "backend": "openai", "planned": 4, "written": len(keys),
                "failed": len(failed), "wall_s": 2.0 + index,
                "usage": {"requests": len(keys), "tokens_in": 10, "tokens_out": 20, "missing_in": 0}}  # fmt: skip
@@ -216,7 +238,6 @@ def test_distill_merge_fails_on_doubled_missing_or_foreign_traces(
 
 
 def test_cli_distill_shards_then_merge_equal_one_run(tmp_path: Path, tiny_model_dir: Path) -> None:
-    runner = CliRunner()
     common = ["distill", "--benchmark", "sample", "--limit", "5", "--teacher", str(tiny_model_dir),
               "--backend", "transformers", "--max-tokens", "6", "--samples", "2", "-q"]  # fmt: skip
     whole = runner.invoke(app, [*common, "--out", str(tmp_path / "whole.jsonl")])
@@ -239,7 +260,6 @@ def test_cli_distill_shards_then_merge_equal_one_run(tmp_path: Path, tiny_model_
 
 
 def test_cli_paths_shards_then_merge_equal_one_run(tmp_path: Path) -> None:
-    runner = CliRunner()
     whole = tmp_path / "whole.jsonl"
     assert runner.invoke(app, ["paths", "sample", "--out", str(whole)]).exit_code == 0
     sharded = tmp_path / "sharded.jsonl"
@@ -251,12 +271,13 @@ def test_cli_paths_shards_then_merge_equal_one_run(tmp_path: Path) -> None:
     assert _read(sharded) == _read(whole)
     with shard_path(sharded, 1, 3).open("a") as fh:  # a record of shard 0 written again by shard 1
         fh.write(sharded.read_text().splitlines()[0] + "\n")
+    mark_done(shard_path(sharded, 1, 3))  # by its own job, before it finished
     doubled = runner.invoke(app, ["paths", "sample", "--out", str(sharded), "--merge-shards", "3"])
     assert doubled.exit_code == 2 and "already written at" in doubled.output, doubled.output
 
 
 def test_status_finds_a_distill_shard_that_has_written_nothing_yet(tmp_path: Path) -> None:
-    from fs1.run.executors import Job, Ledger
+    from fs1.run.cluster.executors import Job, Ledger
     from fs1.run.status import run_status
 
     run = tmp_path / "run"

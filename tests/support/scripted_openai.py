@@ -66,6 +66,7 @@ class ScriptedOpenAIServer:
     faults: deque[Fault] = field(default_factory=deque)
     requests: list[dict[str, Any]] = field(default_factory=list)
     owned_by: str | None = None  # /v1/models "owned_by" (e.g. "vllm", "llamacpp") for server-kind detection
+    max_model_len: int | None = None  # /v1/models "max_model_len" (vLLM publishes the context length there)
     honour_n: bool = True  # False: return one choice whatever "n" asks (as llama-cpp-python does)
     # Extra POST routes by exact path (e.g. "/tokenize", "/apply-template"): body → (status, JSON reply).
     routes: dict[str, Callable[[dict[str, Any]], tuple[int, dict[str, Any]]]] = field(default_factory=dict)
@@ -102,6 +103,8 @@ class ScriptedOpenAIServer:
                     entry: dict[str, Any] = {"id": server.model, "object": "model"}
                     if server.owned_by is not None:
                         entry["owned_by"] = server.owned_by
+                    if server.max_model_len is not None:
+                        entry["max_model_len"] = server.max_model_len
                     self._send(200, json.dumps({"object": "list", "data": [entry]}))
                 else:
                     self._send(404, '{"error": {"message": "not found"}}')

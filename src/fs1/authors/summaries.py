@@ -18,7 +18,7 @@ from fs1.judge.stage import JudgedRow, JudgeRunStats, judged_summary
 from fs1.scoring.extract import EXTRACT_AUTHORS
 from fs1.scoring.score import score_file
 from fs1.scoring.summary import summarise
-from fs1.summary_types import JUDGED_SUMMARY_FILE, SUMMARY_FILE
+from fs1.summary_types import JUDGED_SUMMARY_FILE, SUMMARY_FILE, Summary
 
 
 def summarise_runs(
@@ -62,7 +62,7 @@ def _rows(path: Path) -> Iterator[dict[str, Any]]:
         yield row
 
 
-def _summarise_answers(path: Path, state: ImportState, ks: Sequence[int] | None, seed: int) -> dict[str, Any]:
+def _summarise_answers(path: Path, state: ImportState, ks: Sequence[int] | None, seed: int) -> Summary:
     """The summary of the answers the authors' judge was shown, rule-matched (their extraction, so ``authors``)."""
     return {**summarise(_rows(path), state.questions, ks, seed=seed), "extract": EXTRACT_AUTHORS}
 

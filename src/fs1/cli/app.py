@@ -11,6 +11,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from fs1.data.detect import DATASET_FORMATS
+
 app = typer.Typer(
     name="fs1",
     help="fs1: KG-grounded reasoning traces, fine-tuning and test-time-scaled factual QA evaluation.",
@@ -38,9 +40,17 @@ def _redacted_terminal() -> None:
 
 # The --format of every command that takes a benchmark (data convert has its own, with the same choices).
 BENCHMARK_FORMAT_HELP = (
-    "Format of a benchmark file: auto (told from its contents), fs1, or a dataset's own: mintaka, simpleqa, "
-    "cwq, webqsp, grailqa, exaqt (read as `fs1 data convert` would, without writing a file)."
+    f"Format of a benchmark file: auto (told from its contents), fs1, or a dataset's own: {', '.join(DATASET_FORMATS)} "
+    "(read as `fs1 data convert` would, without writing a file)."
 )
+
+BENCHMARK_OPTION = typer.Option(
+    ...,
+    "--benchmark",
+    "-b",
+    help="'sample' (bundled), an fs1-format JSONL/JSON/Parquet file, a dataset file, or a hub id.",
+)
+FORMAT_OPTION = typer.Option("auto", "--format", help=BENCHMARK_FORMAT_HELP)
 
 
 def reflow_help(typer_app: typer.Typer) -> None:
@@ -135,11 +145,13 @@ def merge_shards_option(verb: str, key: str) -> Any:
     )
 
 
-def parse_int_list(text: str | None) -> list[int] | None:
-    """Parse ``"1,2,4"`` into ``[1, 2, 4]``; ``None`` stays ``None``."""
-    if text is None or not text.strip():
-        return None
-    try:
-        return [int(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise typer.BadParameter(f"expected comma-separated integers, got {text!r}") from None
+def chosen_shard(shard: str | None, merge_shards: int | None) -> Any:
+    """The part ``--shard I/N`` asks for (a ``fs1.run.driver.Shard``; None: every question); ``--shard`` and
+    ``--merge-shards`` exclude each other."""
+    from fs1.errors import ConfigError
+    from fs1.run.driver import Shard
+    from fs1.shards import parse_shard
+
+    if shard is not None and merge_shards is not None:
+        raise ConfigError("give either --shard or --merge-shards, not both")
+    return None if shard is None else Shard(*parse_shard(shard))

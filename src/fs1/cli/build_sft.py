@@ -47,8 +47,8 @@ def build_sft(
     public: bool = typer.Option(False, "--public", help="Make the pushed repo public (default private)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
+    from fs1.data import load_questions
     from fs1.distill import sft
-    from fs1.distill.inputs import load_questions
 
     with user_errors():
         bench = load_questions(benchmark) if benchmark is not None else None
@@ -56,6 +56,18 @@ def build_sft(
             traces, student, out, max_length=max_length, benchmark=bench, embedding=embedding,
             threshold=threshold, drop_leaked=drop_leaked, overwrite=overwrite, show_progress=not quiet,
         )  # fmt: skip
+    _report(stats, out, benchmark if bench is not None else None, drop_leaked)
+    if push_to_hub:
+        try:
+            where = sft.push_to_hub(out, push_to_hub, private=not public)
+        except Exception as exc:  # hub errors come in many types; the dataset on disk is complete either way
+            console.print(f"[bold red]error:[/] push to {push_to_hub} failed: {exc}")
+            raise typer.Exit(1) from None
+        console.print(f"pushed to the Hub: {where}")
+
+
+def _report(stats, out: Path, benchmark: str | None, drop_leaked: bool) -> None:  # noqa: ANN001
+    """What the SFT set holds: traces kept and why not, leakage, and where it is."""
     console.print(
         f"{stats.traces} traces: {stats.correct} correct, {stats.valid} valid, {stats.too_long} over "
         f"{stats.max_length} tokens -> [bold]{stats.kept}[/] training rows"
@@ -64,14 +76,7 @@ def build_sft(
         console.print(
             "[yellow]warning:[/] the training set is empty (no trace is correct, well-formed and short enough)"
         )
-    if bench is not None:
+    if benchmark is not None:
         dropped = f", {stats.dropped_leaked} training rows dropped" if drop_leaked else ""
         console.print(f"leakage: {stats.leaks} training question(s) duplicate {benchmark} questions{dropped}")
     console.print(f"dataset: {out} (load with datasets.load_dataset({str(out)!r}))")
-    if push_to_hub:
-        try:
-            where = sft.push_to_hub(out, push_to_hub, private=not public)
-        except Exception as exc:  # hub errors come in many types; the dataset on disk is complete either way
-            console.print(f"[bold red]error:[/] push to {push_to_hub} failed: {exc}")
-            raise typer.Exit(1) from None
-        console.print(f"pushed to the Hub: {where}")

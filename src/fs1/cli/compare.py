@@ -37,7 +37,6 @@ def compare(
     and the exact sign-test p-value (McNemar with one sample per question), and the questions that flip; then
     pass@k per dataset side by side and the sample verdicts that flip (e.g. one set of predictions scored with
     --extract fs1 and with --extract authors)."""
-    from fs1.io import write_json_atomic
     from fs1.scoring.paired import compare as paired_compare
     from fs1.scoring.paired import load_verdicts, question_accuracy
     from fs1.scoring.side_by_side import pass_at_k_by_source, shared_ks, unit_counts, verdict_flips
@@ -58,19 +57,26 @@ def compare(
     _print(results, f"{run_a}{_rule(extraction['a'])}", f"{run_b}{_rule(extraction['b'])}", flips)
     _print_side_by_side(side, ks, flipped)
     if out is not None:
-        write_json_atomic(
-            out,
-            {
-                "a": str(run_a),
-                "b": str(run_b),
-                "extract": extraction,
-                "by_source": [r.to_dict() for r in results],
-                "pass@k": {run: {name: {str(k): v for k, v in by_k.items()} for name, by_k in table.items()}
-                           for run, table in side.items()},
-                "verdict_flips": flipped.to_dict(),
-            },
-        )  # fmt: skip
-        console.print(f"wrote {out}")
+        _write_json(out, run_a, run_b, extraction, results, side, flipped)
+
+
+def _write_json(out: Path, run_a: Path, run_b: Path, extraction, results, side, flipped) -> None:  # noqa: ANN001
+    """The full comparison (all flips) as JSON."""
+    from fs1.io import write_json_atomic
+
+    write_json_atomic(
+        out,
+        {
+            "a": str(run_a),
+            "b": str(run_b),
+            "extract": extraction,
+            "by_source": [r.to_dict() for r in results],
+            "pass@k": {run: {name: {str(k): v for k, v in by_k.items()} for name, by_k in table.items()}
+                       for run, table in side.items()},
+            "verdict_flips": flipped.to_dict(),
+        },
+    )  # fmt: skip
+    console.print(f"wrote {out}")
 
 
 def _ks(text: str) -> list[int]:
@@ -107,7 +113,7 @@ def _rule(extract: str | None) -> str:
 
 def _sources(benchmark: str | None, fmt: str, run_a: Path) -> dict[str, str]:
     """Question ID -> dataset, from ``--benchmark`` or the run directory holding ``run_a`` (empty if neither)."""
-    from fs1.scoring.score import load_questions
+    from fs1.data import load_questions, question_index
 
     if benchmark is None:
         start = run_a if run_a.is_dir() else run_a.parent
@@ -118,7 +124,7 @@ def _sources(benchmark: str | None, fmt: str, run_a: Path) -> dict[str, str]:
         if local is None:
             return {}
         benchmark = str(local)
-    return {qid: q.source_of_data for qid, q in load_questions(benchmark, fmt).items()}
+    return {qid: q.source_of_data for qid, q in question_index(load_questions(benchmark, fmt=fmt)).items()}
 
 
 def _print_side_by_side(side: dict, ks: list[int], flipped) -> None:  # noqa: ANN001

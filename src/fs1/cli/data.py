@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from fs1.cli.app import app, console, user_errors
+from fs1.data.detect import FORMATS
 
 data_app = typer.Typer(
     help="Benchmark data: convert published dataset files to the fs1 format, write the bundled sample.",
@@ -16,7 +17,7 @@ data_app = typer.Typer(
 app.add_typer(data_app, name="data")
 
 FORMAT_HELP = (
-    "Input format: fs1, mintaka, simpleqa, cwq, webqsp, grailqa, exaqt, or auto (told from the file's "
+    f"Input format: {', '.join(FORMATS)}, or auto (told from the file's "
     "contents, then its name; official releases and the copies KGQA projects circulate, JSON or JSON Lines)."
 )
 SOURCE_HELP = (

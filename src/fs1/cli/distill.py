@@ -7,17 +7,17 @@ from pathlib import Path
 import typer
 
 from fs1.cli.app import (
-    BENCHMARK_FORMAT_HELP,
+    BENCHMARK_OPTION,
+    FORMAT_OPTION,
     app,
+    chosen_shard,
     console,
     merge_shards_option,
-    recorded,
     shard_option,
     user_errors,
 )
 from fs1.cli.schema import schema_options
 from fs1.distill.config import DistillConfig, DistillSummary
-from fs1.errors import ConfigError
 
 _HELP = """Distil teacher reasoning traces (rt: plain question; fs1: question + KG paths) into TRACES.jsonl.
 
@@ -36,70 +36,50 @@ For array jobs: run `--shard I/N --resume` once per I (e.g. I = $SLURM_ARRAY_TAS
 listed in a shard's errors file may be missing), joins the errors files and writes the merged summary."""
 
 
+_PATHS = typer.Option(None, "--paths", help="KG paths (JSONL of `fs1 paths`); needed for fs1.")
+_VERBOSE = typer.Option(False, "--verbose", help="Show library output too (always kept in TRACES.log.txt).")
+
+
 @app.command("distill", help=_HELP)
 @schema_options(DistillConfig, aliases={"samples": ("-k",)})
 def distill(
     config: DistillConfig,
-    benchmark: str = typer.Option(..., "--benchmark", "-b", help="Questions: 'sample' or a dataset file."),
-    fmt: str = typer.Option("auto", "--format", help=BENCHMARK_FORMAT_HELP),
+    benchmark: str = BENCHMARK_OPTION,
+    fmt: str = FORMAT_OPTION,
     out: Path = typer.Option(..., "--out", "-o", help="Output TRACES.jsonl (append-only)."),
-    paths: Path | None = typer.Option(
-        None, "--paths", help="KG paths (JSONL of `fs1 paths`); needed for fs1."
-    ),
+    paths: Path | None = _PATHS,
     limit: int | None = typer.Option(None, "--limit", help="Only the first N questions."),
     resume: bool = typer.Option(False, "--resume", help="Continue an existing TRACES.jsonl."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Start TRACES.jsonl again from empty."),
     shard: str | None = shard_option("distil"),
     merge_shards: int | None = merge_shards_option("Distil", "(id, sample)"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
-    verbose: bool = typer.Option(
-        False, "--verbose", help="Show library output too (always kept in TRACES.log.txt)."
-    ),
+    verbose: bool = _VERBOSE,
 ) -> None:
     from fs1.backends import BackendError
-    from fs1.distill.inputs import load_paths, load_questions
-    from fs1.distill.runner import run_distillation
+    from fs1.data import load_questions
+    from fs1.distill.inputs import load_paths
+    from fs1.distill.stage import DISTILL, DistillSpec
+    from fs1.run.driver import merge, part_file, run_part, side_recording
 
     with user_errors():
-        questions = load_questions(benchmark, limit, fmt)
-        path_index = load_paths(paths) if paths is not None else None
-        from fs1.manifest import side_manifest_path
-        from fs1.run.shards import mark_done, parse_shard, shard_path, shard_slice
-        from fs1.stage_log import side_log_path
-
+        part = chosen_shard(shard, merge_shards)
+        questions = load_questions(benchmark, fmt=fmt, limit=limit)
+        spec = DistillSpec(config, load_paths(paths) if paths is not None else None, overwrite, not quiet)
         if merge_shards is not None:
-            if shard is not None:
-                raise ConfigError("give either --shard or --merge-shards, not both")
-            from fs1.run.distill_shards import merge_distill_shards
-
-            merged = merge_distill_shards(
-                out, merge_shards, questions, config, path_index, remove_parts=False
-            )
+            _, merged = merge(DISTILL, spec, questions, out, merge_shards)
             console.print(f"merged {merge_shards} shards into {out}: every (id, sample) once")
             _print_summary(merged, out)
             return
-        written = out
-        if (
-            shard is not None
-        ):  # a shard records beside its own file: shards of one OUT may run at the same time
-            index, count = parse_shard(shard)
-            questions, written = shard_slice(questions, index, count), shard_path(out, index, count)
+        written = part_file(out, part)
         inputs = {"benchmark": benchmark, "paths": paths}
-        manifest, log = side_manifest_path(written), side_log_path(written)
+        record = side_recording(written, seed=config.seed, inputs=inputs, verbose=verbose)
         try:
-            with recorded(manifest, log, seed=config.seed, inputs=inputs, verbose=verbose):
-                summary = run_distillation(
-                    questions, config, written, paths=path_index, resume=resume, overwrite=overwrite,
-                    show_progress=not quiet,
-                )  # fmt: skip
+            summary = run_part(DISTILL, spec, questions, out, part, resume=resume, recording=record)
         except BackendError as exc:
             console.print(f"[bold red]error:[/] {exc}")
             console.print(f"Completed traces are kept in {written}; rerun with --resume to continue.")
             raise typer.Exit(1) from None
-        if (
-            shard is not None and not summary.failed
-        ):  # a shard with failed units is not done: --resume retries
-            mark_done(written)
     _print_summary(summary, written)
     if summary.failed:
         raise typer.Exit(1)

@@ -37,10 +37,10 @@ def import_command(
     OUT/unknown_ids.txt; duplicates and failed batch requests are counted; all of it is in OUT/import.json."""
     from fs1.authors.importer import import_files
     from fs1.authors.summaries import summarise_runs
-    from fs1.scoring.score import load_questions
+    from fs1.data import load_questions, question_index
 
     with user_errors():
-        questions = load_questions(benchmark, benchmark_format)
+        questions = question_index(load_questions(benchmark, fmt=benchmark_format))
 
         def summaries(out_dir: Path, state):  # noqa: ANN001, ANN202
             return summarise_runs(

@@ -59,15 +59,15 @@ def judge(
     sure cases without a call. Writes OUT/judged.jsonl (verdict per prediction, with where it came from) and
     OUT/judged_summary.json (the `fs1 score` summary over judge verdicts, plus SimpleQA attempted / accuracy
     given attempted / F1 per k and budget, judge calls, rule decisions, tokens and error verdicts)."""
+    from fs1.data import load_questions, question_index
     from fs1.judge.cache import CACHE_FILE
     from fs1.judge.judge import load_judge
     from fs1.judge.rules import get_rules
     from fs1.judge.stage import JUDGED_FILE, JUDGED_SUMMARY_FILE, judge_file
-    from fs1.scoring.score import load_questions
 
     with user_errors(), _backend_errors():
         rule_list = get_rules(config.rules)
-        questions = load_questions(benchmark)
+        questions = question_index(load_questions(benchmark))
         the_judge = load_judge(
             config.judge_ref(), prompt=config.prompt, cache_path=cache or out / CACHE_FILE,
             sampling=config.sampling_only(), batch_size=config.batch_size,

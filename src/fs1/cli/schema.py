@@ -77,28 +77,36 @@ def schema_options(
         ]
         names = {name: _cli_name(info) or option_name(name) for name, info in fields.items()}
         mappings = {name: names[name] for name, info in fields.items() if _is_mapping(info)}
-
-        @functools.wraps(func)
-        def command(**kwargs: Any) -> Any:
-            values = {name: _from_cli(kwargs.pop(name), fields[name]) for name in fields}
-            from pydantic import ValidationError
-
-            from fs1.cli.app import user_errors
-            from fs1.errors import ConfigError, validation_message
-
-            with user_errors():
-                try:
-                    config = model(**values)
-                except ValidationError as exc:  # named as the options the user typed
-                    raise ConfigError(validation_message(exc, names=mappings)) from None
-            return func(**kwargs, **{param: config})
-
+        command = _bound_command(func, model, fields, param, mappings)
         command.__signature__ = signature.replace(parameters=[*own, *added])  # type: ignore[attr-defined]
         command.__annotations__ = {p.name: p.annotation for p in (*own, *added)}
         BOUND.append(Binding(func.__name__, model, names))
         return command
 
     return decorate
+
+
+def _bound_command(
+    func: Callable[..., Any], model: type, fields: dict[str, Any], param: str, names: dict[str, str]
+) -> Callable[..., Any]:
+    """``func`` called with the schema's options validated into one ``model`` in ``param``."""
+
+    @functools.wraps(func)
+    def command(**kwargs: Any) -> Any:
+        values = {name: _from_cli(kwargs.pop(name), fields[name]) for name in fields}
+        from pydantic import ValidationError
+
+        from fs1.cli.app import user_errors
+        from fs1.errors import ConfigError, validation_message
+
+        with user_errors():
+            try:
+                config = model(**values)
+            except ValidationError as exc:  # named as the options the user typed
+                raise ConfigError(validation_message(exc, names=names)) from None
+        return func(**kwargs, **{param: config})
+
+    return command
 
 
 def _parameter(name: str, info: Any, extra: tuple[str, ...], panel: str | None) -> inspect.Parameter:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import typer
 
 from fs1.cli.app import BENCHMARK_FORMAT_HELP, app, console, user_errors
 from fs1.cli.schema import schema_options
 from fs1.config import ScoreConfig
+from fs1.summary_types import MAJ_AT_K, PASS_AT_K, IdList, Summary
 
 
 @app.command("score")
@@ -32,7 +35,8 @@ def score(
     is contained in it on token boundaries. Writes OUT/scores.jsonl (one Score per prediction) and OUT/summary.json
     (accuracy, exact, F1, no-answer rate, attempted and hallucination rates, unbiased pass@k and maj@k (all
     k-subsets), 95% bootstrap intervals over questions; overall and by source, hops, answer type and budget)."""
-    from fs1.scoring.score import SCORES_FILE, SUMMARY_FILE, load_questions
+    from fs1.data import load_questions, question_index
+    from fs1.scoring.score import SCORES_FILE, SUMMARY_FILE
     from fs1.scoring.workers import capped_workers
 
     ks = config.k or None  # `--k ""`: every k up to the samples per question
@@ -40,7 +44,7 @@ def score(
     if note:
         console.print(f"[yellow]note:[/] {note}")
     with user_errors():
-        questions = load_questions(benchmark, fmt)
+        questions = question_index(load_questions(benchmark, fmt=fmt))
         summary = _score_with_progress(predictions, questions, out, ks, config, workers)
     dropped = sorted(set(ks or []) - set(summary["ks"]))
     if dropped:
@@ -56,7 +60,7 @@ def score(
 
 def _score_with_progress(
     predictions: Path, questions: dict, out: Path, ks: list[int] | None, config: ScoreConfig, workers: int
-) -> dict:
+) -> Summary:
     """``score_file`` under a progress line (predictions scored, time elapsed), with ``workers`` processes.
 
     The line is redrawn from the scoring loop itself, not by a refresh thread: with no other thread running, the
@@ -92,7 +96,7 @@ def _score_with_progress(
         )
 
 
-def _print_summary(summary: dict) -> None:
+def _print_summary(summary: Summary) -> None:
     """Overall and per-source accuracy, then pass@k and maj@k at every k (everything else is in summary.json)."""
     from rich.table import Table
 
@@ -119,15 +123,18 @@ def _print_summary(summary: dict) -> None:
         )
     console.print(table)
     if ks:
-        for metric, what in (("pass@k", "a correct answer among k samples"), ("maj@k", "majority vote of k")):
-            by_k = [(name, stats[metric]) for name, stats in rows]
+        for metric, what in (
+            (PASS_AT_K, "a correct answer among k samples"),
+            (MAJ_AT_K, "majority vote of k"),
+        ):
+            by_k = [(name, _curve(stats, metric)) for name, stats in rows]
             console.print(by_k_table(f"{metric} ({what}), by k", ks, by_k))
 
 
-def accounting_line(summary: dict) -> str:
+def accounting_line(summary: Summary) -> str:
     """Where the benchmark's questions went: scored, excluded, without predictions (with the first IDs)."""
-    excluded = summary.get("excluded") or {"count": 0, "ids": []}
-    missing = summary.get("questions_without_predictions") or {"count": 0, "ids": []}
+    excluded: IdList = summary.get("excluded") or {"count": 0, "ids": []}
+    missing: IdList = summary.get("questions_without_predictions") or {"count": 0, "ids": []}
     total = summary.get("benchmark_questions")
     if total is None:  # a summary written before questions were accounted for
         return f"questions scored: {summary['overall']['n_questions']}"
@@ -145,7 +152,12 @@ def _first(ids: list[str], count: int, shown: int = 5) -> str:
     return ", ".join(ids[:shown]) + (f", … {count - shown} more" if count > shown else "")
 
 
-def _with_interval(stats: dict, metric: str) -> str:
+def _curve(stats: Mapping[str, Any], metric: str) -> dict[str, float]:
+    """A slice's curve (``pass@k``, ``maj@k``) by k."""
+    return dict(stats[metric])
+
+
+def _with_interval(stats: Mapping[str, Any], metric: str) -> str:
     """``0.375 (0.30-0.45)``: the value and its bootstrap interval, when the summary has one."""
     bounds = (stats.get("ci") or {}).get(metric)
     text = f"{stats[metric]:.3f}"

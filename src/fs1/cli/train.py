@@ -61,6 +61,10 @@ def train_command(
         manifest, log = out / MANIFEST_NAME, out / "log.txt"
         with recorded(manifest, log, seed=config.seed, inputs={"data": config.data}, verbose=verbose):
             result = train(config, callbacks=None if verbose else [TrainProgress(out.name)])
+    if result.dropped.get("unanswered"):
+        console.print(
+            f"skipped {result.dropped['unanswered']} trace(s) without an answer (--no-filter-check)"
+        )
     last = f"{result.losses[-1][1]:.4f}" if result.losses else "n/a"
     console.print(
         f"[bold green]trained[/] {result.examples} examples, steps {result.start_step} → {result.global_step}, "

@@ -14,6 +14,7 @@ MIDs in the datasets' own form (``m.02mjmr``) for the Freebase-based ones (CWQ, 
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -29,7 +30,8 @@ from fs1.data.common import (
     exclusion_reason,
     is_kg_id,
 )
-from fs1.data.detect import FORMATS, detect_format
+from fs1.data.detect import FORMATS, detect_format, reader_of
+from fs1.errors import ConfigError
 from fs1.io import InputError, write_jsonl_atomic
 from fs1.records import Question
 
@@ -46,6 +48,7 @@ __all__ = [
     "detect_format",
     "exclusion_reason",
     "label_freebase_answers",
+    "load_questions",
     "load_benchmark",
     "question_index",
     "read_dataset",
@@ -86,33 +89,12 @@ def sample_path() -> Path:
     return Path(__file__).resolve().parent / "bundled" / "sample_benchmark.jsonl"
 
 
-def _reader(fmt: str) -> Callable[[Path], Loaded]:
-    # Imported on demand so that choosing one format never imports the others' dependencies.
-    if fmt == "fs1":
-        from fs1.data.fs1_format import load_fs1_file as reader
-    elif fmt == "mintaka":
-        from fs1.data.mintaka import load_mintaka as reader
-    elif fmt == "simpleqa":
-        from fs1.data.simpleqa import load_simpleqa as reader
-    elif fmt == "cwq":
-        from fs1.data.cwq import load_cwq as reader
-    elif fmt == "webqsp":
-        from fs1.data.webqsp import load_webqsp as reader
-    elif fmt == "grailqa":
-        from fs1.data.grailqa import load_grailqa as reader
-    elif fmt == "exaqt":
-        from fs1.data.exaqt import load_exaqt as reader
-    else:
-        raise InputError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)} or auto")
-    return reader
-
-
 def read_dataset(path: str | Path, fmt: str = "auto") -> Loaded:
     """Questions from a file in a native dataset format (or ``fs1``); ``fmt="auto"`` detects the format."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
-    return _reader(detect_format(path) if fmt == "auto" else fmt)(path)
+    return reader_of(detect_format(path) if fmt == "auto" else fmt)(path)
 
 
 def require_questions(loaded: Loaded, path: str | Path) -> None:
@@ -271,6 +253,25 @@ def load_benchmark(
         wanted = _canonical_sources(sources)
         questions = [q for q in questions if q.source_of_data in wanted]
     return questions if limit is None else questions[:limit]
+
+
+def load_questions(spec: str | Path, *, fmt: str = "auto", limit: int | None = None) -> list[Question]:
+    """The questions a command works on: ``load_benchmark`` (``fs1.data.question_index`` indexes them by ID), with
+    a ``limit`` of at least one and an empty result refused as ``NoQuestionsError``."""
+    if limit is not None and limit < 1:
+        raise ConfigError(f"--limit must be positive, got {limit}")
+    # Loading makes no reference cycles, but 100,000s of new records set off the cycle collector again and again, each
+    # pass walking all of them so far (a third of the loading time of the paper's benchmark): it is paused meanwhile.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        questions = load_benchmark(str(spec), limit=limit, fmt=fmt)
+    finally:
+        if collecting:
+            gc.enable()
+    if not questions:
+        raise NoQuestionsError(f"{spec}: no questions")
+    return questions
 
 
 def convert(

@@ -3,35 +3,62 @@
 from __future__ import annotations
 
 import csv
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fs1.data.common import looks_like_json_lines, read_records
+from fs1.data.common import Loaded, looks_like_json_lines, read_records
 from fs1.data.simpleqa import LAYOUTS, NOT_SIMPLEQA, is_simplequestions
 from fs1.io import InputError, read_jsonl_rows
 
-FORMATS = ("fs1", "mintaka", "simpleqa", "cwq", "webqsp", "grailqa", "exaqt")
 
-# Keys that only one format's records carry; checked in this order against the first record.
-SIGNATURE_KEYS: tuple[tuple[str, frozenset[str]], ...] = (
-    ("fs1", frozenset({"main_answers"})),
-    ("mintaka", frozenset({"questionEntity", "complexityType"})),
-    ("exaqt", frozenset({"Temporal signal", "Temporal question type"})),
-    ("cwq", frozenset({"compositionality_type", "machine_question", "webqsp_ID"})),
-    ("grailqa", frozenset({"qid", "s_expression", "graph_query", "num_edge"})),
-    ("webqsp", frozenset({"QuestionId", "Parses"})),
-)
-NAME_HINTS = (
-    ("mintaka", "mintaka"),
-    ("simple_qa", "simpleqa"),
-    ("simpleqa", "simpleqa"),
-    ("complexwebquestions", "cwq"),
-    ("cwq", "cwq"),
-    ("webqsp", "webqsp"),
-    ("grailqa", "grailqa"),
-    ("timequestions", "exaqt"),
-    ("exaqt", "exaqt"),
-)
+@dataclass(frozen=True)
+class DatasetFormat:
+    """One dataset format: its reader, and how a file in it is recognised."""
+
+    reader: (
+        str  # "module:function" returning ``Loaded``, imported on demand (one format never loads another's)
+    )
+    signature: frozenset[str] = frozenset()  # keys only its records carry (pairwise disjoint: order is free)
+    name_hints: tuple[str, ...] = ()  # fragments of a file name that name it, when the contents cannot tell
+
+
+# The formats fs1 reads. Adding one: its loader module and one entry here (and a test file of its records).
+FORMAT_TABLE: dict[str, DatasetFormat] = {
+    "fs1": DatasetFormat("fs1.data.fs1_format:load_fs1_file", frozenset({"main_answers"})),
+    "mintaka": DatasetFormat(
+        "fs1.data.mintaka:load_mintaka", frozenset({"questionEntity", "complexityType"}), ("mintaka",)
+    ),
+    # SimpleQA is a CSV told by its header (``simpleqa.LAYOUTS``), or JSON rows of the same columns
+    "simpleqa": DatasetFormat("fs1.data.simpleqa:load_simpleqa", frozenset(), ("simple_qa", "simpleqa")),
+    "cwq": DatasetFormat(
+        "fs1.data.cwq:load_cwq",
+        frozenset({"compositionality_type", "machine_question", "webqsp_ID"}),
+        ("complexwebquestions", "cwq"),
+    ),
+    "webqsp": DatasetFormat("fs1.data.webqsp:load_webqsp", frozenset({"QuestionId", "Parses"}), ("webqsp",)),
+    "grailqa": DatasetFormat(
+        "fs1.data.grailqa:load_grailqa", frozenset({"qid", "s_expression", "graph_query", "num_edge"}), ("grailqa",)
+    ),
+    "exaqt": DatasetFormat(
+        "fs1.data.exaqt:load_exaqt",
+        frozenset({"Temporal signal", "Temporal question type"}),
+        ("timequestions", "exaqt"),
+    ),
+}  # fmt: skip
+FORMATS: tuple[str, ...] = tuple(FORMAT_TABLE)
+FS1_FORMAT = "fs1"  # fs1's own; the others are the datasets' own formats
+DATASET_FORMATS: tuple[str, ...] = tuple(name for name in FORMATS if name != FS1_FORMAT)
+
+
+def reader_of(fmt: str) -> Callable[[Path], Loaded]:
+    """The loader of format ``fmt``; ``InputError`` naming the formats for any other name."""
+    if fmt not in FORMAT_TABLE:
+        raise InputError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)} or auto")
+    module_name, function = FORMAT_TABLE[fmt].reader.split(":")
+    return getattr(importlib.import_module(module_name), function)
 
 
 def format_of_record(record: Any) -> str | None:
@@ -39,10 +66,7 @@ def format_of_record(record: Any) -> str | None:
     if not isinstance(record, dict):
         return None
     keys = set(record)
-    for fmt, signature in SIGNATURE_KEYS:
-        if keys & signature:
-            return fmt
-    return None
+    return next((fmt for fmt, spec in FORMAT_TABLE.items() if keys & spec.signature), None)
 
 
 def _first_record(path: Path) -> Any:
@@ -88,8 +112,8 @@ def detect_format(path: Path) -> str:
     if found:
         return found
     name = path.name.lower()
-    for hint, fmt in NAME_HINTS:
-        if hint in name:
+    for fmt, spec in FORMAT_TABLE.items():
+        if any(hint in name for hint in spec.name_hints):
             return fmt
     if record is None and path.suffix.lower() != ".csv":
         raise InputError(f"{path}: holds no records — no questions to read")

@@ -16,16 +16,16 @@ _LAZY = {
     "DistillSummary": "fs1.distill.config",
     "label_trace": "fs1.distill.labelling",
     "run_distillation": "fs1.distill.runner",
-    "build_prompt": "fs1.distill.teacher",
-    "parse_reply": "fs1.distill.teacher",
+    "teacher_prompt": "fs1.distill.teacher",
+    "split_reply": "fs1.distill.teacher",
 }
 
 __all__ = [
     "DistillConfig",
     "DistillSummary",
-    "build_prompt",
+    "teacher_prompt",
     "label_trace",
-    "parse_reply",
+    "split_reply",
     "run_distillation",
 ]
 

@@ -22,9 +22,10 @@ from pathlib import Path
 
 from fs1.backends import Backend, BackendError, Completion, backend_info, load_backend
 from fs1.backends.embedded import is_embedded
+from fs1.data.common import check_unique_ids
 from fs1.distill.config import WEAK_TEACHER_NOTE, DistillConfig, DistillSummary
 from fs1.distill.labelling import label_trace
-from fs1.distill.teacher import TeacherPrompt, build_prompt, parse_reply
+from fs1.distill.teacher import TeacherPrompt, split_reply, teacher_prompt
 from fs1.errors import ConfigError
 from fs1.io import (
     InputError,
@@ -73,7 +74,7 @@ def plan_units(
     """The units still to do, in question order; counts skipped/flagged no-path questions into ``summary``."""
     units = []
     for question in questions:
-        prompt = build_prompt(question, config.mode, paths, config.no_path)
+        prompt = teacher_prompt(question, config.mode, paths, config.no_path)
         if prompt is None:
             summary.skipped_no_path += 1
             continue
@@ -97,7 +98,7 @@ def unit_seed(run_seed: int, question_id: str, sample: int) -> int:
 
 def make_trace(unit: Unit, completion: Completion, config: DistillConfig) -> Trace:
     """Build the labelled trace of one unit from the teacher's completion."""
-    reply = parse_reply(completion)
+    reply = split_reply(completion)
     trace = Trace(
         id=unit.question.ID,
         question=unit.question.question,
@@ -258,11 +259,7 @@ def _check_inputs(
 ) -> None:
     if config.mode == "fs1" and paths is None:
         raise ConfigError("fs1 mode needs KG paths (--paths PATHS.jsonl, written by `fs1 paths`)")
-    seen: set[str] = set()
-    for question in questions:
-        if question.ID in seen:
-            raise InputError(f"question ID {question.ID!r} appears twice; resume needs unique IDs")
-        seen.add(question.ID)
+    check_unique_ids(questions, "the benchmark")  # resume keys are (id, sample)
 
 
 def _execute(

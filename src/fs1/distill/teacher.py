@@ -102,7 +102,7 @@ def index_paths(records: Iterable[PathRecord]) -> dict[str, PathRecord]:
     return by_id
 
 
-def build_prompt(
+def teacher_prompt(
     question: Question, mode: str, paths: dict[str, PathRecord] | None, no_path: str = "rt"
 ) -> TeacherPrompt | None:
     """The teacher prompt of ``question`` in ``mode``; ``None`` when fs1 mode has no path and ``no_path='skip'``."""
@@ -123,7 +123,7 @@ def build_prompt(
     return TeacherPrompt(teacher_prompt_rt(question.question), flags=[FLAG_NO_KG_PATH])
 
 
-def parse_reply(completion: Completion) -> ParsedReply:
+def split_reply(completion: Completion) -> ParsedReply:
     """Split a teacher completion into reasoning and attempt (see the module docstring) and check its form."""
     text = completion.text or ""
     flags = [FLAG_TRUNCATED] if completion.finish_reason in (FINISH_LENGTH, FINISH_CONTEXT) else []

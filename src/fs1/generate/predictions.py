@@ -21,9 +21,10 @@ from typing import Annotated, Literal, Self
 
 from pydantic import AliasChoices, ConfigDict, Field, model_validator
 
-from fs1.backends.base import Backend, BackendError, Completion, SamplingParams
+from fs1.backends.base import FINISH_CONTEXT, Backend, BackendError, Completion, SamplingParams
 from fs1.backends.ref import ENDPOINT_FIELDS, BackendChoice, ModelRef, role_backend
 from fs1.config import SAMPLING_FIELDS, Sampling
+from fs1.data.common import check_unique_ids
 from fs1.errors import ConfigError
 from fs1.generate.budget import BudgetConfig, budget_forcing
 from fs1.generate.parallel import ScaledOutput, parallel_sample
@@ -168,11 +169,13 @@ def generation_preset(setting: str, *, greedy: bool = False) -> str:
 
 @dataclass
 class GenerateSummary:
-    """What a run did: predictions written now, skipped as already complete, sequences generated."""
+    """What a run did: predictions written now, skipped as already complete, sequences generated, and of those
+    written, how many ended at the model's context length (a prompt that did not fit: no text)."""
 
     written: int
     skipped: int
     sequences: int
+    context: int = 0
 
 
 def sample_seed(run_seed: int, question_id: str, sample: int) -> int:
@@ -275,14 +278,6 @@ def _chat_output(position: int, sample: int, seed: int | None, choice: int, out:
     )  # fmt: skip
 
 
-def _check_questions(questions: list[Question]) -> None:
-    seen: set[str] = set()
-    for q in questions:
-        if q.ID in seen:
-            raise InputError(f"duplicate question ID {q.ID!r} in the benchmark")
-        seen.add(q.ID)
-
-
 def generate_predictions(
     questions: list[Question],
     backend: Backend,
@@ -297,7 +292,7 @@ def generate_predictions(
     called with ``(finished, total)`` counts of the (question, sample) sequences this run generates.
     """
     out_path = Path(out_path)
-    _check_questions(questions)
+    check_unique_ids(questions, "the benchmark")  # resume keys are (id, sample, budget)
     if not resume and out_path.exists() and out_path.stat().st_size > 0:
         raise InputError(f"{out_path}: already exists; pass --resume to continue it or choose another --out")
     route = choose_route(backend, config.setting)
@@ -311,7 +306,7 @@ def generate_predictions(
         1 for q, s in todo for b in budgets if (q.ID, s, b) not in done
     )
     params = config.sampling_params()
-    written = finished = 0
+    written = finished = context = 0
     if progress is not None:
         progress(0, len(todo))
     with JsonlAppender(out_path) as sink:
@@ -324,10 +319,11 @@ def generate_predictions(
                 sink.write(_prediction(question, sample, out, config, backend, route))
                 done.add((question.ID, sample, out.budget))
                 written += 1
+                context += out.finish_reason == FINISH_CONTEXT
             finished += len(batch)
             if progress is not None:
                 progress(finished, len(todo))
-    return GenerateSummary(written=written, skipped=skipped, sequences=len(todo))
+    return GenerateSummary(written=written, skipped=skipped, sequences=len(todo), context=context)
 
 
 def _outputs(

@@ -40,13 +40,14 @@ from fs1.judge.judge import (
     Judge,
     JudgeRequest,
 )
-from fs1.judge.rules import CASCADE_RULES, Rule, decide
+from fs1.judge.rules import CASCADE_RULES, Rule, decide, get_rules
 from fs1.records import Prediction, Question, RecordError, Score
 from fs1.scoring.extract import EXTRACT_AUTHORS, EXTRACT_FS1
 from fs1.scoring.normalize import normalize_answer
 from fs1.scoring.prediction import authors_hint, score_prediction
 from fs1.scoring.score import SCORES_FILE
 from fs1.scoring.summary import DuplicateSampleError, summarise
+from fs1.stage import Stage
 from fs1.summary_types import JUDGED_SUMMARY_FILE, PASS_AT_K, SUMMARY_FILE, JudgedSummary
 
 JUDGED_FILE = "judged.jsonl"
@@ -405,3 +406,32 @@ def judge_file(
     write_jsonl_atomic(out_dir / JUDGED_FILE, (r.to_dict() for r in rows))
     write_json_atomic(out_dir / JUDGED_SUMMARY_FILE, summary)
     return summary
+
+
+@dataclass
+class JudgeRunSpec:
+    """One judge stage: the scored run to judge, how to load the judge (in the process that judges), the mode,
+    rules (names; None = the cascade's), k list, what to record of the judge, the bootstrap seed and the extraction
+    rule of the answers shown."""
+
+    scored: Path
+    load: Callable[[], Judge]
+    mode: str = MODE_CASCADE
+    rules: Sequence[str] | None = None
+    ks: Sequence[int] | None = None
+    info: Mapping[str, Any] | None = None
+    seed: int = 0
+    extract: str | None = None
+
+
+def run_judge(questions: list[Question], spec: JudgeRunSpec, out: Path, resume: bool) -> JudgedSummary:
+    """Judge ``spec.scored`` into ``out`` (``judged.jsonl``) and its summary; the verdict cache is what resumes."""
+    by_id = {q.ID: q for q in questions}
+    return judge_file(spec.scored, by_id, out.parent, spec.load(), mode=spec.mode, rules=get_rules(spec.rules),
+                      ks=spec.ks, judge_info=spec.info, seed=spec.seed, extract=spec.extract)  # fmt: skip
+
+
+JUDGE: Stage[JudgeRunSpec] = Stage(
+    name="judge", output=JUDGED_FILE, record=None, key=lambda row: (row["id"], row["sample"], row.get("budget")),
+    run=run_judge, shardable=False,
+)  # fmt: skip

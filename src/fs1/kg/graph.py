@@ -186,8 +186,10 @@ class GraphAccess:
             else:
                 missing.append(node)
         cap = self.kg.max_rows
-        paged = cap is not None and limit + 1 > cap
-        answers = self._listings_paged(missing, limit, cap) if paged else self._listings(missing, limit)  # type: ignore[arg-type]
+        if cap is not None and limit + 1 > cap:  # a LIMIT above the cap would be cut: page within it
+            answers = self._listings_paged(missing, limit, cap)
+        else:
+            answers = self._listings(missing, limit)
         for node, rows in zip(missing, answers, strict=True):
             if isinstance(rows, QueryTooCostly):
                 self._mark_failed_listing(node, rows, hub=hub_on_failure)

@@ -3,7 +3,7 @@
 Defaults by host: every ``*.wikidata.org`` host gets one query at a time and 5 requests/s and must be told who is
 asking (a User-Agent with a contact: Wikimedia rate-limits, then blocks, agents without one); loopback and private-
 network hosts (the user's own mirror) get no spacing at all, since fs1's own spacing was two thirds of a run's time
-against a local endpoint (issue 28; benchmarks/RESULTS.md P7); any other host 20 requests/s, 4 at a time.
+against a local endpoint (issue 28; benchmarks/RESULTS.md P5b); any other host 20 requests/s, 4 at a time.
 """
 
 from __future__ import annotations

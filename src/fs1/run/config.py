@@ -12,6 +12,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from fs1.backends.ref import BackendChoice, ModelRef, role_backend
+from fs1.data.detect import DATASET_FORMATS
 from fs1.distill.config import DistillConfig
 from fs1.generate.predictions import GenerationSettings
 from fs1.io import InputError
@@ -53,9 +54,13 @@ class ModelSpec(ModelRef):
         return v
 
     def fingerprint(self) -> dict[str, Any]:
-        """What decides a student's outputs, in the shape earlier runs recorded; its options (timeouts, threads,
-        dtype) are left out, as they were."""
-        return self.model_dump(exclude={"options"})
+        """What decides a student's outputs, in the shape earlier runs recorded: options that change outputs
+        (dtype, weights, threads, …) are added only when given, so a run without them keeps its fingerprint, and
+        timeouts or retries are never part of it."""
+        what = self.model_dump(exclude={"options"})
+        if options := self.output_options():
+            what["options"] = options
+        return what
 
 
 class TeacherSpec(DistillConfig):
@@ -144,6 +149,8 @@ class JudgeSpec(JudgeSettings):
         }  # fmt: skip
         if self.rules is not None:
             what["rules"] = list(self.rules)
+        if options := self.output_options():  # a local judge's dtype decides verdicts too
+            what["options"] = options
         return what
 
 
@@ -165,6 +172,23 @@ class ResourceSpec(_Strict):
     sbatch: list[str] = Field(
         default_factory=list, description="Extra `#SBATCH` lines, e.g. `--exclusive` (without `#SBATCH`)."
     )
+
+    @field_validator("sbatch")
+    @classmethod
+    def _long_options(cls, lines: list[str]) -> list[str]:
+        for line in lines:
+            sbatch_option(line)
+        return lines
+
+
+def sbatch_option(line: str) -> tuple[str, str | bool]:
+    """An extra ``#SBATCH`` line as (submitit parameter name, value): ``--gres=gpu:4`` → ("gres", "gpu:4"),
+    ``--exclusive`` → ("exclusive", True); anything but a long option is refused."""
+    text = line.strip().removeprefix("#SBATCH").strip()
+    if not text.startswith("--") or len(text) == 2:
+        raise ValueError(f"executor resources sbatch: expected a long option like --exclusive, got {line!r}")
+    key, _, value = text[2:].replace(" ", "=", 1).partition("=")
+    return key.replace("-", "_"), value.strip() or True
 
 
 class SlurmSpec(_Strict):
@@ -221,7 +245,7 @@ class Experiment(_Strict):
     benchmark_format: str = Field(
         "auto",
         description="Format of benchmark/train_benchmark files: auto (told from contents), fs1, or a dataset's "
-        "own (mintaka, simpleqa, cwq, webqsp, grailqa, exaqt), as `fs1 data convert --format`.",
+        f"own ({', '.join(DATASET_FORMATS)}), as `fs1 data convert --format`.",
     )
     train_benchmark: str | None = Field(
         None,
@@ -314,8 +338,11 @@ class UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-def load_experiment(path: str | Path) -> Experiment:
-    """Parse and validate an experiment file; every problem is reported as ``FILE:LINE: key: message``."""
+def load_experiment(path: str | Path, base: Path | None = None) -> Experiment:
+    """Parse and validate an experiment file; every problem is reported as ``FILE:LINE: key: message``.
+
+    Input files are looked for as given, beside the experiment file, then in ``base`` (the directory of the
+    experiment file a run was started from, for the copy kept in the run directory)."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such experiment file")
@@ -346,30 +373,32 @@ def load_experiment(path: str | Path) -> Experiment:
             key = ".".join(str(p) for p in loc) or "(top level)"
             lines.append(f"{path}{f':{line}' if line else ''}: {key}: {err['msg']}")
         raise InputError("invalid experiment file:\n" + "\n".join(lines)) from None
-    _check_files(exp, path)
+    _check_files(exp, path, base)
     return exp
 
 
-def resolve_input(name: str, experiment_file: Path) -> Path | None:
-    """An input path as given (relative to the working directory), else relative to the experiment file."""
-    for candidate in (Path(name), experiment_file.parent / name):
+def resolve_input(name: str, experiment_file: Path, base: Path | None = None) -> Path | None:
+    """An input path as given (relative to the working directory), else relative to the experiment file, else to
+    ``base``."""
+    candidates = [Path(name), experiment_file.parent / name] + ([base / name] if base is not None else [])
+    for candidate in candidates:
         if candidate.exists():
             return candidate.resolve()
     return None
 
 
-def _check_files(exp: Experiment, path: Path) -> None:
+def _check_files(exp: Experiment, path: Path, base: Path | None = None) -> None:
     """Missing input files are config errors, reported before anything runs."""
     for key in ("benchmark", "train_benchmark"):
         bench = getattr(exp, key)
         if bench is None:
             continue
         looks_like_file = bench.endswith((".jsonl", ".json", ".parquet")) or "/" not in bench
-        if bench != "sample" and looks_like_file and resolve_input(bench, path) is None:
+        if bench != "sample" and looks_like_file and resolve_input(bench, path, base) is None:
             raise InputError(f"{path}: {key}: file not found: {bench}")
     if exp.kg.startswith("local:"):
         target = exp.kg.removeprefix("local:")
-        if resolve_input(target, path) is None:
+        if resolve_input(target, path, base) is None:
             raise InputError(f"{path}: kg: file not found: {target}")
     elif exp.kg != "bundled" and not exp.kg.startswith("sparql:"):
         raise InputError(f"{path}: kg: expected `bundled`, `local:FILE` or `sparql:URL`, got {exp.kg!r}")

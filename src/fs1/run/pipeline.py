@@ -1,50 +1,45 @@
-"""The stages of one experiment, in order, each resumable (see ``stage.py``):
+"""The stages of one experiment, in order, each resumable (see ``markers.py``):
 
 benchmark → paths → distill/{rt,fs1} → sft/<student>-<mode> → train/<student>-<mode> → generate/<run> → score/<run>
 (→ judge/<run>) → results.parquet → report.html, where ``<run>`` is ``<student>__<setting>``.
 
 instruct and cot runs use the base student; rt and fs1 runs use the student fine-tuned on rt or fs1 traces, with
-the s1 think/answer format and budget forcing when budgets are given.
+the s1 think/answer format and budget forcing when budgets are given. ``Pipeline`` is the wave scheduler: each stage
+is opened (skipped when up to date), run here or queued as jobs for the next ``barrier``, and merged and closed when
+its jobs are done. What each stage is comes from ``stages.py`` and ``training.py``; how a part of one runs, from the
+driver (``driver.py``).
 """
 
 from __future__ import annotations
 
 import functools
-import shutil
-from collections.abc import Callable, Hashable
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from fs1.generate.predictions import NOT_RECORDED
-from fs1.io import JsonlAppender, completed_keys, read_records, write_json_atomic, write_jsonl_atomic
-from fs1.records import PathRecord, Question
-from fs1.run.config import Experiment, ModelSpec, resolve_input
-from fs1.run.executors import Executor, Job, JobFailure, Ledger, LocalExecutor
-from fs1.run.generation import effective_generation
-from fs1.run.resources import resolve_resources
-from fs1.run.shards import RUNNING, drop_other_counts, mark_done, merge_shards, pending_shards, shard_path
-from fs1.run.stage import LOG_NAME, StageResult, close_stage, open_stage
-from fs1.seeding import derive_seed
-from fs1.stage_log import side_log_path, stage_log
+from fs1.io import file_lock, read_records, write_jsonl_atomic
+from fs1.records import Question
+from fs1.run.cluster.executors import Executor, Job, JobFailure, Ledger, LocalExecutor
+from fs1.run.cluster.resources import resolve_resources
+from fs1.run.config import Experiment, ModelSpec, load_experiment, resolve_input
+from fs1.run.driver import Shard, merge, remove_parts
+from fs1.run.jobs import ATTEMPTS, EXPERIMENT_COPY, experiment_digest, fold_shard_logs, run_job, run_piece
+from fs1.run.markers import LOG_NAME, MARKER, StageResult, close_stage, open_stage, read_marker
+from fs1.run.rundir import recorded_origin, set_aside
+from fs1.run.stages import HEAVY, TRAINED_SETTINGS, Part, config_for, family, heavy_model, part_for
+from fs1.shards import changed_since_done, done_path, drop_other_counts
 from fs1.summary_types import SUMMARY_FILE, Summary, load_summary
-from fs1.vocab import TRACE_MODES
 
 if TYPE_CHECKING:
-    from fs1.backends.ref import ModelRef
-    from fs1.distill import DistillConfig
     from fs1.kg import KG
 
-# Settings whose student is first fine-tuned on traces of the same name.
-TRAINED_SETTINGS = TRACE_MODES
-# Budget-forcing fields change only the rt/fs1 runs; an instruct/cot run depends on the rest.
-FORCING_FIELDS = {"budgets", "min_think_tokens", "answer_max_tokens", "greedy_budgets", "continue_sweep"}
-# Bumped when the score summary gains fields, so runs scored before are scored again (cheap) on resume.
-SCORE_METRICS_VERSION = (
-    3  # 3: question accounting (excluded, questions_without_predictions), BCE eras, Unicode
-)
-ATTEMPTS = ".attempts.jsonl"
 Log = Callable[[str], None]
+# In a stage directory: one merge at a time (the driver, or the last of its shards' jobs).
+MERGE_LOCK = ".merge.lock"
+SHARD_FILE = re.compile(r"^.+\.shard-\d+-of-\d+\..+$")  # a shard's records, marker, sidecar, log or side file
+__all__ = ["ATTEMPTS", "TRAINED_SETTINGS", "Pipeline", "StagesFailed"]
 
 
 class StagesFailed(RuntimeError):
@@ -61,169 +56,169 @@ class StagesFailed(RuntimeError):
 
 
 @dataclass
-class Sharding:
-    """How a stage splits: ``run(stage_dir, i, n)`` writes shard i of n of ``output``; the merge checks ``key``."""
-
-    count: int
-    output: str
-    run: Callable[[Path, int, int], None]
-    expected: Callable[[], set[Hashable]]
-    key: Callable[[dict[str, Any]], Hashable]
-    # after the merge, in the driver: the stage's own side files (distill: errors and summary) and console line
-    after_merge: Callable[[Path], None] | None = None
-
-
-@dataclass
 class PendingStage:
     """A stage whose jobs are queued for the next wave."""
 
     result: StageResult
     config: dict[str, Any]
+    part: Part
     jobs: list[Job]
-    sharding: Sharding | None
 
 
-def note_running(directory: Path, job: str, sidecar: Path) -> None:
-    """Which process works on a job: a sidecar file (for ``fs1 status`` and people chasing a stuck job) and a
-    line in the stage's ``.attempts.jsonl`` (a retried or requeued job shows as a second attempt)."""
-    import os
-    import socket
-    import time
+class Fingerprints(dict[str, str]):
+    """Each stage's fingerprint by name, noting which were read since ``reads`` was last cleared: a stage's config
+    reads its inputs' fingerprints, which tells ``fs1 run --only`` what the stage needs."""
 
-    row = {"job": job, "pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}
-    write_json_atomic(sidecar, row)
-    with JsonlAppender(directory / ATTEMPTS, shared=True) as sink:  # shards of a stage append at once
-        sink.write(row)
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads: set[str] = set()
 
-
-def _run_whole(work: Callable[[Path], None], directory: Path, verbose: bool = False) -> None:
-    note_running(directory, directory.name, directory / RUNNING)
-    with stage_log(directory / LOG_NAME, verbose=verbose):
-        work(directory)
-
-
-def _run_shard(
-    run: Callable[[Path, int, int], None],
-    directory: Path,
-    output: str,
-    index: int,
-    count: int,
-    verbose: bool = False,
-) -> None:
-    part = shard_path(directory / output, index, count)
-    note_running(directory, part.name, part.with_name(part.name + RUNNING))
-    # each shard its own log: shards of one stage may run at the same time on different nodes
-    with stage_log(side_log_path(part), verbose=verbose):
-        run(directory, index, count)
-    mark_done(part)
-
-
-def fold_shard_logs(out: Path, count: int, log: Path) -> None:
-    """Append each shard's log to the stage's ``log.txt``, in shard order, and remove it: a merged stage keeps no
-    shard files."""
-    for index in range(count):
-        part_log = side_log_path(shard_path(out, index, count))
-        if part_log.exists():
-            with log.open("a", encoding="utf-8") as sink:
-                sink.write(f"--- shard {index} of {count} ---\n")
-                sink.write(part_log.read_text(encoding="utf-8", errors="replace"))
-            part_log.unlink()
+    def __getitem__(self, name: str) -> str:
+        self.reads.add(name)
+        return super().__getitem__(name)
 
 
 @dataclass
 class Pipeline:
-    """Runs an experiment into ``rundir``; each method is one stage and returns its fingerprint."""
+    """Runs an experiment into ``rundir``; each ``run_*`` method is one stage."""
 
     exp: Experiment
     rundir: Path
     experiment_file: Path
     log: Log = print
     verbose: bool = False  # library output on the terminal too (always in each stage's log.txt)
-    fingerprints: dict[str, str] = field(default_factory=dict)
+    fingerprints: Fingerprints = field(default_factory=Fingerprints)
     results: list[StageResult] = field(default_factory=list)
     runs: list[str] = field(default_factory=list)  # model × setting runs, in experiment order
     executor: Executor = field(default_factory=LocalExecutor)
     pending: list[PendingStage] = field(default_factory=list)
+    base: Path | None = None  # the directory relative inputs also resolve in (the first experiment file's)
+    prune: bool = False  # delete stale outputs rather than move them to RUNDIR/.stale
+    job: bool = False  # this process is one job of the run (a cluster worker, `fs1 run --only`)
+    only: Any = None  # `fs1 run --only`: the one stage to run (fs1.run.only.Only)
 
-    def __getstate__(self) -> dict[str, Any]:
-        """What a job carries to a worker: the experiment and paths, not the driver's console or executor."""
-        state = dict(self.__dict__)
-        state.update(log=print, results=[], pending=[], executor=LocalExecutor())
-        return state
+    @classmethod
+    def for_job(cls, rundir: Path, experiment: Path, verbose: bool = False) -> Pipeline:
+        """The pipeline a cluster job rebuilds from the run directory and the experiment alone."""
+        base = recorded_origin(rundir)
+        return cls(
+            load_experiment(experiment, base), rundir, experiment, verbose=verbose, base=base, job=True
+        )
 
-    def stage(
-        self,
-        name: str,
-        config: dict[str, Any],
-        work: Callable[[Path], None],
-        kind: str | None = None,
-        model: ModelRef | None = None,
-        sharding: Sharding | None = None,
-    ) -> Path:
-        """Run a stage unless it is up to date. A heavy stage (``kind`` given) becomes jobs — one per unfinished
-        shard — queued for the next ``barrier``; light stages, and every stage under the local executor without
-        shards, run here and now."""
-        result = open_stage(self.rundir, name, config, self.log)
-        self.fingerprints[name] = result.fingerprint
-        self.results.append(result)
+    @property
+    def remote(self) -> bool:
+        """Whether heavy stages run as cluster jobs (a vLLM job then shards its model over its GPUs)."""
+        return self.job or self.executor.remote
+
+    def shard_count(self, questions: int) -> int:
+        return self.exp.executor.shard_count(questions)
+
+    def stage(self, name: str, config: dict[str, Any] | None = None, part: Part | None = None) -> Path:
+        """Run stage ``name`` unless it is up to date. A heavy stage becomes jobs — one per unfinished shard —
+        queued for the next ``barrier`` on a cluster executor; everything else runs here and now."""
+        self.fingerprints.reads.clear()
+        config = config if config is not None else config_for(self, name)
+        if self.only is not None:
+            return self.only.visit(self, name, config, part)
+        result = self.open(name, config)
         if result.status == "skipped":
             return result.directory
+        part = part or part_for(self, name)
+        kind = HEAVY.get(family(name))
         remote = kind is not None and self.executor.remote
-        if not remote and sharding is None:
+        pending = PendingStage(result, config, part, [])
+        if not remote and part.count == 1:
             self.log(f"▶ {name}: {'resuming' if result.status == 'resumed' else 'running'}")
-            with stage_log(result.directory / LOG_NAME, verbose=self.verbose):
-                work(result.directory)
-            close_stage(result, config)
-            return result.directory
-        pending = PendingStage(result, config, self.jobs_for(result, work, kind, model, sharding), sharding)
-        if remote:
-            self.pending.append(pending)
+            run_piece(part, result.directory, None, self.verbose, sidecars=False)
         else:
+            pending.jobs = self.jobs_for(result, part, kind)
+            if remote:
+                self.pending.append(pending)
+                return result.directory
             for job in pending.jobs:
                 self.log(f"▶ {job.label}: running")
                 job.fn()
-            self.finish(pending)
+        self.finish(pending)
         return result.directory
 
-    def jobs_for(
-        self,
-        result: StageResult,
-        work: Callable[[Path], None],
-        kind: str | None,
-        model: ModelRef | None,
-        sharding: Sharding | None,
-    ) -> list[Job]:
-        spec = self.exp.executor
-        res = resolve_resources(
-            spec,
-            kind or "default",
-            model.model if model else None,
-            model.resolved_backend() if model else None,
-        )
-        d = result.directory
-        if sharding is None:
-            return [Job(result.name, functools.partial(_run_whole, work, d, self.verbose), res)]
-        out = d / sharding.output
-        for stale in drop_other_counts(out, sharding.count):
-            self.log(f"  {result.name}: shard count changed, dropped {stale.name}")
+    def open(self, name: str, config: dict[str, Any]) -> StageResult:
+        """Open stage ``name`` (``markers.open_stage``); a finished stage's leftover shard files are removed."""
+        result = open_stage(self.rundir, name, config, self.log, prune=self.prune)
+        self.fingerprints[name] = result.fingerprint
+        self.results.append(result)
+        if result.status == "skipped":  # a merge interrupted after it was recorded left its shards' files
+            for leftover in result.directory.iterdir():
+                if SHARD_FILE.match(leftover.name) and leftover.is_file():
+                    leftover.unlink()
+        return result
+
+    def jobs_for(self, result: StageResult, part: Part, kind: str | None) -> list[Job]:
+        model = heavy_model(self, result.name)
+        backend = model.resolved_backend() if model else None
+        res = resolve_resources(self.exp.executor, kind or "default", model.model if model else None, backend)
+        shards = [None] if part.count == 1 or part.stage is None else self.unfinished(result, part)
         return [
-            Job(result.name,
-                functools.partial(_run_shard, sharding.run, d, sharding.output, i, sharding.count, self.verbose),
-                res, shard=i, shards=sharding.count)
-            for i in pending_shards(out, sharding.count)
+            Job(result.name, self.job_call(part, result.name, shard), res,
+                shard=None if shard is None else shard.index, shards=part.count)
+            for shard in shards
         ]  # fmt: skip
 
+    def job_call(self, part: Part, name: str, shard: Shard | None) -> Callable[[], None]:
+        """What a job runs: here, the part itself; on a cluster, plain data the worker rebuilds the stage from."""
+        if not self.executor.remote:
+            return functools.partial(run_piece, part, self.rundir / name, shard, self.verbose)
+        index, count = (None, 1) if shard is None else (shard.index, shard.count)
+        source = (
+            self.rundir / EXPERIMENT_COPY
+        )  # the file the worker rebuilds the stage from, unless it masks secrets
+        if source.read_bytes() != self.experiment_file.read_bytes():
+            source = self.experiment_file.resolve()
+        digest = experiment_digest(source)
+        return functools.partial(
+            run_job, str(self.rundir), name, index, count, self.verbose, str(source), digest
+        )
+
+    def unfinished(self, result: StageResult, part: Part) -> list[Shard]:
+        """The shards still to run: not finished, or changed after they finished (set aside, then run again)."""
+        assert part.stage is not None
+        out = result.directory / part.stage.output
+        for stale in drop_other_counts(out, part.count):
+            self.log(f"  {result.name}: shard count changed, dropped {stale.name}")
+        todo = []
+        for index in range(part.count):
+            shard = Shard(index, part.count)
+            file = shard.file(out)
+            if done_path(file).exists():
+                why = changed_since_done(file)
+                if why is None:
+                    continue
+                done_path(file).unlink()
+                if file.exists():
+                    set_aside(self.rundir, file, why, prune=self.prune, tag="changed", log=self.log)
+            todo.append(shard)
+        return todo
+
     def finish(self, pending: PendingStage) -> None:
-        """Merge a sharded stage's outputs (every key exactly once) and mark the stage done."""
-        sh = pending.sharding
-        if sh is not None:
-            out = pending.result.directory / sh.output
-            merged = merge_shards(out, sh.count, sh.expected(), sh.key)
-            fold_shard_logs(out, sh.count, pending.result.directory / LOG_NAME)
-            self.log(f"  {pending.result.name}: merged {sh.count} shards, {merged} records")
-            if sh.after_merge is not None:
-                sh.after_merge(pending.result.directory)
-        close_stage(pending.result, pending.config)
+        """Merge a sharded stage's outputs (every key exactly once), print its line and mark the stage done; the
+        shard files go only once the stage is marked done, so an interrupted merge is redone from them."""
+        part, directory = pending.part, pending.result.directory
+        with file_lock(directory / MERGE_LOCK):
+            state = read_marker(directory) or {}
+            if state.get("done") and state.get("fingerprint") == pending.result.fingerprint:
+                return  # the last of its jobs merged it already (`fs1 run --only ... --shard`)
+            sharded = part.stage is not None and part.count > 1
+            if sharded:
+                assert part.stage is not None and part.questions is not None
+                out = directory / part.stage.output
+                records, _ = merge(part.stage, part.settings, part.questions(), out, part.count)
+                fold_shard_logs(out, part.count, directory / LOG_NAME)
+                self.log(f"  {pending.result.name}: merged {part.count} shards, {records} records")
+            if part.report is not None:
+                part.report(directory)
+            close_stage(pending.result, pending.config)
+            if sharded:
+                assert part.stage is not None
+                remove_parts(part.stage, directory / part.stage.output, part.count)
 
     def barrier(self) -> None:
         """Run every queued job on the executor, finish the stages whose jobs all succeeded, report the others."""
@@ -243,16 +238,23 @@ class Pipeline:
 
     # --- inputs ---
     def benchmark_spec(self, bench: str) -> str:
-        local = resolve_input(bench, self.experiment_file) if bench != "sample" else None
+        local = resolve_input(bench, self.experiment_file, self.base) if bench != "sample" else None
         return str(local) if local else bench
 
     def kg_spec(self) -> str | None:
         if self.exp.kg == "bundled":
             return None
         if self.exp.kg.startswith("local:"):
-            target = resolve_input(self.exp.kg.removeprefix("local:"), self.experiment_file)
+            target = resolve_input(self.exp.kg.removeprefix("local:"), self.experiment_file, self.base)
             return f"local:{target}"
         return self.exp.kg
+
+    def open_kg(self) -> KG:
+        """The experiment's KG; a ``sparql:`` one asked as its ``endpoint`` section says."""
+        from fs1.kg import open_kg
+
+        options = self.exp.endpoint.model_dump() if self.exp.kg.startswith("sparql:") else {}
+        return open_kg(self.kg_spec(), cache_dir=self.rundir / "cache" / "kg", **options)
 
     def questions(self) -> list[Question]:
         """The evaluation questions of this run."""
@@ -289,345 +291,48 @@ class Pipeline:
             )
         content = {"questions": [q.to_dict() for q in questions], "train": [q.to_dict() for q in train]}
 
-        def work(d: Path) -> None:
+        def body(d: Path) -> None:
             write_jsonl_atomic(d / "questions.jsonl", questions)
             write_jsonl_atomic(d / "train_questions.jsonl", train)
 
-        self.stage("benchmark", content, work)
-
-    def open_kg(self) -> KG:
-        """The experiment's KG; a ``sparql:`` one asked as its ``endpoint`` section says."""
-        from fs1.kg import open_kg
-
-        options = self.exp.endpoint.model_dump() if self.exp.kg.startswith("sparql:") else {}
-        return open_kg(self.kg_spec(), cache_dir=self.rundir / "cache" / "kg", **options)
+        self.stage("benchmark", content, Part(body=body))
 
     def run_paths(self) -> None:
-        config = {
-            "benchmark": self.fingerprints["benchmark"],
-            "kg": self.exp.kg,
-            "paths": self.exp.paths.model_dump(mode="json"),
-        }
-        graphs = self.exp.endpoint.model_dump(mode="json", include={"default_graph", "named_graph"})
-        if self.exp.kg.startswith("sparql:") and any(graphs.values()):
-            config["graphs"] = (
-                graphs  # the graphs asked decide the data (absent when unset: older runs resume)
-            )
-
-        def paths_part(d: Path, index: int, count: int) -> None:
-            from fs1.kg import find_paths
-            from fs1.run.shards import shard_slice
-
-            out = d / "paths.jsonl" if count == 1 else shard_path(d / "paths.jsonl", index, count)
-            done = completed_keys(out, path_key)
-            todo = [q for q in shard_slice(self.train_questions(), index, count) if q.ID not in done]
-            with self.open_kg() as kg, JsonlAppender(out) as sink:
-                for record in find_paths(kg, todo, settings=self.exp.paths):
-                    sink.write(record)
-                describe = getattr(kg, "describe", None)
-                if describe is not None and count == 1:  # the endpoint's engine, graphs, caps and traffic
-                    write_json_atomic(d / "kg_endpoint.json", describe())
-
-        # A sparql: KG stays one job: its query cache is one SQLite file in WAL mode, which processes on different
-        # nodes must not share over a network filesystem (and public endpoints throttle parallel clients anyway).
-        # Local KGs shard: a store directory opens read-only, a small file loads into each process's memory, and a
-        # large file's store is built once under a lock (fs1.kg.store.build_store).
-        count = (
-            1
-            if self.exp.kg.startswith("sparql:")
-            else self.exp.executor.shard_count(len(self.train_questions()))
-        )
-        sharding = None
-        if count > 1:
-
-            def expected() -> set[Hashable]:
-                return {q.ID for q in self.train_questions()}
-
-            sharding = Sharding(count, "paths.jsonl", paths_part, expected, path_key)
-        work = functools.partial(paths_part, index=0, count=1)
-        self.stage("paths", config, work, kind="paths", sharding=sharding)
+        self.stage("paths")
 
     def run_distill(self, mode: str) -> None:
-        t = self.exp.teacher
-        config = {
-            "benchmark": self.fingerprints["benchmark"],
-            "teacher": t.fingerprint(),
-            "mode": mode,
-            "seed": self.exp.seed,
-        }
-        if mode == "fs1":
-            config["paths"] = self.fingerprints["paths"]
-
-        def settings() -> DistillConfig:
-            from fs1.distill import DistillConfig
-
-            return DistillConfig(
-                **t.model_dump(exclude={"name", "mode"}) | {"mode": mode, "seed": self.exp.seed}
-            )
-
-        def paths() -> dict[str, PathRecord] | None:
-            if mode != "fs1":
-                return None
-            return {r.ID: r for r in read_records(self.rundir / "paths" / "paths.jsonl", PathRecord)}
-
-        def distill_part(d: Path, index: int, count: int) -> None:
-            from fs1.distill import run_distillation
-            from fs1.run.shards import shard_slice
-
-            out = d / "traces.jsonl" if count == 1 else shard_path(d / "traces.jsonl", index, count)
-            questions = shard_slice(self.train_questions(), index, count)
-            summary = run_distillation(questions, settings(), out, paths=paths(), resume=True)
-            if count == 1:  # a shard's counts are partial: the merge prints the stage's line
-                self.log(distill_line(mode, summary.to_dict()))
-
-        def expected() -> set[Hashable]:
-            from fs1.run.distill_shards import expected_keys
-
-            out = self.rundir / "distill" / mode / "traces.jsonl"
-            return expected_keys(out, count, self.train_questions(), settings(), paths())
-
-        def after_merge(d: Path) -> None:
-            from fs1.run.distill_shards import finish_distill_merge
-
-            self.log(distill_line(mode, finish_distill_merge(d / "traces.jsonl", count).to_dict()))
-
-        count = self.exp.executor.shard_count(len(self.train_questions()))
-        sharding = None
-        if count > 1:
-            from fs1.run.distill_shards import trace_key
-
-            sharding = Sharding(count, "traces.jsonl", distill_part, expected, trace_key, after_merge)
-        work = functools.partial(distill_part, index=0, count=1)
-        self.stage(f"distill/{mode}", config, work, kind="distill", model=t, sharding=sharding)
+        self.stage(f"distill/{mode}")
 
     def run_sft(self, student: ModelSpec, mode: str) -> None:
-        name = f"sft/{student.name}-{mode}"
-        config = {
-            "traces": self.fingerprints[f"distill/{mode}"],
-            "student": student.model,
-            "max_length": self.exp.train.max_length,
-            "benchmark": self.fingerprints["benchmark"],
-        }
-
-        def work(d: Path) -> None:
-            from fs1.distill.sft import build_sft_dataset
-
-            stats = build_sft_dataset(
-                [self.rundir / "distill" / mode / "traces.jsonl"],
-                student.model,
-                d / "dataset",
-                max_length=self.exp.train.max_length,
-                benchmark=self.questions(),
-                overwrite=True,
-            )
-            counts = f"({stats.correct} correct, {stats.valid} well-formed)"
-            if self.exp.train.filter_check:
-                self.log(
-                    f"  SFT set {student.name}-{mode}: {stats.kept} of {stats.traces} traces kept {counts}"
-                )
-            else:  # the paper's filter is off: training reads every answered trace, not the filtered split
-                self.log(
-                    f"  SFT set {student.name}-{mode}: {stats.traces} traces {counts}; filter_check is off, so "
-                    "training uses every trace with an answer"
-                )
-
-        self.stage(name, config, work)
+        self.stage(f"sft/{student.name}-{mode}")
 
     def run_train(self, student: ModelSpec, mode: str) -> None:
-        tr = self.exp.train
-        config = {
-            "sft": self.fingerprints[f"sft/{student.name}-{mode}"],
-            "student": student.model,
-            "train": tr.model_dump(exclude={"seed"}),
-            "seed": self.train_seed(student, mode),
-        }
-
-        def work(d: Path) -> None:
-            from fs1.train import TrainConfig, train
-            from fs1.train.progress import QUIET_TRAINER_ARGS, TrainProgress
-
-            if _finished_model(d / "model"):  # trained, then killed before the stage was closed: keep it
-                self.log(
-                    f"  {student.name}-{mode}: the model in {d / 'model'} is complete; not training again"
-                )
-                return
-            data = self.rundir / "sft" / f"{student.name}-{mode}" / "dataset"
-            if not tr.filter_check:
-                data = answered_traces(data / "full", d / "answered.parquet")
-                self.log(
-                    f"  {student.name}-{mode}: training on {_parquet_rows(data)} answered traces (filter off)"
-                )
-            checkpoints = d / "model" / "checkpoints"
-            resume = "latest" if any(checkpoints.glob("checkpoint-*")) else None
-            run_owned = {
-                "data": str(data),
-                "model": student.model,
-                "out": str(d / "model"),
-                "merge_lora": tr.merge_lora or tr.use_peft,  # the run evaluates plain checkpoints
-                "resume_from_checkpoint": resume,
-                "overwrite": True,
-                "save_steps": tr.max_steps if tr.max_steps > 0 else tr.save_steps,
-                "seed": self.train_seed(student, mode),
-                "extra_args": {} if self.verbose else dict(QUIET_TRAINER_ARGS),
-            }
-            cfg = TrainConfig(**tr.model_dump() | run_owned)
-            result = train(cfg, callbacks=None if self.verbose else [TrainProgress(f"{student.name}-{mode}")])
-            self.log(f"  trained {student.name}-{mode}: {result.global_step} steps, loss {result.train_loss}")
-
-        self.stage(f"train/{student.name}-{mode}", config, work, kind="train", model=student)
+        self.stage(f"train/{student.name}-{mode}")
 
     def train_seed(self, student: ModelSpec, mode: str) -> int:
-        """The seed of one fine-tuning run (data order, initialisation of adapters, dropout)."""
-        return derive_seed(self.exp.seed, "train", student.name, mode)
+        from fs1.run.training import train_seed
 
-    def model_for(self, student: ModelSpec, setting: str) -> ModelRef:
-        """The model a run of ``setting`` generates with: the student, or its checkpoint tuned on traces."""
-        if setting in TRAINED_SETTINGS:
-            return student.for_checkpoint(str(self.rundir / "train" / f"{student.name}-{setting}" / "model"))
-        return student.ref()
+        return train_seed(self, student, mode)
 
     def run_generate(self, student: ModelSpec, setting: str) -> str:
         run = f"{student.name}__{setting}"
-        g = self.exp.generation
-        ref = self.model_for(student, setting)
-        budgets = list(g.budgets or []) if setting in TRAINED_SETTINGS else []
-        config = {
-            "benchmark": self.fingerprints["benchmark"],
-            "student": student.fingerprint(),
-            "setting": setting,
-            "generation": effective_generation(g, ref.model, budgets).model_dump(
-                exclude={"seed", *NOT_RECORDED} | (set() if setting in TRAINED_SETTINGS else FORCING_FIELDS)
-            ),
-            "budgets": budgets,
-            "seed": self.exp.seed,
-        }
-        if setting in TRAINED_SETTINGS:
-            config["model"] = self.fingerprints[f"train/{student.name}-{setting}"]
-
-        # On a cluster a vLLM job shards the model over the GPUs it was given (resources table / experiment file).
-        gpus = resolve_resources(
-            self.exp.executor, "generate", student.model, student.resolved_backend()
-        ).gpus
-        shard_over = ref.info().tensor_parallel_option
-        if shard_over is not None and self.executor.remote and gpus > 1:
-            ref = ref.with_options(**{shard_over: gpus})
-
-        def generate_part(d: Path, index: int, count: int) -> None:
-            from fs1.run.generation import generate_run
-            from fs1.run.shards import shard_slice
-
-            meta = {
-                "model": student.name,
-                "setting": setting,
-                "backend": ref.resolved_backend(),
-                "model_path": ref.model,
-                "budgets": budgets,
-                "n": g.n,
-            }
-            write_json_atomic(d / "run.json", meta)
-            out = d / "predictions.jsonl"
-            generate_run(
-                shard_slice(self.questions(), index, count),
-                run,
-                ref,
-                setting,
-                g,
-                budgets,
-                out if count == 1 else shard_path(out, index, count),
-                seed=self.exp.seed,
-            )
-
-        def expected_keys() -> set[Hashable]:
-            planned: list[int | None] = list(budgets) or [None]
-            return {(q.ID, s, b) for q in self.questions() for s in range(g.n) for b in planned}
-
-        from fs1.generate.predictions import prediction_key
-
-        count = self.exp.executor.shard_count(len(self.questions()))
-        sharding = None
-        if count > 1:
-            sharding = Sharding(count, "predictions.jsonl", generate_part, expected_keys, prediction_key)
-        work = functools.partial(generate_part, index=0, count=1)
-        self.stage(f"generate/{run}", config, work, kind="generate", model=student, sharding=sharding)
+        self.stage(f"generate/{run}")
         return run
 
     def run_score(self, run: str) -> Summary:
-        config = {
-            "generate": self.fingerprints[f"generate/{run}"],
-            "ks": self.exp.ks,
-            "seed": self.exp.seed,
-            "metrics": SCORE_METRICS_VERSION,
-            "extract": self.exp.extract,
-        }
+        d = self.stage(f"score/{run}")
+        return load_summary(d / SUMMARY_FILE) if self.only is None else cast("Summary", {})
 
-        def work(d: Path) -> None:
-            from fs1.scoring import score_file
-
-            by_id = {q.ID: q for q in self.questions()}
-            summary = score_file(
-                self.rundir / "generate" / run / "predictions.jsonl",
-                by_id,
-                d,
-                ks=self.exp.ks,
-                seed=self.exp.seed,
-                extract=self.exp.extract,
-            )
-            for warning in summary.get("warnings", []):
-                self.log(f"  [yellow]warning:[/] {warning}")
-
-        d = self.stage(f"score/{run}", config, work)
-        return load_summary(d / SUMMARY_FILE)
+    def run_judge(self, run: str) -> Path:
+        return self.stage(f"judge/{run}")
 
     def clean_stale_runs(self, runs: list[str]) -> None:
-        """Drop generate/score dirs of runs no longer in the experiment, so the report shows only current runs."""
+        """Move aside (``prune``: delete) fs1's generate/score/judge runs that are no longer in the experiment, so
+        the report shows only current runs; a directory fs1 did not make (no marker) is left as it is."""
         for stage in ("generate", "score", "judge"):
             root = self.rundir / stage
-            if root.is_dir():
-                for child in root.iterdir():
-                    if child.is_dir() and child.name not in runs:
-                        shutil.rmtree(child)
-
-
-def path_key(row: dict[str, Any]) -> str:
-    """The question a path record belongs to (one record per train question)."""
-    return str(row["ID"])
-
-
-def distill_line(mode: str, s: dict[str, Any]) -> str:
-    """The console line of a distill stage, from its summary (of the merged file when sharded)."""
-    return (
-        f"  {mode} traces: {s['file_traces']} in file ({s['file_correct']} correct, {s['file_valid']} "
-        f"well-formed), {s['written']} written now in {s['wall_s']:.0f} s"
-        + (f"; note: {s['note']}" if s.get("note") else "")
-    )
-
-
-def _finished_model(model_dir: Path) -> bool:
-    """A finished ``fs1 train`` output: its summary and config are moved in last, the config very last."""
-    from fs1.train.output import SUMMARY_FILE as TRAIN_SUMMARY
-
-    return (model_dir / TRAIN_SUMMARY).exists() and (model_dir / "config.json").exists()
-
-
-def _parquet_rows(path: Path) -> int:
-    import pyarrow.parquet as pq
-
-    return pq.ParquetFile(path).metadata.num_rows
-
-
-def answered_traces(full_dir: Path, out: Path) -> Path:
-    """Every trace with an attempt, correct or not (``require_correct: false``, for weak demo teachers)."""
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
-
-    from fs1.io import InputError, atomic_open
-
-    table = pq.read_table(sorted(full_dir.glob("*.parquet")))
-    table = table.filter(pc.greater(pc.utf8_length(pc.utf8_trim_whitespace(table["model_attempt"])), 0))
-    if table.num_rows == 0:
-        raise InputError(
-            f"{full_dir}: no trace has an answer to train on (the teacher never gave a final answer)"
-        )
-    with atomic_open(out, "wb") as fh:
-        pq.write_table(table, fh)
-    return out
+            for child in sorted(root.iterdir()) if root.is_dir() else []:
+                if child.is_dir() and child.name not in runs and (child / MARKER).exists():
+                    tag = str((read_marker(child) or {}).get("fingerprint") or "unknown")
+                    why = "no longer in the experiment"
+                    set_aside(self.rundir, child, why, prune=self.prune, tag=tag, log=self.log)

@@ -20,15 +20,11 @@ from typing import Any
 import numpy as np
 
 from fs1.records import Question
-from fs1.summary_types import CURVE_METRICS, KGSEL_AT_K, Summary
+from fs1.summary_types import CURVE_METRICS, KGSEL_AT_K, SCALAR_METRICS, Summary
 
 SELECTION_METRIC = KGSEL_AT_K
 COLUMNS = ("run", "model", "setting", "source", "topic", "budget", "k", "metric", "value", "lo", "hi")
-# Per-slice numbers without k (``fs1.scoring.summary``), and the factuality of the maj@k answer, named maj_<x>@k.
-SCALAR_METRICS = (
-    "accuracy", "exact", "f1", "no_answer_rate", "attempted", "accuracy_given_attempted", "hallucination_rate",
-    "hallucination_given_attempted", "simpleqa_f1",
-)  # fmt: skip
+# The factuality of the maj@k answer, named maj_<x>@k (the numbers without k: ``summary_types.SCALAR_METRICS``).
 VOTE_METRICS = (
     "attempted", "accuracy_given_attempted", "hallucination_rate", "hallucination_given_attempted", "simpleqa_f1"
 )  # fmt: skip
@@ -83,24 +79,6 @@ def _sections_rows(base: dict[str, Any], sections: Mapping[str, Any], budget: in
     for topic, section in (sections.get("by_topic") or {}).items():
         rows += _section_rows(base, section, None, budget, topic=topic)
     return rows
-
-
-def kg_selection(
-    scores: Iterable[Mapping[str, Any]],
-    questions: Mapping[str, Question],
-    ks: list[int],
-    supported: Callable[[Question, str], bool],
-    seed: int = 0,
-) -> dict[str, dict[int, float]]:
-    """KG-select@k per source (and ``overall``) over (question, budget) units, from scored samples.
-
-    ``supported(question, answer)`` is asked once per distinct normalised answer of a question (its first form).
-    """
-    grouped = _by_source(kg_selection_units(scores, questions, ks, supported, seed), questions)
-    return {
-        source: {k: float(np.mean([v for _, v in pairs])) for k, pairs in by_k.items()}
-        for source, by_k in grouped.items()
-    }
 
 
 def kg_selection_rows(

@@ -5,13 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from fs1.errors import ConfigError
 from fs1.io import atomic_open, read_jsonl_rows
 from fs1.manifest import MANIFEST_NAME, recording
 from fs1.redact import redact_text
+from fs1.run.cluster import make_executor
 from fs1.run.config import ExecutorSpec, Experiment, load_experiment
-from fs1.run.executors import make_executor
+from fs1.run.driver import Shard
+from fs1.run.jobs import EXPERIMENT_COPY
+from fs1.run.only import Only, OnlyDone
 from fs1.run.pipeline import TRAINED_SETTINGS, Log, Pipeline
 from fs1.run.results import kg_selection_rows, summary_rows, write_results
+from fs1.run.rundir import claim, driver_lock, manifest_of, prune_stale, recorded_origin
 from fs1.summary_types import Summary
 
 
@@ -23,6 +28,10 @@ def run_experiment(
     shards: int | None = None,
     *,
     verbose: bool = False,
+    only: str | None = None,
+    shard: Shard | None = None,
+    force: bool = False,
+    prune: bool = False,
 ) -> Pipeline:
     """Run (or resume) the experiment into ``rundir``; returns the pipeline with each stage's outcome.
 
@@ -30,26 +39,77 @@ def run_experiment(
     run in waves — (paths) → distill → SFT + train → generate → score (+ judge) — and each wave's heavy stages
     go to the executor together, so independent runs and shards run side by side. Library output goes to each
     stage's ``log.txt``; ``verbose`` shows it on the terminal as well. ``rundir/manifest.json`` records what made
-    the run (versions, hardware, seeds, times).
+    the run (versions, hardware, seeds, times) and marks the directory as fs1's: a non-empty directory without it is
+    refused unless ``force``. One driver at a time holds ``rundir/.lock``. ``prune`` deletes outputs an edited
+    experiment made stale instead of moving them to ``rundir/.stale``. ``only``: run that one stage (``shard``: that
+    shard of it) as a job of the run would (``fs1.run.only``).
     """
-    experiment_file = Path(experiment_file)
-    exp = load_experiment(experiment_file)
-    exp = with_executor_overrides(exp, executor, shards)
-    rundir = Path(rundir)
-    rundir.mkdir(parents=True, exist_ok=True)
-    keep_experiment_copy(experiment_file, rundir / "experiment.yaml", log)
-    engine = make_executor(exp.executor.kind, rundir, exp.executor)
-    pipe = Pipeline(exp, rundir, experiment_file, log, verbose=verbose, executor=engine)
+    experiment_file, rundir = Path(experiment_file), Path(rundir)
+    claim(rundir, force=force, experiment=experiment_file)
+    origin = recorded_origin(rundir) or experiment_file.resolve().parent
+    exp = with_executor_overrides(load_experiment(experiment_file, origin), executor, shards)
+    if only is not None:
+        return run_only(exp, experiment_file, rundir, origin, log, Only(only, shard), verbose=verbose)
+    with driver_lock(rundir):
+        keep_experiment_copy(experiment_file, rundir / EXPERIMENT_COPY, log)
+        engine = make_executor(exp.executor.kind, rundir, exp.executor)
+        pipe = Pipeline(exp, rundir, experiment_file, log, verbose=verbose, executor=engine, base=origin)
+        pipe.prune = prune
+        if prune:
+            prune_stale(rundir, log)
+        drive(pipe, experiment_file, origin)
+    return pipe
+
+
+def drive(pipe: Pipeline, experiment_file: Path, origin: Path) -> None:
+    """Every stage of the run, recorded in its manifest (which marks the directory fs1's), then the report."""
+    from fs1.report import write_report
+
+    exp, rundir = pipe.exp, pipe.rundir
     inputs: dict[str, str | Path | None] = {"experiment": experiment_file}
-    with recording(rundir / MANIFEST_NAME, seeds={"run": exp.seed}, inputs=inputs) as manifest:
+    extra = {"experiment_dir": str(origin)}
+    with recording(rundir / MANIFEST_NAME, seeds={"run": exp.seed}, inputs=inputs, extra=extra) as manifest:
         run_stages(pipe)
         manifest["seeds"]["train"] = {
             f"{s.name}-{mode}": pipe.train_seed(s, mode) for s in exp.students for mode in trained_modes(exp)
         }
-    from fs1.report import write_report
-
     write_report(rundir, title=f"fs1 report — {exp.name}")
-    return pipe
+
+
+def run_only(
+    exp: Experiment, experiment_file: Path, rundir: Path, origin: Path, log: Log, only: Only, *, verbose: bool
+) -> Pipeline:
+    """One stage (or shard) of the run, as a job: no driver lock; the run directory is marked fs1's if new."""
+    prepare_rundir(experiment_file, rundir, origin, exp.seed)
+    pipe = Pipeline(exp, rundir, experiment_file, log, verbose=verbose, base=origin, job=True)
+    pipe.only = only
+    try:
+        run_stages(pipe)
+    except OnlyDone:
+        return pipe
+    raise ConfigError(f"{only.stage}: no such stage in this experiment; its stages: {', '.join(only.seen)}")
+
+
+def prepare_rundir(experiment_file: Path, rundir: Path, origin: Path, seed: int) -> None:
+    """Make ``rundir`` an fs1 run directory if it is not one yet: the experiment's copy and the manifest (the
+    marker), as ``fs1 plan --dry-run`` leaves it for the jobs it writes. The copy of another experiment there is
+    refused: the run's jobs would mix the two."""
+    copy = rundir / EXPERIMENT_COPY
+    if (
+        copy.exists()
+        and not copy.samefile(experiment_file)
+        and copy.read_bytes() != experiment_file.read_bytes()
+    ):
+        raise ConfigError(
+            f"{copy} is another experiment than {experiment_file}: use the run's own copy, or another --out"
+        )
+    keep_experiment_copy(experiment_file, copy)
+    if manifest_of(rundir) is None:
+        extra = {"experiment_dir": str(origin)}
+        with recording(
+            rundir / MANIFEST_NAME, seeds={"run": seed}, inputs={"experiment": experiment_file}, extra=extra
+        ):
+            pass
 
 
 def trained_modes(exp: Experiment) -> list[str]:
@@ -79,10 +139,10 @@ def run_stages(pipe: Pipeline) -> None:
     for run in runs:
         summaries[run] = pipe.run_score(run)
         if exp.judge is not None:
-            from fs1.run.judging import judge_run
-
-            judge_run(pipe, run)
+            pipe.run_judge(run)
     pipe.barrier()
+    if pipe.only is not None:  # `--only`: the walk passed every stage without meeting the one asked for
+        return
     pipe.clean_stale_runs(runs)
     pipe.runs = runs
     write_results_table(pipe, runs, summaries)
@@ -102,12 +162,20 @@ def with_executor_overrides(exp: Experiment, executor: str | None, shards: int |
     return exp.model_copy(update={"executor": spec})
 
 
+def same_experiment(copy: Path, experiment_file: Path) -> bool:
+    """Whether the run's copy is ``experiment_file`` (as kept: its secrets masked)."""
+    if copy.samefile(experiment_file):
+        return True
+    return copy.read_bytes() == redact_text(experiment_file.read_bytes().decode("utf-8")).encode("utf-8")
+
+
 def keep_experiment_copy(experiment_file: Path, copy: Path, log: Log = print) -> None:
     """Keep the experiment beside its results; rerunning from that very copy (``fs1 run RUN/experiment.yaml
     --out RUN``) simply resumes. Secrets in it (a password in the ``kg`` URL, a key in a ``base_url``) are masked
     in the copy, which then cannot be rerun as it is: the console says so."""
     if copy.exists() and copy.samefile(experiment_file):
         return
+    copy.parent.mkdir(parents=True, exist_ok=True)
     # Loaded as UTF-8 already; bytes, so that its line ends stay as they are.
     text = experiment_file.read_bytes().decode("utf-8")
     kept = redact_text(text)

@@ -10,22 +10,22 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fs1.io import InputError, read_jsonl_rows
-from fs1.run.executors import LEDGER
+from fs1.run.cluster.executors import LEDGER
+from fs1.run.markers import MARKER
 from fs1.run.pipeline import ATTEMPTS
-from fs1.run.shards import RUNNING, SHARD_RE, done_path
-from fs1.run.stage import MARKER
+from fs1.shards import RUNNING, SHARD_RE, done_path
 
-OUTPUTS = (
-    "predictions.jsonl",
-    "traces.jsonl",
-    "paths.jsonl",
-    "scores.jsonl",
-    "judgements.jsonl",
-    "questions.jsonl",
-)
 
-# The output a sharded stage's jobs write, by the stage's first path component (for shards not started yet).
-SHARDED_STEMS = {"generate": "predictions", "distill": "traces", "paths": "paths"}
+def declared_outputs() -> dict[str, str]:
+    """Each stage family's output file, from the stages' own declarations (``fs1.stage.Stage``)."""
+    from fs1.distill.stage import DISTILL
+    from fs1.generate.stage import GENERATE
+    from fs1.judge.stage import JUDGE
+    from fs1.kg.stage import PATHS
+    from fs1.scoring.stage import SCORE
+
+    outputs = {stage.name: stage.output for stage in (PATHS, DISTILL, GENERATE, SCORE, JUDGE)}
+    return outputs | {"benchmark": "questions.jsonl"}
 
 
 @dataclass
@@ -71,13 +71,16 @@ def run_status(rundir: Path) -> list[StatusRow]:
     if not rundir.is_dir():
         raise InputError(f"{rundir}: no such run directory")
     ledger = _ledger(rundir)
-    markers = sorted(rundir.glob(f"**/{MARKER}"), key=lambda p: p.stat().st_mtime)
+    outputs = declared_outputs()
+    markers = [m for m in rundir.glob(f"**/{MARKER}") if not m.relative_to(rundir).parts[0].startswith(".")]
+    markers.sort(key=lambda p: p.stat().st_mtime)  # stale outputs set aside in RUNDIR/.stale are no stages
     rows = []
     for marker in markers:
         directory = marker.parent
         stage = directory.relative_to(rundir).as_posix()
         done = bool(json.loads(marker.read_text()).get("done"))
-        output = next((directory / name for name in OUTPUTS if (directory / name).exists()), None)
+        declared = directory / outputs.get(stage.split("/")[0], "-")
+        output = declared if declared.exists() else None
         tries = _attempts(directory)
         shards = _shards(directory, stage, ledger)
         if shards and not done:
@@ -114,7 +117,7 @@ def _shards(
     for (name, shard), event in ledger.items():
         if name == stage and shard is not None:
             key = (shard, event["shards"])
-            stem = SHARDED_STEMS.get(stage.split("/")[0], "predictions")
+            stem = declared_outputs().get(stage.split("/")[0], "predictions.jsonl").removesuffix(".jsonl")
             found.setdefault(key, directory / f"{stem}.shard-{shard}-of-{event['shards']}.jsonl")
     return found
 

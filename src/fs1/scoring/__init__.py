@@ -6,7 +6,7 @@ from fs1.scoring.match import MatchResult, match_answer
 from fs1.scoring.metrics import majority_vote, pass_at_k
 from fs1.scoring.normalize import normalize_answer
 from fs1.scoring.prediction import score_prediction
-from fs1.scoring.score import load_questions, score_file, score_predictions
+from fs1.scoring.score import score_file, score_predictions
 from fs1.scoring.summary import DEFAULT_KS, VerdictColumns, aggregate, summarise
 
 __all__ = [
@@ -17,7 +17,6 @@ __all__ = [
     "aggregate",
     "extract",
     "extract_answer",
-    "load_questions",
     "majority_vote",
     "match_answer",
     "normalize_answer",

@@ -102,11 +102,6 @@ def question_accuracy(rows: Iterable[Mapping[str, Any]], budget: int | None = No
     return {qid: right / count for qid, (right, count) in totals.items()}
 
 
-def budgets_of(rows: Iterable[Mapping[str, Any]]) -> list[int]:
-    """The distinct budgets of scored rows, smallest first."""
-    return sorted({b for b in map(budget_of, rows) if b is not None})
-
-
 def budget_of(row: Mapping[str, Any]) -> int | None:
     budget = row.get("budget", (row.get("meta") or {}).get("budget"))
     return None if budget is None else int(budget)

@@ -9,7 +9,6 @@ process or in worker processes that each read their own ranges (``batches.py``; 
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from fs1.scoring.normalize import normalize_answer
 from fs1.scoring.prediction import score_prediction
 from fs1.scoring.summary import DuplicateSampleError, VerdictColumns, aggregate
 from fs1.scoring.workers import score_ranges
-from fs1.summary_types import SUMMARY_FILE
+from fs1.summary_types import SUMMARY_FILE, Summary
 from fs1.vocab import EXTRACT_MODES
 
 SCORES_FILE = "scores.jsonl"
@@ -67,23 +66,6 @@ def check_extract(extract: str) -> None:
         raise ConfigError(f"unknown extraction rule {extract!r}; choose one of {', '.join(EXTRACT_MODES)}")
 
 
-def load_questions(spec: str | Path, fmt: str = "auto") -> dict[str, Question]:
-    """Benchmark questions by ID, through ``fs1.data.load_benchmark`` (``sample``, a fs1-format or dataset file in
-    format ``fmt``, a hub id); older IDs of a question (SimpleQA row positions) find it too
-    (``fs1.data.question_index``)."""
-    from fs1.data import load_benchmark, question_index
-
-    # Loading makes no reference cycles, but 100,000s of new records set off the cycle collector again and again, each
-    # pass walking all of them so far (a third of the loading time of the paper's benchmark): it is paused meanwhile.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        return question_index(load_benchmark(str(spec), fmt=fmt))
-    finally:
-        if collecting:
-            gc.enable()
-
-
 def score_file(
     predictions_path: str | Path,
     questions: Mapping[str, Question],
@@ -94,7 +76,7 @@ def score_file(
     seed: int = 0,
     extract: str = EXTRACT_FS1,
     require_complete: bool = False,
-) -> dict[str, Any]:
+) -> Summary:
     """Score a predictions JSONL file into ``out_dir/scores.jsonl`` and ``out_dir/summary.json``; returns the summary.
 
     ``extract``: the rule that reads each answer, ``fs1`` or ``authors`` (recorded as the summary's ``extract``).
@@ -129,7 +111,7 @@ def score_file(
         if not count:
             raise InputError(f"{predictions_path}: no predictions")
         try:
-            summary: dict[str, Any] = {**aggregate(columns, questions, ks, seed=seed), "extract": extract}
+            summary: Summary = {**aggregate(columns, questions, ks, seed=seed), "extract": extract}
         except DuplicateSampleError as exc:
             raise InputError(
                 f"{predictions_path}:{record_line(predictions_path, exc.position)}: {exc}"

@@ -3,8 +3,9 @@
 Input is what ``fs1 build-sft`` writes (a dataset directory: Parquet + card, columns ``id, question, kg_path, model,
 reasoning_trace, model_attempt, valid, gold_answer, label, text, ...``), a single .jsonl/.json/.parquet/.csv file, or
 a hub id. The filtering itself is build-sft's job; here the trainer refuses data that cannot have been filtered
-(no ``label``/``valid`` columns) unless told otherwise, keeps only ``label == 1, valid == 1`` rows, and drops
-examples longer than ``max_length`` tokens under the student's tokenizer (docs/protocol.md §1). Every error names the source.
+(no ``label``/``valid`` columns) unless told otherwise, keeps only ``label == 1, valid == 1`` rows (with the filter off:
+every row with an answer, the others counted as ``unanswered``), and drops examples longer than ``max_length``
+tokens under the student's tokenizer (docs/protocol.md §1). Every error names the source.
 """
 
 from __future__ import annotations
@@ -173,6 +174,14 @@ def _is_one(value: Any) -> bool:
         return False
 
 
+def unanswered(row: dict[str, Any]) -> bool:
+    """A trace whose teacher gave no final answer (no ``model_attempt``): with the filter off it is skipped and
+    counted, by ``fs1 train --no-filter-check`` and the run's train stage alike (with the filter on, its label and
+    valid flags leave it out already)."""
+    value = row.get("model_attempt")
+    return not isinstance(value, str) or not value.strip()
+
+
 def _text(data: SFTRows, index: int, row: dict[str, Any], column: str) -> str:
     value = row.get(column)
     if not isinstance(value, str) or not value.strip():
@@ -185,7 +194,7 @@ def prepare(
 ) -> PreparedData:
     """Filter rows and convert each kept one to ``{"prompt", "completion"}`` plus its token counts."""
     check_columns(data, filter_check=filter_check)
-    dropped = {"label": 0, "valid": 0, "too_long": 0}
+    dropped = {"label": 0, "valid": 0, "unanswered": 0, "too_long": 0}
     out = PreparedData(source=data.source, examples=[], total_rows=len(data.rows), dropped=dropped)
     for index, row in enumerate(_progress(data.rows, "Preparing SFT examples", enabled=progress)):
         if filter_check and not _is_one(row.get("label")):
@@ -193,6 +202,9 @@ def prepare(
             continue
         if filter_check and not _is_one(row.get("valid")):
             dropped["valid"] += 1
+            continue
+        if not filter_check and unanswered(row):
+            dropped["unanswered"] += 1
             continue
         question = _text(data, index, row, "question")
         assistant = s1_assistant_text(

@@ -10,7 +10,6 @@ it loadable last.
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import shutil
@@ -45,6 +44,7 @@ class TrainResult:
     trained_tokens: int = 0
     examples: int = 0
     loss_tokens: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)  # rows left out, by reason (fs1.train.data.prepare)
 
     @property
     def steps_this_run(self) -> int:
@@ -223,8 +223,3 @@ turn), following the s1/fs1 recipe of *Scaling Reasoning can Improve Factuality 
 `fs1 generate --backend transformers --model {cfg.out} ...`, or `AutoModelForCausalLM.from_pretrained("{cfg.out}")`.
 Full arguments: `training_args.json`; fs1 config and data statistics: `{SUMMARY_FILE}`.
 """
-
-
-def read_summary(out: str | Path) -> dict[str, Any]:
-    """The ``fs1_train.json`` of a trained model directory."""
-    return json.loads((Path(out) / SUMMARY_FILE).read_text(encoding="utf-8"))

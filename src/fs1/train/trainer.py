@@ -237,6 +237,7 @@ def train(cfg: TrainConfig, callbacks: list[Any] | None = None) -> TrainResult:
         trained_tokens=int(getattr(trainer, "_total_train_tokens", 0)),
         examples=len(prepared.examples),
         loss_tokens=loss_tokens,
+        dropped=dict(prepared.dropped),
     )
     finalize(trainer, tokenizer, cfg, prepared, result)
     return result

@@ -18,8 +18,9 @@ from typing import Any
 import submitit
 from submitit.slurm.slurm import SlurmInfoWatcher
 
-from fs1.run.config import SlurmSpec
-from fs1.run.executors import Job, JobCall, JobFailure, Ledger, Resources, last_error_line
+from fs1.errors import ConfigError
+from fs1.run.cluster.executors import Job, JobCall, JobFailure, Ledger, Resources, last_error_line
+from fs1.run.config import SlurmSpec, sbatch_option
 
 
 class RequeueableCall(JobCall, submitit.helpers.Checkpointable):
@@ -97,16 +98,15 @@ def sbatch_parameters(res: Resources, spec: SlurmSpec, name: str) -> dict[str, A
 
 
 def extra_sbatch(lines: tuple[str, ...] | list[str]) -> dict[str, Any]:
-    """``["--exclusive", "--gres=gpu:4", "--nice 10"]`` → submitit's ``additional_parameters``."""
+    """``["--exclusive", "--gres=gpu:4", "--nice 10"]`` → submitit's ``additional_parameters``; a line that is no
+    long option is a one-line ``ConfigError``."""
     out: dict[str, Any] = {}
     for line in lines:
-        text = line.strip().removeprefix("#SBATCH").strip()
-        if not text.startswith("--"):
-            raise ValueError(
-                f"executor resources sbatch: expected a long option like --exclusive, got {line!r}"
-            )
-        key, _, value = text[2:].replace(" ", "=", 1).partition("=")
-        out[key.replace("-", "_")] = value.strip() or True
+        try:
+            key, value = sbatch_option(line)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        out[key] = value
     return out
 
 
@@ -118,6 +118,10 @@ class SlurmExecutor:
         self.folder = Path(spec.folder) if spec.folder else rundir / ".jobs" / "slurm"
         self.spec = spec
         self.watcher = ScontrolFallbackWatcher(delay_s=spec.poll_s)
+
+    @classmethod
+    def from_spec(cls, rundir: Path, spec: Any) -> SlurmExecutor:
+        return cls(rundir, spec.slurm)
 
     def submit(self, jobs: list[Job], ledger: Ledger) -> tuple[list[tuple[Job, Any]], list[JobFailure]]:
         """One array per resource group; returns each job with its submitit handle, and the jobs sbatch refused."""

@@ -9,6 +9,7 @@ shard files.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Callable, Hashable, Sequence
@@ -18,6 +19,7 @@ from typing import Any, TypeVar
 
 from fs1.errors import ConfigError
 from fs1.io import InputError, _repair_torn_tail, atomic_open, config_path
+from fs1.records import Record, RecordError
 
 T = TypeVar("T")
 RUNNING = ".running"  # sidecar naming the process working on a shard (or, in a stage directory, on the stage)
@@ -51,9 +53,41 @@ def done_path(part: Path) -> Path:
     return part.with_name(part.name + ".done")
 
 
+def _digest(part: Path) -> dict[str, Any]:
+    """The size and SHA-256 of a shard file, as its ``.done`` marker records them."""
+    with part.open("rb") as fh:
+        return {"bytes": part.stat().st_size, "sha256": hashlib.file_digest(fh, "sha256").hexdigest()}
+
+
 def mark_done(part: Path) -> None:
+    """Mark a shard finished, recording what its file holds, so a shard changed afterwards is told apart."""
+    digest = _digest(part) if part.exists() else {"bytes": 0, "sha256": None}
     with atomic_open(done_path(part)) as fh:
-        fh.write("")
+        json.dump(digest, fh)
+
+
+def changed_since_done(part: Path) -> str | None:
+    """Why a finished shard's file is no longer what its job wrote (missing, truncated, edited), or None when it is
+    (an empty ``.done`` of an earlier fs1 version records nothing to compare, and passes)."""
+    try:
+        text = done_path(part).read_text(encoding="utf-8")
+    except OSError:
+        return "not finished (no .done marker)"
+    if not text.strip():
+        return None if part.exists() else "missing"
+    try:
+        recorded = json.loads(text)
+        size, sha = int(recorded["bytes"]), recorded["sha256"]
+    except (ValueError, KeyError, TypeError):
+        return f"its marker {done_path(part).name} is unreadable"
+    if not part.exists():
+        return "missing" if size else None
+    now = part.stat().st_size
+    if now != size:
+        return f"{now} bytes now, {size} when its job finished"
+    if _digest(part)["sha256"] != sha:
+        return "its contents changed after its job finished"
+    return None
 
 
 def shard_files(out: Path) -> dict[int, list[Path]]:
@@ -92,33 +126,34 @@ def merge_shards(
     expected: AbstractSet[Hashable],
     key: Callable[[dict[str, Any]], Hashable],
     remove_parts: bool = True,
+    *,
+    excused: set[Hashable] = frozenset(),  # type: ignore[assignment]
+    record: type[Record] | None = None,
 ) -> int:
-    """Concatenate the ``count`` shards of ``out`` into ``out`` after checking every expected key occurs once."""
+    """Concatenate the ``count`` shards of ``out`` into ``out`` after checking every expected key occurs once.
+
+    ``excused``: keys a shard recorded as failed, which may be missing; ``record``: the record type every line must
+    make (a wrong-typed record stops the merge here, naming its file and line, not a later stage)."""
     parts = [shard_path(out, i, count) for i in range(count)]
     missing_parts = [p.name for p in parts if not p.exists()]
     if missing_parts:
         raise InputError(f"{out.parent}: shard files missing: {', '.join(missing_parts)}")
+    for part in parts:
+        if not done_path(part).exists():
+            raise InputError(
+                f"{part}: not finished (no {done_path(part).name}): run that shard to its end first"
+            )
+        why = changed_since_done(part)
+        if why is not None:
+            raise InputError(
+                f"{part}: {why}; its records cannot be trusted: delete it and {done_path(part).name}, and run "
+                "that shard again"
+            )
     seen: dict[Hashable, str] = {}
     lines: list[str] = []
     for part in parts:
-        _repair_torn_tail(part)
-        with part.open(encoding="utf-8") as fh:
-            for lineno, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise InputError(f"{part}:{lineno}: malformed JSON ({exc.msg})") from None
-                k = key(row)
-                where = f"{part}:{lineno}"
-                if k in seen:
-                    raise InputError(f"{where}: key {k!r} already written at {seen[k]}; shards overlap")
-                if k not in expected:
-                    raise InputError(f"{where}: key {k!r} does not belong to this stage")
-                seen[k] = where
-                lines.append(line if line.endswith("\n") else line + "\n")
-    absent = expected - seen.keys()
+        lines += _checked_lines(part, expected, key, record, seen)
+    absent = expected - seen.keys() - excused
     if absent:
         sample = ", ".join(repr(k) for k in sorted(absent, key=repr)[:5])
         raise InputError(f"{out}: {len(absent)} key(s) written by no shard, e.g. {sample}")
@@ -129,12 +164,54 @@ def merge_shards(
         with atomic_open(config_path(out)) as fh:
             fh.write(configs[0])
     if remove_parts:
-        for part in parts:
-            part.unlink()
-            done_path(part).unlink(missing_ok=True)
-            part.with_name(part.name + RUNNING).unlink(missing_ok=True)
-            config_path(part).unlink(missing_ok=True)
+        remove_shard_files(out, count)
     return len(lines)
+
+
+def _checked_lines(
+    part: Path,
+    expected: AbstractSet[Hashable],
+    key: Callable[[dict[str, Any]], Hashable],
+    record: type[Record] | None,
+    seen: dict[Hashable, str],
+) -> list[str]:
+    """The lines of one shard, each a record of a key of the stage not seen before (``seen`` grows)."""
+    _repair_torn_tail(part)
+    lines = []
+    with part.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            where = f"{part}:{lineno}"
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"{where}: malformed JSON ({exc.msg})") from None
+            if not isinstance(row, dict):
+                raise InputError(f"{where}: expected a JSON object")
+            if record is not None:
+                try:
+                    record.from_dict(row)
+                except (RecordError, TypeError) as exc:
+                    raise InputError(f"{where}: {exc}") from None
+            k = key(row)
+            if k in seen:
+                raise InputError(f"{where}: key {k!r} already written at {seen[k]}; shards overlap")
+            if k not in expected:
+                raise InputError(f"{where}: key {k!r} does not belong to this stage")
+            seen[k] = where
+            lines.append(line if line.endswith("\n") else line + "\n")
+    return lines
+
+
+def remove_shard_files(out: Path, count: int, side_suffixes: tuple[str, ...] = ()) -> None:
+    """Remove the shard files of ``out`` (and their markers, sidecars and side files) once they are merged."""
+    for index in range(count):
+        part = shard_path(out, index, count)
+        for path in (part, done_path(part), part.with_name(part.name + RUNNING), config_path(part)):
+            path.unlink(missing_ok=True)
+        for suffix in side_suffixes:
+            part.with_name(part.name.removesuffix(".jsonl") + suffix).unlink(missing_ok=True)
 
 
 def _shard_configs(parts: list[Path]) -> list[str]:

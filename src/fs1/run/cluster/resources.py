@@ -7,8 +7,8 @@ import re
 from dataclasses import replace
 
 from fs1.backends import backend_info
+from fs1.run.cluster.executors import Resources
 from fs1.run.config import ExecutorSpec
-from fs1.run.executors import Resources
 
 _SIZE_RE = re.compile(r"(\d+(?:\.\d+)?)([bm])(?![a-z])", re.IGNORECASE)
 

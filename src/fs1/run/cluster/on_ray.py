@@ -6,8 +6,11 @@ it had already written. A job that raises is not retried: its error is reported 
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
+from fs1.run.cluster.executors import Job, JobCall, JobFailure, Ledger, last_error_line
 from fs1.run.config import RaySpec
-from fs1.run.executors import Job, JobCall, JobFailure, Ledger, last_error_line
 
 
 def _run_job(call: JobCall) -> None:
@@ -20,6 +23,10 @@ class RayExecutor:
 
     def __init__(self, spec: RaySpec) -> None:
         self.spec = spec
+
+    @classmethod
+    def from_spec(cls, rundir: Path, spec: Any) -> RayExecutor:
+        return cls(spec.ray)
 
     def connect(self) -> None:
         import ray

@@ -9,13 +9,12 @@ decode rates by model size (``DECODE_RATES``, documented in docs/cluster.md) and
 from __future__ import annotations
 
 import math
-import shlex
 from dataclasses import dataclass, field
-from pathlib import Path
 
+from fs1.errors import ConfigError
 from fs1.generate.predictions import generation_preset
+from fs1.run.cluster.resources import model_size_b, resolve_resources
 from fs1.run.config import Experiment
-from fs1.run.resources import model_size_b, resolve_resources
 
 # Output tokens/s of one vLLM replica (bf16, 80 GB H100-class GPUs, many concurrent sequences), by model size in
 # billions. Anchor: Llama-3.1-8B ≈ 12,500 tokens/s on one H100 (published vLLM figures, see docs/cluster.md); the other
@@ -34,6 +33,12 @@ DECODE_RATES: list[tuple[float, float]] = [
 # Mean output tokens per sample where no budget bounds it (assumed: short direct answers, longer step-by-step ones).
 UNFORCED_TOKENS = {"instruct": 256, "cot": 512}
 TRAINED = ("rt", "fs1")
+# The waves of a run's heavy stages, in the order fs1 run's barriers run them: a wave starts when the one before ends.
+WAVES = {"paths": 1, "distill": 2, "train": 3, "generate": 4, "judge": 5}
+# Fine-tuning throughput per GPU, tokens/s, for a model of ``size`` billion parameters: 25,600 / size, at most 25,000
+# (assumed; from s1's report of 26 min on 16 H100s for a 32B model over 1K examples × 5 epochs of up to 8K tokens).
+TRAIN_TOKENS_S_PER_B = 25_600
+TRAIN_TOKENS_S_MAX = 25_000
 
 
 def decode_rate(model: str) -> float:
@@ -44,14 +49,20 @@ def decode_rate(model: str) -> float:
 
 @dataclass
 class PlannedJob:
+    """One job of the run as ``fs1 plan`` sees it: its stage and shard, the wave it belongs to, its GPUs (0: a CPU
+    job) and estimated hours."""
+
     stage: str
     model: str
     gpus: int
     hours: float
     shard: int | None = None
     shards: int = 1
-    student: str = ""
-    setting: str = ""
+    wave: int = WAVES["generate"]
+
+    @property
+    def kind(self) -> str:
+        return self.stage.split("/")[0]
 
     @property
     def label(self) -> str:
@@ -142,25 +153,74 @@ def generation_jobs(exp: Experiment, questions: int) -> list[PlannedJob]:
     jobs = []
     for student in exp.students:
         res = resolve_resources(exp.executor, "generate", student.model, student.resolved_backend())
-        gpus = max(1, res.gpus)
         for setting in exp.settings:
             tokens = questions * exp.generation.n * tokens_per_sample(setting, exp)
             hours = tokens / decode_rate(student.model) / 3600 / shards
-            for shard in range(shards):
-                stage = f"generate/{student.name}__{setting}"
-                index = shard if shards > 1 else None
-                jobs.append(
-                    PlannedJob(stage, student.model, gpus, hours, index, shards, student.name, setting)
-                )
+            stage = f"generate/{student.name}__{setting}"
+            jobs += _sharded(stage, student.model, res.gpus, hours, shards)
     return jobs
+
+
+def _sharded(stage: str, model: str, gpus: int, hours: float, shards: int) -> list[PlannedJob]:
+    wave = WAVES[stage.split("/")[0]]
+    if shards == 1:
+        return [PlannedJob(stage, model, gpus, hours, None, 1, wave)]
+    return [PlannedJob(stage, model, gpus, hours, i, shards, wave) for i in range(shards)]
+
+
+def train_rate(model: str) -> float:
+    """Fine-tuning tokens/s per GPU (assumed, see ``TRAIN_TOKENS_S_PER_B``; an unknown size takes 8B)."""
+    size = model_size_b(model)
+    return min(TRAIN_TOKENS_S_MAX, TRAIN_TOKENS_S_PER_B / (size if size is not None else 8.0))
+
+
+def planned_jobs(exp: Experiment, questions: int, train_questions: int | None = None) -> list[PlannedJob]:
+    """Every heavy job of the run — paths, distill, train, generate, judge, each shard its own — in wave order.
+
+    Hours are estimates for GPU jobs (decode and training rates above); a CPU job (0 GPUs: paths, a remote or
+    llama.cpp model) has no estimate here (0 h)."""
+    from fs1.run.stages import TRAINED_SETTINGS
+
+    train_q = questions if train_questions is None else train_questions
+    modes = [m for m in TRAINED_SETTINGS if m in exp.settings]
+    jobs: list[PlannedJob] = []
+    if "fs1" in modes:
+        count = 1 if exp.kg.startswith("sparql:") else exp.executor.shard_count(train_q)
+        jobs += _sharded("paths", "", resolve_resources(exp.executor, "paths", None, None).gpus, 0.0, count)
+    teacher, shards = exp.teacher, exp.executor.shard_count(train_q)
+    gpus = resolve_resources(exp.executor, "distill", teacher.model, teacher.resolved_backend()).gpus
+    tokens = train_q * teacher.samples * (teacher.sampling_params().max_tokens or 0)
+    hours = tokens / decode_rate(teacher.model) / 3600 / shards if gpus else 0.0
+    for mode in modes:
+        jobs += _sharded(f"distill/{mode}", teacher.model, gpus, hours, shards)
+    for student in exp.students:
+        res = resolve_resources(exp.executor, "train", student.model, student.resolved_backend())
+        trained = train_q * teacher.samples * exp.train.num_train_epochs * exp.train.max_length
+        hours = trained / (train_rate(student.model) * max(1, res.gpus)) / 3600 if res.gpus else 0.0
+        jobs += [
+            PlannedJob(f"train/{student.name}-{m}", student.model, res.gpus, hours, wave=3) for m in modes
+        ]
+    jobs += generation_jobs(exp, questions)
+    if exp.judge is not None:
+        judge = exp.judge
+        gpus = resolve_resources(exp.executor, "judge", judge.model, judge.resolved_backend()).gpus
+        tokens = questions * exp.generation.n * (judge.max_tokens or 8)  # verdicts are a few tokens
+        hours = tokens / decode_rate(judge.model) / 3600 if gpus else 0.0
+        runs = [f"{s.name}__{setting}" for s in exp.students for setting in exp.settings]
+        jobs += [PlannedJob(f"judge/{run}", judge.model, gpus, hours, wave=5) for run in runs]
+    return sorted(jobs, key=lambda j: j.wave)
 
 
 def pack(jobs: list[PlannedJob], nodes: int, gpus_per_node: int) -> Placement:
     """List scheduling, longest job first: each job starts on the node where enough GPUs are free soonest."""
     placement = Placement([Node(gpus_per_node) for _ in range(nodes)], gpus_per_node)
     for job in sorted(jobs, key=lambda j: (-j.hours, -j.gpus, j.label)):
+        if job.gpus < 1:
+            raise ConfigError(f"{job.label} asks for no GPU: it is no job to pack onto GPU nodes")
         if job.gpus > gpus_per_node:
-            raise ValueError(f"{job.label} needs {job.gpus} GPUs, more than a node's {gpus_per_node}")
+            raise ConfigError(
+                f"{job.label} needs {job.gpus} GPUs, more than a node's {gpus_per_node} (--gpus-per-node)"
+            )
         start, gpus, node = min(
             ((*node.earliest(job.gpus), node) for node in placement.nodes), key=lambda c: c[0]
         )
@@ -183,81 +243,3 @@ def one_model_per_node(jobs: list[PlannedJob], nodes: int, gpus_per_node: int) -
             start += job.hours
         node.free = [start] * gpus_per_node
     return placement
-
-
-GENERATION_SETTING = {"instruct": "instruct", "cot": "cot", "rt": "reasoning", "fs1": "reasoning"}
-
-
-def generate_command(exp: Experiment, rundir: Path, job: PlannedJob) -> str:
-    """The ``fs1 generate`` line that does what the pipeline's job for ``job`` does (same files, same seeds)."""
-    student = next(s for s in exp.students if s.name == job.student)
-    g = exp.generation
-    trained = job.setting in TRAINED
-    tuned = str(rundir / "train" / f"{student.name}-{job.setting}" / "model")
-    ref = student.for_checkpoint(tuned) if trained else student.ref()
-    model, backend = ref.model, ref.resolved_backend()
-    args = [
-        "fs1", "generate", "--benchmark", str(rundir / "benchmark" / "questions.jsonl"),
-        "--out", str(rundir / job.stage / "predictions.jsonl"), "--model", model, "--backend", backend,
-        "--setting", GENERATION_SETTING[job.setting], "--n", str(g.n),
-        "--answer-max-tokens", str(g.answer_max_tokens), "--seed", str(exp.seed), "--resume",
-    ]  # fmt: skip
-    if g.max_tokens is not None:
-        args += ["--max-tokens", str(g.max_tokens)]
-    if trained and g.budgets:
-        args += ["--budgets", ",".join(str(b) for b in g.budgets)]
-    if student.base_url:
-        args += ["--base-url", student.base_url]
-    if job.shard is not None:
-        args += ["--shard", f"{job.shard}/{job.shards}"]
-    return shlex.join(args)
-
-
-def sbatch_scripts(exp: Experiment, placement: Placement, rundir: Path) -> dict[str, str]:
-    """One sbatch script per packed node: jobs start in planned order, each on its own GPUs, once the jobs that
-    held those GPUs before it have ended."""
-    scripts = {}
-    for number, node in enumerate(n for n in placement.nodes if n.placed):
-        res = resolve_resources(exp.executor, "generate", node.placed[0].job.model, None)
-        used = sorted({g for p in node.placed for g in p.gpus})
-        minutes = max(res.time_min, math.ceil(node.end * 60 * 1.25))  # a quarter on top of the estimate
-        header = [
-            "#!/bin/bash",
-            f"#SBATCH --job-name=fs1-pack-{number}",
-            "#SBATCH --nodes=1",
-            f"#SBATCH --gpus-per-node={len(used)}",
-            f"#SBATCH --cpus-per-task={max(res.cpus, len(used) * 4)}",
-            f"#SBATCH --time={minutes // 60}:{minutes % 60:02d}:00",
-            f"#SBATCH --output={rundir / '.jobs' / 'plan'}/%x-%j.out",
-            "#SBATCH --exclusive",  # the pack is sized to the node: take all of it, memory included
-            "#SBATCH --mem=0",
-        ]
-        for key in ("partition", "account", "qos", "constraint"):
-            if getattr(res, key):
-                header.append(f"#SBATCH --{key}={getattr(res, key)}")
-        header += [f"#SBATCH {line}" for line in res.sbatch]
-        body = [
-            "set -uo pipefail",
-            f"# estimated {node.end:.2f} h; jobs start in planned order on their own GPUs",
-        ]
-        holder: dict[int, int] = {}  # GPU → index of the job last started on it
-        for index, placed in enumerate(sorted(node.placed, key=lambda p: (p.start, p.gpus))):
-            before = sorted({holder[g] for g in placed.gpus if g in holder})
-            devices = ",".join(str(g) for g in placed.gpus)
-            body.append(
-                f"# {placed.job.label}: GPU {devices}, from {placed.start:.2f} h for {placed.job.hours:.2f} h"
-            )
-            if before:
-                body.append(
-                    "wait "
-                    + " ".join(f"$job{b}" for b in before)
-                    + " || true  # a failed job is redone by the next run"
-                )
-            body.append(
-                f"CUDA_VISIBLE_DEVICES={devices} {generate_command(exp, rundir, placed.job)} & job{index}=$!"
-            )
-            for g in placed.gpus:
-                holder[g] = index
-        body.append("wait")
-        scripts[f"pack-{number:03d}.sbatch"] = "\n".join(header + body) + "\n"
-    return scripts

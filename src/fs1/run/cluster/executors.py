@@ -3,9 +3,10 @@
 An executor takes the jobs of one wave of the stage graph (stages whose inputs are all done: e.g. every generation
 run, each split in shards) and returns when all have ended, with the failures. ``local`` calls each job in this process
 (today's behaviour); ``slurm`` submits them through submitit as job arrays (``on_slurm.py``); ``ray`` as Ray tasks
-(``on_ray.py``). Jobs are picklable callables that resume from their own records, so a retried, requeued or re-run job
-finishes what is missing and writes nothing twice. Every submission is logged in ``RUNDIR/.jobs/ledger.jsonl`` for
-``fs1 status``.
+(``on_ray.py``). A cluster job is plain data — a top-level function (``fs1.run.jobs.run_job``) with the run directory,
+the stage name and the shard — so it can be read and rerun by hand; it resumes from its own records, so a retried,
+requeued or re-run job finishes what is missing and writes nothing twice. Every submission is logged in
+``RUNDIR/.jobs/ledger.jsonl`` for ``fs1 status``.
 """
 
 from __future__ import annotations
@@ -114,6 +115,10 @@ class LocalExecutor:
     name = "local"
     remote = False
 
+    @classmethod
+    def from_spec(cls, rundir: Path, spec: Any) -> LocalExecutor:
+        return cls()
+
     def run(self, jobs: list[Job], ledger: Ledger) -> list[JobFailure]:
         for job in jobs:
             job.fn()
@@ -127,21 +132,6 @@ def last_error_line(text: str) -> str:
         if "Error" in line or "error" in line or "Exception" in line:
             return line[:300]
     return lines[-1][:300] if lines else "failed"
-
-
-def make_executor(kind: str, rundir: Path, spec: Any) -> Executor:
-    """The executor called ``kind`` configured from the experiment's ``executor`` section."""
-    if kind == "local":
-        return LocalExecutor()
-    if kind == "slurm":
-        from fs1.run.on_slurm import SlurmExecutor
-
-        return SlurmExecutor(rundir, spec.slurm)
-    if kind == "ray":
-        from fs1.run.on_ray import RayExecutor
-
-        return RayExecutor(spec.ray)
-    raise ValueError(f"unknown executor {kind!r}; expected local, slurm or ray")
 
 
 def resources_dict(res: Resources) -> dict[str, Any]:

@@ -1,6 +1,9 @@
-"""Sharded distillation: shard ``I`` of ``N`` distils a contiguous slice of the questions into
-``TRACES.shard-I-of-N.jsonl`` (resumable like any output of ``run_distillation``); the merge puts every
-(question, sample) into ``TRACES.jsonl`` once, joins the shards' error files and writes the merged summary.
+"""The distill stage as the driver sees it (``fs1.stage``): questions → ``traces.jsonl``, one trace per (question,
+sample), appended as the teacher answers. ``fs1 distill`` and the run's ``distill/MODE`` stages both run it.
+
+Sharded, shard ``I`` of ``N`` distils a contiguous slice of the questions into ``TRACES.shard-I-of-N.jsonl``
+(resumable like any output of ``run_distillation``); the merge puts every (question, sample) into ``TRACES.jsonl``
+once, then ``finish_distill_merge`` joins the shards' error files and writes the merged summary.
 
 A unit's seed depends on (run seed, question, sample) only, so merged shards hold the traces one process would have
 written, in the same order. A unit that failed after the backend's retries is in its shard's errors file and not in
@@ -10,19 +13,32 @@ its traces (the unsharded run leaves it out the same way): the merge accepts it 
 from __future__ import annotations
 
 import json
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from fs1.distill.config import DistillConfig, DistillSummary
-from fs1.distill.runner import count_file, side_path
-from fs1.distill.teacher import build_prompt
+from fs1.distill.runner import count_file, run_distillation, side_path
+from fs1.distill.teacher import teacher_prompt
 from fs1.io import InputError, atomic_open, completed_keys, write_json_atomic
-from fs1.records import PathRecord, Question
-from fs1.run.shards import merge_shards, shard_path
+from fs1.records import PathRecord, Question, Trace
+from fs1.shards import shard_path
+from fs1.stage import Stage
 
+OUTPUT = "traces.jsonl"
 SIDE_SUFFIXES = (".errors.jsonl", ".summary.json")
 SUMMED = ("planned", "already_done", "written", "failed", "skipped_no_path", "flagged_no_path")
+
+
+@dataclass
+class DistillSpec:
+    """The teacher's settings, the KG paths by question ID (fs1 mode), and the command's own switches."""
+
+    config: DistillConfig
+    paths: dict[str, PathRecord] | None = None
+    overwrite: bool = False
+    progress: bool = True
 
 
 def trace_key(row: dict[str, Any]) -> tuple[str, int]:
@@ -36,45 +52,37 @@ def planned_keys(
     """Every unit the run asks the teacher for (fs1 questions without a path are left out under ``no_path: skip``)."""
     keys: set[Hashable] = set()
     for question in questions:
-        if build_prompt(question, config.mode, paths, config.no_path) is not None:
+        if teacher_prompt(question, config.mode, paths, config.no_path) is not None:
             keys.update((question.ID, sample) for sample in range(config.samples))
     return keys
 
 
-def expected_keys(
-    out: Path,
-    count: int,
-    questions: list[Question],
-    config: DistillConfig,
-    paths: dict[str, PathRecord] | None,
-) -> set[Hashable]:
-    """The keys the merged file must hold: the planned units less those that failed and were never written."""
-    failed: set[Hashable] = set()
-    written: set[Hashable] = set()
-    for index in range(count):
-        part = shard_path(out, index, count)
-        written |= completed_keys(part, trace_key)  # cuts a torn tail first, as the merge would
-        failed |= completed_keys(side_path(part, ".errors.jsonl"), trace_key)
-    return planned_keys(questions, config, paths) - (failed - written)
+def expected_keys(questions: Sequence[Question], spec: DistillSpec) -> set[Hashable]:
+    return planned_keys(list(questions), spec.config, spec.paths)
 
 
-def merge_distill_shards(
-    out: Path,
-    count: int,
-    questions: list[Question],
-    config: DistillConfig,
-    paths: dict[str, PathRecord] | None,
-    *,
-    remove_parts: bool = True,
-) -> DistillSummary:
-    """Merge the ``count`` shards of ``out`` (every expected key once, else ``InputError`` naming file and line),
-    then the shards' error files and summaries; returns the merged summary, also written to ``OUT.summary.json``."""
-    expected = expected_keys(out, count, questions, config, paths)
-    merge_shards(out, count, expected, trace_key, remove_parts=remove_parts)
-    return finish_distill_merge(out, count, remove_parts=remove_parts)
+def failed_keys(part: Path) -> set[Hashable]:
+    """The units a shard recorded as failed (its errors file): the merge accepts them missing, and only them."""
+    return completed_keys(side_path(part, ".errors.jsonl"), trace_key)
 
 
-def finish_distill_merge(out: Path, count: int, *, remove_parts: bool = True) -> DistillSummary:
+def run_distill(questions: list[Question], spec: DistillSpec, out: Path, resume: bool) -> DistillSummary:
+    return run_distillation(
+        questions, spec.config, out, paths=spec.paths, resume=resume, overwrite=spec.overwrite,
+        show_progress=spec.progress,
+    )  # fmt: skip
+
+
+def distill_line(mode: str, s: dict[str, Any]) -> str:
+    """The console line of a distill stage, from its summary (of the merged file when sharded)."""
+    return (
+        f"  {mode} traces: {s['file_traces']} in file ({s['file_correct']} correct, {s['file_valid']} "
+        f"well-formed), {s['written']} written now in {s['wall_s']:.0f} s"
+        + (f"; note: {s['note']}" if s.get("note") else "")
+    )
+
+
+def finish_distill_merge(out: Path, count: int) -> DistillSummary:
     """After the traces are merged: join the shards' errors files into ``OUT.errors.jsonl`` and their summaries into
     ``OUT.summary.json`` (counts and tokens summed, wall time of the slowest shard, file counts of the merged file)."""
     parts = [shard_path(out, index, count) for index in range(count)]
@@ -99,10 +107,6 @@ def finish_distill_merge(out: Path, count: int, *, remove_parts: bool = True) ->
         merged.errors_path = str(errors)
     count_file(out, merged)
     write_json_atomic(side_path(out, ".summary.json"), merged.to_dict())
-    if remove_parts:
-        for part in parts:
-            for suffix in SIDE_SUFFIXES:
-                side_path(part, suffix).unlink(missing_ok=True)
     return merged
 
 
@@ -130,3 +134,9 @@ def _join_errors(out: Path, parts: list[Path]) -> Path | None:
             text = source.read_text(encoding="utf-8")
             fh.write(text if not text or text.endswith("\n") else text + "\n")
     return target
+
+
+DISTILL: Stage[DistillSpec] = Stage(
+    name="distill", output=OUTPUT, record=Trace, key=trace_key, run=run_distill, expected=expected_keys,
+    excused=failed_keys, after_merge=finish_distill_merge, side_files=SIDE_SUFFIXES,
+)  # fmt: skip
