@@ -160,7 +160,7 @@ def _normalize(text: str, quick: bool = True) -> str:
     if quick and not _has_rule_word(folded):  # most answers: the word rules' patterns would find nothing
         text = _normalize_numbers(folded, words=False)
     else:
-        text = _LEADING_BOOL.sub(lambda m: _BOOL_WORDS[m.group(1).lower()], text)
+        text = _LEADING_BOOL.sub(lambda m: _BOOL_WORDS[m.group(1).lower().translate(_CASE_TWINS)], text)
         text = _drop_articles(text).casefold()
         text = _normalize_numbers(text)
     has_digit = _HAS_DIGIT.search(text) is not None
