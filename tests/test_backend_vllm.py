@@ -53,6 +53,11 @@ def engine(vllm_module: Any) -> fake_vllm.LLM:
     return vllm_module.engines[-1]
 
 
+def generated_ids(vllm_module: Any) -> list[int]:
+    """The token ids the engine returned for its last output (stop string and EOS included, as vLLM's are)."""
+    return list(engine(vllm_module).outputs[-1].token_ids)
+
+
 def test_missing_vllm_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "vllm", None)  # makes `import vllm` raise ImportError
     with pytest.raises(BackendError, match=r"fs1\[vllm\]"):
@@ -129,7 +134,8 @@ def test_stop_string_is_cut_from_text_and_from_the_ids(backend: Any, vllm_module
     assert out.text == THOUGHT and out.stop == ANSWER_MARKER and out.finish_reason == "stop"
     generated = engine(vllm_module).requests  # the engine's tokens include the marker's; the state must not
     assert backend.tokenizer.decode(seq.state.ids, skip_special_tokens=False) == prompt + THOUGHT
-    assert out.tokens > backend.count_tokens(THOUGHT)  # the marker's tokens were generated and are counted
+    # the marker's tokens were generated but are not counted: tokens spell the text, as on every backend
+    assert out.tokens == backend.count_tokens(THOUGHT) < len(generated_ids(vllm_module))
     assert generated[0][1].seed == 5
 
 
@@ -316,9 +322,137 @@ def test_metaspace_continuation_keeps_the_generated_ids(
     [made] = engine(module).outputs
     assert out.text.startswith(" ")  # vLLM's primed decoding keeps the leading space of "\u2581Paris"
     # the ids carried to the next round are the engine's own (EOS cut), the text was never re-encoded
-    assert seq.state.ids == sent + made.token_ids[:-1] and out.tokens == len(made.token_ids)
+    assert (
+        seq.state.ids == sent + made.token_ids[:-1] and out.tokens == len(made.token_ids) - 1
+    )  # EOS not counted
     assert out.text not in encoded and all(not text for text in encoded)
     backend.append([seq], [WAIT])
     backend.continue_([seq], SamplingParams(max_tokens=5, temperature=0.7))
     second, _ = engine(module).requests[1]
     assert second[: len(sent) + len(made.token_ids) - 1] == sent + made.token_ids[:-1]
+
+
+# --- CPU defaults, options, checks before the engine starts ---------------------------------------------------
+
+
+def test_sampling_is_checked_before_an_engine_starts(vllm_module: Any, tmp_path: Any) -> None:
+    """--temperature 2.5 is refused by vLLM's own SamplingParams, before the (minute-long on CPU) engine start."""
+    from fs1.data import load_benchmark
+    from fs1.generate.predictions import GenerateConfig
+    from fs1.generate.progress import generate_with_progress
+
+    config = GenerateConfig(backend="vllm", model=MODEL, temperature=2.5)
+    refused = r"vLLM rejected the sampling parameters: temperature must be in \[0, 2\]"
+    with pytest.raises(BackendError, match=refused):
+        generate_with_progress(load_benchmark("sample", limit=1), config, tmp_path / "p.jsonl", resume=False)
+    assert vllm_module.engines == [] and not (tmp_path / "p.jsonl").exists()
+
+
+def cpu_host(flags: frozenset[str] = frozenset(), available_gib: float = 12.0, env: str | None = None) -> Any:
+    from fs1.backends.vllm_engine import GiB, Host
+
+    return Host(on_cpu=True, cpu_flags=flags, available_bytes=int(available_gib * GiB), kv_cache_env=env)
+
+
+@pytest.mark.parametrize(
+    ("flags", "available", "dtype", "kv_gib"),
+    [(frozenset({"avx2"}), 12.0, "float32", 3.0), (frozenset({"avx512_bf16"}), 40.0, "bfloat16", 8.0),
+     (frozenset({"amx_bf16"}), 2.0, "bfloat16", 1.0)],
+)  # fmt: skip
+def test_cpu_defaults_follow_the_host(
+    flags: frozenset[str], available: float, dtype: str, kv_gib: float
+) -> None:
+    from fs1.backends.vllm_engine import GiB, VLLMOptions, engine_args
+
+    args, note = engine_args(VLLMOptions(), cpu_host(flags, available))
+    assert args["dtype"] == dtype and args["enforce_eager"] is True and args["block_size"] == 32
+    assert args["kv_cache_memory_bytes"] == int(kv_gib * GiB)
+    assert note is not None and note.startswith("vllm on CPU: ") and "\n" not in note
+    assert dtype in note and f"KV cache {kv_gib:g} GiB" in note
+
+
+def test_given_options_win_over_cpu_defaults_and_gpu_gets_none() -> None:
+    from fs1.backends.vllm_engine import GiB, Host, VLLMOptions, engine_args
+
+    given = VLLMOptions(dtype="float32", kv_cache_gib=0.5, enforce_eager=False, block_size=32)
+    args, note = engine_args(given, cpu_host(frozenset({"avx512_bf16"})))
+    assert (args["dtype"], args["kv_cache_memory_bytes"], args["enforce_eager"]) == (
+        "float32",
+        GiB // 2,
+        False,
+    )
+    assert args["block_size"] == 32 and note is None  # nothing chosen for the user: nothing said
+    _, env_note = engine_args(VLLMOptions(dtype="float32"), cpu_host(env="3"))
+    assert env_note == (
+        "vllm on CPU: eager mode, 32-token KV blocks, KV cache 3 GiB (VLLM_CPU_KVCACHE_SPACE from the environment)"
+    )
+    gpu, gpu_note = engine_args(VLLMOptions(), Host(False, frozenset({"avx512_bf16"}), None, None))
+    assert gpu_note is None and gpu["dtype"] == "auto" and "enforce_eager" not in gpu
+    assert "kv_cache_memory_bytes" not in gpu and "block_size" not in gpu  # vLLM's own defaults on a GPU
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [({"block_size": 20}, "block_size"), ({"dtype": "fp8"}, "dtype"), ({"kv_cache_gib": 0}, "kv_cache_gib"),
+     ({"swap_space": 4}, "swap_space")],
+)  # fmt: skip
+def test_engine_options_are_a_declared_validated_list(vllm_module: Any, options: dict, named: str) -> None:
+    from fs1.errors import BackendError, ConfigError
+
+    with pytest.raises((ConfigError, BackendError), match=named):  # by the model reference, or on open
+        load_backend("vllm", MODEL, **options)
+    assert vllm_module.engines == []
+
+
+def test_cpu_platform_starts_with_the_cpu_defaults_and_says_so(
+    monkeypatch: pytest.MonkeyPatch, smollm2_tokenizer: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    module = fake_vllm.install(monkeypatch, smollm2_tokenizer, script, cpu=True)
+    load_backend("vllm", MODEL, block_size=64)
+    args = engine(module).engine_args
+    assert args["enforce_eager"] is True and args["block_size"] == 64 and args["kv_cache_memory_bytes"] > 0
+    assert args["dtype"] in ("float32", "bfloat16")
+    [line] = [line for line in capsys.readouterr().err.splitlines() if line.startswith("vllm on CPU")]
+    assert "eager mode" in line and "KV cache" in line
+    with pytest.raises(BackendError, match="batch_invariant needs vLLM's GPU kernels"):
+        load_backend("vllm", MODEL, batch_invariant=True)
+    assert len(module.engines) == 1  # refused before a second engine started
+
+
+def test_the_root_cause_is_what_the_engine_said_went_wrong_not_a_pointer() -> None:
+    """Excerpts of real vLLM 0.32 CPU output: a failed start, and the model worker killed mid-run."""
+    from fs1.backends.vllm_engine import root_cause
+
+    failed_start = """\
+(EngineCore pid=18312) INFO 12-06 07:06:26 [core.py:133] Initializing a V1 LLM engine (v0.32.0)
+(EngineCore pid=18312) ERROR 12-06 07:07:18 [core.py:1100] EngineCore failed to start.
+(EngineCore pid=18312) ERROR 12-06 07:07:18 [core.py:1100] Traceback (most recent call last):
+(EngineCore pid=18312) ERROR 12-06 07:07:18 [core.py:1100]   File "vllm/v1/engine/core.py", line 90, in __init__
+(EngineCore pid=18312) ERROR 12-06 07:07:18 [core.py:1100] ValueError: To serve at least one request (0.09 GiB KV cache is needed)
+(EngineCore pid=18312) ERROR 12-06 07:07:23 [multiproc_executor.py:315] Worker proc VllmWorker-0 died unexpectedly (exit code: None), shutting down executor.
+Traceback (most recent call last):
+  File "probe.py", line 5, in <module>
+RuntimeError: Engine core initialization failed. See root cause above. Failed core proc(s): {}
+"""
+    assert (
+        root_cause(failed_start) == "ValueError: To serve at least one request (0.09 GiB KV cache is needed)"
+    )
+    killed = """\
+(EngineCore pid=20401) ERROR 12-06 08:11:25 [multiproc_executor.py:315] Worker proc VllmWorker-0 died unexpectedly (exit code: -9), shutting down executor.
+(EngineCore pid=20401) ERROR 12-06 08:11:25 [dump_input.py:72] Dumping input data for V1 LLM engine (v0.32.0) with config: ...
+(EngineCore pid=20401) ERROR 12-06 08:11:25 [core.py:1512] EngineCore encountered a fatal error.
+(EngineCore pid=20401) ERROR 12-06 08:11:25 [core.py:1512] Traceback (most recent call last):
+(EngineCore pid=20401) ERROR 12-06 08:11:25 [core.py:1512]     raise RuntimeError("cancelled")
+(EngineCore pid=20401) ERROR 12-06 08:11:25 [core.py:1512] RuntimeError: cancelled
+"""
+    assert (
+        root_cause(killed)
+        == "Worker proc VllmWorker-0 died unexpectedly (exit code: -9), shutting down executor."
+    )
+    dead = "vllm.v1.engine.exceptions.EngineDeadError: EngineCore encountered an issue. See stack trace (above)\n"
+    assert root_cause("(EngineCore pid=7) torch.OutOfMemoryError: out of memory\n" + dead) == (
+        "OutOfMemoryError: out of memory"
+    )
+    assert (
+        root_cause("INFO all fine\n" + dead) is None
+    )  # nothing but the pointer: the caller says what it knows

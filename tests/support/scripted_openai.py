@@ -8,6 +8,7 @@ faults (429 with ``Retry-After``, 500, a stalled reply) are queued and served be
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from collections import deque
@@ -56,6 +57,15 @@ def echo_responder(endpoint: str, body: dict[str, Any]) -> Reply:
     return Reply(text=f"echo \\boxed{{{str(last)[-20:]}}}")
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """A client that hung up (a test's deadline or byte cap did its work) is not an error: socketserver would print
+    its traceback to stderr from a handler thread, which can outlive the test and land in a later test's output."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 @dataclass
 class ScriptedOpenAIServer:
     """Start with ``with ScriptedOpenAIServer(responder) as srv: srv.base_url``; inspect ``srv.requests``."""
@@ -66,6 +76,7 @@ class ScriptedOpenAIServer:
     faults: deque[Fault] = field(default_factory=deque)
     requests: list[dict[str, Any]] = field(default_factory=list)
     owned_by: str | None = None  # /v1/models "owned_by" (e.g. "vllm", "llamacpp") for server-kind detection
+    max_model_len: int | None = None  # /v1/models "max_model_len" (vLLM publishes the context length there)
     honour_n: bool = True  # False: return one choice whatever "n" asks (as llama-cpp-python does)
     # Extra POST routes by exact path (e.g. "/tokenize", "/apply-template"): body → (status, JSON reply).
     routes: dict[str, Callable[[dict[str, Any]], tuple[int, dict[str, Any]]]] = field(default_factory=dict)
@@ -102,6 +113,8 @@ class ScriptedOpenAIServer:
                     entry: dict[str, Any] = {"id": server.model, "object": "model"}
                     if server.owned_by is not None:
                         entry["owned_by"] = server.owned_by
+                    if server.max_model_len is not None:
+                        entry["max_model_len"] = server.max_model_len
                     self._send(200, json.dumps({"object": "list", "data": [entry]}))
                 else:
                     self._send(404, '{"error": {"message": "not found"}}')
@@ -209,7 +222,7 @@ class ScriptedOpenAIServer:
                 self.wfile.flush()
                 self.close_connection = True
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd = _QuietServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 

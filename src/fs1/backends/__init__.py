@@ -47,7 +47,7 @@ BACKENDS: dict[str, BackendInfo] = {
         gpu=False, checkpoints_on="transformers", extra="fs1[llamacpp]",
     ),
     "vllm": BackendInfo(
-        "fs1.backends.vllm:VLLMBackend", "fs1.backends.vllm:VLLMOptions", remote=False, gpu=True,
+        "fs1.backends.vllm:VLLMBackend", "fs1.backends.vllm_engine:VLLMOptions", remote=False, gpu=True,
         tensor_parallel_option="tensor_parallel_size", extra="fs1[vllm]",
     ),
     "openai": BackendInfo(
@@ -108,10 +108,19 @@ def load_backend(ref: ModelRef | str, model: str | None = None, **kwargs: Any) -
             ref = ModelRef(model=str(model), backend=ref, options=options, **fields)
         except ValidationError as exc:
             raise ConfigError(validation_message(exc, prefix="")) from None
-    name = ref.resolved_backend()
+    return backend_class(ref.resolved_backend())(ref.model, **ref.engine_options(), **runtime)
+
+
+def check_sampling(name: str, params: SamplingParams) -> None:
+    """Backend ``name``'s own check of ``params``, before anything is loaded (``Backend.check_sampling``)."""
+    backend_class(name).check_sampling(params)
+
+
+def backend_class(name: str) -> type[Backend]:
+    """The class of backend ``name`` (its module imported; the engine library loads only when it is opened)."""
     info = backend_info(name)
     try:
-        cls = _load(info.cls)
+        return _load(info.cls)
     except ImportError as exc:
         if (exc.name or "").startswith("fs1"):
             raise  # our own import bug, not a missing optional library
@@ -119,10 +128,9 @@ def load_backend(ref: ModelRef | str, model: str | None = None, **kwargs: Any) -
         raise BackendError(
             f"backend {name!r} needs a library that is not installed: {exc.name}{hint}"
         ) from exc
-    return cls(ref.model, **ref.engine_options(), **runtime)
 
 
 __all__ = [
-    "BACKENDS", "Backend", "BackendError", "BackendInfo", "Completion", "SamplingParams", "Sequence", "backend_info",
-    "load_backend", "options_model", "remote_backends",
+    "BACKENDS", "Backend", "BackendError", "BackendInfo", "Completion", "SamplingParams", "Sequence",
+    "backend_class", "backend_info", "check_sampling", "load_backend", "options_model", "remote_backends",
 ]  # fmt: skip

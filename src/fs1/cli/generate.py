@@ -87,6 +87,11 @@ def generate(
         f"wrote {summary.written} predictions to {written} ({summary.skipped} already there, "
         f"{summary.sequences} sequences generated)"
     )
+    if summary.context:  # an over-long question is kept, marked, never silently empty
+        console.print(
+            f"[yellow]warning:[/] {summary.context} of them reached the model's context length (finish_reason "
+            "context; a prompt that did not fit has no text): scoring counts them as truncated"
+        )
 
 
 def _with_shortcuts(

@@ -21,7 +21,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import AliasChoices, ConfigDict, Field, model_validator
 
-from fs1.backends.base import Backend, BackendError, Completion, SamplingParams
+from fs1.backends.base import FINISH_CONTEXT, Backend, BackendError, Completion, SamplingParams
 from fs1.backends.ref import ENDPOINT_FIELDS, BackendChoice, ModelRef, role_backend
 from fs1.config import SAMPLING_FIELDS, Sampling
 from fs1.data.common import check_unique_ids
@@ -169,11 +169,13 @@ def generation_preset(setting: str, *, greedy: bool = False) -> str:
 
 @dataclass
 class GenerateSummary:
-    """What a run did: predictions written now, skipped as already complete, sequences generated."""
+    """What a run did: predictions written now, skipped as already complete, sequences generated, and of those
+    written, how many ended at the model's context length (a prompt that did not fit: no text)."""
 
     written: int
     skipped: int
     sequences: int
+    context: int = 0
 
 
 def sample_seed(run_seed: int, question_id: str, sample: int) -> int:
@@ -304,7 +306,7 @@ def generate_predictions(
         1 for q, s in todo for b in budgets if (q.ID, s, b) not in done
     )
     params = config.sampling_params()
-    written = finished = 0
+    written = finished = context = 0
     if progress is not None:
         progress(0, len(todo))
     with JsonlAppender(out_path) as sink:
@@ -317,10 +319,11 @@ def generate_predictions(
                 sink.write(_prediction(question, sample, out, config, backend, route))
                 done.add((question.ID, sample, out.budget))
                 written += 1
+                context += out.finish_reason == FINISH_CONTEXT
             finished += len(batch)
             if progress is not None:
                 progress(finished, len(todo))
-    return GenerateSummary(written=written, skipped=skipped, sequences=len(todo))
+    return GenerateSummary(written=written, skipped=skipped, sequences=len(todo), context=context)
 
 
 def _outputs(

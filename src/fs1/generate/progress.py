@@ -21,9 +21,12 @@ def generate_with_progress(
     """Open the model ``config`` names and generate into ``out`` with a live progress bar."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from fs1.backends import load_backend
+    from fs1.backends import check_sampling, load_backend
 
-    engine = load_backend(config.ref())
+    ref = config.ref()
+    # Settings the backend refuses fail before a (slow) engine start.
+    check_sampling(ref.resolved_backend(), config.sampling_params())
+    engine = load_backend(ref)
     # A setting the server cannot serve fails before the progress bar is drawn.
     choose_route(engine, config.setting)
     columns = (TextColumn(description), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -37,8 +37,11 @@ from fs1.backends.base import (
     check_open_args,
     copied,
     greedy_once,
+    parse_options,
 )
 from fs1.backends.openai.bodies import DEFAULT_MAX_RESPONSE_BYTES
+from fs1.backends.openai.context import ContextWindow, context_completion, is_context_error, read_as_context
+from fs1.backends.openai.counting import choice_tokens
 from fs1.backends.openai.protocol import (
     DIALECTS,
     Dialect,
@@ -74,6 +77,12 @@ class OpenAIOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    # Options that change how a reply is reached, never what it says (left out of stage fingerprints).
+    OUTPUT_NEUTRAL: ClassVar[frozenset[str]] = frozenset(
+        {"api_key_env", "concurrency", "timeout", "deadline", "max_response_bytes", "max_retries", "backoff_base",
+         "max_backoff", "max_retry_after", "jitter", "stream"}
+    )  # fmt: skip
+
     base_url: str = Field(default_factory=lambda: os.environ.get("OPENAI_BASE_URL", DEFAULT_BASE_URL),
                           description="OpenAI-compatible base URL, ending in /v1 ($OPENAI_BASE_URL).")  # fmt: skip
     api_key_env: str = Field(DEFAULT_KEY_ENV, description="Environment variable holding the API key.")
@@ -108,6 +117,11 @@ class OpenAIOptions(BaseModel):
     drop_unsupported: bool = Field(
         False, description="Drop top_k/repetition_penalty a server rejects (else raise)."
     )
+    context_length: int | None = Field(
+        None,
+        gt=0,
+        description="The model's context in tokens; None = the server's (vLLM: /v1/models max_model_len).",
+    )
 
 
 @dataclass
@@ -132,7 +146,7 @@ class OpenAIBackend(Backend):
 
     def __init__(self, model: str, *, sleep: Callable[[float], None] = time.sleep, **options: Any) -> None:
         super().__init__(model)
-        self.options = OpenAIOptions(**options)
+        self.options = parse_options(OpenAIOptions, options, self.name)
         self.stats: RemoteStats = RemoteStats()
         self._transport = Transport(
             self.options.base_url, self._api_key(), timeout=self.options.timeout,
@@ -152,6 +166,9 @@ class OpenAIBackend(Backend):
         self._local_tokenizer: Any = None
         self._server_tokenizer = ServerTokenizer(
             self._transport, lambda: self.flavour, lambda: self.served_model
+        )
+        self.context = ContextWindow(
+            self.options.context_length, self._models, lambda: self.served_model, self._prompt_tokens
         )
 
     def _api_key(self) -> str | None:
@@ -258,6 +275,14 @@ class OpenAIBackend(Backend):
             )
         return count
 
+    def _prompt_tokens(self, prompt: str) -> int:
+        """Tokens of a raw prompt as the server counts it (with the special tokens it adds, e.g. a BOS)."""
+        tokenizer = self._tokenizer()
+        if tokenizer is not None:
+            return len(tokenizer.encode(prompt, add_special_tokens=True))
+        count = self._server_tokenizer.count(prompt, special=True)
+        return self.count_tokens(prompt) if count is None else count
+
     def _chat_only(self) -> bool:
         """Whether raw prompts must go through chat; probes the completions endpoint once in auto mode."""
         if self._completions_ok is None and self.flavour == "openai":
@@ -335,12 +360,19 @@ class OpenAIBackend(Backend):
     # --- requests ---
     def _sample(self, prompt: str, text: str, params: SamplingParams, *, n: int, seed: int | None
                 ) -> list[Completion]:  # fmt: skip
-        """Sample from a raw prompt (plus text generated so far), through chat when the server is chat-only."""
+        """Sample from a raw prompt (plus text generated so far), through chat when the server is chat-only; fitted
+        into the model's context (``context.ContextWindow``)."""
         if self._completions_ok is not False:
+            fitted = self.context.fit(prompt + text, params)
+            if fitted is None:  # not one more token fits: the sequence ends here, the run goes on
+                return [context_completion() for _ in range(n)]
+            own, capped = fitted
             try:
-                return self._sample_n(("completions", prompt + text), params, n=n, seed=seed)
+                outs = self._sample_n(("completions", prompt + text), own, n=n, seed=seed)
             except _ChatOnly:
                 pass
+            else:
+                return [read_as_context(out) for out in outs] if capped else outs
         with self._lock:
             messages = self._messages.get(prompt)
         if messages is None:
@@ -382,10 +414,16 @@ class OpenAIBackend(Backend):
     def _request(self, target: tuple[str, Any], params: SamplingParams, *, n: int, seed: int | None
                  ) -> list[Completion]:  # fmt: skip
         kind, payload = target
-        if kind == "completions":
-            reply = self._completions_request(payload, params, n=n, seed=seed)
-        else:
-            reply = self._post(kind, {"messages": payload}, params, n=n, seed=seed)
+        try:
+            if kind == "completions":
+                reply = self._completions_request(payload, params, n=n, seed=seed)
+            else:
+                reply = self._post(kind, {"messages": payload}, params, n=n, seed=seed)
+        except RemoteError as exc:
+            if not is_context_error(exc.status, str(exc)):
+                raise
+            log.warning("%s: the prompt does not fit the model's context: %s", self.options.base_url, exc)
+            return [context_completion() for _ in range(n)]
         return self._completions_of(reply, params, chat=kind == "chat")
 
     def _completions_request(self, prompt: str, params: SamplingParams, *, n: int, seed: int | None) -> Reply:
@@ -443,10 +481,31 @@ class OpenAIBackend(Backend):
             with self._lock:
                 self.stats.generated_tokens += total
         counts = split_tokens(total, reply.choices, params.max_tokens)
+        if (
+            not chat
+        ):  # raw text: the contract's count (spelling.py), where the server's ids or a tokenizer tell it
+            spelled = [choice_tokens(c, self._decode, self._text_tokens) for c in reply.choices]
+            counts = [usage if own is None else own for own, usage in zip(spelled, counts, strict=True)]
         return [
             to_completion(choice, tokens, reply.prompt_tokens, params.stop, chat=chat)
             for choice, tokens in zip(reply.choices, counts, strict=True)
         ]
+
+    def _decode(self, ids: list[int]) -> str | None:
+        """Ids as text with special tokens kept: the local tokenizer, else the server's ``/detokenize``."""
+        tokenizer = self._tokenizer()
+        if tokenizer is not None:
+            return tokenizer.decode(ids, skip_special_tokens=False)
+        return self._server_tokenizer.decode(ids)
+
+    def _text_tokens(self, text: str) -> int | None:
+        """Tokens of ``text`` where a tokenizer (local or the server's) can count them, else ``None``."""
+        if not text:
+            return 0
+        tokenizer = self._tokenizer()
+        if tokenizer is not None:
+            return len(tokenizer.encode(text, add_special_tokens=False))
+        return self._server_tokenizer.count(text)
 
     def _account(self, reply: Reply) -> None:
         prompt = reply.prompt_tokens or 0

