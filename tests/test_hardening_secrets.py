@@ -286,3 +286,34 @@ def test_a_literal_secret_with_a_cluster_executor_is_refused_naming_the_fix(tmp_
     code, output = _fs1("run", str(experiment), "--out", str(tmp_path / "run"))
     assert code == 2 and "cluster jobs would read masked" in output and "${ENV_VAR}" in output, output
     assert leaks(output, _all_secret_forms()) == []
+    assert not (tmp_path / "run" / "experiment.yaml").exists()  # refused before the jobs' copy is written
+
+
+def test_plan_dry_run_refuses_a_literal_secret_and_writes_none_from_references(tmp_path: Path) -> None:
+    """``fs1 plan --dry-run``'s scripts run ``fs1 run RUNDIR/experiment.yaml --only ...``, the masked copy: a literal
+    secret (here a key in a Slurm setup line) is refused before any file is written; written as ``${VAR}`` the
+    scripts, jobs.txt and the run directory hold no secret, and the jobs take it from their environment."""
+    literal = tmp_path / "literal.yaml"
+    literal.write_text(
+        "students: [{name: s, model: smollm2-135m}]\n"
+        f"executor: {{kind: slurm, slurm: {{setup: ['export OPENAI_API_KEY={KEY}']}}}}\n"
+    )
+    plan, rundir = tmp_path / "plan", tmp_path / "run"
+    args = ["--questions", "2", "--dry-run", str(plan), "--out", str(rundir)]
+    code, output = _fs1("plan", str(literal), *args)
+    assert code == 2 and "cluster jobs would read masked" in output, output
+    assert leaks(output, _all_secret_forms()) == [] and not plan.exists() and not rundir.exists()
+
+    referenced = tmp_path / "referenced.yaml"
+    referenced.write_text(
+        "students: [{name: s, model: m, backend: openai, base_url: 'http://h:8000/v1?api-key=${FS1_T_KEY}'}]\n"
+        "kg: sparql:http://alice:${FS1_T_PW}@127.0.0.1:9/sparql\nsettings: [instruct, fs1]\n"
+        "executor: {kind: slurm}\n"
+    )
+    env = {"FS1_T_KEY": QUERY_KEY, "FS1_T_PW": PASSWORD}
+    code, output = _fs1("plan", str(referenced), *args, env=env)
+    assert code == 0 and "jobs.txt" in output, output
+    assert leaks(output, _all_secret_forms()) == []
+    files = [*_every_file(plan), *_every_file(rundir)]
+    assert len(files) >= 4 and all(leaks(text, _all_secret_forms()) == [] for _, text in files)
+    assert "${FS1_T_PW}" in (rundir / "experiment.yaml").read_text()

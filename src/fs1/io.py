@@ -24,6 +24,8 @@ from fs1.records import Record, RecordError
 from fs1.redact import redact_obj
 
 R = TypeVar("R", bound=Record)
+# Why a JSON text too deeply nested for the parser's recursion (``[[[[…``) is refused: one phrase for every reader.
+TOO_DEEP = "nested too deeply to read"
 log = logging.getLogger(__name__)
 
 
@@ -44,6 +46,8 @@ def read_jsonl_rows(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 row = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise InputError(f"{path}:{lineno}: malformed JSON ({exc.msg})") from None
+            except RecursionError:  # json recurses per bracket: ``[[[[…`` exhausts the stack
+                raise InputError(f"{path}:{lineno}: malformed JSON ({TOO_DEEP})") from None
             if not isinstance(row, dict):
                 raise InputError(f"{path}:{lineno}: expected a JSON object")
             yield lineno, row

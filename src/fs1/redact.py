@@ -128,6 +128,22 @@ def is_sensitive_name(name: str) -> bool:
     return bool(_SENSITIVE_NAME.search(name)) and not name.endswith(_POINTER_SUFFIXES)
 
 
+def http_url_problem(url: str) -> str | None:
+    """What keeps ``url`` from being an http(s) URL fs1 can send requests to, as words that follow its name
+    (``must be an http(s) URL``, ``is not a valid URL (Port out of range 0-65535)``), or None: checked where a URL is
+    given, so a bad one is one line at once, not an HTTP library's traceback when the first request goes out."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 — reading it checks it (a port beyond 65535, letters)
+    except ValueError as exc:
+        return f"is not a valid URL ({exc})"
+    if parts.scheme.lower() not in ("http", "https"):
+        return "must be an http(s) URL"
+    if not parts.hostname:
+        return "names no host"
+    return None
+
+
 def redact_url(url: str) -> str:
     """``url`` with its user-info and credential-like parameter values masked (and those values registered)."""
     url = _NETLOC_USERINFO.sub(_userinfo_masked, url, count=1)

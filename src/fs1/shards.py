@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from fs1.errors import ConfigError
-from fs1.io import InputError, _repair_torn_tail, atomic_open, config_path
+from fs1.io import TOO_DEEP, InputError, _repair_torn_tail, atomic_open, config_path
 from fs1.records import Record, RecordError
 
 T = TypeVar("T")
@@ -187,6 +187,8 @@ def _checked_lines(
                 row = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise InputError(f"{where}: malformed JSON ({exc.msg})") from None
+            except RecursionError:
+                raise InputError(f"{where}: malformed JSON ({TOO_DEEP})") from None
             if not isinstance(row, dict):
                 raise InputError(f"{where}: expected a JSON object")
             if record is not None:

@@ -31,7 +31,7 @@ from typing import IO, Any
 from fs1.authors.formats import FORMATS, PARSERS, PREDICTION_FORMATS, AuthorsLine, detect
 from fs1.authors.rows import fields_of, judged_row, score_row
 from fs1.errors import ConfigError, InputError
-from fs1.io import atomic_open, write_json_atomic, write_jsonl_atomic
+from fs1.io import TOO_DEEP, atomic_open, write_json_atomic, write_jsonl_atomic
 from fs1.records import Prediction, Question
 
 IMPORT_FILE = "import.json"
@@ -155,6 +155,8 @@ def read_lines(path: Path, fmt: str) -> Iterator[tuple[str, str, AuthorsLine]]:
                 raise InputError(f"{where}: not UTF-8 text") from None
             except json.JSONDecodeError as exc:
                 raise InputError(f"{where}: malformed JSON ({exc.msg})") from None
+            except RecursionError:
+                raise InputError(f"{where}: malformed JSON ({TOO_DEEP})") from None
             if not isinstance(row, dict):
                 raise InputError(f"{where}: expected a JSON object")
             if shape is None:

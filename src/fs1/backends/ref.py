@@ -20,6 +20,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    field_validator,
     model_validator,
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
@@ -36,6 +37,7 @@ from fs1.backends import (
     remote_backends,
 )
 from fs1.backends.embedded import is_embedded
+from fs1.redact import http_url_problem
 
 
 def _known(name: str) -> str:
@@ -83,6 +85,16 @@ class ModelRef(BaseModel):
         "timeout for openai).",
         json_schema_extra={"cli": "--backend-option"},
     )
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, url: str | None) -> str | None:
+        """A URL requests can go to, refused when the experiment or command is read, not at the first request."""
+        problem = url and http_url_problem(url)
+        if problem:
+            expected = "base_url {problem}: expected http(s)://HOST[:PORT]/v1"
+            raise PydanticCustomError("http_url", expected, {"problem": problem})
+        return url
 
     @model_validator(mode="after")
     def _check_reference(self) -> ModelRef:

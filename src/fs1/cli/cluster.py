@@ -102,8 +102,9 @@ def _write_dry_run(
 
     from fs1.run.cluster.scripts import plan_files
     from fs1.run.rundir import claim, recorded_origin
-    from fs1.run.runner import prepare_rundir
+    from fs1.run.runner import prepare_rundir, refuse_secrets_for_jobs
 
+    refuse_secrets_for_jobs(experiment, rundir)  # the scripts' jobs read the run's masked copy
     claim(rundir, experiment=experiment)
     prepare_rundir(experiment, rundir, recorded_origin(rundir) or experiment.resolve().parent, exp.seed)
     folder.mkdir(parents=True, exist_ok=True)

@@ -51,7 +51,7 @@ from fs1.kg.politeness import (
 )
 from fs1.kg.profile import EndpointProfile, detect_engine, virtuoso_limits
 from fs1.kg.settings import EndpointOptions
-from fs1.redact import redact_url
+from fs1.redact import http_url_problem, redact_url
 from fs1.retry_after import retry_after
 
 log = logging.getLogger(__name__)
@@ -109,8 +109,9 @@ class SparqlKG(KG):
 
     def __init__(self, settings: EndpointSettings | None = None) -> None:
         settings = settings or EndpointSettings()
-        if not settings.url.startswith(("http://", "https://")):
-            raise ConfigError(f"SPARQL endpoint must be an http(s) URL, got {settings.url!r}")
+        problem = http_url_problem(settings.url)
+        if problem:
+            raise ConfigError(f"SPARQL endpoint {problem}, got {redact_url(settings.url)!r}")
         self.settings = settings.model_copy(
             update={
                 "concurrency": settings.concurrency or default_concurrency(settings.url),

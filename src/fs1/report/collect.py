@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-from fs1.io import InputError, read_records
+from fs1.io import TOO_DEEP, InputError, read_records
 from fs1.manifest import MANIFEST_NAME, read_manifest
 from fs1.records import PathRecord, Prediction, Question, Record, Score
 from fs1.summary_types import JUDGED_SUMMARY_FILE, SUMMARY_FILE, JudgedSummary, Summary
@@ -56,6 +56,8 @@ def _read_json(path: Path) -> dict[str, Any]:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}:{exc.lineno}: malformed JSON ({exc.msg})") from None
+    except RecursionError:
+        raise InputError(f"{path}: malformed JSON ({TOO_DEEP})") from None
     except UnicodeDecodeError:
         raise InputError(f"{path}: not UTF-8 text") from None
     except OSError as exc:

@@ -5,12 +5,9 @@ Errors name the file and the offending key path (``students.0.backend``) with th
 
 from __future__ import annotations
 
-import os
-import re
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from fs1.backends.ref import BackendChoice, ModelRef, role_backend
@@ -20,7 +17,8 @@ from fs1.generate.predictions import GenerationSettings
 from fs1.io import InputError
 from fs1.judge.config import JudgeSettings
 from fs1.kg.settings import EndpointOptions, SearchSettings
-from fs1.redact import register_secrets_in
+from fs1.redact import http_url_problem, register_secrets_in
+from fs1.run.yaml_input import line_of, read_experiment_yaml
 from fs1.seeding import DEFAULT_SEED
 from fs1.train.config import SftConfig
 from fs1.vocab import DEFAULT_KS, EMBEDDED_NAME, PAPER_SETTINGS, ExtractMode, RunSetting
@@ -298,97 +296,13 @@ class Experiment(_Strict):
         return data
 
 
-def _line_of(text: str, loc: tuple[Any, ...]) -> int | None:
-    """Best-effort YAML line of a key path, for error messages."""
-    try:
-        node = yaml.compose(text)
-    except yaml.YAMLError:
-        return None
-    for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            match = next((v for k, v in node.value if k.value == str(part)), None)
-            if match is None:
-                key = next((k for k, _ in node.value if k.value == str(part)), None)
-                return key.start_mark.line + 1 if key else node.start_mark.line + 1
-            node = match
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            node = node.value[part]
-        else:
-            break
-    return node.start_mark.line + 1 if node is not None else None
-
-
-class DuplicateKeyError(yaml.YAMLError):
-    """A mapping that gives one key twice (YAML's default is to keep the last silently)."""
-
-    def __init__(self, key: str, line: int, first: int) -> None:
-        super().__init__(f"key {key!r} given twice (first on line {first})")
-        self.line = line
-
-
-class UniqueKeyLoader(yaml.SafeLoader):
-    """``yaml.safe_load`` that refuses duplicate keys instead of letting the last one win."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: dict[Any, int] = {}
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            line = key_node.start_mark.line + 1
-            if key in seen:
-                raise DuplicateKeyError(str(key), line, seen[key])
-            seen[key] = line
-        return super().construct_mapping(node, deep=deep)
-
-
-# Fields that may name a secret through the environment: ``kg: sparql:https://me:${SPARQL_PASSWORD}@host/sparql``.
-SECRET_REF_FIELDS = ("kg", "base_url")
-_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-
-
-def expand_secret_refs(raw: Any, path: Path) -> Any:
-    """``raw`` with every ``${VAR}`` in a ``kg`` or ``base_url`` value replaced by the environment variable: the
-    secret stays out of the file (and of the run's copy of it, which cluster jobs read), the jobs take it from their
-    own environment. An unset variable is an ``InputError`` naming it."""
-    if isinstance(raw, list):
-        return [expand_secret_refs(item, path) for item in raw]
-    if not isinstance(raw, dict):
-        return raw
-    out = {}
-    for key, value in raw.items():
-        if key in SECRET_REF_FIELDS and isinstance(value, str):
-            missing = [name for name in _ENV_REF.findall(value) if name not in os.environ]
-            if missing:
-                raise InputError(f"{path}: {key}: ${{{missing[0]}}} is not set in the environment")
-            value = _ENV_REF.sub(lambda m: os.environ[m.group(1)], value)
-        out[key] = expand_secret_refs(value, path)
-    return out
-
-
 def load_experiment(path: str | Path, base: Path | None = None) -> Experiment:
     """Parse and validate an experiment file; every problem is reported as ``FILE:LINE: key: message``.
 
     Input files are looked for as given, beside the experiment file, then in ``base`` (the directory of the
     experiment file a run was started from, for the copy kept in the run directory)."""
     path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: no such experiment file")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not UTF-8 text") from None
-    try:
-        raw = yaml.load(text, Loader=UniqueKeyLoader) or {}
-    except DuplicateKeyError as exc:
-        raise InputError(f"{path}:{exc.line}: {exc}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark else ""
-        raise InputError(f"{path}{where}: invalid YAML ({getattr(exc, 'problem', exc)})") from None
-    except RecursionError:  # PyYAML builds nested collections recursively
-        raise InputError(f"{path}: invalid YAML (nested too deeply to read)") from None
-    if not isinstance(raw, dict):
-        raise InputError(f"{path}: the experiment file must be a YAML mapping")
-    raw = expand_secret_refs(raw, path)
+    text, raw = read_experiment_yaml(path)
     register_secrets_in(raw)  # a password in the kg URL is masked wherever it shows up later
     try:
         exp = Experiment.model_validate(raw)
@@ -396,7 +310,7 @@ def load_experiment(path: str | Path, base: Path | None = None) -> Experiment:
         lines = []
         for err in exc.errors():
             loc = tuple(err["loc"])
-            line = _line_of(text, loc)
+            line = line_of(text, loc)
             key = ".".join(str(p) for p in loc) or "(top level)"
             lines.append(f"{path}{f':{line}' if line else ''}: {key}: {err['msg']}")
         raise InputError("invalid experiment file:\n" + "\n".join(lines)) from None
@@ -429,6 +343,8 @@ def _check_files(exp: Experiment, path: Path, base: Path | None = None) -> None:
             raise InputError(f"{path}: kg: file not found: {target}")
     elif exp.kg != "bundled" and not exp.kg.startswith("sparql:"):
         raise InputError(f"{path}: kg: expected `bundled`, `local:FILE` or `sparql:URL`, got {exp.kg!r}")
+    elif exp.kg.startswith("sparql:") and (problem := http_url_problem(exp.kg.removeprefix("sparql:"))):
+        raise InputError(f"{path}: kg: the SPARQL endpoint {problem}")
     names = [s.name for s in exp.students]
     if len(set(names)) != len(names):
         raise InputError(f"{path}: students: names must be unique, got {names}")

@@ -51,14 +51,10 @@ def run_experiment(
     if only is not None:
         return run_only(exp, experiment_file, rundir, origin, log, Only(only, shard), verbose=verbose)
     with driver_lock(rundir):
-        masked = keep_experiment_copy(experiment_file, rundir / EXPERIMENT_COPY, log)
         engine = make_executor(exp.executor.kind, rundir, exp.executor)
-        if masked and engine.remote:
-            raise ConfigError(
-                f"{experiment_file} holds a secret (a password or key in a URL) that cluster jobs would read masked "
-                f"from {rundir / EXPERIMENT_COPY}: write it as ${{ENV_VAR}} (e.g. kg: "
-                "sparql:https://me:${SPARQL_PASSWORD}@host/sparql) and set the variable where the jobs run"
-            )
+        if engine.remote:
+            refuse_secrets_for_jobs(experiment_file, rundir)
+        keep_experiment_copy(experiment_file, rundir / EXPERIMENT_COPY, log)
         pipe = Pipeline(exp, rundir, experiment_file, log, verbose=verbose, executor=engine, base=origin)
         pipe.prune = prune
         if prune:
@@ -173,6 +169,20 @@ def same_experiment(copy: Path, experiment_file: Path) -> bool:
     if copy.samefile(experiment_file):
         return True
     return copy.read_bytes() == redact_text(experiment_file.read_bytes().decode("utf-8")).encode("utf-8")
+
+
+def refuse_secrets_for_jobs(experiment_file: Path, rundir: Path) -> None:
+    """Cluster jobs (``fs1 run`` with Slurm or Ray, ``fs1 plan --dry-run``'s scripts) rebuild the run from
+    ``RUNDIR/experiment.yaml``, where fs1 masks every secret: one written into the experiment file would reach them
+    as ``***``. Refused before anything is written, naming the two ways to pass it."""
+    text = experiment_file.read_bytes().decode("utf-8")
+    if redact_text(text) != text:
+        raise ConfigError(
+            f"{experiment_file} holds a secret (a password or key) that cluster jobs would read masked from "
+            f"{rundir / EXPERIMENT_COPY}: in kg or base_url write it as ${{ENV_VAR}} (e.g. kg: "
+            "sparql:https://me:${SPARQL_PASSWORD}@host/sparql), anything else (an API key) put in the environment "
+            "the jobs inherit, and set the variables where the jobs run"
+        )
 
 
 def keep_experiment_copy(experiment_file: Path, copy: Path, log: Log = print) -> bool:

@@ -52,8 +52,15 @@ def _ledger(rundir: Path) -> dict[tuple[str, int | None], dict]:
     path = rundir / LEDGER
     last: dict[tuple[str, int | None], dict] = {}
     if path.exists():
-        for _, row in read_jsonl_rows(path):
-            last[(row["stage"], row.get("shard"))] = row
+        for lineno, row in read_jsonl_rows(path):
+            stage, event, shard = row.get("stage"), row.get("event"), row.get("shard")
+            if not (
+                isinstance(stage, str) and isinstance(event, str) and (shard is None or type(shard) is int)
+            ):
+                raise InputError(
+                    f"{path}:{lineno}: expected a job event: a stage and an event (text), a shard (a number or none)"
+                )
+            last[(stage, shard)] = row
     return last
 
 

@@ -29,6 +29,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import orjson
 
+from fs1.io import TOO_DEEP
 from fs1.records import Prediction, Question, RecordError, _plain_pairs
 from fs1.scoring.extract import (
     EXTRACT_AUTHORS,
@@ -404,6 +405,8 @@ def _decode(raw: bytes) -> Any:
         raise _BadLine("not UTF-8 text") from None
     except json.JSONDecodeError as exc:
         raise _BadLine(f"malformed JSON ({exc.msg})") from None
+    except RecursionError:
+        raise _BadLine(f"malformed JSON ({TOO_DEEP})") from None
 
 
 def _value(value: object) -> str:

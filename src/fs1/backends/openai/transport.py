@@ -41,7 +41,7 @@ from fs1.backends.openai.bodies import (
     iter_body,
     iter_lines,
 )
-from fs1.redact import mask_secret, redact_text, redact_url, register_secret
+from fs1.redact import http_url_problem, mask_secret, redact_text, redact_url, register_secret
 from fs1.retry_after import retry_after
 
 log = logging.getLogger(__name__)
@@ -129,9 +129,10 @@ class Transport:
         deadline: float | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
-        if not base_url.lower().startswith(("http://", "https://")):
+        problem = http_url_problem(base_url)
+        if problem:
             raise BackendError(
-                f"base_url must be an http(s) URL ending in /v1, got {redact_text(base_url)!r}"
+                f"base_url {problem} (http(s)://HOST[:PORT]/v1), got {redact_text(base_url)!r}"
             )
         self.base_url = base_url.rstrip("/")
         self.root_url = self.base_url.removesuffix("/v1")
