@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import stat
 import subprocess
 import sys
 import urllib.parse
@@ -160,10 +161,12 @@ def test_a_server_echo_of_a_basic_credential_is_masked(monkeypatch: pytest.Monke
 # --- whole commands ---
 
 
-def _fs1(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> tuple[int, str]:
+def _fs1(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, umask: int | None = None
+) -> tuple[int, str]:
     """``fs1 ARGS`` as a user runs it (a process of its own, its real terminal streams captured)."""
     done = subprocess.run(
-        [sys.executable, "-m", "fs1.cli.main", *args], capture_output=True, text=True, cwd=cwd,
+        [sys.executable, "-m", "fs1.cli.main", *args], capture_output=True, text=True, cwd=cwd, umask=umask or -1,
         env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)]), **(env or {})},
     )  # fmt: skip
     return done.returncode, done.stdout + done.stderr
@@ -202,7 +205,9 @@ def test_a_failing_command_with_secrets_in_its_url_leaks_them_nowhere(tmp_path: 
 @pytest.mark.slow
 def test_no_secret_in_any_file_of_a_run_or_on_its_console(tmp_path: Path, tiny_model_dir: Path) -> None:
     """The done-when of item 2: a whole run (paths on a SPARQL server behind a password and a query key, an OpenAI
-    teacher and judge behind an API key, both servers echoing the secrets back in every encoding)."""
+    teacher and judge behind an API key, both servers echoing the secrets back in every encoding). Run under umask
+    027, it also shows item 11's other half: every file and folder of the run, the trained model's weights included
+    (safetensors writes them 0600), has the mode the umask gives."""
     basic = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
     echo = " ".join([*encodings(KEY).values(), f"Basic {basic}"])
 
@@ -234,8 +239,14 @@ def test_no_secret_in_any_file_of_a_run_or_on_its_console(tmp_path: Path, tiny_m
         experiment = tmp_path / "exp.yaml"
         experiment.write_text(yaml.safe_dump(exp))
         rundir = tmp_path / "run"
-        code, output = _fs1("run", str(experiment), "--out", str(rundir), env={"OPENAI_API_KEY": KEY})
+        code, output = _fs1(
+            "run", str(experiment), "--out", str(rundir), env={"OPENAI_API_KEY": KEY}, umask=0o027
+        )
     assert code == 0, output
+    modes = {p: stat.S_IMODE(p.lstat().st_mode) for p in [rundir, *rundir.rglob("*")] if not p.is_symlink()}
+    wrong = {str(p.relative_to(rundir)): oct(m) for p, m in modes.items()
+             if m not in ((0o750,) if p.is_dir() else (0o640, 0o750))}  # fmt: skip
+    assert wrong == {} and any(p.name == "model.safetensors" for p in modes), wrong
     forms = _all_secret_forms()
     assert leaks(output, forms) == [], output
     searched = 0
