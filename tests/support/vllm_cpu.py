@@ -105,9 +105,11 @@ def pytest_sessionfinish() -> None:
         _EarlyBuild.proc.wait()
 
 
-def _env(cpu: str | None) -> dict[str, str]:
+def _env(cpu: str | None, scratch: Path) -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), str(ROOT)])
+    # vLLM's output files (kept where an error names them) land in the fixture's directory, removed at the end
+    env["TMPDIR"] = str(scratch)
     env.pop("VLLM_CPU_KVCACHE_SPACE", None)
     if cpu is not None:  # one core each, so the two engines do not bind to the same one
         env["VLLM_CPU_OMP_THREADS_BIND"] = cpu
@@ -161,7 +163,8 @@ class Worker:
         spec = json.dumps({"model": str(self.model), "options": self.options})
         with self.log.open("w") as log:
             self._proc = subprocess.Popen(
-                [str(self.python), "-m", "tests.support.vllm_worker", *flags, spec], cwd=ROOT, env=_env(cpu),
+                [str(self.python), "-m", "tests.support.vllm_worker", *flags, spec], cwd=ROOT,
+                env=_env(cpu, self.log.parent),
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True, start_new_session=True,
             )  # fmt: skip
 
@@ -242,7 +245,7 @@ class Server:
     def launch(self, cpu: str | None) -> None:
         self.port = free_port()
         with self.log.open("wb") as log:
-            self._proc = subprocess.Popen(self.command(), cwd=ROOT, env=_env(cpu), stdout=log,
+            self._proc = subprocess.Popen(self.command(), cwd=ROOT, env=_env(cpu, self.log.parent), stdout=log,
                                           stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
 
     def wait_ready(self, timeout_s: float = START_TIMEOUT_S) -> None:
