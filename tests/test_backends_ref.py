@@ -118,3 +118,23 @@ def test_a_new_backend_is_a_module_and_one_registry_entry(
     code, output = cli("generate", "--benchmark", "sample", "--out", str(tmp_path / "q.jsonl"), "--backend", "echo",
                        "--backend-option", "rply=x")  # fmt: skip
     assert code == 2 and "not an option of the echo backend (its options: reply)" in output
+
+
+def test_options_that_change_outputs_are_in_the_fingerprints_and_transport_options_are_not() -> None:
+    from fs1.run.config import JudgeSpec, ModelSpec
+
+    plain = ModelSpec(name="s", model="m", backend="transformers")
+    assert plain.fingerprint() == plain.model_dump(exclude={"options"})  # runs without options keep theirs
+    bf16 = ModelSpec(name="s", model="m", backend="transformers", options={"dtype": "bfloat16"})
+    fp32 = ModelSpec(name="s", model="m", backend="transformers", options={"dtype": "float32"})
+    assert len({json.dumps(x.fingerprint(), sort_keys=True) for x in (plain, bf16, fp32)}) == 3
+    server = {"name": "s", "model": "m", "backend": "openai", "base_url": "http://127.0.0.1:9/v1"}
+    waits = ModelSpec(**server, options={"timeout": 5, "max_retries": 1, "concurrency": 2})
+    assert waits.fingerprint() == ModelSpec(**server).fingerprint()
+    context = ModelSpec(**server, options={"context_length": 2048})
+    assert context.fingerprint() != ModelSpec(**server).fingerprint()
+    judge = JudgeSpec(model="m", backend="transformers")
+    assert (
+        judge.fingerprint()
+        != JudgeSpec(model="m", backend="transformers", options={"dtype": "float32"}).fingerprint()
+    )

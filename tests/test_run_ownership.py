@@ -120,6 +120,8 @@ def test_two_drivers_on_one_run_directory_cannot_both_run(tmp_path: Path, tiny_m
         assert code == 2 and "is being run by another fs1 run" in output, output
         assert f"pid {holder.pid}" in output and "host " in output and "since " in output
         assert _files(out) == before  # the second driver wrote nothing
+        code, output = cli("status", str(out))
+        assert code == 0 and "fs1 run on host" in output and f"pid {holder.pid}" in output, output
         holder.kill()  # kill -9: the lock file stays, the lock goes with the process
         holder.wait()
         code, output = cli("run", str(experiment), "--out", str(out))

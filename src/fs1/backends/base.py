@@ -13,10 +13,10 @@ import copy
 import dataclasses
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from fs1.config import SAMPLING_FIELDS, Sampling
-from fs1.errors import BackendError
+from fs1.errors import BackendError, validation_message
 
 # Why a continuation ended (``Completion.finish_reason``).
 FINISH_STOP = "stop"  # a stop string or end-of-sequence
@@ -128,6 +128,20 @@ class BackendStats:
     prefilled_tokens: int = 0
     generated_tokens: int = 0
     calls: int = 0
+
+
+OptionsT = TypeVar("OptionsT")
+
+
+def parse_options(model: type[OptionsT], options: dict[str, Any], backend: str) -> OptionsT:
+    """A backend's options checked against its options model: a bad value is one ``BackendError`` line naming the
+    option (``load_backend`` checks them earlier, at experiment load; this covers a backend class built directly)."""
+    from pydantic import ValidationError
+
+    try:
+        return model(**options)
+    except ValidationError as exc:
+        raise BackendError(f"backend {backend!r}: {validation_message(exc, prefix='')}") from None
 
 
 class Backend(ABC):

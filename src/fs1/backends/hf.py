@@ -23,6 +23,7 @@ from fs1.backends.base import (
     SamplingParams,
     Sequence,
     check_open_args,
+    parse_options,
     render_chat,
 )
 from fs1.backends.decoding import (
@@ -86,7 +87,7 @@ class TransformersBackend(Backend):
         super().__init__(model)
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        self.options = opts = TransformersOptions(**options)
+        self.options = opts = parse_options(TransformersOptions, options, self.name)
         if opts.threads:
             torch.set_num_threads(opts.threads)
         self.device = opts.device or ("cuda" if torch.cuda.is_available() else "cpu")

@@ -21,7 +21,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from fs1.backends.base import Backend, BackendError, Completion, SamplingParams, Sequence, check_open_args
+from fs1.backends.base import (
+    Backend,
+    BackendError,
+    Completion,
+    SamplingParams,
+    Sequence,
+    check_open_args,
+    parse_options,
+)
 from fs1.backends.decoding import (
     NATIVE_BF16_FLAGS,
     ByteDetok,
@@ -100,7 +108,7 @@ class LlamaCppBackend(Backend):
 
     def __init__(self, model: str, **options: Any) -> None:
         super().__init__(model)
-        self.options = opts = LlamaCppOptions(**options)
+        self.options = opts = parse_options(LlamaCppOptions, options, self.name)
         threads, slots, weights = opts.threads, opts.slots, opts.weights
         ctx_per_sequence, batch_tokens = opts.ctx_per_sequence, opts.batch_tokens
         self._ll = ll = _import_llama_cpp()

@@ -121,6 +121,15 @@ class ModelRef(BaseModel):
         server settings of a remote backend."""
         return self._checked_options(self.resolved_backend()).model_dump(exclude_unset=True)
 
+    def output_options(self) -> dict[str, Any]:
+        """The options given that can change what the model writes (dtype, weights, threads, context, …): a stage's
+        fingerprint records them, so changing one redoes the stage. Options an options model lists in its
+        ``OUTPUT_NEUTRAL`` (timeouts, retries, memory shares) change only how a result is reached."""
+        neutral: frozenset[str] = getattr(
+            options_model(self.resolved_backend()), "OUTPUT_NEUTRAL", frozenset()
+        )
+        return {name: value for name, value in sorted(self.options.items()) if name not in neutral}
+
     def with_options(self, **extra: Any) -> ModelRef:
         """This reference with more options (a role's server settings, a job's GPU count), checked again."""
         return ModelRef(**{**self.ref().model_dump(), "options": {**self.options, **extra}})

@@ -52,6 +52,7 @@ from fs1.backends.base import (
     SamplingParams,
     Sequence,
     check_open_args,
+    parse_options,
     render_chat,
 )
 from fs1.backends.embedded import resolve_for_transformers
@@ -100,7 +101,7 @@ class VLLMBackend(Backend):
     def __init__(self, model: str, **options: Any) -> None:
         super().__init__(model)
         self.stats: VLLMStats = VLLMStats()
-        self.options = VLLMOptions(**options)
+        self.options = parse_options(VLLMOptions, options, self.name)
         self._vllm = _import_vllm()
         self._refusals = _validation_errors()
         self._dead = _engine_errors()

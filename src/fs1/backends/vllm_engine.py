@@ -38,7 +38,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -83,6 +83,8 @@ class VLLMOptions(BaseModel):
     default (see the module notes for CPU)."""
 
     model_config = ConfigDict(extra="forbid")
+    # Memory shares change how much runs at once, not what a sequence says (left out of stage fingerprints).
+    OUTPUT_NEUTRAL: ClassVar[frozenset[str]] = frozenset({"gpu_memory_utilization", "kv_cache_gib"})
 
     seed: int = Field(0, description="Engine seed (sequences without their own seed draw from it).")
     tokenizer: str | None = Field(

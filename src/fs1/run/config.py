@@ -54,9 +54,13 @@ class ModelSpec(ModelRef):
         return v
 
     def fingerprint(self) -> dict[str, Any]:
-        """What decides a student's outputs, in the shape earlier runs recorded; its options (timeouts, threads,
-        dtype) are left out, as they were."""
-        return self.model_dump(exclude={"options"})
+        """What decides a student's outputs, in the shape earlier runs recorded: options that change outputs
+        (dtype, weights, threads, …) are added only when given, so a run without them keeps its fingerprint, and
+        timeouts or retries are never part of it."""
+        what = self.model_dump(exclude={"options"})
+        if options := self.output_options():
+            what["options"] = options
+        return what
 
 
 class TeacherSpec(DistillConfig):
@@ -145,6 +149,8 @@ class JudgeSpec(JudgeSettings):
         }  # fmt: skip
         if self.rules is not None:
             what["rules"] = list(self.rules)
+        if options := self.output_options():  # a local judge's dtype decides verdicts too
+            what["options"] = options
         return what
 
 

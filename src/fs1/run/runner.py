@@ -57,21 +57,23 @@ def run_experiment(
         pipe.prune = prune
         if prune:
             prune_stale(rundir, log)
-        inputs: dict[str, str | Path | None] = {"experiment": experiment_file}
-        extra = {"experiment_dir": str(origin)}
-        with recording(
-            rundir / MANIFEST_NAME, seeds={"run": exp.seed}, inputs=inputs, extra=extra
-        ) as manifest:
-            run_stages(pipe)
-            manifest["seeds"]["train"] = {
-                f"{s.name}-{mode}": pipe.train_seed(s, mode)
-                for s in exp.students
-                for mode in trained_modes(exp)
-            }
-        from fs1.report import write_report
-
-        write_report(rundir, title=f"fs1 report — {exp.name}")
+        drive(pipe, experiment_file, origin)
     return pipe
+
+
+def drive(pipe: Pipeline, experiment_file: Path, origin: Path) -> None:
+    """Every stage of the run, recorded in its manifest (which marks the directory fs1's), then the report."""
+    from fs1.report import write_report
+
+    exp, rundir = pipe.exp, pipe.rundir
+    inputs: dict[str, str | Path | None] = {"experiment": experiment_file}
+    extra = {"experiment_dir": str(origin)}
+    with recording(rundir / MANIFEST_NAME, seeds={"run": exp.seed}, inputs=inputs, extra=extra) as manifest:
+        run_stages(pipe)
+        manifest["seeds"]["train"] = {
+            f"{s.name}-{mode}": pipe.train_seed(s, mode) for s in exp.students for mode in trained_modes(exp)
+        }
+    write_report(rundir, title=f"fs1 report — {exp.name}")
 
 
 def run_only(

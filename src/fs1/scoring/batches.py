@@ -23,10 +23,10 @@ from array import array
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring
-from operator import attrgetter
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import numpy as np
 import orjson
 
 from fs1.records import Prediction, Question, RecordError, _plain_pairs
@@ -45,10 +45,10 @@ from fs1.scoring.extract import (
     raw_answer_part,
     trim_answer_part,
 )
-from fs1.scoring.match import scoring_gold
+from fs1.scoring.match import EXCLUDED_RESULT, NO_ANSWER_RESULT, _gold_forms, match_forms, scoring_gold
 from fs1.scoring.normalize import normalize_answer
 from fs1.scoring.outcome import starts_as_refusal
-from fs1.scoring.prediction import TRUNCATED_REASONS, authors_hint, score_extraction
+from fs1.scoring.prediction import TRUNCATED_REASONS, authors_hint, score_from_match
 from fs1.scoring.summary import VerdictColumns
 
 RANGE_BYTES = 4 << 20
@@ -57,10 +57,16 @@ _string = encode_basestring  # JSON string literal, non-ASCII kept (as ensure_as
 _CACHE_ENTRIES = 1 << 13
 # Answer parts longer than this (whole plain replies) are rarely repeated: extracted without being remembered.
 _CACHED_PART_CHARS = 512
-_PLAIN = _plain_pairs(Prediction)
-_MAX_SAMPLE = (1 << 63) - 1  # (field, type) pairs a row may hold as they are
+_PLAIN = _plain_pairs(Prediction)  # (field, type) pairs a row may hold as they are
+_MAX_SAMPLE = (1 << 63) - 1
+_SPACE = frozenset(b" \t\n\r\x0b\x0c")  # what bytes.isspace() counts as white space
 _VIA_TEXT = {via: _string(via) for via in (VIA_BOX, VIA_MARKER, VIA_LINE, VIA_NONE, VIA_TAIL)}
+# id, sample, text, budget, finish_reason, route
+_Record = tuple[str, int, str, "int | None", "str | None", "str | None"]
+_Answer = tuple["str | None", str]  # (extracted answer, how it was found)
+_PartKey = tuple[str, bool, bool]  # (raw answer part, closed, allow_line)
 _NOTHING = (None, VIA_NONE)  # no answer part: no answer
+_BOOLEAN = {True: "true", False: "false"}
 
 
 @dataclass
@@ -99,17 +105,30 @@ class _Verdict(NamedTuple):
     refusal: bool  # answer_key starts as a refusal (summary.VerdictColumns.refusals)
 
 
-class Golds(dict[str, tuple[str, ...]]):
-    """The gold answers each question is scored against (``scoring_gold``), worked out for a question when it is
-    first asked for: a worker scores a few of the benchmark's questions. A missing ID is a ``KeyError``."""
+class Golds(Mapping[str, tuple[str, ...]]):
+    """The gold answers each question is scored against (``scoring_gold``), worked out when asked for: a worker
+    scores a few of the benchmark's questions (and remembers what it needs, ``RangeScorer``)."""
 
     def __init__(self, questions: Mapping[str, Question]) -> None:
-        super().__init__()
         self.questions = questions
 
-    def __missing__(self, qid: str) -> tuple[str, ...]:
-        gold = self[qid] = scoring_gold(self.questions[qid])
-        return gold
+    def __getitem__(self, qid: str) -> tuple[str, ...]:
+        return scoring_gold(self.questions[qid])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.questions)
+
+    def __len__(self) -> int:
+        return len(self.questions)
+
+
+class _Facts(NamedTuple):
+    """What the verdicts on one question's answers need: its lines' text up to the sample number, its gold answers,
+    and their normalised forms with the answer each comes from (``match._gold_forms``; ``None``: excluded)."""
+
+    prefix: str
+    gold: tuple[str, ...]
+    forms: tuple[tuple[str, ...], tuple[str, ...]] | None
 
 
 class RangeScorer:
@@ -122,10 +141,9 @@ class RangeScorer:
         self.path = path
         self.golds = golds
         self.authors = extract == EXTRACT_AUTHORS
-        self.parts: dict[
-            tuple[str, bool, bool], tuple[str | None, str]
-        ] = {}  # (raw part, closed, allow_line) ->
+        self.parts: dict[_PartKey, _Answer] = {}
         self.verdicts: dict[tuple[str | None, str], _Verdict] = {}
+        self.facts: dict[str, _Facts] = {}
 
     def __call__(self, start: int, end: int) -> RangeResult:
         with open(self.path, "rb") as fh:
@@ -146,83 +164,136 @@ class RangeScorer:
                 gc.enable()
 
     def _score_bytes(self, data: bytes) -> RangeResult:
-        result = RangeResult(newlines=data.count(b"\n"))
+        # In phases over the range's lines (read them; find their answers; judge them; write), each one a loop over the
+        # same few functions: interleaved per line, the code of extraction, normalisation and matching pushed the
+        # rest out of the processor's instruction cache, at a cost larger than all the work of a line.
+        result = RangeResult()
+        lines, records, result.newlines, error = _read_lines(data)
+        answers = self._answers(records)
+        indices, table, failed = self._verdicts(records, answers)
+        if failed is not None:  # an unknown question ID, before any bad line
+            error, records = failed, records[: len(indices)]
+        if error is not None:
+            result.error, result.error_line = error, lines[len(records)]
         out: list[str] = []
-        verdicts: list[_Verdict] = []
         units: list[int] = []
         unit_keys: dict[tuple[str, int | None], int] = {}
-        unit, last = -1, None
-        add_route, samples = result.routes.add, result.columns.sample
-        for lineno, raw in enumerate(data.split(b"\n"), 1):
-            if not raw or raw.isspace():  # (no copy of the line, unlike strip())
-                continue
-            try:
-                qid, sample, text, budget, finish_reason, route = _fields(raw)
-                answer, via = self._answer(text, finish_reason)
-                verdict = self.verdicts.get((answer, qid))
-                if verdict is None:  # (a new answer, or a new question: its ID is checked here)
-                    verdict = self._new_verdict(answer, via, qid)
-            except _BadLine as exc:
-                result.error, result.error_line = str(exc), lineno
-                break
+        unit, last, add_route = -1, None, result.routes.add
+        for (qid, sample, _, budget, _, route), index, (_, via) in zip(
+            records, indices, answers, strict=False
+        ):
+            verdict = table[index]
             budget_text = "" if budget is None else f', "budget": {budget}'
             out.append(f"{verdict.prefix}{sample}{verdict.middle}{_VIA_TEXT[via]}{budget_text}{verdict.end}")
             if (qid, budget) != last:  # the samples of a unit are usually neighbours
                 last = (qid, budget)
                 unit = unit_keys.setdefault(last, len(unit_keys))
             units.append(unit)
-            samples.append(sample)
-            verdicts.append(verdict)
             add_route(route)
         result.data = "".join(out).encode("utf-8")
-        _fill_columns(result.columns, unit_keys, units, verdicts)
+        result.columns.sample = array("q", [record[1] for record in records])
+        _fill_columns(result.columns, unit_keys, units, indices, table)
         return result
 
-    def _answer(self, text: str, finish_reason: str | None) -> tuple[str | None, str]:
-        """The extracted answer of a reply and how it was found, remembered per (raw) answer part."""
+    def _answers(self, records: list[_Record]) -> list[_Answer]:
+        """Each record's extracted answer and how it was found; each answer part new to this scorer extracted once."""
         if self.authors:
-            extraction = extract_authors(text)
-            return extraction.answer, extraction.via
-        raw, closed = raw_answer_part(text)
-        if raw is None:
-            return _NOTHING
-        allow_line = closed or finish_reason not in TRUNCATED_REASONS
-        key = (raw, closed, allow_line)
-        found = self.parts.get(key)
-        if found is None:
-            # (not extract_from_part, whose own cache of answer parts this one replaces)
+            return [(found.answer, found.via) for found in map(extract_authors, (r[2] for r in records))]
+        keys: list[_PartKey | None] = []
+        for record in records:
+            raw, closed = raw_answer_part(record[2])
+            keys.append(None if raw is None else (raw, closed, closed or record[4] not in TRUNCATED_REASONS))
+        parts = self.parts
+        found: dict[_PartKey, _Answer] = {}
+        new: dict[_PartKey, None] = {}
+        for key in keys:
+            if key is not None and key not in found:
+                known = parts.get(key)
+                if known is None:
+                    new[key] = None
+                else:
+                    found[key] = known
+        for key in new:
+            raw, closed, allow_line = key
             extraction = extract_part(trim_answer_part(raw, closed), allow_line)
-            found = (extraction.answer, extraction.via)
+            found[key] = (extraction.answer, extraction.via)
             if len(raw) <= _CACHED_PART_CHARS:
-                if len(self.parts) >= _CACHE_ENTRIES:
-                    self.parts.clear()
-                self.parts[key] = found
-        return found
+                if len(parts) >= _CACHE_ENTRIES:
+                    parts.clear()
+                parts[key] = found[key]
+        return [_NOTHING if key is None else found[key] for key in keys]
+
+    def _verdicts(
+        self, records: list[_Record], answers: list[_Answer]
+    ) -> tuple[list[int], list[_Verdict], str | None]:
+        """The range's distinct verdicts (in the order of their first line) and each record's index among them; each
+        (answer, question) new to this scorer judged once, in the order of the lines. At an unknown question ID: the
+        indices of the records before its line, their verdicts, and the error."""
+        cache = self.verdicts
+        local: dict[tuple[str | None, str], int] = {}
+        table: list[_Verdict | None] = []
+        firsts: list[int] = []  # per verdict, its first record
+        indices: list[int] = []
+        for position, ((answer, _), record) in enumerate(zip(answers, records, strict=True)):
+            pair = (answer, record[0])
+            index = local.get(pair)
+            if index is None:
+                index = local[pair] = len(table)
+                table.append(cache.get(pair))
+                firsts.append(position)
+            indices.append(index)
+        for index, verdict in enumerate(table):
+            if verdict is None:
+                first = firsts[index]
+                try:
+                    table[index] = self._new_verdict(answers[first][0], answers[first][1], records[first][0])
+                except _BadLine as exc:
+                    return indices[:first], table[:index], str(exc)  # type: ignore[return-value]
+        return indices, table, None  # type: ignore[return-value]
 
     def _new_verdict(self, answer: str | None, via: str, qid: str) -> _Verdict:
+        facts = self.facts.get(qid)
+        if facts is None:
+            facts = self._facts(qid)
+        if len(self.verdicts) >= _CACHE_ENTRIES:
+            self.verdicts.clear()
+        found = NO_ANSWER if answer is None else Extraction(answer, via)
+        verdict = self.verdicts[(answer, qid)] = _verdict(facts, found)
+        return verdict
+
+    def _facts(self, qid: str) -> _Facts:
         try:
             gold = self.golds[qid]
         except KeyError:
             raise _BadLine(f"unknown question ID {qid!r}") from None
-        if len(self.verdicts) >= _CACHE_ENTRIES:
-            self.verdicts.clear()
-        found = NO_ANSWER if answer is None else Extraction(answer, via)
-        verdict = self.verdicts[(answer, qid)] = _verdict(qid, found, gold)
-        return verdict
+        if len(self.facts) >= _CACHE_ENTRIES:
+            self.facts.clear()
+        prefix = f'{{"id": {_string(qid)}, "sample": '
+        facts = self.facts[qid] = _Facts(prefix, gold, _gold_forms(gold) if gold else None)
+        return facts
 
 
-def _verdict(qid: str, found: Extraction, gold: tuple[str, ...]) -> _Verdict:
-    score = score_extraction(qid, 0, None, found, gold)
-    gold_text = f', "gold": {_string(score.meta["gold"])}' if "gold" in score.meta else ""
-    answer_key = normalize_answer(score.extracted) if score.extracted is not None else ""
+def _verdict(facts: _Facts, found: Extraction) -> _Verdict:
+    """The verdict on ``found`` (``score_extraction``'s, without its memo tables: each (answer, question) comes here
+    once) with its line pieces."""
+    # The answer is normalised once, for the match and for its vote (a correct one was, as a gold answer); the table
+    # behind match_normalized would grow to millions of entries that files grouped by question never look up again.
+    answer_key = normalize_answer(found.answer) if found.answer is not None else ""
+    if facts.forms is None:
+        result = EXCLUDED_RESULT
+    elif found.answer is None:
+        result = NO_ANSWER_RESULT
+    else:
+        result = match_forms(answer_key, *facts.forms, cached=False)
+    score = score_from_match("", 0, None, found, result)
     return _Verdict(
-        prefix=f'{{"id": {_string(qid)}, "sample": ',
+        prefix=facts.prefix,
         middle=(
-            f', "extracted": {_value(score.extracted)}, "correct": {_value(score.correct)}, '
-            f'"match": {_string(score.match)}, "exact": {_value(score.exact)}, "f1": {_value(score.f1)}, '
+            f', "extracted": {_value(found.answer)}, "correct": {_BOOLEAN[score.correct]}, '
+            f'"match": {_string(score.match)}, "exact": {_BOOLEAN[score.exact]}, "f1": {_value(score.f1)}, '
             '"meta": {"via": '
         ),
-        end=gold_text + "}}\n",
+        end=(f', "gold": {_string(score.meta["gold"])}}}}}\n' if "gold" in score.meta else "}}\n"),
         correct=score.correct,
         exact=score.exact,
         f1=score.f1,
@@ -235,32 +306,67 @@ def _fill_columns(
     columns: VerdictColumns,
     unit_keys: dict[tuple[str, int | None], int],
     units: list[int],
-    verdicts: list[_Verdict],
+    indices: list[int],
+    table: list[_Verdict],
 ) -> None:
-    """The range's verdict columns, as ``VerdictColumns.add_verdict`` per line would have gathered them."""
+    """The range's verdict columns, as ``VerdictColumns.add_verdict`` per line would have gathered them: each
+    distinct verdict's values (answers numbered in the order of their first line) picked per record by numpy."""
     columns.unit_keys, columns.unit = unit_keys, array("q", units)
-    columns.correct = array("b", map(attrgetter("correct"), verdicts))
-    columns.exact = array("b", map(attrgetter("exact"), verdicts))
-    columns.f1 = array("d", map(attrgetter("f1"), verdicts))
     number = columns.answer_id
-    columns.answer = array("q", [number(v.answer_key, v.refusal) if v.answer_key else -1 for v in verdicts])
+    answer_ids = [number(v.answer_key, v.refusal) if v.answer_key else -1 for v in table]
+    picks = np.asarray(indices, dtype=np.intp)
+    for name, values, typecode, dtype in (
+        ("correct", [v.correct for v in table], "b", np.int8),
+        ("exact", [v.exact for v in table], "b", np.int8),
+        ("f1", [v.f1 for v in table], "d", np.float64),
+        ("answer", answer_ids, "q", np.int64),
+    ):
+        column = array(typecode)
+        column.frombytes(np.asarray(values, dtype=dtype)[picks].tobytes())
+        setattr(columns, name, column)
 
 
-def _fields(raw: bytes) -> tuple[str, int, str, int | None, str | None, str | None]:
-    """What scoring reads of one line (id, sample, text, budget, finish_reason, route); ``_BadLine`` (what is
-    wrong) if it is not a valid prediction."""
-    try:
-        row = orjson.loads(raw)
+def _read_lines(data: bytes) -> tuple[list[int], list[_Record], int, str | None]:
+    """The records of a range's lines up to the first bad one: their line numbers (counted from 1 in the range, one
+    more for the bad line), the records, the range's newlines and the bad line's error (``None``: none)."""
+    lines: list[int] = []
+    records: list[_Record] = []
+    # Lines are read through a memoryview (split() would copy every line) and counted here (bytes.count() takes
+    # longer than this whole loop's finding of line ends).
+    view, find, size, at, lineno = memoryview(data), data.find, len(data), 0, 0
+    loads, plain = orjson.loads, _PLAIN.issuperset
+    while at < size:
+        end = find(b"\n", at)
+        if end < 0:
+            end = size
+        start, at, lineno = at, end + 1, lineno + 1
+        if start == end or (data[start] in _SPACE and data[start:end].isspace()):
+            continue  # a blank line
+        lines.append(lineno)
+        raw = view[start:end]
+        try:
+            row = loads(raw)
+        except ValueError:  # orjson rejects the line: json decides (_fields)
+            row = None
         # One set test: every (field, value type) pair is one a Prediction holds unchanged (no unknown field, float,
-        # bool for an integer, null for a required field...); then only presence and the sign of sample are left.
-        if type(row) is dict and _PLAIN.issuperset(zip(row, map(type, row.values()), strict=True)):
-            sample = row["sample"]
-            if 0 <= sample <= _MAX_SAMPLE:
-                get = row.get
-                return row["id"], sample, row["text"], get("budget"), get("finish_reason"), get("route")
-    except (ValueError, KeyError):  # orjson rejects the line (json decides below), or a field is missing
-        pass
-    prediction = _prediction(raw)
+        # bool for an integer, null for a required field...); then only presence and the range of sample are left.
+        if type(row) is dict and plain(zip(row, map(type, row.values()), strict=True)):
+            get = row.get
+            qid, sample, text = get("id"), get("sample"), get("text")
+            if qid is not None and text is not None and sample is not None and 0 <= sample <= _MAX_SAMPLE:
+                records.append((qid, sample, text, get("budget"), get("finish_reason"), get("route")))
+                continue
+        try:
+            records.append(_fields(raw))
+        except _BadLine as exc:
+            return lines, records, data.count(b"\n"), str(exc)
+    return lines, records, lineno - (size > 0 and data[-1] != 10), None
+
+
+def _fields(raw: memoryview) -> _Record:
+    """What scoring reads of a line that is not a plain prediction (``_read_lines`` reads those): as ``json`` and
+    ``Prediction.from_dict`` read it, or ``_BadLine`` (what is wrong)."""
+    prediction = _prediction(bytes(raw))
     if prediction.sample > _MAX_SAMPLE:  # (json reads any integer; the summary's columns hold 64-bit ones)
         raise _BadLine(f"field sample: expected an integer up to {_MAX_SAMPLE}, found {prediction.sample}")
     return (

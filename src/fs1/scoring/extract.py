@@ -45,6 +45,7 @@ from fs1.scoring.tables import (
 THINK_CLOSERS = (THINK_CLOSE_TAG, ANSWER_MARKER)
 THINK_OPENERS = (THINK_OPEN_TAG, THINK_MARKER)
 BOX_COMMANDS = ("\\boxed", "\\fbox")
+_BOXED, _FBOX = BOX_COMMANDS
 
 # How an answer was found (``Score.meta["via"]``); ``tail``: the authors' last-10-tokens fallback.
 VIA_BOX, VIA_MARKER, VIA_LINE, VIA_NONE, VIA_TAIL = "boxed", "marker", "line", "none", "tail"
@@ -144,9 +145,7 @@ def extract_from_part(part: str | None, closed: bool, *, truncated: bool = False
 
 def extract_part(part: str, allow_line: bool) -> Extraction:
     """The rules 2-4 on an answer part, not cached (``allow_line``: rule 4 may apply; ``extract_from_part`` decides)."""
-    if any(
-        command in part for command in BOX_COMMANDS
-    ):  # (most answer parts either end in a box or have none)
+    if _BOXED in part or _FBOX in part:  # (BOX_COMMANDS; most answer parts either end in a box or have none)
         boxed = last_boxed(part)
         if boxed is not None:
             return Extraction(boxed, VIA_BOX)
@@ -226,29 +225,27 @@ def trim_answer_part(raw: str, closed: bool) -> str:
     return _cut_at_end_of_turn(raw)
 
 
-# The closing marker is looked for in the reply's last characters first: it is there in a finished reply, and
-# searching the whole thinking for a marker that is not in it costs more than the rest of locating the answer.
-_TAIL_CHARS = 1024
+# Each closing marker starts with "<" and holds no other: a marker cannot overlap a "<" other than its first
+# character, so the last marker of a reply starts at the last "<" that starts one. Those are looked for from the end
+# (memrchr), a few at most; a reply with more "<" near its end is searched marker by marker.
+_CLOSERS_OPEN_AT_LT = all(c.startswith("<") and "<" not in c[1:] for c in THINK_CLOSERS)
+_LT_LOOKS = 8
 
 
 def _last_closer_end(text: str) -> int:
     """Where the text after the last think-closing marker starts (-1: none), as ``max(rfind + len)`` over closers."""
-    window = max(0, len(text) - _TAIL_CHARS)
-    best, unseen = -1, []
-    for closer in THINK_CLOSERS:
-        at = text.rfind(closer, window)
-        if at >= 0:
-            best = max(best, at + len(closer))
-        else:
-            unseen.append(closer)
-    for closer in unseen:
-        # Not in the window: a last occurrence starts before it and ends by ``window + len - 1`` at the latest.
-        limit = window + len(closer) - 1
-        if window and best < limit:
-            at = text.rfind(closer, 0, limit)
-            if at >= 0:
-                best = max(best, at + len(closer))
-    return best
+    at = len(text)
+    if _CLOSERS_OPEN_AT_LT:
+        for _ in range(_LT_LOOKS):
+            at = text.rfind("<", 0, at)
+            if at < 0:
+                return -1
+            for closer in THINK_CLOSERS:
+                if text.startswith(closer, at):
+                    return at + len(closer)
+    # (no marker starts at or after ``at``; with the property above, none ends after it either)
+    ends = [found + len(closer) for closer in THINK_CLOSERS if (found := text.rfind(closer, 0, at)) >= 0]
+    return max(ends, default=-1)
 
 
 _EMPTY_BOX = re.compile(r"\\(?:boxed|fbox)\s*\{\s*\}")
@@ -266,11 +263,14 @@ def _boxes_nothing(part: str) -> bool:
 def _cut_at_end_of_turn(part: str) -> str:
     # A model may run past its end-of-turn token into an imagined next turn; the answer ends at the first one
     # after some content (special tokens before any content, such as a role header, are dropped).
-    if "<" not in part:
+    first = part.find("<")  # (every special token starts with "<")
+    if first < 0:
         return part
-    part = _LEADING_SPECIAL.sub("", part)
+    if not part[:first].strip():  # only white space before it: special tokens may lead
+        part = _LEADING_SPECIAL.sub("", part)
+        first = max(part.find("<"), 0)
     for token in END_OF_TURN_TOKENS:
-        at = part.find(token)
+        at = part.find(token, first)
         if at >= 0:
             part = part[:at]
     return part
@@ -283,7 +283,7 @@ def last_boxed(part: str) -> str | None:
         return None
     start, end, content = found
     items = [content]
-    while True:
+    while part.rfind(_BOXED, 0, start) >= 0 or part.rfind(_FBOX, 0, start) >= 0:  # (an earlier box at all?)
         before = _find_box(part, start)
         if before is None or not _LIST_GAP.fullmatch(part, before[1], start):
             break
@@ -317,8 +317,10 @@ def _find_box(part: str, search_end: int) -> tuple[int, int, str] | None:
 def _balanced(text: str, open_at: int) -> tuple[str, int]:
     """The text inside the brace group opening at ``open_at`` and the index after it (to the end if unclosed)."""
     close = text.find("}", open_at + 1)
-    if close >= 0 and "{" not in text[open_at + 1 : close] and "\\" not in text[open_at + 1 : close]:
-        return text[open_at + 1 : close], close + 1  # (the common case: no nested or escaped brace before it)
+    if close >= 0:
+        inner = text[open_at + 1 : close]
+        if "{" not in inner and "\\" not in inner:
+            return inner, close + 1  # (the common case: no nested or escaped brace before it)
     depth = 0
     for match in _BRACE.finditer(text, open_at):
         token = match.group()

@@ -61,8 +61,10 @@ def replicate_sums(
     for start in range(0, draws, step):
         size = min(step, draws - start)
         picks = rng.integers(0, n_questions, size=(size, n_questions))
-        flat = (picks + n_questions * np.arange(size)[:, None]).ravel()
-        weights = np.bincount(flat, minlength=size * n_questions).reshape(size, n_questions)
+        picks += (
+            n_questions * np.arange(size)[:, None]
+        )  # (in place: these arrays are the bulk of the memory traffic)
+        weights = np.bincount(picks.ravel(), minlength=size * n_questions).reshape(size, n_questions)
         out[start : start + size] = weights.astype(np.float64) @ sums  # float x float: the BLAS path
     return out[:, :-1], out[:, -1]
 

@@ -73,10 +73,19 @@ def _match_cached(extracted: str | None, gold: tuple[str, ...]) -> MatchResult:
     forms, origins = _gold_forms(gold)
     if extracted is None:
         return NO_ANSWER_RESULT
-    prediction = normalize_answer(extracted)
+    return match_forms(normalize_answer(extracted), forms, origins)
+
+
+def match_forms(
+    prediction: str, forms: tuple[str, ...], origins: tuple[str, ...], cached: bool = True
+) -> MatchResult:
+    """``match_answer`` for an answer already normalised (``prediction``; ``""``: none) against a gold list's
+    normalised forms and the gold answer each comes from (``_gold_forms``). ``cached=False`` skips the memo of
+    ``match_normalized``, for a caller that remembers verdicts itself (the file scorer, at millions of answers)."""
     if not prediction:
         return NO_ANSWER_RESULT
-    correct, match, exact, f1, index = match_normalized(prediction, forms)
+    compare = match_normalized if cached else match_normalized.__wrapped__
+    correct, match, exact, f1, index = compare(prediction, forms)
     return MatchResult(correct, match, exact, f1, origins[index] if index >= 0 else None)
 
 

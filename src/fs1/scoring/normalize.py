@@ -108,6 +108,24 @@ _NAMED_DATES = (  # on text without punctuation
     (re.compile(rf"\b({_MONTH_ALT})\s+{_DAY}\b"), (0, 1, 2)),
 )
 _HAS_DIGIT = re.compile(r"\d")
+# Every word the word rules (booleans, articles, number and ordinal words) look for: a text none of whose ASCII words
+# is one of them (after case folding) is left alone by those rules, whose patterns are then not run. (A rule's word is
+# matched between word boundaries, so it is then a whole run of ASCII letters.)
+_RULE_WORDS = frozenset(
+    {*_BOOL_WORDS, *ARTICLES_ANY_CASE, ARTICLE_A, *_NUMBER_WORDS, *ORDINAL_WORDS, *TENS_WORDS, *SCALE_WORDS}
+)
+_ASCII_WORD = re.compile(r"[a-z]+")
+# Letters that the patterns' case-insensitive matching takes for ASCII ones (dotless i, long s, Kelvin sign...).
+_CASE_TWINS = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"})
+
+
+def _has_rule_word(folded: str) -> bool:
+    """Does the case-folded ``folded`` hold a word of ``_RULE_WORDS`` (a maximal run of ASCII letters)?"""
+    if not folded.isascii():
+        folded = folded.translate(_CASE_TWINS)
+    return not _RULE_WORDS.isdisjoint(_ASCII_WORD.findall(folded))
+
+
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 # Default-ignorable characters outside category Cf (which goes whole): the combining grapheme joiner, Mongolian free
 # variation selectors, variation selectors (emoji and CJK presentation).
@@ -129,12 +147,22 @@ _ASCII_PUNCTUATION = str.maketrans(
 @lru_cache(maxsize=1 << 18)
 def normalize_answer(text: str) -> str:
     """The canonical form of an answer string (rules in the module docstring); ``""`` if nothing is left."""
+    return _normalize(text)
+
+
+def _normalize(text: str, quick: bool = True) -> str:
+    """``normalize_answer``; ``quick=False`` runs every word rule's pattern even on a text without their words (what
+    the quick path must equal, tested)."""
     if "\\" in text:  # a gold answer written in LaTeX
         text = strip_latex(text)
     text = _fold_unicode(text)
-    text = _LEADING_BOOL.sub(lambda m: _BOOL_WORDS[m.group(1).lower()], text)
-    text = _drop_articles(text).casefold()
-    text = _normalize_numbers(text)
+    folded = text.casefold()
+    if quick and not _has_rule_word(folded):  # most answers: the word rules' patterns would find nothing
+        text = _normalize_numbers(folded, words=False)
+    else:
+        text = _LEADING_BOOL.sub(lambda m: _BOOL_WORDS[m.group(1).lower().translate(_CASE_TWINS)], text)
+        text = _drop_articles(text).casefold()
+        text = _normalize_numbers(text)
     has_digit = _HAS_DIGIT.search(text) is not None
     if has_digit:
         if "-" in text:
@@ -193,8 +221,9 @@ def _drop_articles(text: str) -> str:
     return dropped if dropped.strip(" .,;:!?'\"-") else text
 
 
-def _normalize_numbers(text: str) -> str:
+def _normalize_numbers(text: str, words: bool = True) -> str:
     # The guards skip patterns that cannot apply: this runs once per distinct answer, millions of times per run.
+    # ``words=False``: the text holds no number or ordinal word (``_RULE_WORDS``), whose patterns are skipped.
     if "%" in text or "cent" in text:
         text = _PERCENT.sub(" " + PERCENT, text)
     if AMPERSAND in text:
@@ -202,10 +231,11 @@ def _normalize_numbers(text: str) -> str:
     has_digit = _HAS_DIGIT.search(text) is not None
     if has_digit and "," in text:
         text = _THOUSANDS.sub("", text)
-    if has_digit:
+    if has_digit and words:
         text = _SCALED_NUMBER.sub(_scaled_number, text)
-    text = _ORDINAL.sub(_ordinal, text)
-    text = _NUMBER_RUN.sub(lambda m: _words_to_numbers(m.group()), text)
+    if words:
+        text = _ORDINAL.sub(_ordinal, text)
+        text = _NUMBER_RUN.sub(lambda m: _words_to_numbers(m.group()), text)
     return _DECIMAL.sub(_trim_decimal, text) if "." in text else text
 
 
@@ -312,17 +342,20 @@ def _iso_date(match: re.Match[str], order: tuple[int, int, int]) -> str:
 
 
 def _strip_punctuation(text: str) -> str:
-    text = _DECIMAL_POINT.sub(_POINT_PLACEHOLDER, text)
+    if "." in text:
+        text = _DECIMAL_POINT.sub(_POINT_PLACEHOLDER, text)
     if text.isascii():
         text = text.translate(_ASCII_PUNCTUATION)
     else:
         text = "".join(
             "" if ch in _APOSTROPHES else " " if unicodedata.category(ch)[0] in "PS" else ch for ch in text
         )
-    return text.replace(_POINT_PLACEHOLDER, ".")
+    return text.replace(_POINT_PLACEHOLDER, ".") if _POINT_PLACEHOLDER in text else text
 
 
 def _join_single_letters(tokens: list[str]) -> list[str]:
+    if min(map(len, tokens), default=2) > 1:  # (most answers: no single letter to join)
+        return tokens
     out: list[str] = []
     run: list[str] = []
     for token in [*tokens, ""]:

@@ -11,7 +11,7 @@ from typing import Any
 
 from fs1.records import Prediction, Question, Score
 from fs1.scoring.extract import EXTRACT_FS1, Extraction, extract_with
-from fs1.scoring.match import EXCLUDED_RESULT, match_answer, scoring_gold
+from fs1.scoring.match import EXCLUDED_RESULT, MatchResult, match_answer, scoring_gold
 
 # Keys of the authors' own files (docs/authors.md): a reader of predictions that meets one names `fs1 import`.
 _AUTHORS_KEYS = ("request_id", "generated_text", "custom_id")
@@ -56,6 +56,11 @@ def score_extraction(qid: str, sample: int, budget: Any, found: Extraction, gold
     """The Score of an extracted answer (``found``) of sample ``sample`` of question ``qid``; an empty ``gold`` (a
     question left out of scoring, ``scoring_gold``) gives the verdict ``excluded``, never a match against text."""
     result = match_answer(found.answer, gold) if gold else EXCLUDED_RESULT
+    return score_from_match(qid, sample, budget, found, result)
+
+
+def score_from_match(qid: str, sample: int, budget: Any, found: Extraction, result: MatchResult) -> Score:
+    """The Score of an extracted answer whose match against the gold answers is ``result``."""
     meta: dict[str, Any] = {"via": found.via}
     if budget is not None:
         meta["budget"] = budget

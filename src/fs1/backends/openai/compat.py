@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -37,6 +37,7 @@ from fs1.backends.base import (
     check_open_args,
     copied,
     greedy_once,
+    parse_options,
 )
 from fs1.backends.openai.bodies import DEFAULT_MAX_RESPONSE_BYTES
 from fs1.backends.openai.context import ContextWindow, context_completion, is_context_error, read_as_context
@@ -75,6 +76,12 @@ class OpenAIOptions(BaseModel):
     """Options of the ``openai`` backend (``load_backend("openai", model, **options)``)."""
 
     model_config = ConfigDict(extra="forbid")
+
+    # Options that change how a reply is reached, never what it says (left out of stage fingerprints).
+    OUTPUT_NEUTRAL: ClassVar[frozenset[str]] = frozenset(
+        {"api_key_env", "concurrency", "timeout", "deadline", "max_response_bytes", "max_retries", "backoff_base",
+         "max_backoff", "max_retry_after", "jitter", "stream"}
+    )  # fmt: skip
 
     base_url: str = Field(default_factory=lambda: os.environ.get("OPENAI_BASE_URL", DEFAULT_BASE_URL),
                           description="OpenAI-compatible base URL, ending in /v1 ($OPENAI_BASE_URL).")  # fmt: skip
@@ -139,7 +146,7 @@ class OpenAIBackend(Backend):
 
     def __init__(self, model: str, *, sleep: Callable[[float], None] = time.sleep, **options: Any) -> None:
         super().__init__(model)
-        self.options = OpenAIOptions(**options)
+        self.options = parse_options(OpenAIOptions, options, self.name)
         self.stats: RemoteStats = RemoteStats()
         self._transport = Transport(
             self.options.base_url, self._api_key(), timeout=self.options.timeout,
