@@ -8,6 +8,7 @@ faults (429 with ``Retry-After``, 500, a stalled reply) are queued and served be
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from collections import deque
@@ -54,6 +55,15 @@ def echo_responder(endpoint: str, body: dict[str, Any]) -> Reply:
     """Default: answer with a boxed echo of the last user message or prompt tail."""
     last = body["messages"][-1]["content"] if endpoint == "chat" else body.get("prompt", "")
     return Reply(text=f"echo \\boxed{{{str(last)[-20:]}}}")
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """A client that hung up (a test's deadline or byte cap did its work) is not an error: socketserver would print
+    its traceback to stderr from a handler thread, which can outlive the test and land in a later test's output."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 @dataclass
@@ -212,7 +222,7 @@ class ScriptedOpenAIServer:
                 self.wfile.flush()
                 self.close_connection = True
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd = _QuietServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
