@@ -432,3 +432,24 @@ def test_teacher_traces_are_labelled_with_the_evaluations_gold() -> None:
     ids = Question(ID="i", question="Which brother?", main_answers=["m.0194xc"], meta={IDS_ONLY: True})
     labelled = label_trace(trace(ids, "m.0194xc"))
     assert labelled.gold_answer == [] and labelled.label is None and labelled.meta["match"] == "excluded"
+
+
+def test_compare_pairs_a_run_named_by_old_row_ids_with_one_named_by_content(tmp_path: Path) -> None:
+    from fs1.io import write_jsonl_atomic
+    from fs1.scoring import score_file
+
+    rows = [("Who painted the Mona Lisa?", "Leonardo da Vinci"), ("Capital of Peru?", "Lima")]
+    bench = simpleqa_csv(tmp_path / "simple_qa_test_set.csv", rows)
+    questions = read_dataset(bench, "simpleqa").questions
+    old = [prediction("simpleqa-0", "Leonardo da Vinci"), prediction("simpleqa-1", "Quito")]
+    new = [prediction(questions[0].ID, "Raphael"), prediction(questions[1].ID, "Lima")]
+    for name, preds in (("old", old), ("new", new)):
+        write_jsonl_atomic(tmp_path / f"{name}.jsonl", preds)
+        score_file(tmp_path / f"{name}.jsonl", question_index(questions), tmp_path / name, ks=[1])
+    out = tmp_path / "compare.json"
+    args = ["compare", str(tmp_path / "old"), str(tmp_path / "new"), "--benchmark", str(bench), "--k", "1"]
+    result = runner.invoke(app, [*args, "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    overall = json.loads(out.read_text())["by_source"][0]
+    assert overall["n_questions"] == 2  # both questions paired, however each run named them
+    assert (overall["a_better"], overall["b_better"]) == (1, 1)
