@@ -453,3 +453,21 @@ def test_compare_pairs_a_run_named_by_old_row_ids_with_one_named_by_content(tmp_
     overall = json.loads(out.read_text())["by_source"][0]
     assert overall["n_questions"] == 2  # both questions paired, however each run named them
     assert (overall["a_better"], overall["b_better"]) == (1, 1)
+
+
+def test_a_fs1_file_is_read_into_the_one_answer_type_vocabulary(tmp_path: Path) -> None:
+    rows = [
+        {"ID": "a", "question": "Who?", "main_answers": ["Ann"], "answer_type": "Person"},
+        {"ID": "b", "question": "When?", "main_answers": ["1841"], "answer_type": " DATE "},
+        {"ID": "c", "question": "What?", "main_answers": ["x"], "answer_type": "Value", "meta": {"k": 1}},
+        {"ID": "d", "question": "Where?", "main_answers": ["Lima"], "answer_type": None},
+    ]
+    path = tmp_path / "bench.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    got = by_id(path)
+    assert {k: q.answer_type for k, q in got.items()} == {"a": "person", "b": "date", "c": None, "d": None}
+    assert got["c"].meta == {
+        "k": 1,
+        "dataset_answer_type": "Value",
+    }  # the odd label is kept, out of the slices
+    assert "dataset_answer_type" not in got["a"].meta
