@@ -45,19 +45,71 @@ STOP_TIMEOUT_S = 20.0
 SERVED_NAME = "smollm2-135m"
 
 
-def build_venv() -> Path:
-    """The vLLM CPU venv's python (built now if missing)."""
+def _builder() -> Any:
     sys.path.insert(0, str(ROOT / "scripts"))
     try:
         import vllm_cpu_venv
     finally:
         sys.path.remove(str(ROOT / "scripts"))
-    return vllm_cpu_venv.build(vllm_cpu_venv.default_venv())
+    return vllm_cpu_venv
 
 
-def _env(cpu: str | None) -> dict[str, str]:
+def build_venv() -> Path:
+    """The vLLM CPU venv's python (built now if missing; waits for a build under way)."""
+    builder = _builder()
+    return Path(builder.build(builder.default_venv()))
+
+
+class _EarlyBuild:
+    """The venv build started when the session collects a test that needs it, so its download and unpacking (mostly
+    waiting on the network and the disk: 5 min from an empty pip cache, 1.5 min of it CPU) overlap the tests that
+    run before the vLLM ones. The fixture waits for it; the session waits for it too before ending."""
+
+    proc: subprocess.Popen[bytes] | None = None
+    log: Path | None = None
+
+    @classmethod
+    def start(cls) -> None:
+        builder = _builder()
+        if cls.proc is not None or builder.is_built(builder.default_venv(), builder.stamp_text(False)):
+            return
+        fd, name = tempfile.mkstemp(prefix="fs1-vllm-cpu-build-", suffix=".log")
+        cls.log = Path(name)
+        cls.proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "vllm_cpu_venv.py")], cwd=ROOT,
+                                    stdout=fd, stderr=subprocess.STDOUT)  # fmt: skip
+        os.close(fd)
+
+    @classmethod
+    def wait(cls) -> None:
+        proc, log = cls.proc, cls.log
+        if proc is None or log is None:
+            return
+        code = proc.wait()
+        tail = _tail(log)
+        log.unlink(missing_ok=True)
+        cls.proc = cls.log = None
+        if code != 0:
+            raise RuntimeError(f"building the vLLM CPU venv failed (exit {code}):\n{tail}")
+
+
+@pytest.hookimpl(trylast=True)  # after -m / -k have deselected what will not run
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Start the venv build early when a selected test uses the vLLM engines."""
+    if any("vllm_cpu_python" in getattr(item, "fixturenames", ()) for item in items):
+        _EarlyBuild.start()
+
+
+def pytest_sessionfinish() -> None:
+    """Never leave a build running (a half-built venv is rebuilt next time, but pip must not be cut mid-write)."""
+    if _EarlyBuild.proc is not None:
+        _EarlyBuild.proc.wait()
+
+
+def _env(cpu: str | None, scratch: Path) -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), str(ROOT)])
+    # vLLM's output files (kept where an error names them) land in the fixture's directory, removed at the end
+    env["TMPDIR"] = str(scratch)
     env.pop("VLLM_CPU_KVCACHE_SPACE", None)
     if cpu is not None:  # one core each, so the two engines do not bind to the same one
         env["VLLM_CPU_OMP_THREADS_BIND"] = cpu
@@ -111,7 +163,8 @@ class Worker:
         spec = json.dumps({"model": str(self.model), "options": self.options})
         with self.log.open("w") as log:
             self._proc = subprocess.Popen(
-                [str(self.python), "-m", "tests.support.vllm_worker", *flags, spec], cwd=ROOT, env=_env(cpu),
+                [str(self.python), "-m", "tests.support.vllm_worker", *flags, spec], cwd=ROOT,
+                env=_env(cpu, self.log.parent),
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True, start_new_session=True,
             )  # fmt: skip
 
@@ -192,7 +245,7 @@ class Server:
     def launch(self, cpu: str | None) -> None:
         self.port = free_port()
         with self.log.open("wb") as log:
-            self._proc = subprocess.Popen(self.command(), cwd=ROOT, env=_env(cpu), stdout=log,
+            self._proc = subprocess.Popen(self.command(), cwd=ROOT, env=_env(cpu, self.log.parent), stdout=log,
                                           stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
 
     def wait_ready(self, timeout_s: float = START_TIMEOUT_S) -> None:
@@ -224,6 +277,7 @@ class VllmCpu:
 
 @pytest.fixture(scope="session")
 def vllm_cpu_python() -> Path:
+    _EarlyBuild.wait()
     return build_venv()
 
 
