@@ -239,6 +239,7 @@ def test_mintaka_mention_null_names_and_answer_num(tmp_path: Path) -> None:
             },
         ),  # fmt: skip
         mintaka_record("m5", {"answerType": "entity", "answer": None, "mention": None}),
+        mintaka_record("m6", {"answerType": "entity", "answer": None, "mention": "3"}, complexity="count"),
     ]
     loaded = read_dataset(write_json(tmp_path / "mintaka_test.json", records), "mintaka")
     got = {q.ID: q for q in loaded.questions}
@@ -253,6 +254,8 @@ def test_mintaka_mention_null_names_and_answer_num(tmp_path: Path) -> None:
     )  # answerNum is kept, but it is no alias (the official gold is the entity)
     assert "gold_from_mention" not in got["m3"].meta
     assert got["m4"].main_answers == ["Denali"] and got["m4"].answer_entities == ["Q130018"]
+    assert got["m6"].main_answers == ["3"] and got["m6"].meta["gold_from_mention"] is True
+    assert got["m6"].answer_type == "number"  # a count question answered only in its mention
     assert all("None" not in q.question_entities + q.main_answers for q in got.values())
 
 
