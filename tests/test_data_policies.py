@@ -474,3 +474,15 @@ def test_a_fs1_file_is_read_into_the_one_answer_type_vocabulary(tmp_path: Path) 
         "dataset_answer_type": "Value",
     }  # the odd label is kept, out of the slices
     assert "dataset_answer_type" not in got["a"].meta
+
+
+def test_fs1_run_refuses_a_benchmark_whose_every_gold_is_an_id_before_generating(tmp_path: Path) -> None:
+    bench = write_json(tmp_path / "ComplexWebQuestions_test.json", cwq_chatkbqa_ids_only())
+    exp = tmp_path / "exp.yaml"
+    exp.write_text(f"students: [{{name: a, model: m}}]\nbenchmark: {bench}\nbenchmark_format: cwq\n")
+    result = runner.invoke(app, ["run", str(exp), "--out", str(tmp_path / "run")])
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    text = " ".join(result.output.split())
+    assert "none of its 1 question(s) can be scored" in text and "WebQTest-743_0a8c: m.0194xc" in text
+    assert "--kg" in text
+    assert not (tmp_path / "run" / "generate").exists()  # stopped before any answer was generated
