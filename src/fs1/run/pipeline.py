@@ -285,7 +285,10 @@ class Pipeline:
 
     # --- stages ---
     def run_benchmark(self) -> None:
+        from fs1.data import require_scorable
+
         questions = self.select_questions(self.exp.benchmark)
+        require_scorable(questions, self.exp.benchmark)  # before hours of generation no number could count
         train = self.select_questions(self.exp.train_benchmark) if self.exp.train_benchmark else questions
         if not self.exp.train_benchmark and any(s in TRAINED_SETTINGS for s in self.exp.settings):
             self.log(
