@@ -166,7 +166,10 @@ class Pipeline:
     def job_call(self, part: Part, name: str, shard: Shard | None) -> Callable[[], None]:
         """What a job runs: here, the part itself; on a cluster, plain data the worker rebuilds the stage from."""
         if not self.executor.remote:
-            return functools.partial(run_piece, part, self.rundir / name, shard, self.verbose)
+            return functools.partial(
+                run_piece, part, self.rundir / name, shard, self.verbose,
+                seed=self.exp.seed, experiment=self.experiment_file,
+            )  # fmt: skip
         index, count = (None, 1) if shard is None else (shard.index, shard.count)
         source = (
             self.rundir / EXPERIMENT_COPY
