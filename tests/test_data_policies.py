@@ -239,6 +239,7 @@ def test_mintaka_mention_null_names_and_answer_num(tmp_path: Path) -> None:
             },
         ),  # fmt: skip
         mintaka_record("m5", {"answerType": "entity", "answer": None, "mention": None}),
+        mintaka_record("m6", {"answerType": "entity", "answer": None, "mention": "3"}, complexity="count"),
     ]
     loaded = read_dataset(write_json(tmp_path / "mintaka_test.json", records), "mintaka")
     got = {q.ID: q for q in loaded.questions}
@@ -253,6 +254,8 @@ def test_mintaka_mention_null_names_and_answer_num(tmp_path: Path) -> None:
     )  # answerNum is kept, but it is no alias (the official gold is the entity)
     assert "gold_from_mention" not in got["m3"].meta
     assert got["m4"].main_answers == ["Denali"] and got["m4"].answer_entities == ["Q130018"]
+    assert got["m6"].main_answers == ["3"] and got["m6"].meta["gold_from_mention"] is True
+    assert got["m6"].answer_type == "number"  # a count question answered only in its mention
     assert all("None" not in q.question_entities + q.main_answers for q in got.values())
 
 
@@ -453,3 +456,33 @@ def test_compare_pairs_a_run_named_by_old_row_ids_with_one_named_by_content(tmp_
     overall = json.loads(out.read_text())["by_source"][0]
     assert overall["n_questions"] == 2  # both questions paired, however each run named them
     assert (overall["a_better"], overall["b_better"]) == (1, 1)
+
+
+def test_a_fs1_file_is_read_into_the_one_answer_type_vocabulary(tmp_path: Path) -> None:
+    rows = [
+        {"ID": "a", "question": "Who?", "main_answers": ["Ann"], "answer_type": "Person"},
+        {"ID": "b", "question": "When?", "main_answers": ["1841"], "answer_type": " DATE "},
+        {"ID": "c", "question": "What?", "main_answers": ["x"], "answer_type": "Value", "meta": {"k": 1}},
+        {"ID": "d", "question": "Where?", "main_answers": ["Lima"], "answer_type": None},
+    ]
+    path = tmp_path / "bench.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    got = by_id(path)
+    assert {k: q.answer_type for k, q in got.items()} == {"a": "person", "b": "date", "c": None, "d": None}
+    assert got["c"].meta == {
+        "k": 1,
+        "dataset_answer_type": "Value",
+    }  # the odd label is kept, out of the slices
+    assert "dataset_answer_type" not in got["a"].meta
+
+
+def test_fs1_run_refuses_a_benchmark_whose_every_gold_is_an_id_before_generating(tmp_path: Path) -> None:
+    bench = write_json(tmp_path / "ComplexWebQuestions_test.json", cwq_chatkbqa_ids_only())
+    exp = tmp_path / "exp.yaml"
+    exp.write_text(f"students: [{{name: a, model: m}}]\nbenchmark: {bench}\nbenchmark_format: cwq\n")
+    result = runner.invoke(app, ["run", str(exp), "--out", str(tmp_path / "run")])
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    text = " ".join(result.output.split())
+    assert "none of its 1 question(s) can be scored" in text and "WebQTest-743_0a8c: m.0194xc" in text
+    assert "--kg" in text
+    assert not (tmp_path / "run" / "generate").exists()  # stopped before any answer was generated
