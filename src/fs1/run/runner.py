@@ -164,13 +164,6 @@ def with_executor_overrides(exp: Experiment, executor: str | None, shards: int |
     return exp.model_copy(update={"executor": spec})
 
 
-def same_experiment(copy: Path, experiment_file: Path) -> bool:
-    """Whether the run's copy is ``experiment_file`` (as kept: its secrets masked)."""
-    if copy.samefile(experiment_file):
-        return True
-    return copy.read_bytes() == redact_text(experiment_file.read_bytes().decode("utf-8")).encode("utf-8")
-
-
 def refuse_secrets_for_jobs(experiment_file: Path, rundir: Path) -> None:
     """Cluster jobs (``fs1 run`` with Slurm or Ray, ``fs1 plan --dry-run``'s scripts) rebuild the run from
     ``RUNDIR/experiment.yaml``, where fs1 masks every secret: one written into the experiment file would reach them
