@@ -288,16 +288,34 @@ def test_a_secret_named_as_an_environment_variable_stays_out_of_the_files(
     assert keep_experiment_copy(experiment, copy, log=lambda _: None) is False and copy.read_text() == text
 
 
-def test_a_literal_secret_with_a_cluster_executor_is_refused_naming_the_fix(tmp_path: Path) -> None:
+def test_a_cluster_job_of_a_run_with_a_literal_secret_reads_it_from_the_experiment_file_only(
+    tmp_path: Path,
+) -> None:
+    """``fs1 run --executor slurm|ray``: the run's copy has the secret masked, so each job names the experiment file
+    itself (by path and digest); what is submitted (submitit's and Ray's pickle) holds no secret."""
+    import pickle
+
+    from fs1.run.cluster.executors import LocalExecutor
+    from fs1.run.config import load_experiment
+    from fs1.run.pipeline import Pipeline
+    from fs1.run.runner import prepare_rundir
+
+    class Remote(LocalExecutor):
+        remote = True
+
     experiment = tmp_path / "exp.yaml"
     experiment.write_text(
         f"students: [{{name: s, model: smollm2-135m}}]\nkg: sparql:http://alice:{PASSWORD}@127.0.0.1:9/sparql\n"
         "executor: {kind: slurm}\n"
     )
-    code, output = _fs1("run", str(experiment), "--out", str(tmp_path / "run"))
-    assert code == 2 and "cluster jobs would read masked" in output and "${ENV_VAR}" in output, output
-    assert leaks(output, _all_secret_forms()) == []
-    assert not (tmp_path / "run" / "experiment.yaml").exists()  # refused before the jobs' copy is written
+    rundir = tmp_path / "run"
+    prepare_rundir(experiment, rundir, tmp_path, 0)
+    pipe = Pipeline(load_experiment(experiment), rundir, experiment, lambda _: None, executor=Remote())
+    call = pipe.job_call(None, "paths", None)  # type: ignore[arg-type]
+    assert str(experiment.resolve()) in call.args
+    assert leaks(pickle.dumps(call).decode("latin-1"), _all_secret_forms()) == []
+    for path, text in _every_file(rundir):
+        assert leaks(text, _all_secret_forms()) == [], path
 
 
 def test_plan_dry_run_refuses_a_literal_secret_and_writes_none_from_references(tmp_path: Path) -> None:

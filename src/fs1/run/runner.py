@@ -51,10 +51,8 @@ def run_experiment(
     if only is not None:
         return run_only(exp, experiment_file, rundir, origin, log, Only(only, shard), verbose=verbose)
     with driver_lock(rundir):
-        engine = make_executor(exp.executor.kind, rundir, exp.executor)
-        if engine.remote:
-            refuse_secrets_for_jobs(experiment_file, rundir)
         keep_experiment_copy(experiment_file, rundir / EXPERIMENT_COPY, log)
+        engine = make_executor(exp.executor.kind, rundir, exp.executor)
         pipe = Pipeline(exp, rundir, experiment_file, log, verbose=verbose, executor=engine, base=origin)
         pipe.prune = prune
         if prune:
@@ -165,9 +163,10 @@ def with_executor_overrides(exp: Experiment, executor: str | None, shards: int |
 
 
 def refuse_secrets_for_jobs(experiment_file: Path, rundir: Path) -> None:
-    """Cluster jobs (``fs1 run`` with Slurm or Ray, ``fs1 plan --dry-run``'s scripts) rebuild the run from
-    ``RUNDIR/experiment.yaml``, where fs1 masks every secret: one written into the experiment file would reach them
-    as ``***``. Refused before anything is written, naming the two ways to pass it."""
+    """``fs1 plan --dry-run``'s scripts run ``fs1 run RUNDIR/experiment.yaml --only ...``, the run's copy, where fs1
+    masks every secret: one written into the experiment file would reach them as ``***``. Refused before anything is
+    written, naming the two ways to pass it. (``fs1 run``'s own cluster jobs read the experiment file itself when its
+    copy is masked: ``Pipeline.job_call``.)"""
     text = experiment_file.read_bytes().decode("utf-8")
     if redact_text(text) != text:
         raise ConfigError(
