@@ -235,3 +235,27 @@ def test_probe_status_on_a_ledger_with_wrong_events(tmp_path: Path, event: dict)
     (rundir / ".jobs" / "ledger.jsonl").write_text(json.dumps(good) + "\n" + json.dumps(event) + "\n")
     code, output = fs1("status", str(rundir))
     assert code == 2 and "ledger.jsonl:2: expected a job event" in output, output
+
+
+@pytest.mark.parametrize(
+    ("marker", "said"), [("nope", "unreadable stage marker"), ("[1]", "not a stage marker")]
+)
+def test_probe_status_on_a_damaged_stage_marker(tmp_path: Path, marker: str, said: str) -> None:
+    """``fs1 status`` raised JSONDecodeError / AttributeError; now the marker's path and what to do."""
+    stage = tmp_path / "run" / "paths"
+    stage.mkdir(parents=True)
+    (stage / ".stage.json").write_text(marker)
+    code, output = fs1("status", str(tmp_path / "run"))
+    assert code == 2 and f"paths/.stage.json: {said}" in output and "remove the stage directory" in output, (
+        output
+    )
+
+
+@pytest.mark.parametrize("option", ["timeout=inf", "deadline=inf", "max_retry_after=nan", "timeout=1e400"])
+def test_probe_an_infinite_timeout_is_refused(tmp_path: Path, bench: Path, option: str) -> None:
+    """An infinite read timeout or deadline switched off the bound on a request's time (item 4); it is refused."""
+    code, output = fs1(
+        "generate", "--benchmark", str(bench), "--out", str(tmp_path / "p.jsonl"), "--backend", "openai",
+        "--model", "m", "--base-url", "http://127.0.0.1:9/v1", "--backend-option", option,
+    )  # fmt: skip
+    assert code == 2 and f"--backend-option {option.split('=')[0]}: Input should be a finite number" in output

@@ -4,14 +4,13 @@ the run writes (stage markers, shard ``.done`` and ``.running`` sidecars, ``.job
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 from fs1.io import InputError, read_jsonl_rows
 from fs1.run.cluster.executors import LEDGER
-from fs1.run.markers import MARKER
+from fs1.run.markers import MARKER, read_marker
 from fs1.run.pipeline import ATTEMPTS
 from fs1.shards import RUNNING, SHARD_RE, done_path
 
@@ -86,7 +85,7 @@ def run_status(rundir: Path) -> list[StatusRow]:
     for marker in markers:
         directory = marker.parent
         stage = directory.relative_to(rundir).as_posix()
-        done = bool(json.loads(marker.read_text()).get("done"))
+        done = bool((read_marker(directory) or {}).get("done"))  # a damaged marker: one line naming it
         declared = directory / outputs.get(stage.split("/")[0], "-")
         output = declared if declared.exists() else None
         tries = _attempts(directory)

@@ -96,11 +96,15 @@ class OpenAIOptions(BaseModel):
     )
     concurrency: int = Field(8, ge=1, description="Requests in flight at once.")
     timeout: float = Field(
-        600.0, gt=0, description="Seconds one read may wait (a reply, or a streamed chunk when streaming)."
+        600.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="Seconds one read may wait (a reply, or a streamed chunk when streaming).",
     )
     deadline: float | None = Field(
         None,
         gt=0,
+        allow_inf_nan=False,
         description="Seconds one request may take in all, body included; None = timeout (6 × timeout streaming).",
     )
     max_response_bytes: int = Field(
@@ -110,8 +114,12 @@ class OpenAIOptions(BaseModel):
     )
     max_retries: int = Field(5, ge=0, description="Retries after the first attempt (429, 5xx, timeouts).")
     backoff_base: float = Field(0.5, ge=0, description="First backoff in seconds; doubles each retry.")
-    max_backoff: float = Field(30.0, ge=0, description="Cap on one exponential backoff, seconds.")
-    max_retry_after: float = Field(600.0, ge=0, description="Cap on a server's Retry-After, seconds.")
+    max_backoff: float = Field(
+        30.0, ge=0, allow_inf_nan=False, description="Cap on one exponential backoff, seconds."
+    )
+    max_retry_after: float = Field(
+        600.0, ge=0, allow_inf_nan=False, description="Cap on a server's Retry-After, seconds."
+    )
     jitter: float = Field(0.1, ge=0, description="Random extra backoff, as a fraction of it.")
     stream: bool = Field(False, description="Stream replies (SSE); a stall past the timeout is retried.")
     server_n: bool | None = Field(None, description="Server honours n (prefill once); None = detect.")
