@@ -35,6 +35,14 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _accepts(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
+    except OSError:
+        return False
+    return True
+
+
 def _experiment(tmp_path: Path, address: str) -> Path:
     spec = {"students": [{"name": "s", "model": "smollm2-135m"}], "settings": ["instruct"], "limit": 1,
             "executor": {"kind": "ray", "ray": {"address": address}}}  # fmt: skip
@@ -108,6 +116,12 @@ def test_auto_without_a_cluster_says_how_to_start_one(monkeypatch: pytest.Monkey
         probe_ray_address("auto")
 
 
+# A local ray.init() (fs1's `address: local`) leaves a token in ~/.ray/auth_token, and `ray start --head` then turns on
+# token authentication, which a Ray Client without RAY_AUTH_MODE=token never passes (it times out after a minute):
+# the head and its client here are told the mode, whatever earlier clusters left in the home directory.
+NO_TOKEN_AUTH = {"RAY_AUTH_MODE": "disabled"}
+
+
 @pytest.fixture
 def ray_head(tmp_path: Path) -> Iterator[int]:
     """A real Ray head with a Ray Client server; yields the client port; stopped by its process group."""
@@ -118,6 +132,7 @@ def ray_head(tmp_path: Path) -> Iterator[int]:
         "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)]),
         # Ray Client starts a server per client and gives it 30 s: too little on a loaded two-core machine.
         "RAY_CLIENT_SERVER_CHECK_CHANNEL_TIMEOUT_S": "180",
+        **NO_TOKEN_AUTH,
     }
     temp = Path("/tmp") / f"fs1-ray-{os.getpid()}-{client_port}"  # Ray's socket paths must stay short
     ray_cli = [sys.executable, "-m", "ray.scripts.scripts"]
@@ -128,13 +143,16 @@ def ray_head(tmp_path: Path) -> Iterator[int]:
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:  # the head is ready when Ray's own health check passes
-            check = [*ray_cli, "health-check", "--address", f"127.0.0.1:{gcs_port}"]
-            if subprocess.run(check, env=env, capture_output=True).returncode == 0:
+        check = [*ray_cli, "health-check", "--address", f"127.0.0.1:{gcs_port}"]
+        while (
+            time.monotonic() < deadline
+        ):  # ready: Ray's own health check passes and the client server listens
+            if _accepts(client_port) and subprocess.run(check, env=env, capture_output=True).returncode == 0:
                 break
             assert head.poll() is None, "ray start --head exited"
             time.sleep(1)
-        socket.create_connection(("127.0.0.1", client_port), timeout=60).close()
+        else:
+            pytest.fail("the Ray head was not ready (health check, client port) within 300 s")
         yield client_port
     finally:
         os.killpg(head.pid, signal.SIGTERM)
@@ -172,6 +190,7 @@ def test_jobs_run_on_a_cluster_through_ray_client(tmp_path: Path, ray_head: int)
         # Ray Client gives up after about 35 s by default; a loaded two-core machine starts its server slower.
         "RAY_CLIENT_INITIAL_CONNECTION_TIMEOUT_S": "20",
         "RAY_CLIENT_MAX_CONNECTION_TIMEOUT_S": "120",
+        **NO_TOKEN_AUTH,
     }
     done = subprocess.run(
         [sys.executable, "-c", CLIENT_JOB, f"ray://127.0.0.1:{ray_head}", str(tmp_path)],
