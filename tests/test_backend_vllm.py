@@ -39,6 +39,15 @@ def script(context: str, rng: random.Random) -> str:
     return rng.choice(["Paris", "Lyon", "Nice", "Lille"]) + " is a city."
 
 
+@pytest.fixture(autouse=True)
+def engine_output_in_tmp_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    """vLLM's output file (a temporary file outside a stage, kept when an error names it) goes to the test's own
+    directory, not the system's temporary one."""
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+
+
 @pytest.fixture
 def vllm_module(monkeypatch: pytest.MonkeyPatch, smollm2_tokenizer: Any) -> Any:
     return fake_vllm.install(monkeypatch, smollm2_tokenizer, script)

@@ -155,6 +155,9 @@ def test_resources_default_by_size_then_file_overrides() -> None:
     assert default_resources("generate", "Qwen/Qwen2.5-32B-Instruct", "vllm").gpus == 2
     assert default_resources("train", "Qwen/Qwen2.5-7B-Instruct", "transformers").gpus == 4
     assert default_resources("generate", "smollm2-135m", "llamacpp").gpus == 0  # a CPU engine
+    # ...but its student is fine-tuned with transformers like any other: training gets the GPUs of its size
+    assert default_resources("train", "Qwen/Qwen2.5-7B-Instruct", "llamacpp").gpus == 4
+    assert default_resources("train", "Qwen/Qwen2.5-7B-Instruct", "openai").gpus == 4
     assert default_resources("paths", None, None).gpus == 0
     spec = ExecutorSpec.model_validate(
         {

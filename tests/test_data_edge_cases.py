@@ -151,3 +151,32 @@ def test_per_question_readers_leave_excluded_questions_out(tmp_path: Path) -> No
     scored = {"WebQTrn-3000_edge0002", "WebQTrn-3001_edge0003"}  # WebQTest-743_edge0001 is excluded
     assert set(question_accuracy(rows)) == scored  # fs1 compare and the report's paired table
     assert {qid for qid, _, _ in kg_selection_units(rows, questions, [1], lambda q, a: True)} == scored
+
+
+def test_fs1_judge_accounts_for_the_same_questions_as_fs1_score(tmp_path: Path) -> None:
+    from tests.support.scripted_openai import ScriptedOpenAIServer
+    from tests.test_judge_stage import oracle
+    from tests.test_judge_stage import predictions_of as judge_asked
+
+    name = "ComplexWebQuestions_test.chatkbqa_edge.json"
+    bench = ["--benchmark", str(EDGE / name), "--k", "1"]
+    scored = runner.invoke(app, ["score", str(predictions_of(name)), *bench, "--out", str(tmp_path / "s")])
+    assert scored.exit_code == 0, scored.output
+    with ScriptedOpenAIServer(oracle()) as server:
+        judge = ["--judge", server.model, "--base-url", server.base_url, "--out", str(tmp_path / "j")]
+        judged = runner.invoke(app, ["judge", str(predictions_of(name)), *bench, *judge])
+        asked = judge_asked(server)
+    assert judged.exit_code == 0, judged.output
+    assert not {"Robert F. Kennedy", "m.0194xc"} & set(
+        asked
+    )  # the excluded question is never put to the judge
+    rule = json.loads((tmp_path / "s" / "summary.json").read_text())
+    llm = json.loads((tmp_path / "j" / "judged_summary.json").read_text())
+    fields = ("benchmark_questions", "excluded", "questions_without_predictions", "warnings")
+    assert {f: llm[f] for f in fields} == {f: rule[f] for f in fields}
+    assert llm["excluded"]["ids"] == ["WebQTest-743_edge0001"]
+    assert llm["questions_without_predictions"] == {"count": 1, "ids": ["WebQTrn-3002_edge0004"]}
+    line = (
+        "questions: 4 in the benchmark, 2 scored, 1 excluded (WebQTest-743_edge0001), 1 without predictions"
+    )
+    assert line in flat(judged.output) and line in flat(scored.output)

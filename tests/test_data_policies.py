@@ -85,6 +85,38 @@ def exaqt_qid_only() -> list:
     ]
 
 
+def cwq_chatkbqa_ids_only() -> list:
+    """The ChatKBQA copy of the CWQ test split: official fields plus ``answer``, a list of Freebase ids only."""
+    return [
+        {
+            "ID": "WebQTest-743_0a8c",
+            "compositionality_type": "superlative",
+            "created": "2018-02-13T04:04:56",
+            "machine_question": "what was the name of jfk 's brothers and held his govermental position from latest",
+            "question": "Which of JFK's brother held the latest governmental position?",
+            "sparql": "PREFIX ns: <http://rdf.freebase.com/ns/>\nSELECT DISTINCT ?x WHERE { ?x ?p ?o }",
+            "webqsp_ID": "WebQTest-743",
+            "webqsp_question": "what was the name of jfk 's brothers",
+            "answer": ["m.0194xc"],
+        }
+    ]
+
+
+def mintaka_qid_only() -> list:
+    """A Mintaka entity answer linked to a QID whose label and mention are both missing."""
+    return [
+        {
+            "id": "b1d0e5f2",
+            "question": "Who was Elvis Presley's second wife?",
+            "questionEntity": [{"name": "Q303", "entityType": "entity", "label": "Elvis Presley",
+                                "mention": "Elvis Presley", "span": [8, 21]}],
+            "answer": {"answerType": "entity", "answer": [{"name": "Q235363", "label": None}], "mention": None},
+            "category": "music",
+            "complexityType": "generic",
+        }
+    ]  # fmt: skip
+
+
 def test_id_only_golds_are_excluded_never_scored_as_text(tmp_path: Path) -> None:
     questions = by_id(write_json(tmp_path / "WebQSP.test.json", webqsp_ids_only()))
     assert questions["W1"].meta[IDS_ONLY] is True and exclusion_reason(questions["W1"])
@@ -136,7 +168,9 @@ def test_kg_labels_id_only_answers_through_p646_and_wikidata_labels(tmp_path: Pa
     monkeypatch.setenv("FS1_CACHE_DIR", str(tmp_path / "cache"))
     for name, doc, qid, answer in (
         ("WebQSP.test.json", webqsp_ids_only(), "W1", "Robert F. Kennedy"),
+        ("ComplexWebQuestions_test.json", cwq_chatkbqa_ids_only(), "WebQTest-743_0a8c", "Robert F. Kennedy"),
         ("TimeQuestions_test.json", exaqt_qid_only(), "7001", "Priscilla Presley"),
+        ("mintaka_test.json", mintaka_qid_only(), "b1d0e5f2", "Priscilla Presley"),
     ):
         out = tmp_path / f"{name}.jsonl"
         source = write_json(tmp_path / name, doc)
@@ -205,6 +239,7 @@ def test_mintaka_mention_null_names_and_answer_num(tmp_path: Path) -> None:
             },
         ),  # fmt: skip
         mintaka_record("m5", {"answerType": "entity", "answer": None, "mention": None}),
+        mintaka_record("m6", {"answerType": "entity", "answer": None, "mention": "3"}, complexity="count"),
     ]
     loaded = read_dataset(write_json(tmp_path / "mintaka_test.json", records), "mintaka")
     got = {q.ID: q for q in loaded.questions}
@@ -219,6 +254,8 @@ def test_mintaka_mention_null_names_and_answer_num(tmp_path: Path) -> None:
     )  # answerNum is kept, but it is no alias (the official gold is the entity)
     assert "gold_from_mention" not in got["m3"].meta
     assert got["m4"].main_answers == ["Denali"] and got["m4"].answer_entities == ["Q130018"]
+    assert got["m6"].main_answers == ["3"] and got["m6"].meta["gold_from_mention"] is True
+    assert got["m6"].answer_type == "number"  # a count question answered only in its mention
     assert all("None" not in q.question_entities + q.main_answers for q in got.values())
 
 
@@ -398,3 +435,54 @@ def test_teacher_traces_are_labelled_with_the_evaluations_gold() -> None:
     ids = Question(ID="i", question="Which brother?", main_answers=["m.0194xc"], meta={IDS_ONLY: True})
     labelled = label_trace(trace(ids, "m.0194xc"))
     assert labelled.gold_answer == [] and labelled.label is None and labelled.meta["match"] == "excluded"
+
+
+def test_compare_pairs_a_run_named_by_old_row_ids_with_one_named_by_content(tmp_path: Path) -> None:
+    from fs1.io import write_jsonl_atomic
+    from fs1.scoring import score_file
+
+    rows = [("Who painted the Mona Lisa?", "Leonardo da Vinci"), ("Capital of Peru?", "Lima")]
+    bench = simpleqa_csv(tmp_path / "simple_qa_test_set.csv", rows)
+    questions = read_dataset(bench, "simpleqa").questions
+    old = [prediction("simpleqa-0", "Leonardo da Vinci"), prediction("simpleqa-1", "Quito")]
+    new = [prediction(questions[0].ID, "Raphael"), prediction(questions[1].ID, "Lima")]
+    for name, preds in (("old", old), ("new", new)):
+        write_jsonl_atomic(tmp_path / f"{name}.jsonl", preds)
+        score_file(tmp_path / f"{name}.jsonl", question_index(questions), tmp_path / name, ks=[1])
+    out = tmp_path / "compare.json"
+    args = ["compare", str(tmp_path / "old"), str(tmp_path / "new"), "--benchmark", str(bench), "--k", "1"]
+    result = runner.invoke(app, [*args, "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    overall = json.loads(out.read_text())["by_source"][0]
+    assert overall["n_questions"] == 2  # both questions paired, however each run named them
+    assert (overall["a_better"], overall["b_better"]) == (1, 1)
+
+
+def test_a_fs1_file_is_read_into_the_one_answer_type_vocabulary(tmp_path: Path) -> None:
+    rows = [
+        {"ID": "a", "question": "Who?", "main_answers": ["Ann"], "answer_type": "Person"},
+        {"ID": "b", "question": "When?", "main_answers": ["1841"], "answer_type": " DATE "},
+        {"ID": "c", "question": "What?", "main_answers": ["x"], "answer_type": "Value", "meta": {"k": 1}},
+        {"ID": "d", "question": "Where?", "main_answers": ["Lima"], "answer_type": None},
+    ]
+    path = tmp_path / "bench.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    got = by_id(path)
+    assert {k: q.answer_type for k, q in got.items()} == {"a": "person", "b": "date", "c": None, "d": None}
+    assert got["c"].meta == {
+        "k": 1,
+        "dataset_answer_type": "Value",
+    }  # the odd label is kept, out of the slices
+    assert "dataset_answer_type" not in got["a"].meta
+
+
+def test_fs1_run_refuses_a_benchmark_whose_every_gold_is_an_id_before_generating(tmp_path: Path) -> None:
+    bench = write_json(tmp_path / "ComplexWebQuestions_test.json", cwq_chatkbqa_ids_only())
+    exp = tmp_path / "exp.yaml"
+    exp.write_text(f"students: [{{name: a, model: m}}]\nbenchmark: {bench}\nbenchmark_format: cwq\n")
+    result = runner.invoke(app, ["run", str(exp), "--out", str(tmp_path / "run")])
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    text = " ".join(result.output.split())
+    assert "none of its 1 question(s) can be scored" in text and "WebQTest-743_0a8c: m.0194xc" in text
+    assert "--kg" in text
+    assert not (tmp_path / "run" / "generate").exists()  # stopped before any answer was generated

@@ -56,6 +56,23 @@ def test_the_tail_is_their_split_and_join() -> None:
         assert extract_authors(text).answer == (expected or None)
 
 
+def test_the_benchmark_baseline_extracts_as_the_authors_do() -> None:
+    """bench_scoring.py times fs1 against the authors' loop: its extraction must be theirs."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    try:
+        from reference_scoring import reference_extract
+    finally:
+        sys.path.pop(0)
+    rng = random.Random(1)
+    pieces = ["\\boxed{", "}", "{", "Paris", " ", "\n", "<|im_start|>answer", "<think>", "</think>", "x y"]
+    for _ in range(2000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randrange(0, 20)))
+        # fs1 strips a box's answer and reads a blank one as no answer; the loop keeps it as it is
+        assert (extract_authors(text).answer or "").strip() == reference_extract(text).strip(), text
+
+
 def test_fs1_and_authors_read_different_boxes() -> None:
     reply = "<think>first guess \\boxed{Lyon}</think>\\boxed{Paris}"
     assert extract_answer(reply) == "Paris"  # fs1: the last box after the thinking

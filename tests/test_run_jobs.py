@@ -15,6 +15,7 @@ import yaml
 
 from fs1.cli.main import app
 from fs1.run.runner import run_experiment
+from fs1.seeding import DEFAULT_SEED
 from tests.support.cli import cli, runner
 from tests.test_train_support import sft_row, write_sft_dir
 
@@ -89,6 +90,18 @@ def test_plan_jobs_write_what_fs1_run_writes_and_fs1_run_adopts_them(
         line.startswith("▶ score/") for line in ran[1:]
     )
     assert _outputs(planned) == want
+    # every job recorded how it was made, in its stage's jobs/ folder, kept after the merge
+    abstain = planned / "generate" / "s__abstain" / "jobs"
+    shard_manifests = sorted(p.name for p in abstain.iterdir())
+    assert shard_manifests == [f"predictions.shard-{i}-of-2.manifest.json" for i in (0, 1)]
+    for stage in stages:
+        for path in (planned / stage / "jobs").glob("*.manifest.json"):
+            manifest = json.loads(path.read_text())
+            assert manifest["status"] == "finished" and manifest["seeds"]["run"] == DEFAULT_SEED, path
+            assert manifest["inputs"]["experiment"]["sha256"] and manifest["packages"]["torch"], path
+    assert {
+        p.parent.parent.relative_to(planned).as_posix() for p in planned.glob("**/jobs/*.manifest.json")
+    } == stages
 
 
 def test_only_names_the_stage_a_job_is_waiting_for(tmp_path: Path, tiny_model_dir: Path) -> None:

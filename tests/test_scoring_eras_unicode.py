@@ -117,3 +117,13 @@ def test_compatibility_forms_that_would_change_a_value_stay_apart() -> None:
     assert normalize_answer("km\u00b2") == "km2"  # after a letter it folds
     assert match_answer("1\u00bd", ["1 1/2"]).exact  # one and a half, not 11/2
     assert not match_answer("1\u00bd", ["11/2"]).correct
+
+
+@pytest.mark.parametrize("space", ["\u00a0", "\u202f", "\u2009"], ids=["no-break", "narrow no-break", "thin"])
+def test_a_no_break_or_thin_space_between_digit_groups_is_a_thousands_separator(space: str) -> None:
+    assert match_answer(f"1{space}000{space}000", ["1,000,000"]).exact
+    assert match_answer("118,918", [f"118{space}918"]).exact  # in the gold alike
+    assert match_answer(f"2{space}560 BC", ["-2560"]).exact
+    assert not match_answer(f"1{space}0000", ["10000"]).correct  # four digits after it: not a digit group
+    assert match_answer(f"Apollo{space}11", ["Apollo 11"]).exact  # after a letter it is only a space
+    assert not match_answer("1 000", ["1000"]).correct  # a plain space may part two numbers ("2 100")

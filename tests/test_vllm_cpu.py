@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 from pathlib import Path
 from typing import Any
@@ -20,12 +21,15 @@ import pytest
 
 from fs1.backends import load_backend
 from fs1.backends.base import render_chat
+from fs1.backends.vllm_engine import CPU_BLOCK_SIZE
+from fs1.cli.main import app
 from fs1.data import load_benchmark
 from fs1.generate.predictions import GenerateConfig, generate_predictions
 from fs1.prompts import eval_user_prompt
 from fs1.records import Question
 from tests.support import fake_vllm
-from tests.support.vllm_cpu import ENGINE_OPTIONS, VllmCpu
+from tests.support.cli import runner
+from tests.support.vllm_cpu import ENGINE_OPTIONS, SERVED_NAME, VllmCpu
 
 pytestmark = pytest.mark.slow
 
@@ -136,13 +140,22 @@ def test_budget_forcing_that_fills_the_context_ends_as_context_over_the_server(
     assert rows[questions[0].ID]["finish_reason"] != "context"
 
 
-def test_a_failed_start_quotes_the_engine_root_cause(vllm_cpu: VllmCpu) -> None:
-    """The cause is printed by vLLM's engine-core child process; fs1 quotes it in one line (not "see above").
-    The engine (``FAILING_OPTIONS``: a KV cache smaller than one sequence needs) started beside the others."""
-    message = vllm_cpu.failing.failed_start()
-    assert message is not None and "\n" not in message
-    assert message.startswith("vLLM could not start an engine") and "KV cache" in message
-    assert "See root cause above" not in message and "vLLM's output: " in message
+def test_a_failed_start_is_one_line_quoting_the_cause_from_the_stage_log(vllm_cpu: VllmCpu) -> None:
+    """``fs1 generate`` with a KV cache smaller than one sequence needs (``FAILING_OPTIONS``, started beside the
+    other engines). The cause is printed by vLLM's engine-core child process: it must reach the stage's log, and the
+    command quotes it in one line (not "see root cause above"), without a traceback."""
+    code, stderr = vllm_cpu.failing.result()
+    log = vllm_cpu.failing.out.with_name("preds.log.txt")
+    [line] = [line for line in stderr.splitlines() if line.startswith("error: ")]
+    assert code == 2 and "Traceback" not in stderr, stderr
+    assert line.startswith("error: backend 'vllm': vLLM could not start an engine"), line
+    assert "KV cache" in line and "See root cause above" not in line, line
+    assert line.endswith(f"(vLLM's output: {log})"), line
+    # the engine-core child process wrote the cause into the stage log
+    logged = [row for row in log.read_text(errors="replace").splitlines() if row.startswith("(EngineCore")]
+    quoted = re.search(r"could not start an engine for '[^']*': (.+) \(vLLM's output: ", line)
+    assert quoted is not None and any(quoted.group(1) in row for row in logged), line
+    assert not vllm_cpu.failing.out.exists()
 
 
 def test_cpu_defaults_start_the_engine_and_say_what_they_chose(vllm_cpu: VllmCpu) -> None:
@@ -164,6 +177,27 @@ def test_the_cli_records_the_vllm_version_actually_used(
     manifest = json.loads(out.with_name("preds.manifest.json").read_text())
     assert manifest["packages"]["vllm"] == f"{vllm_cpu.worker.ready['vllm']} (vllm-cpu)"
     assert len(out.read_text().splitlines()) == 2
+    # what the engine ran with, CPU defaults included (a later reader cannot tell them from the host otherwise)
+    engine = manifest["engine"]
+    assert engine["vllm"] == vllm_cpu.worker.ready["vllm"] and engine["max_model_len"] == 2048
+    assert {key: engine["engine_args"].get(key) for key in ("dtype", "enforce_eager", "block_size")} == {
+        "dtype": "float32", "enforce_eager": True, "block_size": CPU_BLOCK_SIZE,
+    }  # fmt: skip
+
+
+def test_a_run_over_the_server_records_the_server_and_its_vllm_version(
+    vllm_cpu: VllmCpu, tmp_path: Path
+) -> None:
+    """This venv has no vLLM (``packages.vllm`` is null here): the manifest names the server's own."""
+    out = tmp_path / "preds.jsonl"
+    argv = ["generate", "-b", "sample", "--limit", "1", "-o", str(out), "--backend", "openai",
+            "--base-url", vllm_cpu.server.base_url, "-m", SERVED_NAME, "--temperature", "0", "--max-tokens", "8"]  # fmt: skip
+    result = runner.invoke(app, argv)
+    assert result.exit_code == 0, result.output
+    engine = json.loads(out.with_name("preds.manifest.json").read_text())["engine"]
+    assert (engine["server"], engine["server_version"], engine["model"], engine["context_length"]) == (
+        "vllm", vllm_cpu.worker.ready["vllm"], SERVED_NAME, ENGINE_OPTIONS["max_model_len"],
+    )  # fmt: skip
 
 
 # --- the stand-in (tests/support/fake_vllm.py) checked against the real engine -------------------------------

@@ -115,11 +115,6 @@ def drop_other_counts(out: Path, count: int) -> list[Path]:
     return removed
 
 
-def pending_shards(out: Path, count: int) -> list[int]:
-    """Shards of ``out`` that have not finished."""
-    return [i for i in range(count) if not done_path(shard_path(out, i, count)).exists()]
-
-
 def merge_shards(
     out: Path,
     count: int,

@@ -7,6 +7,8 @@ one OpenAI server, each started once and shared by every vLLM test (they live in
   ``vllm`` backend in that venv (``tests/support/vllm_worker.py``: ``.call(op, ...)``), ``.server`` vLLM's OpenAI
   server (``python -m vllm.entrypoints.openai.api_server``; ``vllm serve`` fails in the CPU package) on 127.0.0.1,
   for fs1's ``openai`` backend in this (the main) venv. Both get the same engine options (``ENGINE_OPTIONS``).
+  ``.failing`` is ``fs1 generate`` run as a user would, in the same venv, with options that cannot start an engine
+  (``FAILING_OPTIONS``), started beside them so the failed start costs no extra wall time.
 
 Processes are stopped by PID at the end of the session, their logs (kept in a temporary directory) removed.
 """
@@ -45,19 +47,71 @@ STOP_TIMEOUT_S = 20.0
 SERVED_NAME = "smollm2-135m"
 
 
-def build_venv() -> Path:
-    """The vLLM CPU venv's python (built now if missing)."""
+def _builder() -> Any:
     sys.path.insert(0, str(ROOT / "scripts"))
     try:
         import vllm_cpu_venv
     finally:
         sys.path.remove(str(ROOT / "scripts"))
-    return vllm_cpu_venv.build(vllm_cpu_venv.default_venv())
+    return vllm_cpu_venv
 
 
-def _env(cpu: str | None) -> dict[str, str]:
+def build_venv() -> Path:
+    """The vLLM CPU venv's python (built now if missing; waits for a build under way)."""
+    builder = _builder()
+    return Path(builder.build(builder.default_venv()))
+
+
+class _EarlyBuild:
+    """The venv build started when the session collects a test that needs it, so its download and unpacking (mostly
+    waiting on the network and the disk: 5 min from an empty pip cache, 1.5 min of it CPU) overlap the tests that
+    run before the vLLM ones. The fixture waits for it; the session waits for it too before ending."""
+
+    proc: subprocess.Popen[bytes] | None = None
+    log: Path | None = None
+
+    @classmethod
+    def start(cls) -> None:
+        builder = _builder()
+        if cls.proc is not None or builder.is_built(builder.default_venv(), builder.stamp_text(False)):
+            return
+        fd, name = tempfile.mkstemp(prefix="fs1-vllm-cpu-build-", suffix=".log")
+        cls.log = Path(name)
+        cls.proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "vllm_cpu_venv.py")], cwd=ROOT,
+                                    stdout=fd, stderr=subprocess.STDOUT)  # fmt: skip
+        os.close(fd)
+
+    @classmethod
+    def wait(cls) -> None:
+        proc, log = cls.proc, cls.log
+        if proc is None or log is None:
+            return
+        code = proc.wait()
+        tail = _tail(log)
+        log.unlink(missing_ok=True)
+        cls.proc = cls.log = None
+        if code != 0:
+            raise RuntimeError(f"building the vLLM CPU venv failed (exit {code}):\n{tail}")
+
+
+@pytest.hookimpl(trylast=True)  # after -m / -k have deselected what will not run
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Start the venv build early when a selected test uses the vLLM engines."""
+    if any("vllm_cpu_python" in getattr(item, "fixturenames", ()) for item in items):
+        _EarlyBuild.start()
+
+
+def pytest_sessionfinish() -> None:
+    """Never leave a build running (a half-built venv is rebuilt next time, but pip must not be cut mid-write)."""
+    if _EarlyBuild.proc is not None:
+        _EarlyBuild.proc.wait()
+
+
+def _env(cpu: str | None, scratch: Path) -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), str(ROOT)])
+    # vLLM's output files (kept where an error names them) land in the fixture's directory, removed at the end
+    env["TMPDIR"] = str(scratch)
     env.pop("VLLM_CPU_KVCACHE_SPACE", None)
     if cpu is not None:  # one core each, so the two engines do not bind to the same one
         env["VLLM_CPU_OMP_THREADS_BIND"] = cpu
@@ -107,21 +161,14 @@ class Worker:
     _proc: subprocess.Popen[str] | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def launch(self, cpu: str | None, *flags: str) -> None:
+    def launch(self, cpu: str | None) -> None:
         spec = json.dumps({"model": str(self.model), "options": self.options})
         with self.log.open("w") as log:
             self._proc = subprocess.Popen(
-                [str(self.python), "-m", "tests.support.vllm_worker", *flags, spec], cwd=ROOT, env=_env(cpu),
+                [str(self.python), "-m", "tests.support.vllm_worker", spec], cwd=ROOT,
+                env=_env(cpu, self.log.parent),
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True, start_new_session=True,
             )  # fmt: skip
-
-    def failed_start(self) -> str | None:
-        """For a worker launched with ``--fail``: the error its engine start ended with (None: it started)."""
-        line = self._readline()
-        if not line:
-            raise RuntimeError(f"the failing-start worker exited without a reply\n{_tail(self.log)}")
-        error: str | None = json.loads(line)["error"]
-        return error
 
     def wait_ready(self) -> None:
         line = self._readline()
@@ -192,7 +239,7 @@ class Server:
     def launch(self, cpu: str | None) -> None:
         self.port = free_port()
         with self.log.open("wb") as log:
-            self._proc = subprocess.Popen(self.command(), cwd=ROOT, env=_env(cpu), stdout=log,
+            self._proc = subprocess.Popen(self.command(), cwd=ROOT, env=_env(cpu, self.log.parent), stdout=log,
                                           stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
 
     def wait_ready(self, timeout_s: float = START_TIMEOUT_S) -> None:
@@ -215,15 +262,58 @@ class Server:
 
 
 @dataclass
+class FailingCli:
+    """``fs1 generate --backend vllm`` with ``FAILING_OPTIONS``: the whole command-line path of a failed start (the
+    stage log that vLLM's child processes write into, the one-line error, the exit code)."""
+
+    python: Path
+    model: Path
+    root: Path  # the command's directory: its output, stage log and captured stderr
+    _proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def out(self) -> Path:
+        return self.root / "preds.jsonl"
+
+    def command(self) -> list[str]:
+        argv = [str(self.python), "-m", "fs1.cli.main", "generate", "-b", "sample", "--limit", "1",
+                "-o", str(self.out), "--backend", "vllm", "-m", str(self.model), "--temperature", "0"]  # fmt: skip
+        return argv + [
+            arg for key, value in FAILING_OPTIONS.items() for arg in ("--backend-option", f"{key}={value}")
+        ]
+
+    def launch(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        with (self.root / "stderr.txt").open("wb") as err:
+            self._proc = subprocess.Popen(self.command(), cwd=ROOT, env=_env(None, self.root), stdin=subprocess.DEVNULL,
+                                          stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)  # fmt: skip
+
+    def result(self, timeout_s: float = START_TIMEOUT_S) -> tuple[int, str]:
+        """The exit code and what the command printed on stderr."""
+        assert self._proc is not None
+        try:
+            code = self._proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            self.stop()
+            raise
+        return code, (self.root / "stderr.txt").read_text(errors="replace")
+
+    def stop(self) -> None:
+        proc, self._proc = self._proc, None
+        _stop(proc)
+
+
+@dataclass
 class VllmCpu:
     worker: Worker
     server: Server
     model: Path
-    failing: Worker  # an engine started with FAILING_OPTIONS (beside the others), for the failed-start check
+    failing: FailingCli  # started beside the others, for the failed-start check
 
 
 @pytest.fixture(scope="session")
 def vllm_cpu_python() -> Path:
+    _EarlyBuild.wait()
     return build_venv()
 
 
@@ -238,12 +328,12 @@ def vllm_cpu(vllm_cpu_python: Path) -> Iterator[VllmCpu]:
     logs = Path(tempfile.mkdtemp(prefix="fs1-vllm-cpu-"))
     worker = Worker(vllm_cpu_python, model, logs / "worker.log")
     server = Server(vllm_cpu_python, model, logs / "server.log")
-    failing = Worker(vllm_cpu_python, model, logs / "failing.log", options=dict(FAILING_OPTIONS))
+    failing = FailingCli(vllm_cpu_python, model, logs / "failing")
     first, second = _cores()
     try:
         worker.launch(first)
         server.launch(second)
-        failing.launch(None, "--fail")
+        failing.launch()
         worker.wait_ready()
         server.wait_ready()
         yield VllmCpu(worker, server, model, failing)

@@ -5,9 +5,6 @@ fs1's dependencies but not fs1 itself). Engine start costs 30-60 s on two cores,
 they send JSON requests, one a line, on stdin and read one JSON reply a line back on the reply channel (the original
 stdout; file descriptor 1 itself is pointed at stderr, the log, so vLLM's chatter cannot mix into the replies).
 
-Started with ``--fail`` instead, it only tries to start an engine with the options given (meant to fail) and writes
-one JSON line, ``{"error": ...}``: the failed-start check runs beside the two engines' starts, not after them.
-
 Operations (``op``):
 - ``generate``: ``fs1.generate.generate_predictions`` with the shared backend (questions, GenerateConfig, out path);
 - ``cli``: fs1's command line in this process, the shared engine standing in for a fresh one when the command asks
@@ -139,9 +136,6 @@ def main() -> None:
     os.dup2(2, 1)
     sys.stdout = sys.stderr
     spec = json.loads(sys.argv[-1])
-    if "--fail" in sys.argv:
-        replies.write(json.dumps(_load(spec, {"options": spec["options"]})) + "\n")
-        return
     try:
         backend = _start(spec)
     except Exception as exc:

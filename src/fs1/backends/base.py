@@ -178,6 +178,11 @@ class Backend(ABC):
     def count_tokens(self, text: str) -> int:
         """Number of tokens of ``text`` under the model's tokenizer (no special tokens added)."""
 
+    def provenance(self) -> dict[str, Any]:
+        """What made the outputs beyond the versions of fs1's packages, for the manifest (``engine``): the settings an
+        engine chose for itself, a server's kind and version. Empty where the packages and options say it all."""
+        return {}
+
     def raw_prompt_problem(self) -> str | None:
         """Why raw prompts (``chat_prompt`` + continuation) cannot be used here, as one line naming the fix; ``None``
         when they can. Local backends hold the tokenizer and always can; a server may serve no chat template."""

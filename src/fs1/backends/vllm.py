@@ -113,7 +113,7 @@ class VLLMBackend(Backend):
         if self.options.batch_invariant:  # read by vLLM when the engine starts
             os.environ[BATCH_INVARIANT_ENV] = "1"
         engine, note = engine_args(self.options, host)
-        self.engine_note = note
+        self.engine_args, self.engine_note = engine, note
         if note:
             print(note, file=sys.stderr)  # one line on stderr: outputs stay byte-identical
         self.output = EngineOutput()
@@ -128,6 +128,12 @@ class VLLMBackend(Backend):
             ) from exc
         self.tokenizer = self.llm.get_tokenizer()
         self.max_model_len = _max_model_len(self.llm, self.options.max_model_len)
+
+    def provenance(self) -> dict[str, Any]:
+        """vLLM's version and the engine arguments fs1 started it with (on CPU those it chose: dtype, KV blocks...)."""
+        version = getattr(self._vllm, "__version__", None)
+        return {"backend": self.name, "vllm": version, "engine_args": dict(self.engine_args),
+                "max_model_len": self.max_model_len}  # fmt: skip
 
     # --- tokenizer-side helpers ---
     def chat_prompt(self, user: str, system: str | None = None) -> str:

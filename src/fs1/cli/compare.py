@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from fs1.cli.app import BENCHMARK_FORMAT_HELP, app, console, user_errors
+
+if TYPE_CHECKING:
+    from fs1.records import Question
 
 
 @app.command("compare")
@@ -38,12 +42,14 @@ def compare(
     pass@k per dataset side by side and the sample verdicts that flip (e.g. one set of predictions scored with
     --extract fs1 and with --extract authors)."""
     from fs1.scoring.paired import compare as paired_compare
-    from fs1.scoring.paired import load_verdicts, question_accuracy
+    from fs1.scoring.paired import load_verdicts, question_accuracy, under_own_ids
     from fs1.scoring.side_by_side import pass_at_k_by_source, shared_ks, unit_counts, verdict_flips
 
     with user_errors():
-        sources = _sources(benchmark, fmt, run_a)
-        rows_a, rows_b = load_verdicts(run_a), load_verdicts(run_b)
+        questions = _questions(benchmark, fmt, run_a)
+        sources = {qid: q.source_of_data for qid, q in questions.items()}
+        rows_a = under_own_ids(load_verdicts(run_a), questions)
+        rows_b = under_own_ids(load_verdicts(run_b), questions)
         a, b = question_accuracy(rows_a, budget_a), question_accuracy(rows_b, budget_b)
         results = paired_compare(a, b, sources, seed)
         counts_a, counts_b = unit_counts(rows_a, budget_a), unit_counts(rows_b, budget_b)
@@ -111,8 +117,9 @@ def _rule(extract: str | None) -> str:
     return f" ({extract} extraction)" if extract else ""
 
 
-def _sources(benchmark: str | None, fmt: str, run_a: Path) -> dict[str, str]:
-    """Question ID -> dataset, from ``--benchmark`` or the run directory holding ``run_a`` (empty if neither)."""
+def _questions(benchmark: str | None, fmt: str, run_a: Path) -> dict[str, Question]:
+    """The benchmark's questions by ID and older ID (``fs1.data.question_index``), from ``--benchmark`` or the run
+    directory holding ``run_a`` (empty if neither): the per-dataset split, and the IDs rows are paired by."""
     from fs1.data import load_questions, question_index
 
     if benchmark is None:
@@ -124,7 +131,7 @@ def _sources(benchmark: str | None, fmt: str, run_a: Path) -> dict[str, str]:
         if local is None:
             return {}
         benchmark = str(local)
-    return {qid: q.source_of_data for qid, q in question_index(load_questions(benchmark, fmt=fmt)).items()}
+    return question_index(load_questions(benchmark, fmt=fmt))
 
 
 def _print_side_by_side(side: dict, ks: list[int], flipped) -> None:  # noqa: ANN001

@@ -180,6 +180,8 @@ def _backend_errors() -> Iterator[None]:
 def _print_judged(summary: JudgedSummary) -> None:
     from rich.table import Table
 
+    from fs1.cli.tables import accounting_line, by_k_table
+
     ks = [str(k) for k in summary["ks"]]
     table = Table(
         title=f"fs1 judge ({summary['judge']['prompt']} prompt, {summary['extract']} extraction, "
@@ -196,8 +198,6 @@ def _print_judged(summary: JudgedSummary) -> None:
         )  # fmt: skip
     console.print(table)
     if ks:
-        from fs1.cli.tables import by_k_table
-
         rows = [(name, s["pass@k"]) for name, s in slices]
         console.print(by_k_table("pass@k (judged correct among k samples), by k", ks, rows))
     tokens = summary["tokens"]
@@ -213,6 +213,7 @@ def _print_judged(summary: JudgedSummary) -> None:
         )
     for warning in summary.get("warnings", []):
         console.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
+    console.print(accounting_line(summary), soft_wrap=True)
 
 
 def print_agreement(report: dict[str, Any]) -> None:

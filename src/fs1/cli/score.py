@@ -10,8 +10,9 @@ import typer
 
 from fs1.cli.app import BENCHMARK_FORMAT_HELP, app, console, user_errors
 from fs1.cli.schema import schema_options
+from fs1.cli.tables import accounting_line
 from fs1.config import ScoreConfig
-from fs1.summary_types import MAJ_AT_K, PASS_AT_K, IdList, Summary
+from fs1.summary_types import MAJ_AT_K, PASS_AT_K, Summary
 
 
 @app.command("score")
@@ -129,27 +130,6 @@ def _print_summary(summary: Summary) -> None:
         ):
             by_k = [(name, _curve(stats, metric)) for name, stats in rows]
             console.print(by_k_table(f"{metric} ({what}), by k", ks, by_k))
-
-
-def accounting_line(summary: Summary) -> str:
-    """Where the benchmark's questions went: scored, excluded, without predictions (with the first IDs)."""
-    excluded: IdList = summary.get("excluded") or {"count": 0, "ids": []}
-    missing: IdList = summary.get("questions_without_predictions") or {"count": 0, "ids": []}
-    total = summary.get("benchmark_questions")
-    if total is None:  # a summary written before questions were accounted for
-        return f"questions scored: {summary['overall']['n_questions']}"
-    scored = total - excluded["count"] - missing["count"]
-    line = f"questions: {total} in the benchmark, {scored} scored, {excluded['count']} excluded"
-    if excluded["count"]:
-        line += f" ({_first(excluded['ids'], excluded['count'])})"
-    line += f", {missing['count']} without predictions"
-    if missing["count"]:
-        line += f" ({_first(missing['ids'], missing['count'])})"
-    return line
-
-
-def _first(ids: list[str], count: int, shown: int = 5) -> str:
-    return ", ".join(ids[:shown]) + (f", … {count - shown} more" if count > shown else "")
 
 
 def _curve(stats: Mapping[str, Any], metric: str) -> dict[str, float]:

@@ -4,7 +4,10 @@ no header is cut to "pass@…" on an 80-column terminal."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from fs1.summary_types import IdList, JudgedSummary, Summary
 
 
 def by_k_table(title: str, ks: Sequence[str], rows: Sequence[tuple[str, Mapping[str, float | None]]]) -> Any:
@@ -22,3 +25,25 @@ def by_k_table(title: str, ks: Sequence[str], rows: Sequence[tuple[str, Mapping[
 
 def _fmt(value: float | None) -> str:
     return "–" if value is None else f"{value:.3f}"
+
+
+def accounting_line(summary: Summary | JudgedSummary) -> str:
+    """Where the benchmark's questions went (``fs1.scoring.accounting``): scored, excluded, without predictions,
+    with the first IDs of each; printed by ``fs1 score`` and ``fs1 judge`` alike."""
+    excluded: IdList = summary.get("excluded") or {"count": 0, "ids": []}
+    missing: IdList = summary.get("questions_without_predictions") or {"count": 0, "ids": []}
+    total = summary.get("benchmark_questions")
+    if total is None:  # a summary written before questions were accounted for
+        return f"questions scored: {summary['overall']['n_questions']}"
+    scored = total - excluded["count"] - missing["count"]
+    line = f"questions: {total} in the benchmark, {scored} scored, {excluded['count']} excluded"
+    if excluded["count"]:
+        line += f" ({_first(excluded['ids'], excluded['count'])})"
+    line += f", {missing['count']} without predictions"
+    if missing["count"]:
+        line += f" ({_first(missing['ids'], missing['count'])})"
+    return line
+
+
+def _first(ids: list[str], count: int, shown: int = 5) -> str:
+    return ", ".join(ids[:shown]) + (f", … {count - shown} more" if count > shown else "")

@@ -52,6 +52,7 @@ __all__ = [
     "load_benchmark",
     "question_index",
     "read_dataset",
+    "require_scorable",
     "sample_path",
     "skipped_path",
 ]
@@ -182,6 +183,16 @@ def warn_ids_only(
         remedy = REMEDY_BIGGER_KG if kg_given else REMEDY_KG
         (warn or log.warning)(
             IDS_ONLY_WARNING.format(n=len(ids), example=ids[0], mark=IDS_ONLY, remedy=remedy)
+        )
+
+
+def require_scorable(questions: list[Question], where: str | Path) -> None:
+    """Raise ``NoQuestionsError`` when every question of ``questions`` is excluded from scoring (gold answers that are
+    only KG ids, ``exclusion_reason``): a run on them would generate answers no number could ever count."""
+    if questions and all(exclusion_reason(q) for q in questions):
+        raise NoQuestionsError(
+            f"{where}: none of its {len(questions)} question(s) can be scored: their gold answers are only KG ids "
+            f"(e.g. {questions[0].ID}: {', '.join(questions[0].main_answers[:3])}); {REMEDY_KG}"
         )
 
 

@@ -17,7 +17,8 @@ Field mapping:
   scoring until ``fs1 data convert --kg`` labels it).
 - Value answers: dates by the one date policy of ``fs1.data.dates`` (``1994-03-01`` with ``1 March 1994`` /
   ``March 1, 1994`` aliases; a Wikidata timestamp on 1 January also accepts the bare year; a BCE timestamp
-  ``-0500-…`` becomes ``500 BC`` with ``500 BCE`` / ``-500``), the year of a full date for a "what year" question.
+  ``-0500-…`` becomes ``500 BC`` with ``500 BCE`` / ``-500``: historical numbering, an unverified assumption, see
+  ``docs/protocol.md`` "Eras"), the year of a full date for a "what year" question.
   Other values (numbers, version strings such as ``7.11.1``) are kept as text.
 - ``answer_type``: ``entity``, ``date``, ``number`` or ``other`` when every answer has that type, else unset.
 - ``meta`` ← ``temporal_signal``, ``temporal_question_type``, ``data_source``, ``question_creation_date``,

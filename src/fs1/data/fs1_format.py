@@ -1,8 +1,9 @@
 """The fs1 benchmark format: rows with ``ID, question, main_answers, answer_aliases, source_of_data`` (the published
 benchmark's columns) plus the optional Question fields ``question_entities, answer_entities, hops, answer_type,
 topic, meta``. A ``topic`` is lower-cased on reading (``common.topic_label``), as the dataset loaders write it;
-files written before topics were kept have none (``None``: left out of the topic slice). Read from JSONL, a JSON
-array, Parquet, or rows already loaded (Hugging Face hub).
+files written before topics were kept have none (``None``: left out of the topic slice). An ``answer_type`` is
+read into the one vocabulary (``fs1.vocab.ANSWER_TYPES``) the same way; any other value is unset (kept in meta).
+Read from JSONL, a JSON array, Parquet, or rows already loaded (Hugging Face hub).
 
 Unknown columns are kept in ``meta`` (``Question.from_dict`` does that), so nothing in a row is lost.
 """
@@ -25,6 +26,7 @@ from fs1.data.common import (
     topic_label,
 )
 from fs1.io import InputError, read_jsonl_rows
+from fs1.vocab import ANSWER_TYPES
 
 REQUIRED_COLUMNS = ("ID", "question", "main_answers")
 LIST_COLUMNS = ("main_answers", "answer_aliases", "question_entities", "answer_entities")
@@ -65,7 +67,24 @@ def normalise_row(row: dict[str, Any]) -> dict[str, Any]:
         out["hops"] = int(hops)  # re-exported CSV copies write numbers as text
     if "topic" in out:
         out["topic"] = topic_label(out["topic"])  # one case for every reader, so slices do not split on case
+    if out.get("answer_type") is not None:
+        _one_answer_type(out)
     return out
+
+
+def _one_answer_type(row: dict[str, Any]) -> None:
+    """``answer_type`` in the one vocabulary (``fs1.vocab.ANSWER_TYPES``) whatever wrote the file: lower-cased
+    ("Person" → person); a value outside it (a file edited by hand, another tool's label) is unset, so it cannot
+    open a slice of its own, and kept in ``meta["dataset_answer_type"]``."""
+    value = row["answer_type"]
+    label = topic_label(value) if isinstance(value, str) else None
+    if label in ANSWER_TYPES:
+        row["answer_type"] = label
+        return
+    row["answer_type"] = None
+    meta = row.get("meta")
+    if meta is None or isinstance(meta, dict):  # (another type is the record check's to report)
+        row["meta"] = {"dataset_answer_type": value, **(meta or {})}
 
 
 def questions_from_rows(rows: Iterable[tuple[str, dict[str, Any]]], source: Path | str) -> Loaded:

@@ -17,7 +17,7 @@ Field mapping (all in one place, :func:`question_from_record`):
 - ``answer`` null (no entity linked, or no value given): the annotator's ``mention`` is the gold, as Mintaka's
   official evaluation (``evaluate/evaluate.py``, text mode) does; without a mention the record has no gold.
 - ``complexityType == "count"``: the main answer is the number (``answerNum``, else the number of listed
-  entities); the counted entities go to ``meta["counted_entities"]``.
+  entities, else the ``mention``); the counted entities go to ``meta["counted_entities"]``.
 - ``boolean``: ``true``/``false`` → ``"yes"``/``"no"``; ``numerical``/``date``/``string``: the values as strings
   (dates by the one date policy of ``fs1.data.dates``).
 - ``answerNum`` is kept as ``meta["answer_num"]`` on every record that has it. Outside count questions it is **not**
@@ -84,7 +84,10 @@ def _gold(
     kind = answer.get("answerType")
     mention = [(m, None) for m in as_text_list(answer.get("mention"))]
     if complexity == "count":
-        return answer_fields((n, None) for n in _count(answer, values)), []
+        counted = _count(answer, values)
+        if not counted:  # neither answerNum nor entities to count: the annotator's text, as below
+            return _from_mention(answer_fields(mention)), []
+        return answer_fields((n, None) for n in counted), []
     if kind == "entity":
         entities = [v for v in values if isinstance(v, dict)]
         pairs = [(_english_label(v.get("label")), v.get("name")) for v in entities]

@@ -15,9 +15,9 @@ continues a half-written thinking block and so needs ``raw``. A resumed file is 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import AliasChoices, ConfigDict, Field, model_validator
 
@@ -170,12 +170,14 @@ def generation_preset(setting: str, *, greedy: bool = False) -> str:
 @dataclass
 class GenerateSummary:
     """What a run did: predictions written now, skipped as already complete, sequences generated, and of those
-    written, how many ended at the model's context length (a prompt that did not fit: no text)."""
+    written, how many ended at the model's context length (a prompt that did not fit: no text); ``engine``: what the
+    backend says made them (``Backend.provenance``), for the manifest."""
 
     written: int
     skipped: int
     sequences: int
     context: int = 0
+    engine: dict[str, Any] = field(default_factory=dict)
 
 
 def sample_seed(run_seed: int, question_id: str, sample: int) -> int:

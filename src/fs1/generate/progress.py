@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +30,14 @@ def generate_with_progress(
     engine = load_backend(ref)
     # A setting the server cannot serve fails before the progress bar is drawn.
     choose_route(engine, config.setting)
+    facts = (
+        engine.provenance()
+    )  # read before the run: the server that makes the records, the engine's choices
     columns = (TextColumn(description), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console) as bar:
         task = bar.add_task("generate", total=None)
-        return generate_predictions(
+        summary = generate_predictions(
             questions, engine, config, out, resume=resume,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )  # fmt: skip
+    return replace(summary, engine=facts)

@@ -46,6 +46,12 @@ def run_generate(questions: list[Question], spec: GenerateSpec, out: Path, resum
         raise BackendError(f"backend {spec.config.resolved_backend()!r}: {exc}") from None
 
 
+def manifest_entries(summary: GenerateSummary) -> dict[str, Any]:
+    """What a standalone ``fs1 generate`` records in its side manifest beside provenance: the engine that made the
+    predictions where the backend tells more than the package versions (a server's kind and version)."""
+    return {"engine": summary.engine} if summary.engine else {}
+
+
 GENERATE: Stage[GenerateSpec] = Stage(
     name="generate",
     output=OUTPUT,
@@ -53,4 +59,5 @@ GENERATE: Stage[GenerateSpec] = Stage(
     key=prediction_key,
     run=run_generate,
     expected=expected_keys,
+    manifest=manifest_entries,
 )

@@ -172,8 +172,4 @@ def _int(value: str | None) -> int | None:
         return None
 
 
-def engines_with_timeouts() -> str:
-    return ", ".join(sorted(TIMEOUT_PARAMS))
-
-
 __all__ = ["EndpointProfile", "VIRTUOSO", "detect_engine", "virtuoso_limits"]

@@ -8,6 +8,7 @@ data — ``run_job(rundir, stage, shard, shards)``, a top-level function with pl
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from pathlib import Path
 
@@ -21,6 +22,14 @@ from fs1.stage_log import side_log_path, stage_log
 
 ATTEMPTS = ".attempts.jsonl"
 EXPERIMENT_COPY = "experiment.yaml"
+JOBS_DIR = "jobs"  # in a stage's directory: one manifest per job that wrote part of it
+
+
+def job_manifest_path(directory: Path, written: Path | None) -> Path:
+    """Where a job of the stage in ``directory`` records how it was made (host, hardware, packages, command,
+    seed): ``jobs/<file it wrote>.manifest.json`` (``jobs/stage.manifest.json`` for a stage run as one body).
+    Kept after the merge: the shards of one output may have run on different nodes and software."""
+    return directory / JOBS_DIR / f"{written.stem if written is not None else 'stage'}.manifest.json"
 
 
 def note_running(directory: Path, job: str, sidecar: Path) -> None:
@@ -36,9 +45,18 @@ def note_running(directory: Path, job: str, sidecar: Path) -> None:
         sink.write(row)
 
 
-def run_piece(part: Part, directory: Path, shard: Shard | None, verbose: bool, sidecars: bool = True) -> None:
+def run_piece(
+    part: Part,
+    directory: Path,
+    shard: Shard | None,
+    verbose: bool,
+    sidecars: bool = True,
+    seed: int | None = None,
+    experiment: Path | None = None,
+) -> None:
     """One job's work on a stage of a run: the whole stage or one shard of it. ``sidecars``: note the process
-    for ``fs1 status`` (every job does; a stage run inline by ``fs1 run`` itself does not)."""
+    for ``fs1 status`` and record the job's own manifest (every job does; a stage run inline by ``fs1 run``
+    itself does not: the run's manifest describes it). ``seed`` and ``experiment``: what that manifest records."""
     out = directory / part.stage.output if part.stage is not None else directory
     written = out if shard is None else shard.file(out)
     if sidecars:
@@ -50,14 +68,30 @@ def run_piece(part: Part, directory: Path, shard: Shard | None, verbose: bool, s
         if shard is not None:
             raise ConfigError(f"the {directory.name} stage runs as one job; it has no shards")
         assert part.body is not None
-        with stage_log(log, verbose=verbose):
+        with contextlib.ExitStack() as stack:
+            if sidecars:
+                stack.enter_context(_job_recording(directory, None, seed, experiment))
+            stack.enter_context(stage_log(log, verbose=verbose))
             part.body(directory)
         return
     if part.before is not None:
         part.before(directory)
     assert part.questions is not None
     recording = Recording(log=log, verbose=verbose)
+    if sidecars:
+        recording.manifest = job_manifest_path(directory, written)
+        recording.seed, recording.inputs = seed, {"experiment": experiment}
     run_part(part.stage, part.settings, part.questions(), out, shard, resume=True, recording=recording)
+
+
+def _job_recording(
+    directory: Path, written: Path | None, seed: int | None, experiment: Path | None
+) -> contextlib.AbstractContextManager[dict]:
+    from fs1.manifest import recording
+
+    return recording(
+        job_manifest_path(directory, written), seeds={"run": seed}, inputs={"experiment": experiment}
+    )
 
 
 def fold_shard_logs(out: Path, count: int, log: Path) -> None:
@@ -98,4 +132,5 @@ def run_job(
         raise ConfigError(f"{source} changed since this job was submitted; run `fs1 run` again")
     pipe = Pipeline.for_job(root, source, verbose=verbose)
     part = part_for(pipe, stage)
-    run_piece(part, root / stage, None if shard is None else Shard(shard, shards), verbose)
+    job_shard = None if shard is None else Shard(shard, shards)
+    run_piece(part, root / stage, job_shard, verbose, seed=pipe.exp.seed, experiment=source)

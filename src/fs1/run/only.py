@@ -94,7 +94,14 @@ class Only:
             shards = [None]
         for shard in shards:
             pipe.log(f"▶ {self.stage}{'' if shard is None else f'[{shard.label}]'}: running")
-            run_piece(part, result.directory, shard, pipe.verbose)
+            run_piece(
+                part,
+                result.directory,
+                shard,
+                pipe.verbose,
+                seed=pipe.exp.seed,
+                experiment=pipe.experiment_file,
+            )
         if part.stage is not None and part.count > 1:
             out = result.directory / part.stage.output
             left = [i for i in range(part.count) if not done_path(Shard(i, part.count).file(out)).exists()]

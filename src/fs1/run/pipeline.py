@@ -166,7 +166,10 @@ class Pipeline:
     def job_call(self, part: Part, name: str, shard: Shard | None) -> Callable[[], None]:
         """What a job runs: here, the part itself; on a cluster, plain data the worker rebuilds the stage from."""
         if not self.executor.remote:
-            return functools.partial(run_piece, part, self.rundir / name, shard, self.verbose)
+            return functools.partial(
+                run_piece, part, self.rundir / name, shard, self.verbose,
+                seed=self.exp.seed, experiment=self.experiment_file,
+            )  # fmt: skip
         index, count = (None, 1) if shard is None else (shard.index, shard.count)
         source = (
             self.rundir / EXPERIMENT_COPY
@@ -282,7 +285,10 @@ class Pipeline:
 
     # --- stages ---
     def run_benchmark(self) -> None:
+        from fs1.data import require_scorable
+
         questions = self.select_questions(self.exp.benchmark)
+        require_scorable(questions, self.exp.benchmark)  # before hours of generation no number could count
         train = self.select_questions(self.exp.train_benchmark) if self.exp.train_benchmark else questions
         if not self.exp.train_benchmark and any(s in TRAINED_SETTINGS for s in self.exp.settings):
             self.log(

@@ -162,13 +162,6 @@ def with_executor_overrides(exp: Experiment, executor: str | None, shards: int |
     return exp.model_copy(update={"executor": spec})
 
 
-def same_experiment(copy: Path, experiment_file: Path) -> bool:
-    """Whether the run's copy is ``experiment_file`` (as kept: its secrets masked)."""
-    if copy.samefile(experiment_file):
-        return True
-    return copy.read_bytes() == redact_text(experiment_file.read_bytes().decode("utf-8")).encode("utf-8")
-
-
 def keep_experiment_copy(experiment_file: Path, copy: Path, log: Log = print) -> None:
     """Keep the experiment beside its results; rerunning from that very copy (``fs1 run RUN/experiment.yaml
     --out RUN``) simply resumes. Secrets in it (a password in the ``kg`` URL, a key in a ``base_url``) are masked

@@ -27,10 +27,10 @@ if TYPE_CHECKING:
 TRAINED_SETTINGS = TRACE_MODES
 # Budget-forcing fields change only the rt/fs1 runs; an instruct/cot run depends on the rest.
 FORCING_FIELDS = {"budgets", "min_think_tokens", "answer_max_tokens", "greedy_budgets", "continue_sweep"}
-# Bumped when the score summary gains fields, so runs scored before are scored again (cheap) on resume.
-SCORE_METRICS_VERSION = (
-    3  # 3: question accounting (excluded, questions_without_predictions), BCE eras, Unicode
-)
+# Bumped when the score summary gains fields or a verdict rule changes, so runs scored before are scored again
+# (cheap) on resume. 3: question accounting (excluded, questions_without_predictions), BCE eras, Unicode;
+# 4: no-break and thin spaces between digit groups are thousands separators.
+SCORE_METRICS_VERSION = 4
 # The stage families whose jobs may go to a cluster, by the kind their resources are looked up under.
 HEAVY = {"paths": "paths", "distill": "distill", "train": "train", "generate": "generate", "judge": "judge"}
 # rt- and fs1-tuned students answer in the s1 think/answer format.

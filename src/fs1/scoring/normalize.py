@@ -16,7 +16,8 @@
    word, because a capital "A" after a word, or a final "a", is a letter ("Vitamin A", "Plan A"). An answer made only
    of articles keeps them.
 5. Lower case (``casefold``).
-6. Numbers: thousands separators dropped (1,000 = 1000), "1.5 million" = 1500000, number words to digits
+6. Numbers: thousands separators dropped (1,000 = 1000; a no-break, narrow no-break or thin space between digit
+   groups too, 1\u202f000 = 1000, but not a plain space), "1.5 million" = 1500000, number words to digits
    (twelve = 12, twenty-one = 21, one hundred and five = 105), ordinals to numerals (fourth = 4th), trailing decimal
    zeros dropped (1.50 = 1.5, 2.0 = 2), "%" and "per cent" written "percent", "&" written "and".
 7. Eras and signs: a year before the common era keeps its era as part of its token, in every spelling: "3500 BC" =
@@ -134,6 +135,9 @@ _IGNORABLE = frozenset(
     + [chr(c) for c in range(0xFE00, 0xFE10)]
     + [chr(c) for c in range(0xE0100, 0xE01F0)]
 )
+# A no-break, narrow no-break or thin space between a digit and a group of three is a thousands separator (SI and
+# French style: 1 000 000); a plain space is not taken as one ("2 100" may be two numbers).
+_GROUP_SPACE = re.compile(r"(?<=\d)[\u00a0\u202f\u2009](?=\d{3}(?!\d))")
 _MARKS = frozenset("\u2122\u2120")  # ™ ℠: trademark marks, not part of a name
 _DETACHED = ("<super>", "<sub>", "<fraction>")  # decompositions that must not merge into a number before them
 _DECIMAL_POINT = re.compile(r"(?<=\d)\.(?=\d)")
@@ -186,6 +190,7 @@ def _normalize(text: str, quick: bool = True) -> str:
 def _fold_unicode(text: str) -> str:
     if text.isascii():
         return text
+    text = _GROUP_SPACE.sub("", text)  # before they become plain spaces, whose grouping is ambiguous
     text = text.translate(_SPECIAL)
     unusual = {ch for ch in set(_NON_ASCII.findall(text)) if _invisible(ch) or _detached(ch)}
     if unusual:

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from fs1.io import InputError, read_jsonl_rows
+from fs1.records import Question
 from fs1.scoring.intervals import percentile_interval, replicate_means, slice_rng
 from fs1.scoring.match import MATCH_EXCLUDED
 
@@ -87,6 +88,17 @@ def sign_test(wins: int, losses: int) -> float:
     low = min(wins, losses)
     tail = sum(comb(trials, i) for i in range(low + 1)) / 2**trials
     return min(1.0, 2 * tail)
+
+
+def under_own_ids(rows: list[dict[str, Any]], questions: Mapping[str, Question]) -> list[dict[str, Any]]:
+    """``rows`` with each ``id`` replaced by its question's own ID where ``questions`` (``fs1.data.question_index``)
+    knows it by an older one (SimpleQA's row positions), so a run scored before IDs came from content pairs with a
+    run scored after. Rows are changed in place and returned."""
+    for row in rows:
+        question = questions.get(str(row["id"]))
+        if question is not None:
+            row["id"] = question.ID
+    return rows
 
 
 def question_accuracy(rows: Iterable[Mapping[str, Any]], budget: int | None = None) -> dict[str, float]:

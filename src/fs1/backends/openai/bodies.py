@@ -143,11 +143,6 @@ def iter_body(resp: httpx.Response, *, cap: int, deadline: float) -> Iterator[by
             raise DeadlineExceeded("deadline", request=resp.request)
 
 
-def read_body(resp: httpx.Response, *, cap: int, deadline: float) -> bytes:
-    """The whole inflated body of a streamed ``resp``, within ``cap`` bytes and ``deadline``."""
-    return b"".join(iter_body(resp, cap=cap, deadline=deadline))
-
-
 def iter_lines(pieces: Iterable[bytes]) -> Iterator[str]:
     """Text lines of a byte stream (``\\n`` or ``\\r\\n`` ends), decoded as UTF-8; linear in the bytes, however long a
     line is."""

@@ -42,6 +42,7 @@ from fs1.backends.base import (
 from fs1.backends.openai.bodies import DEFAULT_MAX_RESPONSE_BYTES
 from fs1.backends.openai.context import ContextWindow, context_completion, is_context_error, read_as_context
 from fs1.backends.openai.counting import choice_tokens
+from fs1.backends.openai.facts import server_facts
 from fs1.backends.openai.protocol import (
     DIALECTS,
     Dialect,
@@ -206,6 +207,12 @@ class OpenAIBackend(Backend):
                 raise BackendError(f"{self._transport.url('models')} lists no model; pass the model name")
             self.model = str(listed[0]["id"])
         return self.model
+
+    def provenance(self) -> dict[str, Any]:
+        """The server that makes the outputs: kind, version (vLLM's ``/version``), served model, context length."""
+        return server_facts(
+            self._transport, self.options.base_url, self.flavour, self.served_model, self.context.length
+        )
 
     def _models(self) -> dict[str, Any]:
         try:

@@ -175,9 +175,9 @@ class Transport:
         return f"{self.root_url if root else self.base_url}/{path.lstrip('/')}"
 
     # --- requests ---
-    def get_json(self, path: str) -> dict[str, Any]:
-        """GET ``path`` under the base URL, with retries."""
-        url = self.url(path)
+    def get_json(self, path: str, *, root: bool = False) -> dict[str, Any]:
+        """GET ``path`` under the base URL (or, with ``root``, the server root), with retries."""
+        url = self.url(path, root=root)
         return self._with_retries(url, lambda: self._json(self._checked(self._send("GET", url))))
 
     def post_json(

@@ -15,7 +15,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -132,7 +132,3 @@ def last_error_line(text: str) -> str:
         if "Error" in line or "error" in line or "Exception" in line:
             return line[:300]
     return lines[-1][:300] if lines else "failed"
-
-
-def resources_dict(res: Resources) -> dict[str, Any]:
-    return asdict(res)

@@ -36,9 +36,11 @@ def model_size_b(model: str) -> float | None:
 
 def default_resources(kind: str, model: str | None, backend: str | None) -> Resources:
     """The table's row for ``model`` (an unknown size takes the ≤ 16B row); CPU-only stages get 4 cores, and so do
-    models on a backend that uses no local GPU (llama.cpp here is a CPU engine; a server computes elsewhere)."""
+    models served by a backend that uses no local GPU (llama.cpp here is a CPU engine; a server computes elsewhere).
+    Training always fine-tunes the HF checkpoint with transformers, whichever backend serves the student."""
     time_min = TIME_MIN.get(kind, 240)
-    if kind == "paths" or model is None or (backend is not None and not backend_info(backend).gpu):
+    served_off_gpu = kind != "train" and backend is not None and not backend_info(backend).gpu
+    if kind == "paths" or model is None or served_off_gpu:
         return Resources(gpus=0, cpus=4, mem_gb=16, time_min=time_min)
     size = model_size_b(model)
     row = next(r for r in SIZE_TABLE if (size if size is not None else 16.0) <= r[0])
