@@ -19,12 +19,9 @@ import submitit
 from submitit.slurm.slurm import SlurmInfoWatcher
 
 from fs1.errors import ConfigError
-from fs1.run.cluster.executors import Job, JobCall, JobFailure, Ledger, Resources, last_error_line
+from fs1.run.cluster.executors import Job, JobFailure, Ledger, Resources, last_error_line
+from fs1.run.cluster.slurm_call import RequeueableCall
 from fs1.run.config import SlurmSpec, sbatch_option
-
-
-class RequeueableCall(JobCall, submitit.helpers.Checkpointable):
-    """Requeued as is on preemption/timeout: the job resumes from its own records."""
 
 
 class ScontrolFallbackWatcher(SlurmInfoWatcher):
@@ -110,6 +107,20 @@ def extra_sbatch(lines: tuple[str, ...] | list[str]) -> dict[str, Any]:
     return out
 
 
+# How often a job's end is looked for: submitit's own wait looks once a second, which a short job (a test, a small
+# shard) pays at its end; fs1 looks as often as every ``_FIRST_LOOK_S`` at first, then less and less often, never
+# losing more than ``_LATE_SHARE`` of the time waited so far or ``_LAST_LOOK_S``. A look is a stat() of the job's
+# result file; Slurm itself is asked no more often than ``SlurmSpec.poll_s`` (the watcher's delay).
+_FIRST_LOOK_S, _LATE_SHARE, _LAST_LOOK_S = 0.05, 0.02, 1.0
+
+
+def wait_until_done(handle: Any, started: float) -> None:
+    """Return once submitit's ``handle`` is done (its result file written, or Slurm says it ended)."""
+    while not handle.done():
+        waited = time.monotonic() - started
+        time.sleep(min(_LAST_LOOK_S, max(_FIRST_LOOK_S, waited * _LATE_SHARE)))
+
+
 class SlurmExecutor:
     name = "slurm"
     remote = True
@@ -162,7 +173,9 @@ class SlurmExecutor:
     def _wait(
         self, submitted: list[tuple[Job, Any]], failures: list[JobFailure], ledger: Ledger
     ) -> list[JobFailure]:
+        started = time.monotonic()
         for job, handle in submitted:
+            wait_until_done(handle, started)
             try:
                 handle.result()
             # FailedJobError (the job's traceback inside) or UncompletedJobError (cancelled, lost, out of requeues)
