@@ -190,8 +190,8 @@ def test_a_run_over_the_server_records_the_server_and_its_vllm_version(
 ) -> None:
     """This venv has no vLLM (``packages.vllm`` is null here): the manifest names the server's own."""
     out = tmp_path / "preds.jsonl"
-    argv = ["generate", "-b", "sample", "--limit", "1", "-o", str(out), "--backend", "openai",
-            "--base-url", vllm_cpu.server.base_url, "-m", SERVED_NAME, "--temperature", "0", "--max-tokens", "8"]  # fmt: skip
+    argv = ["generate", "-b", "sample", "--limit", "1", "-o", str(out), "--backend", "openai", "--base-url",
+            vllm_cpu.server.base_url, "-m", SERVED_NAME, "--temperature", "0", "--max-tokens", "8"]  # fmt: skip
     result = runner.invoke(app, argv)
     assert result.exit_code == 0, result.output
     engine = json.loads(out.with_name("preds.manifest.json").read_text())["engine"]
