@@ -21,6 +21,7 @@ workers are the same bytes.
     python benchmarks/bench_scoring.py                      # 1.7M predictions
     python benchmarks/bench_scoring.py --n-predictions 200000 --io
     python benchmarks/bench_scoring.py --cli --n-predictions 170000 [--keep DIR]
+    python benchmarks/bench_scoring.py --cli --keep DIR --reuse          # the files kept in DIR, not rewritten
 """
 
 from __future__ import annotations
@@ -345,16 +346,30 @@ def time_reference_loop(predictions: Path, bench: Path) -> tuple[float, float, f
     return time.perf_counter() - start, time.process_time() - cpu, sum(verdicts) / len(verdicts)
 
 
-def run_cli(n_predictions: int, seed: int, keep: Path | None) -> None:
+def kept_files(directory: Path) -> tuple[Path, Path, int]:
+    """The files an earlier ``--cli --keep DIR`` run wrote there, and their number of predictions (non-blank lines)."""
+    predictions, bench = directory / "predictions.jsonl", directory / "bench.jsonl"
+    if not (predictions.is_file() and bench.is_file()):
+        raise SystemExit(f"--reuse: no predictions.jsonl and bench.jsonl in {directory}")
+    with predictions.open("rb") as fh:
+        n = sum(1 for line in fh if line.strip())
+    return predictions, bench, n
+
+
+def run_cli(n_predictions: int, seed: int, keep: Path | None, reuse: bool = False) -> None:
     """The ``--cli`` measurement (module docstring), printed with the P3 line."""
     with tempfile.TemporaryDirectory() as tmp:
         directory = keep or Path(tmp)
         directory.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
-        predictions, bench, n = write_files(directory, n_predictions, seed)
+        if reuse:
+            predictions, bench, n = kept_files(directory)
+        else:
+            predictions, bench, n = write_files(directory, n_predictions, seed)
         size = predictions.stat().st_size
         print(
-            f"wrote {n:,} predictions ({size / 1e6:,.0f} MB) in {time.perf_counter() - t0:.1f} s (not counted)"
+            f"{'reused' if reuse else 'wrote'} {n:,} predictions ({size / 1e6:,.0f} MB) in "
+            f"{time.perf_counter() - t0:.1f} s (not counted)"
         )
         reference = time_reference_loop(predictions, bench)
         print(f"authors' loop: {reference[0]:.1f} s [CPU {reference[1]:.1f} s], accuracy {reference[2]:.3f}")
@@ -400,9 +415,16 @@ def main() -> None:
         "--cli", action="store_true", help="time the fs1 score command end to end (docstring)"
     )
     parser.add_argument("--keep", type=Path, help="with --cli: write the files here and keep them")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="with --cli --keep DIR: score the files an earlier run kept there",
+    )
     args = parser.parse_args()
+    if args.reuse and not (args.cli and args.keep):
+        parser.error("--reuse needs --cli and --keep DIR")
     if args.cli:
-        run_cli(args.n_predictions, args.seed, args.keep)
+        run_cli(args.n_predictions, args.seed, args.keep, args.reuse)
         return
     rng = random.Random(args.seed)
     n_questions = max(1, args.n_predictions // SAMPLES)

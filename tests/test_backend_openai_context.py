@@ -4,14 +4,10 @@ cap is a full context, not a spent budget. The real vLLM server runs the same pa
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 from fs1.backends.base import SamplingParams
 from fs1.backends.openai.compat import OpenAIBackend
-from fs1.cli.main import app
-from tests.support.cli import runner
 from tests.support.scripted_openai import Fault, Reply, ScriptedOpenAIServer
 
 WORDS = {
@@ -62,27 +58,3 @@ def test_a_400_that_names_the_context_is_a_context_record_not_a_failed_run() -> 
         backend = OpenAIBackend(srv.model, base_url=srv.base_url, max_retries=0)
         outs = backend.continue_(backend.open(["a", "b"]), SamplingParams(max_tokens=9000))
     assert sorted(o.finish_reason for o in outs) == ["context", "stop"]
-
-
-def _generate_over(srv: ScriptedOpenAIServer, out: Path) -> Any:
-    argv = ["generate", "-b", "sample", "--limit", "1", "--backend", "openai", "--base-url", srv.base_url,
-            "--model", srv.model, "--setting", "instruct", "--out", str(out)]  # fmt: skip
-    return runner.invoke(app, argv)
-
-
-def test_the_manifest_records_the_server_its_version_and_context(tmp_path: Path) -> None:
-    """The vLLM that made the records is the server's (the local ``packages.vllm`` says nothing of it): its kind,
-    ``/version``, served model and context length go into the side manifest; a server without the route: null."""
-    version = {"/version": lambda: (200, {"version": "0.32.0"})}
-    answer = lambda endpoint, body: Reply("Paris")  # noqa: E731
-    with ScriptedOpenAIServer(answer, owned_by="vllm", max_model_len=2048, get_routes=version) as srv:
-        result = _generate_over(srv, tmp_path / "p.jsonl")
-        assert result.exit_code == 0, result.output
-        base_url = srv.base_url
-    engine = json.loads((tmp_path / "p.manifest.json").read_text())["engine"]
-    assert engine == {"backend": "openai", "base_url": base_url, "server": "vllm", "server_version": "0.32.0",
-                      "model": "scripted-model", "context_length": 2048}  # fmt: skip
-    with ScriptedOpenAIServer(answer, owned_by="llamacpp") as srv:
-        assert _generate_over(srv, tmp_path / "q.jsonl").exit_code == 0
-    engine = json.loads((tmp_path / "q.manifest.json").read_text())["engine"]
-    assert (engine["server"], engine["server_version"], engine["context_length"]) == ("llamacpp", None, None)

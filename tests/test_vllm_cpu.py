@@ -2,8 +2,10 @@
 ``openai`` backend), one engine of each shared by the whole session (tests/support/vllm_cpu.py).
 
 The reference is the transformers backend in float32 on the same checkpoint: greedy records must be equal, field
-for field (texts, think/answer token counts, Waits, finish reasons), in the three settings. Both engines run with
-``ENGINE_OPTIONS`` (float32, 2048-token context, 1 GiB KV cache).
+for field (texts, think/answer token counts, Waits, finish reasons), in the three settings, on vLLM in-process, over
+its server, and on llama.cpp with the same weights in f32 (the embedded GGUF converted; the checkpoint is that GGUF
+dequantized): one token-count contract on every backend. Both vLLM engines run with ``ENGINE_OPTIONS`` (float32,
+2048-token context, 1 GiB KV cache).
 
 The last test kills the engine's worker process, so it stays last in this file.
 """
@@ -14,6 +16,7 @@ import json
 import os
 import re
 import signal
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +65,16 @@ def transformers_fp32(vllm_cpu: VllmCpu) -> Any:
     return load_backend("transformers", str(vllm_cpu.model), dtype="float32", threads=1)
 
 
+@pytest.fixture(scope="module")
+def llamacpp_f32(vllm_cpu: VllmCpu) -> Iterator[Any]:
+    """The same weights on llama.cpp, in f32 so that its greedy choices can equal the fp32 reference's."""
+    engine = load_backend(
+        "llamacpp", "smollm2-135m", weights="f32", threads=1, slots=8, ctx_per_sequence=1024
+    )
+    yield engine
+    engine.shutdown()
+
+
 def _config(vllm_cpu: VllmCpu, setting: str) -> GenerateConfig:
     return GenerateConfig(model=str(vllm_cpu.model), seed=0, **SETTINGS[setting])
 
@@ -82,17 +95,20 @@ def _server_backend(vllm_cpu: VllmCpu, **options: Any) -> Any:
 
 
 @pytest.mark.parametrize("setting", list(SETTINGS))
-def test_greedy_records_equal_transformers_fp32_in_process_and_over_the_server(
-    setting: str, vllm_cpu: VllmCpu, transformers_fp32: Any, questions: list[Question], tmp_path: Path
-) -> None:
+def test_greedy_records_equal_transformers_fp32_on_vllm_its_server_and_llamacpp(
+    setting: str, vllm_cpu: VllmCpu, transformers_fp32: Any, llamacpp_f32: Any, questions: list[Question],
+    tmp_path: Path,
+) -> None:  # fmt: skip
     config = _config(vllm_cpu, setting)
     generate_predictions(questions, transformers_fp32, config, tmp_path / "hf.jsonl")
     _in_process(vllm_cpu, questions, config, tmp_path / "vllm.jsonl")
     generate_predictions(questions, _server_backend(vllm_cpu), config, tmp_path / "server.jsonl")
+    generate_predictions(questions, llamacpp_f32, config, tmp_path / "llamacpp.jsonl")
     reference = _records(tmp_path / "hf.jsonl")
     assert len(reference) == QUESTIONS * len(config.budgets or [None])
     assert _records(tmp_path / "vllm.jsonl") == reference
     assert _records(tmp_path / "server.jsonl") == reference
+    assert _records(tmp_path / "llamacpp.jsonl") == reference
     if setting == "reasoning":  # the check has teeth: Waits were added, and some thinking hit a budget
         assert any(row["waits"] > 0 for row in reference)
 
@@ -190,8 +206,8 @@ def test_a_run_over_the_server_records_the_server_and_its_vllm_version(
 ) -> None:
     """This venv has no vLLM (``packages.vllm`` is null here): the manifest names the server's own."""
     out = tmp_path / "preds.jsonl"
-    argv = ["generate", "-b", "sample", "--limit", "1", "-o", str(out), "--backend", "openai",
-            "--base-url", vllm_cpu.server.base_url, "-m", SERVED_NAME, "--temperature", "0", "--max-tokens", "8"]  # fmt: skip
+    argv = ["generate", "-b", "sample", "--limit", "1", "-o", str(out), "--backend", "openai", "--base-url",
+            vllm_cpu.server.base_url, "-m", SERVED_NAME, "--temperature", "0", "--max-tokens", "8"]  # fmt: skip
     result = runner.invoke(app, argv)
     assert result.exit_code == 0, result.output
     engine = json.loads(out.with_name("preds.manifest.json").read_text())["engine"]

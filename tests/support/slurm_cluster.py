@@ -70,7 +70,7 @@ def _memory_mb() -> int:
     return total_kb // 1024 - 512
 
 
-def _conf(root: Path, cpus: int, hostname: str, memory_mb: int | None = None) -> str:
+def _conf(root: Path, cpus: int, hostname: str, memory_mb: int | None = None, extra: str = "") -> str:
     return f"""\
 ClusterName=fs1test
 SlurmctldHost={hostname}(127.0.0.1)
@@ -101,7 +101,7 @@ KillWait=5
 InactiveLimit=0
 NodeName={hostname} NodeAddr=127.0.0.1 CPUs={cpus} RealMemory={memory_mb or _memory_mb()} State=UNKNOWN
 PartitionName=debug Nodes={hostname} Default=YES MaxTime=INFINITE State=UP OverSubscribe=NO
-"""
+{extra}"""
 
 
 def _wait_for(what: str, check, timeout_s: float = 60.0) -> None:  # noqa: ANN001
@@ -127,10 +127,12 @@ def _node_idle(env: dict[str, str]) -> bool:
 
 @contextmanager
 def slurm_cluster(
-    root: Path, cpus: int | None = None, memory_mb: int | None = None
+    root: Path, cpus: int | None = None, memory_mb: int | None = None, extra_conf: str = ""
 ) -> Iterator[SlurmCluster]:
     """Start a one-node cluster under ``root``; ``SLURM_CONF`` points at it until the context closes. ``cpus`` and
-    ``memory_mb`` (default: this machine's) are what the node offers."""
+    ``memory_mb`` (default: this machine's) are what the node offers.
+
+    ``extra_conf``: more ``slurm.conf`` lines (e.g. ``SchedulerParameters=batch_sched_delay=0``)."""
     cpus = cpus or os.cpu_count() or 1
     hostname = socket.gethostname().split(".")[0]
     for sub in ("munge", "state", "spool"):
@@ -141,7 +143,7 @@ def slurm_cluster(
     key.write_bytes(os.urandom(1024))
     os.chmod(key, 0o400)
     conf = root / "slurm.conf"
-    conf.write_text(_conf(root, cpus, hostname, memory_mb))
+    conf.write_text(_conf(root, cpus, hostname, memory_mb, extra_conf))
     env = {**os.environ, "SLURM_CONF": str(conf)}
     cluster = SlurmCluster(root, conf, {})
     previous = os.environ.get("SLURM_CONF")

@@ -178,9 +178,10 @@ class Backend(ABC):
     def count_tokens(self, text: str) -> int:
         """Number of tokens of ``text`` under the model's tokenizer (no special tokens added)."""
 
-    def provenance(self) -> dict[str, Any]:
-        """What made the outputs beyond the versions of fs1's packages, for the manifest (``engine``): the settings an
-        engine chose for itself, a server's kind and version. Empty where the packages and options say it all."""
+    def describe(self) -> dict[str, Any]:
+        """What makes the outputs beyond the versions of fs1's packages, for the manifest (``engine``), logs and
+        benchmark reports: the settings an engine chose for itself (dtype, weights), a server's kind and version.
+        Empty where the package versions and the options say it all."""
         return {}
 
     def raw_prompt_problem(self) -> str | None:

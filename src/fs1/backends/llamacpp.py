@@ -160,9 +160,9 @@ class LlamaCppBackend(Backend):
                 getattr(ll, free)(handle)
             setattr(self, attr, None)
 
-    def __del__(self) -> None:
-        # At interpreter shutdown the library may already be gone.
-        with contextlib.suppress(TypeError, AttributeError):
+    def __del__(self, _suppress: Any = contextlib.suppress) -> None:
+        # At interpreter shutdown the library, and this module's globals (contextlib), may already be gone.
+        with _suppress(TypeError, AttributeError):
             self.shutdown()
 
     def _model_desc(self) -> str:

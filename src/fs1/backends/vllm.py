@@ -129,10 +129,10 @@ class VLLMBackend(Backend):
         self.tokenizer = self.llm.get_tokenizer()
         self.max_model_len = _max_model_len(self.llm, self.options.max_model_len)
 
-    def provenance(self) -> dict[str, Any]:
+    def describe(self) -> dict[str, Any]:
         """vLLM's version and the engine arguments fs1 started it with (on CPU those it chose: dtype, KV blocks...)."""
         version = getattr(self._vllm, "__version__", None)
-        return {"backend": self.name, "vllm": version, "engine_args": dict(self.engine_args),
+        return {"backend": self.name, "model": self.model, "vllm": version, "engine_args": dict(self.engine_args),
                 "max_model_len": self.max_model_len}  # fmt: skip
 
     # --- tokenizer-side helpers ---

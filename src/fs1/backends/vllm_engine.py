@@ -23,8 +23,9 @@ given (vLLM refuses to start when one full-length sequence does not fit the KV c
 **vLLM's output.** vLLM runs its engine core and worker in child processes; what they print (and the root cause of a
 failed start or of a dead engine) never reaches Python's logging in fs1's process. While the engine starts, fs1
 points file descriptors 1 and 2 at the stage's log (``stage_log.active_log``) or, outside a stage, at a temporary
-file (removed at exit unless an error names it), so the children write there for their whole life; an engine that fails quotes the last exception its children
-printed (``root_cause``) in one ``BackendError`` line naming the log.
+file (removed at exit unless an error names it), so the children write there for their whole life; an engine that
+fails quotes the first thing its children said went wrong (``root_cause``) in one ``BackendError`` line naming the
+log.
 """
 
 from __future__ import annotations
@@ -242,7 +243,7 @@ class EngineOutput:
             return 0
 
     def root_cause(self, since: int | None = None) -> str | None:
-        """The last exception line vLLM's processes printed since ``since`` (default: the engine's start), wrappers
+        """What vLLM's processes said went wrong first since ``since`` (default: the engine's start), wrappers
         left out."""
         try:
             with self.path.open("rb") as fh:

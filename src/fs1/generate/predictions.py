@@ -171,7 +171,7 @@ def generation_preset(setting: str, *, greedy: bool = False) -> str:
 class GenerateSummary:
     """What a run did: predictions written now, skipped as already complete, sequences generated, and of those
     written, how many ended at the model's context length (a prompt that did not fit: no text); ``engine``: what the
-    backend says made them (``Backend.provenance``), for the manifest."""
+    backend says made them (``Backend.describe``), for the manifest."""
 
     written: int
     skipped: int

@@ -30,9 +30,8 @@ def generate_with_progress(
     engine = load_backend(ref)
     # A setting the server cannot serve fails before the progress bar is drawn.
     choose_route(engine, config.setting)
-    facts = (
-        engine.provenance()
-    )  # read before the run: the server that makes the records, the engine's choices
+    # read before the run: the engine's own choices, the server that makes the records
+    facts = engine.describe()
     columns = (TextColumn(description), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console) as bar:
         task = bar.add_task("generate", total=None)

@@ -10,20 +10,24 @@ from typing import Any
 
 from fs1.backends.base import BackendError
 from fs1.generate.predictions import GenerateConfig, GenerateSummary, prediction_key
+from fs1.io import write_json_atomic
 from fs1.records import Prediction, Question
 from fs1.stage import Stage
 
 OUTPUT = "predictions.jsonl"
+ENGINE_FILE = "engine.json"  # fs1 run: what made a stage's predictions (GenerateSpec.described)
 
 
 @dataclass
 class GenerateSpec:
     """What to generate with: the settings, the model among them (``config.ref()``; ``config.label`` is what each
-    prediction records as its model), and the progress bar's description and console."""
+    prediction records as its model), and the progress bar's description and console. ``described``: a file for the
+    engine's description (``Backend.describe``), for ``fs1 run``, whose stages run inline keep no side manifest."""
 
     config: GenerateConfig
     description: str = "generating"
     console: Any = None
+    described: Path | None = None
 
 
 def expected_keys(questions: Sequence[Question], spec: GenerateSpec) -> set[tuple[str, int, int | None]]:
@@ -38,12 +42,15 @@ def run_generate(questions: list[Question], spec: GenerateSpec, out: Path, resum
     from fs1.generate.progress import generate_with_progress
 
     try:
-        return generate_with_progress(
+        summary = generate_with_progress(
             questions, spec.config, out, resume=resume, description=spec.description, console=spec.console
         )
     except BackendError as exc:
         # Transport failures after retries, unusable models: one line, no stack trace, records so far kept.
         raise BackendError(f"backend {spec.config.resolved_backend()!r}: {exc}") from None
+    if spec.described is not None and summary.engine:
+        write_json_atomic(spec.described, summary.engine)
+    return summary
 
 
 def manifest_entries(summary: GenerateSummary) -> dict[str, Any]:

@@ -196,7 +196,7 @@ def generate_config(pipe: Pipeline, student: ModelSpec, setting: str) -> dict[st
 
 
 def generate_part(pipe: Pipeline, student: ModelSpec, setting: str) -> Part:
-    from fs1.generate.stage import GENERATE
+    from fs1.generate.stage import ENGINE_FILE, GENERATE
 
     run = f"{student.name}__{setting}"
     ref = model_for(pipe, student, setting)
@@ -216,6 +216,8 @@ def generate_part(pipe: Pipeline, student: ModelSpec, setting: str) -> Part:
 
     spec = generate_spec(pipe, setting, run, ref, budgets)
     count = pipe.shard_count(len(pipe.questions()))
+    if count == 1:  # the engine beside the records (shards record theirs in their jobs' manifests)
+        spec.described = pipe.rundir / "generate" / run / ENGINE_FILE
     return Part(GENERATE, spec, pipe.questions, count, before=before)
 
 

@@ -34,13 +34,11 @@ from fs1.records import Prediction, Question, RecordError, _plain_pairs
 from fs1.scoring.extract import (
     EXTRACT_AUTHORS,
     EXTRACT_FS1,
-    NO_ANSWER,
     VIA_BOX,
     VIA_LINE,
     VIA_MARKER,
     VIA_NONE,
     VIA_TAIL,
-    Extraction,
     extract_authors,
     extract_part,
     raw_answer_part,
@@ -49,7 +47,7 @@ from fs1.scoring.extract import (
 from fs1.scoring.match import EXCLUDED_RESULT, NO_ANSWER_RESULT, _gold_forms, match_forms, scoring_gold
 from fs1.scoring.normalize import normalize_answer
 from fs1.scoring.outcome import starts_as_refusal
-from fs1.scoring.prediction import TRUNCATED_REASONS, authors_hint, score_from_match
+from fs1.scoring.prediction import TRUNCATED_REASONS, authors_hint
 from fs1.scoring.summary import VerdictColumns
 
 RANGE_BYTES = 4 << 20
@@ -247,19 +245,18 @@ class RangeScorer:
             if verdict is None:
                 first = firsts[index]
                 try:
-                    table[index] = self._new_verdict(answers[first][0], answers[first][1], records[first][0])
+                    table[index] = self._new_verdict(answers[first][0], records[first][0])
                 except _BadLine as exc:
                     return indices[:first], table[:index], str(exc)  # type: ignore[return-value]
         return indices, table, None  # type: ignore[return-value]
 
-    def _new_verdict(self, answer: str | None, via: str, qid: str) -> _Verdict:
+    def _new_verdict(self, answer: str | None, qid: str) -> _Verdict:
         facts = self.facts.get(qid)
         if facts is None:
             facts = self._facts(qid)
         if len(self.verdicts) >= _CACHE_ENTRIES:
             self.verdicts.clear()
-        found = NO_ANSWER if answer is None else Extraction(answer, via)
-        verdict = self.verdicts[(answer, qid)] = _verdict(facts, found)
+        verdict = self.verdicts[(answer, qid)] = _verdict(facts, answer)
         return verdict
 
     def _facts(self, qid: str) -> _Facts:
@@ -274,30 +271,30 @@ class RangeScorer:
         return facts
 
 
-def _verdict(facts: _Facts, found: Extraction) -> _Verdict:
-    """The verdict on ``found`` (``score_extraction``'s, without its memo tables: each (answer, question) comes here
-    once) with its line pieces."""
+def _verdict(facts: _Facts, answer: str | None) -> _Verdict:
+    """The verdict on ``answer`` (``None``: none), as ``score_extraction`` gives it (without its memo tables: each
+    (answer, question) comes here once, nor its Score object: only the line's text is wanted), with its line pieces."""
     # The answer is normalised once, for the match and for its vote (a correct one was, as a gold answer); the table
     # behind match_normalized would grow to millions of entries that files grouped by question never look up again.
-    answer_key = normalize_answer(found.answer) if found.answer is not None else ""
+    answer_key = normalize_answer(answer) if answer is not None else ""
     if facts.forms is None:
         result = EXCLUDED_RESULT
-    elif found.answer is None:
+    elif answer is None:
         result = NO_ANSWER_RESULT
     else:
         result = match_forms(answer_key, *facts.forms, cached=False)
-    score = score_from_match("", 0, None, found, result)
+    f1 = round(result.f1, 4)  # (as score_from_match rounds it)
     return _Verdict(
         prefix=facts.prefix,
         middle=(
-            f', "extracted": {_value(found.answer)}, "correct": {_BOOLEAN[score.correct]}, '
-            f'"match": {_string(score.match)}, "exact": {_BOOLEAN[score.exact]}, "f1": {_value(score.f1)}, '
+            f', "extracted": {_value(answer)}, "correct": {_BOOLEAN[result.correct]}, '
+            f'"match": {_string(result.match)}, "exact": {_BOOLEAN[result.exact]}, "f1": {_value(f1)}, '
             '"meta": {"via": '
         ),
-        end=(f', "gold": {_string(score.meta["gold"])}}}}}\n' if "gold" in score.meta else "}}\n"),
-        correct=score.correct,
-        exact=score.exact,
-        f1=score.f1,
+        end=("}}\n" if result.gold is None else f', "gold": {_string(result.gold)}}}}}\n'),
+        correct=result.correct,
+        exact=result.exact,
+        f1=f1,
         answer_key=answer_key,
         refusal=bool(answer_key) and starts_as_refusal(answer_key),
     )

@@ -216,7 +216,7 @@ class OpenAIBackend(Backend):
             self.model = str(listed[0]["id"])
         return self.model
 
-    def provenance(self) -> dict[str, Any]:
+    def describe(self) -> dict[str, Any]:
         """The server that makes the outputs: kind, version (vLLM's ``/version``), served model, context length."""
         return server_facts(
             self._transport, self.options.base_url, self.flavour, self.served_model, self.context.length

@@ -1,4 +1,4 @@
-"""What the manifest records of the server a run used (``OpenAIBackend.provenance``): its kind, version, served model
+"""What the manifest records of the server a run used (``OpenAIBackend.describe``): its kind, version, served model
 and context length. fs1's own packages say nothing about a remote engine (the manifest's ``packages.vllm`` is the
 local install, none at all on a machine that only talks to ``vllm serve``), so the server is asked.
 """

@@ -20,7 +20,8 @@ import submitit
 from submitit.slurm.slurm import SlurmInfoWatcher
 
 from fs1.errors import ConfigError
-from fs1.run.cluster.executors import Job, JobCall, JobFailure, Ledger, Resources, last_error_line
+from fs1.run.cluster.executors import Job, JobFailure, Ledger, Resources, last_error_line
+from fs1.run.cluster.slurm_call import RequeueableCall
 from fs1.run.cluster.slurm_limits import (
     ROUTINE,
     PartitionLimits,
@@ -31,10 +32,6 @@ from fs1.run.cluster.slurm_limits import (
     read_limits,
 )
 from fs1.run.config import SlurmSpec, sbatch_option
-
-
-class RequeueableCall(JobCall, submitit.helpers.Checkpointable):
-    """Requeued as is on preemption/timeout: the job resumes from its own records."""
 
 
 class ScontrolFallbackWatcher(SlurmInfoWatcher):
@@ -120,6 +117,24 @@ def extra_sbatch(lines: tuple[str, ...] | list[str]) -> dict[str, Any]:
     return out
 
 
+# How often a job's end is looked for: submitit's own wait looks once a second, which a short job (a test, a small
+# shard) pays at its end; fs1 looks as often as every ``_FIRST_LOOK_S`` at first, then less and less often, never
+# losing more than ``_LATE_SHARE`` of the time waited so far or ``_LAST_LOOK_S``. A look is a stat() of the job's
+# result file; Slurm itself is asked no more often than ``SlurmSpec.poll_s`` (the watcher's delay).
+_FIRST_LOOK_S, _LATE_SHARE, _LAST_LOOK_S = 0.05, 0.02, 1.0
+
+
+def look_interval(waited: float) -> float:
+    """Seconds until the next look for a job's end, ``waited`` seconds after the jobs were submitted."""
+    return min(_LAST_LOOK_S, max(_FIRST_LOOK_S, waited * _LATE_SHARE))
+
+
+def wait_until_done(handle: Any, started: float) -> None:
+    """Return once submitit's ``handle`` is done (its result file written, or Slurm says it ended)."""
+    while not handle.done():
+        time.sleep(look_interval(time.monotonic() - started))
+
+
 class SlurmExecutor:
     name = "slurm"
     remote = True
@@ -191,12 +206,18 @@ class SlurmExecutor:
                     ledger.note(job, "failed", handle.job_id, "cancelled: fs1 run was interrupted")
             raise
 
-    def _watch(self, submitted: list[tuple[Job, Any]], ledger: Ledger) -> dict[str, str]:
-        """Until every job has ended: pending reasons go to the ledger (unusual ones to the console too); a reason
-        that never clears cancels the jobs still waiting. Returns those jobs' ids with why they were stopped."""
+    def _watch(self, submitted: list[tuple[Job, Any]], ledger: Ledger, started: float) -> dict[str, str]:
+        """Until every job has ended (looked for as ``wait_until_done`` does): pending reasons go to the ledger
+        (unusual ones to the console too), asked of Slurm every second at first, then less often, up to ``poll_s``; a
+        reason that never clears cancels the jobs still waiting. Returns those jobs' ids with why they were stopped."""
         seen: dict[str, str] = {}
-        pause = 1.0
+        pause, ask_at = 1.0, started
         while waiting := [(job, handle) for job, handle in submitted if not handle.done()]:
+            now = time.monotonic()
+            if now < ask_at:
+                time.sleep(look_interval(now - started))
+                continue
+            ask_at, pause = now + pause, min(2 * pause, float(self.spec.poll_s))
             reasons = pending_reasons(handle.job_id for _, handle in waiting)
             for job, handle in waiting:
                 reason = reasons.get(handle.job_id)
@@ -210,8 +231,6 @@ class SlurmExecutor:
                                       f"{meaning}")  # fmt: skip
                 if reason not in ROUTINE:
                     self._say(f"note: {job.label} (Slurm job {handle.job_id}) is pending: {reason}")
-            time.sleep(pause)
-            pause = min(2 * pause, float(self.spec.poll_s))
         return {}
 
     def _stop(self, waiting: list[tuple[Job, Any]], error: str) -> dict[str, str]:
@@ -222,12 +241,14 @@ class SlurmExecutor:
     def _wait(
         self, submitted: list[tuple[Job, Any]], failures: list[JobFailure], ledger: Ledger
     ) -> list[JobFailure]:
-        stopped = self._watch(submitted, ledger)
+        started = time.monotonic()
+        stopped = self._watch(submitted, ledger, started)
         for job, handle in submitted:
             if handle.job_id in stopped:
                 ledger.note(job, "failed", handle.job_id, stopped[handle.job_id])
                 failures.append(JobFailure(job, handle.job_id, stopped[handle.job_id]))
                 continue
+            wait_until_done(handle, started)  # at once: _watch waited until every job had ended
             try:
                 handle.result()
             # FailedJobError (the job's traceback inside) or UncompletedJobError (cancelled, lost, out of requeues)
