@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -117,13 +118,13 @@ def test_auto_without_a_cluster_says_how_to_start_one(monkeypatch: pytest.Monkey
 
 
 # A local ray.init() (fs1's `address: local`) leaves a token in ~/.ray/auth_token, and `ray start --head` then turns on
-# token authentication, which a Ray Client without RAY_AUTH_MODE=token never passes (it times out after a minute):
-# the head and its client here are told the mode, whatever earlier clusters left in the home directory.
-NO_TOKEN_AUTH = {"RAY_AUTH_MODE": "disabled"}
+# token authentication, which a Ray Client without RAY_AUTH_MODE=token never passes (it times out after a minute).
+# The head here always uses it, with a token of its own, whatever earlier clusters left in the home directory.
+TOKEN_AUTH = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
 
 
-@pytest.fixture
-def ray_head(tmp_path: Path) -> Iterator[int]:
+@pytest.fixture(scope="module")
+def ray_head() -> Iterator[int]:
     """A real Ray head with a Ray Client server; yields the client port; stopped by its process group."""
     client_port, gcs_port = _free_port(), _free_port()
     env = {
@@ -132,7 +133,7 @@ def ray_head(tmp_path: Path) -> Iterator[int]:
         "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)]),
         # Ray Client starts a server per client and gives it 30 s: too little on a loaded two-core machine.
         "RAY_CLIENT_SERVER_CHECK_CHANNEL_TIMEOUT_S": "180",
-        **NO_TOKEN_AUTH,
+        **TOKEN_AUTH,
     }
     temp = Path("/tmp") / f"fs1-ray-{os.getpid()}-{client_port}"  # Ray's socket paths must stay short
     ray_cli = [sys.executable, "-m", "ray.scripts.scripts"]
@@ -144,9 +145,8 @@ def ray_head(tmp_path: Path) -> Iterator[int]:
     try:
         deadline = time.monotonic() + 300
         check = [*ray_cli, "health-check", "--address", f"127.0.0.1:{gcs_port}"]
-        while (
-            time.monotonic() < deadline
-        ):  # ready: Ray's own health check passes and the client server listens
+        # Ready: Ray's own health check passes and the client server listens.
+        while time.monotonic() < deadline:
             if _accepts(client_port) and subprocess.run(check, env=env, capture_output=True).returncode == 0:
                 break
             assert head.poll() is None, "ray start --head exited"
@@ -181,22 +181,34 @@ print("failures", failures)
 """
 
 
+def _client(address: str, folder: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """fs1's Ray executor through ``address`` in a process of its own (Ray Client state stays out of this one)."""
+    return subprocess.run(
+        [sys.executable, "-c", CLIENT_JOB, address, str(folder)], capture_output=True, text=True, timeout=900,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)]), **env},
+    )  # fmt: skip
+
+
 @pytest.mark.slow
 def test_jobs_run_on_a_cluster_through_ray_client(tmp_path: Path, ray_head: int) -> None:
     """fs1's Ray executor through ``ray://`` against a real head: the job runs, the ledger records it."""
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)]),
-        # Ray Client gives up after about 35 s by default; a loaded two-core machine starts its server slower.
-        "RAY_CLIENT_INITIAL_CONNECTION_TIMEOUT_S": "20",
-        "RAY_CLIENT_MAX_CONNECTION_TIMEOUT_S": "120",
-        **NO_TOKEN_AUTH,
-    }
-    done = subprocess.run(
-        [sys.executable, "-c", CLIENT_JOB, f"ray://127.0.0.1:{ray_head}", str(tmp_path)],
-        env=env, capture_output=True, text=True, timeout=900,
-    )  # fmt: skip
+    # Ray Client gives up after about 35 s by default; a loaded two-core machine starts its server slower.
+    slow = {"RAY_CLIENT_INITIAL_CONNECTION_TIMEOUT_S": "20", "RAY_CLIENT_MAX_CONNECTION_TIMEOUT_S": "120"}
+    done = _client(f"ray://127.0.0.1:{ray_head}", tmp_path, **slow, **TOKEN_AUTH)
     assert done.returncode == 0 and "failures []" in done.stdout, done.stderr[-3000:]
     assert (tmp_path / "done.txt").read_text() == "ran on Ray"
     events = (tmp_path / ".jobs" / "ledger.jsonl").read_text().splitlines()
     assert '"submitted"' in events[0] and '"finished"' in events[-1]
+
+
+@pytest.mark.slow
+def test_a_client_without_the_clusters_token_auth_is_one_line_naming_it(
+    tmp_path: Path, ray_head: int
+) -> None:
+    """Was Ray's ConnectionError traceback ("ray client connection timeout") after a minute of retries."""
+    quick = {"RAY_CLIENT_INITIAL_CONNECTION_TIMEOUT_S": "2", "RAY_CLIENT_MAX_CONNECTION_TIMEOUT_S": "4"}
+    done = _client(f"ray://127.0.0.1:{ray_head}", tmp_path, **quick, RAY_AUTH_MODE="disabled")
+    assert done.returncode == 1 and "ConfigError" in done.stderr, done.stderr[-3000:]
+    last = done.stderr.strip().splitlines()[-1]
+    assert "Ray Client could not connect" in last and "RAY_AUTH_MODE=token" in last, last
+    assert not (tmp_path / "done.txt").exists()

@@ -96,9 +96,27 @@ class RayExecutor:
     def connect(self) -> None:
         import ray
 
-        if not ray.is_initialized():
+        if ray.is_initialized():
+            return
+        try:
             # "local" always starts a private cluster; "auto" and addresses join an existing one.
             ray.init(address=self.spec.address, log_to_driver=True, configure_logging=False)
+        except ConnectionError as exc:
+            if not self.spec.address.startswith("ray://"):
+                raise
+            # The port answered (probe_ray_address), the Ray Client handshake did not. A handshake that times out is
+            # most often a head with token authentication (`ray start` turns it on where ~/.ray/auth_token exists)
+            # and a client without; any other failure is the server's, named by its last line.
+            why = last_error_line(str(exc))
+            hint = (
+                "; a cluster with token authentication needs RAY_AUTH_MODE=token here and its token (RAY_AUTH_TOKEN, "
+                "RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token)"
+                if "connection timeout" in why
+                else ""
+            )
+            raise ConfigError(
+                f"{ADDRESS_KEY} {self.spec.address}: Ray Client could not connect ({why}){hint}"
+            ) from None
 
     def run(self, jobs: list[Job], ledger: Ledger) -> list[JobFailure]:
         import ray
