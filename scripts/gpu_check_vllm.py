@@ -69,7 +69,7 @@ def _preflight(cpu: bool) -> str | None:
         return (
             "vllm is not installed in this Python. Install it as the README's GPU install says (make setup "
             "TORCH_SPEC=torch==2.14.0 EXTRAS=llamacpp,dev,embed,vllm), then rerun. The CPU test suite covers the "
-            "backend's code path with a stand-in vllm module (tests/test_backend_vllm.py)."
+            "backend's code path with a stand-in vllm module (tests/backends/test_vllm.py)."
         )
     return None
 

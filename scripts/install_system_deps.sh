@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # System packages the test suite needs: Debian's headless Chromium for the HTML report check, Slurm + munge for
-# the cluster tests (tests/test_cluster_run.py starts its own one-node cluster), and OpenLink Virtuoso for the SPARQL
-# engine tests (tests/test_kg_virtuoso.py starts its own virtuoso-t on 127.0.0.1); the Debian services stay disabled.
+# the cluster tests (tests/run/cluster/test_run.py starts its own one-node cluster), and OpenLink Virtuoso for the SPARQL
+# engine tests (tests/kg/test_virtuoso.py starts its own virtuoso-t on 127.0.0.1); the Debian services stay disabled.
 # Skipped when already present, or when not root (then those tests are skipped with a reason).
 set -u
 want=()

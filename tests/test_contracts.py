@@ -10,9 +10,9 @@ from fs1.records import Prediction
 from fs1.scoring import score_predictions
 from fs1.summary_types import JudgedSections, JudgedStats, JudgedSummary, Sections, Stats, Summary
 from fs1.vocab import PROMPT_SETTINGS, SOURCES, TRACE_MODES
+from tests.judge.test_stage import QUESTIONS as PLAIN_QUESTIONS
+from tests.judge.test_stage import make_judge, oracle, scores
 from tests.support.scripted_openai import ScriptedOpenAIServer
-from tests.test_judge_stage import QUESTIONS as PLAIN_QUESTIONS
-from tests.test_judge_stage import make_judge, oracle, scores
 
 # Every slice filled (hops, answer type, topic), so the walk below checks a slice of each kind.
 QUESTIONS = {

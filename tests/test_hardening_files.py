@@ -292,7 +292,7 @@ def test_a_trained_model_and_its_checkpoints_follow_the_umask(
 ) -> None:
     """Issue 31 item 11: safetensors writes model.safetensors 0600 whatever the umask; fs1 train leaves every file as
     a plain open would (the run's train stage calls the same code)."""
-    from tests.test_train_cli import TINY_RUN, two_step_run
+    from tests.train.test_train_cli import TINY_RUN, two_step_run
 
     out = tmp_path / "model"
     args = [

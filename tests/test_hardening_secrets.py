@@ -23,10 +23,10 @@ import yaml
 from fs1.backends.base import BackendError, SamplingParams
 from fs1.kg import bundled_kg_path
 from fs1.redact import MASK, redact_argv, redact_text, redact_url, register_secret
+from tests.backends.openai.test_openai import backend
 from tests.fixtures.kg.servers import Fault as KGFault
 from tests.fixtures.kg.servers import FaultProxy, OxigraphServer
 from tests.support.scripted_openai import Fault, Reply, ScriptedOpenAIServer
-from tests.test_backend_openai import backend
 
 KEY = "sk-SECRETKEY-0123456789abcdef"
 USER, PASSWORD = "alice", "pa55-W0RD-secret!"

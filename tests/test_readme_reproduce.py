@@ -1,5 +1,5 @@
 """The README's "Reproducing the paper's numbers from the authors' files" runs as written: every `fs1` command of its
-shell block, with its variables pointed at small files in the authors' shapes (tests/test_authors_import.py) and the
+shell block, with its variables pointed at small files in the authors' shapes (tests/authors/test_import.py) and the
 judge URL at a scripted server that answers as their judge did, exits 0, and the tables it makes hold the numbers
 worked out by hand there."""
 
@@ -15,9 +15,7 @@ from typing import Any
 import pytest
 
 from fs1.cli.main import app
-from tests.support.cli import runner
-from tests.support.scripted_openai import Reply, ScriptedOpenAIServer
-from tests.test_authors_import import (
+from tests.authors.test_import import (
     GOLD,
     HELD_OUT,
     JUDGE_DIR,
@@ -27,6 +25,8 @@ from tests.test_authors_import import (
     their_judge_prompt,
     write_lines,
 )
+from tests.support.cli import runner
+from tests.support.scripted_openai import Reply, ScriptedOpenAIServer
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 HEADING = "## Reproducing the paper's numbers from the authors' files"
@@ -83,7 +83,7 @@ def test_the_readme_commands_run_and_reproduce_the_hand_computed_table(
                 args += ["--k", "1,2,3"]  # the files have 3 samples per question, not 16
             result = runner.invoke(app, args)
             assert result.exit_code == 0, f"{command}\n{result.output}"
-    by_hand = {"1": 5 / 9, "2": 8 / 9, "3": 1.0}  # tests/test_authors_import.py, the held-out set
+    by_hand = {"1": 5 / 9, "2": 8 / 9, "3": 1.0}  # tests/authors/test_import.py, the held-out set
     theirs = json.loads((tmp_path / "runs/authors/judge" / MODEL_DIR / "judged_summary.json").read_text())
     again = json.loads((tmp_path / "runs/rejudged" / MODEL_DIR / "judged_summary.json").read_text())
     assert theirs["overall"]["pass@k"] == pytest.approx(by_hand, abs=1e-6)

