@@ -10,13 +10,12 @@ from typing import Any
 
 import pytest
 
-from fs1.cli.main import app
 from fs1.data import load_benchmark
 from fs1.generate.predictions import GenerateConfig, resume_config
 from fs1.prompts import eval_user_prompt
 from fs1.run.config import Experiment
 from fs1.run.stages import effective_generation
-from tests.support.cli import runner
+from tests.generate.test_generate_openai_routes import generate
 from tests.support.scripted_openai import Reply, ScriptedOpenAIServer
 
 AUTHORS_SYSTEM = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
@@ -63,21 +62,6 @@ def test_the_resume_record_holds_the_values_not_the_preset() -> None:
     record = resume_config(GenerateConfig(model="Qwen/QwQ-32B", preset="paper"), FakeBackend())  # type: ignore[arg-type]
     assert "preset" not in record
     assert (record["temperature"], record["top_k"], record["system"]) == (0.6, 40, AUTHORS_SYSTEM)
-
-
-def generate(srv: ScriptedOpenAIServer, out: Path, *options: str) -> Any:
-    args = [
-        "generate",
-        "--benchmark",
-        "sample",
-        "--limit",
-        "2",
-        "--backend",
-        "openai",
-        "--base-url",
-        srv.base_url,
-    ]
-    return runner.invoke(app, [*args, "--model", srv.model, "--out", str(out), *options])
 
 
 def test_the_system_prompt_and_the_paper_preset_reach_the_request(tmp_path: Path) -> None:
