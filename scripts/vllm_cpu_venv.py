@@ -110,7 +110,28 @@ def build(venv: Path, *, editable: bool = False, python: str = sys.executable) -
         _pip(venv, "uninstall", "-q", "-y", *CUDA_TORCH_EXTRAS)
         subprocess.run([str(python_of(venv)), "-c", SMOKE], check=True)
         (venv / STAMP).write_text(stamp)
+    if venv.parent == default_venv().parent:
+        remove_superseded(venv)
     return python_of(venv)
+
+
+def remove_superseded(current: Path) -> list[Path]:
+    """Remove the cache's finished builds of other requirements (each ~4 GB; a machine that keeps its cache, as CI's
+    does, would gather one per change of fs1's dependencies). Only folders holding this script's stamp are touched,
+    and only when no build of theirs is under way (their lock is free)."""
+    removed = []
+    for other in sorted(current.parent.iterdir()):
+        if other == current or not (other / STAMP).is_file():
+            continue
+        with open(other.parent / f".{other.name}.lock", "w") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # being built or checked right now
+            shutil.rmtree(other)
+        (other.parent / f".{other.name}.lock").unlink(missing_ok=True)
+        removed.append(other)
+    return removed
 
 
 def main() -> None:
