@@ -100,6 +100,24 @@ def test_a_registered_key_is_masked_whole_cut_short_and_case_insensitively() -> 
         assert leaks(redact_text(text), encodings(KEY)) == [], text
 
 
+def test_a_ray_clusters_token_is_masked_from_the_environment_and_its_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fs1.run.cluster.on_ray import register_ray_token
+
+    in_env, in_file = "rayenvtok-7f3a9c1e5b", "rayfiletok-2d8e4b6a0c"
+    (tmp_path / "token").write_text(in_file + "\n")
+    monkeypatch.setenv("RAY_AUTH_TOKEN", in_env)
+    monkeypatch.setenv("RAY_AUTH_TOKEN_PATH", str(tmp_path / "token"))
+    assert (
+        redact_text(f"{in_env} {in_file}") == f"{in_env} {in_file}"
+    )  # not a shape that always holds a secret
+    register_ray_token()
+    assert (
+        redact_text(f"handshake with {in_env} / {in_file} failed") == f"handshake with {MASK} / {MASK} failed"
+    )
+
+
 def test_basic_and_bearer_credentials_are_masked_but_words_are_not() -> None:
     basic = base64.b64encode(b"bob:hunter2-x").decode()
     assert redact_text(f"got Authorization: Basic {basic}") == "got Authorization: Basic ***"

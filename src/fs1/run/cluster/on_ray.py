@@ -12,6 +12,7 @@ nothing answers. ``ray://HOST:PORT`` (Ray Client) needs ``grpcio``, which the ``
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import socket
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from fs1.errors import ConfigError
+from fs1.redact import register_secret
 from fs1.run.cluster.executors import Job, JobCall, JobFailure, Ledger, last_error_line
 from fs1.run.config import RaySpec
 
@@ -48,6 +50,15 @@ def ray_target(address: str) -> str | None:
             "(`ray start --head`), give its HOST:PORT, or use `local` for a private one"
         ) from None
     return None if found in (None, "auto") else str(found)
+
+
+def register_ray_token() -> None:
+    """The cluster's token (token authentication) is masked wherever it would turn up: in the environment, or in
+    the file Ray reads it from."""
+    register_secret(os.environ.get("RAY_AUTH_TOKEN"))
+    path = os.environ.get("RAY_AUTH_TOKEN_PATH") or str(Path.home() / ".ray" / "auth_token")
+    with contextlib.suppress(OSError, UnicodeDecodeError):  # no token file: nothing more to mask
+        register_secret(Path(path).read_text(encoding="utf-8").strip() or None)
 
 
 def probe_ray_address(address: str, timeout_s: float = PROBE_TIMEOUT_S) -> None:
@@ -98,6 +109,7 @@ class RayExecutor:
 
         if ray.is_initialized():
             return
+        register_ray_token()
         try:
             # "local" always starts a private cluster; "auto" and addresses join an existing one.
             ray.init(address=self.spec.address, log_to_driver=True, configure_logging=False)
