@@ -118,6 +118,27 @@ def test_a_ray_clusters_token_is_masked_from_the_environment_and_its_file(
     )
 
 
+def test_a_cluster_jobs_own_output_is_masked(tmp_path: Path) -> None:
+    """What a job process prints (Slurm's job log, a Ray worker's log) passes through the same masking as the CLI:
+    here a library echoing the KG password, percent-encoded, on stdout and stderr."""
+    script = (
+        "import sys, urllib.parse\n"
+        "from fs1.run.jobs import mask_job_output\n"
+        f"mask_job_output({{'kg': 'sparql:http://{USER}:{urllib.parse.quote(PASSWORD)}@h/sparql'}})\n"
+        f"print('connecting as', urllib.parse.quote({PASSWORD!r}))\n"
+        f"print('auth failed for', {PASSWORD!r}, file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])},
+    )
+    assert leaks(done.stdout + done.stderr, encodings(PASSWORD, USER)) == [], done
+    assert done.stdout.count(MASK) == 1 and done.stderr.count(MASK) == 1
+
+
 def test_basic_and_bearer_credentials_are_masked_but_words_are_not() -> None:
     basic = base64.b64encode(b"bob:hunter2-x").decode()
     assert redact_text(f"got Authorization: Basic {basic}") == "got Authorization: Basic ***"

@@ -106,6 +106,21 @@ def fold_shard_logs(out: Path, count: int, log: Path) -> None:
             part_log.unlink()
 
 
+def mask_job_output(experiment: dict) -> None:
+    """A job's own stdout and stderr (Slurm's job log, a Ray worker's log) pass through fs1.redact as the CLI's do:
+    the experiment's secrets — literal, or expanded from ``${VAR}`` in this job's environment — are registered, and
+    whatever a library prints is masked."""
+    import sys
+
+    from fs1.redact import RedactingStream, register_secrets_in
+
+    register_secrets_in(experiment)
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if not isinstance(stream, RedactingStream):
+            setattr(sys, name, RedactingStream(stream))
+
+
 def experiment_digest(path: Path) -> str:
     """The SHA-256 of an experiment file: a job checks it is the experiment its driver submitted it for."""
     return hashlib.sha256(path.read_bytes()).hexdigest()
@@ -131,6 +146,7 @@ def run_job(
     if digest and experiment_digest(source) != digest:
         raise ConfigError(f"{source} changed since this job was submitted; run `fs1 run` again")
     pipe = Pipeline.for_job(root, source, verbose=verbose)
+    mask_job_output(pipe.exp.model_dump(mode="json"))
     part = part_for(pipe, stage)
     job_shard = None if shard is None else Shard(shard, shards)
     run_piece(part, root / stage, job_shard, verbose, seed=pipe.exp.seed, experiment=source)
