@@ -123,8 +123,10 @@ def test_a_cluster_jobs_own_output_is_masked(tmp_path: Path) -> None:
     here a library echoing the KG password, percent-encoded, on stdout and stderr."""
     script = (
         "import sys, urllib.parse\n"
+        "from fs1.redact import register_secrets_in\n"
         "from fs1.run.jobs import mask_job_output\n"
-        f"mask_job_output({{'kg': 'sparql:http://{USER}:{urllib.parse.quote(PASSWORD)}@h/sparql'}})\n"
+        "mask_job_output()\n"
+        f"register_secrets_in({{'kg': 'sparql:http://{USER}:{urllib.parse.quote(PASSWORD)}@h/sparql'}})\n"
         f"print('connecting as', urllib.parse.quote({PASSWORD!r}))\n"
         f"print('auth failed for', {PASSWORD!r}, file=sys.stderr)\n"
     )

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from fs1.errors import ConfigError
 from fs1.io import JsonlAppender, write_json_atomic
+from fs1.redact import register_secrets_in
 from fs1.run.driver import Recording, Shard, run_part
 from fs1.run.markers import LOG_NAME
 from fs1.run.stages import Part
@@ -106,15 +107,13 @@ def fold_shard_logs(out: Path, count: int, log: Path) -> None:
             part_log.unlink()
 
 
-def mask_job_output(experiment: dict) -> None:
+def mask_job_output() -> None:
     """A job's own stdout and stderr (Slurm's job log, a Ray worker's log) pass through fs1.redact as the CLI's do:
-    the experiment's secrets — literal, or expanded from ``${VAR}`` in this job's environment — are registered, and
-    whatever a library prints is masked."""
+    whatever a library prints is masked, including every secret registered so far or later."""
     import sys
 
-    from fs1.redact import RedactingStream, register_secrets_in
+    from fs1.redact import RedactingStream
 
-    register_secrets_in(experiment)
     for name in ("stdout", "stderr"):
         stream = getattr(sys, name)
         if not isinstance(stream, RedactingStream):
@@ -145,8 +144,9 @@ def run_job(
     source = Path(experiment) if experiment else root / EXPERIMENT_COPY
     if digest and experiment_digest(source) != digest:
         raise ConfigError(f"{source} changed since this job was submitted; run `fs1 run` again")
+    mask_job_output()  # before the experiment is read: what loading it prints is masked too
     pipe = Pipeline.for_job(root, source, verbose=verbose)
-    mask_job_output(pipe.exp.model_dump(mode="json"))
+    register_secrets_in(pipe.exp.model_dump(mode="json"))  # its secrets, literal or expanded from ${VAR} here
     part = part_for(pipe, stage)
     job_shard = None if shard is None else Shard(shard, shards)
     run_piece(part, root / stage, job_shard, verbose, seed=pipe.exp.seed, experiment=source)
