@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 import yaml
@@ -123,9 +124,19 @@ def test_auto_without_a_cluster_says_how_to_start_one(monkeypatch: pytest.Monkey
 TOKEN_AUTH = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
 
 
+class RayHead(NamedTuple):
+    client_port: int
+    temp: Path  # Ray's session folder: its logs say why a Ray Client server failed
+
+    def client_logs(self) -> str:
+        """The ends of the Ray Client proxy's and its per-client servers' error logs, for a failure message."""
+        logs = sorted((self.temp / "session_latest" / "logs").glob("ray_client_server*.err"))
+        return "\n".join(f"--- {log.name}\n{log.read_text(errors='replace')[-2000:]}" for log in logs)
+
+
 @pytest.fixture(scope="module")
-def ray_head() -> Iterator[int]:
-    """A real Ray head with a Ray Client server; yields the client port; stopped by its process group."""
+def ray_head() -> Iterator[RayHead]:
+    """A real Ray head with a Ray Client server; stopped by its process group."""
     client_port, gcs_port = _free_port(), _free_port()
     env = {
         **os.environ,
@@ -153,7 +164,7 @@ def ray_head() -> Iterator[int]:
             time.sleep(1)
         else:
             pytest.fail("the Ray head was not ready (health check, client port) within 300 s")
-        yield client_port
+        yield RayHead(client_port, temp)
     finally:
         os.killpg(head.pid, signal.SIGTERM)
         try:
@@ -190,12 +201,12 @@ def _client(address: str, folder: Path, **env: str) -> subprocess.CompletedProce
 
 
 @pytest.mark.slow
-def test_jobs_run_on_a_cluster_through_ray_client(tmp_path: Path, ray_head: int) -> None:
+def test_jobs_run_on_a_cluster_through_ray_client(tmp_path: Path, ray_head: RayHead) -> None:
     """fs1's Ray executor through ``ray://`` against a real head: the job runs, the ledger records it."""
     # Ray Client gives up after about 35 s by default; a loaded two-core machine starts its server slower.
     slow = {"RAY_CLIENT_INITIAL_CONNECTION_TIMEOUT_S": "20", "RAY_CLIENT_MAX_CONNECTION_TIMEOUT_S": "120"}
-    done = _client(f"ray://127.0.0.1:{ray_head}", tmp_path, **slow, **TOKEN_AUTH)
-    assert done.returncode == 0 and "failures []" in done.stdout, done.stderr[-3000:]
+    done = _client(f"ray://127.0.0.1:{ray_head.client_port}", tmp_path, **slow, **TOKEN_AUTH)
+    assert done.returncode == 0 and "failures []" in done.stdout, done.stderr[-3000:] + ray_head.client_logs()
     assert (tmp_path / "done.txt").read_text() == "ran on Ray"
     events = (tmp_path / ".jobs" / "ledger.jsonl").read_text().splitlines()
     assert '"submitted"' in events[0] and '"finished"' in events[-1]
@@ -203,12 +214,75 @@ def test_jobs_run_on_a_cluster_through_ray_client(tmp_path: Path, ray_head: int)
 
 @pytest.mark.slow
 def test_a_client_without_the_clusters_token_auth_is_one_line_naming_it(
-    tmp_path: Path, ray_head: int
+    tmp_path: Path, ray_head: RayHead
 ) -> None:
     """Was Ray's ConnectionError traceback ("ray client connection timeout") after a minute of retries."""
     quick = {"RAY_CLIENT_INITIAL_CONNECTION_TIMEOUT_S": "2", "RAY_CLIENT_MAX_CONNECTION_TIMEOUT_S": "4"}
-    done = _client(f"ray://127.0.0.1:{ray_head}", tmp_path, **quick, RAY_AUTH_MODE="disabled")
+    done = _client(f"ray://127.0.0.1:{ray_head.client_port}", tmp_path, **quick, RAY_AUTH_MODE="disabled")
     assert done.returncode == 1 and "ConfigError" in done.stderr, done.stderr[-3000:]
     last = done.stderr.strip().splitlines()[-1]
     assert "Ray Client could not connect" in last and "RAY_AUTH_MODE=token" in last, last
     assert not (tmp_path / "done.txt").exists()
+
+
+PROXY_FAILURE = (
+    "ray client connection failed\nTraceback (most recent call last):\n  ...\nRuntimeError: Starting Ray client "
+    "server failed. See ray_client_server_23000.err for detailed logs."
+)
+
+
+@pytest.mark.parametrize("failures, connected", [(1, True), (2, False)])
+def test_a_ray_client_server_that_failed_to_start_gets_one_more_handshake(
+    listening: int, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], failures: int,
+    connected: bool,
+) -> None:  # fmt: skip
+    """The proxy's per-client server failing to start is answered by a second handshake; a repeat is one line."""
+    import ray
+
+    from fs1.run.cluster.on_ray import RayExecutor
+    from fs1.run.config import RaySpec
+
+    calls: list[str] = []
+
+    def init(address: str, **kwargs: object) -> None:
+        calls.append(address)
+        if len(calls) <= failures:
+            raise ConnectionError(PROXY_FAILURE)
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", init)
+    executor = RayExecutor(RaySpec(address=f"ray://127.0.0.1:{listening}"))
+    if connected:
+        executor.connect()
+    else:
+        with pytest.raises(
+            ConfigError, match="Ray Client could not connect .*Starting Ray client server failed"
+        ):
+            executor.connect()
+    assert len(calls) == 2
+    assert (
+        "Starting Ray client server failed. See ray_client_server_23000.err for detailed logs.; connecting again"
+        in (capsys.readouterr().err)
+    )
+
+
+def test_a_ray_client_handshake_that_times_out_is_not_repeated(
+    listening: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only the proxy's own start failure is retried: a timeout (often token authentication) is reported at once."""
+    import ray
+
+    from fs1.run.cluster.on_ray import RayExecutor
+    from fs1.run.config import RaySpec
+
+    calls: list[str] = []
+
+    def init(address: str, **kwargs: object) -> None:
+        calls.append(address)
+        raise ConnectionError("ray client connection timeout")
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", init)
+    with pytest.raises(ConfigError, match="RAY_AUTH_MODE=token"):
+        RayExecutor(RaySpec(address=f"ray://127.0.0.1:{listening}")).connect()
+    assert len(calls) == 1

@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -157,8 +158,13 @@ def test_ray_sharded_run_survives_a_killed_worker_and_equals_local(
         local_baseline, rundir, ignore=shutil.ignore_patterns("generate", "score", "results.parquet")
     )
     cmd = _run_cmd(experiment, rundir, "--executor", "ray", "--shards", "2")
+    # The private cluster's session folder goes where the test removes it (Ray's default, /tmp/ray, would keep it);
+    # a short path: Ray's socket paths must fit in 107 bytes.
+    ray_tmp = Path(tempfile.mkdtemp(prefix="fs1-rt-", dir="/tmp"))
     with (tmp_path / "ray.log").open("w") as log:
-        proc = subprocess.Popen(cmd, env=_env(), stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            cmd, env={**_env(), "RAY_TMPDIR": str(ray_tmp)}, stdout=log, stderr=subprocess.STDOUT
+        )
         try:
             sidecar = _wait_for_running_shard(rundir, proc)
             worker = json.loads(sidecar.read_text())["pid"]
@@ -169,6 +175,7 @@ def test_ray_sharded_run_survives_a_killed_worker_and_equals_local(
         finally:
             if proc.poll() is None:
                 proc.kill()
+            shutil.rmtree(ray_tmp, ignore_errors=True)
     attempts = [r for _, r in read_jsonl_rows(sidecar.parent / ".attempts.jsonl") if r["job"] == part.name]
     assert [a["pid"] for a in attempts][0] == worker and len(
         {a["pid"] for a in attempts}
