@@ -186,7 +186,7 @@ class RangeScorer:
     def _answers(self, records: list[_Record]) -> list[_Answer]:
         """Each record's extracted answer and how it was found; each answer part new to this scorer extracted once."""
         if self.authors:
-            return [(found.answer, found.via) for found in map(extract_authors, (r[2] for r in records))]
+            return list(map(extract_authors, map(itemgetter(2), records)))
         keys: list[_PartKey | None] = []
         add_key, truncated = keys.append, TRUNCATED_REASONS
         for record in records:
@@ -204,8 +204,7 @@ class RangeScorer:
                     found[key] = known
         for key in new:
             raw, closed, allow_line = key
-            extraction = extract_part(trim_answer_part(raw, closed), allow_line)
-            found[key] = (extraction.answer, extraction.via)
+            found[key] = extract_part(trim_answer_part(raw, closed), allow_line)  # (an (answer, via) tuple)
             if len(raw) <= _CACHED_PART_CHARS:
                 if len(parts) >= _CACHE_ENTRIES:
                     parts.clear()
