@@ -22,6 +22,9 @@ workers are the same bytes.
     python benchmarks/bench_scoring.py --n-predictions 200000 --io
     python benchmarks/bench_scoring.py --cli --n-predictions 170000 [--keep DIR]
     python benchmarks/bench_scoring.py --cli --keep DIR --reuse          # the files kept in DIR, not rewritten
+
+A change to the scoring path is timed against the code before it with ``bench_scoring_ab.py`` (same kept files,
+authors' loop and both trees interleaved, outputs compared byte for byte).
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ from array import array
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -44,7 +45,7 @@ from fs1.scoring.extract import (
     raw_answer_part,
     trim_answer_part,
 )
-from fs1.scoring.match import EXCLUDED_RESULT, NO_ANSWER_RESULT, _gold_forms, match_forms, scoring_gold
+from fs1.scoring.match import EXCLUDED_RESULT, NO_ANSWER_RESULT, _gold_forms, match_normalized, scoring_gold
 from fs1.scoring.normalize import normalize_answer
 from fs1.scoring.outcome import starts_as_refusal
 from fs1.scoring.prediction import TRUNCATED_REASONS, authors_hint
@@ -66,6 +67,8 @@ _Answer = tuple["str | None", str]  # (extracted answer, how it was found)
 _PartKey = tuple[str, bool, bool]  # (raw answer part, closed, allow_line)
 _NOTHING = (None, VIA_NONE)  # no answer part: no answer
 _BOOLEAN = {True: "true", False: "false"}
+# match_normalized without its memo table (the scorer remembers each pair's verdict itself: match_forms' cached=False)
+_match_normalized = match_normalized.__wrapped__
 
 
 @dataclass
@@ -174,53 +177,39 @@ class RangeScorer:
             error, records = failed, records[: len(indices)]
         if error is not None:
             result.error, result.error_line = error, lines[len(records)]
-        out: list[str] = []
-        units: list[int] = []
-        unit_keys: dict[tuple[str, int | None], int] = {}
-        unit, last, add_route = -1, None, result.routes.add
-        for (qid, sample, _, budget, _, route), index, (_, via) in zip(
-            records, indices, answers, strict=False
-        ):
-            verdict = table[index]
-            budget_text = "" if budget is None else f', "budget": {budget}'
-            out.append(f"{verdict.prefix}{sample}{verdict.middle}{_VIA_TEXT[via]}{budget_text}{verdict.end}")
-            if (qid, budget) != last:  # the samples of a unit are usually neighbours
-                last = (qid, budget)
-                unit = unit_keys.setdefault(last, len(unit_keys))
-            units.append(unit)
-            add_route(route)
-        result.data = "".join(out).encode("utf-8")
-        result.columns.sample = array("q", [record[1] for record in records])
+        result.data, unit_keys, units = _lines_and_units(records, indices, table, answers)
+        result.routes.update(map(itemgetter(5), records))
+        result.columns.sample = array("q", map(itemgetter(1), records))
         _fill_columns(result.columns, unit_keys, units, indices, table)
         return result
 
     def _answers(self, records: list[_Record]) -> list[_Answer]:
         """Each record's extracted answer and how it was found; each answer part new to this scorer extracted once."""
         if self.authors:
-            return [(found.answer, found.via) for found in map(extract_authors, (r[2] for r in records))]
+            return list(map(extract_authors, map(itemgetter(2), records)))
         keys: list[_PartKey | None] = []
+        add_key, truncated = keys.append, TRUNCATED_REASONS
         for record in records:
             raw, closed = raw_answer_part(record[2])
-            keys.append(None if raw is None else (raw, closed, closed or record[4] not in TRUNCATED_REASONS))
+            add_key(None if raw is None else (raw, closed, closed or record[4] not in truncated))
         parts = self.parts
-        found: dict[_PartKey, _Answer] = {}
-        new: dict[_PartKey, None] = {}
-        for key in keys:
-            if key is not None and key not in found:
+        found: dict[_PartKey | None, _Answer] = {None: _NOTHING}
+        new: list[_PartKey] = []
+        for key in dict.fromkeys(keys):  # each distinct key once, in the order of its first line
+            if key is not None:
                 known = parts.get(key)
                 if known is None:
-                    new[key] = None
+                    new.append(key)
                 else:
                     found[key] = known
         for key in new:
             raw, closed, allow_line = key
-            extraction = extract_part(trim_answer_part(raw, closed), allow_line)
-            found[key] = (extraction.answer, extraction.via)
+            found[key] = extract_part(trim_answer_part(raw, closed), allow_line)  # (an (answer, via) tuple)
             if len(raw) <= _CACHED_PART_CHARS:
                 if len(parts) >= _CACHE_ENTRIES:
                     parts.clear()
                 parts[key] = found[key]
-        return [_NOTHING if key is None else found[key] for key in keys]
+        return list(map(found.__getitem__, keys))
 
     def _verdicts(
         self, records: list[_Record], answers: list[_Answer]
@@ -228,25 +217,18 @@ class RangeScorer:
         """The range's distinct verdicts (in the order of their first line) and each record's index among them; each
         (answer, question) new to this scorer judged once, in the order of the lines. At an unknown question ID: the
         indices of the records before its line, their verdicts, and the error."""
-        cache = self.verdicts
-        local: dict[tuple[str | None, str], int] = {}
-        table: list[_Verdict | None] = []
-        firsts: list[int] = []  # per verdict, its first record
-        indices: list[int] = []
-        for position, ((answer, _), record) in enumerate(zip(answers, records, strict=True)):
-            pair = (answer, record[0])
-            index = local.get(pair)
-            if index is None:
-                index = local[pair] = len(table)
-                table.append(cache.get(pair))
-                firsts.append(position)
-            indices.append(index)
+        pairs = list(zip(map(itemgetter(0), answers), map(itemgetter(0), records), strict=True))
+        distinct = list(dict.fromkeys(pairs))  # in the order of their first line
+        table: list[_Verdict | None] = list(map(self.verdicts.get, distinct))
+        number = {pair: index for index, pair in enumerate(distinct)}
+        indices = list(map(number.__getitem__, pairs))
         for index, verdict in enumerate(table):
             if verdict is None:
-                first = firsts[index]
+                answer, qid = distinct[index]
                 try:
-                    table[index] = self._new_verdict(answers[first][0], records[first][0])
+                    table[index] = self._new_verdict(answer, qid)
                 except _BadLine as exc:
+                    first = pairs.index(distinct[index])  # (the lines before it hold earlier verdicts only)
                     return indices[:first], table[:index], str(exc)  # type: ignore[return-value]
         return indices, table, None  # type: ignore[return-value]
 
@@ -277,27 +259,63 @@ def _verdict(facts: _Facts, answer: str | None) -> _Verdict:
     # The answer is normalised once, for the match and for its vote (a correct one was, as a gold answer); the table
     # behind match_normalized would grow to millions of entries that files grouped by question never look up again.
     answer_key = normalize_answer(answer) if answer is not None else ""
-    if facts.forms is None:
-        result = EXCLUDED_RESULT
-    elif answer is None:
-        result = NO_ANSWER_RESULT
-    else:
-        result = match_forms(answer_key, *facts.forms, cached=False)
-    f1 = round(result.f1, 4)  # (as score_from_match rounds it)
+    correct, match, exact, f1, gold = _judge(answer_key, facts.forms)
+    f1 = round(f1, 4)  # (as score_from_match rounds it)
     return _Verdict(
-        prefix=facts.prefix,
-        middle=(
-            f', "extracted": {_value(answer)}, "correct": {_BOOLEAN[result.correct]}, '
-            f'"match": {_string(result.match)}, "exact": {_BOOLEAN[result.exact]}, "f1": {_value(f1)}, '
+        facts.prefix,
+        (
+            f', "extracted": {_value(answer)}, "correct": {_BOOLEAN[correct]}, '
+            f'"match": {_string(match)}, "exact": {_BOOLEAN[exact]}, "f1": {_value(f1)}, '
             '"meta": {"via": '
         ),
-        end=("}}\n" if result.gold is None else f', "gold": {_string(result.gold)}}}}}\n'),
-        correct=result.correct,
-        exact=result.exact,
-        f1=f1,
-        answer_key=answer_key,
-        refusal=bool(answer_key) and starts_as_refusal(answer_key),
+        "}}\n" if gold is None else f', "gold": {_string(gold)}}}}}\n',
+        correct,
+        exact,
+        f1,
+        answer_key,
+        bool(answer_key) and starts_as_refusal(answer_key),
     )
+
+
+def _judge(
+    answer_key: str, forms: tuple[tuple[str, ...], tuple[str, ...]] | None
+) -> tuple[bool, str, bool, float, str | None]:
+    """``match_forms`` (``forms``: ``None`` for an excluded question) as a plain tuple ``(correct, match, exact, f1,
+    gold)``: its ``MatchResult``, a frozen dataclass, costs a microsecond to build, once per distinct pair."""
+    if forms is None:
+        result = EXCLUDED_RESULT
+    elif not answer_key:  # no answer, or one that normalises to nothing
+        result = NO_ANSWER_RESULT
+    else:
+        golds, origins = forms
+        correct, match, exact, f1, at = _match_normalized(answer_key, golds)
+        return correct, match, exact, f1, origins[at] if at >= 0 else None
+    return result.correct, result.match, result.exact, result.f1, result.gold
+
+
+def _lines_and_units(
+    records: list[_Record], indices: list[int], table: list[_Verdict], answers: list[_Answer]
+) -> tuple[bytes, dict[tuple[str, int | None], int], list[int]]:
+    """The ``scores.jsonl`` text of the records, and each record's unit (question and budget), units numbered in the
+    order of their first record."""
+    out: list[str] = []
+    units: list[int] = []
+    unit_keys: dict[tuple[str, int | None], int] = {}
+    add_line, add_unit, via_text = out.append, units.append, _VIA_TEXT
+    unit, last_qid, last_budget = -1, None, None
+    for (qid, sample, _, budget, _, _), index, (_, via) in zip(records, indices, answers, strict=False):
+        verdict = table[index]
+        if budget is None:
+            add_line(f"{verdict.prefix}{sample}{verdict.middle}{via_text[via]}{verdict.end}")
+        else:
+            add_line(
+                f'{verdict.prefix}{sample}{verdict.middle}{via_text[via]}, "budget": {budget}{verdict.end}'
+            )
+        if qid != last_qid or budget != last_budget:  # the samples of a unit are usually neighbours
+            last_qid, last_budget = qid, budget
+            unit = unit_keys.setdefault((qid, budget), len(unit_keys))
+        add_unit(unit)
+    return "".join(out).encode("utf-8"), unit_keys, units
 
 
 def _fill_columns(
@@ -348,7 +366,7 @@ def _read_lines(data: bytes) -> tuple[list[int], list[_Record], int, str | None]
             row = None
         # One set test: every (field, value type) pair is one a Prediction holds unchanged (no unknown field, float,
         # bool for an integer, null for a required field...); then only presence and the range of sample are left.
-        if type(row) is dict and plain(zip(row, map(type, row.values()), strict=True)):
+        if type(row) is dict and plain(zip(row, map(type, row.values()))):  # noqa: B905 (a dict's own keys and values)
             get = row.get
             qid, sample, text = get("id"), get("sample"), get("text")
             if qid is not None and text is not None and sample is not None and 0 <= sample <= _MAX_SAMPLE:
