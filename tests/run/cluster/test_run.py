@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -159,12 +160,12 @@ def test_ray_sharded_run_survives_a_killed_worker_and_equals_local(
     )
     cmd = _run_cmd(experiment, rundir, "--executor", "ray", "--shards", "2")
     # The private cluster's session folder goes where the test removes it (Ray's default, /tmp/ray, would keep it);
-    # a short path: Ray's socket paths must fit in 107 bytes.
+    # a short path: Ray's socket paths must fit in 107 bytes. Its token is given, so that Ray writes none into
+    # ~/.ray/auth_token (which would turn on token authentication for every later `ray start` on this machine).
     ray_tmp = Path(tempfile.mkdtemp(prefix="fs1-rt-", dir="/tmp"))
+    ray_env = {"RAY_TMPDIR": str(ray_tmp), "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
     with (tmp_path / "ray.log").open("w") as log:
-        proc = subprocess.Popen(
-            cmd, env={**_env(), "RAY_TMPDIR": str(ray_tmp)}, stdout=log, stderr=subprocess.STDOUT
-        )
+        proc = subprocess.Popen(cmd, env={**_env(), **ray_env}, stdout=log, stderr=subprocess.STDOUT)
         try:
             sidecar = _wait_for_running_shard(rundir, proc)
             worker = json.loads(sidecar.read_text())["pid"]
