@@ -134,17 +134,26 @@ class RayHead(NamedTuple):
         return "\n".join(f"--- {log.name}\n{log.read_text(errors='replace')[-2000:]}" for log in logs)
 
 
-@pytest.fixture(scope="module")
-def ray_head() -> Iterator[RayHead]:
-    """A real Ray head with a Ray Client server; stopped by its process group."""
+@contextlib.contextmanager
+def _started_head(
+    channel_timeout_s: int, pythonpath: tuple[str, ...] = (), **env_extra: str
+) -> Iterator[RayHead]:
+    """A real Ray head with a Ray Client server; stopped by its process group. ``channel_timeout_s``: how long the
+    Ray Client proxy waits for the server it starts per client (Ray's default is 30 s)."""
     client_port, gcs_port = _free_port(), _free_port()
     env = {
         **os.environ,
         "RAY_USAGE_STATS_ENABLED": "0",
-        "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)]),
-        # Ray Client starts a server per client and gives it 30 s: too little on a loaded two-core machine.
-        "RAY_CLIENT_SERVER_CHECK_CHANNEL_TIMEOUT_S": "180",
+        "PYTHONPATH": os.pathsep.join([*pythonpath, str(ROOT / "src"), str(ROOT)]),
+        "RAY_CLIENT_SERVER_CHECK_CHANNEL_TIMEOUT_S": str(channel_timeout_s),
+        # grpcio >= 1.81 (grpc/grpc#43055, open): a process that forks while gRPC runs restarts gRPC's poller in the
+        # child, which finds its epoll descriptor closed by subprocess (close_fds) and crashes before exec. The Ray
+        # Client proxy forks each per-client server so, and one died in 2 of 3 suite runs here and in CI ("Starting Ray
+        # client server failed", its log empty but for "epoll_wait error: Bad file descriptor"). gRPC's fork
+        # support off, the proxy's children start cleanly; fs1's retry of such a failure is tested on its own below.
+        "GRPC_ENABLE_FORK_SUPPORT": "false",
         **TOKEN_AUTH,
+        **env_extra,
     }
     temp = Path("/tmp") / f"fs1-ray-{os.getpid()}-{client_port}"  # Ray's socket paths must stay short
     ray_cli = [sys.executable, "-m", "ray.scripts.scripts"]
@@ -175,6 +184,14 @@ def ray_head() -> Iterator[RayHead]:
             os.killpg(head.pid, signal.SIGKILL)
         head.wait()
         shutil.rmtree(temp, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def ray_head() -> Iterator[RayHead]:
+    # 60 s for the per-client server, not Ray's 30: a loaded two-core machine starts it slower. Not more: the proxy
+    # waits that long again for a server that died (its log stream), and only then does the client hear of it.
+    with _started_head(channel_timeout_s=60) as head:
+        yield head
 
 
 CLIENT_JOB = """
@@ -213,6 +230,38 @@ def test_jobs_run_on_a_cluster_through_ray_client(tmp_path: Path, ray_head: RayH
     assert (tmp_path / "done.txt").read_text() == "ran on Ray"
     events = (tmp_path / ".jobs" / "ledger.jsonl").read_text().splitlines()
     assert '"submitted"' in events[0] and '"finished"' in events[-1]
+
+
+# First on a head's PYTHONPATH: the first server the Ray Client proxy starts for a client exits at once, as one did in
+# CI (its log empty); later ones start as usual.
+FAIL_FIRST_SERVER = """
+import os, sys
+marker = os.environ.get("FS1_TEST_FAIL_FIRST_CLIENT_SERVER")
+if marker and "--mode=specific-server" in sys.argv and not os.path.exists(marker):
+    open(marker, "w").close()
+    os._exit(1)
+"""
+
+
+@pytest.mark.slow
+def test_a_ray_client_server_that_dies_at_start_is_connected_again(tmp_path: Path) -> None:
+    """fs1's second handshake against a real proxy whose first per-client server dies: the job runs."""
+    site, job = tmp_path / "site", tmp_path / "job"
+    site.mkdir()
+    job.mkdir()
+    (site / "sitecustomize.py").write_text(FAIL_FIRST_SERVER)
+    marker = tmp_path / "first-server-died"
+    slow = {"RAY_CLIENT_INITIAL_CONNECTION_TIMEOUT_S": "20", "RAY_CLIENT_MAX_CONNECTION_TIMEOUT_S": "120"}
+    # The proxy waits 10 s for the dead server's channel before it answers the handshake (and as long again for its
+    # log stream): a short wait keeps the test short.
+    with _started_head(10, (str(site),), FS1_TEST_FAIL_FIRST_CLIENT_SERVER=str(marker)) as head:
+        done = _client(f"ray://127.0.0.1:{head.client_port}", job, **slow, **TOKEN_AUTH)
+        assert done.returncode == 0 and "failures []" in done.stdout, done.stderr[-3000:] + head.client_logs()
+    assert marker.exists()  # the first server did die
+    assert "Proxy failed to Connect to backend" in done.stderr and "connecting again" in done.stderr, (
+        done.stderr
+    )
+    assert (job / "done.txt").read_text() == "ran on Ray"
 
 
 @pytest.mark.slow
