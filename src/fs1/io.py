@@ -42,15 +42,31 @@ def read_jsonl_rows(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 raise InputError(f"{path}:{lineno}: not UTF-8 text (byte {raw[exc.start]:#04x})") from None
             if not line.strip():
                 continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{path}:{lineno}: malformed JSON ({exc.msg})") from None
-            except RecursionError:  # json recurses per bracket: ``[[[[…`` exhausts the stack
-                raise InputError(f"{path}:{lineno}: malformed JSON ({TOO_DEEP})") from None
-            if not isinstance(row, dict):
-                raise InputError(f"{path}:{lineno}: expected a JSON object")
-            yield lineno, row
+            yield lineno, parse_json_line(line, f"{path}:{lineno}")
+
+
+def parse_json_line(line: str, where: str) -> dict[str, Any]:
+    """One JSON Lines record: a JSON object, else one ``InputError`` naming ``where`` (file:line)."""
+    row = _parse_json(line, where, where)
+    if not isinstance(row, dict):
+        raise InputError(f"{where}: expected a JSON object")
+    return row
+
+
+def parse_json_document(text: str, path: str | Path) -> Any:
+    """A whole JSON file's text; malformed JSON is one ``InputError`` naming the file and the line of the error."""
+    return _parse_json(text, str(path), None)
+
+
+def _parse_json(text: str, where: str, where_of_error: str | None) -> Any:
+    """``json.loads``; ``where_of_error`` None: ``where`` and the error's line."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        at = where_of_error or f"{where}:{exc.lineno}"
+        raise InputError(f"{at}: malformed JSON ({exc.msg})") from None
+    except RecursionError:  # json recurses per bracket: ``[[[[…`` exhausts the stack
+        raise InputError(f"{where}: malformed JSON ({TOO_DEEP})") from None
 
 
 def read_records(path: str | Path, cls: type[R]) -> list[R]:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from fs1.errors import ConfigError
-from fs1.io import TOO_DEEP, InputError, _repair_torn_tail, atomic_open, config_path
+from fs1.io import InputError, _repair_torn_tail, atomic_open, config_path, parse_json_line
 from fs1.records import Record, RecordError
 
 T = TypeVar("T")
@@ -178,14 +178,7 @@ def _checked_lines(
             if not line.strip():
                 continue
             where = f"{part}:{lineno}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{where}: malformed JSON ({exc.msg})") from None
-            except RecursionError:
-                raise InputError(f"{where}: malformed JSON ({TOO_DEEP})") from None
-            if not isinstance(row, dict):
-                raise InputError(f"{where}: expected a JSON object")
+            row = parse_json_line(line, where)
             if record is not None:
                 try:
                     record.from_dict(row)

@@ -23,16 +23,20 @@ from fs1.kg import (
 from fs1.kg.endpoint import DEFAULT_USER_AGENT, SparqlKG, parse_retry_after
 from fs1.kg.queries import labels_query
 from fs1.records import Question
-from tests.fixtures.kg.servers import WDQS_TIMEOUT_BODY, Fault, FaultProxy, OxigraphServer, oxigraph_binary
+from tests.fixtures.kg.servers import (
+    LABEL_QUERY,
+    WDQS_TIMEOUT_BODY,
+    Fault,
+    FaultProxy,
+    OxigraphServer,
+    oxigraph_binary,
+)
 from tests.support.cli import runner
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(oxigraph_binary() is None, reason="oxigraph CLI not installed (dev extra)"),
 ]
-ASK_QUERY = (
-    "SELECT ?l WHERE { <http://www.wikidata.org/entity/Q1> <http://www.w3.org/2000/01/rdf-schema#label> ?l }"
-)
 
 
 def q(ID: str, q_ents: list[str], a_ents: list[str]) -> Question:
@@ -96,7 +100,7 @@ def test_same_records_on_the_bundled_sample(tmp_path: Path) -> None:
 def test_429_retry_after_seconds_is_honoured(proxy: FaultProxy) -> None:
     proxy.faults.append(Fault(status=429, retry_after="1", body="Too Many Requests"))
     with remote(proxy.url) as kg:
-        assert sorted(r["l"] for r in kg.select(ASK_QUERY)) == ["Alice", "Alicia"]
+        assert sorted(r["l"] for r in kg.select(LABEL_QUERY)) == ["Alice", "Alicia"]
     first, second = proxy.requests[0]["t"], proxy.requests[1]["t"]
     assert second - first >= 1.0
 
@@ -105,14 +109,14 @@ def test_429_retry_after_http_date_is_honoured(proxy: FaultProxy) -> None:
     target = int(time.time()) + 2  # HTTP dates have whole seconds
     proxy.faults.append(Fault(status=429, retry_after=email.utils.formatdate(target, usegmt=True)))
     with remote(proxy.url) as kg:
-        assert len(kg.select(ASK_QUERY)) == 2
+        assert len(kg.select(LABEL_QUERY)) == 2
     assert proxy.requests[1]["wall"] >= target - 0.05  # the retry came no earlier than the date
 
 
 def test_retry_after_beyond_the_limit_stops_with_a_clear_error(proxy: FaultProxy) -> None:
     proxy.faults.append(Fault(status=429, retry_after="3600"))
     with remote(proxy.url, max_wait_s=60) as kg, pytest.raises(KGError, match="Retry-After 3600"):
-        kg.select(ASK_QUERY)
+        kg.select(LABEL_QUERY)
     assert len(proxy.requests) == 1
 
 
@@ -120,7 +124,7 @@ def test_server_timeout_is_surfaced_not_retried(proxy: FaultProxy) -> None:
     proxy.faults.append(Fault(status=500, body=WDQS_TIMEOUT_BODY))
     with remote(proxy.url) as kg:
         with pytest.raises(QueryTimeout):
-            kg.select(ASK_QUERY)
+            kg.select(LABEL_QUERY)
         assert len(proxy.requests) == 1
         # Every edge lookup times out: the batch is split down to single pairs, then the question fails.
         proxy.faults.append(Fault(status=500, body=WDQS_TIMEOUT_BODY, when=("VALUES ?s",), times=None))
@@ -131,21 +135,21 @@ def test_server_timeout_is_surfaced_not_retried(proxy: FaultProxy) -> None:
 def test_server_errors_are_retried_then_succeed(proxy: FaultProxy) -> None:
     proxy.faults.extend([Fault(status=502), Fault(status=503)])
     with remote(proxy.url) as kg:
-        assert len(kg.select(ASK_QUERY)) == 2
+        assert len(kg.select(LABEL_QUERY)) == 2
     assert len(proxy.requests) == 3
 
 
 def test_stalled_reply_times_out_and_is_retried(proxy: FaultProxy) -> None:
     proxy.faults.append(Fault(status=200, body="{}", delay=3.0))
     with remote(proxy.url, timeout_s=0.5) as kg:
-        assert len(kg.select(ASK_QUERY)) == 2
+        assert len(kg.select(LABEL_QUERY)) == 2
     assert len(proxy.requests) == 2
 
 
 def test_retries_are_bounded(proxy: FaultProxy) -> None:
     proxy.faults.extend([Fault(status=502)] * 5)
     with remote(proxy.url, retries=2) as kg, pytest.raises(KGError, match="after 3 attempts"):
-        kg.select(ASK_QUERY)
+        kg.select(LABEL_QUERY)
     assert len(proxy.requests) == 3
 
 
@@ -156,7 +160,7 @@ def test_a_plain_500_is_an_answer_not_retried(proxy: FaultProxy) -> None:
         remote(proxy.url, retries=3) as kg,
         pytest.raises(KGError, match="HTTP 500: Internal error: something"),
     ):
-        kg.select(ASK_QUERY)
+        kg.select(LABEL_QUERY)
     assert len(proxy.requests) == 1
 
 
@@ -170,7 +174,7 @@ def test_long_queries_go_by_post_with_the_user_agent(proxy: FaultProxy) -> None:
     ids = [f"Q{i}" for i in range(1, 400)]
     with remote(proxy.url, user_agent="fs1-tests/1.0 (tests@example.org)") as kg:
         rows = kg.select(labels_query(ids, "en"))
-        kg.select(ASK_QUERY)
+        kg.select(LABEL_QUERY)
     assert {r["l"] for r in rows} >= {"Alice", "Bob", "Film A"}
     assert [r["method"] for r in proxy.requests] == ["POST", "GET"]
     assert all(r["headers"]["User-Agent"] == "fs1-tests/1.0 (tests@example.org)" for r in proxy.requests)
@@ -179,14 +183,14 @@ def test_long_queries_go_by_post_with_the_user_agent(proxy: FaultProxy) -> None:
 def test_concurrency_is_bounded(proxy: FaultProxy) -> None:
     proxy.forward_delay = 0.3
     with remote(proxy.url, concurrency=2) as kg:
-        results = kg.select_many([ASK_QUERY + f" LIMIT {i + 1}" for i in range(6)])
+        results = kg.select_many([LABEL_QUERY + f" LIMIT {i + 1}" for i in range(6)])
     assert [len(r) for r in results] == [1, 2, 2, 2, 2, 2]
     assert proxy.max_in_flight == 2
 
 
 def test_rate_limit_spaces_requests(proxy: FaultProxy) -> None:
     with remote(proxy.url, rate=5.0, concurrency=3) as kg:
-        kg.select_many([ASK_QUERY + f" LIMIT {i + 1}" for i in range(5)])
+        kg.select_many([LABEL_QUERY + f" LIMIT {i + 1}" for i in range(5)])
     starts = sorted(r["t"] for r in proxy.requests)
     # Five starts at most 5 per second span at least 0.8 s; arrival jitter is allowed for.
     assert len(starts) == 5 and starts[-1] - starts[0] >= 0.7

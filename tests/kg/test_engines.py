@@ -27,6 +27,7 @@ from fs1.kg.endpoint import SparqlKG
 from fs1.kg.queries import labels_query
 from fs1.records import Question
 from tests.fixtures.kg.servers import (
+    LABEL_QUERY,
     QLEVER_MEMORY_BODY,
     QLEVER_TIMEOUT_BODY,
     QLEVER_TRUNCATED_200,
@@ -42,9 +43,6 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(oxigraph_binary() is None, reason="oxigraph CLI not installed (dev extra)"),
 ]
-LABEL_QUERY = (
-    "SELECT ?l WHERE { <http://www.wikidata.org/entity/Q1> <http://www.w3.org/2000/01/rdf-schema#label> ?l }"
-)
 HUB_QUESTION = Question(
     ID="hub", question="?", main_answers=["x"], question_entities=["Q4"], answer_entities=["Q30"]
 )

@@ -31,7 +31,7 @@ from typing import IO, Any
 from fs1.authors.formats import FORMATS, PARSERS, PREDICTION_FORMATS, AuthorsLine, detect
 from fs1.authors.rows import fields_of, judged_row, score_row
 from fs1.errors import ConfigError, InputError
-from fs1.io import TOO_DEEP, atomic_open, write_json_atomic, write_jsonl_atomic
+from fs1.io import atomic_open, parse_json_line, write_json_atomic, write_jsonl_atomic
 from fs1.records import Prediction, Question
 
 IMPORT_FILE = "import.json"
@@ -150,15 +150,10 @@ def read_lines(path: Path, fmt: str) -> Iterator[tuple[str, str, AuthorsLine]]:
                 continue
             where = f"{path}:{lineno}"
             try:
-                row = json.loads(raw.decode("utf-8"))
+                line = raw.decode("utf-8")
             except UnicodeDecodeError:
                 raise InputError(f"{where}: not UTF-8 text") from None
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{where}: malformed JSON ({exc.msg})") from None
-            except RecursionError:
-                raise InputError(f"{where}: malformed JSON ({TOO_DEEP})") from None
-            if not isinstance(row, dict):
-                raise InputError(f"{where}: expected a JSON object")
+            row = parse_json_line(line, where)
             if shape is None:
                 shape = _detected(row, where)
             try:

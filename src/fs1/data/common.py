@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from fs1.data.dates import asks_for_year, parse_date, precision_aliases
-from fs1.io import TOO_DEEP, InputError, read_jsonl_rows
+from fs1.io import InputError, parse_json_document, read_jsonl_rows
 from fs1.records import Question, RecordError
 from fs1.vocab import ANSWER_TYPES, SOURCES
 
@@ -95,14 +95,10 @@ def read_json_document(path: Path) -> Any:
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     try:
-        with path.open("r", encoding="utf-8") as fh:
-            return json.load(fh)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}:{exc.lineno}: malformed JSON ({exc.msg})") from None
-    except RecursionError:
-        raise InputError(f"{path}: malformed JSON ({TOO_DEEP})") from None
+        text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise InputError(f"{path}: not UTF-8 text") from None
+    return parse_json_document(text, path)
 
 
 def looks_like_json_lines(path: Path) -> bool:

@@ -7,12 +7,11 @@ Layout (written by ``fs1 run``): ``benchmark/questions.jsonl``, ``paths/paths.js
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-from fs1.io import TOO_DEEP, InputError, read_records
+from fs1.io import InputError, parse_json_document, read_records
 from fs1.manifest import MANIFEST_NAME, read_manifest
 from fs1.records import PathRecord, Prediction, Question, Record, Score
 from fs1.summary_types import JUDGED_SUMMARY_FILE, SUMMARY_FILE, JudgedSummary, Summary
@@ -53,11 +52,7 @@ TEXT_KEYS = frozenset(
 
 def _read_json(path: Path) -> dict[str, Any]:
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}:{exc.lineno}: malformed JSON ({exc.msg})") from None
-    except RecursionError:
-        raise InputError(f"{path}: malformed JSON ({TOO_DEEP})") from None
+        doc = parse_json_document(path.read_text(encoding="utf-8"), path)
     except UnicodeDecodeError:
         raise InputError(f"{path}: not UTF-8 text") from None
     except OSError as exc:

@@ -10,14 +10,13 @@ tokens under the student's tokenizer (docs/protocol.md §1). Every error names t
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fs1.io import TOO_DEEP, InputError, read_jsonl_rows
+from fs1.io import InputError, parse_json_document, read_jsonl_rows
 from fs1.prompts import s1_assistant_text
 from fs1.train.chat import ChatFormat
 
@@ -81,12 +80,7 @@ def _load_json_file(path: Path) -> SFTRows:
     except InputError:
         if path.suffix != ".json":
             raise
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{path}:{exc.lineno}: malformed JSON ({exc.msg})") from None
-        except RecursionError:
-            raise InputError(f"{path}: malformed JSON ({TOO_DEEP})") from None
+        data = parse_json_document(path.read_text(encoding="utf-8"), path)
         if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
             raise InputError(f"{path}: expected a JSON list of objects or one object per line") from None
         rows, linenos = data, []
