@@ -23,6 +23,7 @@ from fs1.data.common import (
     finish,
     make_question,
     read_json_document,
+    read_skipped,
     topic_label,
 )
 from fs1.io import InputError, read_jsonl_rows
@@ -109,7 +110,8 @@ def _parquet_rows(path: Path) -> list[dict[str, Any]]:
 
 
 def load_fs1_file(path: Path) -> Loaded:
-    """Read a fs1-format ``.jsonl``, ``.json`` (array of objects) or ``.parquet`` file."""
+    """Read a fs1-format ``.jsonl``, ``.json`` (array of objects) or ``.parquet`` file, with the records its
+    conversion skipped as ``Loaded.skipped`` (``fs1 data convert``'s side file beside it, ``read_skipped``)."""
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         raise InputError(f"{path}: expected a {', '.join(SUFFIXES)} file in the fs1 benchmark format")
@@ -122,4 +124,6 @@ def load_fs1_file(path: Path) -> Loaded:
         rows = ((f"{path}: record {i}", expect_dict(r, f"{path}: record {i}")) for i, r in enumerate(doc))
     else:
         rows = ((f"{path}: row {i}", r) for i, r in enumerate(_parquet_rows(path)))
-    return questions_from_rows(rows, path)
+    loaded = questions_from_rows(rows, path)
+    loaded.skipped = read_skipped(path)
+    return loaded
