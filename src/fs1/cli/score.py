@@ -38,7 +38,9 @@ def score(
     thinking; --extract authors: the paper's rule), normalise it, and count it correct when a gold answer or alias
     is contained in it on token boundaries. Writes OUT/scores.jsonl (one Score per prediction) and OUT/summary.json
     (accuracy, exact, F1, no-answer rate, attempted and hallucination rates, unbiased pass@k and maj@k (all
-    k-subsets), 95% bootstrap intervals over questions; overall and by source, hops, answer type and budget)."""
+    k-subsets), 95% bootstrap intervals over questions; overall and by source, hops, answer type and budget).
+    Every benchmark question is counted: scored, excluded (with why) or without predictions; a prediction of a record
+    the benchmark's loader skipped (no gold answer) is excluded, and any other unknown question ID is an error."""
     from fs1.data import load_for_scoring
     from fs1.scoring.score import SCORES_FILE, SUMMARY_FILE
     from fs1.scoring.workers import capped_workers
