@@ -303,9 +303,9 @@ def load_questions(spec: str | Path, *, fmt: str = "auto", limit: int | None = N
 @dataclass(frozen=True)
 class ScoringBenchmark:
     """What the commands that score predictions (``fs1 score``, ``fs1 judge``) know of a benchmark: its questions by
-    ID and older ID (``question_index``), and the records its loader skipped, ID → why they cannot be scored
-    (``EXCLUDED_SKIPPED`` with the loader's reason, file order; never an ID of a question). A prediction of a
-    skipped record is scored as one of an excluded question: counted and named, never a stop."""
+    ID and older ID (``question_index``), and the records its loader skipped, ID → the loader's reason (``NO_GOLD``;
+    file order; never an ID of a question). A prediction of a skipped record is scored as one of an excluded
+    question, excluded as ``EXCLUDED_SKIPPED`` with that reason: counted and named, never a stop."""
 
     questions: Mapping[str, Question]
     skipped: Mapping[str, str]
@@ -321,7 +321,7 @@ def load_for_scoring(spec: str | Path, *, fmt: str = "auto") -> ScoringBenchmark
         raise NoQuestionsError(f"{spec}: no questions")
     index = question_index(loaded.questions)
     skipped = {
-        qid: EXCLUDED_SKIPPED.format(reason=reason)
+        qid: reason
         for reason, ids in loaded.skipped.items()
         for qid in ids
         if qid not in index  # (a question with the same ID is the one predictions mean)
