@@ -3,7 +3,8 @@ published shape (``tests/fixtures/edge_cases/``, following ``../shared/data/real
 carry the verdict a person reading them expects (``meta.expect``: correct, wrong or excluded; ``meta.why``).
 
 Scoring them must give exactly those verdicts, count and name the excluded and the unpredicted questions, and give
-the same bytes whether the benchmark is the dataset's own file or its ``fs1 data convert`` output.
+the same bytes whether the benchmark is the dataset's own file or its ``fs1 data convert`` output (with its side
+file of skipped records: predictions of those are excluded either way, ``tests/scoring/test_skipped_records.py``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,14 @@ from pathlib import Path
 import pytest
 
 from fs1.cli.main import app
-from fs1.data import EXCLUDED_IDS_ONLY, convert, load_questions, question_index, read_dataset
+from fs1.data import (
+    EXCLUDED_IDS_ONLY,
+    convert,
+    load_for_scoring,
+    load_questions,
+    question_index,
+    read_dataset,
+)
 from fs1.io import read_records
 from fs1.records import Prediction, Score
 from fs1.scoring import score_file
@@ -81,10 +89,18 @@ def test_edge_records_score_as_a_person_reading_them_expects(tmp_path: Path, nam
 def test_raw_file_and_its_conversion_score_byte_identically(tmp_path: Path, name: str) -> None:
     converted = tmp_path / "converted.jsonl"
     convert(EDGE / name, "auto", converted)
+    # the fixture's predictions and one of each record the loader skipped (the converted file's side file names it)
+    skipped = DATASETS[name][1]
+    predictions = tmp_path / "predictions.jsonl"
+    extra = "".join(json.dumps({"id": qid, "sample": 0, "text": "\\boxed{x}"}) + "\n" for qid in skipped)
+    predictions.write_text(predictions_of(name).read_text(encoding="utf-8") + extra, encoding="utf-8")
     for benchmark, out in ((EDGE / name, tmp_path / "raw"), (converted, tmp_path / "fs1")):
-        score_file(predictions_of(name), question_index(load_questions(benchmark)), out, ks=[1], seed=3)
+        bench = load_for_scoring(benchmark)
+        score_file(predictions, bench.questions, out, ks=[1], seed=3, skipped=bench.skipped)
     for file in ("scores.jsonl", "summary.json"):
         assert (tmp_path / "raw" / file).read_bytes() == (tmp_path / "fs1" / file).read_bytes(), file
+    excluded = json.loads((tmp_path / "raw" / "summary.json").read_text(encoding="utf-8"))["excluded"]
+    assert set(skipped) <= set(excluded["ids"])
 
 
 def test_fs1_score_shows_and_records_excluded_and_missing_questions(tmp_path: Path) -> None:

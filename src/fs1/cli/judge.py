@@ -59,7 +59,7 @@ def judge(
     sure cases without a call. Writes OUT/judged.jsonl (verdict per prediction, with where it came from) and
     OUT/judged_summary.json (the `fs1 score` summary over judge verdicts, plus SimpleQA attempted / accuracy
     given attempted / F1 per k and budget, judge calls, rule decisions, tokens and error verdicts)."""
-    from fs1.data import load_questions, question_index
+    from fs1.data import load_for_scoring
     from fs1.judge.cache import CACHE_FILE
     from fs1.judge.judge import load_judge
     from fs1.judge.rules import get_rules
@@ -67,7 +67,7 @@ def judge(
 
     with user_errors(), _backend_errors():
         rule_list = get_rules(config.rules)
-        questions = question_index(load_questions(benchmark))
+        bench = load_for_scoring(benchmark)
         the_judge = load_judge(
             config.judge_ref(), prompt=config.prompt, cache_path=cache or out / CACHE_FILE,
             sampling=config.sampling_only(), batch_size=config.batch_size,
@@ -76,8 +76,8 @@ def judge(
         try:
             with _progress() as advance:
                 summary = judge_file(
-                    scores, questions, out, the_judge, mode=config.mode, rules=rule_list, ks=config.k or None,
-                    judge_info=info, progress=advance, extract=config.extract,
+                    scores, bench.questions, out, the_judge, mode=config.mode, rules=rule_list, ks=config.k or None,
+                    judge_info=info, progress=advance, extract=config.extract, skipped=bench.skipped,
                 )  # fmt: skip
         finally:
             if the_judge.cache is not None:

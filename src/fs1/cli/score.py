@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -13,6 +13,9 @@ from fs1.cli.schema import schema_options
 from fs1.cli.tables import accounting_line
 from fs1.config import ScoreConfig
 from fs1.summary_types import MAJ_AT_K, PASS_AT_K, Summary
+
+if TYPE_CHECKING:
+    from fs1.data import ScoringBenchmark
 
 
 @app.command("score")
@@ -35,8 +38,10 @@ def score(
     thinking; --extract authors: the paper's rule), normalise it, and count it correct when a gold answer or alias
     is contained in it on token boundaries. Writes OUT/scores.jsonl (one Score per prediction) and OUT/summary.json
     (accuracy, exact, F1, no-answer rate, attempted and hallucination rates, unbiased pass@k and maj@k (all
-    k-subsets), 95% bootstrap intervals over questions; overall and by source, hops, answer type and budget)."""
-    from fs1.data import load_questions, question_index
+    k-subsets), 95% bootstrap intervals over questions; overall and by source, hops, answer type and budget).
+    Every benchmark question is counted: scored, excluded (with why) or without predictions; a prediction of a record
+    the benchmark's loader skipped (no gold answer) is excluded, and any other unknown question ID is an error."""
+    from fs1.data import load_for_scoring
     from fs1.scoring.score import SCORES_FILE, SUMMARY_FILE
     from fs1.scoring.workers import capped_workers
 
@@ -45,8 +50,9 @@ def score(
     if note:
         console.print(f"[yellow]note:[/] {note}")
     with user_errors():
-        questions = question_index(load_questions(benchmark, fmt=fmt))
-        summary = _score_with_progress(predictions, questions, out, ks, config, workers)
+        summary = _score_with_progress(
+            predictions, load_for_scoring(benchmark, fmt=fmt), out, ks, config, workers
+        )
     dropped = sorted(set(ks or []) - set(summary["ks"]))
     if dropped:
         console.print(
@@ -60,7 +66,12 @@ def score(
 
 
 def _score_with_progress(
-    predictions: Path, questions: dict, out: Path, ks: list[int] | None, config: ScoreConfig, workers: int
+    predictions: Path,
+    benchmark: ScoringBenchmark,
+    out: Path,
+    ks: list[int] | None,
+    config: ScoreConfig,
+    workers: int,
 ) -> Summary:
     """``score_file`` under a progress line (predictions scored, time elapsed), with ``workers`` processes.
 
@@ -86,7 +97,7 @@ def _score_with_progress(
 
         return score_file(
             predictions,
-            questions,
+            benchmark.questions,
             out,
             ks,
             progress=progress,
@@ -94,6 +105,7 @@ def _score_with_progress(
             seed=config.seed,
             extract=config.extract,
             require_complete=config.require_complete,
+            skipped=benchmark.skipped,
         )
 
 

@@ -2,6 +2,8 @@
 sample benchmark. Other stages import only this module's public API:
 
 - :func:`load_benchmark` — questions from ``sample``, a local fs1-format file, or the published hub dataset;
+- :func:`load_questions` — the same for a command, and :func:`load_for_scoring` — the questions by ID with the
+  records the loader skipped (``ScoringBenchmark``), for the commands that score predictions;
 - :func:`read_dataset` — questions from a file in any supported native format (``FORMATS``);
 - :func:`convert` — a native file to a fs1-format JSONL file (written atomically), Freebase-id-only answers
   labelled through a caller-given function (the CLI passes one built on the KG; this package never imports kg);
@@ -16,11 +18,15 @@ from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 
 from fs1.data.common import (
     EXCLUDED_IDS_ONLY,
+    EXCLUDED_SKIPPED,
     IDS_ONLY,
     LEGACY_IDS_ONLY,
     NO_GOLD,
@@ -29,6 +35,7 @@ from fs1.data.common import (
     Loaded,
     exclusion_reason,
     is_kg_id,
+    skipped_path,
 )
 from fs1.data.detect import FORMATS, detect_format, reader_of
 from fs1.errors import ConfigError
@@ -37,12 +44,14 @@ from fs1.records import Question
 
 __all__ = [
     "EXCLUDED_IDS_ONLY",
+    "EXCLUDED_SKIPPED",
     "FORMATS",
     "IDS_ONLY",
     "SOURCES",
     "FreebaseLabeller",
     "Loaded",
     "NoQuestionsError",
+    "ScoringBenchmark",
     "conversion_line",
     "convert",
     "detect_format",
@@ -50,6 +59,7 @@ __all__ = [
     "label_freebase_answers",
     "load_questions",
     "load_benchmark",
+    "load_for_scoring",
     "question_index",
     "read_dataset",
     "require_scorable",
@@ -131,12 +141,6 @@ def conversion_line(path: str | Path, loaded: Loaded) -> str:
     """The one line every conversion prints: loaded, skipped by reason (the first IDs of each), format recognised."""
     skipped = _skip_text(loaded, SKIPPED_SHOWN)
     return f"{path}: loaded {len(loaded.questions)} questions, {skipped}; format: {loaded.variant}"
-
-
-def skipped_path(out: str | Path) -> Path:
-    """Where a conversion lists the records it skipped: ``cwq.jsonl`` → ``cwq.skipped.jsonl``."""
-    out = Path(out)
-    return out.with_name(out.name.removesuffix(".jsonl") + ".skipped.jsonl")
 
 
 def label_freebase_answers(loaded: Loaded, labeller: FreebaseLabeller) -> int:
@@ -242,6 +246,16 @@ def _load_spec(spec: str, fmt: str) -> Loaded:
     raise InputError(f"{spec}: no such file (and not a Hugging Face dataset id such as owner/name)")
 
 
+def _read_benchmark(spec: str, fmt: str) -> Loaded:
+    """Every question of ``spec`` (``load_benchmark``), with the records its loader skipped."""
+    if fmt != "auto" and fmt not in FORMATS:
+        raise InputError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)} or auto")
+    loaded = _load_spec(spec, fmt)
+    if loaded.variant == "fs1 benchmark format":  # a dataset's own file has warned already, when read
+        warn_ids_only(loaded)
+    return loaded
+
+
 def load_benchmark(
     spec: str, *, limit: int | None = None, sources: list[str] | None = None, fmt: str = "auto"
 ) -> list[Question]:
@@ -254,16 +268,24 @@ def load_benchmark(
     """
     if limit is not None and limit < 0:
         raise InputError(f"limit must be non-negative, got {limit}")
-    if fmt != "auto" and fmt not in FORMATS:
-        raise InputError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)} or auto")
-    loaded = _load_spec(str(spec), fmt)
-    if loaded.variant == "fs1 benchmark format":  # a dataset's own file has warned already, when read
-        warn_ids_only(loaded)
-    questions = loaded.questions
+    questions = _read_benchmark(str(spec), fmt).questions
     if sources:
         wanted = _canonical_sources(sources)
         questions = [q for q in questions if q.source_of_data in wanted]
     return questions if limit is None else questions[:limit]
+
+
+@contextmanager
+def _cycle_collector_paused() -> Iterator[None]:
+    # Loading makes no reference cycles, but 100,000s of new records set off the cycle collector again and again, each
+    # pass walking all of them so far (a third of the loading time of the paper's benchmark): it is paused meanwhile.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def load_questions(spec: str | Path, *, fmt: str = "auto", limit: int | None = None) -> list[Question]:
@@ -271,18 +293,40 @@ def load_questions(spec: str | Path, *, fmt: str = "auto", limit: int | None = N
     a ``limit`` of at least one and an empty result refused as ``NoQuestionsError``."""
     if limit is not None and limit < 1:
         raise ConfigError(f"--limit must be positive, got {limit}")
-    # Loading makes no reference cycles, but 100,000s of new records set off the cycle collector again and again, each
-    # pass walking all of them so far (a third of the loading time of the paper's benchmark): it is paused meanwhile.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with _cycle_collector_paused():
         questions = load_benchmark(str(spec), limit=limit, fmt=fmt)
-    finally:
-        if collecting:
-            gc.enable()
     if not questions:
         raise NoQuestionsError(f"{spec}: no questions")
     return questions
+
+
+@dataclass(frozen=True)
+class ScoringBenchmark:
+    """What the commands that score predictions (``fs1 score``, ``fs1 judge``) know of a benchmark: its questions by
+    ID and older ID (``question_index``), and the records its loader skipped, ID → the loader's reason (``NO_GOLD``;
+    file order; never an ID of a question). A prediction of a skipped record is scored as one of an excluded
+    question, excluded as ``EXCLUDED_SKIPPED`` with that reason: counted and named, never a stop."""
+
+    questions: Mapping[str, Question]
+    skipped: Mapping[str, str]
+
+
+def load_for_scoring(spec: str | Path, *, fmt: str = "auto") -> ScoringBenchmark:
+    """The whole benchmark ``spec`` (as ``load_questions`` reads it) and the records its loader skipped: a
+    dataset's own file knows them; a fs1-format file has them in the side file its conversion wrote beside it
+    (``skipped_path``; none without one); the bundled sample and hub datasets have none."""
+    with _cycle_collector_paused():
+        loaded = _read_benchmark(str(spec), fmt)
+    if not loaded.questions:
+        raise NoQuestionsError(f"{spec}: no questions")
+    index = question_index(loaded.questions)
+    skipped = {
+        qid: reason
+        for reason, ids in loaded.skipped.items()
+        for qid in ids
+        if qid not in index  # (a question with the same ID is the one predictions mean)
+    }
+    return ScoringBenchmark(index, MappingProxyType(skipped))
 
 
 def convert(

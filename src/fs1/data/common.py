@@ -33,6 +33,8 @@ LEGACY_IDS_ONLY = "answers_are_freebase_ids"
 UNLABELLED = "unlabelled_answer_ids"
 # Why a question is left out of every number (``Question`` → ``exclusion_reason``).
 EXCLUDED_IDS_ONLY = "gold answers are only KG ids, no label to match an answer against (convert with --kg)"
+# Why a prediction of a record the loader skipped (reason: the loader's own, e.g. NO_GOLD) is left out of every number.
+EXCLUDED_SKIPPED = "skipped by the loader: {reason}"
 NUMBER = re.compile(r"^[+-]?\d+(?:\.\d+)?$")
 YEARLIKE = re.compile(r"^\d{3,4}$")
 _FREEBASE_ID = re.compile(r"^[mg]\.[0-9a-z_]+$")
@@ -56,6 +58,29 @@ class Loaded:
     def ids_only(self) -> list[str]:
         """IDs of questions whose gold answers are only KG ids (no label to score against)."""
         return [q.ID for q in self.questions if exclusion_reason(q)]
+
+
+def skipped_path(out: str | Path) -> Path:
+    """Where a conversion lists the records it skipped: ``cwq.jsonl`` → ``cwq.skipped.jsonl``."""
+    out = Path(out)
+    return out.with_name(out.name.removesuffix(".jsonl") + ".skipped.jsonl")
+
+
+def read_skipped(path: Path) -> dict[str, list[str]]:
+    """The records a conversion skipped (IDs by reason, file order) from the side file beside its output ``path``
+    (``skipped_path``); none when there is no side file (a file written by hand, or before side files)."""
+    side = skipped_path(path)
+    if not side.is_file():
+        return {}
+    skipped: dict[str, list[str]] = {}
+    for lineno, row in read_jsonl_rows(side):
+        qid, reason = row.get("id"), row.get("reason")
+        if not isinstance(qid, str) or not isinstance(reason, str):
+            raise InputError(
+                f'{side}:{lineno}: expected {{"id": text, "reason": text}} (a list of skipped records)'
+            )
+        skipped.setdefault(reason, []).append(qid)
+    return skipped
 
 
 def is_freebase_id(text: str) -> bool:

@@ -30,6 +30,7 @@ from fs1.data.common import (
     finish,
     make_question,
     read_json_document,
+    read_skipped,
     topic_label,
 )
 from fs1.io import InputError, jsonl_line
@@ -199,7 +200,8 @@ def _parquet_rows(path: Path) -> list[dict[str, Any]]:
 
 
 def load_fs1_file(path: Path) -> Loaded:
-    """Read a fs1-format ``.jsonl``, ``.json`` (array of objects) or ``.parquet`` file."""
+    """Read a fs1-format ``.jsonl``, ``.json`` (array of objects) or ``.parquet`` file, with the records its
+    conversion skipped as ``Loaded.skipped`` (``fs1 data convert``'s side file beside it, ``read_skipped``)."""
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         raise InputError(f"{path}: expected a {', '.join(SUFFIXES)} file in the fs1 benchmark format")
@@ -214,4 +216,6 @@ def load_fs1_file(path: Path) -> Loaded:
         )
     else:
         rows = ((f"{path}: row {i}", r) for i, r in enumerate(_parquet_rows(path)))
-    return questions_from_rows(rows, path)
+    loaded = questions_from_rows(rows, path)
+    loaded.skipped = read_skipped(path)
+    return loaded

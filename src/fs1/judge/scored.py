@@ -11,6 +11,7 @@ from typing import Any
 from fs1.errors import ConfigError
 from fs1.io import InputError, read_jsonl_rows
 from fs1.records import Prediction, Question, RecordError, Score
+from fs1.scoring.accounting import NO_SKIPS
 from fs1.scoring.extract import EXTRACT_FS1
 from fs1.scoring.prediction import authors_hint, score_prediction
 from fs1.scoring.score import SCORES_FILE
@@ -47,11 +48,14 @@ def _read_summary(path: Path) -> dict[str, Any]:
 
 
 def load_scored(
-    path: str | Path, questions: Mapping[str, Question], extract: str = EXTRACT_FS1
+    path: str | Path,
+    questions: Mapping[str, Question],
+    extract: str = EXTRACT_FS1,
+    skipped: Mapping[str, str] = NO_SKIPS,
 ) -> tuple[list[Score], list[int], Path]:
     """Scores to judge, with the input line of each: a ``fs1 score`` directory (its ``scores.jsonl``) or a
     predictions JSONL file (answers extracted here by rule ``extract``). Bad rows and unknown question IDs raise
-    ``InputError`` naming file:line."""
+    ``InputError`` naming file:line; an ID of a record the loader skipped (``skipped``) is known (excluded)."""
     path = Path(path)
     source = path / SCORES_FILE if path.is_dir() else path
     scores: list[Score] = []
@@ -64,12 +68,12 @@ def load_scored(
             else:
                 prediction = Prediction.from_dict(row)
                 question = questions.get(prediction.id)
-                if question is None:
+                if question is None and prediction.id not in skipped:
                     raise InputError(f"{source}:{lineno}: unknown question ID {prediction.id!r}")
                 score = score_prediction(prediction, question, extract=extract)
         except (RecordError, TypeError) as exc:
             raise InputError(f"{source}:{lineno}: {exc}{authors_hint(row)}") from None
-        if score.id not in questions:
+        if score.id not in questions and score.id not in skipped:
             raise InputError(f"{source}:{lineno}: unknown question ID {score.id!r}")
         unit = (score.id, score.meta.get("budget"), score.sample)
         if unit in seen:  # caught before any judge call is paid for

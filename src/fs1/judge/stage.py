@@ -42,6 +42,7 @@ from fs1.judge.judge import (
 from fs1.judge.rules import CASCADE_RULES, Rule, decide, get_rules
 from fs1.judge.scored import load_scored, scored_extraction
 from fs1.records import Question, Score
+from fs1.scoring.accounting import NO_SKIPS, named_skips
 from fs1.scoring.extract import EXTRACT_AUTHORS, EXTRACT_FS1
 from fs1.scoring.normalize import normalize_answer
 from fs1.scoring.summary import DuplicateSampleError, summarise
@@ -107,8 +108,10 @@ def judge_scores(
     rules: Sequence[Rule] = CASCADE_RULES,
     progress: Callable[[int], None] | None = None,
     verbatim: bool = False,
+    skipped: Mapping[str, str] = NO_SKIPS,
 ) -> tuple[list[JudgedRow], JudgeRunStats]:
-    """Judge scored predictions (their ``extracted`` answers); rows come back in input order.
+    """Judge scored predictions (their ``extracted`` answers); rows come back in input order, without those of
+    excluded questions and of records the loader skipped (``skipped``), which no judge is asked about.
 
     ``judge`` may be ``None`` only if nothing is left for it; ``progress`` gets the count of judge requests
     done. ``verbatim``: answers are shared only when identical as extracted, not when they normalise alike.
@@ -116,7 +119,7 @@ def judge_scores(
     if mode not in MODES:
         raise ConfigError(f"unknown judge mode {mode!r}; choose one of {', '.join(MODES)}")
     stats = JudgeRunStats(predictions=len(scores))
-    groups = _group(scores, questions, verbatim)
+    groups = _group(scores, questions, verbatim, skipped)
     pending: list[_Group] = []
     for group in groups.values():
         if group.answer is None:
@@ -143,15 +146,21 @@ def judge_scores(
 
 
 def _group(
-    scores: Sequence[Score], questions: Mapping[str, Question], verbatim: bool = False
+    scores: Sequence[Score],
+    questions: Mapping[str, Question],
+    verbatim: bool = False,
+    skipped: Mapping[str, str] = NO_SKIPS,
 ) -> dict[tuple[str, str], _Group]:
     """Samples grouped by (question, normalised answer; ``verbatim``: the answer as extracted), lowest sample first:
-    a stable representative. Samples of excluded questions (``fs1.data.exclusion_reason``) are left out."""
+    a stable representative. Samples of excluded questions (``fs1.data.exclusion_reason``) and of records the
+    loader skipped (``skipped``) are left out."""
     groups: dict[tuple[str, str], _Group] = {}
     order = sorted(range(len(scores)), key=lambda i: (scores[i].id, scores[i].sample))
     for index in order:
         score = scores[index]
         question = questions.get(score.id)
+        if question is None and score.id in skipped:
+            continue  # as an excluded question: counted as excluded in the summary
         if question is None:
             raise InputError(f"verdict for unknown question ID {score.id!r}")
         if exclusion_reason(question) is not None:
@@ -209,17 +218,19 @@ def judged_summary(
     judge_info: Mapping[str, Any],
     judge: Judge | None = None,
     seed: int = 0,
+    skipped: Mapping[str, str] = NO_SKIPS,
 ) -> JudgedSummary:
     """``fs1 score``'s summary over judge verdicts, with SimpleQA metrics per slice and the run's costs.
 
     The three-way rates (``attempted``, ``hallucination_rate``, ...) and their intervals come from the verdicts
     through ``summarise``, exactly as on the rule path, so the two paths can be compared field by field.
-    ``rows`` may be a function giving them anew on each call (rows read from a file, never all in memory)."""
+    ``rows`` may be a function giving them anew on each call (rows read from a file, never all in memory).
+    ``skipped``: the records the loader skipped that the judged predictions name (``named_skips``), excluded."""
     read = rows if callable(rows) else lambda: rows
     base = ({**_metric_row(r, r.correct), "attempted": r.attempted} for r in read())
     attempted = (_metric_row(r, r.attempted) for r in read())
-    summary = summarise(base, questions, ks, seed=seed)
-    _add_simpleqa(summary, summarise(attempted, questions, ks, intervals=False))
+    summary = summarise(base, questions, ks, seed=seed, skipped=skipped)
+    _add_simpleqa(summary, summarise(attempted, questions, ks, intervals=False, skipped=skipped))
     counters = judge.counters if judge is not None else None
     sections: dict[str, Any] = cast(
         dict[str, Any], summary
@@ -300,18 +311,23 @@ def judge_file(
     progress: Callable[[int], None] | None = None,
     seed: int = 0,
     extract: str | None = None,
+    skipped: Mapping[str, str] = NO_SKIPS,
 ) -> JudgedSummary:
     """Judge a scores directory or predictions file into ``out_dir/judged.jsonl`` + ``judged_summary.json``.
 
     Both files are written atomically at the end; the judge's cache is the incremental, kill-safe record, so a
     re-run after a crash (or any re-run) asks only what the cache does not hold. ``seed`` seeds the summary's
     bootstrap intervals. ``extract``: the rule whose answers the judge is shown (``scored_extraction``; recorded).
+    ``skipped``: the records the benchmark's loader skipped (``fs1.data.ScoringBenchmark.skipped``): predictions of
+    them are not judged and they are counted as excluded, as ``fs1 score`` counts them.
     """
     rule = scored_extraction(input_path, extract)
-    scores, lines, source = load_scored(input_path, questions, rule)
+    scores, lines, source = load_scored(input_path, questions, rule, skipped)
+    skipped = named_skips(skipped, (score.id for score in scores))
     rows, stats = judge_scores(
-        scores, questions, judge, mode=mode, rules=rules, progress=progress, verbatim=rule == EXTRACT_AUTHORS
-    )
+        scores, questions, judge, mode=mode, rules=rules, progress=progress, verbatim=rule == EXTRACT_AUTHORS,
+        skipped=skipped,
+    )  # fmt: skip
     info = {
         "mode": mode,
         "rules": [r.name for r in rules] if mode == MODE_CASCADE else [],
@@ -319,7 +335,7 @@ def judge_file(
         **(judge_info or {}),
     }
     try:
-        summary = judged_summary(rows, questions, ks, stats, info, judge, seed=seed)
+        summary = judged_summary(rows, questions, ks, stats, info, judge, seed=seed, skipped=skipped)
     except DuplicateSampleError as exc:
         raise InputError(f"{source}:{lines[exc.position]}: {exc}") from None
     out_dir = Path(out_dir)

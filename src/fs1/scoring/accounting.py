@@ -10,7 +10,12 @@ Fields of ``summary.json`` (and ``judged_summary.json``), beside the sections::
 
 - *excluded*: questions that cannot be scored (``fs1.data.exclusion_reason``: gold answers that are only KG ids).
   They are left out of accuracy, pass@k and every other number, with or without predictions; ``ids`` names all of
-  them. Their predictions are still written to ``scores.jsonl``, with the verdict ``excluded``.
+  them. Their predictions are still written to ``scores.jsonl``, with the verdict ``excluded``. Predictions of
+  records the benchmark's loader skipped (``fs1.data.ScoringBenchmark.skipped``: no gold answer) are scored the
+  same way, and those records are excluded with the loader's reason ("skipped by the loader: no gold answer") and
+  counted among the benchmark's questions, after its own questions (in the order of the benchmark's file). Skipped
+  records no prediction names are not listed: the conversion reports them (``X.skipped.jsonl``), and a summary of
+  predictions that never name one is the same as if the loader had not read them.
 - *without predictions*: the other benchmark questions no prediction names; ``ids`` names the first
   ``SHOWN_IDS`` in benchmark order. ``fs1 score --require-complete`` makes any of them an error.
 - ``overall.n_questions`` + excluded + without predictions = ``benchmark_questions`` (without budgets; with several
@@ -27,7 +32,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from fs1.data import exclusion_reason
+from fs1.data import EXCLUDED_SKIPPED, exclusion_reason
 from fs1.errors import InputError
 from fs1.records import Question
 
@@ -86,9 +91,15 @@ def _some(ids: list[str]) -> str:
     return f"e.g. {shown}, …" if len(ids) > WARNING_IDS else shown
 
 
-def account(predicted: Iterable[str], questions: Mapping[str, Question]) -> Accounting:
+NO_SKIPS: Mapping[str, str] = {}
+
+
+def account(
+    predicted: Iterable[str], questions: Mapping[str, Question], skipped: Mapping[str, str] = NO_SKIPS
+) -> Accounting:
     """The accounting of the benchmark ``questions`` (by ID, older IDs allowed) given the question IDs that have
-    predictions (``predicted``, IDs as the predictions write them)."""
+    predictions (``predicted``, IDs as the predictions write them) and the records the loader skipped that they
+    name (``skipped``, ID → the loader's reason: ``named_skips``), which are excluded (``EXCLUDED_SKIPPED``)."""
     benchmark = {q.ID: q for q in questions.values()}  # an older ID maps to a question already listed
     named = {questions[qid].ID for qid in predicted if qid in questions}
     excluded = {}
@@ -97,7 +108,17 @@ def account(predicted: Iterable[str], questions: Mapping[str, Question]) -> Acco
         if reason is not None:
             excluded[qid] = reason
     missing = [qid for qid in benchmark if qid not in named and qid not in excluded]
-    return Accounting(len(benchmark), excluded, missing)
+    excluded.update((qid, EXCLUDED_SKIPPED.format(reason=reason)) for qid, reason in skipped.items())
+    return Accounting(len(benchmark) + len(skipped), excluded, missing)
+
+
+def named_skips(skipped: Mapping[str, str], predicted: Iterable[str]) -> dict[str, str]:
+    """The records of ``skipped`` (``fs1.data.ScoringBenchmark.skipped``) that ``predicted`` IDs name, in the order
+    of ``skipped`` (the benchmark's file), so the summary does not depend on the order of the predictions."""
+    if not skipped:
+        return {}
+    named = set(predicted)
+    return {qid: reason for qid, reason in skipped.items() if qid in named}
 
 
 class IncompleteError(InputError):
@@ -148,7 +169,8 @@ def scored_columns(
 def _scored_key(
     key: tuple[str, int | None], questions: Mapping[str, Question], accounting: Accounting
 ) -> tuple[str, int | None] | None:
-    own = questions[key[0]].ID
+    question = questions.get(key[0])
+    own = key[0] if question is None else question.ID  # (no question: a skipped record, excluded)
     if own in accounting.excluded:
         return None
     return (own, key[1]) if own in questions else key  # (a mapping keyed otherwise keeps its keys)

@@ -32,6 +32,7 @@ import orjson
 
 from fs1.io import TOO_DEEP
 from fs1.records import Prediction, Question, RecordError, _plain_pairs
+from fs1.scoring.accounting import NO_SKIPS
 from fs1.scoring.extract import (
     EXTRACT_AUTHORS,
     EXTRACT_FS1,
@@ -109,19 +110,28 @@ class _Verdict(NamedTuple):
 
 class Golds(Mapping[str, tuple[str, ...]]):
     """The gold answers each question is scored against (``scoring_gold``), worked out when asked for: a worker
-    scores a few of the benchmark's questions (and remembers what it needs, ``RangeScorer``)."""
+    scores a few of the benchmark's questions (and remembers what it needs, ``RangeScorer``). A record the loader
+    skipped (``skipped``: ID → reason) has none (``()``): its predictions are scored as an excluded question's."""
 
-    def __init__(self, questions: Mapping[str, Question]) -> None:
+    def __init__(self, questions: Mapping[str, Question], skipped: Mapping[str, str] = NO_SKIPS) -> None:
         self.questions = questions
+        self.skipped = skipped
 
     def __getitem__(self, qid: str) -> tuple[str, ...]:
-        return scoring_gold(self.questions[qid])
+        try:
+            question = self.questions[qid]
+        except KeyError:
+            if qid in self.skipped:
+                return ()
+            raise
+        return scoring_gold(question)
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self.questions)
+        yield from self.questions
+        yield from (qid for qid in self.skipped if qid not in self.questions)
 
     def __len__(self) -> int:
-        return len(self.questions)
+        return len(self.questions) + sum(qid not in self.questions for qid in self.skipped)
 
 
 class _Facts(NamedTuple):

@@ -32,24 +32,21 @@ TRUNCATED_REASONS = (FINISH_LENGTH, "context")
 
 def score_prediction(
     prediction: Prediction,
-    question: Question,
+    question: Question | None,
     gold: Sequence[str] | None = None,
     extract: str = EXTRACT_FS1,
 ) -> Score:
     """Extract the answer of one prediction by rule ``extract`` (``fs1`` or ``authors``) and match it against the
     question's gold answers.
 
-    ``gold``: ``scoring_gold(question)`` computed once by a caller that scores many samples of one question.
+    ``gold``: ``scoring_gold(question)`` computed once by a caller that scores many samples of one question; no
+    ``question`` (a record the benchmark's loader skipped) has none: the verdict ``excluded``.
     """
     truncated = prediction.finish_reason in TRUNCATED_REASONS
     found = extract_with(extract, prediction.text, truncated=truncated)
-    return score_extraction(
-        prediction.id,
-        prediction.sample,
-        prediction.budget,
-        found,
-        scoring_gold(question) if gold is None else gold,
-    )
+    if gold is None:
+        gold = scoring_gold(question) if question is not None else ()
+    return score_extraction(prediction.id, prediction.sample, prediction.budget, found, gold)
 
 
 def score_extraction(qid: str, sample: int, budget: Any, found: Extraction, gold: Sequence[str]) -> Score:

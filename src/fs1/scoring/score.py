@@ -16,6 +16,7 @@ from typing import Any
 from fs1.errors import ConfigError
 from fs1.io import InputError, atomic_open, write_json_atomic
 from fs1.records import Prediction, Question, Score
+from fs1.scoring.accounting import NO_SKIPS, named_skips
 from fs1.scoring.accounting import require_complete as check_complete
 from fs1.scoring.batches import record_line
 from fs1.scoring.extract import EXTRACT_FS1, _extract_from_part
@@ -35,8 +36,10 @@ def score_predictions(
     questions: Mapping[str, Question],
     ks: Sequence[int] | None = None,
     extract: str = EXTRACT_FS1,
+    skipped: Mapping[str, str] = NO_SKIPS,
 ) -> tuple[list[Score], dict[str, Any]]:
     """Score predictions in memory, answers extracted by rule ``extract``: ``(scores in input order, summary)``;
+    a prediction of a record the loader skipped (``skipped``: ID → reason) is scored as one of an excluded question;
     ``InputError`` on an unknown question ID."""
     check_extract(extract)
     scores: list[Score] = []
@@ -44,9 +47,10 @@ def score_predictions(
     golds: dict[str, tuple[str, ...]] = {}
     for prediction in predictions:
         question = questions.get(prediction.id)
-        if question is None:
+        if question is None and prediction.id not in skipped:
             raise InputError(f"prediction for unknown question ID {prediction.id!r}")
-        score = score_prediction(prediction, question, _gold_of(golds, question), extract)
+        gold = _gold_of(golds, question) if question is not None else ()  # (a skipped record: excluded)
+        score = score_prediction(prediction, question, gold, extract)
         scores.append(score)
         columns.add(
             prediction.id,
@@ -57,7 +61,8 @@ def score_predictions(
             score.f1,
             score.extracted,
         )
-    return scores, {**aggregate(columns, questions, ks), "extract": extract}
+    named = named_skips(skipped, (qid for qid, _ in columns.unit_keys))
+    return scores, {**aggregate(columns, questions, ks, skipped=named), "extract": extract}
 
 
 def check_extract(extract: str) -> None:
@@ -76,12 +81,15 @@ def score_file(
     seed: int = 0,
     extract: str = EXTRACT_FS1,
     require_complete: bool = False,
+    skipped: Mapping[str, str] = NO_SKIPS,
 ) -> Summary:
     """Score a predictions JSONL file into ``out_dir/scores.jsonl`` and ``out_dir/summary.json``; returns the summary.
 
     ``extract``: the rule that reads each answer, ``fs1`` or ``authors`` (recorded as the summary's ``extract``).
     The summary accounts for every benchmark question (``fs1.scoring.accounting``); ``require_complete`` makes a
-    benchmark question without a prediction an ``IncompleteError`` (nothing written).
+    benchmark question without a prediction an ``IncompleteError`` (nothing written). ``skipped``: the records the
+    benchmark's loader skipped (``fs1.data.ScoringBenchmark.skipped``): their predictions are scored as excluded
+    questions' and they are counted as excluded; any other unknown question ID stops with ``file:line``.
 
     ``progress`` is called with the number of predictions scored so far, after each range of lines. ``workers``:
     processes to score with (0: one per core this process may use; never more: ``workers.capped_workers``); the
@@ -99,7 +107,7 @@ def score_file(
     count = 0
     routes: set[str | None] = set()
     with atomic_open(out_dir / SCORES_FILE, "wb") as out:
-        for result in score_ranges(predictions_path, questions, workers, extract):
+        for result in score_ranges(predictions_path, questions, workers, extract, skipped):
             out.write(result.data)
             columns.extend(result.columns)
             count += len(result.columns)
@@ -111,7 +119,11 @@ def score_file(
         if not count:
             raise InputError(f"{predictions_path}: no predictions")
         try:
-            summary: Summary = {**aggregate(columns, questions, ks, seed=seed), "extract": extract}
+            named = named_skips(skipped, (qid for qid, _ in columns.unit_keys))
+            summary: Summary = {
+                **aggregate(columns, questions, ks, seed=seed, skipped=named),
+                "extract": extract,
+            }
         except DuplicateSampleError as exc:
             raise InputError(
                 f"{predictions_path}:{record_line(predictions_path, exc.position)}: {exc}"

@@ -34,7 +34,8 @@ Shape (keep it; other stages read it)::
   slices: ``overall`` and ``by_source`` (per budget too); questions are resampled within each source.
   ``by_hops`` / ``by_answer_type`` / ``by_topic`` (no intervals) hold only questions where the field is known.
 - Question accounting (``fs1.scoring.accounting``): ``benchmark_questions``, ``excluded`` (questions that cannot be
-  scored, left out of every number above: gold answers that are only KG ids), ``questions_without_predictions`` and
+  scored, left out of every number above: gold answers that are only KG ids, or records the loader skipped that
+  predictions name), ``questions_without_predictions`` and
   ``warnings`` sit beside the sections.
 - ``by_hops`` keys are the protocol's hop slices: "1", "2", "3", and "3+" pooling every count of 4 or more ("0",
   a question entity that is its own answer, stays "0"). ``by_topic`` keys are ``Question.topic`` as loaded.
@@ -51,7 +52,7 @@ import numpy as np
 
 from fs1.errors import ConfigError, InputError
 from fs1.records import Question, Score
-from fs1.scoring.accounting import account, scored_columns
+from fs1.scoring.accounting import NO_SKIPS, account, scored_columns
 from fs1.scoring.intervals import percentile_interval, replicate_sums_parallel, slice_rng
 from fs1.scoring.match import match_answer, scoring_gold
 from fs1.scoring.metrics import pass_at_k_array
@@ -203,25 +204,28 @@ def summarise(
     ks: Sequence[int] | None = None,
     seed: int = 0,
     intervals: bool = True,
+    skipped: Mapping[str, str] = NO_SKIPS,
 ) -> Summary:
     """Aggregate per-sample verdicts from any source (rule scorer or judge) into the summary (module docstring).
 
     Each row needs ``id``, ``sample``, ``correct`` and ``extracted`` (``None``: no answer); ``budget`` is read from the
     row or its ``meta``. ``exact`` and ``f1``, when missing, are computed from ``extracted`` by the rule matcher;
-    ``attempted``, when present, overrides the refusal rule. Raises ``ValueError`` for an unknown question ID or a
-    duplicate (id, budget, sample).
+    ``attempted``, when present, overrides the refusal rule. ``skipped``: records the benchmark's loader skipped that
+    the predictions name (``fs1.scoring.accounting.named_skips``), excluded. Raises ``ValueError`` for an unknown
+    question ID or a duplicate (id, budget, sample).
     """
     columns = VerdictColumns()
     for row in rows:
         data = row.to_dict() if isinstance(row, Score) else row
         qid = str(data["id"])
-        if qid not in questions:
+        question = questions.get(qid)
+        if question is None and qid not in skipped:
             raise InputError(f"verdict for unknown question ID {qid!r}")
         budget = data.get("budget", (data.get("meta") or {}).get("budget"))
         extracted = data.get("extracted")
         exact, f1 = data.get("exact"), data.get("f1")
         if exact is None or f1 is None:
-            gold = scoring_gold(questions[qid])
+            gold = scoring_gold(question) if question is not None else ()
             result = match_answer(extracted, gold) if gold else None  # an excluded question: left out below
             exact, f1 = (result.exact, result.f1) if result else (False, 0.0)
         attempted = data.get("attempted")
@@ -229,7 +233,7 @@ def summarise(
             qid, budget, int(data["sample"]), bool(data["correct"]), exact, f1, extracted,
             None if attempted is None else bool(attempted),
         )  # fmt: skip
-    return aggregate(columns, questions, ks, seed=seed, intervals=intervals)
+    return aggregate(columns, questions, ks, seed=seed, intervals=intervals, skipped=skipped)
 
 
 def aggregate(
@@ -238,18 +242,21 @@ def aggregate(
     ks: Sequence[int] | None,
     seed: int = 0,
     intervals: bool = True,
+    skipped: Mapping[str, str] = NO_SKIPS,
 ) -> Summary:
     """The summary of gathered verdicts; ``DuplicateSampleError`` names the position of a repeated sample.
 
     ``seed`` seeds the bootstrap intervals (and any Monte-Carlo subset average); ``intervals=False`` leaves ``ci``
-    out (for summaries that are only read for their point values).
+    out (for summaries that are only read for their point values). ``skipped``: records the benchmark's loader
+    skipped that the predictions name (``fs1.scoring.accounting.named_skips``), excluded like questions that cannot
+    be scored.
     """
     requested = sorted(set(DEFAULT_KS if ks is None else ks))
     if any(k < 1 for k in requested):
         raise ConfigError(f"k must be >= 1, got {requested}")
     if not len(columns):
         raise InputError("no predictions to summarise")
-    accounting = account((qid for qid, _ in columns.unit_keys), questions)
+    accounting = account((qid for qid, _ in columns.unit_keys), questions, skipped)
     columns, kept = scored_columns(columns, questions, accounting)
     try:
         per_unit = _per_unit_values(columns, requested, seed)

@@ -30,6 +30,7 @@ from fs1.cores import usable_cores
 from fs1.errors import Fs1Error
 from fs1.records import Question
 from fs1.scoring import batches
+from fs1.scoring.accounting import NO_SKIPS
 from fs1.scoring.batches import Golds, RangeResult, RangeScorer, absolute, line_ranges
 from fs1.scoring.extract import EXTRACT_FS1
 
@@ -39,20 +40,24 @@ class WorkerDiedError(Fs1Error, RuntimeError):
 
 
 def score_ranges(
-    path: Path, questions: Mapping[str, Question], workers: int, extract: str = EXTRACT_FS1
+    path: Path,
+    questions: Mapping[str, Question],
+    workers: int,
+    extract: str = EXTRACT_FS1,
+    skipped: Mapping[str, str] = NO_SKIPS,
 ) -> Iterator[RangeResult]:
     """Score every range of ``path`` in file order, with up to ``workers`` processes (1: in this process), answers
-    extracted by rule ``extract``.
+    extracted by rule ``extract``; predictions of records the loader skipped (``skipped``) as excluded questions'.
 
     Each result's ``error`` names a line of the file (the first line is 1).
     """
     ranges = -(-path.stat().st_size // batches.RANGE_BYTES)
     workers = min(capped_workers(workers)[0], ranges)  # and one per range at most
     if workers <= 1:
-        scorer = RangeScorer(str(path), Golds(questions), extract)
+        scorer = RangeScorer(str(path), Golds(questions, skipped), extract)
         yield from absolute((scorer(start, end) for start, end in line_ranges(path)), path)
     else:
-        yield from absolute(_pooled(path, questions, workers, extract), path)
+        yield from absolute(_pooled(path, Golds(questions, skipped), workers, extract), path)
 
 
 def capped_workers(requested: int) -> tuple[int, str | None]:
@@ -65,11 +70,9 @@ def capped_workers(requested: int) -> tuple[int, str | None]:
     return requested, None
 
 
-def _pooled(
-    path: Path, questions: Mapping[str, Question], workers: int, extract: str
-) -> Iterator[RangeResult]:
+def _pooled(path: Path, golds: Golds, workers: int, extract: str) -> Iterator[RangeResult]:
     """The ranges' results, in file order, scored by ``workers`` processes; at most 2 × workers + 1 in flight."""
-    pool = _start_pool(_Job(str(path), extract, questions=questions), workers)
+    pool = _start_pool(_Job(str(path), extract, questions=golds), workers)
     pending: deque[Future[RangeResult]] = deque()
     try:
         for start, end in line_ranges(path):
@@ -92,16 +95,16 @@ def _pooled(
 
 @dataclass(frozen=True)
 class _Job:
-    """What a worker scores: the file, by which rule, against the benchmark's questions (a forked worker shares its
-    parent's) or their gold answers alone (sent to a spawned worker)."""
+    """What a worker scores: the file, by which rule, against the benchmark's questions (``Golds``: a forked worker
+    shares its parent's) or their gold answers alone (sent to a spawned worker)."""
 
     path: str
     extract: str
-    questions: Mapping[str, Question] | None = None
+    questions: Golds | None = None
     golds: dict[str, tuple[str, ...]] | None = None
 
     def scorer(self) -> RangeScorer:
-        golds = self.golds if self.golds is not None else Golds(self.questions or {})
+        golds = self.golds if self.golds is not None else (self.questions or Golds({}))
         return RangeScorer(self.path, golds, self.extract)
 
 
@@ -116,9 +119,9 @@ def _start_pool(job: _Job, workers: int) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
             workers, mp_context=multiprocessing.get_context("fork"), initializer=_init_worker
         )
-    # Spawned workers are sent what they need: the gold answers, not the whole benchmark.
-    golds = Golds(job.questions or {})
-    compact = _Job(job.path, job.extract, golds={qid: golds[qid] for qid in golds.questions})
+    # Spawned workers are sent what they need: the gold answers (none for a skipped record), not the whole benchmark.
+    golds = job.questions or Golds({})
+    compact = _Job(job.path, job.extract, golds={qid: golds[qid] for qid in golds})
     context = multiprocessing.get_context("spawn")
     return ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(compact,))
 
