@@ -208,14 +208,14 @@ def load_fs1_file(path: Path) -> Loaded:
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     if suffix == ".jsonl":
-        return finish(_jsonl_questions(path), {}, path, VARIANT)
-    if suffix == ".json":
+        loaded = finish(_jsonl_questions(path), {}, path, VARIANT)
+    elif suffix == ".json":
         doc = expect_list(read_json_document(path), path, "benchmark rows")
-        rows: Iterable[tuple[str, dict[str, Any]]] = (
-            (f"{path}: record {i}", expect_dict(r, f"{path}: record {i}")) for i, r in enumerate(doc)
-        )
+        rows = ((f"{path}: record {i}", expect_dict(r, f"{path}: record {i}")) for i, r in enumerate(doc))
+        loaded = questions_from_rows(rows, path)
     else:
-        rows = ((f"{path}: row {i}", r) for i, r in enumerate(_parquet_rows(path)))
-    loaded = questions_from_rows(rows, path)
+        loaded = questions_from_rows(
+            ((f"{path}: row {i}", r) for i, r in enumerate(_parquet_rows(path))), path
+        )
     loaded.skipped = read_skipped(path)
     return loaded
