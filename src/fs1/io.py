@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import gc
 import json
 import logging
 import os
@@ -27,6 +28,22 @@ R = TypeVar("R", bound=Record)
 # Why a JSON text too deeply nested for the parser's recursion (``[[[[…``) is refused: one phrase for every reader.
 TOO_DEEP = "nested too deeply to read"
 log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause the cycle collector for the block (it runs again after it, if it ran before).
+
+    Bulk work (reading a benchmark, scoring a range, summarising millions of verdicts) makes 100,000s of objects and
+    no reference cycles, yet sets the collector off again and again, each pass walking every object made so far.
+    """
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def read_jsonl_rows(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:

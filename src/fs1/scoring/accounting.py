@@ -142,6 +142,11 @@ def scored_columns(
     excluded questions, and with a question named by an older ID (``fs1.data.question_index``) under its own ID, so
     it is one unit however its predictions name it. Also the original position of each verdict kept (empty when
     nothing changed). ``InputError`` when nothing is left."""
+    get = questions.get
+    if not accounting.excluded and all(
+        (question := get(qid)) is not None and qid == question.ID for qid, _ in columns.unit_keys
+    ):
+        return columns, []  # (the common case, without a new key per unit)
     new_keys = {key: _scored_key(key, questions, accounting) for key in columns.unit_keys}
     if all(new == key for key, new in new_keys.items()):
         return columns, []
