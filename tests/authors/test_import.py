@@ -526,3 +526,52 @@ def test_a_forced_format_reads_every_file_as_it(tmp_path: Path, bench: Path) -> 
         "x.jsonl:1: field request_id: expected a string, found missing (read as the outputs shape)"
         in flat(result.output)
     )
+
+
+def test_a_dataset_file_with_older_ids_and_skipped_records_imports_each_question_once(tmp_path: Path) -> None:
+    """SimpleQA's own file: each question also answers to its older row ID (``question_index``), and one record has
+    no gold (skipped by the loader). The run's benchmark copy holds each question once, with the skipped record in its
+    side file; a prediction of the skipped record is imported and scored as excluded (not unknown), its judge line is
+    left out, both counted; scoring against the copy gives the bytes scoring against the dataset's file gives."""
+    from fs1.data import EXCLUDED_SKIPPED, load_for_scoring
+    from fs1.data.common import NO_GOLD
+    from tests.data.test_edge_cases import EDGE
+
+    dataset = EDGE / "simple_qa_test_set.edge.csv"
+    bench = load_for_scoring(dataset)
+    own = sorted({q.ID for q in bench.questions.values()})
+    (skipped,) = bench.skipped
+    assert len(bench.questions) > len(own)  # (older row IDs in the index: what was written twice before)
+    rows = [
+        {"request_id": f"{qid}-rep-{sample}", "prompt": "?", "generated_text": f"\\boxed{{guess {sample}}}"}
+        for qid in [*own, skipped, "simpleqa-unknown"]
+        for sample in range(2)
+    ]
+    outputs = write_lines(tmp_path / MODEL_DIR / "outputs.jsonl", rows)
+    judged = [{"request_id": f"{skipped}-rep-0${MODEL_DIR}", "prompt": their_judge_prompt([], "guess 0")}]
+    judge_file = write_lines(tmp_path / "evals" / "_part_1.jsonl", judged)
+    out = tmp_path / "imported"
+    result = runner.invoke(
+        app, ["import", str(outputs), str(judge_file), "-b", str(dataset), "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    copy = out / "benchmark" / "questions.jsonl"
+    assert sorted(row["ID"] for row in read(copy)) == own  # each once
+    assert read(out / "benchmark" / "questions.skipped.jsonl") == [{"id": skipped, "reason": NO_GOLD}]
+    report = json.loads((out / "import.json").read_text())
+    assert (report["unknown_ids"], report["unknown_id_lines"], report["skipped_record_lines"]) == (1, 2, 3)
+    assert (out / "unknown_ids.txt").read_text().startswith("simpleqa-unknown\t")
+    predictions = read(out / "generate" / MODEL_DIR / "predictions.jsonl")
+    assert [p["id"] for p in predictions].count(skipped) == 2
+    assert not (out / "score" / "meta-llama_Llama-3.3-70B-Instruct").exists()  # the judge line: left out
+    summary = json.loads((out / "score" / MODEL_DIR / "summary.json").read_text())
+    assert summary["excluded"]["ids"][-1] == skipped
+    assert summary["excluded"]["reasons"][EXCLUDED_SKIPPED.format(reason=NO_GOLD)] == 1
+    assert summary["benchmark_questions"] == len(own) + 1
+    scored = {}
+    for name, benchmark in (("copy", copy), ("dataset", dataset)):
+        args = ["score", str(out / "generate" / MODEL_DIR / "predictions.jsonl"), "-b", str(benchmark)]
+        done = runner.invoke(app, [*args, "--k", "1,2", "--out", str(tmp_path / name)])
+        assert done.exit_code == 0, done.output
+        scored[name] = [(tmp_path / name / f).read_bytes() for f in ("scores.jsonl", "summary.json")]
+    assert scored["copy"] == scored["dataset"]

@@ -136,8 +136,8 @@ def test_the_converted_file_knows_its_skips_from_the_side_file_and_none_without_
     name = "TimeQuestions_edge.json"
     converted = tmp_path / "tq.jsonl"
     convert(EDGE / name, "auto", converted)
-    assert load_for_scoring(converted).skipped == {skipped_of(name): SKIPPED_REASON}
-    assert dict(load_for_scoring(EDGE / name).skipped) == {skipped_of(name): SKIPPED_REASON}
+    assert load_for_scoring(converted).skipped == {skipped_of(name): NO_GOLD}
+    assert dict(load_for_scoring(EDGE / name).skipped) == {skipped_of(name): NO_GOLD}
     predictions = with_predictions_of(predictions_of(name), tmp_path / "p.jsonl", [skipped_of(name)])
     assert score_cli(predictions, converted, tmp_path / "a").exit_code == 0
     skipped_path(converted).unlink()  # no side file: no known skips, the ID is unknown again
@@ -214,7 +214,7 @@ def test_real_files_skips_are_scored_as_excluded_raw_or_converted(
 ) -> None:
     (raw,) = sorted((REAL / folder).glob(f"{prefix}*"))
     bench = load_for_scoring(raw)
-    assert len(bench.skipped) == skipped and set(bench.skipped.values()) == {SKIPPED_REASON}
+    assert len(bench.skipped) == skipped and set(bench.skipped.values()) == {NO_GOLD}
     ids = [*bench.questions, *bench.skipped]
     predictions = tmp_path / "p.jsonl"
     rows = [{"id": qid, "sample": 0, "text": f"\\boxed{{answer {i}}}"} for i, qid in enumerate(ids)]
@@ -239,7 +239,7 @@ def test_a_grailqa_record_without_answers_is_skipped_then_excluded(tmp_path: Pat
     raw = tmp_path / "grailqa_v1.0_dev.json"
     raw.write_text(json.dumps([*records, extra]), encoding="utf-8")
     bench = load_for_scoring(raw)
-    assert dict(bench.skipped) == {"999000111": SKIPPED_REASON}
+    assert dict(bench.skipped) == {"999000111": NO_GOLD}
     predictions = with_predictions_of(
         predictions_of("grailqa_v1.0_dev_edge.json"), tmp_path / "p.jsonl", ["999000111"]
     )

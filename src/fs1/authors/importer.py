@@ -14,7 +14,9 @@ Each input file (or every ``*.jsonl`` under a directory) is read line by line an
 A run is a model folder (several folders import as several runs; one judge file covering many folders fills many
 runs). Nothing is held per line: memory grows with the benchmark and the runs, not with the files (the duplicate
 check keeps one bit per sample). A question ID the benchmark lacks is counted and listed in ``OUT/unknown_ids.txt``
-(an error with ``strict``); a sample seen twice keeps its first line and is counted; a batch request that failed is
+(an error with ``strict``), except a record the benchmark's loader skipped (no gold answer: ``skipped``), whose
+predictions are imported and scored as excluded, as ``fs1 score`` does (its judge lines have no question to go with
+and are left out), each line counted as ``skipped_record``; a sample seen twice keeps its first line and is counted; a batch request that failed is
 counted, not a prediction; a line of none of these shapes stops the import naming file:line. ``OUT/import.json``
 records all of it. Outputs are written to temporary files and renamed when the import succeeds.
 """
@@ -30,6 +32,7 @@ from typing import IO, Any
 
 from fs1.authors.formats import FORMATS, PARSERS, PREDICTION_FORMATS, AuthorsLine, detect
 from fs1.authors.rows import fields_of, judged_row, score_row
+from fs1.data import skipped_path
 from fs1.errors import ConfigError, InputError
 from fs1.io import atomic_open, parse_json_line, write_json_atomic, write_jsonl_atomic
 from fs1.records import Prediction, Question
@@ -56,7 +59,8 @@ class RunTally:
 class Problems:
     """Lines with a problem, by kind: exact counts, the first ``EXAMPLES_KEPT`` places of each. ``unknown_id``,
     ``failed_request`` and ``duplicate`` lines are left out; ``gold_differs`` lines (a judge prompt whose gold list
-    is not the benchmark's) are imported and flagged."""
+    is not the benchmark's) are imported and flagged; ``skipped_record`` lines (a record the benchmark's loader
+    skipped) are imported when they are predictions (scored as excluded), left out when they are judge lines."""
 
     counts: dict[str, int] = field(default_factory=dict)
     examples: dict[str, list[str]] = field(default_factory=dict)
@@ -74,6 +78,7 @@ class ImportState:
 
     questions: Mapping[str, Question]
     strict: bool = False
+    skipped: Mapping[str, str] = field(default_factory=dict)  # records the loader skipped: ID -> its reason
     runs: dict[str, RunTally] = field(default_factory=dict)
     problems: Problems = field(default_factory=Problems)
     unknown: dict[str, str] = field(default_factory=dict)  # unknown ID -> where it was first seen
@@ -175,11 +180,16 @@ def _detected(row: dict[str, Any], where: str) -> str:
 def take(state: ImportState, sinks: Sinks, shape: str, where: str, line: AuthorsLine) -> None:
     """Send one line to its run's outputs (or count why it is left out)."""
     if line.qid not in state.questions:
-        if state.strict:
+        if line.qid in state.skipped:
+            state.problems.add("skipped_record", where)
+            if shape not in PREDICTION_FORMATS:
+                return  # a judge line: no question to score its answer or verdict against
+        elif state.strict:
             raise InputError(f"{where}: question ID {line.qid!r} is not in the benchmark (--strict)")
-        state.unknown.setdefault(line.qid, where)
-        state.problems.add("unknown_id", where)
-        return
+        else:
+            state.unknown.setdefault(line.qid, where)
+            state.problems.add("unknown_id", where)
+            return
     if line.failed is not None:
         state.problems.add("failed_request", f"{where} ({line.failed})")
         return
@@ -240,8 +250,13 @@ def import_files(
     fmt: str = "auto",
     strict: bool = False,
     summarise_runs: Callable[[Path, ImportState], dict[str, Any]] | None = None,
+    skipped: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Import the authors' files into the run directory ``out``; returns what ``import.json`` records.
+
+    ``skipped``: the records the benchmark's loader skipped (``fs1.data.ScoringBenchmark.skipped``), kept beside the
+    run's copy of the benchmark (``benchmark/questions.skipped.jsonl``) so that scoring against the copy is scoring
+    against the benchmark.
 
     ``summarise_runs(out, state)`` scores and summarises the runs once every file is in place (``fs1 import``
     passes one that uses its extraction rule, k list and seed).
@@ -251,7 +266,7 @@ def import_files(
         raise ConfigError(f"unknown format {fmt!r}; choose auto or one of {', '.join(FORMATS)}")
     check_out(out)
     files = input_files(sources)
-    state = ImportState(questions, strict)
+    state = ImportState(questions, strict, dict(skipped or {}))
     with ExitStack() as stack:
         sinks = Sinks(out, stack)
         for path in files:
@@ -262,7 +277,11 @@ def import_files(
             state.files.append(
                 {"path": str(path), "format": next(iter(shapes), None), "lines": sum(shapes.values())}
             )
-    write_jsonl_atomic(out / "benchmark" / "questions.jsonl", questions.values())
+    # each question once: ``questions`` also maps the older IDs some were known by (``fs1.data.question_index``)
+    own = {question.ID: question for question in questions.values()}
+    write_jsonl_atomic(out / "benchmark" / "questions.jsonl", own.values())
+    skips = ({"id": qid, "reason": reason} for qid, reason in state.skipped.items())
+    write_jsonl_atomic(skipped_path(out / "benchmark" / "questions.jsonl"), skips)
     _write_unknown(out, state)
     runs = summarise_runs(out, state) if summarise_runs is not None else {}
     report = _report(state, runs)
@@ -294,6 +313,7 @@ def _report(state: ImportState, runs: Mapping[str, Any]) -> dict[str, Any]:
         },
         "unknown_ids": len(state.unknown),
         "unknown_id_lines": state.problems.counts.get("unknown_id", 0),
+        "skipped_record_lines": state.problems.counts.get("skipped_record", 0),
         "problems": state.problems.counts,
         "examples": state.problems.examples,
     }

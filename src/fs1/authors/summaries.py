@@ -32,7 +32,7 @@ def summarise_runs(
         if tally.predictions:
             summary = score_file(
                 run_path(out, "generate", run), state.questions, score_dir, ks, workers=workers, seed=seed,
-                extract=extract,
+                extract=extract, skipped=state.skipped,
             )  # fmt: skip
         else:
             summary = _summarise_answers(run_path(out, "score", run), state, ks, seed)

@@ -34,13 +34,14 @@ def import_command(
     become OUT/generate/<run>/predictions.jsonl (each line keeps its source file:line) scored into OUT/score/<run>/;
     their judge prompts and verdicts become OUT/score/<run>/ and OUT/judge/<run>/ (judged.jsonl, judged_summary.json
     with pass@k). A run is a model folder. Question IDs the benchmark lacks are counted and listed in
-    OUT/unknown_ids.txt; duplicates and failed batch requests are counted; all of it is in OUT/import.json."""
+    OUT/unknown_ids.txt (predictions of records the benchmark's loader skipped, having no gold answer, are imported
+    and scored as excluded); duplicates and failed batch requests are counted; all of it is in OUT/import.json."""
     from fs1.authors.importer import import_files
     from fs1.authors.summaries import summarise_runs
-    from fs1.data import load_questions, question_index
+    from fs1.data import load_for_scoring
 
     with user_errors():
-        questions = question_index(load_questions(benchmark, fmt=benchmark_format))
+        bench = load_for_scoring(benchmark, fmt=benchmark_format)
 
         def summaries(out_dir: Path, state):  # noqa: ANN001, ANN202
             return summarise_runs(
@@ -49,8 +50,9 @@ def import_command(
             )  # fmt: skip
 
         report = import_files(
-            sources, questions, out, fmt=config.format, strict=config.strict, summarise_runs=summaries
-        )
+            sources, bench.questions, out, fmt=config.format, strict=config.strict, summarise_runs=summaries,
+            skipped=bench.skipped,
+        )  # fmt: skip
     _print(report, out)
 
 
@@ -92,6 +94,8 @@ PROBLEMS = {
     "failed_request": "failed request(s), left out",
     "duplicate": "duplicate sample(s), the first kept",
     "gold_differs": "judge prompt(s) whose gold list is not the benchmark's, imported",
+    "skipped_record": "line(s) of records the benchmark's loader skipped (no gold): predictions scored as excluded,"
+    " judge lines left out",
 }
 
 

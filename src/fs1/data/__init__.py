@@ -16,10 +16,8 @@ MIDs in the datasets' own form (``m.02mjmr``) for the Freebase-based ones (CWQ, 
 
 from __future__ import annotations
 
-import gc
 import logging
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -39,7 +37,7 @@ from fs1.data.common import (
 )
 from fs1.data.detect import FORMATS, detect_format, reader_of
 from fs1.errors import ConfigError
-from fs1.io import InputError, write_jsonl_atomic
+from fs1.io import InputError, collector_paused, write_jsonl_atomic
 from fs1.records import Question
 
 __all__ = [
@@ -275,25 +273,14 @@ def load_benchmark(
     return questions if limit is None else questions[:limit]
 
 
-@contextmanager
-def _cycle_collector_paused() -> Iterator[None]:
-    # Loading makes no reference cycles, but 100,000s of new records set off the cycle collector again and again, each
-    # pass walking all of them so far (a third of the loading time of the paper's benchmark): it is paused meanwhile.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if collecting:
-            gc.enable()
-
-
 def load_questions(spec: str | Path, *, fmt: str = "auto", limit: int | None = None) -> list[Question]:
     """The questions a command works on: ``load_benchmark`` (``fs1.data.question_index`` indexes them by ID), with
     a ``limit`` of at least one and an empty result refused as ``NoQuestionsError``."""
     if limit is not None and limit < 1:
         raise ConfigError(f"--limit must be positive, got {limit}")
-    with _cycle_collector_paused():
+    # Loading makes no reference cycles, but 100,000s of new records set off the cycle collector again and again, each
+    # pass walking all of them so far (a third of the loading time of the paper's benchmark): it is paused meanwhile.
+    with collector_paused():
         questions = load_benchmark(str(spec), limit=limit, fmt=fmt)
     if not questions:
         raise NoQuestionsError(f"{spec}: no questions")
@@ -303,9 +290,9 @@ def load_questions(spec: str | Path, *, fmt: str = "auto", limit: int | None = N
 @dataclass(frozen=True)
 class ScoringBenchmark:
     """What the commands that score predictions (``fs1 score``, ``fs1 judge``) know of a benchmark: its questions by
-    ID and older ID (``question_index``), and the records its loader skipped, ID → why they cannot be scored
-    (``EXCLUDED_SKIPPED`` with the loader's reason, file order; never an ID of a question). A prediction of a
-    skipped record is scored as one of an excluded question: counted and named, never a stop."""
+    ID and older ID (``question_index``), and the records its loader skipped, ID → the loader's reason (``NO_GOLD``;
+    file order; never an ID of a question). A prediction of a skipped record is scored as one of an excluded
+    question, excluded as ``EXCLUDED_SKIPPED`` with that reason: counted and named, never a stop."""
 
     questions: Mapping[str, Question]
     skipped: Mapping[str, str]
@@ -315,13 +302,13 @@ def load_for_scoring(spec: str | Path, *, fmt: str = "auto") -> ScoringBenchmark
     """The whole benchmark ``spec`` (as ``load_questions`` reads it) and the records its loader skipped: a
     dataset's own file knows them; a fs1-format file has them in the side file its conversion wrote beside it
     (``skipped_path``; none without one); the bundled sample and hub datasets have none."""
-    with _cycle_collector_paused():
+    with collector_paused():  # (as in load_questions)
         loaded = _read_benchmark(str(spec), fmt)
     if not loaded.questions:
         raise NoQuestionsError(f"{spec}: no questions")
     index = question_index(loaded.questions)
     skipped = {
-        qid: EXCLUDED_SKIPPED.format(reason=reason)
+        qid: reason
         for reason, ids in loaded.skipped.items()
         for qid in ids
         if qid not in index  # (a question with the same ID is the one predictions mean)

@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from itertools import islice
+from itertools import chain, islice
 from pathlib import Path
 from typing import Any
 
@@ -100,11 +100,15 @@ def exclusion_reason(question: Question) -> str | None:
     every gold answer is a Freebase id (a file written without marks). A bare Wikidata id counts only when marked,
     since a text answer can look like one ("Q1", a quarter)."""
     meta = question.meta
-    if meta.get(IDS_ONLY) or meta.get(LEGACY_IDS_ONLY):
+    if meta and (meta.get(IDS_ONLY) or meta.get(LEGACY_IDS_ONLY)):
         return EXCLUDED_IDS_ONLY
-    if all(is_freebase_id(answer.strip()) for answer in question.gold):
-        return EXCLUDED_IDS_ONLY
-    return None
+    is_id = (
+        _FREEBASE_ID.match
+    )  # (called per question by every load and summary: the first label decides most)
+    for answer in chain(question.main_answers, question.answer_aliases):  # the gold answers
+        if not is_id(answer.strip()):
+            return None
+    return EXCLUDED_IDS_ONLY
 
 
 @dataclass

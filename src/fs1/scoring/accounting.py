@@ -32,7 +32,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from fs1.data import exclusion_reason
+from fs1.data import EXCLUDED_SKIPPED, exclusion_reason
 from fs1.errors import InputError
 from fs1.records import Question
 
@@ -99,7 +99,7 @@ def account(
 ) -> Accounting:
     """The accounting of the benchmark ``questions`` (by ID, older IDs allowed) given the question IDs that have
     predictions (``predicted``, IDs as the predictions write them) and the records the loader skipped that they
-    name (``skipped``, ID → reason: ``named_skips``), which are excluded."""
+    name (``skipped``, ID → the loader's reason: ``named_skips``), which are excluded (``EXCLUDED_SKIPPED``)."""
     benchmark = {q.ID: q for q in questions.values()}  # an older ID maps to a question already listed
     named = {questions[qid].ID for qid in predicted if qid in questions}
     excluded = {}
@@ -108,7 +108,7 @@ def account(
         if reason is not None:
             excluded[qid] = reason
     missing = [qid for qid in benchmark if qid not in named and qid not in excluded]
-    excluded.update(skipped)
+    excluded.update((qid, EXCLUDED_SKIPPED.format(reason=reason)) for qid, reason in skipped.items())
     return Accounting(len(benchmark) + len(skipped), excluded, missing)
 
 
@@ -142,6 +142,11 @@ def scored_columns(
     excluded questions, and with a question named by an older ID (``fs1.data.question_index``) under its own ID, so
     it is one unit however its predictions name it. Also the original position of each verdict kept (empty when
     nothing changed). ``InputError`` when nothing is left."""
+    get = questions.get
+    if not accounting.excluded and all(
+        (question := get(qid)) is not None and qid == question.ID for qid, _ in columns.unit_keys
+    ):
+        return columns, []  # (the common case, without a new key per unit)
     new_keys = {key: _scored_key(key, questions, accounting) for key in columns.unit_keys}
     if all(new == key for key, new in new_keys.items()):
         return columns, []

@@ -16,7 +16,6 @@ does not take as it is (a float or an unknown field, a type to convert, a row ``
 
 from __future__ import annotations
 
-import gc
 import json
 import math
 from array import array
@@ -30,7 +29,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import orjson
 
-from fs1.io import TOO_DEEP
+from fs1.io import TOO_DEEP, collector_paused
 from fs1.records import Prediction, Question, RecordError, _plain_pairs
 from fs1.scoring.accounting import NO_SKIPS
 from fs1.scoring.extract import (
@@ -167,13 +166,8 @@ class RangeScorer:
         """Score the lines of ``data`` (whole lines of the file); blank lines are skipped but counted."""
         # Scoring makes no reference cycles, but its many small objects trigger the cycle collector, whose passes over
         # the memo caches cost more than a tenth of the time: it is paused for the range (and runs after it).
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
+        with collector_paused():
             return self._score_bytes(data)
-        finally:
-            if collecting:
-                gc.enable()
 
     def _score_bytes(self, data: bytes) -> RangeResult:
         # In phases over the range's lines (read them; find their answers; judge them; write), each one a loop over the

@@ -42,9 +42,20 @@ def pass_at_k_array(n: np.ndarray, c: np.ndarray, k: int) -> np.ndarray:
         return np.zeros(0)
     if (n < k).any():
         raise ConfigError(f"pass@{k} needs k <= n for every question (smallest n = {int(n.min())})")
-    pairs, inverse = np.unique(np.stack([n, c], axis=1), axis=0, return_inverse=True)
+    pairs, inverse = _distinct_pairs(n, c)
     values = np.array([pass_at_k(int(pn), int(pc), k) for pn, pc in pairs])
-    return values[inverse.reshape(-1)]
+    return values[inverse]
+
+
+def _distinct_pairs(n: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct (n, c) rows, sorted, and per pair the index of its own: one sort of ``n * width + c`` where that
+    fits in 62 bits (``np.unique`` by rows sorts a structured view, ten times slower at 100,000 questions)."""
+    width = int(c.max()) + 1
+    if n.shape != c.shape or c.min() < 0 or n.min() < 0 or int(n.max()) >= (1 << 62) // width:
+        pairs, inverse = np.unique(np.stack([n, c], axis=1), axis=0, return_inverse=True)
+        return pairs, inverse.reshape(-1)
+    codes, inverse = np.unique(n * width + c, return_inverse=True)
+    return np.stack([codes // width, codes % width], axis=1), inverse.reshape(-1)
 
 
 def majority_vote(answers: Sequence[str | None], correct: Sequence[bool], k: int) -> bool:

@@ -51,6 +51,7 @@ from typing import Any, cast
 import numpy as np
 
 from fs1.errors import ConfigError, InputError
+from fs1.io import collector_paused
 from fs1.records import Question, Score
 from fs1.scoring.accounting import NO_SKIPS, account, scored_columns
 from fs1.scoring.intervals import percentile_interval, replicate_sums_parallel, slice_rng
@@ -251,6 +252,19 @@ def aggregate(
     skipped that the predictions name (``fs1.scoring.accounting.named_skips``), excluded like questions that cannot
     be scored.
     """
+    # (A fifth of the time at 1.7M verdicts went to collector passes over the questions; nothing here makes cycles.)
+    with collector_paused():
+        return _aggregate(columns, questions, ks, seed, intervals, skipped)
+
+
+def _aggregate(
+    columns: VerdictColumns,
+    questions: Mapping[str, Question],
+    ks: Sequence[int] | None,
+    seed: int,
+    intervals: bool,
+    skipped: Mapping[str, str],
+) -> Summary:
     requested = sorted(set(DEFAULT_KS if ks is None else ks))
     if any(k < 1 for k in requested):
         raise ConfigError(f"k must be >= 1, got {requested}")
@@ -400,7 +414,9 @@ def _bootstrap(context: _SliceContext, masks: dict[str, np.ndarray]) -> dict[str
 
 
 def _present(values: np.ndarray, mask: np.ndarray) -> list[str]:
-    return sorted({v for v in values[mask] if v is not None}, key=_natural_key)
+    present = set(values[mask].tolist())
+    present.discard(None)
+    return sorted(present, key=_natural_key)
 
 
 def _sections(context: _SliceContext, mask: np.ndarray, replicates: dict[str, Replicates]) -> dict[str, Any]:
