@@ -204,7 +204,9 @@ def test_the_cli_records_the_vllm_version_actually_used(
 def test_a_run_over_the_server_records_the_server_and_its_vllm_version(
     vllm_cpu: VllmCpu, tmp_path: Path
 ) -> None:
-    """This venv has no vLLM (``packages.vllm`` is null here): the manifest names the server's own."""
+    """This venv has no vLLM (``packages.vllm`` is null here): the manifest names the server's own, for the
+    predictions (``fs1 generate``) and for the verdicts of a judge served by it (``fs1 judge``: its manifest and the
+    judged summary), as the scripted stand-in's tests expect (tests/test_engine_facts.py)."""
     out = tmp_path / "preds.jsonl"
     argv = ["generate", "-b", "sample", "--limit", "1", "-o", str(out), "--backend", "openai", "--base-url",
             vllm_cpu.server.base_url, "-m", SERVED_NAME, "--temperature", "0", "--max-tokens", "8"]  # fmt: skip
@@ -214,6 +216,20 @@ def test_a_run_over_the_server_records_the_server_and_its_vllm_version(
     assert (engine["server"], engine["server_version"], engine["model"], engine["context_length"]) == (
         "vllm", vllm_cpu.worker.ready["vllm"], SERVED_NAME, ENGINE_OPTIONS["max_model_len"],
     )  # fmt: skip
+    judged, answers = tmp_path / "judged", tmp_path / "answers.jsonl"  # an answer each, so the judge is asked
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    answers.write_text("".join(json.dumps({**row, "text": "\\boxed{Paris}"}) + "\n" for row in rows))
+    argv = ["judge", str(answers), "-b", "sample", "--judge", SERVED_NAME, "--base-url", vllm_cpu.server.base_url,
+            "--mode", "all", "--max-tokens", "2", "-o", str(judged)]  # fmt: skip
+    result = runner.invoke(app, argv)
+    assert result.exit_code == 0, result.output
+    summary = json.loads((judged / "judged_summary.json").read_text())
+    assert summary["judge_calls"] > 0  # whatever the tiny judge replied, the server was asked
+    assert (
+        json.loads((judged / "judged.manifest.json").read_text())["engine"]
+        == engine
+        == summary["judge"]["engine"]
+    )
 
 
 # --- the stand-in (tests/support/fake_vllm.py) checked against the real engine -------------------------------

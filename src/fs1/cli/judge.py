@@ -58,7 +58,9 @@ def judge(
     re-run, or a run after a crash, asks only what is not cached), and in cascade mode measured rules decide
     sure cases without a call. Writes OUT/judged.jsonl (verdict per prediction, with where it came from) and
     OUT/judged_summary.json (the `fs1 score` summary over judge verdicts, plus SimpleQA attempted / accuracy
-    given attempted / F1 per k and budget, judge calls, rule decisions, tokens and error verdicts)."""
+    given attempted / F1 per k and budget, judge calls, rule decisions, tokens and error verdicts, and the judge:
+    settings and the engine its verdicts came from) and OUT/judged.manifest.json (provenance and that engine). The
+    judge is opened only for answers the cache and the rules leave: a fully cached re-run needs no server."""
     from fs1.data import load_for_scoring
     from fs1.judge.cache import CACHE_FILE
     from fs1.judge.rules import get_rules
