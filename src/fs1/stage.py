@@ -7,6 +7,11 @@ stage package declares its ``Stage`` next to the function that runs it (``fs1.kg
 slicing the questions into shards, resume, the ``.done`` marker of a finished shard, the merge (every key once), the
 side manifest and the log. ``S`` is the stage's own run settings (which teacher, which KG, ...): plain data the stage
 package defines and the driver passes through untouched.
+
+What made a stage's records where fs1's package versions cannot tell (the server a model ran on, its version and
+context; a SPARQL endpoint's engine and caps) is declared once per stage (``Described``) and recorded by the driver:
+in the side manifest of a standalone command, in each job's manifest of a sharded or cluster run, and in a file
+beside the records of a stage ``fs1 run`` runs whole (``engine.json``), whose inline stages keep no manifest.
 """
 
 from __future__ import annotations
@@ -21,6 +26,27 @@ from fs1.records import Question, Record
 
 S = TypeVar("S")
 Key = Hashable
+
+
+ENGINE_FILE = "engine.json"  # fs1 run: the engine that made a whole stage's records, beside them
+ENGINE_ENTRY = "engine"  # the manifest entry holding it
+
+
+def not_described(reason: str) -> dict[str, Any]:
+    """The engine entry of a part that called no engine (every answer cached, nothing left to do): describing
+    one would start it for nothing, so the entry says why it is unknown instead."""
+    return {"described": False, "reason": reason}
+
+
+@dataclass(frozen=True)
+class Described:
+    """How a stage's summary tells what made its records beyond the package versions: ``facts(summary)`` (a
+    ``Backend.describe()`` read before the run, ``not_described(...)`` when no engine was called, ``None``/empty:
+    nothing to record), recorded under ``entry`` in a manifest and as ``file`` beside a whole stage's records."""
+
+    facts: Callable[[Any], dict[str, Any] | None]
+    entry: str = ENGINE_ENTRY
+    file: str = ENGINE_FILE
 
 
 def nothing_excused(part: Path) -> set[Key]:
@@ -38,7 +64,8 @@ class Stage(Generic[S]):
     recorded as failed (its side files), which the merge accepts missing; ``after_merge(out, count)`` joins the
     shards' side files once their records are merged and returns the summary of the whole. ``side_files`` are the
     suffixes of those side files (``traces.jsonl`` → ``traces.errors.jsonl``). ``manifest(summary)``: entries a
-    standalone command records in its side manifest beside the provenance (what the part did).
+    standalone command records in its side manifest beside the provenance (what the part did). ``described``:
+    what made the records (the driver records it; see ``Described``).
     """
 
     name: str
@@ -52,6 +79,7 @@ class Stage(Generic[S]):
     side_files: tuple[str, ...] = ()
     shardable: bool = True
     manifest: Callable[[Any], dict[str, Any]] | None = None
+    described: Described | None = None
 
     def side_path(self, out: Path, suffix: str) -> Path:
         """A side file of the output ``out``: ``traces.jsonl`` + ``.errors.jsonl`` → ``traces.errors.jsonl``."""

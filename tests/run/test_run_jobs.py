@@ -99,6 +99,16 @@ def test_plan_jobs_write_what_fs1_run_writes_and_fs1_run_adopts_them(
             manifest = json.loads(path.read_text())
             assert manifest["status"] == "finished" and manifest["seeds"]["run"] == DEFAULT_SEED, path
             assert manifest["inputs"]["experiment"]["sha256"] and manifest["packages"]["torch"], path
+            if stage.startswith(("generate/", "distill/rt")):  # and the engine that made the job's records
+                setting = stage.rsplit("__", 1)[-1]  # rt and fs1 students run their tuned checkpoint
+                tuned = planned / "train" / f"s-{setting}" / "model"
+                model = tuned if setting in ("rt", "fs1") else tiny_model_dir
+                engine = manifest["engine"]
+                assert (engine["backend"], engine["model"], engine["dtype"]) == (
+                    "transformers",
+                    str(model),
+                    "float32",
+                )
     assert {
         p.parent.parent.relative_to(planned).as_posix() for p in planned.glob("**/jobs/*.manifest.json")
     } == stages

@@ -61,29 +61,45 @@ def judge(
     given attempted / F1 per k and budget, judge calls, rule decisions, tokens and error verdicts)."""
     from fs1.data import load_for_scoring
     from fs1.judge.cache import CACHE_FILE
-    from fs1.judge.judge import load_judge
     from fs1.judge.rules import get_rules
-    from fs1.judge.stage import JUDGED_FILE, JUDGED_SUMMARY_FILE, judge_file
+    from fs1.judge.stage import JUDGE, JUDGED_FILE, JUDGED_SUMMARY_FILE, read_scored
+    from fs1.run.driver import run_part, side_recording
 
     with user_errors(), _backend_errors():
-        rule_list = get_rules(config.rules)
+        get_rules(config.rules)  # an unknown rule name fails before anything is read
         bench = load_for_scoring(benchmark)
-        the_judge = load_judge(
-            config.judge_ref(), prompt=config.prompt, cache_path=cache or out / CACHE_FILE,
-            sampling=config.sampling_only(), batch_size=config.batch_size,
-        )  # fmt: skip
-        info = {"model": config.model, "backend": config.resolved_backend(), "prompt": config.prompt}
-        try:
-            with _progress() as advance:
-                summary = judge_file(
-                    scores, bench.questions, out, the_judge, mode=config.mode, rules=rule_list, ks=config.k or None,
-                    judge_info=info, progress=advance, extract=config.extract, skipped=bench.skipped,
-                )  # fmt: skip
-        finally:
-            if the_judge.cache is not None:
-                the_judge.cache.close()
+        # bad input is one line before anything is written (no manifest, log or cache)
+        loaded = read_scored(scores, bench.questions, config.extract, bench.skipped)
+        written = out / JUDGED_FILE
+        # OUT/judged.manifest.json: provenance and the engine the verdicts came from; library output: judged.log.txt
+        inputs = {"scores": scores, "benchmark": benchmark}
+        record = side_recording(written, seed=0, inputs=inputs, verbose=False)
+        with _progress() as advance:
+            spec = _judge_spec(config, scores, cache or out / CACHE_FILE, bench.skipped, loaded, advance)
+            questions = list(bench.questions.values())
+            summary = run_part(JUDGE, spec, questions, written, resume=False, recording=record)
     _print_judged(summary)
     console.print(f"wrote {out / JUDGED_FILE} and {out / JUDGED_SUMMARY_FILE}")
+
+
+def _judge_spec(
+    config: JudgeConfig, scores: Path, cache: Path, skipped: Any, loaded: Any, progress: Callable[[int], None]
+) -> Any:
+    """What `fs1 judge` runs: the judge stage over ``scores`` (already ``loaded``), the judge opened by the stage."""
+    from fs1.judge.judge import load_judge
+    from fs1.judge.stage import JudgeRunSpec
+
+    def load() -> Any:
+        return load_judge(
+            config.judge_ref(), prompt=config.prompt, cache_path=cache, sampling=config.sampling_only(),
+            batch_size=config.batch_size,
+        )  # fmt: skip
+
+    info = {"model": config.model, "backend": config.resolved_backend(), "prompt": config.prompt}
+    return JudgeRunSpec(
+        scores, load, mode=config.mode, rules=config.rules, ks=config.k or None, info=info, extract=config.extract,
+        skipped=skipped, progress=progress, loaded=loaded,
+    )  # fmt: skip
 
 
 @app.command("judge-agreement")

@@ -100,7 +100,9 @@ class DistillConfig(Sampling, ModelRef):
 
 @dataclass
 class DistillSummary:
-    """What one run did, plus the label rates of the whole output file."""
+    """What one run did, plus the label rates of the whole output file. ``engine``: the teacher's engine as its
+    backend describes it (a server's kind, version, model and context; ``fs1.stage.not_described`` when no unit was
+    left to ask, so no teacher was opened), read before the first request."""
 
     teacher: str
     mode: str
@@ -119,6 +121,7 @@ class DistillSummary:
     file_correct: int = 0
     note: str | None = None
     errors_path: str | None = None
+    engine: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -40,8 +40,12 @@ from fs1.records import PathRecord, Question, Trace
 from fs1.redact import redact_text
 from fs1.scoring.match import scoring_gold
 from fs1.seeding import derive_seed
+from fs1.stage import not_described
 
 __all__ = ["DistillConfig", "DistillSummary", "open_teacher", "run_distillation"]
+
+# Why a run records no engine: a teacher is opened (a local model loaded, a server asked) only for units to ask.
+NOTHING_ASKED = "no teacher call: every planned trace was already in the file"
 
 
 @dataclass
@@ -242,8 +246,10 @@ def run_distillation(
     done = prepare_output(out, config, resume=resume, overwrite=overwrite)
     units = plan_units(questions, config, paths, done, summary)
     started = time.monotonic()
+    summary.engine = not_described(NOTHING_ASKED)
     if units:
         backend = backend or open_teacher(config)
+        summary.engine = backend.describe()  # before the run: the engine that makes the traces
         workers = config.concurrency if backend_info(name).remote else 1
         batches = [units[i : i + config.batch_size] for i in range(0, len(units), config.batch_size)]
         _execute(backend, batches, config, workers, out, summary, show_progress)

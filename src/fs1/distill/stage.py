@@ -24,7 +24,7 @@ from fs1.distill.teacher import teacher_prompt
 from fs1.io import InputError, atomic_open, completed_keys, write_json_atomic
 from fs1.records import PathRecord, Question, Trace
 from fs1.shards import shard_path
-from fs1.stage import Stage
+from fs1.stage import Described, Stage
 
 OUTPUT = "traces.jsonl"
 SIDE_SUFFIXES = (".errors.jsonl", ".summary.json")
@@ -102,12 +102,30 @@ def finish_distill_merge(out: Path, count: int) -> DistillSummary:
     merged.cost = sum(costs) if costs else None
     merged.wall_s = max(float(s.get("wall_s") or 0.0) for s in summaries)
     merged.note = first.get("note")
+    merged.engine = merged_engine(summaries)
     errors = _join_errors(out, parts)
     if errors is not None:
         merged.errors_path = str(errors)
     count_file(out, merged)
     write_json_atomic(side_path(out, ".summary.json"), merged.to_dict())
     return merged
+
+
+def merged_engine(summaries: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """The teacher engine of merged shards: the one they all describe; where they differ (shards on other servers
+    or versions) each distinct one under ``shards`` (every job's manifest keeps its own)."""
+    described = [s["engine"] for s in summaries if s.get("engine") and s["engine"].get("described", True)]
+    distinct = [e for i, e in enumerate(described) if e not in described[:i]]
+    if len(distinct) == 1:
+        return distinct[0]
+    if distinct:
+        return {"shards": distinct}
+    return next((s["engine"] for s in summaries if s.get("engine")), None)
+
+
+def engine_facts(summary: DistillSummary) -> dict[str, Any] | None:
+    """The teacher's engine, read before the run (``DistillSummary.engine``)."""
+    return summary.engine
 
 
 def _read_summary(path: Path) -> dict[str, Any] | None:
@@ -139,4 +157,5 @@ def _join_errors(out: Path, parts: list[Path]) -> Path | None:
 DISTILL: Stage[DistillSpec] = Stage(
     name="distill", output=OUTPUT, record=Trace, key=trace_key, run=run_distill, expected=expected_keys,
     excused=failed_keys, after_merge=finish_distill_merge, side_files=SIDE_SUFFIXES,
+    described=Described(engine_facts),
 )  # fmt: skip

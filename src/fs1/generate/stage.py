@@ -10,24 +10,20 @@ from typing import Any
 
 from fs1.backends.base import BackendError
 from fs1.generate.predictions import GenerateConfig, GenerateSummary, prediction_key
-from fs1.io import write_json_atomic
 from fs1.records import Prediction, Question
-from fs1.stage import Stage
+from fs1.stage import Described, Stage
 
 OUTPUT = "predictions.jsonl"
-ENGINE_FILE = "engine.json"  # fs1 run: what made a stage's predictions (GenerateSpec.described)
 
 
 @dataclass
 class GenerateSpec:
     """What to generate with: the settings, the model among them (``config.ref()``; ``config.label`` is what each
-    prediction records as its model), and the progress bar's description and console. ``described``: a file for the
-    engine's description (``Backend.describe``), for ``fs1 run``, whose stages run inline keep no side manifest."""
+    prediction records as its model), and the progress bar's description and console."""
 
     config: GenerateConfig
     description: str = "generating"
     console: Any = None
-    described: Path | None = None
 
 
 def expected_keys(questions: Sequence[Question], spec: GenerateSpec) -> set[tuple[str, int, int | None]]:
@@ -48,15 +44,13 @@ def run_generate(questions: list[Question], spec: GenerateSpec, out: Path, resum
     except BackendError as exc:
         # Transport failures after retries, unusable models: one line, no stack trace, records so far kept.
         raise BackendError(f"backend {spec.config.resolved_backend()!r}: {exc}") from None
-    if spec.described is not None and summary.engine:
-        write_json_atomic(spec.described, summary.engine)
     return summary
 
 
-def manifest_entries(summary: GenerateSummary) -> dict[str, Any]:
-    """What a standalone ``fs1 generate`` records in its side manifest beside provenance: the engine that made the
-    predictions where the backend tells more than the package versions (a server's kind and version)."""
-    return {"engine": summary.engine} if summary.engine else {}
+def engine_facts(summary: GenerateSummary) -> dict[str, Any]:
+    """The engine that made the predictions where the backend tells more than the package versions (a server's
+    kind and version), read before the run."""
+    return summary.engine
 
 
 GENERATE: Stage[GenerateSpec] = Stage(
@@ -66,5 +60,5 @@ GENERATE: Stage[GenerateSpec] = Stage(
     key=prediction_key,
     run=run_generate,
     expected=expected_keys,
-    manifest=manifest_entries,
+    described=Described(engine_facts),
 )

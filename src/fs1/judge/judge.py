@@ -36,7 +36,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from fs1 import prompts
 from fs1.backends.base import Backend
@@ -45,6 +45,7 @@ from fs1.errors import ConfigError
 from fs1.judge.cache import CachedVerdict, VerdictCache
 from fs1.judge.config import DEFAULT_BATCH_SIZE, JudgeSampling, JudgeSettings
 from fs1.records import Question
+from fs1.stage import not_described
 
 VERDICT_CORRECT = "correct"
 VERDICT_INCORRECT = "incorrect"
@@ -58,6 +59,11 @@ SOURCE_CACHE = "cache"
 SOURCE_NO_ANSWER = "no_answer"
 RULE_PREFIX = "rule:"
 
+# Why a judge records no engine: the cache keeps each verdict's judge model and prompt, not the server behind them.
+NO_JUDGE_CALL = (
+    "no judge call: every verdict came from the verdict cache or needed no judge (rules, no answer); the manifest "
+    "of the run that asked them records their engine"
+)
 ERROR_EXAMPLES_KEPT = 20  # unparseable replies kept for the report (the count is always exact)
 # Characters stripped around a reply before it is compared with the prompt's reply tokens.
 _REPLY_WRAPPING = " \t\r\n\"'`*"
@@ -180,30 +186,54 @@ class JudgeCounters:
 class Judge:
     """Asks ``backend`` for verdicts with ``prompt``; reads ``cache`` first and stores new verdicts there.
 
+    ``backend`` may be a function that opens it (``load_judge``'s way): it is called at the first request the cache
+    does not answer, so a run whose verdicts all come from the cache or the rules starts no engine (a local vLLM
+    judge) and needs no server; ``model`` names the judge until then. ``engine``: the backend's own description
+    (``Backend.describe``), read once before the first request, ``None`` while no request was sent.
     ``sampling`` overrides the preset's sampling field by field (``None``: the preset's as it is).
     """
 
     def __init__(
         self,
-        backend: Backend,
+        backend: Backend | Callable[[], Backend],
         prompt: JudgePrompt,
         cache: VerdictCache | None = None,
         *,
         sampling: JudgeSampling | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
+        model: str | None = None,
     ) -> None:
         if batch_size < 1:
             raise ConfigError("batch_size must be at least 1")
-        self.backend = backend
+        opener = backend if callable(backend) and not isinstance(backend, Backend) else None
+        self._backend: Backend | None = None if opener is not None else cast(Backend, backend)
+        self._open = opener
+        self._model = model
         self.prompt = prompt
         self.cache = cache
         self.sampling = (sampling or JudgeSampling()).resolve(prompt.sampling)
         self.batch_size = batch_size
         self.counters = JudgeCounters()
+        self.engine: dict[str, Any] | None = None
+
+    @property
+    def backend(self) -> Backend:
+        """The judge's backend, opened at first use."""
+        if self._backend is None and self._open is not None:
+            self._backend = self._open()
+        return cast(Backend, self._backend)
 
     @property
     def model(self) -> str:
+        if self._backend is None and self._model is not None:
+            return self._model
         return self.backend.model
+
+    def engine_entry(self) -> dict[str, Any]:
+        """What the judged summary and the manifests record as the engine: its description, or why there is none."""
+        if self.engine is not None:
+            return self.engine
+        return not_described(NO_JUDGE_CALL)
 
     def settings(self) -> dict[str, Any]:
         """What decides a verdict besides the request: model, prompt preset, its system message and resolved
@@ -241,6 +271,8 @@ class Judge:
             else:
                 missing[key] = request
         pending = list(missing.items())
+        if pending and self.engine is None:  # before the first request: the engine the verdicts come from
+            self.engine = self.backend.describe()
         for start in range(0, len(pending), self.batch_size):
             batch = pending[start : start + self.batch_size]
             known.update(self._ask(batch))
@@ -309,4 +341,8 @@ def load_judge(
     judge_prompt = get_prompt(prompt)
     ref = judge if isinstance(judge, ModelRef) else JudgeSettings(model=judge, **server).judge_ref()
     cache = VerdictCache(cache_path) if cache_path is not None else None
-    return Judge(load_backend(ref), judge_prompt, cache, sampling=sampling, batch_size=batch_size)
+
+    def open_backend() -> Backend:
+        return load_backend(ref)
+
+    return Judge(open_backend, judge_prompt, cache, sampling=sampling, batch_size=batch_size, model=ref.model)

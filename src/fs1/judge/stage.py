@@ -46,7 +46,7 @@ from fs1.scoring.accounting import NO_SKIPS, named_skips
 from fs1.scoring.extract import EXTRACT_AUTHORS, EXTRACT_FS1
 from fs1.scoring.normalize import normalize_answer
 from fs1.scoring.summary import DuplicateSampleError, summarise
-from fs1.stage import Stage
+from fs1.stage import Described, Stage
 from fs1.summary_types import JUDGED_SUMMARY_FILE, PASS_AT_K, JudgedSummary
 
 JUDGED_FILE = "judged.jsonl"
@@ -238,7 +238,7 @@ def judged_summary(
     sections.update(
         {
             "extract": str(judge_info.get("extract", EXTRACT_FS1)),
-            "judge": {**dict(judge_info), **(judge.settings() if judge is not None else {})},
+            "judge": {**dict(judge_info), **(_judge_facts(judge) if judge is not None else {})},
             "judge_calls": counters.calls if counters else 0,
             "cache_hits": counters.cache_hits if counters else 0,
             "decided_by_rule": sum(stats.rules.values()),
@@ -257,6 +257,12 @@ def judged_summary(
         }
     )
     return cast(JudgedSummary, sections)
+
+
+def _judge_facts(judge: Judge) -> dict[str, Any]:
+    """The judge behind the verdicts: its settings and the engine that gave them (``Judge.engine_entry``: a
+    judged number carries the server kind, version and context it came from, or why they are unknown)."""
+    return {**judge.settings(), "engine": judge.engine_entry()}
 
 
 def _metric_row(row: JudgedRow, flag: bool) -> dict[str, Any]:
@@ -298,6 +304,25 @@ def _add_simpleqa(node: Any, attempted: Any) -> None:
             _add_simpleqa(value, attempted[key])
 
 
+@dataclass(frozen=True)
+class ScoredInput:
+    """The scores to judge as read and checked: the extraction rule of their answers, the scores, the input line
+    of each and the file they came from."""
+
+    rule: str
+    scores: list[Score]
+    lines: list[int]
+    source: Path
+
+
+def read_scored(
+    input_path: str | Path, questions: Mapping[str, Question], extract: str | None, skipped: Mapping[str, str]
+) -> ScoredInput:
+    """Read and check what ``judge_file`` judges (bad rows, unknown IDs: ``InputError`` naming file:line)."""
+    rule = scored_extraction(input_path, extract)
+    return ScoredInput(rule, *load_scored(input_path, questions, rule, skipped))
+
+
 def judge_file(
     input_path: str | Path,
     questions: Mapping[str, Question],
@@ -312,6 +337,7 @@ def judge_file(
     seed: int = 0,
     extract: str | None = None,
     skipped: Mapping[str, str] = NO_SKIPS,
+    loaded: ScoredInput | None = None,
 ) -> JudgedSummary:
     """Judge a scores directory or predictions file into ``out_dir/judged.jsonl`` + ``judged_summary.json``.
 
@@ -319,10 +345,11 @@ def judge_file(
     re-run after a crash (or any re-run) asks only what the cache does not hold. ``seed`` seeds the summary's
     bootstrap intervals. ``extract``: the rule whose answers the judge is shown (``scored_extraction``; recorded).
     ``skipped``: the records the benchmark's loader skipped (``fs1.data.ScoringBenchmark.skipped``): predictions of
-    them are not judged and they are counted as excluded, as ``fs1 score`` counts them.
+    them are not judged and they are counted as excluded, as ``fs1 score`` counts them. ``loaded``: the input
+    already read (``read_scored``), e.g. checked before anything was written.
     """
-    rule = scored_extraction(input_path, extract)
-    scores, lines, source = load_scored(input_path, questions, rule, skipped)
+    read = loaded or read_scored(input_path, questions, extract, skipped)
+    rule, scores, lines, source = read.rule, read.scores, read.lines, read.source
     skipped = named_skips(skipped, (score.id for score in scores))
     rows, stats = judge_scores(
         scores, questions, judge, mode=mode, rules=rules, progress=progress, verbatim=rule == EXTRACT_AUTHORS,
@@ -347,8 +374,9 @@ def judge_file(
 @dataclass
 class JudgeRunSpec:
     """One judge stage: the scored run to judge, how to load the judge (in the process that judges), the mode,
-    rules (names; None = the cascade's), k list, what to record of the judge, the bootstrap seed and the extraction
-    rule of the answers shown."""
+    rules (names; None = the cascade's), k list, what to record of the judge, the bootstrap seed, the extraction
+    rule of the answers shown, the records the benchmark's loader skipped, a callback for judge progress and the
+    scores already read (``None``: read from ``scored``)."""
 
     scored: Path
     load: Callable[[], Judge]
@@ -358,16 +386,30 @@ class JudgeRunSpec:
     info: Mapping[str, Any] | None = None
     seed: int = 0
     extract: str | None = None
+    skipped: Mapping[str, str] = field(default_factory=dict)
+    progress: Callable[[int], None] | None = None
+    loaded: ScoredInput | None = None
 
 
 def run_judge(questions: list[Question], spec: JudgeRunSpec, out: Path, resume: bool) -> JudgedSummary:
     """Judge ``spec.scored`` into ``out`` (``judged.jsonl``) and its summary; the verdict cache is what resumes."""
     by_id = {q.ID: q for q in questions}
-    return judge_file(spec.scored, by_id, out.parent, spec.load(), mode=spec.mode, rules=get_rules(spec.rules),
-                      ks=spec.ks, judge_info=spec.info, seed=spec.seed, extract=spec.extract)  # fmt: skip
+    judge = spec.load()
+    try:
+        return judge_file(spec.scored, by_id, out.parent, judge, mode=spec.mode, rules=get_rules(spec.rules),
+                          ks=spec.ks, judge_info=spec.info, progress=spec.progress, seed=spec.seed,
+                          extract=spec.extract, skipped=spec.skipped, loaded=spec.loaded)  # fmt: skip
+    finally:
+        if judge.cache is not None:
+            judge.cache.close()
+
+
+def engine_facts(summary: JudgedSummary) -> dict[str, Any] | None:
+    """The engine the verdicts came from, as the judged summary records it."""
+    return summary["judge"].get("engine")
 
 
 JUDGE: Stage[JudgeRunSpec] = Stage(
     name="judge", output=JUDGED_FILE, record=None, key=lambda row: (row["id"], row["sample"], row.get("budget")),
-    run=run_judge, shardable=False,
+    run=run_judge, shardable=False, described=Described(engine_facts),
 )  # fmt: skip

@@ -15,7 +15,7 @@ from fs1.errors import ConfigError
 from fs1.kg.base import KG
 from fs1.kg.settings import EndpointOptions, SearchSettings
 from fs1.records import PathRecord, Question
-from fs1.stage import Stage
+from fs1.stage import Described, Stage
 
 OUTPUT = "paths.jsonl"
 ERROR = "error"  # the status of a record whose search failed (fs1.kg.finder.ERROR)
@@ -26,8 +26,7 @@ INCOMPLETE = "incomplete"  # records whose search met answers the KG gave up on 
 class PathsSpec:
     """How to search: the KG (``open_kg``'s spec; None = the bundled mini-KG), the search settings, the query cache
     and built stores, and for ``sparql:`` how the endpoint is asked. ``announce``: where to say which engine a
-    ``sparql:`` KG turned out to be (the command's console); ``described``: a file for the endpoint's description
-    (engine, graphs, caps, traffic) once the search is done."""
+    ``sparql:`` KG turned out to be (the command's console)."""
 
     kg: str | None = None
     settings: SearchSettings = field(default_factory=SearchSettings)
@@ -36,7 +35,6 @@ class PathsSpec:
     retry_errors: bool = False  # with resume: drop status=error records and search them again
     progress: bool = True
     announce: Callable[[str], None] | None = None
-    described: Path | None = None
 
 
 @dataclass
@@ -88,7 +86,6 @@ def run_paths(questions: list[Question], spec: PathsSpec, out: Path, resume: boo
         check_resume_config,
         completed_keys,
         read_jsonl_rows,
-        write_json_atomic,
         write_jsonl_atomic,
     )
     from fs1.kg.finder import validate_question_ids
@@ -106,8 +103,6 @@ def run_paths(questions: list[Question], spec: PathsSpec, out: Path, resume: boo
         counts = _search(graph, spec, todo, out)
         describe = getattr(graph, "describe", None)
         described = describe() if describe is not None else None
-    if described is not None and spec.described is not None:
-        write_json_atomic(spec.described, described)
     return PathsSummary(counts, len(done), described)
 
 
@@ -172,15 +167,21 @@ def _search(graph: KG, spec: PathsSpec, questions: list[Question], out: Path) ->
 
 
 def manifest_entries(summary: PathsSummary) -> dict[str, Any]:
-    """What a standalone ``fs1 paths`` records in its side manifest beside provenance: the counts, and for
-    ``sparql:`` the endpoint's profile and traffic (engine, graphs, caps, requests, incomplete answers)."""
-    entries: dict[str, Any] = {"paths": dict(summary.counts)}
-    if summary.endpoint is not None:
-        entries["kg_endpoint"] = summary.endpoint
-    return entries
+    """What a standalone ``fs1 paths`` records in its side manifest beside provenance: the counts (the endpoint
+    is ``ENDPOINT``'s)."""
+    return {"paths": dict(summary.counts)}
+
+
+def endpoint_facts(summary: PathsSummary) -> dict[str, Any] | None:
+    """For ``sparql:``, the endpoint's profile and traffic (engine, graphs, caps, requests, incomplete answers)."""
+    return summary.endpoint
+
+
+# in a manifest as ``kg_endpoint``; fs1 run keeps it in ``paths/kg_endpoint.json``
+ENDPOINT = Described(endpoint_facts, entry="kg_endpoint", file="kg_endpoint.json")
 
 
 PATHS: Stage[PathsSpec] = Stage(
     name="paths", output=OUTPUT, record=PathRecord, key=path_key, run=run_paths, expected=expected_keys,
-    manifest=manifest_entries,
+    manifest=manifest_entries, described=ENDPOINT,
 )  # fmt: skip

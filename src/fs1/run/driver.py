@@ -49,13 +49,15 @@ def part_file(out: Path, shard: Shard | None) -> Path:
 class Recording:
     """Where a part's library output goes (``log``; ``None``: the terminal) and, for a standalone command, its side
     manifest with the seed and inputs it records (``manifest``; ``None``: no manifest, e.g. a stage of ``fs1 run``,
-    whose run has one)."""
+    whose run has one). ``beside``: the directory where a whole stage of ``fs1 run`` keeps what made its records
+    (the stage's ``Described.file``, e.g. ``engine.json``); ``None``: the manifests say it."""
 
     log: Path | None = None
     manifest: Path | None = None
     seed: int | None = None  # the run seed it records (None: the stage draws nothing at random)
     inputs: dict[str, Any] | None = None
     verbose: bool = False
+    beside: Path | None = None
 
 
 def side_recording(written: Path, *, seed: int | None, inputs: dict[str, Any], verbose: bool) -> Recording:
@@ -108,13 +110,29 @@ def run_part(
     todo = questions if shard is None else shard_slice(questions, shard.index, shard.count)
     if shard is not None:
         done_path(written).unlink(missing_ok=True)  # about to change: not done until this run ends
-    with _recorded(recording or Recording()) as manifest:
+    recording = recording or Recording()
+    with _recorded(recording) as manifest:
         summary = stage.run(todo, settings, written, resume)
         if stage.manifest is not None:
             manifest.update(stage.manifest(summary))
+        _record_described(stage, summary, manifest, recording.beside)
     if shard is not None:
         mark_done(written)
     return summary
+
+
+def _record_described(stage: Stage[Any], summary: Any, manifest: dict[str, Any], beside: Path | None) -> None:
+    """What made the part's records (``Stage.described``): into its manifest, and beside a whole stage's records."""
+    if stage.described is None:
+        return
+    facts = stage.described.facts(summary)
+    if not facts:
+        return
+    manifest[stage.described.entry] = facts
+    if beside is not None:
+        from fs1.io import write_json_atomic
+
+        write_json_atomic(beside / stage.described.file, facts)
 
 
 def merge(

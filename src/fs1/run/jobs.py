@@ -78,7 +78,8 @@ def run_piece(
     if part.before is not None:
         part.before(directory)
     assert part.questions is not None
-    recording = Recording(log=log, verbose=verbose)
+    # a whole stage keeps what made its records beside them (a shard's job manifest says it for its part)
+    recording = Recording(log=log, verbose=verbose, beside=directory if shard is None else None)
     if sidecars:
         recording.manifest = job_manifest_path(directory, written)
         recording.seed, recording.inputs = seed, {"experiment": experiment}

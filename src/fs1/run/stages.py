@@ -109,11 +109,8 @@ def paths_part(pipe: Pipeline) -> Part:
     # store is built once under a lock (fs1.kg.store.build_store).
     sparql = pipe.exp.kg.startswith("sparql:")
     count = 1 if sparql else pipe.shard_count(len(pipe.train_questions()))
-    # the endpoint's engine, graphs, caps and traffic beside the whole stage's records
-    described = pipe.rundir / "paths" / "kg_endpoint.json" if count == 1 else None
     endpoint = pipe.exp.endpoint if sparql else None
-    spec = PathsSpec(pipe.kg_spec(), pipe.exp.paths, pipe.rundir / "cache" / "kg", endpoint, progress=False,
-                     described=described)  # fmt: skip
+    spec = PathsSpec(pipe.kg_spec(), pipe.exp.paths, pipe.rundir / "cache" / "kg", endpoint, progress=False)
     return Part(PATHS, spec, pipe.train_questions, count)
 
 
@@ -196,7 +193,7 @@ def generate_config(pipe: Pipeline, student: ModelSpec, setting: str) -> dict[st
 
 
 def generate_part(pipe: Pipeline, student: ModelSpec, setting: str) -> Part:
-    from fs1.generate.stage import ENGINE_FILE, GENERATE
+    from fs1.generate.stage import GENERATE
 
     run = f"{student.name}__{setting}"
     ref = model_for(pipe, student, setting)
@@ -216,8 +213,6 @@ def generate_part(pipe: Pipeline, student: ModelSpec, setting: str) -> Part:
 
     spec = generate_spec(pipe, setting, run, ref, budgets)
     count = pipe.shard_count(len(pipe.questions()))
-    if count == 1:  # the engine beside the records (shards record theirs in their jobs' manifests)
-        spec.described = pipe.rundir / "generate" / run / ENGINE_FILE
     return Part(GENERATE, spec, pipe.questions, count, before=before)
 
 
