@@ -328,6 +328,7 @@ def test_judge_outputs_import_as_verdicts_with_pass_at_k(tmp_path: Path, bench: 
     assert (judged["errors"], judged["verdicts"]) == (1, {"correct": 7, "error": 1, "incorrect": 4})
     assert judged["error_examples"] == ["Yes"] and judged["extract"] == "authors"
     assert (judged["judge"]["model"], judged["judge"]["prompt"]) == (JUDGE_DIR, "fs1")
+    assert judged["judge"]["engine"]["described"] is False  # the files do not say which engine judged
     rows = read(out / "judge" / MODEL_DIR / "judged.jsonl")
     assert rows[3] == {"id": "ComplexWebQuestions_0", "sample": 3, "budget": None, "extracted": "\\text{Samuel Clemens",
                        "verdict": "correct", "correct": True, "attempted": True, "decided_by": "imported",

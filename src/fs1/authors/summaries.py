@@ -18,7 +18,11 @@ from fs1.judge.stage import JudgedRow, JudgeRunStats, judged_summary
 from fs1.scoring.extract import EXTRACT_AUTHORS
 from fs1.scoring.score import score_file
 from fs1.scoring.summary import summarise
+from fs1.stage import not_described
 from fs1.summary_types import JUDGED_SUMMARY_FILE, SUMMARY_FILE, Summary
+
+# What a judged summary records as the engine of imported verdicts (fs1 asked no judge).
+IMPORTED_VERDICTS = "imported verdicts: the authors' files name the judge model, not the engine behind it"
 
 
 def summarise_runs(
@@ -86,6 +90,7 @@ def _summarise_verdicts(
         "mode": "all",
         "extract": EXTRACT_AUTHORS,
         "imported": tally.files,
+        "engine": not_described(IMPORTED_VERDICTS),
     }
 
     def rows() -> Iterator[JudgedRow]:
