@@ -14,13 +14,16 @@ from typing import Any
 import pytest
 import yaml
 
+from fs1.backends import Backend, load_backend
 from fs1.cli.main import app
+from fs1.judge.cache import VerdictCache
+from fs1.judge.judge import NO_JUDGE_CALL, Judge, JudgeRequest, get_prompt
 from fs1.run.config import load_experiment
 from fs1.run.driver import Shard
 from fs1.run.jobs import run_piece
 from fs1.run.pipeline import Pipeline
 from fs1.run.stages import distill_part, generate_part, judge_part, score_part
-from fs1.stage import ENGINE_FILE
+from fs1.stage import ENGINE_FILE, not_described
 from tests.distill.test_distill import QUESTIONS as TEACHER_QUESTIONS
 from tests.distill.test_distill import TURNS
 from tests.judge.test_cli import REPLIES, write_predictions
@@ -195,8 +198,43 @@ def test_fs1_judge_records_the_judge_server_and_starts_none_for_cached_verdicts(
     summary = json.loads((out / "judged_summary.json").read_text())
     engine = json.loads((out / "judged.manifest.json").read_text())["engine"]
     assert summary["judge_calls"] == 0 and summary["cache_hits"] > 0
-    assert engine == summary["judge"]["engine"] and engine["described"] is False
-    assert engine["reason"].startswith("no judge call")
+    # the cache lines name the engine that gave each verdict: the same server, password still masked
+    _checked(engine, "scripted-model")
+    assert summary["judge"]["engine"]["server_version"] == "0.32.0"
+    _no_secret_in(out)
+
+
+def _judge_over(cache: VerdictCache, base_url: str, opened: list[str]) -> Judge:
+    """A judge on ``cache`` whose backend (the server at ``base_url``) is opened at first need (noted in ``opened``)."""
+
+    def open_backend() -> Backend:
+        opened.append("opened")
+        return load_backend("openai", "scripted-model", base_url=base_url, max_retries=0)
+
+    return Judge(open_backend, get_prompt("fs1"), cache, model="scripted-model")
+
+
+def test_a_judge_names_the_engine_of_cached_verdicts_or_says_why_it_cannot(tmp_path: Path) -> None:
+    """Verdicts answered from cache lines written before engines were kept, or decided by rules alone, open no
+    backend and name no engine: the entry says why. Verdicts of several engines (here: one known, one not) list the
+    engines known; a later run answered from lines that name their engine records it without opening one."""
+    question = JUDGE_QUESTIONS["q1"]
+    request, other = JudgeRequest.about(question, "New York"), JudgeRequest.about(question, "Philadelphia")
+    path, opened = tmp_path / "cache.jsonl", []
+    with _vllm(oracle()) as srv:
+        key = _judge_over(VerdictCache(path), srv.base_url, opened).key(request)
+        line = {"key": key, "verdict": "correct", "reply": "1", "model": "scripted-model", "prompt": "fs1"}
+        path.write_text(json.dumps(line) + "\n")  # as a cache written before engines were kept
+        judge = _judge_over(VerdictCache(path), srv.base_url, opened)
+        assert judge.engine_entry() == not_described(NO_JUDGE_CALL)  # nothing asked (rules, no answer)
+        assert [o.source for o in judge.judge([request])] == ["cache"] and opened == []
+        entry = judge.engine_entry()
+        assert entry["described"] is False and entry["engines"] == [] and "name none" in entry["reason"]
+        assert [o.source for o in judge.judge([other])] == ["judge"] and opened == ["opened"]
+        assert judge.engine_entry()["engines"] == [{**_engine("scripted-model"), "base_url": srv.base_url}]
+    later = _judge_over(VerdictCache(path), srv.base_url, opened)  # the server is gone
+    assert [o.source for o in later.judge([other])] == ["cache"] and opened == ["opened"]
+    assert later.engine_entry() == {**_engine("scripted-model"), "base_url": srv.base_url}
 
 
 def test_fs1_distill_records_the_teacher_server_and_a_finished_resume_asks_none(
@@ -223,6 +261,7 @@ def test_fs1_distill_records_the_teacher_server_and_a_finished_resume_asks_none(
         "described": False,
         "reason": "no teacher call: every planned trace was already in the file",
     }
+    _no_secret_in(tmp_path)
 
 
 def test_a_local_engine_records_the_weights_it_chose(tmp_path: Path, tiny_model_dir: Path) -> None:

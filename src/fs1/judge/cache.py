@@ -5,7 +5,8 @@ messages: gold list and predicted answer), made by ``Judge.key``, so verdicts of
 cache file. A torn last line left by a crash is cut off when the cache is opened again
 (``fs1.io.JsonlAppender``). Jobs that run at the same time (the judge stages of several runs on a cluster) share the
 file safely: lines are written and read under an exclusive lock on ``<cache>.lock``. Only valid verdicts are stored: an
-unparseable reply is asked again next time.
+unparseable reply is asked again next time. Each line names the engine that gave its verdict by an id (``engine_id``),
+described in full on the first line naming it, so a run answered wholly from the cache still records its engine.
 
 A cache is a file anyone may edit or damage, so each line is checked when it is read: a JSON object whose ``verdict``
 is one its own prompt preset can give (``verdicts``: preset → verdicts), whose key, reply, model and prompt are text
@@ -16,6 +17,8 @@ ever.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import logging
 from collections.abc import Mapping
@@ -58,7 +61,15 @@ def check_line(row: Any, verdicts: Mapping[str, frozenset[str]]) -> CachedVerdic
         and all(v in allowed and isinstance(n, int) and not isinstance(n, bool) for v, n in votes.items())
     ):
         raise BadCacheLine(f"votes should map {row['prompt']} verdicts to counts, found {_shown(votes)}")
-    return CachedVerdict(row["key"], row["verdict"], row["reply"], row["model"], row["prompt"])
+    engine = row.get("engine_id")
+    return CachedVerdict(
+        row["key"],
+        row["verdict"],
+        row["reply"],
+        row["model"],
+        row["prompt"],
+        engine if isinstance(engine, str) else None,
+    )
 
 
 def _shown(value: Any) -> str:
@@ -68,13 +79,21 @@ def _shown(value: Any) -> str:
 
 @dataclass(frozen=True)
 class CachedVerdict:
-    """A stored verdict: the key it answers, the verdict, the judge's raw reply, the model and prompt."""
+    """A stored verdict: the key it answers, the verdict, the judge's raw reply, the model and prompt, and the id of
+    the engine that gave it (``engine_id``; ``None`` for lines written before engines were kept)."""
 
     key: str
     verdict: str
     reply: str
     model: str
     prompt: str
+    engine: str | None = None
+
+
+def engine_id(facts: Mapping[str, Any]) -> str:
+    """A short stable id of an engine's description (``Backend.describe``), which lines name it by."""
+    text = json.dumps(facts, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 class VerdictCache:
@@ -91,6 +110,7 @@ class VerdictCache:
         self.path = Path(path)
         self.verdicts = verdicts
         self.skipped = 0
+        self.engines: dict[str, dict[str, Any]] = {}  # engine id -> the engine's description
         self._verdicts: dict[str, CachedVerdict] = {}
         self._appender: JsonlAppender | None = None
         if self.path.exists() and not self.path.is_file():
@@ -115,12 +135,15 @@ class VerdictCache:
                 if not raw.strip():
                     continue
                 try:
-                    entry = check_line(_parsed(raw), self.verdicts)
+                    row = _parsed(raw)
+                    entry = check_line(row, self.verdicts)
                 except BadCacheLine as exc:
                     self.skipped += 1
                     first_problem = first_problem or f"line {lineno}: {exc}"
                     continue
                 self._verdicts[entry.key] = entry
+                if entry.engine is not None and isinstance(row.get("engine"), dict):
+                    self.engines.setdefault(entry.engine, row["engine"])
         if self.skipped:
             log.warning(
                 "%s: %d judge cache line%s skipped, their requests asked again (first: %s)",
@@ -144,9 +167,12 @@ class VerdictCache:
         prompt_tokens: int | None = None,
         completion_tokens: int | None = None,
         votes: dict[str, int] | None = None,
+        engine: Mapping[str, Any] | None = None,
     ) -> None:
         """Store a verdict (appended to the file at once; token counts kept for cost accounting, and the
-        verdicts of the samples when the judge asked more than one)."""
+        verdicts of the samples when the judge asked more than one). ``engine``: the description of the engine that
+        gave it, kept as an id on every line and in full on the first line naming that id (so a later run answered
+        from the cache still says which engine its verdicts came from)."""
         if self._appender is None:
             self._appender = JsonlAppender(self.path, shared=True)
         row: dict[str, object] = {
@@ -160,6 +186,12 @@ class VerdictCache:
         }
         if votes is not None:
             row["votes"] = votes
+        if engine:
+            named = engine_id(engine)
+            entry = dataclasses.replace(entry, engine=named)
+            row["engine_id"] = named
+            if named not in self.engines:
+                row["engine"] = self.engines[named] = dict(engine)
         self._appender.write(row)
         self._verdicts[entry.key] = entry
 

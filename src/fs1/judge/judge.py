@@ -59,10 +59,12 @@ SOURCE_CACHE = "cache"
 SOURCE_NO_ANSWER = "no_answer"
 RULE_PREFIX = "rule:"
 
-# Why a judge records no engine: the cache keeps each verdict's judge model and prompt, not the server behind them.
-NO_JUDGE_CALL = (
-    "no judge call: every verdict came from the verdict cache or needed no judge (rules, no answer); the manifest "
-    "of the run that asked them records their engine"
+# Why a judge records no one engine: nothing was asked of a judge, or its verdicts came from several engines (or from
+# cache lines written before the cache kept engines).
+NO_JUDGE_CALL = "no judge call: every answer was decided without a judge (rules, no answer)"
+MIXED_ENGINES = (
+    "the verdicts came from more than one engine, or from cache lines that name none (written before fs1 kept "
+    "engines in the cache): the engines known are listed"
 )
 ERROR_EXAMPLES_KEPT = 20  # unparseable replies kept for the report (the count is always exact)
 # Characters stripped around a reply before it is compared with the prompt's reply tokens.
@@ -215,6 +217,7 @@ class Judge:
         self.batch_size = batch_size
         self.counters = JudgeCounters()
         self.engine: dict[str, Any] | None = None
+        self.cached_from: set[str | None] = set()  # the engine ids of the verdicts the cache answered
 
     @property
     def backend(self) -> Backend:
@@ -230,10 +233,18 @@ class Judge:
         return self.backend.model
 
     def engine_entry(self) -> dict[str, Any]:
-        """What the judged summary and the manifests record as the engine: its description, or why there is none."""
+        """What the judged summary and the manifests record as the engine of this run's verdicts: the one engine
+        they all came from (asked now, or named by the cache lines that answered), else why it is not one."""
+        known = self.cache.engines if self.cache is not None else {}
+        engines = [known.get(i) if i is not None else None for i in self.cached_from]
         if self.engine is not None:
-            return self.engine
-        return not_described(NO_JUDGE_CALL)
+            engines.append(self.engine)
+        distinct = [e for n, e in enumerate(engines) if e is not None and e not in engines[:n]]
+        if len(distinct) == 1 and None not in engines:
+            return distinct[0]
+        if not engines:
+            return not_described(NO_JUDGE_CALL)
+        return {**not_described(MIXED_ENGINES), "engines": distinct}
 
     def settings(self) -> dict[str, Any]:
         """What decides a verdict besides the request: model, prompt preset, its system message and resolved
@@ -268,6 +279,7 @@ class Judge:
             if cached is not None:
                 known[key] = JudgeOutcome(cached.verdict, cached.reply, SOURCE_CACHE)
                 self.counters.cache_hits += 1
+                self.cached_from.add(cached.engine)
             else:
                 missing[key] = request
         pending = list(missing.items())
@@ -305,6 +317,7 @@ class Judge:
                     prompt_tokens=prompt_tokens,
                     completion_tokens=completion_tokens,
                     votes=dict(Counter(verdicts)) if len(verdicts) > 1 else None,
+                    engine=self.engine,
                 )
             outcomes[key] = JudgeOutcome(verdict, reply, SOURCE_JUDGE)
         return outcomes
