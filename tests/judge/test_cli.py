@@ -297,3 +297,40 @@ def test_a_cache_that_is_not_a_regular_file_is_one_line_error(runner, bench, tmp
         result = runner.invoke(app, judge_args(preds, bench, tmp_path / "j", server, "--cache", "/dev/zero"))
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert "/dev/zero: the judge cache must be a regular file" in " ".join(result.output.split())
+
+
+def test_scores_naming_questions_by_their_older_ids_are_judged(runner, tmp_path) -> None:
+    """SimpleQA's own file: predictions written against an older conversion name questions by their row IDs
+    (``meta["row_id"]``); `fs1 score` reads them, and `fs1 judge` (rules only here) reads the same scores."""
+    from fs1.data import load_questions
+    from tests.data.test_edge_cases import EDGE
+
+    dataset = EDGE / "simple_qa_test_set.edge.csv"
+    questions = load_questions(dataset)
+    predictions = tmp_path / "p.jsonl"
+    rows = [
+        {"id": q.meta["row_id"], "sample": 0, "text": f"\\boxed{{{q.main_answers[0]}}}"} for q in questions
+    ]
+    predictions.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    scored = runner.invoke(
+        app, ["score", str(predictions), "-b", str(dataset), "--k", "1", "--out", str(tmp_path / "s")]
+    )
+    assert scored.exit_code == 0, scored.output
+    args = [
+        "judge",
+        str(tmp_path / "s"),
+        "-b",
+        str(dataset),
+        "--model",
+        "unused",
+        "--base-url",
+        "http://127.0.0.1:9/v1",
+    ]
+    judged = runner.invoke(app, [*args, "--mode", "cascade", "--k", "1", "--out", str(tmp_path / "j")])
+    assert judged.exit_code == 0, judged.output
+    summary = json.loads((tmp_path / "j" / "judged_summary.json").read_text())
+    assert (summary["benchmark_questions"], summary["overall"]["n_questions"]) == (
+        len(questions),
+        len(questions),
+    )
+    assert summary["judge_calls"] == 0 and summary["overall"]["accuracy"] == 1.0

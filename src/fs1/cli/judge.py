@@ -78,7 +78,9 @@ def judge(
         record = side_recording(written, seed=0, inputs=inputs, verbose=False)
         with _progress() as advance:
             spec = _judge_spec(config, scores, cache or out / CACHE_FILE, bench.skipped, loaded, advance)
-            questions = list(bench.questions.values())
+            questions = list(
+                {q.ID: q for q in bench.questions.values()}.values()
+            )  # each once (not by older ID)
             summary = run_part(JUDGE, spec, questions, written, resume=False, recording=record)
     _print_judged(summary)
     console.print(f"wrote {out / JUDGED_FILE} and {out / JUDGED_SUMMARY_FILE}")

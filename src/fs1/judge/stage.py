@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-from fs1.data import exclusion_reason
+from fs1.data import exclusion_reason, question_index
 from fs1.errors import ConfigError
 from fs1.io import InputError, write_json_atomic, write_jsonl_atomic
 from fs1.judge.judge import (
@@ -393,7 +393,7 @@ class JudgeRunSpec:
 
 def run_judge(questions: list[Question], spec: JudgeRunSpec, out: Path, resume: bool) -> JudgedSummary:
     """Judge ``spec.scored`` into ``out`` (``judged.jsonl``) and its summary; the verdict cache is what resumes."""
-    by_id = {q.ID: q for q in questions}
+    by_id = question_index(questions)  # (older IDs too, as fs1 score reads them: SimpleQA's row IDs)
     judge = spec.load()
     try:
         return judge_file(spec.scored, by_id, out.parent, judge, mode=spec.mode, rules=get_rules(spec.rules),
